@@ -1,0 +1,103 @@
+"""Base class of the stored domain records.
+
+Records are keyword-only dataclasses validated on construction. ``marshal()``
+produces the CBOR-ready dict and ``parse()`` reads one back; keys that this
+version of the code does not know are kept aside and written back unchanged,
+so a newer writer's fields survive an older reader's read-modify-write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any, ClassVar, Iterable, Self
+
+
+@dataclasses.dataclass(kw_only=True)
+class Entity:
+    """A validated record with unknown-key round-tripping."""
+
+    _unknown: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    # Names of the dataclass fields that are stored (filled in per subclass).
+    _stored_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Subclasses are decorated with @dataclass after this runs, so the
+        # field list is computed lazily on first use.
+        cls._stored_fields = ()
+
+    @classmethod
+    def _fields(cls) -> tuple[str, ...]:
+        names = cls.__dict__.get("_stored_fields") or ()
+        if not names:
+            names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+            cls._stored_fields = names
+        return names
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field. Subclasses extend this."""
+
+    def marshal(self) -> dict[str, Any]:
+        """The stored form: known fields plus the unknown keys read earlier."""
+        data = dict(self._unknown) if self._unknown else {}
+        for name in self._fields():
+            data[name] = getattr(self, name)
+        return data
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Self:
+        """Build a record from its stored form; unknown keys are preserved."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected a dict, got {type(data).__name__}")
+        names = cls._fields()
+        known = {k: v for k, v in data.items() if k in names}
+        unknown = {k: v for k, v in data.items() if k not in names}
+        try:
+            return cls(**known, _unknown=unknown)
+        except TypeError as exc:  # a missing required field
+            raise ValueError(f"{cls.__name__}: {exc}") from None
+
+
+# --- validation helpers: each raises ValueError naming the record and field ---
+
+def require_type(owner: str, name: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ValueError(f"{owner}.{name}: expected {_names(types)}, got bool")
+    if not isinstance(value, types):
+        raise ValueError(f"{owner}.{name}: expected {_names(types)}, got {type(value).__name__}")
+
+
+def require_str(owner: str, name: str, value: Any, optional: bool = False, nonempty: bool = True) -> None:
+    require_type(owner, name, value, str, optional)
+    if value is not None and nonempty and not value:
+        raise ValueError(f"{owner}.{name}: must not be empty")
+
+
+def require_uuid(owner: str, name: str, value: Any, optional: bool = False) -> None:
+    require_type(owner, name, value, uuid.UUID, optional)
+
+
+def require_ns(owner: str, name: str, value: Any, optional: bool = False) -> None:
+    """A timestamp in int nanoseconds (the project's one time convention)."""
+    require_type(owner, name, value, int, optional)
+
+
+def require_choice(owner: str, name: str, value: Any, choices: Iterable[Any], optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{owner}.{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def _names(types: type | tuple[type, ...]) -> str:
+    if isinstance(types, tuple):
+        return " or ".join(t.__name__ for t in types)
+    return types.__name__

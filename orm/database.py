@@ -1,0 +1,238 @@
+"""Database: an embedded LMDB environment with a catalog, opened once per path per process."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from typing import Any, Iterable
+
+import cbor2
+
+from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
+from .engine.lmdb import LmdbEngine, LmdbTransaction, database_exists
+from .errors import DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
+from .table import Table
+
+Transaction = LmdbTransaction
+
+_registry: dict[str, "_Shared"] = {}
+_registry_lock = threading.Lock()
+
+
+class _Shared:
+    """One engine per real path, shared by every Database handle on it."""
+
+    def __init__(self, engine: LmdbEngine) -> None:
+        self.engine = engine
+        self.refs = 0
+        self.catalog: Catalog | None = None
+        self.meta: Any = None
+        self.lock = threading.RLock()  # serialises attaches
+
+
+class Database:
+    """An LMDB-backed database.
+
+    ``Database(path)`` creates the directory (0700; files 0600) unless
+    ``readonly``. The map starts at ``maxsize`` bytes and doubles on demand up
+    to ``maxsize_limit``. Opening a path that is already open in this process
+    (by any spelling) shares the same environment; each handle is closed on
+    its own and the environment when the last handle closes.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], maxsize: int = 2**30, readonly: bool = False,
+                 sync: bool = True, *, maxsize_limit: int = 2**40, max_tables: int = 512) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 65536:
+            raise ValueError(f"maxsize must be an int >= 65536 bytes, got {maxsize!r}")
+        self.path = os.path.realpath(os.fspath(path))
+        self.readonly = readonly
+        with _registry_lock:
+            shared = _registry.get(self.path)
+            if shared is None:
+                shared = _Shared(self._open_engine(maxsize, maxsize_limit, readonly, sync, max_tables))
+                _registry[self.path] = shared
+            elif shared.engine.readonly and not readonly:
+                raise DatabaseError(f"database {self.path} is already open read-only in this process; "
+                                    "close that handle before opening it for writing")
+            shared.refs += 1
+        self._shared: _Shared | None = shared
+        self._engine = shared.engine
+        self.max_key_size = shared.engine.max_key_size
+        try:
+            self._init_system_tables()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_engine(self, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
+                     max_tables: int) -> LmdbEngine:
+        path = self.path
+        if readonly:
+            if not database_exists(path):
+                raise DatabaseNotFound(f"no database at {path} (read-only open does not create one)")
+        else:
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise DatabaseError(f"{path} exists and is not a database directory")
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            os.chmod(path, 0o700)
+        try:
+            engine = LmdbEngine(path, maxsize=maxsize, maxsize_limit=maxsize_limit, readonly=readonly,
+                                sync=sync, max_tables=max_tables)
+        except Exception as exc:
+            raise DatabaseError(f"cannot open database {path}: {exc}") from exc
+        if not readonly:
+            for name in ("data.mdb", "lock.mdb"):
+                f = os.path.join(path, name)
+                if os.path.exists(f):
+                    os.chmod(f, stat.S_IRUSR | stat.S_IWUSR)
+        return engine
+
+    def _init_system_tables(self) -> None:
+        shared = self._live()
+        with shared.lock:
+            if shared.catalog is not None:
+                return
+            engine = shared.engine
+            writer = engine.thread_write_txn()
+            create = not engine.readonly
+            cat = engine.open_table(CATALOG_TABLE, writer, create)
+            meta = engine.open_table(META_TABLE, writer, create)
+            if cat is None or meta is None:
+                raise DatabaseError(f"{self.path} is not an orm database (no catalog)")
+            shared.catalog, shared.meta = Catalog(cat), meta
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._shared is None
+
+    def close(self) -> None:
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        with _registry_lock:
+            shared.refs -= 1
+            if shared.refs == 0:
+                _registry.pop(self.path, None)
+                shared.engine.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<orm.Database {self.path}{' (read-only)' if self.readonly else ''}{' closed' if self.closed else ''}>"
+
+    def _live(self) -> _Shared:
+        if self._shared is None:
+            raise DatabaseClosed(f"database {self.path} is closed")
+        return self._shared
+
+    # -- transactions ----------------------------------------------------------
+
+    def begin(self, write: bool = False) -> Transaction:
+        """A transaction; use ``with db.begin(write=True) as txn:`` (commit on success, abort on error)."""
+        shared = self._live()
+        if write and self.readonly:
+            raise ReadOnlyError(f"database {self.path} was opened read-only")
+        txn = shared.engine.begin(write)
+        txn.db = self
+        return txn
+
+    def translate_error(self, exc: Exception, what: str) -> Exception:
+        """An engine exception as an orm error naming what was being done."""
+        return self._engine.translate(exc, what)
+
+    # -- catalog ---------------------------------------------------------------
+
+    def catalog(self) -> dict[int, dict[str, Any]]:
+        """Every slot's stored entry."""
+        with self.begin() as txn:
+            return self._live().catalog.entries(txn)  # type: ignore[union-attr]
+
+    def attach_tables(self, tables: Iterable[tuple[str, Table]]) -> None:
+        """Bind tables (name, table) to this database, checking and recording them in the catalog."""
+        tables = list(tables)
+        check_batch(tables)
+        shared = self._live()
+        engine = shared.engine
+        with shared.lock:
+            writer = engine.thread_write_txn()
+            if writer is not None:
+                self._register(writer, tables)
+                writer.on_abort(lambda: self._register_fresh(tables))
+            else:
+                self._register_fresh(tables)
+
+    def _register_fresh(self, tables: list[tuple[str, Table]]) -> None:
+        if self._shared is None:
+            return
+        with self.begin(write=not self.readonly) as txn:
+            self._register(txn, tables)
+
+    def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
+        catalog: Catalog = self._live().catalog  # type: ignore[assignment]
+        for name, tab in tables:
+            tab.name = name
+        catalog.assign_slots(txn, [t for _, t in tables])
+        check_batch(tables)
+        backfill: list[tuple[Table, str]] = []
+        for name, tab in tables:
+            stored = catalog.get(txn, tab.slot)  # type: ignore[arg-type]
+            if catalog.verify(txn, tab, stored):
+                if self.readonly:
+                    raise SchemaError(f"table {name!r} (slot {tab.slot}) is not recorded in read-only database "
+                                      f"{self.path}")
+                catalog.put(txn, entry_for(tab))
+                backfill.extend((tab, i) for i in catalog.new_indexes(tab, stored))
+            handle = self._engine.open_table(table_name(tab.slot), txn, create=not self.readonly)  # type: ignore[arg-type]
+            if handle is None:
+                raise SchemaError(f"table {name!r} (slot {tab.slot}) does not exist in read-only database {self.path}")
+            tab._bind(self, name, tab.slot, handle)  # type: ignore[arg-type]
+        for tab, index_name in backfill:  # an index added to a table that already has records
+            tab.rebuild_index(txn, index_name)  # type: ignore[attr-defined]
+
+    # -- metadata ----------------------------------------------------------------
+
+    def get_meta(self, txn: Transaction, key: str, default: Any = None) -> Any:
+        raw = txn.get(key.encode(), db=self._live().meta)
+        return default if raw is None else cbor2.loads(raw)
+
+    def set_meta(self, txn: Transaction, key: str, value: Any) -> None:
+        txn.put(self._live().meta, key.encode(), cbor2.dumps(value))
+
+    # -- maintenance -------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Size and usage figures plus each catalogued table's entry count."""
+        shared = self._live()
+        info = shared.engine.info()
+        info["path"] = self.path
+        tables = []
+        with self.begin() as txn:
+            for slot, entry in sorted(shared.catalog.entries(txn).items()):  # type: ignore[union-attr]
+                handle = shared.engine.open_table(table_name(slot), None, create=False)
+                entries = 0 if handle is None else txn.count(handle)
+                tables.append({**entry, "entries": entries})
+        info["tables"] = tables
+        return info
+
+    def backup(self, dest: str | os.PathLike[str], compact: bool = True) -> str:
+        """A consistent copy into the new or empty directory dest (0700, files 0600)."""
+        dest = os.path.realpath(os.fspath(dest))
+        if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
+            raise DatabaseError(f"backup destination {dest} must be a new or empty directory")
+        os.makedirs(dest, mode=0o700, exist_ok=True)
+        os.chmod(dest, 0o700)
+        try:
+            self._live().engine.copy(dest, compact=compact)
+        except OrmError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(f"backup of {self.path} to {dest} failed: {exc}") from exc
+        os.chmod(os.path.join(dest, "data.mdb"), 0o600)
+        return dest

@@ -1,0 +1,363 @@
+"""The LMDB engine (py-lmdb): one named LMDB database per table.
+
+One named database per table gives exact O(1) counts (LMDB keeps the entry
+count) and a truncate that cannot reach into a neighbouring table.
+
+A write that fills the map does not fail: the transaction's writes are
+logged, so on MDB_MAP_FULL the engine aborts, doubles the map (up to a
+ceiling) and replays the log in a fresh transaction. The caller's
+transaction object stays the same and never notices.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Iterator
+
+import lmdb
+
+from ..errors import DatabaseError, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
+
+_PUT, _DEL, _DROP, _OPEN = 0, 1, 2, 3
+
+# How long a growing writer waits for other threads' transactions to end.
+GROW_WAIT_SECONDS = 30.0
+
+
+class LmdbEngine:
+    """One LMDB environment plus the bookkeeping that makes map growth safe."""
+
+    def __init__(self, path: str, *, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
+                 max_tables: int, max_readers: int = 126) -> None:
+        self.path = path
+        self.readonly = readonly
+        self.maxsize_limit = max(maxsize_limit, maxsize)
+        self._env = lmdb.open(path, map_size=maxsize, max_dbs=max_tables + 2, readonly=readonly,
+                              sync=sync, metasync=sync, create=not readonly, subdir=True,
+                              mode=0o600, lock=True, max_readers=max_readers)
+        self._cond = threading.Condition()
+        self._active = 0              # open transactions in this process
+        self._growing = False
+        self._local = threading.local()
+
+    # -- environment -------------------------------------------------------
+
+    @property
+    def map_size(self) -> int:
+        return self._env.info()["map_size"]
+
+    @property
+    def max_key_size(self) -> int:
+        return self._env.max_key_size()
+
+    def info(self) -> dict[str, Any]:
+        info = self._env.info()
+        stat = self._env.stat()
+        return {
+            "map_size": info["map_size"],
+            "used_bytes": (info["last_pgno"] + 1) * stat["psize"],
+            "page_size": stat["psize"],
+            "readers": info["num_readers"],
+            "max_readers": info["max_readers"],
+            "last_txnid": info["last_txnid"],
+        }
+
+    def copy(self, dest: str, compact: bool) -> None:
+        self._env.copy(dest, compact=compact)
+
+    def close(self) -> None:
+        self._env.close()
+
+    def translate(self, exc: Exception, what: str) -> Exception:
+        """An LMDB exception as an orm error naming what was being done."""
+        if not isinstance(exc, lmdb.Error):
+            return exc
+        if isinstance(exc, lmdb.BadValsizeError):
+            return KeyTooLong(f"{what}: key is empty or longer than the engine limit of {self.max_key_size} bytes")
+        if isinstance(exc, lmdb.ReadonlyError) or "ermission" in str(exc):
+            return ReadOnlyError(f"{what}: write inside a read-only transaction (use db.begin(write=True))")
+        return DatabaseError(f"{what}: engine error: {exc}")
+
+    def thread_transactions(self) -> int:
+        return getattr(self._local, "n", 0)
+
+    def thread_write_txn(self) -> "LmdbTransaction | None":
+        return getattr(self._local, "writer", None)
+
+    # -- tables --------------------------------------------------------------
+
+    def open_table(self, name: str, txn: "LmdbTransaction | None", create: bool) -> Any:
+        """The handle of a named table; None if it does not exist and create is False."""
+        key = name.encode()
+        if txn is not None:
+            try:
+                handle = self._env.open_db(key, txn=txn._t, create=create)
+            except lmdb.NotFoundError:
+                return None
+            if txn.write:
+                txn._log.append((_OPEN, key, None, None, None))
+            return handle
+        # A short transaction of our own; a write one only when creating.
+        t = self._env.begin(write=create and not self.readonly)
+        try:
+            handle = self._env.open_db(key, txn=t, create=create and not self.readonly)
+        except lmdb.NotFoundError:
+            t.abort()
+            return None
+        t.commit()
+        return handle
+
+    # -- transactions ----------------------------------------------------------
+
+    def begin(self, write: bool) -> "LmdbTransaction":
+        if write and self.readonly:
+            raise ReadOnlyError(f"database {self.path} is open read-only")
+        if write and self.thread_write_txn() is not None:
+            raise TransactionError("this thread already has an open write transaction; "
+                                   "LMDB allows one writer at a time and a second would deadlock")
+        with self._cond:
+            while self._growing:
+                self._cond.wait()
+            self._active += 1
+        self._local.n = self.thread_transactions() + 1
+        try:
+            t = self._begin_raw(write)
+        except BaseException:
+            self._end_bookkeeping(None)
+            raise
+        txn = LmdbTransaction(self, t, write)
+        if write:
+            self._local.writer = txn
+        return txn
+
+    def _begin_raw(self, write: bool) -> "lmdb.Transaction":
+        try:
+            return self._env.begin(write=write)
+        except lmdb.MapResizedError:
+            # Another process grew the map: adopt its size and retry.
+            self._env.set_mapsize(0)
+            return self._env.begin(write=write)
+
+    def _end_bookkeeping(self, txn: "LmdbTransaction | None") -> None:
+        if txn is not None and txn.write:
+            self._local.writer = None
+        self._local.n = self.thread_transactions() - 1
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
+
+    def _grow(self, txn: "LmdbTransaction") -> None:
+        """Abort txn's LMDB transaction, double the map and start a fresh one."""
+        current = self.map_size
+        if current >= self.maxsize_limit:
+            raise MapFull(f"database {self.path} is full at its ceiling of {self.maxsize_limit} bytes "
+                          "(raise maxsize_limit)")
+        if self.thread_transactions() > 1:
+            raise MapFull(f"database {self.path} is full ({current} bytes) and cannot grow while this "
+                          "thread holds another open transaction")
+        with self._cond:
+            self._growing = True
+            try:
+                txn._t.abort()
+                ok = self._cond.wait_for(lambda: self._active == 1, timeout=GROW_WAIT_SECONDS)
+                if not ok:
+                    raise MapFull(f"database {self.path} is full ({current} bytes) and other "
+                                  "transactions stayed open too long to grow it")
+                self._env.set_mapsize(min(current * 2, self.maxsize_limit))
+                txn._t = self._env.begin(write=True)
+            finally:
+                self._growing = False
+                self._cond.notify_all()
+
+
+class LmdbTransaction:
+    """A transaction: the unit of atomicity. Use as a context manager."""
+
+    __slots__ = ("_engine", "_t", "write", "get", "_log", "_gen", "_done", "_on_commit", "_on_abort", "db")
+
+    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool) -> None:
+        self._engine = engine
+        self._t = t
+        self.write = write
+        self.get = t.get          # the hot read path: no extra Python frame
+        self._log: list[tuple] = []
+        self._gen = 0             # bumped whenever the LMDB transaction is replaced
+        self._done = False
+        self._on_commit: list[Callable[[], None]] = []
+        self._on_abort: list[Callable[[], None]] = []
+        self.db: Any = None       # the orm.Database, set by it
+
+    # -- context manager -----------------------------------------------------
+
+    def __enter__(self) -> "LmdbTransaction":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def on_commit(self, fn: Callable[[], None]) -> None:
+        self._on_commit.append(fn)
+
+    def on_abort(self, fn: Callable[[], None]) -> None:
+        self._on_abort.append(fn)
+
+    def commit(self) -> None:
+        self._check_open()
+        while True:
+            try:
+                self._t.commit()
+                break
+            except lmdb.MapFullError:
+                self._recover()
+        self._finish(self._on_commit)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._t.abort()
+        self._finish(self._on_abort)
+
+    def _finish(self, callbacks: list[Callable[[], None]]) -> None:
+        self._done = True
+        self._log = []
+        self._engine._end_bookkeeping(self)
+        for fn in callbacks:
+            fn()
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise TransactionError("transaction already ended")
+
+    # -- growth --------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """MDB_MAP_FULL: grow the map and replay this transaction's writes."""
+        while True:
+            self._engine._grow(self)
+            self._gen += 1
+            self.get = self._t.get
+            try:
+                self._replay()
+                return
+            except lmdb.MapFullError:
+                continue
+
+    def _replay(self) -> None:
+        t, env = self._t, self._engine._env
+        for op, a, b, c, d in self._log:
+            if op == _PUT:
+                t.put(b, c, db=a, overwrite=d)
+            elif op == _DEL:
+                t.delete(b, db=a)
+            elif op == _DROP:
+                t.drop(a, delete=False)
+            else:
+                env.open_db(a, txn=t, create=True)
+
+    # -- boundary operations ---------------------------------------------------
+
+    def put(self, h: Any, key: bytes, value: bytes, overwrite: bool = True) -> bool:
+        try:
+            done = self._t.put(key, value, db=h, overwrite=overwrite)
+        except lmdb.MapFullError:
+            self._recover()
+            return self.put(h, key, value, overwrite)
+        except lmdb.Error as exc:
+            raise _translate(exc, key, self) from None
+        except TypeError as exc:
+            raise ValueCodecError(f"value must be bytes after encoding, got {type(value).__name__}") from exc
+        if done:
+            self._log.append((_PUT, h, key, value, overwrite))
+        return done
+
+    def replace(self, h: Any, key: bytes, value: bytes) -> bytes | None:
+        try:
+            old = self._t.replace(key, value, db=h)
+        except lmdb.MapFullError:
+            self._recover()
+            return self.replace(h, key, value)
+        except lmdb.Error as exc:
+            raise _translate(exc, key, self) from None
+        self._log.append((_PUT, h, key, value, True))
+        return old
+
+    def delete(self, h: Any, key: bytes) -> bool:
+        try:
+            done = self._t.delete(key, db=h)
+        except lmdb.MapFullError:
+            self._recover()
+            return self.delete(h, key)
+        except lmdb.Error as exc:
+            raise _translate(exc, key, self) from None
+        if done:
+            self._log.append((_DEL, h, key, None, None))
+        return done
+
+    def drop(self, h: Any) -> int:
+        n = self._t.stat(h)["entries"]
+        try:
+            self._t.drop(h, delete=False)
+        except lmdb.MapFullError:
+            self._recover()
+            return self.drop(h)
+        except lmdb.Error as exc:
+            raise _translate(exc, b"", self) from None
+        self._log.append((_DROP, h, None, None, None))
+        return n
+
+    def count(self, h: Any) -> int:
+        return self._t.stat(h)["entries"]
+
+    def iterate(self, h: Any, start: bytes | None, stop: bytes | None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """Ordered (key, value) pairs in [start, stop); survives map growth mid-scan."""
+        gen = self._gen
+        cur = self._t.cursor(db=h)
+        if reverse:
+            ok = _seek_before(cur, stop)
+        else:
+            ok = cur.set_range(start) if start else cur.first()
+        step = cur.prev if reverse else cur.next
+        while ok:
+            k, v = cur.item()
+            if reverse:
+                if start is not None and k < start:
+                    return
+            elif stop is not None and k >= stop:
+                return
+            yield k, v
+            if self._gen != gen:  # the map grew while the caller held us: re-position
+                gen = self._gen
+                cur = self._t.cursor(db=h)
+                step = cur.prev if reverse else cur.next
+                if reverse:
+                    ok = _seek_before(cur, k)
+                    continue
+                ok = cur.set_range(k)
+                if ok and cur.key() == k:
+                    ok = cur.next()
+                continue
+            ok = step()
+
+
+def _seek_before(cur: "lmdb.Cursor", stop: bytes | None) -> bool:
+    """Position on the last key < stop (or the last key if stop is None)."""
+    if stop is None:
+        return cur.last()
+    if cur.set_range(stop):
+        return cur.prev()
+    return cur.last()
+
+
+def _translate(exc: "lmdb.Error", key: bytes, txn: LmdbTransaction) -> Exception:
+    return txn._engine.translate(exc, f"key of {len(key)} bytes")
+
+
+def database_exists(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "data.mdb"))

@@ -1,0 +1,70 @@
+"""The one exception hierarchy of orm. Messages name the table, key and what was expected."""
+
+from __future__ import annotations
+
+
+class OrmError(Exception):
+    """Base class of every error orm raises on purpose."""
+
+
+class DatabaseError(OrmError):
+    """The database could not be opened, grown or used."""
+
+
+class DatabaseNotFound(DatabaseError, FileNotFoundError):
+    """A read-only open of a database that does not exist."""
+
+
+class DatabaseClosed(DatabaseError):
+    """An operation on a closed database."""
+
+
+class ReadOnlyError(DatabaseError):
+    """A write on a read-only database or inside a read-only transaction."""
+
+
+class MapFull(DatabaseError):
+    """The database reached its configured size ceiling."""
+
+
+class TransactionError(OrmError):
+    """A transaction was used after it ended, or nested where it cannot be."""
+
+
+class KeyTooLong(OrmError, ValueError):
+    """An encoded key exceeds what the engine can store."""
+
+
+class ValueCodecError(OrmError, ValueError):
+    """A value could not be encoded or decoded by its table's codec."""
+
+
+class SchemaError(OrmError):
+    """A table or schema declaration is invalid."""
+
+
+class SchemaMismatch(SchemaError):
+    """A slot's stored catalog entry disagrees with the table being attached."""
+
+
+class SlotConflict(SchemaError):
+    """Two different tables were declared on one slot."""
+
+
+class IndexError_(OrmError):
+    """Base of index errors (named with a trailing underscore to keep the builtin)."""
+
+
+class UniqueViolation(IndexError_):
+    """A put would give a unique index key a second primary key."""
+
+
+class NullIndexKey(IndexError_, ValueError):
+    """A record produced a null key for a non-nullable index."""
+
+
+__all__ = [
+    "OrmError", "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull",
+    "TransactionError", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
+    "SlotConflict", "IndexError_", "UniqueViolation", "NullIndexKey",
+]

@@ -1,0 +1,214 @@
+"""Map: one value per key, with optional automatically maintained indexes."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator
+
+from .entity import default_hooks, table_info
+from .errors import SchemaError
+from .index import Index
+from .table import Table
+from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
+
+
+class Map(Table):
+    """A table of key -> value.
+
+    ``Map(slot, key='uuid', value='cbor', marshal=..., unmarshal=...)``; a
+    ``@table`` class may be given instead of the slot (the catalog then picks
+    the slot) or as ``cls=``; ``build``/``cast`` are the FlatBuffers names for
+    marshal/unmarshal.
+    """
+
+    kind = "map"
+
+    def __init__(self, slot: Any = None, cls: type | None = None, *, key: Any = "uuid", value: Any = "cbor",
+                 marshal: Callable[[Any], Any] | None = None, unmarshal: Callable[[Any], Any] | None = None,
+                 build: Callable[[Any], Any] | None = None, cast: Callable[[Any], Any] | None = None) -> None:
+        if isinstance(slot, type):
+            slot, cls = None, slot
+        super().__init__(slot, key)
+        self.codec: ValueCodec = value_codec(value)
+        marshal = marshal or build
+        unmarshal = unmarshal or cast
+        if cls is not None:
+            info = table_info(cls)
+            if info is not None:
+                self.table_oid = info.oid
+            if marshal is None or unmarshal is None:
+                m, u = default_hooks(cls)
+                marshal, unmarshal = marshal or m, unmarshal or u
+        elif self.slot is None:
+            raise SchemaError("a table needs a slot number or a @table class")
+        if self.codec is FLATBUFFERS and (marshal is None or unmarshal is None):
+            raise SchemaError("a FlatBuffers table needs build= and cast= (or a @table class with both)")
+        self.cls = cls
+        self._enc, self._dec = compose(self.codec, marshal, unmarshal)
+        self.indexes: dict[str, Index] = {}
+        self._idx: tuple[Index, ...] = ()
+
+    @property
+    def value_signature(self) -> str:
+        return self.codec.signature
+
+    # -- single keys ---------------------------------------------------------
+
+    def __getitem__(self, tk: tuple[Any, Any]) -> Any:
+        txn, key = tk
+        try:
+            data = txn.get(self._kenc(key), db=self._h)
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
+        if data is None:
+            return None
+        return self._dec(data)
+
+    def get(self, txn: Any, key: Any, default: Any = None) -> Any:
+        value = self[txn, key]
+        return default if value is None else value
+
+    def __contains__(self, tk: tuple[Any, Any]) -> bool:
+        txn, key = tk
+        try:
+            return txn.get(self._kenc(key), db=self._h) is not None
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
+
+    def __setitem__(self, tk: tuple[Any, Any], value: Any) -> None:
+        txn, key = tk
+        try:
+            kb = self._kenc(key)
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
+        try:
+            vb = self._enc(value)
+        except Exception as exc:
+            raise fail_encode(self.describe(), self.codec.signature, value, exc) from None
+        if self._idx:
+            self._put_indexed(txn, kb, value, vb)
+            return
+        try:
+            txn.put(self._h, kb, vb)
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
+
+    def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
+        """Put every (key, value) pair; returns how many were written."""
+        n = 0
+        for key, value in items:
+            self[txn, key] = value
+            n += 1
+        return n
+
+    def delete(self, txn: Any, key: Any) -> bool:
+        """Remove key (and its index entries); False if it was not there."""
+        kb = self._encode_key(key)
+        if self._idx:
+            old = txn.get(kb, db=self._h)
+            if old is None:
+                return False
+            record = self._dec(old)
+            for idx in self._idx:
+                idx.remove(txn, idx.entry_key(record), kb)
+        return txn.delete(self._h, kb)
+
+    def __delitem__(self, tk: tuple[Any, Any]) -> None:
+        txn, key = tk
+        if not self.delete(txn, key):
+            raise KeyError(f"{self.describe()}: no key {key!r}")
+
+    # -- ranges --------------------------------------------------------------
+
+    def select(self, txn: Any, from_key: Any = None, to_key: Any = None, prefix: Any = None,
+               reverse: bool = False, limit: int | None = None, return_keys: bool = True,
+               return_values: bool = True) -> Iterator[Any]:
+        """Stream entries with from_key <= key < to_key (and key starting with prefix), in key order.
+
+        Yields (key, value) pairs, or only keys / only values as asked.
+        Partial tuples are accepted for from_key, to_key and prefix.
+        """
+        it = self._raw_range(txn, from_key, to_key, prefix, reverse, limit)
+        kdec, vdec = self._kdec, self._dec
+        if return_keys and return_values:
+            return ((kdec(k), vdec(v)) for k, v in it)
+        if return_keys:
+            return (kdec(k) for k, _ in it)
+        if return_values:
+            return (vdec(v) for _, v in it)
+        raise ValueError(f"{self.describe()}: select needs return_keys or return_values")
+
+    def truncate(self, txn: Any) -> int:
+        for idx in self._idx:
+            idx.table.truncate(txn)
+        return super().truncate(txn)
+
+    # -- indexes -------------------------------------------------------------
+
+    def attach_index(self, name: str, index_table: Table, key_fn: Callable[[Any], Any],
+                     unique: bool = True, nullable: bool = False) -> Index:
+        """Maintain index_table from key_fn(record) on every put and delete of this table.
+
+        unique: index_table is a Map from index key to primary key; a second
+        record with the same index key raises UniqueViolation. Otherwise
+        index_table is a SetMap from index key to the set of primary keys.
+        """
+        if name in self.indexes:
+            raise SchemaError(f"{self.describe()}: index {name!r} attached twice")
+        idx = Index(name, self, index_table, key_fn, unique, nullable)
+        self.indexes[name] = idx
+        self._idx = tuple(self.indexes.values())
+        return idx
+
+    def index(self, name: str) -> Index:
+        try:
+            return self.indexes[name]
+        except KeyError:
+            raise SchemaError(f"{self.describe()} has no index {name!r}; it has: "
+                              f"{', '.join(self.indexes) or 'none'}") from None
+
+    def keys_by_index(self, txn: Any, name: str, index_key: Any) -> list[Any]:
+        """Every primary key whose record has index_key in index name."""
+        return self.index(name).primary_keys(txn, index_key)
+
+    def get_by_index(self, txn: Any, name: str, index_key: Any) -> Any:
+        """The first record with index_key in index name, or None."""
+        for pk in self.index(name).primary_keys(txn, index_key, limit=1):
+            return self[txn, pk]
+        return None
+
+    def rebuild_index(self, txn: Any, name: str) -> int:
+        """Recompute index name from the table; returns the number of entries written."""
+        return self.index(name).rebuild(txn)
+
+    def check_indexes(self, txn: Any, repair: bool = False) -> list[str]:
+        """Problems found between this table and its indexes (repaired if asked)."""
+        problems: list[str] = []
+        for idx in self._idx:
+            found = idx.check(txn)
+            problems.extend(found)
+            if found and repair:
+                idx.rebuild(txn)
+        return problems
+
+    def _put_indexed(self, txn: Any, kb: bytes, value: Any, vb: bytes) -> None:
+        # Null checks and unique claims come first, so a refused put writes nothing.
+        new = [idx.entry_key(value, check=True) for idx in self._idx]
+        claimed: list[tuple[Index, bytes]] = []
+        try:
+            for idx, ik in zip(self._idx, new):
+                if ik is not None and idx.unique and idx.claim(txn, ik, kb):
+                    claimed.append((idx, ik))
+        except BaseException:
+            for idx, ik in claimed:
+                idx.remove(txn, ik, kb)
+            raise
+        old = txn.replace(self._h, kb, vb)
+        old_record = None if old is None else self._dec(old)
+        for idx, ik in zip(self._idx, new):
+            oik = None if old_record is None else idx.entry_key(old_record)
+            if oik == ik and old_record is not None:
+                continue
+            if oik is not None:
+                idx.remove(txn, oik, kb)
+            if ik is not None and not idx.unique:
+                idx.insert(txn, ik, kb)

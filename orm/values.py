@@ -1,0 +1,148 @@
+"""Value codecs: how a table turns a stored object into bytes and back.
+
+A codec is a pair of plain callables so that tables can call them directly on
+the hot path; ``signature`` is what the catalog stores and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from typing import Any, Callable
+
+import cbor2
+
+from .errors import SchemaError, ValueCodecError
+from .entity import cbor_default, cbor_tag_hook
+
+Encoder = Callable[[Any], bytes]
+Decoder = Callable[[bytes], Any]
+
+
+class ValueCodec:
+    """encode/decode callables plus the signature stored in the catalog."""
+
+    __slots__ = ("signature", "encode", "decode")
+
+    def __init__(self, signature: str, encode: Encoder, decode: Decoder) -> None:
+        self.signature = signature
+        self.encode = encode
+        self.decode = decode
+
+    def __repr__(self) -> str:
+        return f"ValueCodec({self.signature!r})"
+
+
+def _cbor_encode(obj: Any) -> bytes:
+    return cbor2.dumps(obj, default=cbor_default)
+
+
+def _cbor_decode(data: bytes) -> Any:
+    return cbor2.loads(data, tag_hook=cbor_tag_hook)
+
+
+def _json_encode(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json_decode(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _bytes_encode(obj: Any) -> bytes:
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj)
+    raise TypeError(f"expected bytes, got {type(obj).__name__}")
+
+
+def _str_encode(obj: Any) -> bytes:
+    if isinstance(obj, str):
+        return obj.encode()
+    raise TypeError(f"expected str, got {type(obj).__name__}")
+
+
+def _uuid_encode(obj: Any) -> bytes:
+    if isinstance(obj, uuid.UUID):
+        return obj.bytes
+    raise TypeError(f"expected uuid.UUID, got {type(obj).__name__}")
+
+
+def _uuid_decode(data: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=bytes(data))
+
+
+_U64 = struct.Struct(">Q")
+
+
+def _oid_encode(obj: Any) -> bytes:
+    if isinstance(obj, bool) or not isinstance(obj, int):
+        raise TypeError(f"expected int, got {type(obj).__name__}")
+    if not 0 <= obj < 2**64:
+        raise ValueError(f"oid {obj} outside 0..2**64-1")
+    return _U64.pack(obj)
+
+
+def _oid_decode(data: bytes) -> int:
+    return _U64.unpack(data)[0]
+
+
+def _numpy_encode(obj: Any) -> bytes:
+    import numpy
+    if not isinstance(obj, numpy.ndarray):
+        raise TypeError(f"expected numpy.ndarray, got {type(obj).__name__}")
+    if obj.dtype.hasobject:
+        raise TypeError("numpy arrays of Python objects cannot be stored")
+    header = cbor2.dumps([obj.dtype.str, list(obj.shape)])
+    return _U64.pack(len(header))[6:] + header + numpy.ascontiguousarray(obj).tobytes()
+
+
+def _numpy_decode(data: bytes) -> Any:
+    import numpy
+    n = int.from_bytes(data[:2], "big")
+    dtype, shape = cbor2.loads(data[2:2 + n])
+    # A read-only view over the engine's buffer: no second copy.
+    return numpy.frombuffer(data, dtype=numpy.dtype(dtype), offset=2 + n).reshape(shape)
+
+
+CBOR = ValueCodec("cbor", _cbor_encode, _cbor_decode)
+JSON = ValueCodec("json", _json_encode, _json_decode)
+BYTES = ValueCodec("bytes", _bytes_encode, bytes)
+STR = ValueCodec("str", _str_encode, lambda data: bytes(data).decode())
+UUID = ValueCodec("uuid", _uuid_encode, _uuid_decode)
+OID = ValueCodec("oid", _oid_encode, _oid_decode)
+NUMPY = ValueCodec("numpy", _numpy_encode, _numpy_decode)
+# A placeholder codec: encode/decode come from the table's build/cast.
+FLATBUFFERS = ValueCodec("flatbuffers", _bytes_encode, bytes)
+
+_BY_NAME = {c.signature: c for c in (CBOR, JSON, BYTES, STR, UUID, OID, NUMPY, FLATBUFFERS)}
+_BY_NAME["uint64"] = OID
+
+
+def value_codec(spec: str | ValueCodec) -> ValueCodec:
+    """Resolve a value spec ('cbor', 'json', 'bytes', 'str', 'uuid', 'oid', 'numpy', 'flatbuffers')."""
+    if isinstance(spec, ValueCodec):
+        return spec
+    try:
+        return _BY_NAME[spec]
+    except (KeyError, TypeError):
+        raise SchemaError(f"unknown value type {spec!r}; expected one of {', '.join(sorted(_BY_NAME))}") from None
+
+
+def compose(codec: ValueCodec, marshal: Callable[[Any], Any] | None,
+            unmarshal: Callable[[Any], Any] | None) -> tuple[Encoder, Decoder]:
+    """One encode and one decode callable with the table's hooks folded in."""
+    enc, dec = codec.encode, codec.decode
+    if marshal is not None:
+        encode: Encoder = lambda obj: enc(marshal(obj))  # noqa: E731
+    else:
+        encode = enc
+    if unmarshal is not None:
+        decode: Decoder = lambda data: unmarshal(dec(data))  # noqa: E731
+    else:
+        decode = dec
+    return encode, decode
+
+
+def fail_encode(table: str, signature: str, obj: Any, exc: Exception) -> ValueCodecError:
+    return ValueCodecError(f"table {table}: cannot encode {type(obj).__name__} as {signature}: {exc}")
