@@ -4,8 +4,9 @@ A decorated class carries its table UUID and its (de)serialisation hooks, so
 ``MapUuidCbor(User)`` needs nothing else. A class with annotations but no
 ``__init__`` of its own becomes a dataclass, so ``User(oid=..., name=...)``
 works as written. Instances stored in a table that was declared without a
-class keep their type: CBOR writes them as tag 27 (typed object) and reads
-them back through the registry below.
+class keep their type: CBOR writes them as a typed object and reads
+them back through the registry below, under a private tag (CBOR's tag 27
+is decoded by cbor2 itself and cannot be used).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ T = TypeVar("T", bound=type)
 
 # Stable namespace for table identifiers that are not UUIDs themselves.
 _NAMESPACE = uuid.UUID("6f1c8a52-3f0e-4d3b-9a37-2d1f0b8c5e41")
-_TYPED_OBJECT_TAG = 27
+_TYPED_OBJECT_TAG = 0x4F524D  # "ORM", first-come-first-served tag range
 _PREFIX = "orm:"
 
 _registry: dict[uuid.UUID, type] = {}
@@ -109,17 +110,23 @@ def cbor_default(encoder: Any, obj: Any) -> None:
     info = table_info(type(obj))
     if info is not None:
         marshal = info.marshal or _fields_of
-        encoder.encode(cbor2.CBORTag(_TYPED_OBJECT_TAG, [_PREFIX + str(info.oid), marshal(obj)]))
+        # The fields travel as an embedded CBOR byte string: a tag's content is
+        # decoded immutably (tuples, frozendicts), the embedded bytes are not.
+        inner = cbor2.dumps(marshal(obj), default=cbor_default)
+        encoder.encode(cbor2.CBORTag(_TYPED_OBJECT_TAG, [_PREFIX + str(info.oid), inner]))
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         encoder.encode(_fields_of(obj))
     else:
         raise cbor2.CBOREncodeTypeError(f"cannot serialize type {type(obj).__name__}")
 
 
-def cbor_tag_hook(decoder: Any, tag: Any) -> Any:
-    if tag.tag == _TYPED_OBJECT_TAG and isinstance(tag.value, list) and len(tag.value) == 2:
-        name, data = tag.value
-        if isinstance(name, str) and name.startswith(_PREFIX):
+def cbor_tag_hook(*args: Any) -> Any:
+    # cbor2 calls tag_hook(decoder, tag) before 6.0 and tag_hook(tag, immutable) since.
+    tag = args[0] if isinstance(args[0], cbor2.CBORTag) else args[1]
+    if tag.tag == _TYPED_OBJECT_TAG and isinstance(tag.value, (list, tuple)) and len(tag.value) == 2:
+        name, inner = tag.value
+        if isinstance(name, str) and name.startswith(_PREFIX) and isinstance(inner, bytes):
+            data = cbor2.loads(inner, tag_hook=cbor_tag_hook)
             cls = _registry.get(uuid.UUID(name[len(_PREFIX):]))
             if cls is not None:
                 info = table_info(cls)

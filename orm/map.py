@@ -56,10 +56,12 @@ class Map(Table):
     def __getitem__(self, tk: tuple[Any, Any]) -> Any:
         txn, key = tk
         try:
-            data = txn.get(self._kenc(key), db=self._h)
+            kb = self._kenc(key)
+            data = txn.get(kb, db=self._h)
         except Exception as exc:
             raise self._key_error(exc, key) from None
         if data is None:
+            self._check_miss(kb)
             return None
         return self._dec(data)
 
@@ -70,9 +72,13 @@ class Map(Table):
     def __contains__(self, tk: tuple[Any, Any]) -> bool:
         txn, key = tk
         try:
-            return txn.get(self._kenc(key), db=self._h) is not None
+            kb = self._kenc(key)
+            found = txn.get(kb, db=self._h) is not None
         except Exception as exc:
             raise self._key_error(exc, key) from None
+        if not found:
+            self._check_miss(kb)
+        return found
 
     def __setitem__(self, tk: tuple[Any, Any], value: Any) -> None:
         txn, key = tk

@@ -62,13 +62,15 @@ class SetMap(Table):
         return len(self[tk]) > 0
 
     def _bounds(self, from_key: Any, to_key: Any, prefix: Any) -> tuple[bytes | None, bytes | None]:
-        # A complete key is followed by members, so it must be encoded self-delimiting.
+        # A complete bound key is followed by members, so it is encoded self-delimiting;
+        # a prefix keeps the Map meaning (leading tuple parts, leading text).
         def enc(k: Any) -> bytes | None:
             if k is None:
                 return None
             return self._key_prefix(k) if is_full_key(self.key_codec, k) else self._prefix_bytes(k)
 
-        start, stop, p = enc(from_key), enc(to_key), enc(prefix)
+        start, stop = enc(from_key), enc(to_key)
+        p = None if prefix is None else self._prefix_bytes(prefix)
         if p is not None:
             end = prefix_end(p)
             start = p if start is None or start < p else start

@@ -70,7 +70,7 @@ class Table:
     def _key_error(self, exc: Exception, key: Any) -> Exception:
         """Turn a failure around a key into an error naming this table."""
         if isinstance(exc, OrmError):
-            return exc
+            return exc if self.describe() in str(exc) else type(exc)(f"{self.describe()}: {exc}")
         if self._h is UNBOUND:
             return SchemaError(f"{self.describe()} is not attached to a database; attach its schema first")
         if isinstance(exc, (TypeError, AttributeError)):
@@ -82,14 +82,18 @@ class Table:
             return translate(exc, self.describe())
         return exc
 
+    def _check_miss(self, kb: bytes) -> None:
+        """A lookup found nothing: say so loudly if the key could never have been stored."""
+        if self.db is not None and len(kb) > self.db.max_key_size:
+            raise KeyTooLong(f"{self.describe()}: key of {len(kb)} bytes exceeds the engine limit "
+                             f"of {self.db.max_key_size} bytes")
+
     def _encode_key(self, key: Any) -> bytes:
         try:
             kb = self._kenc(key)
         except Exception as exc:
             raise self._key_error(exc, key) from None
-        if self.db is not None and len(kb) > self.db.max_key_size:
-            raise KeyTooLong(f"{self.describe()}: key of {len(kb)} bytes exceeds the engine limit "
-                             f"of {self.db.max_key_size} bytes")
+        self._check_miss(kb)
         return kb
 
     # -- bounds --------------------------------------------------------------

@@ -40,6 +40,7 @@ class LmdbEngine:
         self._active = 0              # open transactions in this process
         self._growing = False
         self._local = threading.local()
+        self._handles: dict[bytes, Any] = {}
 
     # -- environment -------------------------------------------------------
 
@@ -88,24 +89,28 @@ class LmdbEngine:
     # -- tables --------------------------------------------------------------
 
     def open_table(self, name: str, txn: "LmdbTransaction | None", create: bool) -> Any:
-        """The handle of a named table; None if it does not exist and create is False."""
+        """The handle of a named table; None if it does not exist and create is False.
+
+        Handles are cached per environment. One created inside a write
+        transaction is forgotten again if that transaction aborts.
+        """
         key = name.encode()
-        if txn is not None:
-            try:
-                handle = self._env.open_db(key, txn=txn._t, create=create)
-            except lmdb.NotFoundError:
-                return None
-            if txn.write:
-                txn._log.append((_OPEN, key, None, None, None))
+        handle = self._handles.get(key)
+        if handle is not None:
             return handle
-        # A short transaction of our own; a write one only when creating.
-        t = self._env.begin(write=create and not self.readonly)
+        create = create and not self.readonly
+        writer = txn if txn is not None and txn.write else self.thread_write_txn()
         try:
-            handle = self._env.open_db(key, txn=t, create=create and not self.readonly)
+            if writer is not None:
+                handle = self._env.open_db(key, txn=writer._t, create=create)
+                writer._log.append((_OPEN, key, None, None, None))
+                writer.on_abort(lambda: self._handles.pop(key, None))
+            else:
+                # py-lmdb runs its own short transaction here.
+                handle = self._env.open_db(key, create=create)
         except lmdb.NotFoundError:
-            t.abort()
             return None
-        t.commit()
+        self._handles[key] = handle
         return handle
 
     # -- transactions ----------------------------------------------------------
