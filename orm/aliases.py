@@ -18,7 +18,7 @@ def alias(name: str, base: type = Map, **defaults: Any) -> type:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         base.__init__(self, *args, **{**defaults, **kwargs})
 
-    return type(name, (base,), {"__init__": __init__, "__doc__": f"{base.__name__} with {defaults}.",
+    return type(name, (base,), {"__init__": __init__, "__slots__": (), "__doc__": f"{base.__name__} with {defaults}.",
                                 "__module__": "orm"})
 
 

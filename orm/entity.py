@@ -25,6 +25,8 @@ T = TypeVar("T", bound=type)
 _NAMESPACE = uuid.UUID("6f1c8a52-3f0e-4d3b-9a37-2d1f0b8c5e41")
 _TYPED_OBJECT_TAG = 0x4F524D  # "ORM", first-come-first-served tag range
 _PREFIX = "orm:"
+# How the tag's head looks in encoded bytes: a cheap "might hold a typed object" test.
+TYPED_OBJECT_MARK = cbor2.dumps(cbor2.CBORTag(_TYPED_OBJECT_TAG, None))[:-1]
 
 _registry: dict[uuid.UUID, type] = {}
 

@@ -122,7 +122,7 @@ class Index:
     def _expected(self, txn: Any) -> set[tuple[bytes, bytes]]:
         """(index entry key, entry value) pairs the table implies."""
         out: set[tuple[bytes, bytes]] = set()
-        dec = self.owner._dec
+        dec = self.owner.decode_value
         for kb, vb in txn.iterate(self.owner._h, None, None):
             ikb = self.entry_key(dec(vb))
             if ikb is not None:
@@ -132,7 +132,7 @@ class Index:
     def rebuild(self, txn: Any) -> int:
         txn.drop(self.table._h)
         n = 0
-        dec = self.owner._dec
+        dec = self.owner.decode_value
         for kb, vb in txn.iterate(self.owner._h, None, None):
             ikb = self.entry_key(dec(vb), check=True)
             if ikb is None:

@@ -21,6 +21,7 @@ be 0xFF, which would be indistinguishable from an escaped NUL.
 from __future__ import annotations
 
 import abc
+import operator
 import struct
 import sys
 from datetime import date, datetime, timezone
@@ -132,6 +133,11 @@ class _UuidKey(KeyCodec):
         raise self._type_error(value)
 
     encode_nested = encode
+
+    # Tables call this on their hottest path: a C-level attribute getter. A
+    # value without .bytes raises AttributeError, which tables report as a
+    # TypeError naming themselves.
+    encode_fast = operator.attrgetter("bytes")
 
     def decode(self, data: Data) -> UUID:
         if len(data) != 16:

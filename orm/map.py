@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .entity import default_hooks, table_info
 from .errors import SchemaError
 from .index import Index
-from .table import Table
+from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
 
 
@@ -21,6 +21,7 @@ class Map(Table):
     """
 
     kind = "map"
+    __slots__ = ("codec", "cls", "_enc", "_dec", "_marker", "_dec_slow", "_enc_slow", "indexes", "_idx")
 
     def __init__(self, slot: Any = None, cls: type | None = None, *, key: Any = "uuid", value: Any = "cbor",
                  marshal: Callable[[Any], Any] | None = None, unmarshal: Callable[[Any], Any] | None = None,
@@ -44,6 +45,11 @@ class Map(Table):
             raise SchemaError("a FlatBuffers table needs build= and cast= (or a @table class with both)")
         self.cls = cls
         self._enc, self._dec = compose(self.codec, marshal, unmarshal)
+        hooked = marshal is not None or unmarshal is not None
+        # Typed-object fallbacks only matter for hook-less tables (hooks use the slow codec already).
+        self._marker = None if hooked else self.codec.marker
+        self._dec_slow = self.codec.decode_slow
+        self._enc_slow = None if hooked else self.codec.encode_slow
         self.indexes: dict[str, Index] = {}
         self._idx: tuple[Index, ...] = ()
 
@@ -63,6 +69,23 @@ class Map(Table):
         if data is None:
             self._check_miss(kb)
             return None
+        marker = self._marker
+        if marker and marker in data:
+            return self._dec_slow(data)
+        return self._dec(data)
+
+    def _encode_slow(self, value: Any, exc: Exception) -> bytes:
+        if self._enc_slow is not None:
+            try:
+                return self._enc_slow(value)
+            except Exception as exc2:
+                exc = exc2
+        raise fail_encode(self.describe(), self.codec.signature, value, exc) from None
+
+    def decode_value(self, data: bytes) -> Any:
+        """A stored value's bytes as the object the table returns."""
+        if self._marker is not None and self._marker in data:
+            return self._dec_slow(data)
         return self._dec(data)
 
     def get(self, txn: Any, key: Any, default: Any = None) -> Any:
@@ -89,14 +112,22 @@ class Map(Table):
         try:
             vb = self._enc(value)
         except Exception as exc:
-            raise fail_encode(self.describe(), self.codec.signature, value, exc) from None
+            vb = self._encode_slow(value, exc)
         if self._idx:
             self._put_indexed(txn, kb, value, vb)
             return
+        # The engine's raw put plus an explicit log append: one Python frame per put.
         try:
-            txn.put(self._h, kb, vb)
+            txn.put_raw(kb, vb, db=self._h)
         except Exception as exc:
+            self._put_failed(txn, exc, key, kb, vb)
+        else:
+            txn.wlog += (0, self._h, kb, vb)
+
+    def _put_failed(self, txn: Any, exc: Exception, key: Any, kb: bytes, vb: bytes) -> None:
+        if self._h is UNBOUND:
             raise self._key_error(exc, key) from None
+        txn.write_failed(exc, self._h, kb, vb, self.describe())
 
     def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
         """Put every (key, value) pair; returns how many were written."""
@@ -113,7 +144,7 @@ class Map(Table):
             old = txn.get(kb, db=self._h)
             if old is None:
                 return False
-            record = self._dec(old)
+            record = self.decode_value(old)
             for idx in self._idx:
                 idx.remove(txn, idx.entry_key(record), kb)
         return txn.delete(self._h, kb)
@@ -134,7 +165,8 @@ class Map(Table):
         Partial tuples are accepted for from_key, to_key and prefix.
         """
         it = self._raw_range(txn, from_key, to_key, prefix, reverse, limit)
-        kdec, vdec = self._kdec, self._dec
+        kdec = self._kdec
+        vdec = self._dec if self._marker is None else self.decode_value
         if return_keys and return_values:
             return ((kdec(k), vdec(v)) for k, v in it)
         if return_keys:
@@ -209,7 +241,7 @@ class Map(Table):
                 idx.remove(txn, ik, kb)
             raise
         old = txn.replace(self._h, kb, vb)
-        old_record = None if old is None else self._dec(old)
+        old_record = None if old is None else self.decode_value(old)
         for idx, ik in zip(self._idx, new):
             oik = None if old_record is None else idx.entry_key(old_record)
             if oik == ik and old_record is not None:

@@ -18,6 +18,7 @@ class SetMap(Table):
     """A table of key -> set of members (members are keys themselves: uuid, oid, str, ...)."""
 
     kind = "set"
+    __slots__ = ("member_codec", "_menc", "_mdec", "_knest")
 
     def __init__(self, slot: int, *, key: Any = "uuid", member: Any = "uuid") -> None:
         super().__init__(slot, key)

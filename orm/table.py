@@ -37,13 +37,15 @@ class Table:
     """Base of Map and SetMap. Subclasses set ``kind`` and the value side."""
 
     kind = "table"
+    # Slots keep attribute access on the hot paths cheap.
+    __slots__ = ("slot", "key_codec", "_kenc", "_kdec", "name", "table_oid", "db", "_h", "__weakref__")
 
     def __init__(self, slot: int | None, key: Any) -> None:
         if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= MAX_SLOT):
             raise SchemaError(f"slot must be an int in 1..{MAX_SLOT}, got {slot!r}")
         self.slot = slot
         self.key_codec: KeyCodec = key_codec(key)
-        self._kenc = self.key_codec.encode
+        self._kenc = getattr(self.key_codec, "encode_fast", self.key_codec.encode)
         self._kdec = self.key_codec.decode
         self.name: str | None = None
         self.table_oid: Any = None

@@ -14,32 +14,56 @@ from typing import Any, Callable
 import cbor2
 
 from .errors import SchemaError, ValueCodecError
-from .entity import cbor_default, cbor_tag_hook
+from .entity import TYPED_OBJECT_MARK, cbor_default, cbor_tag_hook
 
 Encoder = Callable[[Any], bytes]
 Decoder = Callable[[bytes], Any]
 
 
 class ValueCodec:
-    """encode/decode callables plus the signature stored in the catalog."""
+    """encode/decode callables plus the signature stored in the catalog.
 
-    __slots__ = ("signature", "encode", "decode")
+    ``encode``/``decode`` are the fast paths (often plain C functions). A codec
+    may add ``encode_slow`` (tried when ``encode`` raises) and ``decode_slow``
+    with a ``marker``: stored bytes containing the marker take the slow decode.
+    """
 
-    def __init__(self, signature: str, encode: Encoder, decode: Decoder) -> None:
+    __slots__ = ("signature", "encode", "decode", "encode_slow", "decode_slow", "marker")
+
+    def __init__(self, signature: str, encode: Encoder, decode: Decoder, *, encode_slow: Encoder | None = None,
+                 decode_slow: Decoder | None = None, marker: bytes | None = None) -> None:
         self.signature = signature
         self.encode = encode
         self.decode = decode
+        self.encode_slow = encode_slow
+        self.decode_slow = decode_slow
+        self.marker = marker
 
     def __repr__(self) -> str:
         return f"ValueCodec({self.signature!r})"
 
 
-def _cbor_encode(obj: Any) -> bytes:
+# Passing default=/tag_hook= costs cbor2 about 0.3 us per call, so plain data
+# goes through bare dumps/loads and only typed objects take the hooks.
+def _cbor_encode_typed(obj: Any) -> bytes:
     return cbor2.dumps(obj, default=cbor_default)
 
 
-def _cbor_decode(data: bytes) -> Any:
+def _cbor_decode_typed(data: bytes) -> Any:
     return cbor2.loads(data, tag_hook=cbor_tag_hook)
+
+
+def _cbor_encode(obj: Any) -> bytes:
+    try:
+        return cbor2.dumps(obj)
+    except cbor2.CBOREncodeError:
+        return _cbor_encode_typed(obj)
+
+
+def _cbor_decode(data: bytes) -> Any:
+    if TYPED_OBJECT_MARK in data:
+        return _cbor_decode_typed(data)
+    return cbor2.loads(data)
 
 
 def _json_encode(obj: Any) -> bytes:
@@ -105,7 +129,8 @@ def _numpy_decode(data: bytes) -> Any:
     return numpy.frombuffer(data, dtype=numpy.dtype(dtype), offset=2 + n).reshape(shape)
 
 
-CBOR = ValueCodec("cbor", _cbor_encode, _cbor_decode)
+CBOR = ValueCodec("cbor", cbor2.dumps, cbor2.loads, encode_slow=_cbor_encode_typed,
+                  decode_slow=_cbor_decode_typed, marker=TYPED_OBJECT_MARK)
 JSON = ValueCodec("json", _json_encode, _json_decode)
 BYTES = ValueCodec("bytes", _bytes_encode, bytes)
 STR = ValueCodec("str", _str_encode, lambda data: bytes(data).decode())
@@ -131,8 +156,15 @@ def value_codec(spec: str | ValueCodec) -> ValueCodec:
 
 def compose(codec: ValueCodec, marshal: Callable[[Any], Any] | None,
             unmarshal: Callable[[Any], Any] | None) -> tuple[Encoder, Decoder]:
-    """One encode and one decode callable with the table's hooks folded in."""
-    enc, dec = codec.encode, codec.decode
+    """One encode and one decode callable with the table's hooks folded in.
+
+    Without hooks these are the codec's own fast callables; the caller
+    handles the slow paths (see Map).
+    """
+    if marshal is None and unmarshal is None:
+        return codec.encode, codec.decode
+    enc = _cbor_encode if codec is CBOR else codec.encode
+    dec = _cbor_decode if codec is CBOR else codec.decode
     if marshal is not None:
         encode: Encoder = lambda obj: enc(marshal(obj))  # noqa: E731
     else:

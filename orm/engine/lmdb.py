@@ -19,7 +19,10 @@ import lmdb
 
 from ..errors import DatabaseError, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
 
-_PUT, _DEL, _DROP, _OPEN = 0, 1, 2, 3
+# Write log opcodes (PUT is public: hot-path callers append it themselves). The log is a flat list, four slots per write, because
+# retaining one tuple per write makes the cyclic GC rescan them all the time.
+PUT = _PUT = 0
+_ADD, _DEL, _DROP, _OPEN = 1, 2, 3, 4
 
 # How long a growing writer waits for other threads' transactions to end.
 GROW_WAIT_SECONDS = 30.0
@@ -103,7 +106,7 @@ class LmdbEngine:
         try:
             if writer is not None:
                 handle = self._env.open_db(key, txn=writer._t, create=create)
-                writer._log.append((_OPEN, key, None, None, None))
+                writer._log += (_OPEN, None, key, None)
                 writer.on_abort(lambda: self._handles.pop(key, None))
             else:
                 # py-lmdb runs its own short transaction here.
@@ -179,14 +182,20 @@ class LmdbEngine:
 class LmdbTransaction:
     """A transaction: the unit of atomicity. Use as a context manager."""
 
-    __slots__ = ("_engine", "_t", "write", "get", "_log", "_gen", "_done", "_on_commit", "_on_abort", "db")
+    __slots__ = ("_engine", "_t", "write", "get", "put_raw", "wlog", "_log", "_gen", "_done", "_on_commit",
+                 "_on_abort", "db")
 
     def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool) -> None:
         self._engine = engine
         self._t = t
         self.write = write
         self.get = t.get          # the hot read path: no extra Python frame
-        self._log: list[tuple] = []
+        # The hot write path (see write_failed): put_raw(key, value, db=handle)
+        # is the engine's own put; after it succeeds the caller appends
+        # (opcode PUT, handle, key, value) to wlog.
+        self.put_raw = t.put
+        self._log: list[Any] = []
+        self.wlog = self._log
         self._gen = 0             # bumped whenever the LMDB transaction is replaced
         self._done = False
         self._on_commit: list[Callable[[], None]] = []
@@ -230,7 +239,7 @@ class LmdbTransaction:
 
     def _finish(self, callbacks: list[Callable[[], None]]) -> None:
         self._done = True
-        self._log = []
+        self._log = self.wlog = []
         self._engine._end_bookkeeping(self)
         for fn in callbacks:
             fn()
@@ -246,7 +255,7 @@ class LmdbTransaction:
         while True:
             self._engine._grow(self)
             self._gen += 1
-            self.get = self._t.get
+            self.get, self.put_raw = self._t.get, self._t.put
             try:
                 self._replay()
                 return
@@ -254,16 +263,19 @@ class LmdbTransaction:
                 continue
 
     def _replay(self) -> None:
-        t, env = self._t, self._engine._env
-        for op, a, b, c, d in self._log:
+        t, env, log = self._t, self._engine._env, self._log
+        for i in range(0, len(log), 4):
+            op, h, key, value = log[i:i + 4]
             if op == _PUT:
-                t.put(b, c, db=a, overwrite=d)
+                t.put(key, value, db=h)
+            elif op == _ADD:
+                t.put(key, value, db=h, overwrite=False)
             elif op == _DEL:
-                t.delete(b, db=a)
+                t.delete(key, db=h)
             elif op == _DROP:
-                t.drop(a, delete=False)
+                t.drop(h, delete=False)
             else:
-                env.open_db(a, txn=t, create=True)
+                env.open_db(key, txn=t, create=True)
 
     # -- boundary operations ---------------------------------------------------
 
@@ -278,8 +290,18 @@ class LmdbTransaction:
         except TypeError as exc:
             raise ValueCodecError(f"value must be bytes after encoding, got {type(value).__name__}") from exc
         if done:
-            self._log.append((_PUT, h, key, value, overwrite))
+            self._log += (_PUT if overwrite else _ADD, h, key, value)
         return done
+
+    def write_failed(self, exc: Exception, h: Any, key: bytes, value: bytes, what: str) -> None:
+        """put_raw raised exc: grow and redo the put if the map was full, else raise an orm error."""
+        if isinstance(exc, lmdb.MapFullError):
+            self._recover()
+            self.put(h, key, value)
+            return
+        if isinstance(exc, lmdb.Error):
+            raise self._engine.translate(exc, what) from None
+        raise exc
 
     def replace(self, h: Any, key: bytes, value: bytes) -> bytes | None:
         try:
@@ -289,7 +311,7 @@ class LmdbTransaction:
             return self.replace(h, key, value)
         except lmdb.Error as exc:
             raise _translate(exc, key, self) from None
-        self._log.append((_PUT, h, key, value, True))
+        self._log += (_PUT, h, key, value)
         return old
 
     def delete(self, h: Any, key: bytes) -> bool:
@@ -301,7 +323,7 @@ class LmdbTransaction:
         except lmdb.Error as exc:
             raise _translate(exc, key, self) from None
         if done:
-            self._log.append((_DEL, h, key, None, None))
+            self._log += (_DEL, h, key, None)
         return done
 
     def drop(self, h: Any) -> int:
@@ -313,7 +335,7 @@ class LmdbTransaction:
             return self.drop(h)
         except lmdb.Error as exc:
             raise _translate(exc, b"", self) from None
-        self._log.append((_DROP, h, None, None, None))
+        self._log += (_DROP, h, None, None)
         return n
 
     def count(self, h: Any) -> int:

@@ -1,0 +1,142 @@
+"""ORM vs raw py-lmdb + cbor2, side by side in one process and one run.
+
+    python -m orm.bench [--records 100000] [--rounds 5]
+
+Prints ops/s for put (one transaction), get, full range select and put into
+a table with one unique index, and the ORM/raw ratios. Each figure is the
+best of --rounds runs; both sides use the same environment settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+import uuid
+from typing import Any, Callable
+
+import cbor2
+import lmdb
+
+import orm
+
+TARGETS = {"put": 0.9, "get": 0.9, "select": 0.9, "indexed put": 0.55}
+
+
+def make_records(n: int) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """Session-like records: what a router stores per key."""
+    now = time.time_ns()
+    return [(uuid.uuid4(), {"session": 1000 + i, "realm": "realm1", "authid": f"user-{i}",
+                            "authrole": "user", "authmethod": "ticket", "email": f"user-{i}@example.com",
+                            "joined": now + i, "transport": {"type": "websocket", "peer": "tcp4:127.0.0.1:5000"}})
+            for i in range(n)]
+
+
+class Bench(orm.Schema):
+    def attach(self, db: orm.Database) -> None:
+        self.plain = orm.MapUuidCbor(1)
+        self.indexed = orm.MapUuidCbor(2)
+        self.by_email = orm.MapStringUuid(3)
+        self.indexed.attach_index("by_email", self.by_email, lambda r: r["email"])
+
+
+def best_pair(raw: Callable[[], None], orm_: Callable[[], None], rounds: int) -> tuple[float, float]:
+    """Best time of each side, alternating them so both see the same machine load."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(rounds):
+        for side, fn in enumerate((raw, orm_)):
+            t0 = time.perf_counter()
+            fn()
+            times[side].append(time.perf_counter() - t0)
+    return min(times[0]), min(times[1])
+
+
+def run(n: int, rounds: int) -> dict[str, tuple[float, float]]:
+    records = make_records(n)
+    keys = [k for k, _ in records]
+    tmp = tempfile.mkdtemp(prefix="orm-bench-")
+    try:
+        env = lmdb.open(f"{tmp}/raw", map_size=2**31, max_dbs=4, sync=False, metasync=False)
+        raw = env.open_db(b"raw")
+        db = orm.Database(f"{tmp}/orm", maxsize=2**31, sync=False)
+        s = Bench.attach(db)
+
+        def raw_put() -> None:
+            with env.begin(write=True) as txn:
+                txn.drop(raw, delete=False)
+            with env.begin(write=True) as txn:
+                for k, v in records:
+                    txn.put(k.bytes, cbor2.dumps(v), db=raw)
+
+        def orm_put() -> None:
+            with db.begin(write=True) as txn:
+                s.plain.truncate(txn)
+            with db.begin(write=True) as txn:
+                tab = s.plain
+                for k, v in records:
+                    tab[txn, k] = v
+
+        def orm_indexed_put() -> None:
+            with db.begin(write=True) as txn:
+                s.indexed.truncate(txn)
+            with db.begin(write=True) as txn:
+                tab = s.indexed
+                for k, v in records:
+                    tab[txn, k] = v
+
+        def raw_get() -> None:
+            with env.begin() as txn:
+                for k in keys:
+                    cbor2.loads(txn.get(k.bytes, db=raw))
+
+        def orm_get() -> None:
+            with db.begin() as txn:
+                tab = s.plain
+                for k in keys:
+                    tab[txn, k]
+
+        def raw_select() -> None:
+            with env.begin() as txn:
+                for k, v in txn.cursor(db=raw):
+                    (uuid.UUID(bytes=k), cbor2.loads(v))
+
+        def orm_select() -> None:
+            with db.begin() as txn:
+                for _ in s.plain.select(txn):
+                    pass
+
+        results = {
+            "put": best_pair(raw_put, orm_put, rounds),
+            "get": best_pair(raw_get, orm_get, rounds),
+            "select": best_pair(raw_select, orm_select, rounds),
+            "indexed put": best_pair(raw_put, orm_indexed_put, rounds),
+        }
+        with db.begin() as txn:
+            if s.plain.count(txn) != n or s.by_email.count(txn) != n:
+                raise RuntimeError("benchmark wrote the wrong number of records")
+        db.close()
+        env.close()
+        return results
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args(argv)
+    results = run(args.records, args.rounds)
+    n = args.records
+    print(f"{n} records, best of {args.rounds} rounds, sync off on both sides")
+    print(f"{'operation':<13}{'raw ops/s':>12}{'orm ops/s':>12}{'orm/raw':>9}{'target':>8}")
+    for op, (raw_t, orm_t) in results.items():
+        ratio = raw_t / orm_t
+        mark = "ok" if ratio >= TARGETS[op] else "MISS"
+        print(f"{op:<13}{n / raw_t:>12,.0f}{n / orm_t:>12,.0f}{ratio:>9.2f}{TARGETS[op]:>7.2f} {mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
