@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .engine import prefix_end
+from .engine import ADD, prefix_end
 from .errors import NullIndexKey, SchemaError, UniqueViolation
 
 if TYPE_CHECKING:
@@ -75,9 +75,17 @@ class Index:
 
     def claim(self, txn: Any, ikb: bytes, kb: bytes) -> bool:
         """Point a unique index key at kb: True if written, False if it already did."""
-        if txn.put(self.table._h, ikb, kb, overwrite=False):
+        h = self.table._h
+        try:
+            done = txn.put_raw(ikb, kb, db=h, overwrite=False)
+        except Exception:
+            done = txn.put(h, ikb, kb, overwrite=False)  # the careful path: growth, errors
+        else:
+            if done:
+                txn.wlog += (ADD, h, ikb, kb)
+        if done:
             return True
-        owner = txn.get(ikb, db=self.table._h)
+        owner = txn.get(ikb, db=h)
         if owner == kb:
             return False
         raise UniqueViolation(f"{self.describe()}: key {self.table.key_codec.decode(ikb)!r} already belongs to "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
+from .engine import PUT
 from .entity import default_hooks, table_info
 from .errors import SchemaError
 from .index import Index
@@ -122,7 +123,7 @@ class Map(Table):
         except Exception as exc:
             self._put_failed(txn, exc, key, kb, vb)
         else:
-            txn.wlog += (0, self._h, kb, vb)
+            txn.wlog += (PUT, self._h, kb, vb)
 
     def _put_failed(self, txn: Any, exc: Exception, key: Any, kb: bytes, vb: bytes) -> None:
         if self._h is UNBOUND:

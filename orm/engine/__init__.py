@@ -18,9 +18,19 @@ EngineTransaction (raw bytes in and out, keys ordered bytewise):
     count(handle) -> int                                 exact, O(1)
     drop(handle) -> int                                  empties one table
     commit(), abort(), on_commit(fn), on_abort(fn)
+
+The hot write path avoids a Python frame per put: callers use
+``put_raw(key, value, db=handle, overwrite=True)`` (the engine's own put),
+append ``(PUT or ADD, handle, key, value)`` to ``wlog`` when it wrote, and
+hand any exception to ``write_failed(exc, handle, key, value, what)``.
 """
 
+
 from __future__ import annotations
+
+# Write log opcodes shared by the engines and the hot-path callers.
+PUT = 0   # put that overwrites
+ADD = 1   # put that only inserts (overwrite=False)
 
 
 def prefix_end(prefix: bytes) -> bytes | None:

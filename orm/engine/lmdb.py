@@ -17,12 +17,14 @@ from typing import Any, Callable, Iterator
 
 import lmdb
 
+from . import ADD, PUT
+
 from ..errors import DatabaseError, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
 
 # Write log opcodes (PUT is public: hot-path callers append it themselves). The log is a flat list, four slots per write, because
 # retaining one tuple per write makes the cyclic GC rescan them all the time.
-PUT = _PUT = 0
-_ADD, _DEL, _DROP, _OPEN = 1, 2, 3, 4
+_PUT, _ADD = PUT, ADD
+_DEL, _DROP, _OPEN = 2, 3, 4
 
 # How long a growing writer waits for other threads' transactions to end.
 GROW_WAIT_SECONDS = 30.0

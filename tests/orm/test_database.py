@@ -204,3 +204,27 @@ def test_meta_values_are_transactional(db):
 def test_maxsize_is_validated(tmp_path):
     with pytest.raises(ValueError, match="maxsize"):
         orm.Database(tmp_path / "db", maxsize=10)
+
+
+def test_a_select_survives_growth_in_the_middle(tmp_path):
+    class Two(orm.Schema):
+        def attach(self, db):
+            self.src = orm.Map(1, key="uint64", value="bytes")
+            self.dst = orm.Map(2, key="uint64", value="bytes")
+
+    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
+        s = Two.attach(db)
+        with db.begin(write=True) as txn:
+            for i in range(100):
+                s.src[txn, i] = b"%d" % i
+        size = db.stats()["map_size"]
+        seen = []
+        with db.begin(write=True) as txn:
+            for k, v in s.src.select(txn):
+                seen.append(k)
+                for j in range(10):  # ~3 MiB in all: the map grows while we iterate
+                    s.dst[txn, k * 10 + j] = os.urandom(3000)
+        assert seen == list(range(100))
+        assert db.stats()["map_size"] > size
+        with db.begin() as txn:
+            assert s.dst.count(txn) == 1000
