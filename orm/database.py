@@ -136,7 +136,9 @@ class Database:
 
     def begin(self, write: bool = False) -> Transaction:
         """A transaction; use ``with db.begin(write=True) as txn:`` (commit on success, abort on error)."""
-        shared = self._live()
+        shared = self._shared
+        if shared is None:
+            raise DatabaseClosed(f"database {self.path} is closed")
         if write and self.readonly:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
         txn = shared.engine.begin(write)

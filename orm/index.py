@@ -108,7 +108,8 @@ class Index:
 
     # -- queries -------------------------------------------------------------
 
-    def primary_keys(self, txn: Any, index_key: Any, limit: int | None = None) -> list[Any]:
+    def primary_keys(self, txn: Any, index_key: Any, limit: int | None = None, raw: bool = False) -> list[Any]:
+        """Primary keys for index_key (encoded bytes if raw)."""
         try:
             ikb = self._ienc(index_key)
         except (TypeError, AttributeError):
@@ -116,11 +117,13 @@ class Index:
                             f"expected {self.table.key_codec.expected}") from None
         if self.unique:
             pk = txn.get(ikb, db=self.table._h)
-            return [] if pk is None else [self._pkdec(pk)]
+            if pk is None:
+                return []
+            return [pk if raw else self._pkdec(pk)]
         out = []
         n = len(ikb)
         for k, _ in txn.iterate(self.table._h, ikb, prefix_end(ikb)):
-            out.append(self._pkdec(k[n:]))
+            out.append(k[n:] if raw else self._pkdec(k[n:]))
             if limit is not None and len(out) >= limit:
                 break
         return out

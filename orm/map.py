@@ -211,8 +211,9 @@ class Map(Table):
 
     def get_by_index(self, txn: Any, name: str, index_key: Any) -> Any:
         """The first record with index_key in index name, or None."""
-        for pk in self.index(name).primary_keys(txn, index_key, limit=1):
-            return self[txn, pk]
+        for kb in self.index(name).primary_keys(txn, index_key, limit=1, raw=True):
+            data = txn.get(kb, db=self._h)
+            return None if data is None else self.decode_value(data)
         return None
 
     def rebuild_index(self, txn: Any, name: str) -> int:
@@ -231,23 +232,32 @@ class Map(Table):
 
     def _put_indexed(self, txn: Any, kb: bytes, value: Any, vb: bytes) -> None:
         # Null checks and unique claims come first, so a refused put writes nothing.
-        new = [idx.entry_key(value, check=True) for idx in self._idx]
+        idxs = self._idx
+        new: list[bytes | None] = []
         claimed: list[tuple[Index, bytes]] = []
         try:
-            for idx, ik in zip(self._idx, new):
-                if ik is not None and idx.unique and idx.claim(txn, ik, kb):
-                    claimed.append((idx, ik))
+            for idx in idxs:
+                ikb = idx.entry_key(value, check=True)
+                new.append(ikb)
+                if ikb is not None and idx.unique and idx.claim(txn, ikb, kb):
+                    claimed.append((idx, ikb))
         except BaseException:
-            for idx, ik in claimed:
-                idx.remove(txn, ik, kb)
+            for idx, ikb in claimed:
+                idx.remove(txn, ikb, kb)
             raise
-        old = txn.replace(self._h, kb, vb)
-        old_record = None if old is None else self.decode_value(old)
-        for idx, ik in zip(self._idx, new):
-            oik = None if old_record is None else idx.entry_key(old_record)
-            if oik == ik and old_record is not None:
+        # Inserts are the common case: try one insert-only put before reading an old record.
+        h = self._h
+        if txn.put(h, kb, vb, overwrite=False):
+            for idx, ikb in zip(idxs, new):
+                if ikb is not None and not idx.unique:
+                    idx.insert(txn, ikb, kb)
+            return
+        old_record = self.decode_value(txn.replace(h, kb, vb))
+        for idx, ikb in zip(idxs, new):
+            oik = idx.entry_key(old_record)
+            if oik == ikb:
                 continue
             if oik is not None:
                 idx.remove(txn, oik, kb)
-            if ik is not None and not idx.unique:
-                idx.insert(txn, ik, kb)
+            if ikb is not None and not idx.unique:
+                idx.insert(txn, ikb, kb)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from typing import Any, Callable, Iterator
 
 import lmdb
@@ -42,7 +44,7 @@ class LmdbEngine:
                               sync=sync, metasync=sync, create=not readonly, subdir=True,
                               mode=0o600, lock=True, max_readers=max_readers)
         self._cond = threading.Condition()
-        self._active = 0              # open transactions in this process
+        self._states: "weakref.WeakSet[_ThreadState]" = weakref.WeakSet()  # one per thread
         self._growing = False
         self._local = threading.local()
         self._handles: dict[bytes, Any] = {}
@@ -85,11 +87,20 @@ class LmdbEngine:
             return ReadOnlyError(f"{what}: write inside a read-only transaction (use db.begin(write=True))")
         return DatabaseError(f"{what}: engine error: {exc}")
 
+    def _state(self) -> "_ThreadState":
+        try:
+            return self._local.s
+        except AttributeError:
+            st = self._local.s = _ThreadState()
+            with self._cond:
+                self._states.add(st)
+            return st
+
     def thread_transactions(self) -> int:
-        return getattr(self._local, "n", 0)
+        return self._state().n
 
     def thread_write_txn(self) -> "LmdbTransaction | None":
-        return getattr(self._local, "writer", None)
+        return self._state().writer
 
     # -- tables --------------------------------------------------------------
 
@@ -121,41 +132,39 @@ class LmdbEngine:
     # -- transactions ----------------------------------------------------------
 
     def begin(self, write: bool) -> "LmdbTransaction":
-        if write and self.readonly:
-            raise ReadOnlyError(f"database {self.path} is open read-only")
-        if write and self.thread_write_txn() is not None:
-            raise TransactionError("this thread already has an open write transaction; "
-                                   "LMDB allows one writer at a time and a second would deadlock")
-        with self._cond:
-            while self._growing:
-                self._cond.wait()
-            self._active += 1
-        self._local.n = self.thread_transactions() + 1
         try:
-            t = self._begin_raw(write)
-        except BaseException:
-            self._end_bookkeeping(None)
-            raise
-        txn = LmdbTransaction(self, t, write)
+            st = self._local.s
+        except AttributeError:
+            st = self._state()
         if write:
-            self._local.writer = txn
-        return txn
-
-    def _begin_raw(self, write: bool) -> "lmdb.Transaction":
+            if self.readonly:
+                raise ReadOnlyError(f"database {self.path} is open read-only")
+            if st.writer is not None:
+                raise TransactionError("this thread already has an open write transaction; "
+                                       "LMDB allows one writer at a time and a second would deadlock")
+        # Count first, then look at the flag; the grower sets the flag, then
+        # counts. Under the GIL one of the two always sees the other.
+        while True:
+            st.n += 1
+            if not self._growing:
+                break
+            st.n -= 1
+            with self._cond:
+                self._cond.wait_for(lambda: not self._growing, timeout=GROW_WAIT_SECONDS)
         try:
-            return self._env.begin(write=write)
-        except lmdb.MapResizedError:
-            # Another process grew the map: adopt its size and retry.
-            self._env.set_mapsize(0)
-            return self._env.begin(write=write)
-
-    def _end_bookkeeping(self, txn: "LmdbTransaction | None") -> None:
-        if txn is not None and txn.write:
-            self._local.writer = None
-        self._local.n = self.thread_transactions() - 1
-        with self._cond:
-            self._active -= 1
-            self._cond.notify_all()
+            try:
+                t = self._env.begin(write=write)
+            except lmdb.MapResizedError:
+                # Another process grew the map: adopt its size and retry.
+                self._env.set_mapsize(0)
+                t = self._env.begin(write=write)
+        except BaseException:
+            st.n -= 1
+            raise
+        txn = LmdbTransaction(self, t, write, st)
+        if write:
+            st.writer = txn
+        return txn
 
     def _grow(self, txn: "LmdbTransaction") -> None:
         """Abort txn's LMDB transaction, double the map and start a fresh one."""
@@ -163,32 +172,48 @@ class LmdbEngine:
         if current >= self.maxsize_limit:
             raise MapFull(f"database {self.path} is full at its ceiling of {self.maxsize_limit} bytes "
                           "(raise maxsize_limit)")
-        if self.thread_transactions() > 1:
+        if self._state().n > 1:
             raise MapFull(f"database {self.path} is full ({current} bytes) and cannot grow while this "
                           "thread holds another open transaction")
         with self._cond:
             self._growing = True
-            try:
-                txn._t.abort()
-                ok = self._cond.wait_for(lambda: self._active == 1, timeout=GROW_WAIT_SECONDS)
-                if not ok:
-                    raise MapFull(f"database {self.path} is full ({current} bytes) and other "
-                                  "transactions stayed open too long to grow it")
-                self._env.set_mapsize(min(current * 2, self.maxsize_limit))
-                txn._t = self._env.begin(write=True)
-            finally:
+        try:
+            txn._t.abort()
+            deadline = time.monotonic() + GROW_WAIT_SECONDS
+            with self._cond:
+                # Our own transaction still counts as one.
+                while sum(st.n for st in self._states) > 1:
+                    if time.monotonic() > deadline:
+                        raise MapFull(f"database {self.path} is full ({current} bytes) and other "
+                                      "transactions stayed open too long to grow it")
+                    self._cond.wait(0.05)
+            self._env.set_mapsize(min(current * 2, self.maxsize_limit))
+            txn._t = self._env.begin(write=True)
+        finally:
+            with self._cond:
                 self._growing = False
                 self._cond.notify_all()
+
+
+class _ThreadState:
+    """Per-thread transaction count and write transaction; written only by its thread."""
+
+    __slots__ = ("n", "writer", "__weakref__")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.writer: LmdbTransaction | None = None
 
 
 class LmdbTransaction:
     """A transaction: the unit of atomicity. Use as a context manager."""
 
     __slots__ = ("_engine", "_t", "write", "get", "put_raw", "wlog", "_log", "_gen", "_done", "_on_commit",
-                 "_on_abort", "db")
+                 "_on_abort", "db", "_st")
 
-    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool) -> None:
+    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: "_ThreadState") -> None:
         self._engine = engine
+        self._st = st
         self._t = t
         self.write = write
         self.get = t.get          # the hot read path: no extra Python frame
@@ -196,12 +221,12 @@ class LmdbTransaction:
         # is the engine's own put; after it succeeds the caller appends
         # (opcode PUT, handle, key, value) to wlog.
         self.put_raw = t.put
-        self._log: list[Any] = []
+        self._log: list[Any] | None = [] if write else None
         self.wlog = self._log
         self._gen = 0             # bumped whenever the LMDB transaction is replaced
         self._done = False
-        self._on_commit: list[Callable[[], None]] = []
-        self._on_abort: list[Callable[[], None]] = []
+        self._on_commit: list[Callable[[], None]] | None = None
+        self._on_abort: list[Callable[[], None]] | None = None
         self.db: Any = None       # the orm.Database, set by it
 
     # -- context manager -----------------------------------------------------
@@ -212,19 +237,31 @@ class LmdbTransaction:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._done:
             return
-        if exc_type is None:
-            self.commit()
-        else:
+        if exc_type is not None:
             self.abort()
+        elif self.write:
+            self.commit()
+        else:  # the common read path, kept short
+            self._t.commit()
+            self._finish(self._on_commit)
 
     def on_commit(self, fn: Callable[[], None]) -> None:
+        if self._on_commit is None:
+            self._on_commit = []
         self._on_commit.append(fn)
 
     def on_abort(self, fn: Callable[[], None]) -> None:
+        if self._on_abort is None:
+            self._on_abort = []
         self._on_abort.append(fn)
 
     def commit(self) -> None:
-        self._check_open()
+        if self._done:
+            raise TransactionError("transaction already ended")
+        if not self.write:
+            self._t.commit()
+            self._finish(self._on_commit)
+            return
         while True:
             try:
                 self._t.commit()
@@ -239,12 +276,19 @@ class LmdbTransaction:
         self._t.abort()
         self._finish(self._on_abort)
 
-    def _finish(self, callbacks: list[Callable[[], None]]) -> None:
+    def _finish(self, callbacks: list[Callable[[], None]] | None) -> None:
         self._done = True
-        self._log = self.wlog = []
-        self._engine._end_bookkeeping(self)
-        for fn in callbacks:
-            fn()
+        st = self._st
+        st.n -= 1
+        if self.write:
+            self._log = self.wlog = []
+            st.writer = None
+        if self._engine._growing:
+            with self._engine._cond:
+                self._engine._cond.notify_all()
+        if callbacks:
+            for fn in callbacks:
+                fn()
 
     def _check_open(self) -> None:
         if self._done:

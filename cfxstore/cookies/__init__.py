@@ -1,0 +1,1 @@
+"""Persistent cookie authentication: Cookie records, the CookieStore schema and CookieService."""

@@ -1,0 +1,94 @@
+"""The stored cookie record.
+
+A cookie is stored under a random UUID and found by the SHA-256 of its raw
+value; the raw value itself never reaches the database, so a copied database
+file does not hand out live sessions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any
+
+from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uuid
+
+VALUE_HASH_SIZE = 32
+_UINT64_MAX = 2**64 - 1
+# RFC 6265 cookie-name = token (RFC 7230 tchar).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@dataclasses.dataclass(kw_only=True)
+class Cookie(Entity):
+    """A persistent authentication cookie. Times are int ns UTC; max_age is seconds."""
+
+    oid: uuid.UUID
+    created: int
+    modified: int
+    max_age: int
+    expires: int
+    name: str
+    value_hash: bytes
+    authid: str | None = None
+    authrole: str | None = None
+    authmethod: str | None = None
+    authrealm: str | None = None
+    authextra: dict[str, Any] | None = None
+    node: str | None = None
+    worker: str | None = None
+    session: int | None = None
+    transport: dict[str, Any] | None = None
+
+    def validate(self) -> None:
+        owner = "Cookie"
+        require_uuid(owner, "oid", self.oid)
+        require_ns(owner, "created", self.created)
+        require_ns(owner, "modified", self.modified)
+        require_type(owner, "max_age", self.max_age, int)
+        if self.max_age <= 0:
+            raise ValueError(f"Cookie.max_age: must be a positive number of seconds, got {self.max_age}")
+        require_ns(owner, "expires", self.expires)
+        if self.expires < self.created:
+            raise ValueError(f"Cookie.expires: {self.expires} is before created {self.created}")
+        require_str(owner, "name", self.name)
+        if not _COOKIE_NAME.fullmatch(self.name):
+            raise ValueError(f"Cookie.name: {self.name!r} is not a valid cookie name (RFC 6265 token)")
+        require_type(owner, "value_hash", self.value_hash, bytes)
+        if len(self.value_hash) != VALUE_HASH_SIZE:
+            raise ValueError(f"Cookie.value_hash: expected {VALUE_HASH_SIZE} bytes, got {len(self.value_hash)}")
+        for name in ("authid", "authrole", "authmethod", "authrealm", "node", "worker"):
+            require_str(owner, name, getattr(self, name), optional=True)
+        require_type(owner, "authextra", self.authextra, dict, optional=True)
+        require_type(owner, "transport", self.transport, dict, optional=True)
+        require_type(owner, "session", self.session, int, optional=True)
+        if self.session is not None and not 0 <= self.session <= _UINT64_MAX:
+            raise ValueError(f"Cookie.session: expected an int in 0..2**64-1, got {self.session}")
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Cookie:
+        """Read a record back from the store (the table's unmarshal).
+
+        Every record this code stores was validated on construction, so one
+        with exactly the known keys is rebuilt without validating again:
+        lookup is the hot path and validation is most of its cost. Anything
+        else (unknown or missing keys) goes through parse().
+        """
+        if data.__class__ is dict and data.keys() == _STORED_KEYS:
+            cookie = object.__new__(cls)
+            cookie.__dict__.update(data)
+            cookie._unknown = {}
+            return cookie
+        return cls.parse(data)
+
+    def is_expired(self, now: int) -> bool:
+        """True once ``now`` (int ns) has reached ``expires``."""
+        return self.expires <= now
+
+    @property
+    def authenticated(self) -> bool:
+        return self.authid is not None
+
+
+_STORED_KEYS = frozenset(Cookie._fields())

@@ -1,0 +1,193 @@
+"""CookieService: create, look up, authenticate, revoke and purge cookies.
+
+The raw cookie value exists only in the caller's hands: ``create`` returns it
+once, and every other call hashes it before touching the database. Expiry is
+enforced on every read, so an expired cookie authenticates nobody even before
+``purge_expired`` removes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+import uuid
+from typing import Any
+
+import orm
+
+from cfxstore.timeutil import NS_PER_SECOND, now_ns
+
+from .entities import Cookie
+from .schema import CookieStore
+
+DEFAULT_MAX_AGE = 7 * 24 * 3600
+MIN_VALUE_BYTES = 16  # 128 bits of randomness at the least
+_CONTEXT_FIELDS = frozenset({"node", "worker", "session", "transport"})
+_BY_VALUE = "idx_cookies_by_value"
+_BY_AUTHID = "idx_cookies_by_authid"
+_NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
+
+
+def _seconds(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}: expected a positive int (seconds), got {value!r}")
+    return value
+
+
+def _context(context: dict[str, Any] | None) -> dict[str, Any]:
+    """The cookie fields a context dict sets; unknown keys are refused."""
+    if context is None:
+        return {}
+    if not isinstance(context, dict):
+        raise ValueError(f"context: expected a dict or None, got {type(context).__name__}")
+    unknown = context.keys() - _CONTEXT_FIELDS
+    if unknown:
+        raise ValueError(f"context: unknown keys {sorted(unknown)}; allowed: {sorted(_CONTEXT_FIELDS)}")
+    return dict(context)
+
+
+class CookieService:
+    """Persistent cookie authentication on an orm.Database."""
+
+    def __init__(self, db: orm.Database, *, default_max_age: int = DEFAULT_MAX_AGE) -> None:
+        self.db = db
+        self.default_max_age = _seconds("default_max_age", default_max_age)
+        self.schema = CookieStore.attach(db)
+        self._cookies = self.schema.cookies
+        self._owns_db = False
+
+    @classmethod
+    def open(cls, path: str | None = None, *, default_max_age: int = DEFAULT_MAX_AGE,
+             **db_options: Any) -> CookieService:
+        """Open (or create) the database at path and serve cookies from it; close() closes it."""
+        from cfxstore.database import open_database
+
+        db = open_database(path, **db_options)
+        try:
+            service = cls(db, default_max_age=default_max_age)
+        except BaseException:
+            db.close()
+            raise
+        service._owns_db = True
+        return service
+
+    def close(self) -> None:
+        """Close the database if this service opened it."""
+        if self._owns_db:
+            self._owns_db = False
+            self.db.close()
+
+    def __enter__(self) -> CookieService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def hash_value(value: str) -> bytes:
+        """SHA-256 of a raw cookie value: the only form of it that is stored."""
+        if not isinstance(value, str):
+            raise TypeError(f"cookie value must be str, got {type(value).__name__}")
+        return hashlib.sha256(value.encode("utf-8")).digest()
+
+    # -- create and read -----------------------------------------------------
+
+    def create(self, *, max_age: int | None = None, name: str = "cbtid", nbytes: int = 24,
+               context: dict[str, Any] | None = None) -> tuple[str, Cookie]:
+        """A new anonymous cookie: returns (raw value, stored Cookie).
+
+        The raw value is urlsafe base64 of max(nbytes, 16) random bytes and
+        is not retrievable later.
+        """
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+            raise ValueError(f"nbytes: expected an int, got {type(nbytes).__name__}")
+        max_age = self.default_max_age if max_age is None else _seconds("max_age", max_age)
+        fields = _context(context)
+        value = secrets.token_urlsafe(max(nbytes, MIN_VALUE_BYTES))
+        now = now_ns()
+        cookie = Cookie(oid=uuid.uuid4(), created=now, modified=now, max_age=max_age,
+                        expires=now + max_age * NS_PER_SECOND,
+                        name=name, value_hash=self.hash_value(value), **fields)
+        with self.db.begin(write=True) as txn:
+            self._cookies[txn, cookie.oid] = cookie
+        return value, cookie
+
+    def lookup(self, value: str) -> Cookie | None:
+        """The live cookie with this raw value; None if unknown or expired."""
+        h = self.hash_value(value)
+        with self.db.begin() as txn:
+            cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
+        if cookie is None or cookie.expires <= now_ns():
+            return None
+        return cookie
+
+    def exists(self, value: str) -> bool:
+        return self.lookup(value) is not None
+
+    def cookies_by_authid(self, authid: str) -> list[Cookie]:
+        """The live cookies of authid, oldest first."""
+        now = now_ns()
+        with self.db.begin() as txn:
+            found = [self._cookies[txn, oid] for oid in self._cookies.keys_by_index(txn, _BY_AUTHID, authid)]
+        return sorted((c for c in found if c is not None and c.expires > now), key=lambda c: c.created)
+
+    # -- change --------------------------------------------------------------
+
+    def set_auth(self, value: str, authid: str, authrole: str, authmethod: str,
+                 authextra: dict[str, Any] | None, authrealm: str,
+                 context: dict[str, Any] | None = None) -> bool:
+        """Record who authenticated with this cookie; False if it is unknown or expired.
+
+        The expiry stays as set at creation: authenticating does not extend it.
+        """
+        if authid is None:
+            raise ValueError("set_auth: authid must not be None")
+        h = self.hash_value(value)
+        fields = _context(context)
+        with self.db.begin(write=True) as txn:
+            cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
+            now = now_ns()
+            if cookie is None or cookie.expires <= now:
+                return False
+            updated = dataclasses.replace(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
+                                          authextra=authextra, authrealm=authrealm,
+                                          modified=max(now, cookie.created), **fields)
+            self._cookies[txn, updated.oid] = updated
+        return True
+
+    def clear_auth(self, value: str) -> bool:
+        """Delete the cookie (logout). False if it was unknown or already expired."""
+        h = self.hash_value(value)
+        with self.db.begin(write=True) as txn:
+            cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
+            if cookie is None:
+                return False
+            self._cookies.delete(txn, cookie.oid)
+        return cookie.expires > now_ns()
+
+    def revoke_authid(self, authid: str) -> list[bytes]:
+        """Delete every cookie of authid (expired ones too); returns their value hashes."""
+        hashes = []
+        with self.db.begin(write=True) as txn:
+            for oid in self._cookies.keys_by_index(txn, _BY_AUTHID, authid):
+                cookie = self._cookies[txn, oid]
+                if cookie is not None:
+                    hashes.append(cookie.value_hash)
+                    self._cookies.delete(txn, oid)
+        return hashes
+
+    def purge_expired(self, now: int | None = None) -> int:
+        """Delete every cookie whose expiry is at or before now (int ns); returns how many."""
+        now = now_ns() if now is None else now
+        if isinstance(now, bool) or not isinstance(now, int):
+            raise TypeError(f"now: expected int nanoseconds, got {type(now).__name__}")
+        by_expiry = self.schema.idx_cookies_by_expiry
+        # Inclusive upper bound; at the last representable instant, everything.
+        until = None if now >= _NS_MAX else now + 1
+        with self.db.begin(write=True) as txn:
+            # Collected first: deleting a cookie edits the index being read.
+            doomed = list(by_expiry.select(txn, to_key=until, return_keys=False))
+            for oid in doomed:
+                self._cookies.delete(txn, oid)
+        return len(doomed)

@@ -1,0 +1,1 @@
+"""Session and event history of a realm: records, the RealmStore schema and SessionHistory."""

@@ -1,0 +1,274 @@
+"""SessionHistory: the session and event history of a realm.
+
+Deliveries are the high-volume part: each is one key
+(subscription, timestamp, receiver, publication) with an empty value, and
+reading them back joins each delivery with its stored publication.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any, Iterable
+
+import orm
+
+from cfxstore.timeutil import now_ns
+
+from .entities import Event, Publication, Session
+from .schema import RealmStore
+
+_UINT64_MAX = 2**64 - 1
+_PUBLICATION_ARGS = frozenset({"publication_id", "topic", "publisher", "args", "kwargs", "publisher_authid",
+                               "publisher_authrole", "timestamp"})
+
+
+class SessionHistory:
+    """Sessions, publications and event deliveries of a realm on an orm.Database."""
+
+    def __init__(self, db: orm.Database) -> None:
+        self.db = db
+        self.schema = RealmStore.attach(db)
+        self._sessions = self.schema.sessions
+        self._publications = self.schema.publications
+        self._deliveries = self.schema.deliveries
+        self._owns_db = False
+
+    @classmethod
+    def open(cls, path: str | None = None, **db_options: Any) -> SessionHistory:
+        """Open (or create) the database at path; close() closes it."""
+        from cfxstore.database import open_database
+
+        db = open_database(path, **db_options)
+        try:
+            service = cls(db)
+        except BaseException:
+            db.close()
+            raise
+        service._owns_db = True
+        return service
+
+    def close(self) -> None:
+        """Close the database if this service opened it."""
+        if self._owns_db:
+            self._owns_db = False
+            self.db.close()
+
+    def __enter__(self) -> SessionHistory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sessions ------------------------------------------------------------
+
+    def session_joined(self, *, session_id: int, realm: str, authid: str | None, authrole: str | None,
+                       authmethod: str | None, authprovider: str | None = None,
+                       authextra: dict[str, Any] | None = None, transport: dict[str, Any] | None = None,
+                       joined_at: int | None = None) -> Session:
+        """Record a session that joined; raises orm.UniqueViolation for a repeated (session_id, joined_at)."""
+        session = Session(oid=uuid.uuid4(), session_id=session_id, realm=realm, authid=authid,
+                          authrole=authrole, authmethod=authmethod, authprovider=authprovider,
+                          authextra=authextra, transport=transport,
+                          joined_at=now_ns() if joined_at is None else joined_at)
+        with self.db.begin(write=True) as txn:
+            self._sessions[txn, session.oid] = session
+        return session
+
+    def session_left(self, session_id: int, left_at: int | None = None) -> Session | None:
+        """Record that the latest session with session_id left; None if there is none.
+
+        A session that has already left keeps its first left_at. Without
+        left_at, now is used (but never earlier than joined_at, so a clock
+        step backwards cannot make the record invalid).
+        """
+        with self.db.begin(write=True) as txn:
+            oid = self._latest(txn, session_id)
+            if oid is None:
+                return None
+            session = self._sessions[txn, oid]
+            if session.left_at is not None:
+                return session
+            at = max(now_ns(), session.joined_at) if left_at is None else left_at
+            session = dataclasses.replace(session, left_at=at)
+            self._sessions[txn, oid] = session
+        return session
+
+    def get_session(self, session_id: int, joined_at: int | None = None) -> Session | None:
+        """The session with session_id that joined at joined_at, or the latest one."""
+        with self.db.begin() as txn:
+            if joined_at is None:
+                oid = self._latest(txn, session_id)
+            else:
+                oid = self.schema.idx_sessions_by_session_id[txn, (session_id, joined_at)]
+            return None if oid is None else self._sessions[txn, oid]
+
+    def sessions_by_authid(self, authid: str, limit: int | None = None) -> list[Session]:
+        """Sessions of authid, newest first."""
+        with self.db.begin() as txn:
+            oids = self.schema.idx_sessions_by_authid.select(txn, prefix=(authid,), reverse=True,
+                                                             limit=limit, return_keys=False)
+            return [self._sessions[txn, oid] for oid in oids]
+
+    def _latest(self, txn: Any, session_id: int) -> uuid.UUID | None:
+        for oid in self.schema.idx_sessions_by_session_id.select(txn, prefix=(session_id,), reverse=True,
+                                                                 limit=1, return_keys=False):
+            return oid
+        return None
+
+    # -- publications and deliveries -----------------------------------------
+
+    def store_publication(self, *, publication_id: int, topic: str, publisher: int | None, args: Any = None,
+                          kwargs: dict[str, Any] | None = None, publisher_authid: str | None = None,
+                          publisher_authrole: str | None = None, timestamp: int | None = None) -> Publication:
+        """Record a publication whose events are kept."""
+        publication = Publication(publication_id=publication_id, topic=topic, publisher=publisher,
+                                  args=list(args) if isinstance(args, tuple) else args, kwargs=kwargs,
+                                  publisher_authid=publisher_authid, publisher_authrole=publisher_authrole,
+                                  timestamp=now_ns() if timestamp is None else timestamp)
+        with self.db.begin(write=True) as txn:
+            self._publications[txn, publication_id] = publication
+        return publication
+
+    def store_delivery(self, publication_id: int, subscription_id: int, receiver: int,
+                       timestamp: int | None = None) -> None:
+        """Record that publication_id was delivered to receiver on subscription_id."""
+        ts = now_ns() if timestamp is None else timestamp
+        with self.db.begin(write=True) as txn:
+            self._deliveries[txn, (subscription_id, ts, receiver, publication_id)] = b""
+
+    def store_batch(self, publications: list[dict[str, Any]],
+                    deliveries: Iterable[tuple[int, int, int, int]]) -> None:
+        """Store publications (store_publication keyword dicts) and deliveries
+        (subscription, timestamp, receiver, publication) in one transaction:
+        all of them or, on any bad item, none."""
+        records = [self._publication_of(i, p) for i, p in enumerate(publications)]
+        with self.db.begin(write=True) as txn:
+            for publication in records:
+                self._publications[txn, publication.publication_id] = publication
+            self._deliveries.put_many(txn, ((key, b"") for key in deliveries))
+
+    def _publication_of(self, i: int, item: Any) -> Publication:
+        if not isinstance(item, dict):
+            raise ValueError(f"publications[{i}]: expected a dict, got {type(item).__name__}")
+        unknown = item.keys() - _PUBLICATION_ARGS
+        if unknown:
+            raise ValueError(f"publications[{i}]: unknown keys {sorted(unknown)}")
+        fields = dict(item)
+        if fields.get("timestamp") is None:
+            fields["timestamp"] = now_ns()
+        if isinstance(fields.get("args"), tuple):
+            fields["args"] = list(fields["args"])
+        try:
+            return Publication(**fields)
+        except TypeError as exc:  # a required key is missing
+            raise ValueError(f"publications[{i}]: {exc}") from None
+
+    # -- history -------------------------------------------------------------
+
+    def events(self, subscription_id: int, limit: int | None = None) -> list[Event]:
+        """Events of subscription_id, newest first."""
+        with self.db.begin() as txn:
+            keys = self._deliveries.select(txn, prefix=(subscription_id,), reverse=True, limit=limit,
+                                           return_values=False)
+            return self._join(txn, keys)
+
+    def event_history(self, subscription_id: int, from_ts: int, until_ts: int, reverse: bool = False,
+                      limit: int | None = None) -> list[Event]:
+        """Events of subscription_id with from_ts <= timestamp < until_ts, oldest first (newest if reverse)."""
+        with self.db.begin() as txn:
+            # Partial keys: (sub, ts) sorts before every delivery at ts, so
+            # from_ts is included and until_ts excluded whatever follows.
+            keys = self._deliveries.select(txn, from_key=(subscription_id, from_ts),
+                                           to_key=(subscription_id, until_ts), reverse=bool(reverse),
+                                           limit=limit, return_values=False)
+            return self._join(txn, keys)
+
+    def publications_by_topic(self, topic: str, limit: int | None = None) -> list[Publication]:
+        """Stored publications on topic, newest first."""
+        with self.db.begin() as txn:
+            ids = self.schema.idx_publications_by_topic.select(txn, prefix=(topic,), reverse=True,
+                                                               limit=limit, return_keys=False)
+            return [self._publications[txn, pid] for pid in ids]
+
+    def _join(self, txn: Any, keys: Iterable[tuple[int, int, int, int]]) -> list[Event]:
+        cache: dict[int, Publication | None] = {}
+        events = []
+        for sub, ts, receiver, pid in keys:
+            if pid in cache:
+                publication = cache[pid]
+            else:
+                publication = cache[pid] = self._publications[txn, pid]
+            events.append(Event.of(sub, ts, receiver, pid, publication))
+        return events
+
+    # -- retention -----------------------------------------------------------
+
+    def purge(self, *, older_than: int | None = None, keep_last: int | None = None) -> int:
+        """Apply retention; returns how many records were deleted.
+
+        older_than (int ns): deletes deliveries and publications stored
+        before it and sessions that left before it (joined sessions stay).
+        keep_last: keeps only the newest keep_last deliveries per subscription.
+        A publication is deleted only once no remaining delivery refers to
+        it, so every event read back keeps its topic and payload; checking
+        that reads every remaining delivery key once.
+        """
+        if older_than is None and keep_last is None:
+            raise ValueError("purge: give older_than and/or keep_last")
+        if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int)
+                                      or keep_last < 0):
+            raise ValueError(f"keep_last: expected an int >= 0, got {keep_last!r}")
+        deleted = 0
+        candidates: set[int] = set()
+        with self.db.begin(write=True) as txn:
+            for sub in self._subscriptions(txn):
+                doomed = self._expired_deliveries(txn, sub, older_than, keep_last)
+                for key in doomed:
+                    self._deliveries.delete(txn, key)
+                    candidates.add(key[3])
+                deleted += len(doomed)
+            if older_than is not None:
+                candidates.update(self.schema.idx_publications_by_timestamp.select(
+                    txn, to_key=older_than, return_keys=False))
+                left = list(self.schema.idx_sessions_by_left_at.select(txn, to_key=older_than,
+                                                                       return_keys=False))
+                for oid in left:
+                    self._sessions.delete(txn, oid)
+                deleted += len(left)
+            if candidates:
+                candidates -= {key[3] for key in self._deliveries.select(txn, return_values=False)}
+                for pid in candidates:
+                    deleted += self._publications.delete(txn, pid)
+        return deleted
+
+    def _subscriptions(self, txn: Any) -> list[int]:
+        """Every subscription id with deliveries: one seek per subscription."""
+        subs: list[int] = []
+        start: tuple[int] | None = None
+        while True:
+            first = next(iter(self._deliveries.select(txn, from_key=start, limit=1, return_values=False)), None)
+            if first is None:
+                return subs
+            sub = first[0]
+            subs.append(sub)
+            if sub == _UINT64_MAX:
+                return subs
+            start = (sub + 1,)
+
+    def _expired_deliveries(self, txn: Any, sub: int, older_than: int | None,
+                            keep_last: int | None) -> list[tuple[int, int, int, int]]:
+        # Both rules cut an oldest-first run off the subscription's
+        # deliveries, so together they remove the longer of the two runs.
+        select = self._deliveries.select
+        by_age: list[Any] = []
+        by_count: list[Any] = []
+        if older_than is not None:
+            by_age = list(select(txn, prefix=(sub,), to_key=(sub, older_than), return_values=False))
+        if keep_last == 0:
+            by_count = list(select(txn, prefix=(sub,), return_values=False))
+        elif keep_last is not None:
+            kept = list(select(txn, prefix=(sub,), reverse=True, limit=keep_last, return_values=False))
+            if len(kept) == keep_last:
+                by_count = list(select(txn, prefix=(sub,), to_key=kept[-1], return_values=False))
+        return by_age if len(by_age) >= len(by_count) else by_count
