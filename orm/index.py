@@ -108,13 +108,16 @@ class Index:
 
     # -- queries -------------------------------------------------------------
 
-    def primary_keys(self, txn: Any, index_key: Any, limit: int | None = None, raw: bool = False) -> list[Any]:
-        """Primary keys for index_key (encoded bytes if raw)."""
+    def encode_key(self, index_key: Any) -> bytes:
         try:
-            ikb = self._ienc(index_key)
+            return self._ienc(index_key)
         except (TypeError, AttributeError):
             raise TypeError(f"{self.describe()}: index key {index_key!r} has the wrong type; "
                             f"expected {self.table.key_codec.expected}") from None
+
+    def primary_keys(self, txn: Any, index_key: Any, limit: int | None = None, raw: bool = False) -> list[Any]:
+        """Primary keys for index_key (encoded bytes if raw)."""
+        ikb = self.encode_key(index_key)
         if self.unique:
             pk = txn.get(ikb, db=self.table._h)
             if pk is None:

@@ -211,10 +211,15 @@ class Map(Table):
 
     def get_by_index(self, txn: Any, name: str, index_key: Any) -> Any:
         """The first record with index_key in index name, or None."""
-        for kb in self.index(name).primary_keys(txn, index_key, limit=1, raw=True):
-            data = txn.get(kb, db=self._h)
-            return None if data is None else self.decode_value(data)
-        return None
+        idx = self.indexes.get(name) or self.index(name)
+        if idx.unique:  # the lookup hot path: two gets, no key decoding
+            kb = txn.get(idx.encode_key(index_key), db=idx.table._h)
+        else:
+            kb = next(iter(idx.primary_keys(txn, index_key, limit=1, raw=True)), None)
+        if kb is None:
+            return None
+        data = txn.get(kb, db=self._h)
+        return None if data is None else self.decode_value(data)
 
     def rebuild_index(self, txn: Any, name: str) -> int:
         """Recompute index name from the table; returns the number of entries written."""

@@ -164,15 +164,22 @@ def compose(codec: ValueCodec, marshal: Callable[[Any], Any] | None,
     if marshal is None and unmarshal is None:
         return codec.encode, codec.decode
     enc = _cbor_encode if codec is CBOR else codec.encode
-    dec = _cbor_decode if codec is CBOR else codec.decode
+    dec = codec.decode
     if marshal is not None:
         encode: Encoder = lambda obj: enc(marshal(obj))  # noqa: E731
     else:
         encode = enc
-    if unmarshal is not None:
-        decode: Decoder = lambda data: unmarshal(dec(data))  # noqa: E731
+    if unmarshal is None:
+        return encode, (_cbor_decode if codec is CBOR else dec)
+    if codec is CBOR:
+        # One frame on the read path: the typed-object check is inlined.
+        loads, mark = cbor2.loads, TYPED_OBJECT_MARK
+
+        def decode(data: bytes) -> Any:
+            return unmarshal(_cbor_decode_typed(data) if mark in data else loads(data))
     else:
-        decode = dec
+        def decode(data: bytes) -> Any:
+            return unmarshal(dec(data))
     return encode, decode
 
 

@@ -12,6 +12,8 @@ import re
 import uuid
 from typing import Any
 
+from orm.keys import uuid_from_bytes
+
 from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uuid
 
 VALUE_HASH_SIZE = 32
@@ -75,12 +77,28 @@ class Cookie(Entity):
         lookup is the hot path and validation is most of its cost. Anything
         else (unknown or missing keys) goes through parse().
         """
+        oid = data.get("oid") if data.__class__ is dict else None
+        if oid.__class__ is bytes and len(oid) == 16:
+            data["oid"] = uuid_from_bytes(oid)
         if data.__class__ is dict and data.keys() == _STORED_KEYS:
             cookie = object.__new__(cls)
             cookie.__dict__.update(data)
             cookie._unknown = {}
             return cookie
         return cls.parse(data)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Cookie:
+        oid = data.get("oid") if isinstance(data, dict) else None
+        if isinstance(oid, bytes) and len(oid) == 16:
+            data = {**data, "oid": uuid_from_bytes(oid)}
+        return super().parse(data)
+
+    def marshal(self) -> dict[str, Any]:
+        """The stored form; oid as its 16 bytes (CBOR's UUID tag costs a microsecond to read)."""
+        data = super().marshal()
+        data["oid"] = self.oid.bytes
+        return data
 
     def is_expired(self, now: int) -> bool:
         """True once ``now`` (int ns) has reached ``expires``."""
