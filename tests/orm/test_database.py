@@ -228,3 +228,13 @@ def test_a_select_survives_growth_in_the_middle(tmp_path):
         assert db.stats()["map_size"] > size
         with db.begin() as txn:
             assert s.dst.count(txn) == 1000
+
+
+def test_put_many_grows_the_map_too(tmp_path):
+    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
+        s = Blobs.attach(db)
+        blob = os.urandom(3000)
+        with db.begin(write=True) as txn:
+            assert s.blobs.put_many(txn, ((i, blob) for i in range(1500))) == 1500
+        with db.begin() as txn:
+            assert s.blobs.count(txn) == 1500 and s.blobs[txn, 1499] == blob

@@ -190,3 +190,12 @@ def test_timestamps_accept_several_types_and_read_back_as_ns(db, s):
     with db.begin() as txn:
         keys = list(s.events.select(txn, return_values=False))
     assert keys == [("a", -5, 3), ("a", ns, 1), ("a", ns, 2)]
+
+
+def test_put_many_reports_bad_keys_and_values(db, s):
+    with db.begin(write=True) as txn:
+        with pytest.raises(TypeError, match="table items"):
+            s.items.put_many(txn, [("a", 1), (2, 2)])
+        with pytest.raises(orm.ValueCodecError, match="table items"):
+            s.items.put_many(txn, [("b", object())])
+        assert s.items[txn, "a"] == 1 and s.items[txn, "b"] is None
