@@ -80,6 +80,13 @@ def require_str(owner: str, name: str, value: Any, optional: bool = False, nonem
         raise ValueError(f"{owner}.{name}: must not be empty")
 
 
+def require_uint64(owner: str, name: str, value: Any, optional: bool = False) -> None:
+    """WAMP ids (sessions, publications, subscriptions) are unsigned 64-bit."""
+    require_type(owner, name, value, int, optional)
+    if value is not None and not 0 <= value < 2**64:
+        raise ValueError(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
+
+
 def require_uuid(owner: str, name: str, value: Any, optional: bool = False) -> None:
     require_type(owner, name, value, uuid.UUID, optional)
 

@@ -14,10 +14,9 @@ from typing import Any
 
 from orm.keys import uuid_from_bytes
 
-from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uuid
+from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
 
 VALUE_HASH_SIZE = 32
-_UINT64_MAX = 2**64 - 1
 # RFC 6265 cookie-name = token (RFC 7230 tchar).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -64,9 +63,7 @@ class Cookie(Entity):
             require_str(owner, name, getattr(self, name), optional=True)
         require_type(owner, "authextra", self.authextra, dict, optional=True)
         require_type(owner, "transport", self.transport, dict, optional=True)
-        require_type(owner, "session", self.session, int, optional=True)
-        if self.session is not None and not 0 <= self.session <= _UINT64_MAX:
-            raise ValueError(f"Cookie.session: expected an int in 0..2**64-1, got {self.session}")
+        require_uint64(owner, "session", self.session, optional=True)
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Cookie:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orm
 
+from cfxstore.service import Service
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
 from .entities import Cookie
@@ -47,7 +48,7 @@ def _context(context: dict[str, Any] | None) -> dict[str, Any]:
     return dict(context)
 
 
-class CookieService:
+class CookieService(Service):
     """Persistent cookie authentication on an orm.Database."""
 
     def __init__(self, db: orm.Database, *, default_max_age: int = DEFAULT_MAX_AGE) -> None:
@@ -55,34 +56,6 @@ class CookieService:
         self.default_max_age = _seconds("default_max_age", default_max_age)
         self.schema = CookieStore.attach(db)
         self._cookies = self.schema.cookies
-        self._owns_db = False
-
-    @classmethod
-    def open(cls, path: str | None = None, *, default_max_age: int = DEFAULT_MAX_AGE,
-             **db_options: Any) -> CookieService:
-        """Open (or create) the database at path and serve cookies from it; close() closes it."""
-        from cfxstore.database import open_database
-
-        db = open_database(path, **db_options)
-        try:
-            service = cls(db, default_max_age=default_max_age)
-        except BaseException:
-            db.close()
-            raise
-        service._owns_db = True
-        return service
-
-    def close(self) -> None:
-        """Close the database if this service opened it."""
-        if self._owns_db:
-            self._owns_db = False
-            self.db.close()
-
-    def __enter__(self) -> CookieService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @staticmethod
     def hash_value(value: str) -> bytes:

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from autobahn.wamp.auth import derive_key
 
+from cfxstore.service import Service
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.timeutil import now_ns
@@ -43,7 +44,7 @@ class PrincipalNotFound(CredentialError, LookupError):
     """A credential was set for a (realm, authid) without a principal."""
 
 
-class CredentialService:
+class CredentialService(Service):
     """Principals per realm, with argon2id tickets and PBKDF2-derived WAMP-CRA keys."""
 
     def __init__(self, db: orm.Database, *, hasher: PasswordHasher | None = None) -> None:
@@ -51,39 +52,12 @@ class CredentialService:
         hasher = hasher if hasher is not None else PasswordHasher(type=Type.ID)
         if hasher.type is not Type.ID:
             raise ValueError(f"CredentialService: hasher must use argon2id, got {hasher.type.name}")
-        self._db = db
-        self._owns_db = False
+        self.db = db
         self._schema = MrealmSchema.attach(db)
         self._hasher = hasher
         # Verified against when the authid is unknown so a miss costs as much
         # as a wrong ticket and response time does not reveal which authids exist.
         self._dummy_hash = hasher.hash(secrets.token_urlsafe(32))
-
-    @classmethod
-    def open(cls, path: str | None = None, **db_options: Any) -> "CredentialService":
-        from cfxstore.database import open_database
-
-        hasher = db_options.pop("hasher", None)
-        db = open_database(path, **db_options)
-        try:
-            service = cls(db, hasher=hasher)
-        except BaseException:
-            db.close()
-            raise
-        service._owns_db = True
-        return service
-
-    def close(self) -> None:
-        """Close the database if this service opened it."""
-        if self._owns_db:
-            self._owns_db = False
-            self._db.close()
-
-    def __enter__(self) -> "CredentialService":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def schema(self) -> MrealmSchema:
@@ -95,26 +69,26 @@ class CredentialService:
         """Create the principal; PrincipalExists if (realm, authid) is taken."""
         principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
         try:
-            with self._db.begin(write=True) as txn:
+            with self.db.begin(write=True) as txn:
                 self._schema.principals[txn, principal.oid] = principal
         except orm.UniqueViolation:
             raise PrincipalExists(f"principal {authid!r} already exists on realm {realm!r}") from None
         return principal
 
     def get_principal(self, realm: str, authid: str) -> Principal | None:
-        with self._db.begin() as txn:
+        with self.db.begin() as txn:
             return self._principal(txn, realm, authid)
 
     def list_principals(self, realm: str | None = None) -> list[Principal]:
         """Principals ordered by (realm, authid), optionally of one realm only."""
         prefix = None if realm is None else (realm,)
-        with self._db.begin() as txn:
+        with self.db.begin() as txn:
             oids = self._schema.idx_principals_by_realm_authid.select(txn, prefix=prefix, return_keys=False)
             return [self._schema.principals[txn, oid] for oid in oids]
 
     def remove_principal(self, realm: str, authid: str) -> bool:
         """Delete the principal and all its credentials; False if unknown."""
-        with self._db.begin(write=True) as txn:
+        with self.db.begin(write=True) as txn:
             principal = self._principal(txn, realm, authid)
             if principal is None:
                 return False
@@ -135,7 +109,7 @@ class CredentialService:
     def verify_ticket(self, realm: str, authid: str, ticket: str) -> Principal | None:
         """The principal if ``ticket`` is right, else None (unknown authid included)."""
         _require_secret("ticket", ticket)
-        with self._db.begin() as txn:
+        with self.db.begin() as txn:
             cred = self._credential(txn, "ticket", realm, authid)
             principal = None if cred is None else self._schema.principals[txn, cred.principal_oid]
         stored = cred.authconfig.get("hash") if cred is not None and principal is not None else None
@@ -176,7 +150,7 @@ class CredentialService:
 
     def get_wampcra(self, realm: str, authid: str) -> dict | None:
         """What the router needs to challenge ``authid``; ``secret`` is the derived key."""
-        with self._db.begin() as txn:
+        with self.db.begin() as txn:
             cred = self._credential(txn, "wampcra", realm, authid)
             if cred is None:
                 return None
@@ -204,7 +178,7 @@ class CredentialService:
         return self._schema.credentials.get_by_index(txn, _BY_AUTH, (authmethod, realm, authid))
 
     def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
-        with self._db.begin(write=True) as txn:
+        with self.db.begin(write=True) as txn:
             principal = self._principal(txn, realm, authid)
             if principal is None:
                 raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")

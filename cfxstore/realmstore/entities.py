@@ -10,16 +10,8 @@ import dataclasses
 import uuid
 from typing import Any
 
-from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uuid
+from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
 
-_UINT64_MAX = 2**64 - 1
-
-
-def require_uint64(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    """WAMP ids (sessions, publications, subscriptions) are unsigned 64-bit."""
-    require_type(owner, name, value, int, optional)
-    if value is not None and not 0 <= value <= _UINT64_MAX:
-        raise ValueError(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
 
 
 @dataclasses.dataclass(kw_only=True)

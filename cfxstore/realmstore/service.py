@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import orm
 
+from cfxstore.service import Service
 from cfxstore.timeutil import now_ns
 
 from .entities import Event, Publication, Session
@@ -23,7 +24,7 @@ _PUBLICATION_ARGS = frozenset({"publication_id", "topic", "publisher", "args", "
                                "publisher_authrole", "timestamp"})
 
 
-class SessionHistory:
+class SessionHistory(Service):
     """Sessions, publications and event deliveries of a realm on an orm.Database."""
 
     def __init__(self, db: orm.Database) -> None:
@@ -32,33 +33,6 @@ class SessionHistory:
         self._sessions = self.schema.sessions
         self._publications = self.schema.publications
         self._deliveries = self.schema.deliveries
-        self._owns_db = False
-
-    @classmethod
-    def open(cls, path: str | None = None, **db_options: Any) -> SessionHistory:
-        """Open (or create) the database at path; close() closes it."""
-        from cfxstore.database import open_database
-
-        db = open_database(path, **db_options)
-        try:
-            service = cls(db)
-        except BaseException:
-            db.close()
-            raise
-        service._owns_db = True
-        return service
-
-    def close(self) -> None:
-        """Close the database if this service opened it."""
-        if self._owns_db:
-            self._owns_db = False
-            self.db.close()
-
-    def __enter__(self) -> SessionHistory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- sessions ------------------------------------------------------------
 
