@@ -69,9 +69,8 @@ class Index:
             return None
         try:
             return self._ienc(ik)
-        except (TypeError, AttributeError):
-            raise TypeError(f"{self.describe()}: index key {ik!r} has the wrong type; "
-                            f"expected {self.table.key_codec.expected}") from None
+        except Exception:
+            return self.encode_key(ik)  # raises the error that names this index
 
     def claim(self, txn: Any, ikb: bytes, kb: bytes) -> bool:
         """Point a unique index key at kb: True if written, False if it already did."""

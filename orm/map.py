@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
-from .engine import PUT
+from .engine import ADD, PUT
 from .entity import default_hooks, table_info
 from .errors import SchemaError
 from .index import Index
@@ -267,7 +267,20 @@ class Map(Table):
             for idx in idxs:
                 ikb = idx.entry_key(value, check=True)
                 new.append(ikb)
-                if ikb is not None and idx.unique and idx.claim(txn, ikb, kb):
+                if ikb is None or not idx.unique:
+                    continue
+                # Claim the unique key with an insert-only put (inlined: this is the hot path).
+                ih = idx.table._h
+                try:
+                    done = txn.put_raw(ikb, kb, db=ih, overwrite=False)
+                except Exception:
+                    done = idx.claim(txn, ikb, kb)
+                else:
+                    if done:
+                        txn.wlog += (ADD, ih, ikb, kb)
+                    else:
+                        done = idx.claim(txn, ikb, kb)  # owned already: by this record, or a violation
+                if done:
                     claimed.append((idx, ikb))
         except BaseException:
             for idx, ikb in claimed:
@@ -275,7 +288,14 @@ class Map(Table):
             raise
         # Inserts are the common case: try one insert-only put before reading an old record.
         h = self._h
-        if txn.put(h, kb, vb, overwrite=False):
+        try:
+            inserted = txn.put_raw(kb, vb, db=h, overwrite=False)
+        except Exception:
+            inserted = txn.put(h, kb, vb, overwrite=False)  # the careful path: growth, errors
+        else:
+            if inserted:
+                txn.wlog += (ADD, h, kb, vb)
+        if inserted:
             for idx, ikb in zip(idxs, new):
                 if ikb is not None and not idx.unique:
                     idx.insert(txn, ikb, kb)
