@@ -1,0 +1,102 @@
+"""Crossbar "function" authenticator for WAMP-Ticket and WAMP-CRA on cfxstore credentials.
+
+Node config (one transport's "auth" item)::
+
+    "ticket":  {"type": "function", "create": "cfxstore.router.auth.create_authenticator",
+                "config": {"path": "cfxstore-db"}},
+    "wampcra": {"type": "function", "create": "cfxstore.router.auth.create_authenticator",
+                "config": {"path": "cfxstore-db"}}
+
+Crossbar imports ``create_authenticator``, calls it once per worker and
+*caches the result by the "create" name*, so all auth methods (and
+transports) of a worker share the first config given; use one config.
+
+Tickets are argon2id hashes: verifying one takes tens of milliseconds of CPU,
+so it runs in the reactor's thread pool. Failed tickets are throttled per
+(realm, authid). WAMP-CRA returns the stored derived key; Crossbar checks the
+signature afterwards, so WAMP-CRA failures are not seen (nor throttled) here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Callable
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, inlineCallbacks
+from txaio import make_logger
+
+from cfxstore.credentials.service import CredentialService
+from cfxstore.router.config import parse_auth, resolve_path
+from cfxstore.router.services import node_services
+from cfxstore.router.throttle import FailureThrottle
+from cfxstore.router.wampcra import DERIVED_FLAG
+
+log = make_logger()
+
+FAILED = ApplicationError.AUTHENTICATION_FAILED
+
+
+class Authenticator:
+    """``authenticate(realm, authid, details)`` as Crossbar's function authenticators are called."""
+
+    def __init__(self, credentials: CredentialService, throttle: FailureThrottle,
+                 defer_to_thread: Callable[..., Deferred] = threads.deferToThread) -> None:
+        self._credentials = credentials
+        self._throttle = throttle
+        self._defer_to_thread = defer_to_thread
+
+    def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Deferred:
+        method = details.get("authmethod")
+        if not isinstance(realm, str) or not realm:
+            raise ApplicationError(ApplicationError.NO_SUCH_REALM, "no realm requested")
+        if not isinstance(authid, str) or not authid:
+            raise ApplicationError(FAILED, "an authid is required")
+        if method == "ticket":
+            return self._ticket(realm, authid, details.get("ticket"))
+        if method == "wampcra":
+            return self._wampcra(realm, authid)
+        raise ApplicationError(FAILED, f"cfxstore authenticator does not handle authmethod {method!r}")
+
+    @inlineCallbacks
+    def _ticket(self, realm: str, authid: str, ticket: Any):
+        if not isinstance(ticket, str):
+            raise ApplicationError(FAILED, "no ticket given")
+        key = (realm, authid)
+        wait = self._throttle.begin(key)
+        if wait:
+            raise ApplicationError(FAILED, f"too many failed attempts; retry in {math.ceil(wait)} s")
+        principal = None
+        try:
+            principal = yield self._defer_to_thread(self._credentials.verify_ticket, realm, authid, ticket)
+        finally:
+            self._throttle.end(key, principal is not None)
+        if principal is None:
+            raise ApplicationError(FAILED, "invalid authid or ticket")
+        result = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
+        if principal.extra is not None:
+            result["extra"] = principal.extra
+        return result
+
+    @inlineCallbacks
+    def _wampcra(self, realm: str, authid: str):
+        cra = yield self._defer_to_thread(self._credentials.get_wampcra, realm, authid)
+        if cra is None:
+            raise ApplicationError(FAILED, "invalid authid")
+        principal = {k: cra[k] for k in ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")}
+        if cra.get("extra") is not None:
+            principal["extra"] = cra["extra"]
+        principal[DERIVED_FLAG] = True
+        return principal
+
+
+def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Authenticator:
+    """Factory named in the node config; ``config`` is the authenticator's "config" item."""
+    parsed = parse_auth(config)
+    # Crossbar workers run in the node directory, so relative paths resolve against it.
+    path = resolve_path(parsed.database.path, os.getcwd())
+    node = node_services(path, parsed.database)
+    log.info("cfxstore authenticator active (database {path})", path=path)
+    return Authenticator(node.credentials, FailureThrottle(parsed.throttle))

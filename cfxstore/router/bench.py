@@ -1,0 +1,192 @@
+"""Side-by-side benchmark: cfxstore's router stores vs Crossbar's.
+
+    python -m cfxstore.router.bench [--n 20000] [--sync both|on|off] [--receivers 10]
+
+Cookie stores (same machine, same run, same LMDB sync setting, fresh
+databases): Crossbar's CookieStoreDatabaseBacked vs cfxstore's store, driven
+through the interface Crossbar calls. Every timing of cfxstore's store
+includes committing its write-behind buffer, so ops/s are durable ops/s at
+the chosen sync setting. Crossbar's stores run without log output (in a
+router they also format an info line per call, so this favours Crossbar).
+
+Realm stores: recording one publication with N deliveries, cfxstore (to disk,
+including the final commit) vs Crossbar's memory store (RAM only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+from cfxstore.router.config import CookieConfig, DatabaseConfig
+
+
+class _Call:
+    def active(self) -> bool:
+        return False
+
+    def cancel(self) -> None:
+        pass
+
+
+class _NoReactor:
+    """Stands in for the reactor: nothing runs later, so buffers commit when full and at the end."""
+
+    def callLater(self, *args: Any, **kwargs: Any) -> _Call:  # noqa: N802
+        return _Call()
+
+    def addSystemEventTrigger(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        pass
+
+
+def _rate(n: int, fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - started)
+
+
+def _crossbar_cookie_store(path: str, sync: bool) -> Any:
+    from crossbar.router.cookiestore import CookieStoreDatabaseBacked
+
+    config = {"name": "cbtid", "length": 24, "max_age": 86400,
+              "store": {"type": "database", "path": path, "sync": sync, "maxsize": 2**30}}
+    return CookieStoreDatabaseBacked(path, config)
+
+
+def _cfxstore_cookie_store(path: str, sync: bool) -> Any:
+    """cfxstore's store with the default settings (write-behind, cache_ttl 1 s), on a fresh backend."""
+    from cfxstore.router.cookiebackend import CookieBackend
+    from cfxstore.router.cookiestore import CfxCookieStore
+    from cfxstore.router.services import NodeServices
+
+    config = CookieConfig(database=DatabaseConfig(path=path, sync=sync), max_age=86400)
+    service = NodeServices(path, config.database).cookies
+    return CfxCookieStore(CookieBackend(service, config, _NoReactor()), config)
+
+
+def bench_cookies(store: Any, n: int, reopen: Callable[[], Any] | None = None) -> dict[str, float]:
+    """ops/s of create, setAuth and the handshake pair exists+getAuth (cold, then warm)."""
+    flush = getattr(getattr(store, "backend", None), "flush", lambda: None)
+    values: list[str] = []
+
+    def create() -> None:
+        for _ in range(n):
+            values.append(store.create()[0])
+        flush()
+
+    def set_auth() -> None:
+        for i, value in enumerate(values):
+            store.setAuth(value, f"user{i}", "user", "ticket", {"tier": 1}, "realm1")
+        flush()
+
+    def handshake(reader: Any) -> Callable[[], None]:
+        def run() -> None:
+            for value in values:
+                if reader.exists(value):
+                    reader.getAuth(value)
+        return run
+
+    rates = {"create": _rate(n, create), "setAuth": _rate(n, set_auth)}
+    # Cold: a store that has not seen the cookies (as after a restart), so every pair reads the database.
+    reader = reopen() if reopen else store
+    rates["exists+getAuth (cold)"] = _rate(n, handshake(reader))
+    # Warm: the same cookies again at once (reconnects within cache_ttl).
+    rates["exists+getAuth (warm)"] = _rate(n, handshake(reader))
+    return rates
+
+
+class _Session:
+    def __init__(self, session_id: int) -> None:
+        self._session_id = session_id
+        self._authid = f"user{session_id}"
+        self._authrole = "user"
+        self._realm = "realm1"
+
+
+def _realm_stores(tmp: str, sync: bool) -> tuple[Any, Any]:
+    from crossbar.router.realmstore import RealmStoreMemory
+
+    from cfxstore.router.realmstore import CfxRealmStore
+
+    history = [{"uri": "com.example.topic", "match": "exact"}]
+    # A limit above the number of deliveries: Crossbar's memory store raises KeyError when it
+    # purges a publication that was delivered to several receivers.
+    memory = RealmStoreMemory(None, None, {"type": "memory", "event-history": history, "limit": 10**9})
+    cfx = CfxRealmStore(None, None, {"type": "cfxstore", "path": os.path.join(tmp, "realm"), "sync": sync,
+                                     "event-history": history}, reactor=_NoReactor())
+    return memory, cfx
+
+
+def bench_deliveries(store: Any, publications: int, receivers: int) -> float:
+    from autobahn.wamp.message import Publish
+
+    from crossbar.router.observation import UriObservationMap
+
+    subscriptions = UriObservationMap()
+    store.attach_subscription_map(subscriptions)
+    sub_id = subscriptions.get_observation("com.example.topic", "exact").id
+    publisher = _Session(1)
+    sessions = [_Session(100 + i) for i in range(receivers)]
+    flush = getattr(store, "flush", lambda: None)
+
+    def run() -> None:
+        for pid in range(1, publications + 1):
+            store.store_event(publisher, pid, Publish(1, "com.example.topic", args=[pid, "payload"]))
+            for receiver in sessions:
+                store.store_event_history(pid, sub_id, receiver)
+        flush()
+
+    return _rate(publications * receivers, run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cfxstore.router.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=20000, help="cookies per operation (default 20000)")
+    parser.add_argument("--sync", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--publications", type=int, default=5000)
+    parser.add_argument("--receivers", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    import crossbar  # noqa: F401  (Crossbar's import-time shims)
+
+    getattr(crossbar, "_import_serializers_quietly", lambda: None)()
+    print(f"# cfxstore router bench: python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} cpu(s), n={args.n}")
+    syncs = {"both": [True, False], "on": [True], "off": [False]}[args.sync]
+    for sync in syncs:
+        tmp = tempfile.mkdtemp(prefix="cfxstore-bench-")
+        try:
+            print(f"\n## cookie store, LMDB sync={'on' if sync else 'off'}")
+            cb_path, cfx_path = os.path.join(tmp, "cb"), os.path.join(tmp, "cfx")
+            crossbar_rates = bench_cookies(_crossbar_cookie_store(cb_path, sync), args.n)
+            cfx_rates = bench_cookies(_cfxstore_cookie_store(cfx_path, sync), args.n,
+                                      reopen=lambda: _cfxstore_cookie_store(cfx_path, sync))
+            print(f"{'op':<24}{'crossbar ops/s':>16}{'cfxstore ops/s':>16}{'ratio':>8}")
+            for op, cb in crossbar_rates.items():
+                cfx = cfx_rates[op]
+                print(f"{op:<24}{cb:>16,.0f}{cfx:>16,.0f}{cfx / cb:>7.1f}x")
+
+            del crossbar_rates, cfx_rates
+            gc.collect()  # the cookie runs leave many objects behind; keep GC pauses out of the next run
+            print(f"\n## realm store: {args.publications} publications x {args.receivers} receivers, "
+                  f"LMDB sync={'on' if sync else 'off'}")
+            memory, cfx = _realm_stores(tmp, sync)
+            mem_rate = bench_deliveries(memory, args.publications, args.receivers)
+            cfx_rate = bench_deliveries(cfx, args.publications, args.receivers)
+            print(f"crossbar memory store (RAM only): {mem_rate:>12,.0f} deliveries/s")
+            print(f"cfxstore (LMDB, committed):       {cfx_rate:>12,.0f} deliveries/s  ({cfx_rate / mem_rate:.2f}x)")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

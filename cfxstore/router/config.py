@@ -1,0 +1,305 @@
+"""Validation of the cfxstore items in a Crossbar node configuration.
+
+Each ``parse_*`` function takes the raw dict from the node config, checks every
+key (unknown keys are errors, so a typo never silently falls back to a
+default) and returns a frozen dataclass. Errors are RouterConfigError naming
+the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from typing import Any, Mapping
+
+from cfxstore.router.errors import RouterConfigError
+
+STORE_TYPE = "cfxstore"
+DEFAULT_DB_PATH = "cfxstore-db"
+DEFAULT_MAXSIZE = 2**30
+MIN_MAXSIZE = 65536
+# A cookie value carries at least this much randomness, whatever "length" asks for.
+MIN_COOKIE_BYTES = 16
+MATCH_POLICIES = ("exact", "prefix", "wildcard")
+
+_COOKIE_NAME = re.compile(r"^[a-z][a-z0-9_]+$")
+_MAX_COOKIE_AGE = 86400 * 360 * 10
+_SAME_SITE = ("Strict", "Lax", "None")
+
+
+# --- small checkers: each raises RouterConfigError naming the key ---
+
+def _mapping(key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RouterConfigError(key, f"expected a dict, got {type(value).__name__}")
+    return value
+
+
+def _known(key: str, item: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for name in item:
+        if name not in allowed:
+            raise RouterConfigError(_join(key, name), f"unknown key (allowed: {', '.join(allowed)})")
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise RouterConfigError(key, f"expected true or false, got {value!r}")
+    return value
+
+
+def _int(key: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RouterConfigError(key, f"expected an integer, got {value!r}")
+    if lo is not None and value < lo:
+        raise RouterConfigError(key, f"must be >= {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise RouterConfigError(key, f"must be <= {hi}, got {value}")
+    return value
+
+
+def _number(key: str, value: Any, lo: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RouterConfigError(key, f"expected a number, got {value!r}")
+    if value < lo:
+        raise RouterConfigError(key, f"must be >= {lo}, got {value}")
+    return float(value)
+
+
+def _str(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise RouterConfigError(key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _optional(key: str, value: Any, check: Any, *args: Any) -> Any:
+    return None if value is None else check(key, value, *args)
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def resolve_path(path: str, cbdir: str | None) -> str:
+    """An absolute path; relative paths are taken relative to the node directory."""
+    if os.path.isabs(path) or not cbdir:
+        return os.path.abspath(path)
+    return os.path.abspath(os.path.join(cbdir, path))
+
+
+# --- the database part shared by every cfxstore item ---
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = DEFAULT_DB_PATH
+    maxsize: int = DEFAULT_MAXSIZE
+    sync: bool = True
+
+
+def _database(key: str, item: Mapping[str, Any]) -> DatabaseConfig:
+    if item.get("readonly", False) is not False:
+        raise RouterConfigError(_join(key, "readonly"), "a cfxstore store must be writable (readonly: false)")
+    return DatabaseConfig(
+        path=_str(_join(key, "path"), item.get("path", DEFAULT_DB_PATH)),
+        maxsize=_int(_join(key, "maxsize"), item.get("maxsize", DEFAULT_MAXSIZE), MIN_MAXSIZE),
+        sync=_bool(_join(key, "sync"), item.get("sync", True)),
+    )
+
+
+# --- transport "cookie" item with a cfxstore "store" ---
+
+@dataclasses.dataclass(frozen=True)
+class CookieConfig:
+    """A transport's cookie settings (Crossbar's keys) plus the cfxstore store settings."""
+
+    database: DatabaseConfig
+    name: str = "cbtid"
+    length: int = 24
+    nbytes: int = 18
+    max_age: int = 7 * 86400
+    purge_on_startup: bool = False
+    purge_interval: float = 3600.0
+    flush_ms: int = 20
+    max_pending: int = 10000
+    cache_ttl: float = 1.0
+    cache_size: int = 100_000
+    # Set when "length" asked for fewer than MIN_COOKIE_BYTES random bytes.
+    length_warning: str | None = None
+
+
+_COOKIE_KEYS = ("name", "length", "max_age", "store", "secure", "http_strict", "same_site")
+_COOKIE_STORE_KEYS = ("type", "path", "maxsize", "sync", "readonly", "purge_on_startup", "purge_interval",
+                      "flush_ms", "max_pending", "cache_ttl", "cache_size")
+
+
+def is_cfxstore_cookie(cookie: Any) -> bool:
+    """True for a transport "cookie" item whose store is cfxstore."""
+    return (isinstance(cookie, Mapping) and isinstance(cookie.get("store"), Mapping)
+            and cookie["store"].get("type") == STORE_TYPE)
+
+
+def parse_cookie(cookie: Mapping[str, Any], key: str = "cookie") -> CookieConfig:
+    """Validate a transport's "cookie" item whose store type is "cfxstore"."""
+    cookie = _mapping(key, cookie)
+    _known(key, cookie, _COOKIE_KEYS)
+    name = _str(_join(key, "name"), cookie.get("name", "cbtid"))
+    if not _COOKIE_NAME.match(name):
+        raise RouterConfigError(_join(key, "name"), f"{name!r} must match {_COOKIE_NAME.pattern}")
+    length = _int(_join(key, "length"), cookie.get("length", 24), 6, 64)
+    max_age = _int(_join(key, "max_age"), cookie.get("max_age", 7 * 86400), 1, _MAX_COOKIE_AGE)
+    for flag in ("secure", "http_strict"):
+        if flag in cookie:
+            _bool(_join(key, flag), cookie[flag])
+    if "same_site" in cookie and cookie["same_site"] not in _SAME_SITE:
+        raise RouterConfigError(_join(key, "same_site"), f"expected one of {', '.join(_SAME_SITE)}, "
+                                                         f"got {cookie['same_site']!r}")
+
+    skey = _join(key, "store")
+    store = _mapping(skey, cookie.get("store"))
+    _known(skey, store, _COOKIE_STORE_KEYS)
+    if store.get("type") != STORE_TYPE:
+        raise RouterConfigError(_join(skey, "type"), f"expected {STORE_TYPE!r}, got {store.get('type')!r}")
+
+    # Crossbar's "length" counts base64 characters (6 bits each).
+    nbytes = math.ceil(length * 6 / 8)
+    warning = None
+    if nbytes < MIN_COOKIE_BYTES:
+        warning = (f"{key}.length={length} gives only {nbytes * 8} random bits; cookie values use "
+                   f"{MIN_COOKIE_BYTES * 8} bits ({MIN_COOKIE_BYTES} bytes) instead")
+        nbytes = MIN_COOKIE_BYTES
+    return CookieConfig(
+        database=_database(skey, store),
+        name=name,
+        length=length,
+        nbytes=nbytes,
+        max_age=max_age,
+        purge_on_startup=_bool(_join(skey, "purge_on_startup"), store.get("purge_on_startup", False)),
+        purge_interval=_number(_join(skey, "purge_interval"), store.get("purge_interval", 3600.0)),
+        flush_ms=_int(_join(skey, "flush_ms"), store.get("flush_ms", 20), 1, 60_000),
+        max_pending=_int(_join(skey, "max_pending"), store.get("max_pending", 10000), 1),
+        cache_ttl=_number(_join(skey, "cache_ttl"), store.get("cache_ttl", 1.0)),
+        cache_size=_int(_join(skey, "cache_size"), store.get("cache_size", 100_000), 0),
+        length_warning=warning,
+    )
+
+
+# --- realm "store" item of type cfxstore ---
+
+@dataclasses.dataclass(frozen=True)
+class UriRule:
+    """One "event-history" or "call-queue" entry."""
+
+    uri: str
+    match: str = "exact"
+    limit: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionConfig:
+    max_age: float | None = None      # seconds; older events are purged
+    keep_last: int | None = None      # events kept per subscription
+    interval: float = 600.0           # seconds between purges
+
+
+@dataclasses.dataclass(frozen=True)
+class RealmStoreConfig:
+    database: DatabaseConfig
+    event_history: tuple[UriRule, ...] = ()
+    call_queue: tuple[UriRule, ...] | None = None   # None: queue every call (as the memory store does)
+    limit: int = 1000
+    session_history: bool = True
+    buffer_flush_ms: int = 50
+    max_buffer: int = 10000
+    retention: RetentionConfig = RetentionConfig()
+
+
+_REALM_STORE_KEYS = ("type", "path", "maxsize", "sync", "readonly", "event-history", "call-queue", "limit",
+                     "session-history", "buffer-flush", "max-buffer", "retention")
+_RULE_KEYS = ("uri", "match", "limit")
+_RETENTION_KEYS = ("max-age", "keep-last", "interval")
+
+
+def _rules(key: str, value: Any) -> tuple[UriRule, ...]:
+    if not isinstance(value, list):
+        raise RouterConfigError(key, f"expected a list, got {type(value).__name__}")
+    rules = []
+    for i, item in enumerate(value):
+        ikey = f"{key}[{i}]"
+        item = _mapping(ikey, item)
+        _known(ikey, item, _RULE_KEYS)
+        uri = item.get("uri")
+        if not isinstance(uri, str):
+            raise RouterConfigError(_join(ikey, "uri"), f"expected a string, got {uri!r}")
+        match = item.get("match", "exact")
+        if match not in MATCH_POLICIES:
+            raise RouterConfigError(_join(ikey, "match"), f"expected one of {', '.join(MATCH_POLICIES)}, "
+                                                          f"got {match!r}")
+        limit = _optional(_join(ikey, "limit"), item.get("limit"), _int, 1)
+        rules.append(UriRule(uri=uri, match=match, limit=limit))
+    return tuple(rules)
+
+
+def parse_realm_store(store: Mapping[str, Any], key: str = "store") -> RealmStoreConfig:
+    """Validate a realm's "store" item of type "cfxstore"."""
+    store = _mapping(key, store)
+    _known(key, store, _REALM_STORE_KEYS)
+    if store.get("type") != STORE_TYPE:
+        raise RouterConfigError(_join(key, "type"), f"expected {STORE_TYPE!r}, got {store.get('type')!r}")
+    rkey = _join(key, "retention")
+    retention = _mapping(rkey, store.get("retention", {}))
+    _known(rkey, retention, _RETENTION_KEYS)
+    return RealmStoreConfig(
+        database=_database(key, store),
+        event_history=_rules(_join(key, "event-history"), store.get("event-history", [])),
+        call_queue=(None if "call-queue" not in store
+                    else _rules(_join(key, "call-queue"), store["call-queue"])),
+        limit=_int(_join(key, "limit"), store.get("limit", 1000), 1),
+        session_history=_bool(_join(key, "session-history"), store.get("session-history", True)),
+        buffer_flush_ms=_int(_join(key, "buffer-flush"), store.get("buffer-flush", 50), 1, 60_000),
+        max_buffer=_int(_join(key, "max-buffer"), store.get("max-buffer", 10000), 1),
+        retention=RetentionConfig(
+            max_age=_optional(_join(rkey, "max-age"), retention.get("max-age"), _number),
+            keep_last=_optional(_join(rkey, "keep-last"), retention.get("keep-last"), _int, 1),
+            interval=_number(_join(rkey, "interval"), retention.get("interval", 600.0), 1.0),
+        ),
+    )
+
+
+# --- "config" of the function authenticator ---
+
+@dataclasses.dataclass(frozen=True)
+class ThrottleConfig:
+    free_failures: int = 3        # failures allowed before a lockout starts
+    base_delay: float = 1.0       # seconds of the first lockout, doubled per further failure
+    max_delay: float = 300.0
+    max_tracked: int = 100_000    # authids remembered (oldest dropped first)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthConfig:
+    database: DatabaseConfig
+    throttle: ThrottleConfig = ThrottleConfig()
+
+
+_AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle")
+_THROTTLE_KEYS = ("free_failures", "base_delay", "max_delay", "max_tracked")
+
+
+def parse_auth(config: Mapping[str, Any] | None, key: str = "auth.config") -> AuthConfig:
+    """Validate the "config" item handed to cfxstore.router.auth.create_authenticator."""
+    config = _mapping(key, config or {})
+    _known(key, config, _AUTH_KEYS)
+    tkey = _join(key, "throttle")
+    throttle = _mapping(tkey, config.get("throttle", {}))
+    _known(tkey, throttle, _THROTTLE_KEYS)
+    defaults = ThrottleConfig()
+    parsed = ThrottleConfig(
+        free_failures=_int(_join(tkey, "free_failures"), throttle.get("free_failures", defaults.free_failures), 0),
+        base_delay=_number(_join(tkey, "base_delay"), throttle.get("base_delay", defaults.base_delay)),
+        max_delay=_number(_join(tkey, "max_delay"), throttle.get("max_delay", defaults.max_delay)),
+        max_tracked=_int(_join(tkey, "max_tracked"), throttle.get("max_tracked", defaults.max_tracked), 1),
+    )
+    if parsed.max_delay < parsed.base_delay:
+        raise RouterConfigError(_join(tkey, "max_delay"), "must be >= base_delay")
+    return AuthConfig(database=_database(key, config), throttle=parsed)

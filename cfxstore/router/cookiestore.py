@@ -1,0 +1,112 @@
+"""Crossbar's cookie store interface, backed by cfxstore.
+
+Crossbar calls these methods by name (see crossbar/router/cookiestore.py for
+the built-in stores): ``parse`` and ``exists``/``create``/``addProto``/
+``getAuth`` during the WebSocket handshake, ``setAuth`` after a login,
+``delAuth`` + ``getProtos`` on ``wamp.close.logout`` and ``dropProto`` when a
+connection closes. The work is done by the shared CookieBackend; this class
+holds one transport's cookie settings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from cfxstore.cookies.service import CookieService
+from cfxstore.router.config import CookieConfig
+from cfxstore.router.cookiebackend import CookieBackend
+
+# Values this store issues are urlsafe base64; anything else cannot be ours.
+_VALUE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
+_NO_AUTH = (None, None, None, None, None)
+_hash = CookieService.hash_value
+
+
+def parse_cookie_header(header: Any, name: str) -> str | None:
+    """The first well-formed value of cookie ``name`` in a Cookie header, else None. Never raises."""
+    if not isinstance(header, str):
+        return None
+    for part in header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip().strip('"')
+            if _VALUE.match(value):
+                return value
+    return None
+
+
+class CfxCookieStore:
+    """One transport's view of the persistent cookies (Crossbar's duck-typed interface)."""
+
+    def __init__(self, backend: CookieBackend, config: CookieConfig) -> None:
+        self._backend = backend
+        self._config = config
+        # Crossbar's protocol reads these for its log lines.
+        self._cookie_id_field = config.name
+        self._cookie_id_field_length = config.length
+        self._cookie_max_age = config.max_age
+        # A handshake asks about the same value several times in a row: hash it once.
+        self._last_value: str | None = None
+        self._last_hash = b""
+
+    def _hash(self, value: str) -> bytes:
+        if value != self._last_value:
+            self._last_hash = _hash(value)
+            self._last_value = value
+        return self._last_hash
+
+    @property
+    def backend(self) -> CookieBackend:
+        return self._backend
+
+    def parse(self, headers: Mapping[str, Any]) -> str | None:
+        """The cookie value from the HTTP request headers; malformed headers give None."""
+        try:
+            header = headers.get("cookie")
+        except Exception:
+            return None
+        return parse_cookie_header(header, self._config.name)
+
+    def exists(self, cbtid: str) -> bool:
+        return self._backend.lookup(self._hash(cbtid)) is not None
+
+    def create(self) -> tuple[str, str]:
+        """A new cookie: (value, Set-Cookie header value without the optional flags)."""
+        config = self._config
+        value, _ = self._backend.create(name=config.name, max_age=config.max_age, nbytes=config.nbytes)
+        return value, f"{config.name}={value};max-age={config.max_age}"
+
+    def getAuth(self, cbtid: str) -> tuple[Any, Any, Any, Any, Any]:  # noqa: N802 (Crossbar's name)
+        """(authid, authrole, authmethod, authrealm, authextra) of a logged-in cookie, else five Nones.
+
+        The authmethod reported is "cookie": the session was authenticated by
+        the cookie, not by the method that originally set it.
+        """
+        cookie = self._backend.lookup(self._hash(cbtid))
+        if cookie is None or cookie.authid is None:
+            return _NO_AUTH
+        return cookie.authid, cookie.authrole, "cookie", cookie.authrealm, cookie.authextra
+
+    def setAuth(self, cbtid: str, authid: str | None, authrole: str | None,  # noqa: N802
+                authmethod: str | None, authextra: dict[str, Any] | None, authrealm: str | None) -> bool:
+        """Record a login on the cookie (Crossbar passes authextra before authrealm)."""
+        if authextra is not None and not isinstance(authextra, dict):
+            authextra = None
+        return self._backend.set_auth(self._hash(cbtid), authid, authrole, authmethod, authextra, authrealm)
+
+    def delAuth(self, cbtid: str) -> bool:  # noqa: N802
+        """Delete the cookie (logout)."""
+        return self._backend.delete(cbtid)
+
+    def addProto(self, cbtid: str, proto: Any) -> int:  # noqa: N802
+        return self._backend.add_proto(self._hash(cbtid), proto)
+
+    def dropProto(self, cbtid: str, proto: Any) -> int:  # noqa: N802
+        return self._backend.drop_proto(self._hash(cbtid), proto)
+
+    def getProtos(self, cbtid: str) -> list[Any]:  # noqa: N802
+        # Unlike Crossbar's stores this does not require the cookie to still
+        # exist: on logout Crossbar deletes it first and then asks for the
+        # connections to close.
+        return self._backend.protos(self._hash(cbtid))

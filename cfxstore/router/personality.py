@@ -1,0 +1,116 @@
+"""The Crossbar node personality that plugs cfxstore in.
+
+Crossbar has no entry points for third-party cookie or realm stores; its
+Personality class is the policy object every node and worker process consults
+(the controller passes the class's dotted name to the workers it spawns). This
+subclass:
+
+* registers the realm store type "cfxstore";
+* lets a WebSocket "cookie" item use ``"store": {"type": "cfxstore", ...}``;
+* validates every cfxstore item (cookie store, realm store, authenticator
+  config, revocation component) when the node config is checked, so bad config stops the node at
+  startup with a message naming the key;
+* signs WAMP-CRA challenges with the derived keys cfxstore stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import crossbar
+
+# Pre-import the WAMP serializers the way Crossbar's own CLI does, which keeps
+# a harmless NumPy ABI notice of an optional serializer off the console.
+getattr(crossbar, "_import_serializers_quietly", lambda: None)()
+
+from crossbar import personality as crossbar_personality  # noqa: E402
+from crossbar.common import checkconfig  # noqa: E402
+from crossbar.common.checkconfig import InvalidConfigException  # noqa: E402
+
+from cfxstore.router import wampcra  # noqa: E402
+from cfxstore.router.config import (  # noqa: E402
+    STORE_TYPE,
+    is_cfxstore_cookie,
+    parse_auth,
+    parse_cookie,
+    parse_realm_store,
+)
+from cfxstore.router.errors import RouterConfigError  # noqa: E402
+from cfxstore.router.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
+from cfxstore.router.realmstore import CfxRealmStore  # noqa: E402
+from cfxstore.router.revoke import allowed_roles  # noqa: E402
+from cfxstore.router.transport import (  # noqa: E402
+    CfxRouterTransport,
+    CfxRouterWebTransport,
+    CfxWebSocketService,
+    create_router_transport,
+)
+
+wampcra.install()
+
+
+def _invalid(error: RouterConfigError) -> InvalidConfigException:
+    return InvalidConfigException(str(error))
+
+
+def check_transport_cookie(personality: Any, cookie: Any, ignore: list[str] = []) -> None:  # noqa: B006
+    """Crossbar's cookie check, with the "cfxstore" store type."""
+    if is_cfxstore_cookie(cookie):
+        try:
+            parse_cookie(cookie)
+        except RouterConfigError as e:
+            raise _invalid(e) from None
+    else:
+        checkconfig.check_transport_cookie(personality, cookie, ignore)
+
+
+def check_transport_auth(personality: Any, auth: Any, ignore: list[str] = [], checks: Any = None) -> None:  # noqa: B006
+    """Crossbar's auth check, plus the config of cfxstore's function authenticator."""
+    checkconfig.check_transport_auth(personality, auth, ignore, checks)
+    for method, item in auth.items():
+        if isinstance(item, Mapping) and item.get("type") == "function" and item.get("create") == AUTHENTICATOR:
+            try:
+                parse_auth(item.get("config"), key=f"auth.{method}.config")
+            except RouterConfigError as e:
+                raise _invalid(e) from None
+
+
+def check_router_realm(personality: Any, realm: Any, ignore: list[str] = []) -> None:  # noqa: B006
+    """Crossbar's realm check, plus a "cfxstore" realm store."""
+    checkconfig.check_router_realm(personality, realm, ignore)
+    store = realm.get("store") if isinstance(realm, Mapping) else None
+    if isinstance(store, Mapping) and store.get("type") == STORE_TYPE:
+        try:
+            parse_realm_store(store, key=f"realms[{realm.get('name')}].store")
+        except RouterConfigError as e:
+            raise _invalid(e) from None
+
+
+def check_router_component(personality: Any, component: Any, ignore: list[str] = []) -> None:  # noqa: B006
+    """Crossbar's component check, plus the "extra" of cfxstore's revocation component."""
+    checkconfig.check_router_component(personality, component, ignore)
+    if isinstance(component, Mapping) and component.get("classname") == REVOCATION_COMPONENT:
+        try:
+            allowed_roles(component.get("extra"))
+        except RouterConfigError as e:
+            raise _invalid(e) from None
+
+
+class Personality(crossbar_personality.Personality):
+    """Crossbar's standalone personality with cfxstore persistence."""
+
+    NAME = "cfxstore"
+
+    REALM_STORES = {**crossbar_personality.Personality.REALM_STORES, STORE_TYPE: CfxRealmStore}
+
+    WEB_SERVICE_FACTORIES = {**crossbar_personality.Personality.WEB_SERVICE_FACTORIES,
+                             "websocket": CfxWebSocketService}
+
+    create_router_transport = create_router_transport
+    RouterTransport = CfxRouterTransport
+    RouterWebTransport = CfxRouterWebTransport
+
+    check_transport_cookie = check_transport_cookie
+    check_transport_auth = check_transport_auth
+    check_router_realm = check_router_realm
+    check_router_component = check_router_component

@@ -1,0 +1,347 @@
+"""Crossbar's IRealmStore on cfxstore's SessionHistory.
+
+Writes (sessions joining and leaving, publications, deliveries) are buffered
+and committed in batches off the reactor thread (see writebehind.py); reads
+commit the buffer first, so they see everything the router has acknowledged.
+The buffer is also committed when the worker shuts down.
+
+Event history: for every configured "event-history" URI the store observes a
+subscription. Crossbar numbers subscriptions at random on every start, so the
+history is stored under a stable id derived from the rule's (match, uri) and
+survives restarts. Each publication on it is recorded once per matching
+subscription (receiver 0, so history exists even when nobody was subscribed)
+and each delivery once per receiver. Reading history returns each publication
+once, newest first, in the format of Crossbar's memory store plus
+"subscription".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Iterable
+
+from twisted.internet import task, threads
+from txaio import make_logger
+
+from crossbar.interfaces import IRealmStore
+
+from cfxstore.realmstore.entities import Event, Session
+from cfxstore.router.callqueue import CallQueue
+from cfxstore.router.config import RealmStoreConfig, UriRule, parse_realm_store, resolve_path
+from cfxstore.router.services import node_services
+from cfxstore.router.shutdown import on_shutdown
+from cfxstore.router.transportinfo import stored_transport
+from cfxstore.router.writebehind import WriteBehind
+from cfxstore.timeutil import NS_PER_SECOND, now_ns
+
+log = make_logger()
+
+# Buffered operations: ("join", kwargs) | ("left", (session_id, left_at))
+#                      | ("pub", kwargs) | ("dlv", (subscription, timestamp, receiver, publication))
+_Op = tuple[str, Any]
+
+
+def _node_dir(factory: Any) -> str:
+    try:
+        return factory._worker.config.extra.cbdir
+    except AttributeError:
+        return os.getcwd()  # Crossbar workers run in the node directory
+
+
+def history_id(rule: UriRule) -> int:
+    """The stable id a tracked topic's history is stored under (53 bits: exact in JSON)."""
+    digest = hashlib.sha256(f"{rule.match}\x00{rule.uri}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**53 - 1)
+
+
+def _session_id(session: Any) -> int | None:
+    details = getattr(session, "_session_details", None)
+    sid = getattr(details, "session", None) if details is not None else None
+    return sid or getattr(session, "_session_id", None) or getattr(session, "_previous_session_id", None)
+
+
+class CfxRealmStore:
+    """A realm's session and event history in the cfxstore database."""
+
+    STORE_TYPE = "cfxstore"
+
+    def __init__(self, personality: Any, factory: Any, config: dict[str, Any], *, reactor: Any = None,
+                 defer_to_thread: Any = None) -> None:
+        """Crossbar passes (personality, factory, config); reactor and defer_to_thread are for tools."""
+        if reactor is None:
+            from twisted.internet import reactor
+
+        self._personality = personality
+        self._factory = factory
+        self._config: RealmStoreConfig = parse_realm_store(config)
+        # A store serves one realm; Crossbar does not pass its name, sessions and publishers carry it.
+        self._realm: str | None = None
+        path = resolve_path(self._config.database.path, _node_dir(factory))
+        self._history = node_services(path, self._config.database).history
+        self._reactor = reactor
+        self._buffer: WriteBehind[_Op] = WriteBehind(
+            self._write, delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
+            reactor=reactor, defer_to_thread=defer_to_thread or threads.deferToThread)
+        self._calls = CallQueue(self._config.call_queue, self._config.limit)
+        self._subscription_map: Any = None
+        # Crossbar's subscription id -> (stable history id, rule)
+        self._tracked: dict[int, tuple[int, UriRule]] = {}
+        self._retention: task.LoopingCall | None = None
+        self._running = False
+        on_shutdown(self._buffer.flush, reactor)
+        log.info("cfxstore realm store active (database {path})", path=path)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def type(self) -> str:
+        return self.STORE_TYPE
+
+    def is_running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        if self._running:
+            raise RuntimeError("cfxstore realm store is already running")
+        self._running = True
+        retention = self._config.retention
+        if retention.max_age is not None or retention.keep_last is not None:
+            self._retention = task.LoopingCall(self._purge)
+            self._retention.start(retention.interval, now=False)
+
+    def stop(self) -> None:
+        if not self._running:
+            raise RuntimeError("cfxstore realm store is not running")
+        self._running = False
+        if self._retention is not None and self._retention.running:
+            self._retention.stop()
+        self._buffer.flush()
+
+    def flush(self) -> None:
+        """Commit everything buffered now (on this thread)."""
+        self._buffer.flush()
+
+    def _purge(self) -> Any:
+        retention = self._config.retention
+        older_than = None if retention.max_age is None else now_ns() - int(retention.max_age * NS_PER_SECOND)
+
+        def purge() -> int:
+            with self._buffer.lock:
+                return self._history.purge(older_than=older_than, keep_last=retention.keep_last)
+
+        d = threads.deferToThread(purge)
+        d.addErrback(lambda f: log.failure("cfxstore: applying event retention failed", failure=f))
+        return d
+
+    # -- writing (thread) ------------------------------------------------------
+
+    def _write(self, ops: list[_Op]) -> None:
+        history = self._history
+        publications: list[dict[str, Any]] = []
+        deliveries: list[tuple[int, int, int, int]] = []
+        for kind, data in ops:
+            if kind == "pub":
+                publications.append(data)
+            elif kind == "dlv":
+                deliveries.append(data)
+            else:
+                # Events first: a session op is its own transaction, keep the order.
+                self._write_events(publications, deliveries)
+                publications, deliveries = [], []
+                try:
+                    if kind == "join":
+                        history.session_joined(**data)
+                    else:
+                        history.session_left(*data)
+                except Exception:
+                    log.failure("cfxstore: could not record session {op}", op=kind)
+        self._write_events(publications, deliveries)
+
+    def _write_events(self, publications: list[dict[str, Any]], deliveries: list[tuple[int, int, int, int]]) -> None:
+        if not publications and not deliveries:
+            return
+        try:
+            self._history.store_batch(publications, deliveries)
+        except Exception:
+            # One bad item must not cost the good ones: retry them singly.
+            log.failure("cfxstore: batch of {n} events failed, storing one by one", n=len(deliveries))
+            for publication in publications:
+                try:
+                    self._history.store_batch([publication], [])
+                except Exception:
+                    log.failure("cfxstore: dropped publication {pid}", pid=publication.get("publication_id"))
+            for delivery in deliveries:
+                try:
+                    self._history.store_batch([], [delivery])
+                except Exception:
+                    log.failure("cfxstore: dropped delivery {key}", key=delivery)
+
+    # -- sessions --------------------------------------------------------------
+
+    def store_session_joined(self, session: Any, details: Any) -> None:
+        if details is None or not details.session:
+            return
+        self._realm = details.realm or self._realm
+        if not self._config.session_history:
+            return
+        self._buffer.append(("join", {
+            "session_id": details.session,
+            "realm": details.realm or self._realm_name(),
+            "authid": details.authid,
+            "authrole": details.authrole,
+            "authmethod": details.authmethod,
+            "authprovider": details.authprovider,
+            "authextra": details.authextra if isinstance(details.authextra, dict) else None,
+            "transport": stored_transport(details.transport),
+            "joined_at": now_ns(),
+        }))
+
+    def store_session_left(self, session: Any, details: Any) -> None:
+        if not self._config.session_history:
+            return
+        sid = _session_id(session)
+        if sid:
+            self._buffer.append(("left", (sid, now_ns())))
+
+    def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
+        self._buffer.flush()
+        session = self._history.get_session(session_id, joined_at)
+        return None if session is None else _session_info(session)
+
+    def get_sessions_by_authid(self, authid: str) -> list[tuple[int, int]] | None:
+        self._buffer.flush()
+        sessions = self._history.sessions_by_authid(authid)
+        return [(s.session_id, s.joined_at) for s in sessions] or None
+
+    def _realm_name(self) -> str:
+        return self._realm or "unknown"
+
+    # -- events ----------------------------------------------------------------
+
+    def attach_subscription_map(self, subscription_map: Any) -> None:
+        self._subscription_map = subscription_map
+        for rule in self._config.event_history:
+            observation, _, _ = subscription_map.add_observer(self, uri=rule.uri, match=rule.match)
+            self._tracked[observation.id] = (history_id(rule), rule)
+
+    def store_event(self, session: Any, publication_id: int, publish: Any) -> None:
+        """Called once per publication that matches a tracked subscription."""
+        now = now_ns()
+        args = publish.args
+        realm = getattr(session, "_realm", None)
+        if isinstance(realm, str):
+            self._realm = realm
+        self._buffer.append(("pub", {
+            "publication_id": publication_id,
+            "topic": publish.topic,
+            "publisher": getattr(session, "_session_id", None),
+            "args": list(args) if isinstance(args, tuple) else args,
+            "kwargs": publish.kwargs,
+            "publisher_authid": getattr(session, "_authid", None),
+            "publisher_authrole": getattr(session, "_authrole", None),
+            "timestamp": now,
+        }))
+        if self._subscription_map is not None:
+            for observation in self._subscription_map.match_observations(publish.topic):
+                tracked = self._tracked.get(observation.id)
+                if tracked is not None:
+                    self._buffer.append(("dlv", (tracked[0], now, 0, publication_id)))
+
+    def store_event_history(self, publication_id: int, subscription_id: int, receiver: Any) -> None:
+        """Called for every delivery while the realm has a store: keep it lean."""
+        tracked = self._tracked.get(subscription_id)
+        if tracked is not None:
+            receiver_id = getattr(receiver, "_session_id", None)
+            if receiver_id:
+                self._buffer.append(("dlv", (tracked[0], now_ns(), receiver_id, publication_id)))
+
+    def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
+        """The newest events of a tracked subscription (None: not tracked)."""
+        tracked = self._tracked.get(subscription_id)
+        if tracked is None:
+            return None
+        hid, rule = tracked
+        cap = self._cap(rule, limit)
+        self._buffer.flush()
+        return self._distinct(lambda n: self._history.events(hid, limit=n), cap, subscription_id)
+
+    def get_event_history(self, subscription_id: int, from_ts: int, until_ts: int, reverse: bool | None = None,
+                          limit: int | None = None) -> list[dict[str, Any]] | None:
+        tracked = self._tracked.get(subscription_id)
+        if tracked is None:
+            return None
+        hid, rule = tracked
+        cap = self._cap(rule, limit)
+        self._buffer.flush()
+        return self._distinct(lambda n: self._history.event_history(hid, from_ts, until_ts, reverse=bool(reverse),
+                                                                    limit=n), cap, subscription_id)
+
+    def _cap(self, rule: UriRule, limit: int | None) -> int:
+        cap = rule.limit or self._config.limit
+        return cap if limit is None else max(0, min(cap, limit))
+
+    def _distinct(self, fetch: Any, cap: int, subscription_id: int) -> list[dict[str, Any]]:
+        """Up to ``cap`` events, one per publication, fetching more deliveries as needed."""
+        n = max(cap * 4, 16)
+        while True:
+            events: list[Event] = fetch(n)
+            result = _one_per_publication(events, cap)
+            if len(result) >= cap or len(events) < n:
+                return [self._event_info(e, subscription_id) for e in result]
+            n *= 4
+
+    def _event_info(self, event: Event, subscription_id: int) -> dict[str, Any]:
+        return {
+            "time_ns": event.timestamp,
+            "realm": self._realm_name(),
+            "session_id": event.publisher,
+            "authid": event.publisher_authid,
+            "authrole": event.publisher_authrole,
+            "publication": event.publication_id,
+            "subscription": subscription_id,
+            "topic": event.topic,
+            "args": event.args,
+            "kwargs": event.kwargs,
+        }
+
+    # -- call queue ------------------------------------------------------------
+
+    def maybe_queue_call(self, session: Any, call: Any, registration: Any, authorization: Any) -> bool:
+        return self._calls.maybe_queue(session, call, registration, authorization)
+
+    def get_queued_call(self, registration: Any) -> Any:
+        return self._calls.peek(registration)
+
+    def pop_queued_call(self, registration: Any) -> Any:
+        return self._calls.pop(registration)
+
+
+def _one_per_publication(events: Iterable[Event], cap: int) -> list[Event]:
+    seen: set[int] = set()
+    result = []
+    for event in events:
+        if event.publication_id not in seen:
+            seen.add(event.publication_id)
+            result.append(event)
+            if len(result) >= cap:
+                break
+    return result
+
+
+def _session_info(session: Session) -> dict[str, Any]:
+    """A stored session in the shape of Crossbar's session details, plus join/leave times."""
+    return {
+        "realm": session.realm,
+        "session": session.session_id,
+        "authid": session.authid,
+        "authrole": session.authrole,
+        "authmethod": session.authmethod,
+        "authprovider": session.authprovider,
+        "authextra": session.authextra,
+        "transport": session.transport,
+        "joined_at": session.joined_at,
+        "left_at": session.left_at,
+    }
+
+
+IRealmStore.register(CfxRealmStore)

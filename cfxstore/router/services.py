@@ -1,0 +1,64 @@
+"""One database and one set of services per database path, per process.
+
+The cookie stores of several transports, the realm stores of several realms
+and the authenticator of a router worker usually share one LMDB file; they
+share one handle and one instance of each service through this registry.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from cfxstore.router.config import DatabaseConfig
+
+if TYPE_CHECKING:
+    from cfxstore.cookies.service import CookieService
+    from cfxstore.credentials.service import CredentialService
+    from cfxstore.realmstore.service import SessionHistory
+
+_lock = threading.Lock()
+_nodes: dict[str, "NodeServices"] = {}
+
+
+class NodeServices:
+    """The database at one path and the services built on it (created on first use)."""
+
+    def __init__(self, path: str, config: DatabaseConfig) -> None:
+        from cfxstore.database import open_database
+
+        self.path = path
+        self.db = open_database(path, maxsize=config.maxsize, sync=config.sync)
+        self._lock = threading.Lock()
+        self._services: dict[str, Any] = {}
+
+    def _get(self, name: str, build: Any) -> Any:
+        with self._lock:
+            service = self._services.get(name)
+            if service is None:
+                service = self._services[name] = build(self.db)
+            return service
+
+    @property
+    def cookies(self) -> "CookieService":
+        from cfxstore.cookies.service import CookieService
+        return self._get("cookies", CookieService)
+
+    @property
+    def history(self) -> "SessionHistory":
+        from cfxstore.realmstore.service import SessionHistory
+        return self._get("history", SessionHistory)
+
+    @property
+    def credentials(self) -> "CredentialService":
+        from cfxstore.credentials.service import CredentialService
+        return self._get("credentials", CredentialService)
+
+
+def node_services(path: str, config: DatabaseConfig) -> NodeServices:
+    """The shared services for the database at an absolute ``path``."""
+    with _lock:
+        node = _nodes.get(path)
+        if node is None:
+            node = _nodes[path] = NodeServices(path, config)
+        return node

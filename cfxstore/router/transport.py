@@ -1,0 +1,136 @@
+"""Give Crossbar's WebSocket factories a cfxstore cookie store.
+
+Crossbar builds its WebSocket factories in three places (plain "websocket"
+transports, the "websocket" map of "universal" transports, and "websocket"
+paths of Web transports) and only knows the memory, file and database cookie
+stores. Each place is wrapped here: Crossbar builds the factory from a copy of
+the config whose cfxstore store is swapped for a memory store, then the
+factory's cookie store is replaced by a cfxstore one and the factory gets its
+original config back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from autobahn.twisted.resource import WebSocketResource
+from twisted.internet import task, threads
+from twisted.internet.defer import inlineCallbacks
+from txaio import make_logger
+
+from crossbar.router.protocol import WampWebSocketServerFactory
+from crossbar.router.unisocket import UniSocketServerFactory
+from crossbar.webservice.websocket import RouterWebServiceWebSocket
+from crossbar.worker.transport import RouterTransport, RouterWebTransport
+
+from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_path
+from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
+from cfxstore.router.cookiestore import CfxCookieStore
+from cfxstore.router.services import node_services
+from cfxstore.router.shutdown import on_shutdown
+
+log = make_logger()
+_maintained: set[int] = set()
+
+
+def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookieStore:
+    """A cfxstore cookie store for a transport's "cookie" item (validated here)."""
+    from twisted.internet import reactor
+
+    config = parse_cookie(cookie)
+    if config.length_warning:
+        log.warn("cfxstore: {warning}", warning=config.length_warning)
+    path = resolve_path(config.database.path, cbdir)
+    backend = cookie_backend(path, node_services(path, config.database).cookies, config, reactor,
+                             threads.deferToThread)
+    if id(backend) not in _maintained:
+        _maintained.add(id(backend))
+        _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
+    log.info("cfxstore cookie store active (database {path})", path=path)
+    return CfxCookieStore(backend, config)
+
+
+def _start_maintenance(backend: CookieBackend, purge_on_startup: bool, purge_interval: float) -> None:
+    if purge_on_startup:
+        log.warn("cfxstore: purge_on_startup is set: deleted {n} stored cookies", n=backend.purge_all())
+    on_shutdown(backend.flush)
+    if purge_interval > 0:
+        def purge() -> Any:
+            d = threads.deferToThread(backend.purge_expired)
+            d.addErrback(lambda f: log.failure("cfxstore: purging expired cookies failed", failure=f))
+            return d
+
+        task.LoopingCall(purge).start(purge_interval, now=True)
+
+
+def _stand_in(ws_config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The websocket config with a cfxstore cookie store swapped for a memory one."""
+    cookie = ws_config.get("cookie")
+    if not is_cfxstore_cookie(cookie):
+        return ws_config
+    return {**ws_config, "cookie": {**cookie, "store": {"type": "memory"}}}
+
+
+def _install(factory: WampWebSocketServerFactory, ws_config: Mapping[str, Any], cbdir: str | None) -> None:
+    if is_cfxstore_cookie(ws_config.get("cookie")):
+        factory._cookiestore = make_cookie_store(ws_config["cookie"], cbdir)
+        factory._config = ws_config
+
+
+def _universal_stand_in(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    websockets = config.get("websocket")
+    if not isinstance(websockets, Mapping):
+        return config
+    return {**config, "websocket": {path: _stand_in(ws) for path, ws in websockets.items()}}
+
+
+class _CookieAwareFactoryMixin:
+    """Overrides RouterTransport._create_factory (see the module docstring)."""
+
+    @inlineCallbacks
+    def _create_factory(self, create_paths: bool = False, ignore: list[str] = []):  # noqa: B006 (Crossbar's signature)
+        original = self._config
+        if original["type"] == "websocket":
+            stand_in = _stand_in(original)
+        elif original["type"] == "universal":
+            stand_in = _universal_stand_in(original)
+        else:
+            stand_in = original
+        self._config = stand_in
+        try:
+            factory, root = yield super()._create_factory(create_paths, ignore)
+        finally:
+            self._config = original
+        if isinstance(factory, WampWebSocketServerFactory):
+            _install(factory, original, self._cbdir)
+        elif isinstance(factory, UniSocketServerFactory) and factory._websocket_factory_map:
+            for path, ws_factory in factory._websocket_factory_map.items():
+                _install(ws_factory, original["websocket"][path], self._cbdir)
+        return factory, root
+
+
+class CfxRouterTransport(_CookieAwareFactoryMixin, RouterTransport):
+    """A listening router transport whose WebSocket factories may use cfxstore cookies."""
+
+
+class CfxRouterWebTransport(_CookieAwareFactoryMixin, RouterWebTransport):
+    """A Web/universal router transport whose WebSocket factories may use cfxstore cookies."""
+
+
+def create_router_transport(worker: Any, transport_id: str, config: Mapping[str, Any]) -> RouterTransport:
+    """Personality hook: Crossbar's choice of transport class, with cfxstore cookie support."""
+    if config["type"] == "web" or (config["type"] == "universal" and config.get("web", {})):
+        return CfxRouterWebTransport(worker, transport_id, config)
+    return CfxRouterTransport(worker, transport_id, config)
+
+
+class CfxWebSocketService(RouterWebServiceWebSocket):
+    """The "websocket" Web service, with cfxstore cookie support."""
+
+    @staticmethod
+    def create(transport: Any, path: str, config: Mapping[str, Any]) -> "CfxWebSocketService":
+        factory = WampWebSocketServerFactory(transport._worker._router_session_factory, transport.cbdir,
+                                             _stand_in(config), transport.templates)
+        _install(factory, config, transport.cbdir)
+        factory.startFactory()
+        return CfxWebSocketService(transport, path, config, WebSocketResource(factory))

@@ -1,0 +1,150 @@
+"""Test harness: a Twisted reactor in a background thread and a real router process.
+
+The router is ``cfxstore router start`` in a subprocess (its own process
+group, killed in a finally), on ports picked free at test time. Readiness is
+polled with deadlines: the port accepts connections and the log says the
+worker is ready.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
+READY = "configured and ready"
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll until condition() is truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class ReactorThread:
+    """The global Twisted reactor, running in a daemon thread for the whole test session."""
+
+    def __init__(self) -> None:
+        from twisted.internet import reactor
+
+        self.reactor = reactor
+        self.thread = threading.Thread(target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True)
+        self.thread.start()
+        wait_for(lambda: reactor.running, 10, "the reactor to run")
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any) -> Any:
+        """Run fn on the reactor and wait (at most timeout seconds) for its (Deferred) result."""
+        from twisted.internet import defer
+        from twisted.internet.threads import blockingCallFromThread
+
+        def run() -> Any:
+            d = defer.maybeDeferred(fn, *args, **kwargs)
+            d.addTimeout(timeout, self.reactor)
+            return d
+
+        return blockingCallFromThread(self.reactor, run)
+
+    def stop(self) -> None:
+        self.reactor.callFromThread(self.reactor.stop)
+        self.thread.join(10)
+
+
+class RouterProcess:
+    """A cfxstore router node in a subprocess."""
+
+    def __init__(self, cbdir: Path, ports: list[int]) -> None:
+        self.cbdir = cbdir
+        self.ports = ports
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.log_path = cbdir / "router.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        self.starts += 1
+        offset = len(self.log())
+        with open(self.log_path, "a") as out:
+            self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir)],
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"router exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            return READY in self.log()[offset:] and all(port_open(p) for p in self.ports)
+
+        wait_for(ready, START_TIMEOUT, "the router to listen", interval=0.1)
+
+    def stop(self) -> int:
+        """Clean shutdown (SIGINT to the controller, which stops its workers); kills after a deadline."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else 0
+        os.kill(proc.pid, signal.SIGINT)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("router did not stop within 30s")
+        finally:
+            wait_for(lambda: not any(port_open(p) for p in self.ports), 15, "the router ports to close")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def admin_ticket(self) -> str:
+        match = re.search(r"ticket is shown only this once: (\S+)", self.log())
+        assert match, "the first start did not print the admin ticket"
+        return match.group(1)
+
+
+def edit_config(cbdir: Path, edit: Callable[[dict], None]) -> None:
+    path = cbdir / "config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config, indent=2))
