@@ -235,14 +235,21 @@ class Map(Table):
     def get_by_index(self, txn: Any, name: str, index_key: Any) -> Any:
         """The first record with index_key in index name, or None."""
         idx = self.indexes.get(name) or self.index(name)
-        if idx.unique:  # the lookup hot path: two gets, no key decoding
-            kb = txn.get(idx.encode_key(index_key), db=idx.table._h)
+        if idx.unique:  # the lookup hot path: two gets, no key decoding, few frames
+            try:
+                ikb = idx._ienc(index_key)
+            except Exception:
+                ikb = idx.encode_key(index_key)  # raises the error naming the index
+            kb = txn.get(ikb, db=idx.table._h)
         else:
             kb = next(iter(idx.primary_keys(txn, index_key, limit=1, raw=True)), None)
         if kb is None:
             return None
         data = txn.get(kb, db=self._h)
-        return None if data is None else self.decode_value(data)
+        if data is None:
+            return None
+        marker = self._marker
+        return self._dec_slow(data) if marker and marker in data else self._dec(data)
 
     def rebuild_index(self, txn: Any, name: str) -> int:
         """Recompute index name from the table; returns the number of entries written."""
