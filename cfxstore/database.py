@@ -15,7 +15,22 @@ def default_path() -> str:
 
 
 def open_database(path: str | os.PathLike[str] | None = None, *, readonly: bool = False,
-                  maxsize: int = 2**28, sync: bool = True) -> orm.Database:
-    """Open (creating unless readonly) the embedded LMDB database at path (default: default_path())."""
-    return orm.Database(path if path is not None else default_path(), maxsize=maxsize,
-                        readonly=readonly, sync=sync)
+                  maxsize: int = 2**28, sync: bool = True, check_version: bool = True) -> orm.Database:
+    """Open (creating unless readonly) the embedded LMDB database at path (default: default_path()).
+
+    A new database is stamped with the current schema version. One at an
+    older version raises DatabaseTooOld (run ``cfxstore migrate up``), one
+    at a newer version DatabaseTooNew. ``check_version=False`` is for the
+    maintenance tools that migrate, back up or inspect such databases.
+    """
+    db = orm.Database(path if path is not None else default_path(), maxsize=maxsize,
+                      readonly=readonly, sync=sync)
+    if check_version:
+        from cfxstore.migrate.versions import check_database
+
+        try:
+            check_database(db)
+        except BaseException:
+            db.close()
+            raise
+    return db

@@ -198,6 +198,30 @@ class Database:
         for tab, index_name in backfill:  # an index added to a table that already has records
             tab.rebuild_index(txn, index_name)  # type: ignore[attr-defined]
 
+    def stored_table(self, entry: dict[str, Any], txn: Transaction | None = None) -> Table | None:
+        """A table declared from its catalog entry alone, or None if it holds no data yet.
+
+        For tools that read records as stored (migrations, dumps, checks): CBOR
+        values come back as plain dicts, FlatBuffers values as bytes. Nothing
+        is written to the catalog. Bind before beginning a read transaction, or
+        pass this thread's write transaction.
+        """
+        from .map import Map
+        from .setmap import SetMap
+
+        slot, kind, key, value = entry["slot"], entry.get("kind"), entry.get("key"), entry.get("value", "")
+        if kind == "set" and value.startswith("set(") and value.endswith(")"):
+            tab: Table = SetMap(slot, key=key, member=value[4:-1])
+        elif kind == "map":
+            tab = Map(slot, key=key, value="bytes" if value == "flatbuffers" else value)
+        else:
+            raise SchemaError(f"table {entry.get('name')!r} (slot {slot}): unknown table kind {kind!r}")
+        handle = self._live().engine.open_table(table_name(slot), txn, create=False)
+        if handle is None:
+            return None
+        tab._bind(self, entry["name"], slot, handle)
+        return tab
+
     # -- metadata ----------------------------------------------------------------
 
     def get_meta(self, txn: Transaction, key: str, default: Any = None) -> Any:
@@ -215,11 +239,13 @@ class Database:
         info = shared.engine.info()
         info["path"] = self.path
         tables = []
+        entries = self.catalog()
+        # Handles first: a transaction cannot use a handle opened after it began.
+        handles = {slot: shared.engine.open_table(table_name(slot), None, create=False) for slot in entries}
         with self.begin() as txn:
-            for slot, entry in sorted(shared.catalog.entries(txn).items()):  # type: ignore[union-attr]
-                handle = shared.engine.open_table(table_name(slot), None, create=False)
-                entries = 0 if handle is None else txn.count(handle)
-                tables.append({**entry, "entries": entries})
+            for slot, entry in sorted(entries.items()):
+                handle = handles[slot]
+                tables.append({**entry, "entries": 0 if handle is None else txn.count(handle)})
         info["tables"] = tables
         return info
 

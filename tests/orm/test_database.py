@@ -238,3 +238,31 @@ def test_put_many_grows_the_map_too(tmp_path):
             assert s.blobs.put_many(txn, ((i, blob) for i in range(1500))) == 1500
         with db.begin() as txn:
             assert s.blobs.count(txn) == 1500 and s.blobs[txn, 1499] == blob
+
+
+def test_stats_of_a_readonly_database(tmp_path):
+    with orm.Database(tmp_path / "db") as db:
+        s = Blobs.attach(db)
+        with db.begin(write=True) as txn:
+            s.blobs[txn, 1] = b"x"
+    with orm.Database(tmp_path / "db", readonly=True) as db:
+        (entry,) = db.stats()["tables"]
+        assert entry["entries"] == 1
+
+
+def test_stored_table_reads_records_as_stored(db):
+    @orm.table("0c6b8a0e-5a8e-4b8f-9f6e-4c1d1f1b2a33")
+    class Rec:
+        n: int
+
+    class S(orm.Schema):
+        def attach(self, db):
+            self.recs = orm.MapOidCbor(3, Rec)
+
+    s = S.attach(db)
+    with db.begin(write=True) as txn:
+        s.recs[txn, 1] = Rec(n=5)
+    raw = db.stored_table(db.catalog()[3])
+    with db.begin() as txn:
+        assert list(raw.select(txn)) == [(1, {"n": 5})]
+    assert db.catalog()[3]["name"] == "recs"

@@ -1,0 +1,144 @@
+"""``cfxstore cookies``: list, show, revoke and purge persistent authentication cookies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import click
+
+from cfxstore.cli.render import (db_option, db_path, emit_json, fields, fmt_time, handle_errors, json_option, note,
+                                 table, text)
+
+
+@click.group()
+def cookies() -> None:
+    """Persistent WAMP cookie authentication."""
+
+
+def _open(path: str | None, readonly: bool) -> Any:
+    from cfxstore.migrate.access import open_existing
+
+    return open_existing(db_path(path), readonly=readonly)
+
+
+def _has_store(database: Any) -> bool:
+    return any(e["name"] == "cookies" for e in database.catalog().values())
+
+
+def _record(cookie: Any, now: int) -> dict[str, Any]:
+    # The value hash is left out: it is a lookup key for a live login.
+    data = {k: v for k, v in cookie.marshal().items() if k != "value_hash"}
+    data["oid"] = str(cookie.oid)
+    data["expired"] = cookie.is_expired(now)
+    return data
+
+
+@cookies.command("list")
+@db_option
+@click.option("--authid", default=None, help="Only the cookies of this authid.")
+@click.option("--all", "show_all", is_flag=True, help="Include expired cookies.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many.")
+@json_option
+@handle_errors
+def list_(db: str | None, authid: str | None, show_all: bool, limit: int | None, as_json: bool) -> None:
+    """Cookies, oldest first (live ones unless --all)."""
+    from cfxstore.cookies.service import CookieService
+    from cfxstore.timeutil import now_ns
+
+    now = now_ns()
+    found: list[Any] = []
+    with _open(db, readonly=True) as database:
+        if _has_store(database):
+            service = CookieService(database)
+            with database.begin() as txn:
+                if authid is not None:
+                    oids = service.schema.cookies.keys_by_index(txn, "idx_cookies_by_authid", authid)
+                    records = (service.schema.cookies[txn, oid] for oid in oids)
+                else:
+                    records = service.schema.cookies.select(txn, return_keys=False)
+                found = [c for c in records if c is not None and (show_all or not c.is_expired(now))]
+    found.sort(key=lambda c: c.created)
+    if limit is not None:
+        found = found[:limit]
+    if as_json:
+        emit_json([_record(c, now) for c in found])
+        return
+    table(["id", "name", "authid", "role", "realm", "created", "expires", "state"],
+          [(c.oid, c.name, c.authid or "(anonymous)", c.authrole, c.authrealm, fmt_time(c.created),
+            fmt_time(c.expires), "expired" if c.is_expired(now) else "live") for c in found])
+    note(f"{len(found)} cookie(s)")
+
+
+@cookies.command()
+@click.argument("cookie_id")
+@db_option
+@json_option
+@handle_errors
+def show(cookie_id: str, db: str | None, as_json: bool) -> None:
+    """One cookie by its id (the UUID shown by `cookies list`)."""
+    from cfxstore.cookies.service import CookieService
+    from cfxstore.timeutil import now_ns
+
+    try:
+        oid = uuid.UUID(cookie_id)
+    except ValueError:
+        raise click.BadParameter(f"{cookie_id!r} is not a cookie id (a UUID)", param_hint="COOKIE_ID") from None
+    cookie = None
+    with _open(db, readonly=True) as database:
+        if _has_store(database):
+            service = CookieService(database)
+            with database.begin() as txn:
+                cookie = service.schema.cookies[txn, oid]
+    if cookie is None:
+        raise click.ClickException(f"no cookie {oid}")
+    data = _record(cookie, now_ns())
+    if as_json:
+        emit_json(data)
+        return
+    times = {"created", "modified", "expires"}
+    fields([(k, fmt_time(v) if k in times else text(v, 200)) for k, v in data.items()])
+
+
+@cookies.command()
+@db_option
+@click.option("--authid", required=True, help="Delete every cookie of this authid.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@handle_errors
+def revoke(db: str | None, authid: str, yes: bool, as_json: bool) -> None:
+    """Delete every cookie of an authid (its browsers must log in again).
+
+    Routers notice within their cookie cache time; live connections stay
+    open (the router procedure cfxstore.cookie.revoke_by_authid closes them).
+    """
+    from cfxstore.cookies.service import CookieService
+
+    with _open(db, readonly=False) as database:
+        count = 0
+        if _has_store(database):
+            service = CookieService(database)
+            n = len(service.cookies_by_authid(authid))
+            if n and not yes and not as_json:
+                click.confirm(f"delete {n} live cookie(s) of {authid!r}?", abort=True)
+            count = len(service.revoke_authid(authid))
+    if as_json:
+        emit_json({"authid": authid, "revoked": count})
+    else:
+        click.echo(f"revoked {count} cookie(s) of {authid!r}")
+
+
+@cookies.command("purge-expired")
+@db_option
+@json_option
+@handle_errors
+def purge_expired(db: str | None, as_json: bool) -> None:
+    """Delete every expired cookie."""
+    from cfxstore.cookies.service import CookieService
+
+    with _open(db, readonly=False) as database:
+        count = CookieService(database).purge_expired() if _has_store(database) else 0
+    if as_json:
+        emit_json({"purged": count})
+    else:
+        click.echo(f"purged {count} expired cookie(s)")

@@ -1,0 +1,33 @@
+"""The ``cfxstore`` command: a click group that subcommand groups are added to."""
+
+from __future__ import annotations
+
+import click
+
+from cfxstore import __version__
+from cfxstore.cli.cookies import cookies
+from cfxstore.cli.db import db
+from cfxstore.cli.events import events
+from cfxstore.cli.migrate import migrate
+from cfxstore.cli.principals import principals
+from cfxstore.cli.router import router
+from cfxstore.cli.sessions import sessions
+
+
+@click.group()
+@click.version_option(__version__, prog_name="cfxstore")
+def cli() -> None:
+    """Durable storage for WAMP routers."""
+
+
+cli.add_command(router)
+cli.add_command(db)
+cli.add_command(cookies)
+cli.add_command(sessions)
+cli.add_command(events)
+cli.add_command(principals)
+cli.add_command(migrate)
+
+
+if __name__ == "__main__":
+    cli()

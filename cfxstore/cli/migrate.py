@@ -1,0 +1,250 @@
+"""``cfxstore migrate``: schema versions, upgrades and the import from stock Crossbar."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any
+
+import click
+
+from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fmt_time, handle_errors, json_option,
+                                 note, status, table)
+
+TEMPLATE = '''"""Version {version}: {description}
+
+Say why this change is needed and what it does to stored records.
+"""
+
+from cfxstore.migrate.context import MigrationContext
+
+VERSION = {version}
+DESCRIPTION = "{description}"
+
+
+def upgrade(ctx: MigrationContext) -> None:
+    # Records are as stored (dicts for CBOR tables). Example:
+    #     for key, record in ctx.rows("sessions"):
+    #         record["new_name"] = record.pop("old_name", None)
+    #         ctx.put("sessions", key, record)
+    raise NotImplementedError
+
+
+# Define downgrade(ctx) if version {previous} code can be given its records back;
+# without it, `cfxstore migrate down` past this version is refused.
+'''
+
+
+@click.group()
+def migrate() -> None:
+    """Upgrade databases to this cfxstore's schema version, or import from Crossbar."""
+
+
+class _Reporter:
+    """Renders the runner's events: a line per step and a bar per table walked."""
+
+    def __init__(self, progress: RowProgress, dry_run: bool) -> None:
+        self.progress = progress
+        self.dry_run = dry_run
+
+    def step_started(self, migration: Any, direction: str, from_version: int, to_version: int) -> None:
+        self.progress.message(f"{'trying' if self.dry_run else 'migrating'} {from_version} -> {to_version}: "
+                              f"{migration.name} ({migration.description})")
+
+    def row(self, table_: str, done: int, total: int) -> None:
+        self.progress.row(f"  {table_}", done, total)
+
+    def note(self, message: str) -> None:
+        self.progress.message(f"  {message}")
+
+    def step_finished(self, result: Any) -> None:
+        if self.dry_run:
+            self.progress.message(f"  would write {result.rows_written} of {result.rows_read} rows read "
+                                  f"({result.seconds:.2f}s, rolled back)")
+        else:
+            self.progress.message(f"  wrote {result.rows_written} of {result.rows_read} rows read "
+                                  f"in {result.seconds:.2f}s; now at version {result.to_version}")
+
+
+def _open(path: str) -> Any:
+    from cfxstore.migrate.access import open_existing
+
+    return open_existing(path, readonly=False, check_version=False)
+
+
+@migrate.command("status")
+@click.argument("path", required=False)
+@db_option
+@click.option("--check", "check_", is_flag=True, help="Exit with status 1 unless the database is current.")
+@json_option
+@handle_errors
+def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> None:
+    """The database's schema version and the migrations applied or pending."""
+    from cfxstore.migrate.access import open_existing
+    from cfxstore.migrate.discovery import load_migrations
+    from cfxstore.migrate.info import version_state
+    from cfxstore.migrate.runner import head
+    from cfxstore.migrate.versions import HISTORY_KEY, effective_version
+
+    migrations = load_migrations()
+    with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
+        with database.begin() as txn:
+            version = effective_version(database, txn)
+            history = database.get_meta(txn, HISTORY_KEY, []) or []
+        where = database.path
+    latest = head(migrations)
+    state = version_state(version, latest)
+    applied_at: dict[int, int] = {}
+    for h in history:
+        if h.get("direction") == "up":
+            applied_at[h["version"]] = h["at"]
+        else:
+            applied_at.pop(h.get("version"), None)
+    current = 0 if version is None else version
+    steps = [{"version": m.version, "name": m.name, "description": m.description,
+              "applied": m.version <= current,
+              "applied_at": applied_at.get(m.version) if m.version <= current else None,
+              "reversible": m.reversible} for m in migrations]
+    if as_json:
+        emit_json({"path": where, "schema_version": version, "code_schema_version": latest, "state": state,
+                   "migrations": steps, "pending": [s["version"] for s in steps if not s["applied"]]})
+    else:
+        click.echo(f"{where}: schema version {version if version is not None else '-'}, "
+                   f"this cfxstore: {latest} ({state})")
+        table(["version", "migration", "state", "applied", "down"],
+              [(f"{s['version']:04d}", s["description"], "applied" if s["applied"] else "pending",
+                fmt_time(s["applied_at"]) if s["applied_at"] else "-", "yes" if s["reversible"] else "no")
+               for s in steps])
+        if state == "needs-migration":
+            note(f"run `cfxstore migrate up --db {where}` (stop routers and services using it first)")
+        elif state == "newer-than-code":
+            note("this database was migrated by a newer cfxstore; upgrade cfxstore to use it")
+    if check_ and state not in ("current", "new"):
+        sys.exit(1)
+
+
+def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+    from cfxstore.migrate.backup import backup_beside
+    from cfxstore.migrate.discovery import load_migrations
+    from cfxstore.migrate.runner import Runner, plan_down, plan_up
+
+    migrations = load_migrations()
+    with _open(path) as database:
+        with RowProgress(enabled=True) as progress:
+            runner = Runner(database, _Reporter(progress, dry_run))
+            current = runner.current_version()
+            plan = plan_up(current, migrations, to) if direction == "up" else plan_down(current, migrations, to)
+            result: dict[str, Any] = {"path": database.path, "from": current, "to": plan.target,
+                                      "dry_run": dry_run, "backup": None, "steps": []}
+            if plan.empty:
+                progress.message(f"{database.path} is already at version {current}; nothing to do")
+            else:
+                if not dry_run and not no_backup:
+                    with status(f"backing up {database.path} before migrating ..."):
+                        result["backup"] = backup_beside(database, current)
+                    progress.message(f"backup written to {result['backup']}")
+                results = runner.run(plan, dry_run=dry_run)
+                result["steps"] = [r.__dict__ for r in results]
+                if dry_run:
+                    progress.message(f"dry run: {database.path} is unchanged at version {current}")
+                else:
+                    progress.message(f"{database.path} is now at version {plan.target}")
+    if as_json:
+        emit_json(result)
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@click.option("--to", "to", type=int, default=None, help="Stop at this version (default: the newest).")
+@click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
+@click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@json_option
+@handle_errors
+def up(path: str | None, db: str | None, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+    """Upgrade the database to this cfxstore's schema version.
+
+    A compact backup is written beside the database first
+    (PATH.backup-<version>-<time>). Each step runs in one transaction
+    together with its version bump: an interrupted run leaves the database
+    at the last completed version. Stop routers and services first.
+    """
+    _run(db_path(db, path), "up", to, dry_run, no_backup, as_json)
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@click.option("--to", "to", type=int, required=True, help="The version to go back to.")
+@click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
+@click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@json_option
+@handle_errors
+def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+    """Downgrade the database to version --to (for going back to an older cfxstore)."""
+    _run(db_path(db, path), "down", to, dry_run, no_backup, as_json)
+
+
+@migrate.command()
+@click.argument("name")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="Migrations directory (default: the installed migrations package).")
+@handle_errors
+def new(name: str, directory: str | None) -> None:
+    """Write a template for the next migration, NNNN_NAME.py."""
+    from cfxstore.migrate.versions import migrations_dir, versions_in
+
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not slug:
+        raise click.UsageError("NAME needs letters or digits")
+    directory = directory or migrations_dir()
+    if not os.path.isdir(directory):
+        raise click.ClickException(f"migrations directory {directory} does not exist")
+    existing = versions_in(directory)
+    version = (existing[-1] if existing else 0) + 1
+    path = os.path.join(directory, f"{version:04d}_{slug}.py")
+    description = " ".join(name.split()).replace("\\", "/").replace('"', "'")
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(TEMPLATE.format(version=version, previous=version - 1, description=description))
+    click.echo(f"wrote {path}")
+
+
+@migrate.command("import-cfxdb")
+@click.option("--cookies", "cookies", metavar="PATH", default=None, help="A Crossbar cookie store database.")
+@click.option("--realmstore", "realmstore", metavar="PATH", default=None, help="A Crossbar realm store database.")
+@click.argument("dest", required=False)
+@db_option
+@json_option
+@handle_errors
+def import_cfxdb(cookies: str | None, realmstore: str | None, dest: str | None, db: str | None,
+                 as_json: bool) -> None:
+    """Import a stock Crossbar cookie store and/or realm store into the cfxstore database DEST.
+
+    Cookie values are hashed on the way in, so browsers keep their
+    sessions. The sources are only read. Running it again imports the
+    same records again without duplicating them.
+    """
+    from cfxstore.migrate.access import open_or_create
+    from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+
+    target = db_path(db, dest)
+    for source in (cookies, realmstore):
+        if source is not None and os.path.realpath(source) == os.path.realpath(target):
+            raise click.UsageError(f"the destination {target} is also a source")
+    check_sources(cookies, realmstore)
+    database, created = open_or_create(target)
+    results: dict[str, Any] = {}
+    with database, RowProgress(enabled=True) as progress:
+        if cookies is not None:
+            results["cookies"] = import_cookies(cookies, database, on_row=progress.row)
+        if realmstore is not None:
+            results.update(import_realmstore(realmstore, database, on_row=progress.row))
+    out = {name: r.__dict__ for name, r in results.items()}
+    if as_json:
+        emit_json({"database": os.path.realpath(target), "created": created, "tables": out})
+        return
+    click.echo(f"imported into {os.path.realpath(target)}" + (" (new database)" if created else ""))
+    table(["table", "read", "imported", "skipped"],
+          [(name, r["read"], r["imported"],
+            ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-") for name, r in out.items()])

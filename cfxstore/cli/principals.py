@@ -1,0 +1,185 @@
+"""``cfxstore principals``: WAMP principals and their ticket or WAMP-CRA secrets.
+
+Secrets are read from a hidden prompt or from stdin (--password-stdin),
+never from the command line, where they would land in shell history and
+in every process listing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from typing import Any, Callable, Iterator, TypeVar
+
+import click
+
+from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
+_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra"]), default="ticket",
+                              show_default=True, help="How the principal authenticates.")
+_stdin_option = click.option("--password-stdin", is_flag=True,
+                             help="Read the secret from the first line of stdin instead of a prompt.")
+
+
+@click.group()
+def principals() -> None:
+    """Principals (authid + role per realm) and their secrets."""
+
+
+def _credential_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cfxstore.credentials.service import CredentialError
+
+        try:
+            return fn(*args, **kwargs)
+        except CredentialError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _read_secret(from_stdin: bool, what: str) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        secret = line[:-1] if line.endswith("\n") else line
+        secret = secret[:-1] if secret.endswith("\r") else secret
+    else:
+        secret = click.prompt(what, hide_input=True, confirmation_prompt=True, err=True)
+    if not secret:
+        raise click.ClickException("the secret must not be empty")
+    return secret
+
+
+@contextlib.contextmanager
+def _service(path: str | None, readonly: bool, *, create: bool = False) -> Iterator[Any]:
+    """A CredentialService on the database at path, closed afterwards."""
+    from cfxstore.credentials.service import CredentialService
+    from cfxstore.migrate.access import open_existing, open_or_create
+
+    if create:
+        database, created = open_or_create(db_path(path))
+        if created:
+            note(f"created a new database at {database.path}")
+    else:
+        database = open_existing(db_path(path), readonly=readonly)
+    with database:
+        yield CredentialService(database)
+
+
+def _has_tables(path: str | None) -> bool:
+    from cfxstore.migrate.access import open_existing
+
+    with open_existing(db_path(path), readonly=True) as database:
+        return any(e["name"] == "principals" for e in database.catalog().values())
+
+
+def _set_secret(service: Any, realm: str, authid: str, method: str, secret: str) -> None:
+    if method == "ticket":
+        service.set_ticket(realm, authid, secret)
+    else:
+        service.set_wampcra(realm, authid, secret)
+
+
+@principals.command()
+@click.argument("authid")
+@db_option
+@_realm_option
+@click.option("--role", required=True, help="The WAMP role the principal gets.")
+@_method_option
+@_stdin_option
+@click.option("--no-secret", is_flag=True, help="Create the principal without a secret (set one with passwd).")
+@click.option("--create", is_flag=True, help="Create the database if there is none at the path.")
+@json_option
+@handle_errors
+@_credential_errors
+def add(authid: str, db: str | None, realm: str, role: str, method: str, password_stdin: bool, no_secret: bool,
+        create: bool, as_json: bool) -> None:
+    """Add a principal AUTHID with a secret (prompted, or --password-stdin)."""
+    secret = None if no_secret else _read_secret(password_stdin, f"{method} for {authid}")
+    with _service(db, readonly=False, create=create) as service:
+        service.add_principal(realm=realm, authid=authid, role=role)
+        if secret is not None:
+            try:
+                _set_secret(service, realm, authid, method, secret)
+            except BaseException:
+                service.remove_principal(realm, authid)  # no principal without the secret asked for
+                raise
+    if as_json:
+        emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method})
+    else:
+        click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r}"
+                   + ("" if no_secret else f" with a {method} secret"))
+
+
+@principals.command("list")
+@db_option
+@click.option("--realm", default=None, help="Only principals of this realm.")
+@json_option
+@handle_errors
+def list_(db: str | None, realm: str | None, as_json: bool) -> None:
+    """Principals by realm and authid, with the kinds of secret they have (never the secrets)."""
+    rows: list[dict[str, Any]] = []
+    if _has_tables(db):
+        with _service(db, readonly=True) as service:
+            schema = service.schema
+            with service.schema.db.begin() as txn:
+                for p in service.list_principals(realm):
+                    creds = [schema.credentials[txn, oid] for oid in
+                             schema.credentials.keys_by_index(txn, "idx_credentials_by_principal", p.oid)]
+                    rows.append({"realm": p.realm, "authid": p.authid, "role": p.role, "extra": p.extra,
+                                 "methods": sorted(c.authmethod for c in creds if c is not None),
+                                 "created": p.created})
+    if as_json:
+        emit_json(rows)
+        return
+    table(["realm", "authid", "role", "secrets", "created"],
+          [(r["realm"], r["authid"], r["role"], ", ".join(r["methods"]) or "(none)", fmt_time(r["created"]))
+           for r in rows])
+    note(f"{len(rows)} principal(s)")
+
+
+@principals.command()
+@click.argument("authid")
+@db_option
+@_realm_option
+@_method_option
+@_stdin_option
+@json_option
+@handle_errors
+@_credential_errors
+def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin: bool, as_json: bool) -> None:
+    """Set (or replace) the secret of AUTHID."""
+    secret = _read_secret(password_stdin, f"new {method} for {authid}")
+    with _service(db, readonly=False) as service:
+        _set_secret(service, realm, authid, method, secret)
+    if as_json:
+        emit_json({"realm": realm, "authid": authid, "method": method})
+    else:
+        click.echo(f"set the {method} secret of {authid!r} on realm {realm!r}")
+
+
+@principals.command()
+@click.argument("authid")
+@db_option
+@_realm_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@handle_errors
+@_credential_errors
+def remove(authid: str, db: str | None, realm: str, yes: bool, as_json: bool) -> None:
+    """Remove AUTHID and all its secrets."""
+    if not yes and not as_json:
+        click.confirm(f"remove principal {authid!r} from realm {realm!r}?", abort=True)
+    with _service(db, readonly=False) as service:
+        removed = service.remove_principal(realm, authid)
+    if not removed:
+        raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
+    if as_json:
+        emit_json({"realm": realm, "authid": authid, "removed": True})
+    else:
+        click.echo(f"removed {authid!r} from realm {realm!r}")

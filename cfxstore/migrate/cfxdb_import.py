@@ -1,0 +1,272 @@
+"""Importing a stock Crossbar cookie store and realm store into a cfxstore database.
+
+Cookies keep their ids and their values keep working: each raw value is
+hashed on the way in (only the hash is stored), so CookieService.lookup
+finds an imported cookie by the value the browser still holds. Sessions,
+publications and events are mapped onto the RealmStore records; transport
+details lose their cookie values and credential headers.
+
+Records are written in batches, each in one transaction, keyed by their
+source ids, so running the import again (after a crash, or to pick up
+newer records) writes the same records again and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any, Callable
+
+import orm
+from cfxstore.cookies.entities import Cookie
+from cfxstore.cookies.schema import CookieStore
+from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService
+from cfxstore.realmstore.entities import Publication, Session
+from cfxstore.realmstore.schema import RealmStore
+from cfxstore.timeutil import NS_PER_SECOND, now_ns
+
+from .cfxdb_source import COOKIES, EVENTS, PUBLICATIONS, SESSIONS, CfxdbSource
+from .errors import ImportSourceError
+from .scrub import scrub_transport
+
+BATCH = 5000
+RowCallback = Callable[[str, int, int], None]
+
+# Session fields of cfxdb without a cfxstore counterpart: kept in the
+# record (Entity keeps unknown keys) rather than dropped.
+_SESSION_EXTRAS = ("arealm_oid", "node_oid", "node_authid", "worker_name", "worker_pid",
+                   "proxy_node_oid", "proxy_node_authid", "proxy_worker_name", "proxy_worker_pid")
+# Publication fields of cfxdb kept the same way (E2E-encrypted payloads among them).
+_PUBLICATION_EXTRAS = ("payload", "enc_algo", "enc_key", "enc_serializer", "acknowledge", "retain",
+                       "exclude_me", "exclude", "exclude_authid", "exclude_authrole",
+                       "eligible", "eligible_authid", "eligible_authrole")
+
+
+@dataclasses.dataclass
+class TableResult:
+    read: int = 0
+    imported: int = 0
+    skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def _cfxdb() -> Any:
+    try:
+        import cfxdb.cookiestore
+        import cfxdb.realmstore
+    except ImportError:
+        raise ImportSourceError("importing a Crossbar database needs the cfxdb package (installed with "
+                                "Crossbar): pip install cfxdb") from None
+    return cfxdb
+
+
+def _ns(value: Any) -> int | None:
+    """A cfxdb timestamp (numpy datetime64 or int ns) as int ns; None when unset (0)."""
+    if value is None:
+        return None
+    if hasattr(value, "astype"):
+        value = value.astype("datetime64[ns]").astype("int64").item()
+    value = int(value)
+    return value or None
+
+
+def _plain(value: Any) -> Any:
+    """uuid.UUID as str, empty containers as None: what the cfxstore records hold."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (dict, list)) and not value:
+        return None
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+class _Writer:
+    """Batches puts into write transactions of BATCH records."""
+
+    def __init__(self, db: orm.Database) -> None:
+        self.db = db
+        self._pending: list[Callable[[Any], bool]] = []
+
+    def add(self, put: Callable[[Any], bool]) -> None:
+        self._pending.append(put)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def flush(self, result: TableResult) -> None:
+        if not self._pending:
+            return
+        with self.db.begin(write=True) as txn:
+            for put in self._pending:
+                if put(txn):
+                    result.imported += 1
+        self._pending = []
+
+
+def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[bytes], Any], db: orm.Database,
+          convert: Callable[[Any, TableResult], Callable[[Any], bool] | None],
+          on_row: RowCallback | None) -> TableResult:
+    result = TableResult()
+    total = source.count(table)
+    writer = _Writer(db)
+    for raw in source.values(table):
+        result.read += 1
+        try:
+            put = convert(cast(raw), result)
+        except Exception as exc:  # a record Crossbar wrote that does not decode or validate
+            result.skip(f"invalid ({type(exc).__name__})")
+            put = None
+        if put is not None:
+            writer.add(put)
+        if len(writer) >= BATCH:
+            writer.flush(result)
+        if on_row is not None:
+            on_row(name, result.read, total)
+    writer.flush(result)
+    return result
+
+
+# -- cookies -------------------------------------------------------------------
+
+def _cookie_put(store: CookieStore, now: int) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+    def convert(c: Any, result: TableResult) -> Callable[[Any], bool] | None:
+        value = c.value
+        if not value or c.oid is None:
+            result.skip("no value or id")
+            return None
+        created = _ns(c.created) or now
+        max_age = c.max_age or DEFAULT_MAX_AGE
+        expires = created + max_age * NS_PER_SECOND
+        if expires <= now:
+            result.skip("expired")
+            return None
+        authenticated = _ns(c.authenticated)
+        cookie = Cookie(
+            oid=c.oid, created=created, modified=max(authenticated or created, created), max_age=max_age,
+            expires=expires, name=c.name or "cbtid", value_hash=CookieService.hash_value(value),
+            authid=c.authid, authrole=c.authrole, authmethod=c.authmethod, authrealm=c.authrealm,
+            authextra=_plain(c.authextra), node=_plain(c.authenticated_on_node),
+            worker=c.authenticated_on_worker, session=c.authenticated_session or None,
+            transport=_plain(scrub_transport(c.authenticated_transport_info)))
+
+        def put(txn: Any) -> bool:
+            try:
+                store.cookies[txn, cookie.oid] = cookie
+            except orm.UniqueViolation:  # another cookie already has this value
+                result.skip("value already used by another cookie")
+                return False
+            return True
+        return put
+    return convert
+
+
+def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = None) -> TableResult:
+    """Import the cookies of the Crossbar cookie store at path into db."""
+    cfxdb = _cfxdb()
+    with CfxdbSource(path, "cookie store") as source:
+        source.require(COOKIES, kind="cookie store")
+        store = CookieStore.attach(db)
+        return _walk(source, COOKIES, "cookies", cfxdb.cookiestore.Cookie.cast, db,
+                     _cookie_put(store, now_ns()), on_row)
+
+
+# -- realm store ---------------------------------------------------------------
+
+def _session_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+    def convert(s: Any, result: TableResult) -> Callable[[Any], bool] | None:
+        joined_at = _ns(s.joined_at)
+        if s.oid is None or s.session is None or not s.realm or joined_at is None:
+            result.skip("no id, realm or join time")
+            return None
+        left_at = _ns(s.left_at)
+        data: dict[str, Any] = {
+            "oid": s.oid, "session_id": s.session, "realm": s.realm, "authid": s.authid,
+            "authrole": s.authrole, "authmethod": s.authmethod, "authprovider": s.authprovider,
+            "authextra": _plain(s.authextra), "transport": _plain(scrub_transport(s.transport)),
+            "joined_at": joined_at, "left_at": left_at if left_at and left_at >= joined_at else None,
+        }
+        for name in _SESSION_EXTRAS:
+            value = _plain(getattr(s, name, None))
+            if value is not None:
+                data[name] = value
+        proxy = _plain(scrub_transport(getattr(s, "proxy_transport", None)))
+        if proxy is not None:
+            data["proxy_transport"] = proxy
+        session = Session.parse(data)
+
+        def put(txn: Any) -> bool:
+            try:
+                store.sessions[txn, session.oid] = session
+            except orm.UniqueViolation:
+                result.skip("another session has the same id and join time")
+                return False
+            return True
+        return put
+    return convert
+
+
+def _publication_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+    def convert(p: Any, result: TableResult) -> Callable[[Any], bool] | None:
+        if p.publication is None or not p.topic or not p.timestamp:
+            result.skip("no id, topic or time")
+            return None
+        data: dict[str, Any] = {
+            "publication_id": p.publication, "topic": p.topic, "publisher": p.publisher or None,
+            "args": list(p.args) if p.args is not None else None, "kwargs": p.kwargs,
+            "timestamp": _ns(p.timestamp),
+        }
+        for name in _PUBLICATION_EXTRAS:
+            value = _plain(getattr(p, name, None))
+            if value is not None and value is not False:
+                data[name] = value
+        publication = Publication.parse(data)
+
+        def put(txn: Any) -> bool:
+            store.publications[txn, publication.publication_id] = publication
+            return True
+        return put
+    return convert
+
+
+def _event_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+    def convert(e: Any, result: TableResult) -> Callable[[Any], bool] | None:
+        if not e.timestamp or e.subscription is None or e.receiver is None or e.publication is None:
+            result.skip("no time, subscription, receiver or publication")
+            return None
+        key = (e.subscription, _ns(e.timestamp), e.receiver, e.publication)
+
+        def put(txn: Any) -> bool:
+            store.deliveries[txn, key] = b""
+            return True
+        return put
+    return convert
+
+
+def import_realmstore(path: str, db: orm.Database, on_row: RowCallback | None = None) -> dict[str, TableResult]:
+    """Import sessions, publications and events of the Crossbar realm store at path into db."""
+    cfxdb = _cfxdb()
+    rs = cfxdb.realmstore
+    with CfxdbSource(path, "realm store") as source:
+        source.require(SESSIONS, PUBLICATIONS, EVENTS, kind="realm store")
+        store = RealmStore.attach(db)
+        return {
+            "sessions": _walk(source, SESSIONS, "sessions", rs.Session.cast, db, _session_put(store), on_row),
+            "publications": _walk(source, PUBLICATIONS, "publications", rs.Publication.cast, db,
+                                  _publication_put(store), on_row),
+            "events": _walk(source, EVENTS, "events", rs.Event.cast, db, _event_put(store), on_row),
+        }
+
+
+def check_sources(cookies: str | None, realmstore: str | None) -> None:
+    """Open and identify each source before anything is written (clear errors for wrong paths)."""
+    if cookies is None and realmstore is None:
+        raise ImportSourceError("nothing to import: give --cookies PATH and/or --realmstore PATH")
+    if cookies is not None:
+        with CfxdbSource(cookies, "cookie store") as source:
+            source.require(COOKIES, kind="cookie store")
+    if realmstore is not None:
+        with CfxdbSource(realmstore, "realm store") as source:
+            source.require(SESSIONS, PUBLICATIONS, EVENTS, kind="realm store")

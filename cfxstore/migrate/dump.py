@@ -1,0 +1,114 @@
+"""Writing a database as a versioned, streaming JSON-lines dump.
+
+Line 1 is the header, then one line per record, then an end line:
+
+    {"format": "cfxstore-dump", "version": 1, "schema_version": 2, "created": ..., "source": ...,
+     "secrets": false, "tables": {"cookies": {"slot": 1, "key": "uuid", "value": "cbor", "rows": 10}, ...},
+     "omitted": [...], "skipped": [...]}
+    {"t": "cookies", "k": <key>, "v": <value>}
+    ...
+    {"end": true, "rows": {"cookies": 10, ...}}
+
+Keys and values are written as stored, tagged by dumpcodec. Index tables
+are left out (a load rebuilds them). The whole dump reads one snapshot,
+so it is consistent while writers run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from typing import Any, Callable, TextIO
+
+import orm
+
+from . import dumpcodec, rawtables
+from .errors import MaintenanceError
+from .schemas import table_owners
+from .versions import effective_version
+
+DUMP_FORMAT = "cfxstore-dump"
+DUMP_VERSION = 1
+
+#: Tables that hold nothing but secrets, and secret fields of other tables:
+#: left out unless the operator asks for them.
+SECRET_TABLES = frozenset({"credentials"})
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "cookies": ("value_hash",),
+    "activation_tokens": ("code_hash",),
+}
+
+RowCallback = Callable[[str, int, int], None]
+
+
+@dataclasses.dataclass
+class DumpSummary:
+    schema_version: int | None
+    rows: dict[str, int]
+    omitted: list[str]          # secret tables left out
+    skipped: list[str]          # tables no known schema declares
+
+
+def _line(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _strip(value: Any, fields: tuple[str, ...]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items() if k not in fields}
+
+
+def dump(db: orm.Database, out: TextIO, *, include_secrets: bool = False,
+         on_row: RowCallback | None = None) -> DumpSummary:
+    """Write every record of db's known tables to out (see the module docstring)."""
+    catalog = db.catalog()
+    derived = rawtables.index_slots(catalog)
+    owners = table_owners()
+    bound = rawtables.bind_all(db, catalog)  # before the snapshot: see rawtables.bind
+    with db.begin() as txn:
+        version = effective_version(db, txn)
+        chosen: list[tuple[dict[str, Any], orm.Table]] = []
+        omitted: list[str] = []
+        skipped: list[str] = []
+        for slot, entry in sorted(catalog.items()):
+            name = entry["name"]
+            if slot in derived:
+                continue
+            if name not in owners:
+                skipped.append(name)
+                continue
+            if name in SECRET_TABLES and not include_secrets:
+                omitted.append(name)
+                continue
+            tab = bound[slot]
+            if tab is not None:
+                chosen.append((entry, tab))
+        counts = {entry["name"]: tab.count(txn) for entry, tab in chosen}
+        out.write(_line({
+            "format": DUMP_FORMAT, "version": DUMP_VERSION, "schema_version": version,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source": db.path, "secrets": include_secrets,
+            "tables": {e["name"]: {"slot": e["slot"], "key": e["key"], "value": e["value"],
+                                   "rows": counts[e["name"]]} for e, _ in chosen},
+            "omitted": omitted, "skipped": skipped,
+        }))
+        written: dict[str, int] = {}
+        for entry, tab in chosen:
+            name = entry["name"]
+            hidden = () if include_secrets else SECRET_FIELDS.get(name, ())
+            total, n = counts[name], 0
+            for key, value in tab.select(txn):
+                try:
+                    line = _line({"t": name, "k": dumpcodec.encode(key),
+                                  "v": dumpcodec.encode(_strip(value, hidden) if hidden else value)})
+                except dumpcodec.CodecError as exc:
+                    raise MaintenanceError(f"table {name}, key {key!r}: {exc}") from None
+                out.write(line)
+                n += 1
+                if on_row is not None:
+                    on_row(name, n, total)
+            written[name] = n
+        out.write(_line({"end": True, "rows": written}))
+    return DumpSummary(version, written, omitted, skipped)

@@ -1,0 +1,119 @@
+"""Stock Crossbar databases built with the real cfxdb package, the way Crossbar writes them."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+import zlmdb
+from cfxdb.cookiestore import CookieStoreSchema
+from cfxdb.cookiestore import Cookie as CfxCookie
+from cfxdb.realmstore import Event as CfxEvent
+from cfxdb.realmstore import Publication as CfxPublication
+from cfxdb.realmstore import RealmStore as CfxRealmStore
+from cfxdb.realmstore import Session as CfxSession
+
+HOUR = 3600
+
+
+def transport_with_secrets(value: str) -> dict[str, Any]:
+    """Transport details as Crossbar marshals them: the raw cookie value and headers included."""
+    return {
+        "type": "websocket", "peer": "tcp4:127.0.0.1:50000", "is_secure": False,
+        "http_cbtid": value,
+        "http_headers_received": {"host": "localhost", "cookie": f"cbtid={value}",
+                                  "authorization": "Basic c2VjcmV0", "user-agent": "test"},
+        "http_headers_sent": {"set-cookie": f"cbtid={value}; max-age=3600"},
+    }
+
+
+def build_cookie_store(path: str, n: int = 3, *, expired: int = 0, lib_version: str | None = None
+                       ) -> list[dict[str, Any]]:
+    """A Crossbar cookie store with n live cookies (alternately authenticated) and some expired ones.
+
+    lib_version picks the LMDB data format ("0.9" as older Crossbar releases wrote, "1.0").
+    Returns what each live cookie was created with, raw value included.
+    """
+    db = zlmdb.Database(dbpath=path, maxsize=2**26, lib_version=lib_version)
+    try:
+        schema = CookieStoreSchema.attach(db)
+        made = []
+        now = time.time_ns()
+        with db.begin(write=True) as txn:
+            for i in range(n + expired):
+                live = i < n
+                c = CfxCookie()
+                c.oid = uuid.uuid4()
+                c.created = np.datetime64(now - (0 if live else 10 * HOUR * 10**9), "ns")
+                c.max_age = HOUR
+                c.name = "cbtid"
+                c.value = secrets.token_urlsafe(18)
+                if i % 2 == 0:
+                    c.authenticated = np.datetime64(now, "ns")
+                    c.authid = f"user{i}"
+                    c.authrole = "user"
+                    c.authmethod = "ticket"
+                    c.authrealm = "realm1"
+                    c.authextra = {"n": i}
+                    c.authenticated_on_node = uuid.uuid4()
+                    c.authenticated_on_worker = "worker1"
+                    c.authenticated_session = 1000 + i
+                    c.authenticated_transport_info = transport_with_secrets(c.value)
+                schema.cookies[txn, c.oid] = c
+                if live:
+                    made.append({"oid": c.oid, "value": c.value, "authid": c.authid})
+        return made
+    finally:
+        db.__exit__(None, None, None)  # zlmdb closes the environment here
+
+
+def build_realm_store(path: str, *, sessions: int = 4, publications: int = 3,
+                      receivers: int = 2) -> dict[str, Any]:
+    """A Crossbar realm store: sessions (half of them left), publications and their events."""
+    db = zlmdb.Database(dbpath=path, maxsize=2**26)
+    try:
+        schema = CfxRealmStore.attach(db)
+        now = time.time_ns()
+        made: dict[str, Any] = {"sessions": [], "publications": [], "events": []}
+        with db.begin(write=True) as txn:
+            for i in range(sessions):
+                s = CfxSession()
+                s.oid = uuid.uuid4()
+                s.session = 5000 + i
+                s.joined_at = np.datetime64(now + i, "ns")
+                if i % 2:
+                    s.left_at = np.datetime64(now + i + 1000, "ns")
+                s.realm = "realm1"
+                s.authid = f"user{i}"
+                s.authrole = "user"
+                s.authmethod = "ticket"
+                s.authextra = {"i": i}
+                s.node_oid = uuid.uuid4()
+                s.worker_name = "worker1"
+                s.transport = transport_with_secrets(f"value{i}")
+                schema.sessions[txn, s.oid] = s
+                made["sessions"].append({"oid": s.oid, "session": s.session, "secret": f"value{i}"})
+            for j in range(publications):
+                p = CfxPublication()
+                p.timestamp = now + 10_000 + j
+                p.publication = 7000 + j
+                p.publisher = 5000
+                p.topic = "com.example.topic"
+                p.args = [j, "x"]
+                p.kwargs = {"j": j}
+                schema.publications[txn, p.publication] = p
+                made["publications"].append(p.publication)
+                for r in range(receivers):
+                    e = CfxEvent()
+                    e.timestamp = now + 20_000 + j * 100 + r
+                    e.subscription = 900
+                    e.publication = p.publication
+                    e.receiver = 5000 + r
+                    schema.events[txn, (e.subscription, np.datetime64(e.timestamp, "ns"))] = e
+                    made["events"].append((e.subscription, e.timestamp, e.receiver, e.publication))
+        return made
+    finally:
+        db.__exit__(None, None, None)  # zlmdb closes the environment here

@@ -1,0 +1,183 @@
+"""Importing stock Crossbar databases (built with the real cfxdb package) into cfxstore."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from cfxdb_factories import build_cookie_store, build_realm_store
+from store_factories import MAXSIZE, populate, snapshot
+
+from cfxstore.cookies.service import CookieService
+from cfxstore.database import open_database
+from cfxstore.migrate import cfxdb_source
+from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+from cfxstore.migrate.errors import ImportSourceError
+from cfxstore.realmstore.service import SessionHistory
+
+
+@pytest.fixture
+def crossbar(tmp_path):
+    cookies_path, realm_path = str(tmp_path / "cookies"), str(tmp_path / "realmstore")
+    cookies = build_cookie_store(cookies_path, 5, expired=2)
+    realm = build_realm_store(realm_path)
+    return cookies_path, cookies, realm_path, realm
+
+
+def import_all(crossbar, dest):
+    cookies_path, _, realm_path, _ = crossbar
+    with open_database(dest, maxsize=MAXSIZE) as db:
+        return import_cookies(cookies_path, db), import_realmstore(realm_path, db)
+
+
+def test_imported_cookies_log_in_with_their_raw_values(crossbar, db_path):
+    _, cookies, _, _ = crossbar
+    result, _ = import_all(crossbar, db_path)
+    assert (result.read, result.imported, result.skipped) == (7, 5, {"expired": 2})
+    with CookieService.open(db_path) as service:
+        for made in cookies:
+            cookie = service.lookup(made["value"])
+            assert cookie is not None and cookie.oid == made["oid"] and cookie.authid == made["authid"]
+        assert service.lookup("not-a-cookie") is None
+
+
+@pytest.mark.parametrize("lib_version", ["0.9", "1.0"])
+def test_both_lmdb_formats_crossbar_wrote_are_read(tmp_path, db_path, lib_version):
+    source = str(tmp_path / "cookies")
+    made = build_cookie_store(source, 2, lib_version=lib_version)
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        assert import_cookies(source, db).imported == 2
+    with CookieService.open(db_path) as service:
+        assert all(service.lookup(c["value"]) is not None for c in made)
+
+
+def test_raw_cookie_values_are_not_stored(crossbar, db_path):
+    _, cookies, _, realm = crossbar
+    import_all(crossbar, db_path)
+    with open(os.path.join(db_path, "data.mdb"), "rb") as f:
+        data = f.read()
+    for made in cookies:
+        assert made["value"].encode() not in data
+    for s in realm["sessions"]:
+        assert s["secret"].encode() not in data
+    assert b"Basic c2VjcmV0" not in data
+
+
+def test_authenticated_cookie_fields_are_mapped(crossbar, db_path):
+    _, cookies, _, _ = crossbar
+    import_all(crossbar, db_path)
+    with CookieService.open(db_path) as service:
+        cookie = service.lookup(cookies[0]["value"])
+    assert (cookie.authrole, cookie.authmethod, cookie.authrealm, cookie.authextra) == \
+        ("user", "ticket", "realm1", {"n": 0})
+    assert cookie.worker == "worker1" and cookie.session == 1000 and cookie.max_age == 3600
+    assert cookie.expires == cookie.created + 3600 * 10**9
+    assert cookie.transport["peer"] == "tcp4:127.0.0.1:50000" and "http_cbtid" not in cookie.transport
+
+
+def test_sessions_publications_and_events_are_mapped(crossbar, db_path):
+    _, _, _, realm = crossbar
+    _, results = import_all(crossbar, db_path)
+    assert {k: (r.read, r.imported) for k, r in results.items()} == \
+        {"sessions": (4, 4), "publications": (3, 3), "events": (6, 6)}
+    with SessionHistory.open(db_path) as history:
+        first = history.get_session(5000)
+        assert first.oid == realm["sessions"][0]["oid"] and first.realm == "realm1" and first.left_at is None
+        assert history.get_session(5001).left_at is not None
+        assert first.authextra == {"i": 0} and first._unknown["worker_name"] == "worker1"
+        assert "cookie" not in first.transport["http_headers_received"]
+        events = history.events(900)
+        assert sorted((e.subscription_id, e.timestamp, e.receiver, e.publication_id) for e in events) == \
+            sorted(realm["events"])
+        assert all(e.topic == "com.example.topic" and e.args[1] == "x" for e in events)
+
+
+def test_running_the_import_again_duplicates_nothing(crossbar, db_path):
+    import_all(crossbar, db_path)
+    first = snapshot(db_path)
+    cookies, realm = import_all(crossbar, db_path)
+    assert cookies.imported == 5 and realm["sessions"].imported == 4
+    assert snapshot(db_path) == first
+
+
+def test_the_sources_are_not_changed(crossbar, db_path):
+    cookies_path, _, realm_path, _ = crossbar
+
+    def files():
+        return {p: open(os.path.join(p, "data.mdb"), "rb").read() for p in (cookies_path, realm_path)}
+
+    before = files()
+    import_all(crossbar, db_path)
+    assert files() == before
+
+
+def test_into_an_existing_database_keeps_its_records(crossbar, db_path):
+    made = populate(db_path)
+    import_all(crossbar, db_path)
+    with CookieService.open(db_path) as service:
+        assert service.lookup(made["cookies"][0]["value"]) is not None
+
+
+def test_the_table_ids_match_cfxdb():
+    from cfxdb.cookiestore import Cookies
+    from cfxdb.realmstore import Events, Publications, Sessions
+
+    assert cfxdb_source.COOKIES == Cookies._zlmdb_oid
+    assert cfxdb_source.SESSIONS == Sessions._zlmdb_oid
+    assert cfxdb_source.PUBLICATIONS == Publications._zlmdb_oid
+    assert cfxdb_source.EVENTS == Events._zlmdb_oid
+
+
+# -- sources that are not what they should be -----------------------------------------
+
+def test_a_missing_source_is_refused(tmp_path):
+    with pytest.raises(ImportSourceError, match="cookie store .*missing does not exist"):
+        check_sources(str(tmp_path / "missing"), None)
+
+
+def test_a_directory_without_a_database_is_refused(tmp_path):
+    with pytest.raises(ImportSourceError, match="is not a cfxdb database \\(expected a directory with data.mdb\\)"):
+        check_sources(str(tmp_path), None)
+
+
+def test_a_file_that_is_not_lmdb_is_refused(tmp_path):
+    d = tmp_path / "fake"
+    d.mkdir()
+    (d / "data.mdb").write_bytes(b"not lmdb" * 1000)
+    with pytest.raises(ImportSourceError, match="not a readable LMDB database"):
+        check_sources(None, str(d))
+
+
+def test_a_cfxstore_database_is_refused(db_path):
+    populate(db_path)
+    with pytest.raises(ImportSourceError, match="is a cfxstore database, not a Crossbar one"):
+        check_sources(db_path, None)
+
+
+def test_a_cookie_store_given_as_realm_store_is_refused(crossbar):
+    cookies_path = crossbar[0]
+    with pytest.raises(ImportSourceError, match="is a cfxdb database but holds no realm store"):
+        check_sources(None, cookies_path)
+
+
+def test_nothing_to_import_is_refused():
+    with pytest.raises(ImportSourceError, match="nothing to import"):
+        check_sources(None, None)
+
+
+def test_an_empty_lmdb_database_is_refused(tmp_path):
+    import lmdb
+
+    path = str(tmp_path / "empty")
+    lmdb.open(path).close()
+    with pytest.raises(ImportSourceError, match="no zlmdb table catalog"):
+        check_sources(path, None)
+
+
+def test_a_source_refused_midway_writes_nothing(tmp_path, db_path):
+    populate(db_path)
+    before = snapshot(db_path)
+    with open_database(db_path) as db:
+        with pytest.raises(ImportSourceError):
+            import_cookies(str(tmp_path / "missing"), db)
+    assert snapshot(db_path) == before
