@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from twisted.internet import task, threads
 from txaio import make_logger
@@ -257,24 +257,23 @@ class CfxRealmStore:
 
     def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
         """The newest events of a tracked subscription (None: not tracked)."""
-        tracked = self._tracked.get(subscription_id)
-        if tracked is None:
-            return None
-        hid, rule = tracked
-        cap = self._cap(rule, limit)
-        self._buffer.flush()
-        return self._distinct(lambda n: self._history.events(hid, limit=n), cap, subscription_id)
+        return self._query(subscription_id, limit, lambda hid, n: self._history.events(hid, limit=n))
 
     def get_event_history(self, subscription_id: int, from_ts: int, until_ts: int, reverse: bool | None = None,
                           limit: int | None = None) -> list[dict[str, Any]] | None:
+        return self._query(subscription_id, limit, lambda hid, n: self._history.event_history(
+            hid, from_ts, until_ts, reverse=bool(reverse), limit=n))
+
+    def _query(self, subscription_id: int, limit: int | None,
+               fetch: Callable[[int, int], list[Any]]) -> list[dict[str, Any]] | None:
+        """History of a tracked subscription through fetch(history id, count); None if untracked."""
         tracked = self._tracked.get(subscription_id)
         if tracked is None:
             return None
         hid, rule = tracked
         cap = self._cap(rule, limit)
-        self._buffer.flush()
-        return self._distinct(lambda n: self._history.event_history(hid, from_ts, until_ts, reverse=bool(reverse),
-                                                                    limit=n), cap, subscription_id)
+        self._buffer.flush()  # reads see every acknowledged write
+        return self._distinct(lambda n: fetch(hid, n), cap, subscription_id)
 
     def _cap(self, rule: UriRule, limit: int | None) -> int:
         cap = rule.limit or self._config.limit
