@@ -1,0 +1,65 @@
+"""Behaviour every domain table shows: store, read back, list, delete, keep unknown keys.
+
+A schema's test module imports these tests and provides the fixtures
+``schema`` (the attached schema), ``table`` (parametrized over its table
+names) and ``factories`` ((TABLES, pk) from its record factories).
+"""
+
+import dataclasses
+
+def test_put_then_get_returns_equal_record(db, schema, table, factories):
+    TABLES, pk = factories
+    record = TABLES[table](1)
+    with db.begin(write=True) as txn:
+        getattr(schema, table)[txn, pk(record)] = record
+    with db.begin() as txn:
+        assert getattr(schema, table)[txn, pk(record)] == record
+
+
+def test_get_of_missing_key_is_none(db, schema, table, factories):
+    TABLES, pk = factories
+    with db.begin() as txn:
+        assert getattr(schema, table)[txn, pk(TABLES[table](1))] is None
+
+
+def test_select_lists_records_in_key_order(db, schema, table, factories):
+    TABLES, pk = factories
+    records = [TABLES[table](n) for n in (3, 1, 2)]
+    with db.begin(write=True) as txn:
+        for r in records:
+            getattr(schema, table)[txn, pk(r)] = r
+    with db.begin() as txn:
+        listed = list(getattr(schema, table).select(txn))
+    assert listed == sorted(((pk(r), r) for r in records), key=lambda kv: kv[0])
+
+
+def test_delete_removes_record(db, schema, table, factories):
+    TABLES, pk = factories
+    record = TABLES[table](1)
+    with db.begin(write=True) as txn:
+        getattr(schema, table)[txn, pk(record)] = record
+        del getattr(schema, table)[txn, pk(record)]
+    with db.begin() as txn:
+        assert getattr(schema, table).count(txn) == 0
+
+
+def test_unknown_keys_survive_a_stored_round_trip(db, schema, table, factories):
+    TABLES, pk = factories
+    record = dataclasses.replace(TABLES[table](1), _unknown={"future_field": [1, "two"]})
+    with db.begin(write=True) as txn:
+        getattr(schema, table)[txn, pk(record)] = record
+    with db.begin() as txn:
+        again = getattr(schema, table)[txn, pk(record)]
+    assert again.marshal()["future_field"] == [1, "two"]
+
+
+def test_read_modify_write_keeps_unknown_keys(db, schema, table, factories):
+    TABLES, pk = factories
+    record = dataclasses.replace(TABLES[table](1), _unknown={"future_field": 7})
+    with db.begin(write=True) as txn:
+        getattr(schema, table)[txn, pk(record)] = record
+    with db.begin(write=True) as txn:
+        loaded = getattr(schema, table)[txn, pk(record)]
+        getattr(schema, table)[txn, pk(record)] = loaded
+    with db.begin() as txn:
+        assert getattr(schema, table)[txn, pk(record)].marshal()["future_field"] == 7
