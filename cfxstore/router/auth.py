@@ -12,9 +12,10 @@ Crossbar imports ``create_authenticator``, calls it once per worker and
 transports) of a worker share the first config given; use one config.
 
 Tickets are argon2id hashes: verifying one takes tens of milliseconds of CPU,
-so it runs in the reactor's thread pool. Failed tickets are throttled per
-(realm, authid). WAMP-CRA returns the stored derived key; Crossbar checks the
-signature afterwards, so WAMP-CRA failures are not seen (nor throttled) here.
+so it runs in the reactor's thread pool. Failed attempts are throttled per
+(realm, authid), for both methods: WAMP-CRA returns the stored derived key and
+a hook through which cfxstore's WAMP-CRA handler (wampcra.py) reports whether
+the client's signature matched.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.router.config import parse_auth, resolve_path
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import FailureThrottle
-from cfxstore.router.wampcra import DERIVED_FLAG
+from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
 
 log = make_logger()
 
@@ -65,9 +66,7 @@ class Authenticator:
         if not isinstance(ticket, str):
             raise ApplicationError(FAILED, "no ticket given")
         key = (realm, authid)
-        wait = self._throttle.begin(key)
-        if wait:
-            raise ApplicationError(FAILED, f"too many failed attempts; retry in {math.ceil(wait)} s")
+        self._begin(key)
         principal = None
         try:
             principal = yield self._defer_to_thread(self._credentials.verify_ticket, realm, authid, ticket)
@@ -80,15 +79,28 @@ class Authenticator:
             result["extra"] = principal.extra
         return result
 
+    def _begin(self, key: tuple[str, str]) -> None:
+        wait = self._throttle.begin(key)
+        if wait:
+            raise ApplicationError(FAILED, f"too many failed attempts; retry in {math.ceil(wait)} s")
+
     @inlineCallbacks
     def _wampcra(self, realm: str, authid: str):
-        cra = yield self._defer_to_thread(self._credentials.get_wampcra, realm, authid)
+        key = (realm, authid)
+        self._begin(key)
+        cra = None
+        try:
+            cra = yield self._defer_to_thread(self._credentials.get_wampcra, realm, authid)
+        finally:
+            if cra is None:
+                self._throttle.end(key, False)
         if cra is None:
             raise ApplicationError(FAILED, "invalid authid")
         principal = {k: cra[k] for k in ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")}
         if cra.get("extra") is not None:
             principal["extra"] = cra["extra"]
         principal[DERIVED_FLAG] = True
+        principal[OUTCOME_HOOK] = lambda ok: self._throttle.end(key, ok)
         return principal
 
 

@@ -5,28 +5,38 @@ iterations and key length). The client derives the same key from its secret
 and signs the challenge with it. Crossbar's WAMP-CRA, when a principal has a
 salt, derives the key from the principal's "secret" itself, which would derive
 twice. Principals from cfxstore carry ``"secret_is_derived": True``; for them
-this subclass signs with the stored key as is. Everything else behaves exactly
-like Crossbar's WAMP-CRA.
+this subclass signs with the stored key as is, compares the client's signature
+in constant time (Crossbar uses ``==`` and logs the expected signature) and
+reports the outcome to cfxstore's failure throttle. Everything else behaves
+exactly like Crossbar's WAMP-CRA.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
-from typing import Any
+from typing import Any, Callable
 
 from autobahn import util
 from autobahn.wamp import auth
+from autobahn.wamp.types import Accept, Deny
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.wampcra import PendingAuthWampCra
 
 DERIVED_FLAG = "secret_is_derived"
+# Principal key holding a callable(ok: bool) that the authenticator wants to
+# hear the signature check's outcome on (for its failure throttle).
+OUTCOME_HOOK = "_cfxstore_outcome"
 
 
 class PendingAuthWampCraDerived(PendingAuthWampCra):
     """Crossbar's pending WAMP-CRA, plus support for pre-derived keys."""
 
+    _outcome: Callable[[bool], None] | None = None
+
     def _compute_challenge(self, user: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        self._outcome = user.pop(OUTCOME_HOOK, None)
         if not user.get(DERIVED_FLAG):
             return super()._compute_challenge(user)
         challenge = json.dumps({
@@ -42,6 +52,16 @@ class PendingAuthWampCraDerived(PendingAuthWampCra):
                  "keylen": user["keylen"]}
         signature = auth.compute_wcs(user["secret"].encode("utf8"), challenge.encode("utf8")).decode("ascii")
         return extra, signature
+
+    def authenticate(self, signature: str) -> Accept | Deny:
+        outcome, self._outcome = self._outcome, None
+        if outcome is None:
+            return super().authenticate(signature)
+        ok = isinstance(signature, str) and hmac.compare_digest(signature.encode(), self._signature.encode())
+        outcome(ok)
+        if ok:
+            return self._accept()
+        return Deny(message="WAMP-CRA client signature is invalid")
 
 
 def install() -> None:

@@ -273,6 +273,18 @@ def test_wampcra_login_with_stored_derived_key(reactor_thread, router, credentia
         reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")
 
 
+def test_repeated_wampcra_failures_lock_the_authid_out(reactor_thread, router, credentials):
+    authid, secret = f"cra-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    credentials.add_principal(realm=REALM, authid=authid, role="user")
+    credentials.set_wampcra(REALM, authid, secret, iterations=100)
+    for _ in range(4):  # 3 free failures, the 4th starts a lockout
+        with pytest.raises(Denied):
+            reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")
+    with pytest.raises(Denied) as e:
+        reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret=secret)
+    assert "too many failed attempts" in e.value.message
+
+
 # --- history ---
 
 def test_left_session_is_returned_by_wamp_session_get(reactor_thread, router, user):
