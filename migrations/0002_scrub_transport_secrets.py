@@ -13,7 +13,7 @@ records as they are, and removed secrets cannot be put back.
 """
 
 from cfxstore.migrate.context import MigrationContext
-from cfxstore.migrate.scrub import scrub_transport
+from cfxstore.transport import scrub_transport
 
 VERSION = 2
 DESCRIPTION = "remove cookie values and credentials from stored transport details"

@@ -18,16 +18,17 @@ import uuid
 from typing import Any, Callable
 
 import orm
+
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.schema import CookieStore
 from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService
 from cfxstore.realmstore.entities import Publication, Session
 from cfxstore.realmstore.schema import RealmStore
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from cfxstore.transport import scrub_transport
 
 from .cfxdb_source import COOKIES, EVENTS, PUBLICATIONS, SESSIONS, CfxdbSource
 from .errors import ImportSourceError
-from .scrub import scrub_transport
 
 BATCH = 5000
 RowCallback = Callable[[str, int, int], None]

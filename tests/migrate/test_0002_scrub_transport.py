@@ -8,7 +8,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.migrate.discovery import load_migrations
 from cfxstore.migrate.runner import Runner, plan_down, plan_up
-from cfxstore.migrate.scrub import scrub_transport
+from cfxstore.transport import scrub_transport
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.transportinfo import stored_transport
 

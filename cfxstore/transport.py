@@ -1,7 +1,9 @@
 """Transport details without credentials: what may be stored of a client connection.
 
-The same rule as the router's (cfxstore/router/transportinfo.py), kept
-here because migrations and the cfxdb import sit below the router layer.
+Crossbar's transport details carry the raw cookie value (``http_cbtid``) and
+every HTTP header, Cookie and Authorization included. Storing them would undo
+the hashing of cookies at rest, so the router, the cfxdb import and
+migration 0002 all store transport details through scrub_transport().
 """
 
 from __future__ import annotations
