@@ -141,9 +141,7 @@ class Database:
             raise DatabaseClosed(f"database {self.path} is closed")
         if write and self.readonly:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
-        txn = shared.engine.begin(write)
-        txn.db = self
-        return txn
+        return shared.engine.begin(write, self)
 
     def translate_error(self, exc: Exception, what: str) -> Exception:
         """An engine exception as an orm error naming what was being done."""

@@ -131,7 +131,7 @@ class LmdbEngine:
 
     # -- transactions ----------------------------------------------------------
 
-    def begin(self, write: bool) -> "LmdbTransaction":
+    def begin(self, write: bool, db: Any = None) -> "LmdbTransaction":
         try:
             st = self._local.s
         except AttributeError:
@@ -161,7 +161,7 @@ class LmdbEngine:
         except BaseException:
             st.n -= 1
             raise
-        txn = LmdbTransaction(self, t, write, st)
+        txn = LmdbTransaction(self, t, write, st, db)
         if write:
             st.writer = txn
         return txn
@@ -211,7 +211,8 @@ class LmdbTransaction:
     __slots__ = ("_engine", "_t", "write", "get", "put_raw", "wlog", "_log", "_gen", "_done", "_on_commit",
                  "_on_abort", "db", "_st")
 
-    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: "_ThreadState") -> None:
+    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: "_ThreadState",
+                 db: Any = None) -> None:
         self._engine = engine
         self._st = st
         self._t = t
@@ -227,7 +228,7 @@ class LmdbTransaction:
         self._done = False
         self._on_commit: list[Callable[[], None]] | None = None
         self._on_abort: list[Callable[[], None]] | None = None
-        self.db: Any = None       # the orm.Database, set by it
+        self.db = db              # the orm.Database that began it
 
     # -- context manager -----------------------------------------------------
 
@@ -243,7 +244,11 @@ class LmdbTransaction:
             self.commit()
         else:  # the common read path, kept short
             self._t.commit()
-            self._finish(self._on_commit)
+            if self._on_commit is None and not self._engine._growing:
+                self._done = True
+                self._st.n -= 1
+            else:
+                self._finish(self._on_commit)
 
     def on_commit(self, fn: Callable[[], None]) -> None:
         if self._on_commit is None:
