@@ -76,7 +76,7 @@ class Index:
         """Point a unique index key at kb: True if written, False if it already did."""
         h = self.table._h
         try:
-            done = txn.put_raw(ikb, kb, db=h, overwrite=False)
+            done = txn.put_raw(ikb, kb, True, False, False, h)
         except Exception:
             done = txn.put(h, ikb, kb, overwrite=False)  # the careful path: growth, errors
         else:
@@ -84,7 +84,7 @@ class Index:
                 txn.wlog += (ADD, h, ikb, kb)
         if done:
             return True
-        owner = txn.get(ikb, db=h)
+        owner = txn.get(ikb, None, h)
         if owner == kb:
             return False
         raise UniqueViolation(f"{self.describe()}: key {self.table.key_codec.decode(ikb)!r} already belongs to "
@@ -100,7 +100,7 @@ class Index:
         if ikb is None:
             return
         if self.unique:
-            if txn.get(ikb, db=self.table._h) == kb:
+            if txn.get(ikb, None, self.table._h) == kb:
                 txn.delete(self.table._h, ikb)
         else:
             txn.delete(self.table._h, ikb + kb)
@@ -118,7 +118,7 @@ class Index:
         """Primary keys for index_key (encoded bytes if raw)."""
         ikb = self.encode_key(index_key)
         if self.unique:
-            pk = txn.get(ikb, db=self.table._h)
+            pk = txn.get(ikb, None, self.table._h)
             if pk is None:
                 return []
             return [pk if raw else self._pkdec(pk)]

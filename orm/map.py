@@ -64,7 +64,7 @@ class Map(Table):
         txn, key = tk
         try:
             kb = self._kenc(key)
-            data = txn.get(kb, db=self._h)
+            data = txn.get(kb, None, self._h)
         except Exception as exc:
             raise self._key_error(exc, key) from None
         if data is None:
@@ -97,7 +97,7 @@ class Map(Table):
         txn, key = tk
         try:
             kb = self._kenc(key)
-            found = txn.get(kb, db=self._h) is not None
+            found = txn.get(kb, None, self._h) is not None
         except Exception as exc:
             raise self._key_error(exc, key) from None
         if not found:
@@ -119,7 +119,7 @@ class Map(Table):
             return
         # The engine's raw put plus an explicit log append: one Python frame per put.
         try:
-            txn.put_raw(kb, vb, db=self._h)
+            txn.put_raw(kb, vb, True, True, False, self._h)
         except Exception as exc:
             self._put_failed(txn, exc, key, kb, vb)
         else:
@@ -152,7 +152,7 @@ class Map(Table):
                 n += 1
                 continue
             try:
-                put(kb, vb, db=h)
+                put(kb, vb, True, True, False, h)
             except Exception as exc:
                 self._put_failed(txn, exc, key, kb, vb)
                 put = txn.put_raw  # growth replaces the engine transaction
@@ -165,7 +165,7 @@ class Map(Table):
         """Remove key (and its index entries); False if it was not there."""
         kb = self._encode_key(key)
         if self._idx:
-            old = txn.get(kb, db=self._h)
+            old = txn.get(kb, None, self._h)
             if old is None:
                 return False
             record = self.decode_value(old)
@@ -240,12 +240,12 @@ class Map(Table):
                 ikb = idx._ienc(index_key)
             except Exception:
                 ikb = idx.encode_key(index_key)  # raises the error naming the index
-            kb = txn.get(ikb, db=idx.table._h)
+            kb = txn.get(ikb, None, idx.table._h)
         else:
             kb = next(iter(idx.primary_keys(txn, index_key, limit=1, raw=True)), None)
         if kb is None:
             return None
-        data = txn.get(kb, db=self._h)
+        data = txn.get(kb, None, self._h)
         if data is None:
             return None
         marker = self._marker
@@ -279,7 +279,7 @@ class Map(Table):
                 # Claim the unique key with an insert-only put (inlined: this is the hot path).
                 ih = idx.table._h
                 try:
-                    done = txn.put_raw(ikb, kb, db=ih, overwrite=False)
+                    done = txn.put_raw(ikb, kb, True, False, False, ih)
                 except Exception:
                     done = idx.claim(txn, ikb, kb)
                 else:
@@ -296,7 +296,7 @@ class Map(Table):
         # Inserts are the common case: try one insert-only put before reading an old record.
         h = self._h
         try:
-            inserted = txn.put_raw(kb, vb, db=h, overwrite=False)
+            inserted = txn.put_raw(kb, vb, True, False, False, h)
         except Exception:
             inserted = txn.put(h, kb, vb, overwrite=False)  # the careful path: growth, errors
         else:
