@@ -1,34 +1,17 @@
 """Every GlobalSchema index: lookups, uniqueness, and index upkeep on update and delete."""
 
 import dataclasses
-from typing import Any, Callable
 
 import orm
 import pytest
 
 from cfxstore.globalschema.entities import email_key
-from global_factories import T0, TABLES, activation_token, node, oid, pk, pubkey, usage, user, user_org_role
+from index_contract import *  # noqa: F401,F403  (the shared index tests)
+from index_contract import Case, cases, put, with_factories
+from global_factories import T0, TABLES, activation_token, node, oid, pubkey, usage, user, user_org_role
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    table: str
-    index: str
-    shared: tuple[str, ...]              # fields copied from another record to share its index key
-    ikey: Callable[[Any], Any]
-    move: tuple[str, Callable[[int], Any]] | None  # (field, new value) that changes only the index key
-
-    def __str__(self) -> str:
-        return self.index
-
-    def make(self, n: int):
-        return TABLES[self.table](n)
-
-    def share(self, record, other):
-        return dataclasses.replace(record, **{f: getattr(other, f) for f in self.shared})
-
-
-UNIQUE = [
+UNIQUE = with_factories(TABLES, [
     Case("users", "idx_users_by_email", ("email",), lambda u: email_key(u.email),
          ("email", lambda n: f"moved{n}@example.com")),
     Case("users", "idx_users_by_pubkey", ("pubkey",), lambda u: u.pubkey, ("pubkey", lambda n: pubkey(900 + n))),
@@ -37,9 +20,9 @@ UNIQUE = [
     Case("nodes", "idx_nodes_by_pubkey", ("pubkey",), lambda x: x.pubkey, ("pubkey", lambda n: pubkey(900 + n))),
     Case("nodes", "idx_nodes_by_authid", ("mrealm_oid", "authid"), lambda x: (x.mrealm_oid, x.authid),
          ("authid", lambda n: f"moved-{n}")),
-]
+])
 
-NON_UNIQUE = [
+NON_UNIQUE = with_factories(TABLES, [
     Case("activation_tokens", "idx_activation_tokens_by_email_pubkey", ("email", "pubkey"),
          lambda t: (email_key(t.email), t.pubkey), ("pubkey", lambda n: pubkey(900 + n))),
     Case("activation_tokens", "idx_activation_tokens_by_created", ("created",), lambda t: t.created,
@@ -51,19 +34,15 @@ NON_UNIQUE = [
     Case("nodes", "idx_nodes_by_owner", ("owner_oid",), lambda x: x.owner_oid, ("owner_oid", lambda n: oid(9000 + n))),
     Case("usage", "idx_usage_by_mrealm", ("mrealm_oid", "timestamp", "timestamp_from"),
          lambda u: (u.mrealm_oid, u.timestamp), ("mrealm_oid", lambda n: oid(9000 + n))),
-]
+])
 
-MOVABLE = [c for c in UNIQUE + NON_UNIQUE if c.move is not None]
-
-
-def put(db, gs, case, *records):
-    with db.begin(write=True) as txn:
-        for r in records:
-            getattr(gs, case.table)[txn, pk(r)] = r
+pytest_generate_tests = cases(UNIQUE, NON_UNIQUE)
 
 
-def index_counts(txn, gs, table):
-    return {name: ix.table.count(txn) for name, ix in getattr(gs, table).indexes.items()}
+@pytest.fixture
+def schema(gs):
+    return gs
+
 
 
 def test_schema_has_at_least_twenty_tables_in_documented_slots(gs):
@@ -72,101 +51,24 @@ def test_schema_has_at_least_twenty_tables_in_documented_slots(gs):
     assert all(20 <= s <= 39 or 120 <= s <= 139 for s in slots)
 
 
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_index_finds_record(db, gs, case):
-    a, b = case.make(1), case.make(2)
-    put(db, gs, case, a, b)
-    with db.begin() as txn:
-        assert getattr(gs, case.table).get_by_index(txn, case.index, case.ikey(b)) == b
-
-
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_violation_on_insert_writes_nothing(db, gs, case):
-    a, b = case.make(1), case.make(2)
-    put(db, gs, case, a, b)
-    intruder = case.share(case.make(3), a)
-    tab = getattr(gs, case.table)
-    with db.begin(write=True) as txn:
-        before = index_counts(txn, gs, case.table)
-        with pytest.raises(orm.UniqueViolation):
-            tab[txn, pk(intruder)] = intruder
-        # The transaction goes on and commits: the failed put must have left no trace.
-    with db.begin() as txn:
-        assert tab[txn, pk(intruder)] is None
-        assert tab.count(txn) == 2
-        assert index_counts(txn, gs, case.table) == before
-        assert tab.get_by_index(txn, case.index, case.ikey(a)) == a
-        assert tab.check_indexes(txn) == []
-
-
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_violation_on_update_keeps_old_record(db, gs, case):
-    a, b = case.make(1), case.make(2)
-    put(db, gs, case, a, b)
-    tab = getattr(gs, case.table)
-    with db.begin(write=True) as txn:
-        with pytest.raises(orm.UniqueViolation):
-            tab[txn, pk(b)] = case.share(b, a)
-    with db.begin() as txn:
-        assert tab[txn, pk(b)] == b
-        assert tab.get_by_index(txn, case.index, case.ikey(b)) == b
-        assert tab.get_by_index(txn, case.index, case.ikey(a)) == a
-        assert tab.check_indexes(txn) == []
-
-
-@pytest.mark.parametrize("case", MOVABLE, ids=str)
-def test_update_moves_index_entry(db, gs, case):
-    a = case.make(1)
-    put(db, gs, case, a)
-    field, new_value = case.move
-    moved = dataclasses.replace(a, **{field: new_value(1)})
-    put(db, gs, case, moved)
-    tab = getattr(gs, case.table)
-    with db.begin() as txn:
-        assert tab.keys_by_index(txn, case.index, case.ikey(a)) == []
-        assert tab.keys_by_index(txn, case.index, case.ikey(moved)) == [pk(moved)]
-
-
-@pytest.mark.parametrize("case", UNIQUE + NON_UNIQUE, ids=str)
-def test_delete_removes_index_entry(db, gs, case):
-    a, b = case.make(1), case.make(2)
-    put(db, gs, case, a, b)
-    tab = getattr(gs, case.table)
-    with db.begin(write=True) as txn:
-        del tab[txn, pk(a)]
-    with db.begin() as txn:
-        assert tab.keys_by_index(txn, case.index, case.ikey(a)) == []
-        assert tab.keys_by_index(txn, case.index, case.ikey(b)) == [pk(b)]
-
-
-@pytest.mark.parametrize("case", NON_UNIQUE, ids=str)
-def test_non_unique_index_lists_every_record_sharing_a_key(db, gs, case):
-    a = case.make(1)
-    sibling = case.share(case.make(2), a)
-    put(db, gs, case, a, sibling, case.make(3))
-    with db.begin() as txn:
-        keys = getattr(gs, case.table).keys_by_index(txn, case.index, case.ikey(a))
-    assert sorted(keys) == sorted([pk(a), pk(sibling)])
-
-
 # --- behaviours particular to one index ---
 
 def test_email_index_ignores_case(db, gs):
-    put(db, gs, UNIQUE[0], user(1, email="Alice@Example.com"))
+    put(db, gs, "users", user(1, email="Alice@Example.com"))
     with db.begin(write=True) as txn:
         with pytest.raises(orm.UniqueViolation):
             gs.users[txn, oid(2)] = user(2, oid=oid(2), email="alice@example.COM")
 
 
 def test_users_without_pubkey_are_not_indexed_by_pubkey(db, gs):
-    put(db, gs, UNIQUE[0], user(1, pubkey=None), user(2, pubkey=None))
+    put(db, gs, "users", user(1, pubkey=None), user(2, pubkey=None))
     with db.begin() as txn:
         assert gs.users.count(txn) == 2
         assert gs.idx_users_by_pubkey.count(txn) == 0
 
 
 def test_unpaired_node_is_not_indexed_by_authid(db, gs):
-    put(db, gs, UNIQUE[-1], node(1, mrealm_oid=None, authid=None), node(2, mrealm_oid=None, authid=None))
+    put(db, gs, "nodes", node(1, mrealm_oid=None, authid=None), node(2, mrealm_oid=None, authid=None))
     with db.begin() as txn:
         assert gs.nodes.count(txn) == 2
         assert gs.idx_nodes_by_authid.count(txn) == 0
@@ -174,29 +76,29 @@ def test_unpaired_node_is_not_indexed_by_authid(db, gs):
 
 def test_pairing_a_node_adds_it_to_the_authid_index(db, gs):
     unpaired = node(1, mrealm_oid=None, authid=None)
-    put(db, gs, UNIQUE[-1], unpaired)
-    put(db, gs, UNIQUE[-1], dataclasses.replace(unpaired, mrealm_oid=oid(4001), authid="edge-1"))
+    put(db, gs, "nodes", unpaired)
+    put(db, gs, "nodes", dataclasses.replace(unpaired, mrealm_oid=oid(4001), authid="edge-1"))
     with db.begin() as txn:
         assert gs.nodes.keys_by_index(txn, "idx_nodes_by_authid", (oid(4001), "edge-1")) == [unpaired.oid]
 
 
 def test_same_authid_in_two_mrealms_is_allowed(db, gs):
-    put(db, gs, UNIQUE[-1], node(1, authid="edge"), node(2, authid="edge"))
+    put(db, gs, "nodes", node(1, authid="edge"), node(2, authid="edge"))
     with db.begin() as txn:
         assert gs.idx_nodes_by_authid.count(txn) == 2
 
 
 def test_user_org_roles_of_one_user_are_a_prefix_scan(db, gs):
     mine = [user_org_role(1, org_oid=oid(3001)), user_org_role(1, org_oid=oid(3002))]
-    put(db, gs, NON_UNIQUE[2], *mine, user_org_role(2))
+    put(db, gs, "user_org_roles", *mine, user_org_role(2))
     with db.begin() as txn:
         assert list(gs.user_org_roles.select(txn, prefix=(oid(1001),), return_keys=False)) == mine
 
 
 def test_changing_roles_keeps_one_org_index_entry(db, gs):
     grant = user_org_role(1)
-    put(db, gs, NON_UNIQUE[2], grant)
-    put(db, gs, NON_UNIQUE[2], dataclasses.replace(grant, roles=["owner", "admin"]))
+    put(db, gs, "user_org_roles", grant)
+    put(db, gs, "user_org_roles", dataclasses.replace(grant, roles=["owner", "admin"]))
     with db.begin() as txn:
         assert gs.idx_user_org_roles_by_org.count(txn) == 1
         assert gs.user_org_roles[txn, grant.key].roles == ["owner", "admin"]
@@ -205,7 +107,7 @@ def test_changing_roles_keeps_one_org_index_entry(db, gs):
 def test_usage_of_one_mrealm_by_time_range(db, gs):
     m = oid(4001)
     records = [usage(n, mrealm_oid=m) for n in range(1, 6)]
-    put(db, gs, NON_UNIQUE[-1], *records, usage(7))
+    put(db, gs, "usage", *records, usage(7))
     with db.begin() as txn:
         hits = list(gs.idx_usage_by_mrealm.select(txn, from_key=(m, records[1].timestamp),
                                                   to_key=(m, records[4].timestamp)))
@@ -214,7 +116,7 @@ def test_usage_of_one_mrealm_by_time_range(db, gs):
 
 def test_expired_activation_tokens_are_a_range_scan(db, gs):
     tokens = [activation_token(n) for n in range(1, 5)]
-    put(db, gs, NON_UNIQUE[0], *tokens)
+    put(db, gs, "activation_tokens", *tokens)
     with db.begin() as txn:
         old = [m for _, m in gs.idx_activation_tokens_by_created.select(txn, to_key=tokens[2].created)]
     assert old == [tokens[0].oid, tokens[1].oid]

@@ -1,39 +1,20 @@
 """Every MrealmSchema index: lookups, uniqueness, and index upkeep on update and delete."""
 
-import dataclasses
-from typing import Any, Callable
 
-import orm
 import pytest
 
+from index_contract import *  # noqa: F401,F403  (the shared index tests)
+from index_contract import Case, cases, put, with_factories
 from mrealm_factories import (
-    T0, TABLES, credential, node_log, oid, permission, pk, placement, principal, webservice, worker_log, workergroup,
+    T0, TABLES, credential, node_log, oid, permission, placement, principal, webservice, worker_log, workergroup,
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    table: str
-    index: str
-    shared: tuple[str, ...] | None       # fields copied from another record to share its index key
-    ikey: Callable[[Any], Any]
-    move: tuple[str, Callable[[int], Any]] | None  # (field, new value) that changes the index key only
-
-    def __str__(self) -> str:
-        return self.index
-
-    def make(self, n: int):
-        return TABLES[self.table](n)
-
-    def share(self, record, other):
-        return dataclasses.replace(record, **{f: getattr(other, f) for f in self.shared})
 
 
 def _rename(prefix):
     return ("name", lambda n: f"{prefix}-moved-{n}")
 
 
-UNIQUE = [
+UNIQUE = with_factories(TABLES, [
     Case("arealms", "idx_arealms_by_name", ("name",), lambda r: r.name, _rename("realm")),
     Case("roles", "idx_roles_by_name", ("name",), lambda r: r.name, _rename("role")),
     Case("permissions", "idx_permissions_by_uri", ("role_oid", "uri"), lambda p: (p.role_oid, p.uri),
@@ -52,9 +33,9 @@ UNIQUE = [
     Case("webclusters", "idx_webclusters_by_name", ("name",), lambda c: c.name, _rename("web")),
     Case("webservices", "idx_webservices_by_path", ("webcluster_oid", "path"), lambda s: (s.webcluster_oid, s.path),
          ("path", lambda n: f"moved{n}")),
-]
+])
 
-NON_UNIQUE = [
+NON_UNIQUE = with_factories(TABLES, [
     Case("arealms", "idx_arealms_by_webcluster", ("webcluster_oid",), lambda r: r.webcluster_oid,
          ("webcluster_oid", lambda n: oid(5000 + n))),
     # Below, the index key is part of the primary key, so it cannot move on update.
@@ -71,103 +52,21 @@ NON_UNIQUE = [
     # Log indexes map 1:1 onto the primary key (same parts, other order): no two records share a key.
     Case("node_logs", "idx_node_logs_by_node", None, lambda g: (g.node_oid, g.timestamp), None),
     Case("worker_logs", "idx_worker_logs_by_worker", None, lambda g: (g.node_oid, g.worker_id, g.timestamp), None),
-]
+])
 
-MOVABLE = [c for c in UNIQUE + NON_UNIQUE if c.move is not None]
-SHAREABLE = [c for c in NON_UNIQUE if c.shared is not None]
-
-
-def put(db, ms, table, *records):
-    with db.begin(write=True) as txn:
-        for r in records:
-            getattr(ms, table)[txn, pk(r)] = r
+pytest_generate_tests = cases(UNIQUE, NON_UNIQUE)
 
 
-def index_counts(txn, ms, table):
-    return {name: ix.table.count(txn) for name, ix in getattr(ms, table).indexes.items()}
+@pytest.fixture
+def schema(ms):
+    return ms
+
 
 
 def test_schema_slots_are_in_documented_ranges(ms):
     slots = sorted(v.slot for v in vars(ms).values() if hasattr(v, "slot"))
     assert all(40 <= s <= 69 or 140 <= s <= 179 for s in slots)
     assert len(slots) == len(set(slots)) >= 30
-
-
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_index_finds_record(db, ms, case):
-    a, b = case.make(1), case.make(2)
-    put(db, ms, case.table, a, b)
-    with db.begin() as txn:
-        assert getattr(ms, case.table).get_by_index(txn, case.index, case.ikey(b)) == b
-
-
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_violation_on_insert_writes_nothing(db, ms, case):
-    a, b = case.make(1), case.make(2)
-    put(db, ms, case.table, a, b)
-    intruder = case.share(case.make(3), a)
-    tab = getattr(ms, case.table)
-    with db.begin(write=True) as txn:
-        before = index_counts(txn, ms, case.table)
-        with pytest.raises(orm.UniqueViolation):
-            tab[txn, pk(intruder)] = intruder
-        # The transaction goes on and commits: the failed put must have left no trace.
-    with db.begin() as txn:
-        assert tab[txn, pk(intruder)] is None
-        assert tab.count(txn) == 2
-        assert index_counts(txn, ms, case.table) == before
-        assert tab.get_by_index(txn, case.index, case.ikey(a)) == a
-        assert tab.check_indexes(txn) == []
-
-
-@pytest.mark.parametrize("case", UNIQUE, ids=str)
-def test_unique_violation_on_update_keeps_old_record(db, ms, case):
-    a, b = case.make(1), case.make(2)
-    put(db, ms, case.table, a, b)
-    tab = getattr(ms, case.table)
-    with db.begin(write=True) as txn:
-        with pytest.raises(orm.UniqueViolation):
-            tab[txn, pk(b)] = case.share(b, a)
-    with db.begin() as txn:
-        assert tab[txn, pk(b)] == b
-        assert tab.get_by_index(txn, case.index, case.ikey(b)) == b
-        assert tab.get_by_index(txn, case.index, case.ikey(a)) == a
-        assert tab.check_indexes(txn) == []
-
-
-@pytest.mark.parametrize("case", MOVABLE, ids=str)
-def test_update_moves_index_entry(db, ms, case):
-    a = case.make(1)
-    put(db, ms, case.table, a)
-    field, new_value = case.move
-    moved = dataclasses.replace(a, **{field: new_value(1)})
-    put(db, ms, case.table, moved)
-    tab = getattr(ms, case.table)
-    with db.begin() as txn:
-        assert tab.keys_by_index(txn, case.index, case.ikey(a)) == []
-        assert tab.keys_by_index(txn, case.index, case.ikey(moved)) == [pk(moved)]
-
-
-@pytest.mark.parametrize("case", UNIQUE + NON_UNIQUE, ids=str)
-def test_delete_removes_index_entry(db, ms, case):
-    a, b = case.make(1), case.make(2)
-    put(db, ms, case.table, a, b)
-    tab = getattr(ms, case.table)
-    with db.begin(write=True) as txn:
-        del tab[txn, pk(a)]
-    with db.begin() as txn:
-        assert tab.keys_by_index(txn, case.index, case.ikey(a)) == []
-        assert tab.keys_by_index(txn, case.index, case.ikey(b)) == [pk(b)]
-
-
-@pytest.mark.parametrize("case", SHAREABLE, ids=str)
-def test_non_unique_index_lists_every_record_sharing_a_key(db, ms, case):
-    a = case.make(1)
-    sibling = case.share(case.make(2), a)
-    put(db, ms, case.table, a, sibling, case.make(3))
-    with db.begin() as txn:
-        keys = getattr(ms, case.table).keys_by_index(txn, case.index, case.ikey(a))
-    assert sorted(keys) == sorted([pk(a), pk(sibling)])
 
 
 # --- names are unique only within their scope ---
