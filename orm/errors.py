@@ -51,20 +51,20 @@ class SlotConflict(SchemaError):
     """Two different tables were declared on one slot."""
 
 
-class IndexError_(OrmError):
-    """Base of index errors (named with a trailing underscore to keep the builtin)."""
+class IndexRuleError(OrmError):
+    """Base of the errors raised when a put breaks an index rule."""
 
 
-class UniqueViolation(IndexError_):
+class UniqueViolation(IndexRuleError):
     """A put would give a unique index key a second primary key."""
 
 
-class NullIndexKey(IndexError_, ValueError):
+class NullIndexKey(IndexRuleError, ValueError):
     """A record produced a null key for a non-nullable index."""
 
 
 __all__ = [
     "OrmError", "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull",
     "TransactionError", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
-    "SlotConflict", "IndexError_", "UniqueViolation", "NullIndexKey",
+    "SlotConflict", "IndexRuleError", "UniqueViolation", "NullIndexKey",
 ]
