@@ -274,20 +274,7 @@ class Map(Table):
             for idx in idxs:
                 ikb = idx.entry_key(value, check=True)
                 new.append(ikb)
-                if ikb is None or not idx.unique:
-                    continue
-                # Claim the unique key with an insert-only put (inlined: this is the hot path).
-                ih = idx.table._h
-                try:
-                    done = txn.put_raw(ikb, kb, True, False, False, ih)
-                except Exception:
-                    done = idx.claim(txn, ikb, kb)
-                else:
-                    if done:
-                        txn.wlog += (ADD, ih, ikb, kb)
-                    else:
-                        done = idx.claim(txn, ikb, kb)  # owned already: by this record, or a violation
-                if done:
+                if ikb is not None and idx.unique and idx.claim(txn, ikb, kb):
                     claimed.append((idx, ikb))
         except BaseException:
             for idx, ikb in claimed:
