@@ -12,6 +12,8 @@ from typing import Any, Callable
 import orm
 import pytest
 
+from table_contract import pk
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -34,11 +36,6 @@ class Case:
 
 def with_factories(tables: dict[str, Callable[[int], Any]], group: list[Case]) -> list[Case]:
     return [dataclasses.replace(c, factory=tables[c.table]) for c in group]
-
-
-def pk(record):
-    """The primary key a record is stored under."""
-    return record.key if hasattr(type(record), "key") else record.oid
 
 
 def cases(unique: list[Case], non_unique: list[Case]) -> Callable[[Any], None]:

@@ -1,4 +1,5 @@
-"""Behaviour every domain table shows: store, read back, list, delete, keep unknown keys.
+"""Behaviour every domain table shows: parse its stored form, store, read back, list,
+delete, keep unknown keys.
 
 A schema's test module imports these tests and provides the fixtures
 ``schema`` (the attached schema), ``table`` (parametrized over its table
@@ -6,6 +7,42 @@ names) and ``factories`` ((TABLES, pk) from its record factories).
 """
 
 import dataclasses
+
+import pytest
+
+
+def pk(record):
+    """The primary key a record is stored under."""
+    return record.key if hasattr(type(record), "key") else record.oid
+
+
+def test_parse_of_marshal_is_identity(table, factories):
+    TABLES, _ = factories
+    record = TABLES[table](1)
+    assert type(record).parse(record.marshal()) == record
+
+
+def test_unknown_keys_round_trip(table, factories):
+    TABLES, _ = factories
+    data = {**TABLES[table](1).marshal(), "added_later": {"x": [1]}}
+    assert type(TABLES[table](1)).parse(data).marshal() == data
+
+
+def test_parse_rejects_non_dict(table, factories):
+    TABLES, _ = factories
+    with pytest.raises(ValueError, match="expected a dict"):
+        type(TABLES[table](1)).parse([1, 2])
+
+
+def test_parse_names_a_missing_required_field(table, factories):
+    TABLES, _ = factories
+    cls = type(TABLES[table](1))
+    required = next(f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    data = TABLES[table](1).marshal()
+    del data[required]
+    with pytest.raises(ValueError, match=cls.__name__):
+        cls.parse(data)
 
 def test_put_then_get_returns_equal_record(db, schema, table, factories):
     TABLES, pk = factories

@@ -14,6 +14,8 @@ from cfxstore.globalschema.entities import (
     UserOrganizationRole,
 )
 
+from table_contract import pk  # noqa: F401  (re-exported to the test modules)
+
 T0 = 1_700_000_000_000_000_000
 
 
@@ -63,11 +65,6 @@ def node(n: int = 1, **kw) -> Node:
 def usage(n: int = 1, **kw) -> UsageRecord:
     return UsageRecord(**{"oid": oid(6000 + n), "timestamp": T0 + 60 * n, "timestamp_from": T0 + 60 * (n - 1),
                           "mrealm_oid": oid(4000 + n), "counters": {"sessions": n}, **kw})
-
-
-def pk(record):
-    """The primary key a record is stored under."""
-    return record.key if hasattr(type(record), "key") else record.oid
 
 
 # table attribute -> factory

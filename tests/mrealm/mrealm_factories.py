@@ -20,6 +20,8 @@ from cfxstore.mrealm.entities import (
     WorkerLog,
 )
 
+from table_contract import pk  # noqa: F401  (re-exported to the test modules)
+
 T0 = 1_700_000_000_000_000_000
 
 
@@ -101,11 +103,6 @@ def node_log(n=1, **kw):
 def worker_log(n=1, **kw):
     return WorkerLog(**{"timestamp": T0 + n, "node_oid": oid(700 + n), "worker_id": f"worker{n}", "seq": n,
                         "counters": {"recv_call": n}, **kw})
-
-
-def pk(record):
-    """The primary key a record is stored under."""
-    return record.key if hasattr(type(record), "key") else record.oid
 
 
 # table attribute -> factory
