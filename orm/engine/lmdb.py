@@ -295,10 +295,6 @@ class LmdbTransaction:
             for fn in callbacks:
                 fn()
 
-    def _check_open(self) -> None:
-        if self._done:
-            raise TransactionError("transaction already ended")
-
     # -- growth --------------------------------------------------------------
 
     def _recover(self) -> None:
