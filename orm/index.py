@@ -80,8 +80,9 @@ class Index:
         except Exception:
             done = txn.put(h, ikb, kb, overwrite=False)  # the careful path: growth, errors
         else:
-            if done:
-                txn.wlog += (ADD, h, ikb, kb)
+            log = txn.wlog
+            if done and log is not None:
+                log += (ADD, h, ikb, kb)
         if done:
             return True
         owner = txn.get(ikb, None, h)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
+from .core import ACCELERATED
 from .engine import ADD, PUT
 from .entity import default_hooks, table_info
-from .errors import SchemaError
+from .errors import OrmError, SchemaError
 from .index import Index
 from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
+
+
+# Records per engine call in put_many: big enough to amortise the call, small
+# enough to stream an iterator of any length.
+PUT_MANY_BATCH = 4096
 
 
 class Map(Table):
@@ -22,7 +29,7 @@ class Map(Table):
     """
 
     kind = "map"
-    __slots__ = ("codec", "cls", "_enc", "_dec", "_marker", "_dec_slow", "_enc_slow", "indexes", "_idx")
+    __slots__ = ("codec", "cls", "_enc_slow", "indexes")
 
     def __init__(self, slot: Any = None, cls: type | None = None, *, key: Any = "uuid", value: Any = "cbor",
                  marshal: Callable[[Any], Any] | None = None, unmarshal: Callable[[Any], Any] | None = None,
@@ -60,7 +67,11 @@ class Map(Table):
 
     # -- single keys ---------------------------------------------------------
 
-    def __getitem__(self, tk: tuple[Any, Any]) -> Any:
+    # ``tab[txn, key]``, ``tab[txn, key] = value`` and ``del tab[txn, key]`` run
+    # in C when orm._core is built; these are the Python versions, which the C
+    # code also calls for anything unusual.
+
+    def _getitem_py(self, tk: tuple[Any, Any]) -> Any:
         txn, key = tk
         try:
             kb = self._kenc(key)
@@ -104,7 +115,7 @@ class Map(Table):
             self._check_miss(kb)
         return found
 
-    def __setitem__(self, tk: tuple[Any, Any], value: Any) -> None:
+    def _setitem_py(self, tk: tuple[Any, Any], value: Any) -> None:
         txn, key = tk
         try:
             kb = self._kenc(key)
@@ -123,7 +134,9 @@ class Map(Table):
         except Exception as exc:
             self._put_failed(txn, exc, key, kb, vb)
         else:
-            txn.wlog += (PUT, self._h, kb, vb)
+            log = txn.wlog
+            if log is not None:
+                log += (PUT, self._h, kb, vb)
 
     def _put_failed(self, txn: Any, exc: Exception, key: Any, kb: bytes, vb: bytes) -> None:
         if self._h is UNBOUND:
@@ -133,7 +146,8 @@ class Map(Table):
     def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
         """Put every (key, value) pair; returns how many were written.
 
-        Without indexes this is one tight loop: no Python frame per record.
+        Without indexes each batch is encoded in one comprehension and written
+        in one engine call: no Python frame per record.
         """
         n = 0
         if self._idx:
@@ -142,23 +156,18 @@ class Map(Table):
                 n += 1
             return n
         kenc, enc, h = self._kenc, self._enc, self._h
-        put, log = txn.put_raw, txn.wlog
-        for key, value in items:
+        it = iter(items)
+        while batch := list(islice(it, PUT_MANY_BATCH)):
             try:
-                kb = kenc(key)
-                vb = enc(value)
+                txn.put_many(h, [(kenc(k), enc(v)) for k, v in batch])
+            except OrmError:  # final (a full map at its ceiling)
+                raise
             except Exception:
-                self[txn, key] = value  # the careful path raises the right error (or takes a slow codec)
-                n += 1
-                continue
-            try:
-                put(kb, vb, True, True, False, h)
-            except Exception as exc:
-                self._put_failed(txn, exc, key, kb, vb)
-                put = txn.put_raw  # growth replaces the engine transaction
-            else:
-                log += (PUT, h, kb, vb)
-            n += 1
+                # The careful path, one put at a time: slow codecs, and the error
+                # that names the table and key (puts are idempotent).
+                for key, value in batch:
+                    self[txn, key] = value
+            n += len(batch)
         return n
 
     def delete(self, txn: Any, key: Any) -> bool:
@@ -173,10 +182,15 @@ class Map(Table):
                 idx.remove(txn, idx.entry_key(record), kb)
         return txn.delete(self._h, kb)
 
-    def __delitem__(self, tk: tuple[Any, Any]) -> None:
+    def _delitem_py(self, tk: tuple[Any, Any]) -> None:
         txn, key = tk
         if not self.delete(txn, key):
             raise KeyError(f"{self.describe()}: no key {key!r}")
+
+    if not ACCELERATED:
+        __getitem__ = _getitem_py
+        __setitem__ = _setitem_py
+        __delitem__ = _delitem_py
 
     # -- ranges --------------------------------------------------------------
 
@@ -287,8 +301,9 @@ class Map(Table):
         except Exception:
             inserted = txn.put(h, kb, vb, overwrite=False)  # the careful path: growth, errors
         else:
-            if inserted:
-                txn.wlog += (ADD, h, kb, vb)
+            log = txn.wlog
+            if inserted and log is not None:
+                log += (ADD, h, kb, vb)
         if inserted:
             for idx, ikb in zip(idxs, new):
                 if ikb is not None and not idx.unique:

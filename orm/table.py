@@ -13,7 +13,8 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .engine import prefix_end
+from .core import TableCore
+from .engine import PUT, prefix_end
 from .errors import KeyTooLong, OrmError, SchemaError
 from .keys import KeyCodec, Tuple, key_codec
 
@@ -33,12 +34,16 @@ class _Unbound:
 UNBOUND = _Unbound()
 
 
-class Table:
-    """Base of Map and SetMap. Subclasses set ``kind`` and the value side."""
+class Table(TableCore):
+    """Base of Map and SetMap. Subclasses set ``kind`` and the value side.
+
+    The attributes the hot paths read (``_kenc``, ``_h``, Map's codecs) live in
+    TableCore (core.py).
+    """
 
     kind = "table"
     # Slots keep attribute access on the hot paths cheap.
-    __slots__ = ("slot", "key_codec", "_kenc", "_kdec", "name", "table_oid", "db", "_h", "__weakref__")
+    __slots__ = ("slot", "key_codec", "_kdec", "name", "table_oid", "db", "__weakref__")
 
     def __init__(self, slot: int | None, key: Any) -> None:
         if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= MAX_SLOT):
@@ -51,6 +56,8 @@ class Table:
         self.table_oid: Any = None
         self.db: "Database | None" = None
         self._h: Any = UNBOUND
+        self._op_put = PUT
+        self._maxkey = 0  # engine key limit, known once bound
 
     # -- identity ------------------------------------------------------------
 
@@ -66,6 +73,7 @@ class Table:
 
     def _bind(self, db: "Database", name: str, slot: int, handle: Any) -> None:
         self.db, self.name, self.slot, self._h = db, name, slot, handle
+        self._maxkey = db.max_key_size
 
     # -- errors --------------------------------------------------------------
 

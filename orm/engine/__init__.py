@@ -12,6 +12,7 @@ Engine:
 EngineTransaction (raw bytes in and out, keys ordered bytewise):
     get(key, default=None, db=handle) -> bytes | None
     put(handle, key, value, overwrite=True) -> bool   (False: key existed, nothing written)
+    put_many(handle, pairs)                              overwriting puts, one engine call
     replace(handle, key, value) -> bytes | None         (the previous value)
     delete(handle, key) -> bool
     iterate(handle, start, stop, reverse=False) -> Iterator[(key, value)]   [start, stop)

@@ -265,3 +265,67 @@ def test_stored_table_reads_records_as_stored(db):
     with db.begin() as txn:
         assert list(raw.select(txn)) == [(1, {"n": 5})]
     assert db.catalog()[3]["name"] == "recs"
+
+
+def test_a_fixed_size_map_fails_cleanly_when_full(tmp_path):
+    # maxsize == maxsize_limit: no growth, so no write log; a full map is final.
+    with orm.Database(tmp_path / "db", maxsize=1 << 20, maxsize_limit=1 << 20) as db:
+        s = Blobs.attach(db)
+        with db.begin(write=True) as txn:
+            s.blobs[txn, 0] = b"kept"
+        with pytest.raises(orm.MapFull, match="ceiling"):
+            with db.begin(write=True) as txn:
+                s.blobs.put_many(txn, ((i, os.urandom(3000)) for i in range(1, 1000)))
+        with pytest.raises(orm.MapFull, match="ceiling"):
+            with db.begin(write=True) as txn:
+                for i in range(1, 1000):
+                    s.blobs[txn, i] = os.urandom(3000)
+        with db.begin() as txn:
+            assert s.blobs.count(txn) == 1 and s.blobs[txn, 0] == b"kept"
+        assert db.stats()["map_size"] == 1 << 20
+
+
+def test_growth_replays_every_kind_of_write(tmp_path):
+    # Single puts, a put_many that fills the map mid-batch, deletes and a truncate
+    # all land in the write log; after growth the transaction reads as written.
+    class Two(orm.Schema):
+        def attach(self, db):
+            self.blobs = orm.Map(1, key="uint64", value="bytes")
+            self.other = orm.MapStringCbor(2)
+
+    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
+        s = Two.attach(db)
+        blob = os.urandom(3000)
+        with db.begin(write=True) as txn:
+            s.other[txn, "gone"] = 1
+            s.other.truncate(txn)
+            s.other[txn, "a"] = {"x": 1}
+            s.blobs[txn, 0] = b"first"
+            s.blobs.put_many(txn, ((i, blob) for i in range(1, 1500)))
+            del s.blobs[txn, 7]
+            s.other[txn, "b"] = [2]
+        with db.begin() as txn:
+            assert s.blobs.count(txn) == 1499 and s.blobs[txn, 0] == b"first" and s.blobs[txn, 7] is None
+            assert dict(s.other.select(txn)) == {"a": {"x": 1}, "b": [2]}
+        assert db.stats()["map_size"] > 1 << 20
+
+
+def test_a_failed_put_many_batch_stays_exact_across_growth(tmp_path):
+    # The engine writes a batch in one call that stops at a key too long for it;
+    # the pairs before that key are written as by single puts, and must still be
+    # there when the map grows later in the same transaction and it is replayed.
+    class Keyed(orm.Schema):
+        def attach(self, db):
+            self.t = orm.Map(1, key="bytes", value="bytes")
+
+    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
+        s = Keyed.attach(db)
+        with db.begin(write=True) as txn:
+            with pytest.raises(orm.KeyTooLong, match="table t"):
+                s.t.put_many(txn, [(b"a", b"1"), (b"b", b"2"), (b"x" * 600, b"bad"), (b"c", b"3")])
+            assert s.t[txn, b"b"] == b"2" and s.t[txn, b"c"] is None
+            s.t.put_many(txn, ((b"blob%d" % i, os.urandom(3000)) for i in range(1500)))
+        assert db.stats()["map_size"] > 1 << 20
+        with db.begin() as txn:
+            assert s.t[txn, b"a"] == b"1" and s.t[txn, b"b"] == b"2" and s.t[txn, b"c"] is None
+            assert s.t.count(txn) == 1502

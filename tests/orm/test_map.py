@@ -199,3 +199,41 @@ def test_put_many_reports_bad_keys_and_values(db, s):
         with pytest.raises(orm.ValueCodecError, match="table items"):
             s.items.put_many(txn, [("b", object())])
         assert s.items[txn, "a"] == 1 and s.items[txn, "b"] is None
+
+
+def test_typed_objects_in_a_plain_cbor_table(db, s):
+    # A hook-less CBOR table stores @table objects with a marker; reads spot it.
+    @orm.table("0b8f6a52-2f0e-4a8e-9a55-2b1d6c1e7f01")
+    class Point:
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+
+        def marshal(self):
+            return {"x": self.x, "y": self.y}
+
+        @classmethod
+        def parse(cls, data):
+            return cls(data["x"], data["y"])
+
+    with db.begin(write=True) as txn:
+        s.items[txn, "p"] = Point(1, 2)
+        s.items[txn, "nested"] = {"points": [Point(3, 4)], "n": 1}
+        s.items[txn, "plain"] = {"ORM": b"\xda\x00OR"}  # almost the marker: stays plain
+    with db.begin() as txn:
+        p = s.items[txn, "p"]
+        nested = s.items[txn, "nested"]
+        assert isinstance(p, Point) and (p.x, p.y) == (1, 2)
+        assert isinstance(nested["points"][0], Point) and nested["points"][0].y == 4 and nested["n"] == 1
+        assert s.items[txn, "plain"] == {"ORM": b"\xda\x00OR"}
+        assert [type(v) for _, v in s.items.select(txn, prefix="p")] == [Point, dict]
+
+
+def test_item_access_takes_only_a_txn_key_pair(db, s):
+    with db.begin(write=True) as txn:
+        with pytest.raises((TypeError, ValueError)):
+            s.items[txn, "a", "b"] = 1
+        with pytest.raises((TypeError, ValueError)):
+            s.items[txn]
+        with pytest.raises(KeyError, match="table items"):
+            del s.items[txn, "missing"]
+        assert s.items.count(txn) == 0
