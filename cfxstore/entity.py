@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from types import MappingProxyType
 from typing import Any, ClassVar, Iterable, Self
 
 
@@ -61,6 +62,11 @@ class Entity:
             return cls(**known, _unknown=unknown)
         except TypeError as exc:  # a missing required field
             raise ValueError(f"{cls.__name__}: {exc}") from None
+
+
+# A class-level stand-in for records rebuilt without __init__ (fast load paths):
+# read-only, so no record can change another's unknown keys through it.
+Entity._unknown = MappingProxyType({})  # type: ignore[assignment]
 
 
 # --- validation helpers: each raises ValueError naming the record and field ---

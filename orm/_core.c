@@ -7,6 +7,8 @@
  * limit, indexes) goes to the Python methods of the table, which give the
  * same result and raise the errors that name the table. orm/core.py holds
  * the Python twin used when this module is not built.
+ *
+ * Decoder is the value decoder of tables with hooks, also frame-free.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -238,6 +240,103 @@ done:
     return rc;
 }
 
+/* Decoder(fast, slow, marker, after): slow(data) if marker in data else fast(data),
+ * then after(value) unless after is None. A hooked table's decoder without a
+ * Python frame; values.compose builds the same thing in Python. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *fast, *slow, *marker, *after;
+    vectorcallfunc vectorcall;
+} Decoder;
+
+static PyObject *decoder_call(Decoder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "a decoder takes one argument: the stored bytes");
+        return NULL;
+    }
+    PyObject *data = args[0];
+    PyObject *fn = self->fast;
+    if (PyBytes_CheckExact(data)) {
+        int has = contains(data, self->marker);
+        if (has < 0)
+            return NULL;
+        if (has)
+            fn = self->slow;
+    } else {
+        fn = self->slow;
+    }
+    PyObject *value = PyObject_CallOneArg(fn, data);
+    if (value == NULL || self->after == Py_None)
+        return value;
+    PyObject *out = PyObject_CallOneArg(self->after, value);
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *fast, *slow, *marker, *after;
+    static char *names[] = {"fast", "slow", "marker", "after", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOSO:Decoder", names, &fast, &slow, &marker, &after))
+        return NULL;
+    Decoder *self = (Decoder *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->fast = Py_NewRef(fast);
+    self->slow = Py_NewRef(slow);
+    self->marker = Py_NewRef(marker);
+    self->after = Py_NewRef(after);
+    self->vectorcall = (vectorcallfunc)decoder_call;
+    return (PyObject *)self;
+}
+
+static int decoder_traverse(Decoder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->fast);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->marker);
+    Py_VISIT(self->after);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int decoder_clear(Decoder *self) {
+    Py_CLEAR(self->fast);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->marker);
+    Py_CLEAR(self->after);
+    return 0;
+}
+
+static void decoder_dealloc(Decoder *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    decoder_clear(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMemberDef decoder_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(Decoder, vectorcall), READONLY, NULL},
+    {NULL}
+};
+
+static PyType_Slot decoder_slots[] = {
+    {Py_tp_doc, "Decoder(fast, slow, marker, after): a stored value's decoder with the typed-object check."},
+    {Py_tp_new, decoder_new},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_traverse, decoder_traverse},
+    {Py_tp_clear, decoder_clear},
+    {Py_tp_dealloc, decoder_dealloc},
+    {Py_tp_members, decoder_members},
+    {0, NULL}
+};
+
+static PyType_Spec decoder_spec = {
+    .name = "orm._core.Decoder",
+    .basicsize = sizeof(Decoder),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .slots = decoder_slots,
+};
+
 static PyMemberDef core_members[] = {
     {"_kenc", T_OBJECT_EX, offsetof(Core, kenc), 0, NULL},
     {"_h", T_OBJECT_EX, offsetof(Core, h), 0, NULL},
@@ -290,6 +389,12 @@ PyMODINIT_FUNC PyInit__core(void) {
     PyObject *tp = PyType_FromSpec(&core_spec);
     if (tp == NULL || PyModule_AddObject(m, "TableCore", tp) < 0) {
         Py_XDECREF(tp);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *dt = PyType_FromSpec(&decoder_spec);
+    if (dt == NULL || PyModule_AddObject(m, "Decoder", dt) < 0) {
+        Py_XDECREF(dt);
         Py_DECREF(m);
         return NULL;
     }

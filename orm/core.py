@@ -2,7 +2,8 @@
 
 When the optional C module ``orm._core`` is built (a C compiler at install
 time), it also runs Map's ``tab[txn, key]`` and ``tab[txn, key] = value``
-without a Python frame and hands every unusual case to the table's Python
+without a Python frame (and decodes values of tables with hooks the same
+way) and hands every unusual case to the table's Python
 methods (``_getitem_py``, ``_setitem_py``, ``_delitem_py``). Without it, Map
 uses those methods directly: same behaviour, a little slower. Setting
 ORM_PURE_PYTHON=1 in the environment forces the Python version.
@@ -11,6 +12,7 @@ ORM_PURE_PYTHON=1 in the environment forces the Python version.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 class PyTableCore:
@@ -20,12 +22,14 @@ class PyTableCore:
 
 
 TableCore: type
+#: ``Decoder(fast, slow, marker, after)``: a frame-free value decoder (values.compose), or None.
+Decoder: Any
 try:
     if os.environ.get("ORM_PURE_PYTHON"):
         raise ImportError("ORM_PURE_PYTHON is set")
-    from ._core import TableCore
+    from ._core import Decoder, TableCore
 except ImportError:
-    TableCore = PyTableCore
+    TableCore, Decoder = PyTableCore, None
 
 #: True when Map's item access runs in C.
 ACCELERATED = TableCore is not PyTableCore

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import cbor2
 
+from .core import Decoder as FastDecoder
 from .errors import SchemaError, ValueCodecError
 from .entity import TYPED_OBJECT_MARK, cbor_default, cbor_tag_hook
 
@@ -169,6 +170,8 @@ def compose(codec: ValueCodec, marshal: Callable[[Any], Any] | None,
         encode: Encoder = lambda obj: enc(marshal(obj))  # noqa: E731
     else:
         encode = enc
+    if codec is CBOR and FastDecoder is not None:
+        return encode, FastDecoder(cbor2.loads, _cbor_decode_typed, TYPED_OBJECT_MARK, unmarshal)
     if unmarshal is None:
         return encode, (_cbor_decode if codec is CBOR else dec)
     if codec is CBOR:

@@ -72,20 +72,18 @@ class Cookie(Entity):
         Every record this code stores was validated on construction, so one
         with only known keys (and all required ones) is rebuilt without
         validating again: lookup is the hot path and validation is most of
-        its cost. Anything else (unknown or missing keys) goes through parse().
+        its cost. The decoded dict becomes the instance's state; unset
+        optional fields and ``_unknown`` fall back to their class defaults.
+        Anything else (unknown or missing keys) goes through parse().
         """
         if data.__class__ is not dict:
             return cls.parse(data)
         oid = data.get("oid")
-        if oid.__class__ is bytes and len(oid) == 16:
-            data["oid"] = uuid_from_bytes(oid)
         keys = data.keys()
-        if keys <= _STORED_KEYS and keys >= _REQUIRED_KEYS:
-            cookie = object.__new__(cls)
-            state = cookie.__dict__
-            state.update(_OPTIONAL_NONE)
-            state.update(data)
-            cookie._unknown = {}
+        if oid.__class__ is bytes and len(oid) == 16 and keys <= _STORED_KEYS and keys >= _REQUIRED_KEYS:
+            data["oid"] = uuid_from_bytes(oid)
+            cookie = _new_object(cls)
+            cookie.__dict__ = data
             return cookie
         return cls.parse(data)
 
@@ -117,3 +115,4 @@ _STORED_KEYS = frozenset(Cookie._fields())
 # Optional fields (default None): left out of the stored form while unset.
 _OPTIONAL_NONE = {f.name: None for f in dataclasses.fields(Cookie) if f.default is None}
 _REQUIRED_KEYS = _STORED_KEYS - _OPTIONAL_NONE.keys()
+_new_object = object.__new__

@@ -157,7 +157,7 @@ class LmdbEngine:
                 self._cond.wait_for(lambda: not self._growing, timeout=GROW_WAIT_SECONDS)
         try:
             try:
-                t = self._env.begin(write=write)
+                t = self._env.begin(None, None, write)  # (db, parent, write): positional is cheaper
             except lmdb.MapResizedError:
                 # Another process grew the map: adopt its size and retry.
                 self._env.set_mapsize(0)

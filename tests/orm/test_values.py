@@ -146,3 +146,31 @@ def test_table_class_uses_its_own_marshal_and_parse(db):
         s.t[txn, k] = Rec(3)
     with db.begin() as txn:
         assert s.t[txn, k].v == 3
+
+
+def test_hooked_table_reads_typed_objects_nested_in_its_records(db):
+    @orm.table("8d3e2c4b-1f6a-4b7e-9c0d-5a6b7c8d9e0f")
+    class Tag:
+        def __init__(self, label):
+            self.label = label
+
+        def marshal(self):
+            return {"label": self.label}
+
+        @classmethod
+        def parse(cls, data):
+            return cls(data["label"])
+
+    class S(orm.Schema):
+        def attach(self, db):
+            self.t = orm.MapUuidCbor(1, marshal=lambda rec: {"tags": rec}, unmarshal=lambda d: d["tags"])
+
+    s = S.attach(db)
+    with_tags, plain = uuid.uuid4(), uuid.uuid4()
+    with db.begin(write=True) as txn:
+        s.t[txn, with_tags] = [Tag("a"), {"inner": Tag("b")}]
+        s.t[txn, plain] = ["a", {"inner": "b"}]
+    with db.begin() as txn:
+        tags = s.t[txn, with_tags]
+        assert isinstance(tags[0], Tag) and tags[0].label == "a" and tags[1]["inner"].label == "b"
+        assert s.t[txn, plain] == ["a", {"inner": "b"}]
