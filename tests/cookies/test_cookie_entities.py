@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 
@@ -35,6 +36,20 @@ def test_unknown_keys_survive_parse_and_marshal():
 def test_load_of_a_stored_record_equals_parse():
     data = make(authid="alice").marshal()
     assert Cookie.load(data) == Cookie.parse(data)
+
+
+def test_a_loaded_record_behaves_as_a_constructed_one():
+    # load() adopts the decoded dict as the record's state; unset fields come from class defaults.
+    original = make(authid="alice", authextra={"k": 1})
+    loaded = Cookie.load(dict(original.marshal()))
+    assert loaded == original and loaded.node is None and loaded.marshal() == original.marshal()
+    assert not loaded._unknown and repr(loaded) == repr(original)
+    changed = dataclasses.replace(loaded, authid="bob")
+    assert changed.authid == "bob" and loaded.authid == "alice" and changed.marshal()["oid"] == original.oid.bytes
+    with pytest.raises(TypeError):
+        loaded._unknown["x"] = 1  # the shared empty default cannot be changed through one record
+    other = Cookie.load(dict(make().marshal()))
+    assert not other._unknown
 
 
 def test_load_keeps_unknown_keys():
