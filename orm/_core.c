@@ -74,6 +74,14 @@ static PyObject *call_method(Core *self, PyObject *name, PyObject *const *args, 
     return PyObject_VectorcallMethod(name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
 }
 
+/* fn(arg), holding fn: a table attribute may be replaced while the call runs Python code. */
+static PyObject *call1(PyObject *fn, PyObject *arg) {
+    Py_INCREF(fn);
+    PyObject *r = PyObject_CallOneArg(fn, arg);
+    Py_DECREF(fn);
+    return r;
+}
+
 static PyObject *slow_get(Core *self, PyObject *tk) {
     PyErr_Clear();
     return call_method(self, s_getitem_py, &tk, 1);
@@ -98,14 +106,16 @@ static int contains(PyObject *data, PyObject *marker) {
 }
 
 static PyObject *decode(Core *self, PyObject *data) {
-    if (self->marker != NULL && self->marker != Py_None && PyBytes_CheckExact(data)) {
+    PyObject *fn = self->dec;
+    if (self->marker != NULL && self->marker != Py_None && PyBytes_CheckExact(data) &&
+        self->dec_slow != NULL && self->dec_slow != Py_None) {
         int has = contains(data, self->marker);
         if (has < 0)
             return NULL;
         if (has)
-            return PyObject_CallOneArg(self->dec_slow, data);
+            fn = self->dec_slow;
     }
-    return PyObject_CallOneArg(self->dec, data);
+    return call1(fn, data);
 }
 
 static PyObject *core_subscript(Core *self, PyObject *tk) {
@@ -113,19 +123,22 @@ static PyObject *core_subscript(Core *self, PyObject *tk) {
         self->h == NULL)
         return slow_get(self, tk);
     PyObject *txn = PyTuple_GET_ITEM(tk, 0);
-    PyObject *kb = PyObject_CallOneArg(self->kenc, PyTuple_GET_ITEM(tk, 1));
+    PyObject *kb = call1(self->kenc, PyTuple_GET_ITEM(tk, 1));
     if (kb == NULL || !PyBytes_CheckExact(kb)) {
         Py_XDECREF(kb);
         return slow_get(self, tk);
     }
     PyObject *get = PyObject_GetAttr(txn, s_get);
-    if (get == NULL) {
+    if (get == NULL || self->h == NULL) {
         Py_DECREF(kb);
+        Py_XDECREF(get);
         return slow_get(self, tk);
     }
-    PyObject *args[3] = {kb, Py_None, self->h};
+    PyObject *h = Py_NewRef(self->h);
+    PyObject *args[3] = {kb, Py_None, h};
     PyObject *data = PyObject_Vectorcall(get, args, 3, NULL);
     Py_DECREF(get);
+    Py_DECREF(h);
     if (data == NULL || (data == Py_None && PyBytes_GET_SIZE(kb) > self->maxkey)) {
         /* An engine error, or a miss the Python path must check against the key limit. */
         Py_DECREF(kb);
@@ -151,7 +164,11 @@ static int set_slow(Core *self, PyObject *tk, PyObject *value) {
 }
 
 /* Append (PUT, handle, key, value) to the transaction's write log. */
-static int log_put(Core *self, PyObject *txn, PyObject *kb, PyObject *vb) {
+static int log_put(Core *self, PyObject *txn, PyObject *h, PyObject *kb, PyObject *vb) {
+    if (self->op_put == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "table has no _op_put");
+        return -1;
+    }
     PyObject *log = PyObject_GetAttr(txn, s_wlog);
     if (log == NULL)
         return -1;
@@ -159,10 +176,10 @@ static int log_put(Core *self, PyObject *txn, PyObject *kb, PyObject *vb) {
     if (log == Py_None) {
         /* the map cannot grow: nothing to replay */
     } else if (PyList_CheckExact(log)) {
-        rc = (PyList_Append(log, self->op_put) || PyList_Append(log, self->h) || PyList_Append(log, kb) ||
+        rc = (PyList_Append(log, self->op_put) || PyList_Append(log, h) || PyList_Append(log, kb) ||
               PyList_Append(log, vb)) ? -1 : 0;
     } else {
-        PyObject *entry = PyTuple_Pack(4, self->op_put, self->h, kb, vb);
+        PyObject *entry = PyTuple_Pack(4, self->op_put, h, kb, vb);
         PyObject *grown = entry ? PyNumber_InPlaceAdd(log, entry) : NULL;
         Py_XDECREF(entry);
         rc = grown ? PyObject_SetAttr(txn, s_wlog, grown) : -1;
@@ -184,17 +201,19 @@ static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
         return set_slow(self, tk, value);
     PyObject *txn = PyTuple_GET_ITEM(tk, 0);
     PyObject *key = PyTuple_GET_ITEM(tk, 1);
-    PyObject *kb = PyObject_CallOneArg(self->kenc, key);
+    PyObject *kb = call1(self->kenc, key);
     if (kb == NULL || !PyBytes_CheckExact(kb)) {
         Py_XDECREF(kb);
         return set_slow(self, tk, value);
     }
     /* Encoders are pure, so the Python path may safely redo what ran here. */
-    PyObject *vb = PyObject_CallOneArg(self->enc, value);
-    if (vb == NULL) {
+    PyObject *vb = self->enc ? call1(self->enc, value) : NULL;
+    if (vb == NULL || self->h == NULL || self->idx == NULL || self->op_put == NULL) {
         Py_DECREF(kb);
+        Py_XDECREF(vb);
         return set_slow(self, tk, value);
     }
+    PyObject *h = Py_NewRef(self->h);
     int rc = 0;
     if (!PyTuple_Check(self->idx) || PyTuple_GET_SIZE(self->idx) != 0) {
         PyObject *args[4] = {txn, kb, value, vb};
@@ -207,14 +226,15 @@ static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
     if (put == NULL) {
         Py_DECREF(kb);
         Py_DECREF(vb);
+        Py_DECREF(h);
         return set_slow(self, tk, value);
     }
-    PyObject *args[6] = {kb, vb, Py_True, Py_True, Py_False, self->h};
+    PyObject *args[6] = {kb, vb, Py_True, Py_True, Py_False, h};
     r = PyObject_Vectorcall(put, args, 6, NULL);
     Py_DECREF(put);
     if (r != NULL) {
         Py_DECREF(r);
-        rc = log_put(self, txn, kb, vb);
+        rc = log_put(self, txn, h, kb, vb);
         goto done;
     }
     /* The engine refused the put (map full, bad size, ...): the table decides. */
@@ -237,6 +257,7 @@ static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
 done:
     Py_DECREF(kb);
     Py_DECREF(vb);
+    Py_DECREF(h);
     return rc;
 }
 
