@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import operator
+import os
 import struct
 import sys
 from datetime import date, datetime, timezone
@@ -104,9 +105,16 @@ _set_attr = object.__setattr__
 _UNKNOWN = SafeUUID.unknown
 
 
-def _uuid_from_bytes(b: bytes) -> UUID:
-    # ~3x faster than UUID(bytes=b): skips argument parsing; UUID is an
+def _uuid_from_int(i: int) -> UUID:
+    # ~3x faster than UUID(int=i): skips argument parsing; UUID is an
     # immutable slotted class holding just `int` and `is_safe`.
+    u = _new_object(UUID)
+    _set_attr(u, "int", i)
+    _set_attr(u, "is_safe", _UNKNOWN)
+    return u
+
+
+def _uuid_from_bytes(b: bytes) -> UUID:
     u = _new_object(UUID)
     _set_attr(u, "int", int.from_bytes(b, "big"))
     _set_attr(u, "is_safe", _UNKNOWN)
@@ -121,8 +129,20 @@ except (TypeError, AttributeError):  # pragma: no cover - UUID layout changed
     def _uuid_from_bytes(b: bytes) -> UUID:  # type: ignore[misc]
         return UUID(bytes=bytes(b))
 
+    def _uuid_from_int(i: int) -> UUID:  # type: ignore[misc]
+        return UUID(int=i)
+
 #: A UUID from its 16 bytes, faster than UUID(bytes=...); for hot decode paths.
 uuid_from_bytes = _uuid_from_bytes
+
+# RFC 4122 variant and version 4 bits, set as uuid.UUID(version=4) sets them.
+_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_V4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def random_uuid() -> UUID:
+    """A random (version 4) UUID, as uuid.uuid4() makes, in half its time."""
+    return _uuid_from_int((int.from_bytes(os.urandom(16), "big") & _V4_CLEAR) | _V4_SET)
 
 
 class _UuidKey(KeyCodec):

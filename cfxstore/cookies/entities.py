@@ -59,11 +59,25 @@ class Cookie(Entity):
         require_type(owner, "value_hash", self.value_hash, bytes)
         if len(self.value_hash) != VALUE_HASH_SIZE:
             raise ValueError(f"Cookie.value_hash: expected {VALUE_HASH_SIZE} bytes, got {len(self.value_hash)}")
-        for name in ("authid", "authrole", "authmethod", "authrealm", "node", "worker"):
-            require_str(owner, name, getattr(self, name), optional=True)
-        require_type(owner, "authextra", self.authextra, dict, optional=True)
-        require_type(owner, "transport", self.transport, dict, optional=True)
-        require_uint64(owner, "session", self.session, optional=True)
+        for name, check in _CHANGEABLE.items():
+            check(getattr(self, name))
+
+    def with_auth(self, *, modified: int, **changes: Any) -> Cookie:
+        """A copy with new authentication (and authenticated-on context) fields.
+
+        Only the fields that change are validated: the rest were validated when
+        this record was built. ``changes`` may name authid, authrole, authmethod,
+        authrealm, authextra, node, worker, session and transport.
+        """
+        unknown = changes.keys() - _CHANGEABLE.keys()
+        if unknown:
+            raise ValueError(f"Cookie.with_auth: cannot change {sorted(unknown)}; allowed: {sorted(_CHANGEABLE)}")
+        for name, value in changes.items():
+            _CHANGEABLE[name](value)
+        require_ns("Cookie", "modified", modified)
+        copy = _new_object(Cookie)
+        copy.__dict__ = {**self.__dict__, **changes, "modified": modified}
+        return copy
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Cookie:
@@ -97,8 +111,12 @@ class Cookie(Entity):
     def marshal(self) -> dict[str, Any]:
         """The stored form: oid as its 16 bytes (CBOR's UUID tag costs a microsecond
         to read) and unset optional fields left out (an anonymous cookie decodes in
-        half the time)."""
-        data = {k: v for k, v in super().marshal().items() if v is not None or k not in _OPTIONAL_NONE}
+        half the time). Read from the instance state, which holds exactly the
+        fields (required ones are never None) plus ``_unknown``."""
+        data = {k: v for k, v in self.__dict__.items() if v is not None}
+        data.pop("_unknown", None)
+        if self._unknown:
+            data = {**self._unknown, **data}
         data["oid"] = self.oid.bytes
         return data
 
@@ -111,6 +129,18 @@ class Cookie(Entity):
         return self.authid is not None
 
 
+def _optional(check: Any, name: str, *args: Any) -> Any:
+    return lambda value: check("Cookie", name, value, *args, optional=True)
+
+
+# The fields a login (with_auth) may change, each with its check.
+_CHANGEABLE = {
+    **{name: _optional(require_str, name) for name in ("authid", "authrole", "authmethod", "authrealm",
+                                                        "node", "worker")},
+    "authextra": _optional(require_type, "authextra", dict),
+    "transport": _optional(require_type, "transport", dict),
+    "session": _optional(require_uint64, "session"),
+}
 _STORED_KEYS = frozenset(Cookie._fields())
 # Optional fields (default None): left out of the stored form while unset.
 _OPTIONAL_NONE = {f.name: None for f in dataclasses.fields(Cookie) if f.default is None}

@@ -8,13 +8,12 @@ enforced on every read, so an expired cookie authenticates nobody even before
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import secrets
-import uuid
 from typing import Any
 
 import orm
+from orm.keys import random_uuid
 
 from cfxstore.service import Service
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
@@ -79,7 +78,7 @@ class CookieService(Service):
         fields = _context(context)
         value = secrets.token_urlsafe(max(nbytes, MIN_VALUE_BYTES))
         now = now_ns()
-        cookie = Cookie(oid=uuid.uuid4(), created=now, modified=now, max_age=max_age,
+        cookie = Cookie(oid=random_uuid(), created=now, modified=now, max_age=max_age,
                         expires=now + max_age * NS_PER_SECOND,
                         name=name, value_hash=self.hash_value(value), **fields)
         with self.db.begin(write=True) as txn:
@@ -123,9 +122,9 @@ class CookieService(Service):
             now = now_ns()
             if cookie is None or cookie.expires <= now:
                 return False
-            updated = dataclasses.replace(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
-                                          authextra=authextra, authrealm=authrealm,
-                                          modified=max(now, cookie.created), **fields)
+            updated = cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod,
+                                       authextra=authextra, authrealm=authrealm,
+                                       modified=max(now, cookie.created), **fields)
             self._cookies[txn, updated.oid] = updated
         return True
 

@@ -24,12 +24,12 @@ writer thread; a batch is written exactly once, by whichever gets there first.
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import threading
 import time
-import uuid
 from typing import Any, Callable
+
+from orm.keys import random_uuid
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
@@ -111,7 +111,7 @@ class CookieBackend:
         """A new anonymous cookie (raw value, record); committed with the next batch."""
         value = secrets.token_urlsafe(nbytes)
         now = now_ns()
-        cookie = Cookie(oid=uuid.uuid4(), created=now, modified=now, max_age=max_age,
+        cookie = Cookie(oid=random_uuid(), created=now, modified=now, max_age=max_age,
                         expires=now + max_age * NS_PER_SECOND, name=name, value_hash=_hash(value))
         self._stage(cookie)
         return value, cookie
@@ -125,9 +125,9 @@ class CookieBackend:
         if (cookie.authid, cookie.authrole, cookie.authmethod, cookie.authextra, cookie.authrealm) == \
                 (authid, authrole, authmethod, authextra, authrealm):
             return False
-        self._stage(dataclasses.replace(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
-                                        authextra=authextra, authrealm=authrealm,
-                                        modified=max(now_ns(), cookie.created)))
+        self._stage(cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod,
+                                     authextra=authextra, authrealm=authrealm,
+                                     modified=max(now_ns(), cookie.created)))
         return True
 
     def _stage(self, cookie: Cookie) -> None:

@@ -124,3 +124,28 @@ def test_round_trip_of_generated_cookies(authid, authrole, node, session, authex
                   max_age=max_age, created=created, modified=created, expires=created + max_age * NS)
     assert Cookie.parse(cookie.marshal()) == cookie
     assert Cookie.load(cookie.marshal()) == cookie
+
+
+def test_with_auth_changes_only_auth_fields_and_validates_them():
+    cookie = make()
+    logged_in = cookie.with_auth(authid="alice", authrole="user", authmethod="ticket", authextra={"k": 1},
+                                 authrealm="realm1", session=7, modified=20 * NS)
+    assert (logged_in.authid, logged_in.session, logged_in.modified) == ("alice", 7, 20 * NS)
+    assert cookie.authid is None and cookie.modified == 10 * NS  # the original is untouched
+    assert Cookie.parse(logged_in.marshal()) == logged_in
+    with pytest.raises(ValueError, match="Cookie.authid"):
+        cookie.with_auth(authid=5, modified=20 * NS)
+    with pytest.raises(ValueError, match="Cookie.session"):
+        cookie.with_auth(session=-1, modified=20 * NS)
+    with pytest.raises(ValueError, match="Cookie.modified"):
+        cookie.with_auth(authid="alice", modified="now")
+    with pytest.raises(ValueError, match=r"cannot change \['expires'\]"):
+        cookie.with_auth(expires=0, modified=20 * NS)
+
+
+def test_marshal_keeps_unknown_keys_and_leaves_unset_fields_out():
+    data = make(authid="alice").marshal()
+    data["added_later"] = [1]
+    stored = Cookie.parse(data).marshal()
+    assert stored["added_later"] == [1] and stored["authid"] == "alice"
+    assert "node" not in stored and "_unknown" not in stored and isinstance(stored["oid"], bytes)

@@ -498,3 +498,12 @@ def test_tuple_prefix_selects_exactly(data) -> None:
     # The selection is one contiguous range of the sorted keys (a cursor scan).
     idx = [i for i, (key, _) in enumerate(keys) if key.startswith(p)]
     assert idx == list(range(idx[0], idx[-1] + 1))
+
+
+def test_random_uuid_is_a_version_4_uuid():
+    from orm.keys import random_uuid
+
+    made = [random_uuid() for _ in range(2000)]
+    assert len(set(made)) == 2000
+    for u in made[:50]:
+        assert u.version == 4 and u.variant == uuid.RFC_4122 and uuid.UUID(str(u)) == u
