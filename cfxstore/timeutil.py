@@ -8,9 +8,8 @@ import time
 NS_PER_SECOND = 1_000_000_000
 
 
-def now_ns() -> int:
-    """The current UTC time in nanoseconds."""
-    return time.time_ns()
+#: The current UTC time in nanoseconds (time.time_ns itself: no Python frame on hot paths).
+now_ns = time.time_ns
 
 
 def ns_to_datetime(ns: int) -> datetime.datetime:

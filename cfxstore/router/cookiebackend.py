@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
+from time import monotonic
 from typing import Any, Callable
 
 from orm.keys import random_uuid
@@ -74,15 +74,19 @@ class CookieBackend:
     # -- reads -----------------------------------------------------------------
 
     def lookup(self, value_hash: bytes) -> Cookie | None:
-        """The live cookie with this value hash, or None (unknown or expired)."""
-        cookie = self._pending.cookies.get(value_hash)
-        if cookie is None and self._inflight is not None:
-            cookie = self._inflight.cookies.get(value_hash)
-        if cookie is None:
-            cached = self._cache.get(value_hash)
-            if cached is not None and time.monotonic() - cached[1] < self._cache_ttl:
-                cookie = cached[0]
-            else:
+        """The live cookie with this value hash, or None (unknown or expired).
+
+        A fresh cache entry comes first: staging a cookie also caches it, so
+        the cache never holds an older version than the pending batches.
+        """
+        cached = self._cache.get(value_hash)
+        if cached is not None and monotonic() - cached[1] < self._cache_ttl:
+            cookie = cached[0]
+        else:
+            cookie = self._pending.cookies.get(value_hash)
+            if cookie is None and self._inflight is not None:
+                cookie = self._inflight.cookies.get(value_hash)
+            if cookie is None:
                 cookie = self._read(value_hash)
         if cookie is None or cookie.expires <= now_ns():
             return None
@@ -103,7 +107,7 @@ class CookieBackend:
             # Drop the older half (dicts keep insertion order): cheap and rare.
             for key in list(cache)[: len(cache) // 2 + 1]:
                 del cache[key]
-        cache[value_hash] = (cookie, time.monotonic())
+        cache[value_hash] = (cookie, monotonic())
 
     # -- write-behind: create and login ------------------------------------------
 

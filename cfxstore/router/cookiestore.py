@@ -69,7 +69,8 @@ class CfxCookieStore:
         return parse_cookie_header(header, self._config.name)
 
     def exists(self, cbtid: str) -> bool:
-        return self._backend.lookup(self._hash(cbtid)) is not None
+        h = self._last_hash if cbtid == self._last_value else self._hash(cbtid)
+        return self._backend.lookup(h) is not None
 
     def create(self) -> tuple[str, str]:
         """A new cookie: (value, Set-Cookie header value without the optional flags)."""
@@ -83,7 +84,8 @@ class CfxCookieStore:
         The authmethod reported is "cookie": the session was authenticated by
         the cookie, not by the method that originally set it.
         """
-        cookie = self._backend.lookup(self._hash(cbtid))
+        h = self._last_hash if cbtid == self._last_value else self._hash(cbtid)
+        cookie = self._backend.lookup(h)
         if cookie is None or cookie.authid is None:
             return _NO_AUTH
         return cookie.authid, cookie.authrole, "cookie", cookie.authrealm, cookie.authextra

@@ -124,7 +124,7 @@ def test_expired_cookie_does_not_exist(service, monkeypatch):
 
 def test_deletion_by_another_process_is_seen_after_the_cache_time(service, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(cookiebackend.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cookiebackend, "monotonic", lambda: clock[0])
     store = make_store(service, FakeReactor(), cache_ttl=5.0)
     value, _ = store.create()
     store.setAuth(value, "alice", "user", "ticket", None, "realm1")
