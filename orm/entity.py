@@ -111,7 +111,8 @@ def cbor_default(encoder: Any, obj: Any) -> None:
     """CBOR fallback: @table instances as typed objects, other dataclasses as dicts."""
     info = table_info(type(obj))
     if info is not None:
-        marshal = info.marshal or _fields_of
+        # The same choice of marshal as the decoder's choice of unmarshal (default_hooks).
+        marshal = default_hooks(type(obj))[0]
         # The fields travel as an embedded CBOR byte string: a tag's content is
         # decoded immutably (tuples, frozendicts), the embedded bytes are not.
         inner = cbor2.dumps(marshal(obj), default=cbor_default)

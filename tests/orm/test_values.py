@@ -123,19 +123,22 @@ def test_dataclass_needs_no_hooks(db):
         assert s.t[txn, 1] == Point(1, 2)
 
 
+@orm.table("6c0f9b1e-8d55-4c5e-9d0e-0f4b2f7a1c11")
+class Rec:
+    """A @table class with its own marshal and parse."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def marshal(self):
+        return {"value": self.v}
+
+    @classmethod
+    def parse(cls, data):
+        return cls(data["value"])
+
+
 def test_table_class_uses_its_own_marshal_and_parse(db):
-    @orm.table("6c0f9b1e-8d55-4c5e-9d0e-0f4b2f7a1c11")
-    class Rec:
-        def __init__(self, v):
-            self.v = v
-
-        def marshal(self):
-            return {"value": self.v}
-
-        @classmethod
-        def parse(cls, data):
-            return cls(data["value"])
-
     class S(orm.Schema):
         def attach(self, db):
             self.t = orm.MapUuidCbor(Rec)
@@ -149,18 +152,6 @@ def test_table_class_uses_its_own_marshal_and_parse(db):
 
 
 def test_hooked_table_reads_typed_objects_nested_in_its_records(db):
-    @orm.table("8d3e2c4b-1f6a-4b7e-9c0d-5a6b7c8d9e0f")
-    class Tag:
-        def __init__(self, label):
-            self.label = label
-
-        def marshal(self):
-            return {"label": self.label}
-
-        @classmethod
-        def parse(cls, data):
-            return cls(data["label"])
-
     class S(orm.Schema):
         def attach(self, db):
             self.t = orm.MapUuidCbor(1, marshal=lambda rec: {"tags": rec}, unmarshal=lambda d: d["tags"])
@@ -168,9 +159,9 @@ def test_hooked_table_reads_typed_objects_nested_in_its_records(db):
     s = S.attach(db)
     with_tags, plain = uuid.uuid4(), uuid.uuid4()
     with db.begin(write=True) as txn:
-        s.t[txn, with_tags] = [Tag("a"), {"inner": Tag("b")}]
+        s.t[txn, with_tags] = [Rec("a"), {"inner": Rec("b")}]
         s.t[txn, plain] = ["a", {"inner": "b"}]
     with db.begin() as txn:
         tags = s.t[txn, with_tags]
-        assert isinstance(tags[0], Tag) and tags[0].label == "a" and tags[1]["inner"].label == "b"
+        assert isinstance(tags[0], Rec) and tags[0].v == "a" and tags[1]["inner"].v == "b"
         assert s.t[txn, plain] == ["a", {"inner": "b"}]
