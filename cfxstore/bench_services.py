@@ -12,14 +12,12 @@ transaction per operation, or per batch) with no ORM in between.
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import platform
 import secrets
 import struct
 import sys
 import tempfile
-import time
 import uuid
 from collections import deque
 from typing import Any, Callable
@@ -29,6 +27,8 @@ import flatbuffers
 import lmdb
 
 import orm
+from orm.bench import timed
+
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.fbsgen import Cookie as FbCookie
@@ -45,22 +45,8 @@ MAP_SIZE = 2**30
 
 
 def best_rate(n: int, run: Callable[[], Any]) -> float:
-    """Operations per second of the fastest of REPEATS runs of n operations.
-
-    As timeit does, the cyclic GC is off while a run is timed: its full passes
-    over every object in the process otherwise land at random in one side's run.
-    """
-    best = float("inf")
-    for _ in range(REPEATS):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            run()
-            best = min(best, time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return n / best
+    """Operations per second of the fastest of REPEATS runs of n operations (GC off while timed)."""
+    return n / min(timed(run) for _ in range(REPEATS))
 
 
 def each(fn: Callable[[Any], Any], items: list[Any]) -> None:

@@ -57,11 +57,12 @@ static int core_clear(Core *self) {
     return 0;
 }
 
-static void core_dealloc(Core *self) {
+/* The dealloc of both types (and of Python subclasses of TableCore): clear, free, drop the heap type. */
+static void gc_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    core_clear(self);
-    tp->tp_free((PyObject *)self);
+    tp->tp_clear(self);
+    tp->tp_free(self);
     Py_DECREF(tp);
 }
 
@@ -119,8 +120,7 @@ static PyObject *decode(Core *self, PyObject *data) {
 }
 
 static PyObject *core_subscript(Core *self, PyObject *tk) {
-    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL || self->dec == NULL ||
-        self->h == NULL)
+    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL || self->dec == NULL)
         return slow_get(self, tk);
     PyObject *txn = PyTuple_GET_ITEM(tk, 0);
     PyObject *kb = call1(self->kenc, PyTuple_GET_ITEM(tk, 1));
@@ -196,8 +196,7 @@ static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
         Py_XDECREF(r);
         return r ? 0 : -1;
     }
-    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL || self->enc == NULL ||
-        self->h == NULL || self->idx == NULL || self->op_put == NULL)
+    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL)
         return set_slow(self, tk, value);
     PyObject *txn = PyTuple_GET_ITEM(tk, 0);
     PyObject *key = PyTuple_GET_ITEM(tk, 1);
@@ -206,7 +205,8 @@ static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
         Py_XDECREF(kb);
         return set_slow(self, tk, value);
     }
-    /* Encoders are pure, so the Python path may safely redo what ran here. */
+    /* Encoders are pure, so the Python path may safely redo what ran here. The
+     * other attributes are checked after them: they run Python code. */
     PyObject *vb = self->enc ? call1(self->enc, value) : NULL;
     if (vb == NULL || self->h == NULL || self->idx == NULL || self->op_put == NULL) {
         Py_DECREF(kb);
@@ -327,14 +327,6 @@ static int decoder_clear(Decoder *self) {
     return 0;
 }
 
-static void decoder_dealloc(Decoder *self) {
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    decoder_clear(self);
-    tp->tp_free((PyObject *)self);
-    Py_DECREF(tp);
-}
-
 static PyMemberDef decoder_members[] = {
     {"__vectorcalloffset__", T_PYSSIZET, offsetof(Decoder, vectorcall), READONLY, NULL},
     {NULL}
@@ -346,7 +338,7 @@ static PyType_Slot decoder_slots[] = {
     {Py_tp_call, PyVectorcall_Call},
     {Py_tp_traverse, decoder_traverse},
     {Py_tp_clear, decoder_clear},
-    {Py_tp_dealloc, decoder_dealloc},
+    {Py_tp_dealloc, gc_dealloc},
     {Py_tp_members, decoder_members},
     {0, NULL}
 };
@@ -375,7 +367,7 @@ static PyType_Slot core_slots[] = {
     {Py_tp_doc, "C base of orm tables: hot attributes and Map's item access."},
     {Py_tp_traverse, core_traverse},
     {Py_tp_clear, core_clear},
-    {Py_tp_dealloc, core_dealloc},
+    {Py_tp_dealloc, gc_dealloc},
     {Py_tp_members, core_members},
     {Py_mp_subscript, core_subscript},
     {Py_mp_ass_subscript, core_ass_subscript},

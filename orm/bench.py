@@ -45,22 +45,26 @@ class Bench(orm.Schema):
         self.indexed.attach_index("by_email", self.by_email, lambda r: r["email"])
 
 
-def best_pair(raw: Callable[[], None], orm_: Callable[[], None], rounds: int) -> tuple[float, float]:
-    """Best time of each side, alternating them so both see the same machine load.
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds fn() takes, with the cyclic GC off while it runs (as timeit does):
+    its full passes over every object in the process would otherwise land at
+    random in one side's run. The cfxstore benchmarks time with this too."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
 
-    As timeit does, the cyclic garbage collector is off while a side runs.
-    """
+
+def best_pair(raw: Callable[[], None], orm_: Callable[[], None], rounds: int) -> tuple[float, float]:
+    """Best time of each side, alternating them so both see the same machine load."""
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
         for side, fn in enumerate((raw, orm_)):
-            gc.collect()
-            gc.disable()
-            try:
-                t0 = time.perf_counter()
-                fn()
-                times[side].append(time.perf_counter() - t0)
-            finally:
-                gc.enable()
+            times[side].append(timed(fn))
     return min(times[0]), min(times[1])
 
 

@@ -27,8 +27,9 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from typing import Any, Callable
+
+from orm.bench import timed
 
 from cfxstore.router.config import CookieConfig, DatabaseConfig
 
@@ -53,14 +54,7 @@ class _NoReactor:
 
 def _rate(n: int, fn: Callable[[], Any]) -> float:
     """n / seconds of fn(), with the cyclic GC off while it runs (as timeit does)."""
-    gc.collect()
-    gc.disable()
-    try:
-        started = time.perf_counter()
-        fn()
-        return n / (time.perf_counter() - started)
-    finally:
-        gc.enable()
+    return n / timed(fn)
 
 
 def _crossbar_cookie_store(path: str, sync: bool) -> Any:

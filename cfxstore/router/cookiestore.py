@@ -69,8 +69,7 @@ class CfxCookieStore:
         return parse_cookie_header(header, self._config.name)
 
     def exists(self, cbtid: str) -> bool:
-        h = self._last_hash if cbtid == self._last_value else self._hash(cbtid)
-        return self._backend.lookup(h) is not None
+        return self._backend.lookup(self._hash(cbtid)) is not None
 
     def create(self) -> tuple[str, str]:
         """A new cookie: (value, Set-Cookie header value without the optional flags)."""
@@ -84,8 +83,7 @@ class CfxCookieStore:
         The authmethod reported is "cookie": the session was authenticated by
         the cookie, not by the method that originally set it.
         """
-        h = self._last_hash if cbtid == self._last_value else self._hash(cbtid)
-        cookie = self._backend.lookup(h)
+        cookie = self._backend.lookup(self._hash(cbtid))
         if cookie is None or cookie.authid is None:
             return _NO_AUTH
         return cookie.authid, cookie.authrole, "cookie", cookie.authrealm, cookie.authextra

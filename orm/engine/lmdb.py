@@ -50,7 +50,7 @@ class LmdbEngine:
         self._growing = False
         self._local = threading.local()
         self._handles: dict[bytes, Any] = {}
-        self._growable = self.map_size < self.maxsize_limit
+        self._note_map_size()
 
     # -- environment -------------------------------------------------------
 
@@ -161,7 +161,7 @@ class LmdbEngine:
             except lmdb.MapResizedError:
                 # Another process grew the map: adopt its size and retry.
                 self._env.set_mapsize(0)
-                self._growable = self.map_size < self.maxsize_limit
+                self._note_map_size()
                 t = self._env.begin(write=write)
         except BaseException:
             st.n -= 1
@@ -170,6 +170,10 @@ class LmdbEngine:
         if write:
             st.writer = txn
         return txn
+
+    def _note_map_size(self) -> None:
+        # Cached: reading the map size costs an env.info() call, too much for every begin.
+        self._growable = self.map_size < self.maxsize_limit
 
     def can_grow(self) -> bool:
         return self._growable
@@ -199,7 +203,7 @@ class LmdbEngine:
                                       "transactions stayed open too long to grow it")
                     self._cond.wait(0.05)
             self._env.set_mapsize(min(current * 2, self.maxsize_limit))
-            self._growable = self.map_size < self.maxsize_limit
+            self._note_map_size()
             txn._t = self._env.begin(write=True)
         finally:
             with self._cond:
