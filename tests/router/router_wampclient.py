@@ -86,6 +86,14 @@ class _Protocol(WampWebSocketClientProtocol):
         self.factory.set_cookie = response.headers.get("set-cookie")
         return super().onConnect(response)
 
+    def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
+        # A refused opening handshake never creates the WAMP session, so nothing else
+        # would tell the waiting test that this login is over.
+        joined = self.factory.session_joined
+        if not joined.called:
+            joined.errback(Denied("handshake", str(reason)))
+        super().onClose(wasClean, code, reason)
+
 
 @defer.inlineCallbacks
 def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: str | None = None,
@@ -96,6 +104,7 @@ def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: s
     factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/{path}", headers=headers)
     factory.protocol = _Protocol
     factory.set_cookie = None
+    factory.session_joined = session.joined
     yield TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10).connect(factory)
     details = yield session.joined
     return Login(session, details, factory.set_cookie)

@@ -189,8 +189,19 @@ def test_made_up_cookie_is_refused(reactor_thread, router):
 
 
 def test_malformed_cookie_header_is_ignored(reactor_thread, router, user):
-    with pytest.raises(Denied):
-        cookie_login(reactor_thread, router.port, 'cbtid="; ;=;cbtid=\x7f\x01;;;a=b==c')
+    with pytest.raises(Denied) as e:
+        cookie_login(reactor_thread, router.port, 'cbtid="; ;=;cbtid=;;;a=b==c;cbtid=%%%')
+    # The header reached the cookie store, which ignored it: a WAMP-level refusal, not a dropped handshake.
+    assert e.value.reason != "handshake"
+    result = ticket_login(reactor_thread, router.port, *user)
+    reactor_thread.call(leave, result.session)
+
+
+def test_cookie_header_refused_by_http_layer_fails_promptly(reactor_thread, router, user):
+    # The HTTP layer refuses control characters; the client must hear so, not wait out the deadline.
+    with pytest.raises(Denied) as e:
+        reactor_thread.call(login, router.port, authmethods=["cookie"], cookie='cbtid=\x7f\x01;a=b', timeout=10)
+    assert e.value.reason == "handshake"
     # The router is unharmed: a normal login still works.
     result = ticket_login(reactor_thread, router.port, *user)
     reactor_thread.call(leave, result.session)
