@@ -12,6 +12,7 @@ import os
 
 import orm
 from cfxstore.database import open_database
+from cfxstore.lmdbfile import check_whole
 
 from .errors import NotADatabase
 
@@ -27,6 +28,7 @@ def require_database(path: str) -> str:
         raise NotADatabase(f"{path} is a file, not a database directory")
     if not os.path.isfile(os.path.join(path, "data.mdb")):
         raise NotADatabase(f"{path} is not a cfxstore database (the directory has no data.mdb)")
+    check_whole(path)
     return os.path.realpath(path)
 
 

@@ -1,0 +1,83 @@
+"""Directories that appear whole or not at all: built under a temporary sibling name,
+synced, then renamed into place.
+
+A temporary sibling is ``.<name>.<purpose>-<pid>-<random>``: hidden, next to
+its final path (so the rename stays on one file system) and recognisable as
+stale once its process has died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+
+from cfxstore import crashpoint
+
+
+def _parts(final: str) -> tuple[str, str]:
+    final = os.path.abspath(final).rstrip(os.sep)
+    return os.path.dirname(final), os.path.basename(final)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(final: str, purpose: str) -> list[str]:
+    """Remove temporaries for final left by processes that died; returns what was removed."""
+    parent, name = _parts(final)
+    pattern = re.compile(rf"^\.{re.escape(name)}\.{re.escape(purpose)}-(\d+)-[0-9a-f]{{16}}$")
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(parent):
+            m = pattern.match(entry)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+def temp_dir(final: str, purpose: str) -> str:
+    """A new empty directory (0700) beside final, to be published with publish()."""
+    parent, name = _parts(final)
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    clean_stale(final, purpose)
+    path = os.path.join(parent, f".{name}.{purpose}-{os.getpid()}-{secrets.token_hex(8)}")
+    os.mkdir(path, 0o700)
+    return path
+
+
+def fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str, final: str) -> None:
+    """Sync every file of tmp and tmp itself, rename it to final, sync the parent.
+
+    final must not exist or be an empty directory (rename replaces it
+    atomically); otherwise OSError (EEXIST/ENOTEMPTY) and tmp is left as is.
+    """
+    for entry in os.listdir(tmp):
+        fsync_path(os.path.join(tmp, entry))
+    fsync_path(tmp)
+    crashpoint.reached("publish-synced")
+    os.rename(tmp, final)
+    crashpoint.reached("publish-renamed")
+    fsync_path(os.path.dirname(os.path.abspath(final)))
+
+
+def discard(tmp: str) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
