@@ -127,6 +127,21 @@ def test_creation_killed_at_a_point_leaves_nothing_or_a_whole_database(tmp_path,
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
 
 
+@pytest.mark.parametrize("point", CREATE_POINTS)
+def test_a_service_killed_while_creating_its_database_leaves_nothing_or_a_whole_one(tmp_path, point):
+    # The router and every service create their database through open_database (Service.open).
+    target = str(tmp_path / "db")
+    script = ("import sys\nfrom cfxstore.cookies.service import CookieService\n"
+              "with CookieService.open(sys.argv[1]) as s:\n    s.create(max_age=60)\n")
+    env = {**os.environ, "CFXSTORE_CRASH_AT": point}
+    killed = subprocess.run([sys.executable, "-c", script, target], env=env, timeout=DEADLINE)
+    assert killed.returncode == -signal.SIGKILL
+    assert assert_absent_or_complete(target) == (point == "publish-renamed")
+    again = subprocess.run([sys.executable, "-c", script, target], capture_output=True, text=True, timeout=DEADLINE)
+    assert again.returncode == 0, again.stderr
+    assert assert_absent_or_complete(target)
+
+
 @pytest.mark.parametrize("command", ["db load", "import-cfxdb", "principals add --create"])
 def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(tmp_path, dump_file, cookie_store,
                                                                               command):
