@@ -1,5 +1,5 @@
-"""Directories that appear whole or not at all: built under a temporary sibling name,
-synced, then renamed into place.
+"""Files and directories that appear whole or not at all: built under a temporary
+sibling name, synced, then renamed (or linked) into place.
 
 A temporary sibling is ``.<name>.<purpose>-<pid>-<random>``: hidden, next to
 its final path (so the rename stays on one file system) and recognisable as
@@ -32,12 +32,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _pattern(name: str, purpose: str) -> re.Pattern[str]:
+    return re.compile(rf"^\.{re.escape(name)}\.{re.escape(purpose)}-(\d+)-[0-9a-f]{{16}}$")
+
+
+def is_temp(entry: str, final: str, purpose: str) -> bool:
+    """True if entry (a name in final's directory) is one of final's temporaries."""
+    return _pattern(_parts(final)[1], purpose).match(entry) is not None
+
+
 def clean_stale(final: str, purpose: str) -> list[str]:
     """Remove temporaries for final left by processes that died; returns what was removed."""
     parent, name = _parts(final)
-    pattern = re.compile(rf"^\.{re.escape(name)}\.{re.escape(purpose)}-(\d+)-[0-9a-f]{{16}}$")
+    pattern = _pattern(name, purpose)
     removed = []
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.listdir(parent):
             m = pattern.match(entry)
             if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
@@ -77,6 +86,24 @@ def publish(tmp: str, final: str) -> None:
     os.rename(tmp, final)
     crashpoint.reached("publish-renamed")
     fsync_path(os.path.dirname(os.path.abspath(final)))
+
+
+def publish_file(tmp: str, final: str) -> bool:
+    """Sync file tmp and give it the name final unless final exists; sync final's directory.
+
+    A hard link never replaces an existing file, so of two processes racing
+    for final exactly one wins. Returns False (tmp untouched) if final existed.
+    """
+    fsync_path(tmp)
+    crashpoint.reached("publish-synced")
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        return False
+    crashpoint.reached("publish-renamed")
+    os.unlink(tmp)
+    fsync_path(os.path.dirname(os.path.abspath(final)))
+    return True
 
 
 def discard(tmp: str) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+from typing import Any, Callable
 
 import orm
 from cfxstore import atomic, crashpoint
@@ -13,9 +13,6 @@ from cfxstore.lmdbfile import check_whole
 DEFAULT_PATH = os.path.join(".cfxstore", "db")
 #: The <purpose> part of a database's temporary name while it is created (see cfxstore.atomic).
 TEMP_PURPOSE = "creating"
-# What a directory may hold and still count as "no database yet" (lock.mdb: an
-# LMDB open that never got to write its data file).
-_EMPTY_ENOUGH = {"lock.mdb"}
 
 
 def default_path() -> str:
@@ -27,44 +24,61 @@ def exists(path: str | os.PathLike[str]) -> bool:
     return os.path.isfile(os.path.join(path, "data.mdb"))
 
 
+def can_create_in(path: str | os.PathLike[str]) -> bool:
+    """True if the existing directory path holds nothing a new database would disturb.
+
+    Allowed: an LMDB lock file (an open that never wrote a data file) and
+    the temporaries of a creation that was cut short.
+    """
+    data = os.path.join(path, "data.mdb")
+    return all(e == "lock.mdb" or atomic.is_temp(e, data, TEMP_PURPOSE) for e in os.listdir(path))
+
+
 def create_database(path: str | os.PathLike[str], *, maxsize: int = 2**28) -> bool:
     """Create a complete, stamped database at path unless one exists; True if this call made it.
 
-    The database is built in a temporary sibling directory (catalog
-    committed, schema version stamped), synced and renamed into place, so a
-    kill at any instant leaves either no database or a complete one. If
-    another process creates it first, that database is kept.
+    The database is built in a temporary directory (catalog committed,
+    schema version stamped), synced, then put in place in one step: the
+    directory is renamed to path, or, if path is an existing empty
+    directory (possibly a mount point, which cannot be renamed over), the
+    data file is linked into it. A kill at any instant leaves either no
+    database or a complete one. If another process creates it first, that
+    database is kept.
     """
     path = os.path.abspath(os.fspath(path))
     if exists(path):
+        # A creation killed between linking the data file and removing its temporary left that behind.
+        atomic.clean_stale(os.path.join(path, "data.mdb"), TEMP_PURPOSE)
         return False
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            raise orm.DatabaseError(f"{path} exists and is not a database directory")
-        if set(os.listdir(path)) - _EMPTY_ENOUGH:
-            raise orm.DatabaseError(f"{path} is a directory with other files in it and no database; "
-                                    "give a new or empty directory")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(path, "lock.mdb"))
+    if not os.path.exists(path):
+        return _create(path, path, maxsize, atomic.publish)
+    if not os.path.isdir(path):
+        raise orm.DatabaseError(f"{path} exists and is not a database directory")
+    if not can_create_in(path):
+        raise orm.DatabaseError(f"{path} is a directory with other files in it and no database; "
+                                "give a new or empty directory")
+    data = os.path.join(path, "data.mdb")
+    return _create(data, path, maxsize, lambda tmp, final: atomic.publish_file(os.path.join(tmp, "data.mdb"), final))
+
+
+def _create(final: str, path: str, maxsize: int, publish: Callable[[str, str], Any]) -> bool:
     from cfxstore.migrate.versions import check_database
 
-    tmp = atomic.temp_dir(path, TEMP_PURPOSE)
+    tmp = atomic.temp_dir(final, TEMP_PURPOSE)
     try:
         with orm.Database(tmp, maxsize=maxsize) as db:
             check_database(db)  # stamps the new database with the current version
         crashpoint.reached("create-stamped")
-        os.unlink(os.path.join(tmp, "lock.mdb"))  # a lock file is per open, not part of the data
+        os.unlink(os.path.join(tmp, "lock.mdb"))  # private to this process; a lock file is per open
         try:
-            atomic.publish(tmp, path)
+            made = publish(tmp, final) is not False
         except OSError:
-            if exists(path):  # another process won the race: use its database
-                atomic.discard(tmp)
-                return False
-            raise
-    except BaseException:
+            if not exists(path):
+                raise
+            made = False  # another process won the race: use its database
+    finally:
         atomic.discard(tmp)
-        raise
-    return True
+    return made
 
 
 def open_database(path: str | os.PathLike[str] | None = None, *, readonly: bool = False,

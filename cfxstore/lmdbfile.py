@@ -34,18 +34,21 @@ def check_whole(path: str) -> None:
     """Raise orm.DatabaseError if the data.mdb in directory path is shorter than it claims."""
     data = os.path.join(path, "data.mdb")
     try:
-        with open(data, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                return  # LMDB initialises an empty file as a new database
-            first = f.read(_META_BYTES)
-            m0 = _meta(first)
-            if m0 is None:
-                raise orm.DatabaseError(f"database {path}: data.mdb is not an LMDB data file (bad header)")
-            f.seek(m0[0])
-            m1 = _meta(f.read(_META_BYTES))
-    except FileNotFoundError:
-        return  # nothing to map yet: the open decides what a missing file means
+        f = open(data, "rb")
+    except OSError:
+        return  # nothing to check (missing, not a directory, unreadable): the open itself says what is wrong
+    with f:
+        head = f.read(_META_BYTES)
+        if not head:
+            return  # LMDB initialises an empty file as a new database
+        m0 = _meta(head)
+        if m0 is None:
+            raise orm.DatabaseError(f"database {path}: data.mdb is not an LMDB data file (bad header)")
+        f.seek(m0[0])
+        m1 = _meta(f.read(_META_BYTES))
+        # The size is taken after the meta pages: a writer writes its pages before the
+        # meta page that counts them, so a commit in between cannot look like truncation.
+        size = os.fstat(f.fileno()).st_size
     newest = m0 if m1 is None or m0[2] >= m1[2] else m1
     need = (newest[1] + 1) * newest[0]
     if size < need:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 import orm
-from cfxstore.database import open_database
+from cfxstore.database import can_create_in, open_database
 from cfxstore.lmdbfile import check_whole
 
 from .errors import NotADatabase
@@ -56,7 +56,7 @@ def open_or_create(path: str, *, maxsize: int = MAINTENANCE_MAXSIZE) -> tuple[or
         return open_existing(path, readonly=False, maxsize=maxsize), False
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADatabase(f"{path} is a file, not a database directory")
-    if os.path.isdir(path) and os.listdir(path):
+    if os.path.isdir(path) and not can_create_in(path):
         raise NotADatabase(f"{path} is a directory with other files in it and no database; "
                            "give a new or empty directory")
     return open_database(path, maxsize=maxsize), True

@@ -72,7 +72,8 @@ def final_names(parent):
 def assert_absent_or_complete(path):
     """No database, or one with its catalog and schema version, which opens and checks clean."""
     if not exists(path):
-        assert not os.path.exists(path) or set(os.listdir(path)) <= {"lock.mdb"}
+        assert not os.path.exists(path) or all(e == "lock.mdb" or e.startswith(".data.mdb.creating-")
+                                               for e in os.listdir(path))
         return False
     assert version_of(path) == SCHEMA_VERSION
     with open_database(path, readonly=True) as db:
@@ -111,20 +112,26 @@ def creating_commands(target, dump_file, cookie_store):
 
 @pytest.mark.parametrize("command", ["db load", "import-cfxdb", "principals add --create"])
 @pytest.mark.parametrize("point", CREATE_POINTS)
+@pytest.mark.parametrize("where", ["new path", "empty directory"])
 def test_creation_killed_at_a_point_leaves_nothing_or_a_whole_database(tmp_path, dump_file, cookie_store,
-                                                                        command, point):
+                                                                        command, point, where):
+    # A new path gets a directory renamed into place; an existing empty directory (say a
+    # mount point, which cannot be renamed over) gets the finished data file linked into it.
     target = str(tmp_path / "db")
+    if where == "empty directory":
+        os.mkdir(target)
     args = creating_commands(target, dump_file, cookie_store)[command]
     killed = run_cli(*args, crash_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     complete = assert_absent_or_complete(target)
     assert complete == (point == "publish-renamed")
-    assert final_names(tmp_path) == (["db"] if complete else [])
+    assert final_names(tmp_path) == (["db"] if complete or where == "empty directory" else [])
     again = run_cli(*args)
     assert again.returncode == 0, again.stderr
     assert assert_absent_or_complete(target)
     # The rerun removed the dead process's temporary.
     assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []
+    assert [p for p in os.listdir(target) if p.startswith(".")] == []
 
 
 @pytest.mark.parametrize("point", CREATE_POINTS)
@@ -146,10 +153,10 @@ def test_a_service_killed_while_creating_its_database_leaves_nothing_or_a_whole_
 def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(tmp_path, dump_file, cookie_store,
                                                                               command):
     outcomes = set()
-    for i in range(8):
+    for i in range(6):
         target = str(tmp_path / f"db{i}")
         args = creating_commands(target, dump_file, cookie_store)[command]
-        code = kill_after_ready(start_child(tmp_path, args), delay=0.004 * i)
+        code = kill_after_ready(start_child(tmp_path, args), delay=0.005 * i)
         outcomes.add(code)
         assert code in (0, -signal.SIGKILL)
         assert_absent_or_complete(target)
@@ -161,8 +168,11 @@ def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(t
     assert -signal.SIGKILL in outcomes  # the spread really cut some runs short
 
 
-def test_two_processes_creating_one_database_both_succeed(tmp_path):
+@pytest.mark.parametrize("where", ["new path", "empty directory"])
+def test_processes_creating_one_database_at_once_all_succeed(tmp_path, where):
     target = str(tmp_path / "db")
+    if where == "empty directory":
+        os.mkdir(target)
     script = tmp_path / "create.py"
     script.write_text("import sys\nfrom cfxstore.database import open_database\n"
                       "open_database(sys.argv[1]).close()\nprint('OK')\n")
@@ -172,6 +182,7 @@ def test_two_processes_creating_one_database_both_succeed(tmp_path):
     assert [p.returncode for p in procs] == [0] * 4 and all(o.strip() == "OK" for o in outs)
     assert assert_absent_or_complete(target)
     assert sorted(os.listdir(tmp_path)) == ["create.py", "db"]
+    assert sorted(os.listdir(target)) == ["data.mdb", "lock.mdb"]
 
 
 def test_an_empty_directory_becomes_a_database(tmp_path):
