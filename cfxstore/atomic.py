@@ -32,19 +32,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _pattern(name: str, purpose: str) -> re.Pattern[str]:
-    return re.compile(rf"^\.{re.escape(name)}\.{re.escape(purpose)}-(\d+)-[0-9a-f]{{16}}$")
+def _pattern(name_regex: str, purpose: str) -> re.Pattern[str]:
+    return re.compile(rf"^\.{name_regex}\.{re.escape(purpose)}-(\d+)-[0-9a-f]{{16}}$")
 
 
 def is_temp(entry: str, final: str, purpose: str) -> bool:
     """True if entry (a name in final's directory) is one of final's temporaries."""
-    return _pattern(_parts(final)[1], purpose).match(entry) is not None
+    return _pattern(re.escape(_parts(final)[1]), purpose).match(entry) is not None
 
 
-def clean_stale(final: str, purpose: str) -> list[str]:
-    """Remove temporaries for final left by processes that died; returns what was removed."""
+def clean_stale(final: str, purpose: str, name_regex: str | None = None) -> list[str]:
+    """Remove temporaries for final left by processes that died; returns what was removed.
+
+    name_regex widens final's name to a family of names (for example every
+    timestamped backup of one database).
+    """
     parent, name = _parts(final)
-    pattern = _pattern(name, purpose)
+    pattern = _pattern(re.escape(name) if name_regex is None else name_regex, purpose)
     removed = []
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.listdir(parent):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 
 import orm
 from cfxstore import atomic, crashpoint
@@ -63,5 +64,11 @@ def backup(db: orm.Database, dest: str | os.PathLike[str]) -> str:
 
 
 def backup_beside(db: orm.Database, version: int | None) -> str:
-    """Back db up next to itself (see backup_path); returns the backup's path."""
-    return backup(db, backup_path(db.path, version))
+    """Back db up next to itself (see backup_path); returns the backup's path.
+
+    Temporaries of earlier automatic backups of db that were killed are removed
+    first (each had its own timestamped name).
+    """
+    dest = backup_path(db.path, version)
+    atomic.clean_stale(dest, TEMP_PURPOSE, re.escape(os.path.basename(db.path.rstrip(os.sep))) + r"\.backup-[^/]+")
+    return backup(db, dest)

@@ -280,3 +280,19 @@ def test_a_service_refuses_a_truncated_copy(tmp_path, big_db):
               "    print(e)\n    sys.exit(3)\n")
     done = subprocess.run([sys.executable, "-c", script, dest], capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 3 and "truncated" in done.stdout, (done.returncode, done.stderr)
+
+
+@pytest.mark.parametrize("point", ["backup-copied", "publish-synced"])
+def test_migrate_up_killed_in_its_backup_leaves_no_backup_and_the_rerun_cleans_up(tmp_path, point):
+    db = str(tmp_path / "db")
+    populate(db, version=1, sessions=50)
+    killed = run_cli("migrate", "up", db, crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert final_names(tmp_path) == ["db"] and version_of(db) == 1  # a hidden temporary at most
+    assert any(p.startswith(".db.backup-1-") for p in os.listdir(tmp_path))
+    again = run_cli("migrate", "up", db)
+    assert again.returncode == 0, again.stderr
+    backups = [p for p in final_names(tmp_path) if p.startswith("db.backup-1-")]
+    assert len(backups) == 1 and version_of(db) == SCHEMA_VERSION
+    assert sorted(os.listdir(tmp_path)) == sorted(["db", *backups])  # the killed run's temporary is gone
+    assert version_of(str(tmp_path / backups[0])) == 1
