@@ -316,3 +316,49 @@ def test_flatc_object_api_classes_work_as_build_and_cast(db, market_gen):
         got = schema.markets[txn, oid]
     assert isinstance(got, MarketT) and got.symbol == b"SOL/EUR" and got.price == 180.0
     assert bytes(bytearray(got.oid)) == oid.bytes
+
+
+def test_cfxdb_classes_store_the_bytes_stock_crossbar_stores(tmp_path):
+    """cfxdb's own Publication (build(self, builder), cast(buf)) in an orm table, against zlmdb's file."""
+    import struct
+
+    import lmdb
+    import zlmdb
+    from cfxdb.realmstore import Publication
+    from cfxdb.realmstore import RealmStore as CfxRealmStore
+
+    def publication():
+        p = Publication()
+        p.timestamp, p.publication, p.publisher = 1_790_000_000_000_000_000, 7000, 5000
+        p.topic, p.args, p.kwargs = "com.example.topic", [1, "x"], {"j": 1}
+        return p
+
+    # What Crossbar writes: the realm store through zlmdb, read back as raw bytes from its LMDB file.
+    stock_path = str(tmp_path / "stock")
+    stock = zlmdb.Database(dbpath=stock_path, maxsize=2**24)
+    schema = CfxRealmStore.attach(stock)
+    with stock.begin(write=True) as txn:
+        schema.publications[txn, 7000] = publication()
+    slot = schema.publications._slot
+    stock.__exit__(None, None, None)
+    with lmdb.open(stock_path, readonly=True, lock=False) as env, env.begin() as txn:
+        stock_bytes = txn.get(struct.pack(">H", slot) + struct.pack(">Q", 7000))
+    assert stock_bytes
+
+    class RealmStore(Schema):
+        def attach(self, db):
+            self.publications = orm.MapOidFlatBuffers(11, build=Publication.build, cast=Publication.cast)
+
+    with orm.Database(tmp_path / "ours") as db:
+        ours = RealmStore.attach(db)
+        with db.begin(write=True) as txn:
+            ours.publications[txn, 7000] = publication()
+        raw = db.stored_table(next(e for e in db.catalog().values() if e["name"] == "publications"))
+        with db.begin() as txn:
+            assert raw[txn, 7000] == stock_bytes  # byte for byte what zlmdb wrote
+            got = ours.publications[txn, 7000]
+    from_stock = ours.publications.decode_value(stock_bytes)
+    for p in (got, from_stock):
+        assert isinstance(p, Publication)
+        assert (p.publication, p.publisher, p.topic, p.args, p.kwargs, p.timestamp) == \
+            (7000, 5000, "com.example.topic", [1, "x"], {"j": 1}, 1_790_000_000_000_000_000)
