@@ -50,7 +50,10 @@ def backup(db: orm.Database, dest: str | os.PathLike[str]) -> str:
     _check_dest(dest)
     tmp = atomic.temp_dir(dest, TEMP_PURPOSE)
     try:
-        db.backup(tmp, compact=True)
+        try:
+            db.backup(tmp, compact=True)
+        except orm.OrmError as exc:
+            raise BackupError(f"backup of {db.path} to {dest} failed: {exc}") from None
         crashpoint.reached("backup-copied")
         try:
             atomic.publish(tmp, dest)

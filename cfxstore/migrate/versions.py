@@ -13,6 +13,8 @@ from typing import Any
 import cfxstore
 import orm
 
+from .errors import MigrationError
+
 #: Meta key under which a database stores its schema version.
 VERSION_KEY = "schema_version"
 #: Meta key of the list of migration steps applied to a database.
@@ -54,7 +56,7 @@ def migrations_dir() -> str:
     """
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfxstore.__file__))), MIGRATIONS_DIRNAME)
     if not os.path.isdir(path):
-        raise RuntimeError(f"cfxstore's migration scripts are missing: no directory {path}")
+        raise MigrationError(f"cfxstore's migration scripts are missing: no directory {path}; reinstall cfxstore")
     return path
 
 

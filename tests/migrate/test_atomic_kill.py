@@ -21,7 +21,7 @@ from store_factories import populate, snapshot, version_of
 
 import orm
 from cfxstore.database import create_database, exists, open_database
-from cfxstore.migrate.backup import backup
+from cfxstore.migrate.backup import BackupError, backup
 from cfxstore.migrate.check import check
 from cfxstore.migrate.versions import SCHEMA_VERSION
 
@@ -249,7 +249,7 @@ def test_a_failed_backup_leaves_no_trace(tmp_path, big_db, monkeypatch):
 
     with open_database(big_db, readonly=True) as db:
         monkeypatch.setattr(orm.Database, "backup", fail)
-        with pytest.raises(orm.DatabaseError, match="disk full"):
+        with pytest.raises(BackupError, match=f"backup of .* to {tmp_path / 'copy'} failed: disk full"):
             backup(db, str(tmp_path / "copy"))
     assert os.listdir(tmp_path) == []
 
