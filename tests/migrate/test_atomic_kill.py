@@ -153,10 +153,10 @@ def test_a_service_killed_while_creating_its_database_leaves_nothing_or_a_whole_
 def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(tmp_path, dump_file, cookie_store,
                                                                               command):
     outcomes = set()
-    for i in range(6):
+    for i in range(4):
         target = str(tmp_path / f"db{i}")
         args = creating_commands(target, dump_file, cookie_store)[command]
-        code = kill_after_ready(start_child(tmp_path, args), delay=0.005 * i)
+        code = kill_after_ready(start_child(tmp_path, args), delay=0.008 * i)
         outcomes.add(code)
         assert code in (0, -signal.SIGKILL)
         assert_absent_or_complete(target)
@@ -205,11 +205,20 @@ def test_a_directory_with_other_files_is_not_turned_into_a_database(tmp_path):
 # -- backups ---------------------------------------------------------------------
 
 
+class Blobs(orm.Schema):
+    def attach(self, db):
+        self.blobs = orm.Map(900, key="uint64", value="bytes")
+
+
 @pytest.fixture(scope="module")
 def big_db(tmp_path_factory):
-    """A database large enough (a few MB) that copying it takes a while."""
+    """Every service's tables plus 8 MiB of blobs, so that copying takes a while."""
     path = str(tmp_path_factory.mktemp("big") / "db")
-    populate(path, sessions=4000, cookies=500, publications=2000)
+    populate(path, sessions=200, cookies=50, publications=100)
+    with open_database(path) as db:
+        blobs = Blobs.attach(db).blobs
+        with db.begin(write=True) as txn:
+            blobs.put_many(txn, ((i, os.urandom(2**17)) for i in range(64)))
     return path
 
 
