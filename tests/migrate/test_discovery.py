@@ -131,9 +131,12 @@ def test_the_scripts_are_found_beside_the_installed_package():
 # -- where `migrate new` writes -------------------------------------------------------------
 
 
-def test_new_defaults_to_the_source_checkout_it_runs_from():
-    # This suite runs from a source checkout (an editable install).
-    assert new_migration_dir(None) == migrations_dir()
+def test_new_defaults_to_the_source_checkout_it_runs_from(tmp_path, monkeypatch):
+    checkout = tmp_path / "cfxstore-src"
+    (checkout / "migrations").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'cfxstore'\n")
+    monkeypatch.setattr(discovery, "migrations_dir", lambda: str(checkout / "migrations"))
+    assert new_migration_dir(None) == str(checkout / "migrations")
 
 
 def test_new_refuses_site_packages(tmp_path):
