@@ -94,7 +94,9 @@ class Table(TableCore):
 
     def _check_miss(self, kb: bytes) -> None:
         """A lookup found nothing: say so loudly if the key could never have been stored."""
-        if self.db is not None and len(kb) > self._maxkey:
+        if self._h is UNBOUND:
+            raise self._key_error(TypeError(), None)
+        if len(kb) > self._maxkey:
             raise KeyTooLong(f"{self.describe()}: key of {len(kb)} bytes exceeds the engine limit "
                              f"of {self._maxkey} bytes")
 

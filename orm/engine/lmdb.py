@@ -312,6 +312,34 @@ class LmdbEngine:
         return txn
 
 
+class _Errors:
+    """A transaction's error handling: py-lmdb errors become orm errors; a full map breaks the transaction."""
+
+    __slots__ = ("engine", "failed")
+
+    def __init__(self, engine: LmdbEngine) -> None:
+        self.engine = engine
+        self.failed: OrmError | None = None
+
+    def fail(self, exc: BaseException, what: str) -> BaseException:
+        """exc as an orm error; a full map (and any later use of the broken transaction) raises MapFull."""
+        if self.failed is not None:
+            return self.failed
+        if isinstance(exc, TypeError):
+            return ValueCodecError(f"{what}: keys and values must be bytes ({exc})")
+        if not isinstance(exc, lmdb.Error):
+            return exc
+        err = self.engine.translate(exc, what)
+        if isinstance(exc, lmdb.MapFullError):
+            self.failed = err  # type: ignore[assignment]
+        return err
+
+    def call_failed(self, exc: BaseException, args: tuple[Any, ...]) -> Any:
+        key = args[1] if len(args) > 1 else b""
+        size = len(key) if isinstance(key, (bytes, bytearray)) else 0
+        raise self.fail(exc, f"key of {size} bytes") from None
+
+
 class _ThreadState:
     """Per-thread transaction count and write transaction; written only by its thread."""
 
@@ -336,10 +364,13 @@ class LmdbTransaction:
         self._t = t
         self.write = write
         self._done = False
-        self._failed: OrmError | None = None
         self._on_commit: list[Callable[[], None]] | None = None
         self._on_abort: list[Callable[[], None]] | None = None
-        on_error = self._call_failed
+        # The error state lives apart from the transaction: the calls below hold
+        # it, and a cycle through the transaction would keep py-lmdb's
+        # transaction, and its reader slot, alive until the cyclic GC ran.
+        errors = self._errors = _Errors(engine)
+        on_error = errors.call_failed
         if Call is not None:
             self.get = Call(t.get, (1, None, 0), 2, on_error)
             if write:
@@ -351,25 +382,8 @@ class LmdbTransaction:
                 self.put = _py_call(t.put, lambda h, k, v: (k, v, True, True, False, h), on_error)
                 self.insert = _py_call(t.put, lambda h, k, v: (k, v, True, False, False, h), on_error)
 
-    # -- errors ----------------------------------------------------------------
-
     def _fail(self, exc: BaseException, what: str) -> BaseException:
-        """exc as an orm error; a full map (or a later use of the broken transaction) marks it failed."""
-        if self._failed is not None:
-            return self._failed
-        if isinstance(exc, TypeError):
-            return ValueCodecError(f"{what}: keys and values must be bytes ({exc})")
-        if not isinstance(exc, lmdb.Error):
-            return exc
-        err = self._engine.translate(exc, what)
-        if isinstance(exc, lmdb.MapFullError):
-            self._failed = err  # type: ignore[assignment]
-        return err
-
-    def _call_failed(self, exc: BaseException, args: tuple[Any, ...]) -> Any:
-        key = args[1] if len(args) > 1 else b""
-        size = len(key) if isinstance(key, (bytes, bytearray)) else 0
-        raise self._fail(exc, f"key of {size} bytes") from None
+        return self._errors.fail(exc, what)
 
     # -- refusals of a read-only transaction ------------------------------------------
 
@@ -407,9 +421,10 @@ class LmdbTransaction:
     def commit(self) -> None:
         if self._done:
             raise TransactionError("transaction already ended")
-        if self._failed is not None:
+        failed = self._errors.failed
+        if failed is not None:
             self.abort()
-            raise self._failed
+            raise failed
         try:
             self._t.commit()
         except lmdb.Error as exc:

@@ -68,7 +68,7 @@ class MemoryEngine:
             store = _stores.get(path)
             if store is None:
                 if readonly:
-                    raise DatabaseNotFound(f"no in-memory database {path} in this process "
+                    raise DatabaseNotFound(f"no database at {path} in the memory of this process "
                                            "(read-only open does not create one)")
                 store = _stores[path] = _Store()
         self._store = store
