@@ -39,8 +39,10 @@ try:
 except ImportError:
     Call = None
 
-# How long a resize waits for this process's other transactions to end.
+# How long a resize waits for this process's other transactions to end: a needed one, and
+# one ahead of need (skipped if they stay open).
 GROW_WAIT_SECONDS = 30.0
+PROACTIVE_WAIT_SECONDS = 1.0
 _MiB = 1 << 20
 
 
@@ -181,22 +183,21 @@ class LmdbEngine:
                 self._leave(st)
             self._adopt_size()
 
-    def _exclusive(self, fn: Callable[[], None], why: str) -> None:
-        """Run fn while no transaction of this process is open."""
+    def _exclusive(self, fn: Callable[[], None], why: str, wait: float = GROW_WAIT_SECONDS) -> None:
+        """Run fn while no transaction of this process is open, waiting up to `wait` seconds for that."""
         if self._state().n:
             raise DatabaseError(f"database {self.path}: {why}, which cannot happen while this thread holds "
                                 "an open transaction; end it and retry", retryable=True)
         with self._cond:
-            self._cond.wait_for(lambda: not self._closed_gate, timeout=GROW_WAIT_SECONDS)
+            self._cond.wait_for(lambda: not self._closed_gate, timeout=wait)
             if self._closed_gate:
                 raise DatabaseError(f"database {self.path}: {why}: another resize took too long", retryable=True)
             self._closed_gate = True
         try:
             with self._cond:
-                if not self._cond.wait_for(lambda: sum(s.n for s in self._states) == 0,
-                                           timeout=GROW_WAIT_SECONDS):
+                if not self._cond.wait_for(lambda: sum(s.n for s in self._states) == 0, timeout=wait):
                     raise DatabaseError(f"database {self.path}: {why}: other transactions of this process "
-                                        f"stayed open for {GROW_WAIT_SECONDS:.0f} s", retryable=True)
+                                        f"stayed open for {wait:g} s", retryable=True)
             fn()
         finally:
             with self._cond:
@@ -218,8 +219,14 @@ class LmdbEngine:
                                 "reopen the database") from None
         self._note_map_size()
 
-    def _grow(self) -> None:
-        """Double the map (up to the ceiling), between transactions."""
+    def _grow(self, needed: bool) -> None:
+        """Double the map (up to the ceiling), between transactions.
+
+        needed: a transaction failed on the full map, so a growth that cannot
+        happen now is an error (retryable); otherwise it is only ahead of need
+        and is skipped when this thread holds a transaction or others do not
+        end within PROACTIVE_WAIT_SECONDS.
+        """
         def grow() -> None:
             current = self.map_size
             target = min(max(current * 2, self._used() * 2), self.ceiling)
@@ -232,7 +239,15 @@ class LmdbEngine:
                 self._note_map_size()
             self._want_growth = False
 
-        self._exclusive(grow, "growing the map")
+        if needed:
+            self._exclusive(grow, "growing the map")
+            return
+        if self._state().n:
+            return
+        try:
+            self._exclusive(grow, "growing the map", PROACTIVE_WAIT_SECONDS)
+        except DatabaseError:
+            pass  # the next transaction may fill the map: it then fails retryably and growth is needed
 
     def _adopt_size(self) -> None:
         """Another process grew the database past this process's map: map it all."""
@@ -291,8 +306,11 @@ class LmdbEngine:
             if st.writer is not None:
                 raise TransactionError("this thread already has an open write transaction; "
                                        "LMDB allows one writer at a time and a second would deadlock")
-            if self._growable and (self._want_growth or self._used() * 2 > self.map_size):
-                self._grow()
+            if self._growable:
+                if self._want_growth:
+                    self._grow(needed=True)
+                elif self._used() * 2 > self._map_bytes:
+                    self._grow(needed=False)
         while True:
             self._enter(st)
             try:
