@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 
 import lmdb
 
+from .hooks import TransactionHooks
 from ..errors import DatabaseError, KeyTooLong, MapFull, OrmError, ReadOnlyError, TransactionError, ValueCodecError
 
 try:
@@ -368,7 +369,7 @@ class _ThreadState:
         self.writer: LmdbTransaction | None = None
 
 
-class LmdbTransaction:
+class LmdbTransaction(TransactionHooks):
     """A transaction: the unit of atomicity. Use as a context manager.
 
     ``get``, ``put`` and ``insert`` are per-transaction callables (frame-free
@@ -382,8 +383,6 @@ class LmdbTransaction:
         self._t = t
         self.write = write
         self._done = False
-        self._on_commit: list[Callable[[], None]] | None = None
-        self._on_abort: list[Callable[[], None]] | None = None
         # The error state lives apart from the transaction: the calls below hold
         # it, and a cycle through the transaction would keep py-lmdb's
         # transaction, and its reader slot, alive until the cyclic GC ran.
@@ -412,9 +411,6 @@ class LmdbTransaction:
 
     # -- context manager -----------------------------------------------------
 
-    def __enter__(self) -> "LmdbTransaction":
-        return self
-
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._done:
             return
@@ -425,16 +421,6 @@ class LmdbTransaction:
         else:  # the common read path, kept short
             self._t.commit()
             self._finish(self._on_commit)
-
-    def on_commit(self, fn: Callable[[], None]) -> None:
-        if self._on_commit is None:
-            self._on_commit = []
-        self._on_commit.append(fn)
-
-    def on_abort(self, fn: Callable[[], None]) -> None:
-        if self._on_abort is None:
-            self._on_abort = []
-        self._on_abort.append(fn)
 
     def commit(self) -> None:
         if self._done:
@@ -463,9 +449,7 @@ class LmdbTransaction:
         if self.write:
             st.writer = None
         self._engine._leave(st)
-        if callbacks:
-            for fn in callbacks:
-                fn()
+        self._fire(callbacks)
 
     # -- the rest of the protocol ---------------------------------------------------------
 

@@ -20,6 +20,7 @@ import threading
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Callable, Iterator
 
+from .hooks import TransactionHooks
 from ..errors import DatabaseNotFound, KeyTooLong, ReadOnlyError, TransactionError, ValueCodecError
 
 #: LMDB's limit on a default build, so both engines refuse the same keys.
@@ -131,7 +132,7 @@ class MemoryEngine:
         pass
 
 
-class MemoryTransaction:
+class MemoryTransaction(TransactionHooks):
     """A transaction over a snapshot (reads) or private table copies (writes)."""
 
     def __init__(self, engine: MemoryEngine, root: dict[str, _Table], write: bool) -> None:
@@ -140,8 +141,6 @@ class MemoryTransaction:
         self._work: dict[str, _Table] = {}
         self.write = write
         self._done = False
-        self._on_commit: list[Callable[[], None]] | None = None
-        self._on_abort: list[Callable[[], None]] | None = None
 
     # -- helpers ---------------------------------------------------------------
 
@@ -236,9 +235,6 @@ class MemoryTransaction:
 
     # -- ending ------------------------------------------------------------------
 
-    def __enter__(self) -> "MemoryTransaction":
-        return self
-
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._done:
             return
@@ -246,16 +242,6 @@ class MemoryTransaction:
             self.abort()
         else:
             self.commit()
-
-    def on_commit(self, fn: Callable[[], None]) -> None:
-        if self._on_commit is None:
-            self._on_commit = []
-        self._on_commit.append(fn)
-
-    def on_abort(self, fn: Callable[[], None]) -> None:
-        if self._on_abort is None:
-            self._on_abort = []
-        self._on_abort.append(fn)
 
     def commit(self) -> None:
         if self._done:
@@ -277,9 +263,7 @@ class MemoryTransaction:
             store = self._engine._store
             store.local.writer = None
             store.writer.release()
-        if callbacks:
-            for fn in callbacks:
-                fn()
+        self._fire(callbacks)
 
 
 def _check_key(key: bytes) -> None:
