@@ -419,7 +419,11 @@ class LmdbTransaction(TransactionHooks):
         elif self.write:
             self.commit()
         else:  # the common read path, kept short
-            self._t.commit()
+            try:
+                self._t.commit()
+            except lmdb.Error as exc:
+                self._finish(None)
+                raise self._fail(exc, "ending a read transaction") from None
             self._finish(self._on_commit)
 
     def commit(self) -> None:
@@ -440,8 +444,12 @@ class LmdbTransaction(TransactionHooks):
     def abort(self) -> None:
         if self._done:
             return
-        self._t.abort()
-        self._finish(self._on_abort)
+        try:
+            self._t.abort()
+        except lmdb.Error:
+            pass  # LMDB ended it already (a failed commit): the writes are undone either way
+        finally:
+            self._finish(self._on_abort)
 
     def _finish(self, callbacks: list[Callable[[], None]] | None) -> None:
         self._done = True
