@@ -161,6 +161,7 @@ class LmdbEngine:
                 return
             st.n -= 1
             with self._cond:
+                self._cond.notify_all()  # the resize may be waiting for the count just taken back
                 self._cond.wait_for(lambda: not self._closed_gate, timeout=GROW_WAIT_SECONDS)
 
     def _leave(self, st: "_ThreadState") -> None:
