@@ -95,9 +95,12 @@ def test_readers_in_threads_and_processes_see_only_consistent_snapshots(path):
     total = 20 * 1000
     readers = [start("reader", path, 4, 0), start("reader", path, 4, 0, small_map=True)]
     writers = [start("transfer", path, 400, 0, 2), start("transfer", path, 400, 60_000, 3, small_map=True)]
-    for out in run(*writers) + run(*readers):
+    writer_outs = run(*writers)
+    for out in writer_outs + run(*readers):
         assert out["errors"] == []
         assert out["reads"] > 0 and out["sums"] == [total]
+    grower = writer_outs[1]  # its reader threads were open while it grew its map
+    assert grower["start_map"] == 1 << 20 and grower["end_map"] > 8 << 20
 
 
 def test_opening_while_another_process_grows_the_database(path):
