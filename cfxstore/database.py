@@ -6,12 +6,11 @@ import os
 from typing import Any, Callable
 
 import orm
-from cfxstore import atomic, crashpoint
-from cfxstore.lmdbfile import check_whole
+from orm import atomic, crashpoint
 
 #: Where services keep their data unless told otherwise (override with CFXSTORE_DB).
 DEFAULT_PATH = os.path.join(".cfxstore", "db")
-#: The <purpose> part of a database's temporary name while it is created (see cfxstore.atomic).
+#: The <purpose> part of a database's temporary name while it is created (see orm.atomic).
 TEMP_PURPOSE = "creating"
 
 
@@ -95,7 +94,6 @@ def open_database(path: str | os.PathLike[str] | None = None, *, readonly: bool 
     path = os.fspath(path) if path is not None else default_path()
     if not readonly:
         create_database(path, maxsize=maxsize)
-    check_whole(path)
     db = orm.Database(path, maxsize=maxsize, readonly=readonly, sync=sync)
     if check_version:
         from cfxstore.migrate.versions import check_database

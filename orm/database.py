@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import cbor2
 
+from . import atomic, crashpoint
 from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
 from .engine import ENGINES, Engine, EngineTransaction, open_engine
 from .engine.lmdb import database_exists
@@ -288,17 +289,38 @@ class Database:
         return info
 
     def backup(self, dest: str | os.PathLike[str], compact: bool = True) -> str:
-        """A consistent copy into the new or empty directory dest (0700, files 0600)."""
+        """A consistent copy into the new or empty directory dest (0700, files 0600).
+
+        The copy is built in a hidden temporary sibling of dest, synced and
+        then renamed: a backup cut short (an error, a full disk, a kill) never
+        carries dest's name. Returns dest's real path.
+        """
         dest = os.path.realpath(os.fspath(dest))
-        if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
-            raise DatabaseError(f"backup destination {dest} must be a new or empty directory")
-        os.makedirs(dest, mode=0o700, exist_ok=True)
-        os.chmod(dest, 0o700)
+        _check_backup_dest(dest)
+        tmp = atomic.temp_dir(dest, BACKUP_PURPOSE)
         try:
-            self._live().engine.copy(dest, compact=compact)
-        except OrmError:
+            try:
+                self._live().engine.copy(tmp, compact=compact)
+            except Exception as exc:
+                raise DatabaseError(f"backup of {self.path} to {dest} failed: {exc}") from exc
+            for entry in os.listdir(tmp):
+                os.chmod(os.path.join(tmp, entry), 0o600)
+            crashpoint.reached("backup-copied")
+            try:
+                atomic.publish(tmp, dest)
+            except OSError as exc:
+                _check_backup_dest(dest)  # filled meanwhile: say so
+                raise DatabaseError(f"backup of {self.path} to {dest} failed: {exc.strerror or exc}") from None
+        except BaseException:
+            atomic.discard(tmp)
             raise
-        except Exception as exc:
-            raise DatabaseError(f"backup of {self.path} to {dest} failed: {exc}") from exc
-        os.chmod(os.path.join(dest, "data.mdb"), 0o600)
         return dest
+
+
+#: The <purpose> part of a backup's temporary name (see orm.atomic).
+BACKUP_PURPOSE = "backup-partial"
+
+
+def _check_backup_dest(dest: str) -> None:
+    if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
+        raise DatabaseError(f"backup destination {dest} must be a new or empty directory")

@@ -12,7 +12,7 @@ import os
 
 import orm
 from cfxstore.database import can_create_in, open_database
-from cfxstore.lmdbfile import check_whole
+from orm.engine.lmdbfile import check_whole
 
 from .errors import NotADatabase
 

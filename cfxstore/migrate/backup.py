@@ -13,12 +13,12 @@ import os
 import re
 
 import orm
-from cfxstore import atomic, crashpoint
+from orm import atomic
 
 from .errors import MaintenanceError
 
-#: The <purpose> part of a backup's temporary name (see cfxstore.atomic).
-TEMP_PURPOSE = "backup-partial"
+#: The <purpose> part of a backup's temporary name (see orm.atomic).
+TEMP_PURPOSE = orm.database.BACKUP_PURPOSE
 
 
 class BackupError(MaintenanceError):
@@ -36,34 +36,15 @@ def backup_path(db_path: str, version: int | None, now: datetime.datetime | None
     return path
 
 
-def _check_dest(dest: str) -> None:
-    if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
-        raise BackupError(f"backup destination {dest} must be a new or empty directory")
-
-
 def backup(db: orm.Database, dest: str | os.PathLike[str]) -> str:
     """Copy db into the new or empty directory dest (compacted; consistent while writers run).
 
-    Returns dest's real path. On any failure dest is left as it was.
+    Returns dest's real path. On any failure dest is left as it was (see orm.Database.backup).
     """
-    dest = os.path.realpath(os.fspath(dest))
-    _check_dest(dest)
-    tmp = atomic.temp_dir(dest, TEMP_PURPOSE)
     try:
-        try:
-            db.backup(tmp, compact=True)
-        except orm.OrmError as exc:
-            raise BackupError(f"backup of {db.path} to {dest} failed: {exc}") from None
-        crashpoint.reached("backup-copied")
-        try:
-            atomic.publish(tmp, dest)
-        except OSError as exc:
-            _check_dest(dest)  # filled meanwhile: say so
-            raise BackupError(f"backup of {db.path} to {dest} failed: {exc.strerror or exc}") from None
-    except BaseException:
-        atomic.discard(tmp)
-        raise
-    return dest
+        return db.backup(dest, compact=True)
+    except orm.OrmError as exc:
+        raise BackupError(str(exc)) from None
 
 
 def backup_beside(db: orm.Database, version: int | None) -> str:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 import lmdb
 
 from .hooks import TransactionHooks
+from .lmdbfile import check_whole
 from ..errors import DatabaseError, KeyTooLong, MapFull, OrmError, ReadOnlyError, TransactionError, ValueCodecError
 
 try:
@@ -67,6 +68,7 @@ class LmdbEngine:
         self.readonly = readonly
         self.ceiling = max(maxsize_limit, maxsize)
         size = self.ceiling if address_space_for(self.ceiling) else maxsize
+        check_whole(path)  # a truncated copy would kill this process with SIGBUS once mapped
         try:
             self._env = lmdb.open(path, map_size=size, max_dbs=max_tables + 2, readonly=readonly, sync=sync,
                                   metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=True,

@@ -1,7 +1,7 @@
 """Backups and new databases appear whole or not at all, whenever the process making them is killed.
 
-Real `cfxstore` processes are SIGKILLed at named points (CFXSTORE_CRASH_AT,
-see cfxstore/crashpoint.py) and from outside at instants spread over the
+Real `cfxstore` processes are SIGKILLed at named points (ORM_CRASH_AT,
+see orm/crashpoint.py) and from outside at instants spread over the
 work; afterwards the destination is either absent or complete, and
 rerunning the command succeeds.
 """
@@ -20,6 +20,7 @@ from cfxdb_factories import build_cookie_store
 from store_factories import populate, snapshot, version_of
 
 import orm
+from orm.engine.lmdb import LmdbEngine
 from cfxstore.database import create_database, exists, open_database
 from cfxstore.migrate.backup import BackupError, backup
 from cfxstore.migrate.check import check
@@ -37,7 +38,7 @@ CREATE_POINTS = ["create-stamped", "publish-synced", "publish-renamed"]
 
 
 def run_cli(*args, crash_at=None):
-    env = {**os.environ, "CFXSTORE_CRASH_AT": crash_at or ""}
+    env = {**os.environ, "ORM_CRASH_AT": crash_at or ""}
     return subprocess.run([sys.executable, "-m", "cfxstore.cli.main", *args], capture_output=True, text=True,
                           timeout=DEADLINE, env=env, input="")
 
@@ -140,7 +141,7 @@ def test_a_service_killed_while_creating_its_database_leaves_nothing_or_a_whole_
     target = str(tmp_path / "db")
     script = ("import sys\nfrom cfxstore.cookies.service import CookieService\n"
               "with CookieService.open(sys.argv[1]) as s:\n    s.create(max_age=60)\n")
-    env = {**os.environ, "CFXSTORE_CRASH_AT": point}
+    env = {**os.environ, "ORM_CRASH_AT": point}
     killed = subprocess.run([sys.executable, "-c", script, target], env=env, timeout=DEADLINE)
     assert killed.returncode == -signal.SIGKILL
     assert assert_absent_or_complete(target) == (point == "publish-renamed")
@@ -257,7 +258,7 @@ def test_a_failed_backup_leaves_no_trace(tmp_path, big_db, monkeypatch):
         raise orm.DatabaseError("disk full")  # ... then the copy fails
 
     with open_database(big_db, readonly=True) as db:
-        monkeypatch.setattr(orm.Database, "backup", fail)
+        monkeypatch.setattr(LmdbEngine, "copy", fail)
         with pytest.raises(BackupError, match=f"backup of .* to {tmp_path / 'copy'} failed: disk full"):
             backup(db, str(tmp_path / "copy"))
     assert os.listdir(tmp_path) == []

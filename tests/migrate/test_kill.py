@@ -38,7 +38,7 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == 0:                        # the backup is copied but not yet renamed into place
-    os.environ["CFXSTORE_CRASH_AT"] = "backup-copied"
+    os.environ["ORM_CRASH_AT"] = "backup-copied"
 else:
     original, seen = context.MigrationContext._row, [0]
     def row(self, name, done, total):

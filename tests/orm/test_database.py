@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -187,6 +190,36 @@ def test_backup_refuses_a_non_empty_destination(tmp_path, db):
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(orm.DatabaseError, match="empty directory"):
         db.backup(tmp_path / "full")
+
+
+def test_a_failed_backup_leaves_nothing_under_its_name(tmp_path, db, monkeypatch):
+    engine = type(db._live().engine)
+
+    def fail(self, dest, compact=True):
+        (Path(dest) / "data.mdb").write_bytes(b"\0" * 4096)  # a partial copy, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine, "copy", fail)
+    with pytest.raises(orm.DatabaseError, match="backup of .* failed: .*No space left"):
+        db.backup(tmp_path / "backup")
+    # Neither the final name nor the temporary it was built under is left.
+    assert [name for name in os.listdir(tmp_path) if "backup" in name] == []
+
+
+@pytest.mark.lmdb_only
+def test_a_truncated_copy_is_refused_before_it_is_mapped(tmp_path, db):
+    s = Blobs.attach(db)
+    with db.begin(write=True) as txn:
+        for i in range(2000):
+            s.blobs[txn, i] = os.urandom(200)
+    dest = db.backup(tmp_path / "backup")
+    data = os.path.join(dest, "data.mdb")
+    os.truncate(data, os.path.getsize(data) // 2)
+    # In a child process: mapping the truncated file would kill the reader with SIGBUS.
+    child = subprocess.run([sys.executable, "-c", f"import orm; orm.Database({dest!r}, readonly=True)"],
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == 1, (child.returncode, child.stderr)
+    assert "DatabaseError" in child.stderr and "truncated" in child.stderr
 
 
 def test_stats_lists_tables_with_counts(db):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import struct
 
-import orm
+from ..errors import DatabaseError
 
 _MAGIC = 0xBEEFC0DE
 # MDB_meta after the 16-byte page header: magic, version, ..., the page size
@@ -31,7 +31,7 @@ def _meta(page: bytes) -> tuple[int, int, int] | None:
 
 
 def check_whole(path: str) -> None:
-    """Raise orm.DatabaseError if the data.mdb in directory path is shorter than it claims."""
+    """Raise DatabaseError if the data.mdb in directory path is shorter than it claims."""
     data = os.path.join(path, "data.mdb")
     try:
         f = open(data, "rb")
@@ -43,7 +43,7 @@ def check_whole(path: str) -> None:
             return  # LMDB initialises an empty file as a new database
         m0 = _meta(head)
         if m0 is None:
-            raise orm.DatabaseError(f"database {path}: data.mdb is not an LMDB data file (bad header)")
+            raise DatabaseError(f"database {path}: data.mdb is not an LMDB data file (bad header)")
         f.seek(m0[0])
         m1 = _meta(f.read(_META_BYTES))
         # The size is taken after the meta pages: a writer writes its pages before the
@@ -52,5 +52,5 @@ def check_whole(path: str) -> None:
     newest = m0 if m1 is None or m0[2] >= m1[2] else m1
     need = (newest[1] + 1) * newest[0]
     if size < need:
-        raise orm.DatabaseError(f"database {path}: data.mdb is truncated ({size} bytes of the {need} its header "
+        raise DatabaseError(f"database {path}: data.mdb is truncated ({size} bytes of the {need} its header "
                                 "describes); it is an incomplete copy, restore a complete backup")

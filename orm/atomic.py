@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 
-from cfxstore import crashpoint
+from . import crashpoint
 
 
 def _parts(final: str) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """Named points where a test may have the process killed (SIGKILL), to prove atomicity.
 
-Only tests set CFXSTORE_CRASH_AT (to a point's name); in normal runs each
+Only tests set ORM_CRASH_AT (to a point's name); in normal runs each
 point costs one dictionary lookup.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 
-ENV = "CFXSTORE_CRASH_AT"
+ENV = "ORM_CRASH_AT"
 
 
 def reached(name: str) -> None:
