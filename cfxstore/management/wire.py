@@ -34,7 +34,7 @@ __all__ = ["TIME_FIELDS", "to_wire", "from_wire", "record_from_wire", "ns_to_iso
 
 #: Fields that hold a time in int nanoseconds since the Unix epoch (UTC).
 TIME_FIELDS = frozenset({"created", "modified", "changed", "registered", "granted", "completed",
-                         "timestamp", "timestamp_from", "sent"})
+                         "timestamp", "timestamp_from", "sent", "joined_at", "left_at"})
 
 _NS = 1_000_000_000
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
