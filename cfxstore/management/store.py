@@ -90,6 +90,7 @@ class Collection:
             if name not in self.kind.filters:
                 allowed = ", ".join(self.kind.filters) or "none"
                 raise InvalidArgument(f"{self.kind.name}: cannot filter by {name!r}; filters: {allowed}")
+        filters = {name: self._filter_value(name, value) for name, value in filters.items()}
         start = _decode_cursor(after)
         with self._m.transaction(txn) as t:
             items: list[Any] = []
@@ -252,7 +253,6 @@ class Collection:
         if filters:
             field, value = next(iter(filters.items()))
             how = kind.filters[field]
-            value = self._filter_value(field, value)
             if how.how == "pk":
                 return ((k, k) for k in self.table.select(txn, prefix=(value,), from_key=start,
                                                           return_values=False))
