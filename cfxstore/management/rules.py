@@ -10,10 +10,12 @@ For a URI the permission that applies is, in this order:
 3. the ``prefix`` permission with the longest matching prefix;
 4. none: everything is denied.
 
-Crossbar's static authorizer differs in two corner cases, where it denies
-and this allows what the rules above say: a longer ``exact`` permission that
-only starts the URI hides shorter prefixes from it, and wildcard patterns
-whose only empty component is the last one never match there.
+Crossbar's static authorizer differs in three corner cases, where it denies
+and these rules allow what the permissions say: (a) a longer ``exact``
+permission that only starts the URI hides the shorter prefixes from it;
+(b) it tries only the wildcard with the longest literal start, so a matching
+wildcard behind a longer non-matching one is ignored; (c) a wildcard whose
+only empty component is the last one never matches.
 """
 
 from __future__ import annotations
