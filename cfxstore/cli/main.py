@@ -9,7 +9,10 @@ from cfxstore.cli.cookies import cookies
 from cfxstore.cli.db import db
 from cfxstore.cli.events import events
 from cfxstore.cli.migrate import migrate
+from cfxstore.cli.permissions import permissions
 from cfxstore.cli.principals import principals
+from cfxstore.cli.realms import realms
+from cfxstore.cli.roles import roles
 from cfxstore.cli.router import router
 from cfxstore.cli.sessions import sessions
 
@@ -27,6 +30,9 @@ cli.add_command(sessions)
 cli.add_command(events)
 cli.add_command(principals)
 cli.add_command(migrate)
+cli.add_command(realms)
+cli.add_command(roles)
+cli.add_command(permissions)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""What the realms, roles and permissions commands share: the service, errors and output."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+import click
+
+from cfxstore.cli.render import db_path, emit_json, fields, handle_errors, note, table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+limit_option = click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000),
+                            help="At most this many records.")
+after_option = click.option("--after", default=None, metavar="CURSOR",
+                            help="Continue after the cursor a previous --json listing returned as next.")
+
+
+def management_errors(fn: F) -> F:
+    """Refusals of the services as one-line messages (exit status 1), nothing written."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from cfxstore.management.errors import ManagementError
+
+        try:
+            return fn(*args, **kwargs)
+        except ManagementError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return handle_errors(wrapper)  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def management(path: str | None, *, write: bool) -> Iterator[Any]:
+    """A Management on the database at path; writes create the database if there is none."""
+    from cfxstore.management import Management
+    from cfxstore.migrate.access import open_existing, open_or_create
+
+    if write:
+        database, created = open_or_create(db_path(path))
+        if created:
+            note(f"created a new database at {database.path}")
+    else:
+        database = open_existing(db_path(path), readonly=False)
+    with database:
+        yield Management(database)
+
+
+def emit_records(records: Sequence[Any], columns: Sequence[str], row: Callable[[Any], Sequence[Any]],
+                 as_json: bool, next_cursor: str | None = None, what: str = "record") -> None:
+    """A table of records, or their wire form as JSON ({"items", "next"} for listings)."""
+    from cfxstore.management.wire import to_wire
+
+    if as_json:
+        emit_json({"items": [to_wire(r) for r in records], "next": next_cursor})
+        return
+    table(columns, [row(r) for r in records])
+    note(f"{len(records)} {what}(s)" + (f"; more after --after {next_cursor}" if next_cursor else ""))
+
+
+def emit_record(record: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from cfxstore.management.wire import to_wire
+
+    data = {**to_wire(record), **(extra or {})}
+    if as_json:
+        emit_json(data)
+    else:
+        fields((k, v) for k, v in data.items() if v is not None)
