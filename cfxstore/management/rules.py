@@ -10,12 +10,13 @@ For a URI the permission that applies is, in this order:
 3. the ``prefix`` permission with the longest matching prefix;
 4. none: everything is denied.
 
-Crossbar's static authorizer differs in three corner cases, where it denies
+Crossbar's static authorizer differs in four corner cases, where it denies
 and these rules allow what the permissions say: (a) a longer ``exact``
 permission that only starts the URI hides the shorter prefixes from it;
 (b) it tries only the wildcard with the longest literal start, so a matching
 wildcard behind a longer non-matching one is ignored; (c) a wildcard whose
-only empty component is the last one never matches.
+only empty component is the last one never matches; (d) of several wildcards
+with the same literal start (``a..x``, ``a..y``) it keeps only the last.
 """
 
 from __future__ import annotations

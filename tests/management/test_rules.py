@@ -84,6 +84,14 @@ def test_where_crossbar_ignores_a_matching_wildcard_behind_a_longer_one_that_doe
     assert authorization(Rules(map(_stored, rows)).lookup("com.app.rpc"), "register")["allow"] is True
 
 
+def test_where_crossbar_keeps_one_wildcard_per_literal_start():
+    rows = [("com..a", "wildcard", True, False, False, False, False),
+            ("com..b", "wildcard", False, False, False, False, False)]
+    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows])
+    assert static.authorize(None, "com.x.a", "call", {})["allow"] is False
+    assert authorization(Rules(map(_stored, rows)).lookup("com.x.a"), "call")["allow"] is True
+
+
 def test_no_permission_denies_everything():
     for action in ACTIONS:
         assert authorization(None, action)["allow"] is False
