@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import click
 
-from cfxstore.cli.render import db_path, emit_json, fields, handle_errors, note, table
+from cfxstore.cli.render import db_option, db_path, emit_json, fields, handle_errors, json_option, note, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,3 +69,36 @@ def emit_record(record: Any, as_json: bool, extra: dict[str, Any] | None = None)
         emit_json(data)
     else:
         fields((k, v) for k, v in data.items() if v is not None)
+
+
+def add_named_commands(group: click.Group, attr: str, what: str, cascade: str) -> None:
+    """``add NAME [--description]`` and ``remove NAME [--yes]`` for a collection of named records."""
+
+    @group.command()
+    @click.argument("name")
+    @db_option
+    @click.option("--description", default=None)
+    @json_option
+    @management_errors
+    def add(name: str, db: str | None, description: str | None, as_json: bool) -> None:
+        with management(db, write=True) as m:
+            record = getattr(m, attr).create(name=name, description=description)
+        emit_record(record, as_json) if as_json else click.echo(f"added {what} {name!r}")
+
+    add.help = f"Add the {what} NAME."
+
+    @group.command()
+    @click.argument("name")
+    @db_option
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @json_option
+    @management_errors
+    def remove(name: str, db: str | None, yes: bool, as_json: bool) -> None:
+        if not yes and not as_json:
+            click.confirm(f"remove {what} {name!r}?", abort=True)
+        with management(db, write=True) as m:
+            coll = getattr(m, attr)
+            record = coll.delete(coll.get_by(name).oid)
+        emit_record(record, as_json) if as_json else click.echo(f"removed {what} {name!r}")
+
+    remove.help = f"Remove the {what} NAME ({cascade})."

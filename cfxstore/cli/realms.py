@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cfxstore.cli.manage import (
-    after_option, emit_record, emit_records, limit_option, management, management_errors,
+    add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors,
 )
 from cfxstore.cli.render import db_option, emit_json, fmt_time, json_option
 
@@ -32,19 +32,6 @@ def list_(db: str | None, limit: int, after: str | None, as_json: bool) -> None:
 @realms.command()
 @click.argument("name")
 @db_option
-@click.option("--description", default=None)
-@json_option
-@management_errors
-def add(name: str, db: str | None, description: str | None, as_json: bool) -> None:
-    """Add the application realm NAME."""
-    with management(db, write=True) as m:
-        realm = m.arealms.create(name=name, description=description)
-    emit_record(realm, as_json) if as_json else click.echo(f"added realm {name!r}")
-
-
-@realms.command()
-@click.argument("name")
-@db_option
 @json_option
 @management_errors
 def show(name: str, db: str | None, as_json: bool) -> None:
@@ -56,19 +43,7 @@ def show(name: str, db: str | None, as_json: bool) -> None:
     emit_record(realm, as_json, {"roles": roles})
 
 
-@realms.command()
-@click.argument("name")
-@db_option
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@management_errors
-def remove(name: str, db: str | None, yes: bool, as_json: bool) -> None:
-    """Remove the realm NAME (its role associations go with it)."""
-    if not yes and not as_json:
-        click.confirm(f"remove realm {name!r}?", abort=True)
-    with management(db, write=True) as m:
-        realm = m.arealms.delete(m.arealms.get_by(name).oid)
-    emit_record(realm, as_json) if as_json else click.echo(f"removed realm {name!r}")
+add_named_commands(realms, "arealms", "realm", "its role associations go with it")
 
 
 @realms.command("add-role")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cfxstore.cli.manage import after_option, emit_record, emit_records, limit_option, management, management_errors
+from cfxstore.cli.manage import add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors
 from cfxstore.cli.render import db_option, fmt_time, json_option
 
 
 @click.group()
 def roles() -> None:
-    """Roles (sets of permissions, put in effect on realms with ``realms add-role``)."""
+    """Roles: sets of permissions, put in effect on a realm with `cfxstore realms add-role`."""
 
 
 @roles.command("list")
@@ -31,19 +31,6 @@ def list_(db: str | None, limit: int, after: str | None, as_json: bool) -> None:
 @roles.command()
 @click.argument("name")
 @db_option
-@click.option("--description", default=None)
-@json_option
-@management_errors
-def add(name: str, db: str | None, description: str | None, as_json: bool) -> None:
-    """Add the role NAME (without permissions)."""
-    with management(db, write=True) as m:
-        role = m.roles.create(name=name, description=description)
-    emit_record(role, as_json) if as_json else click.echo(f"added role {name!r}")
-
-
-@roles.command()
-@click.argument("name")
-@db_option
 @json_option
 @management_errors
 def show(name: str, db: str | None, as_json: bool) -> None:
@@ -58,16 +45,4 @@ def show(name: str, db: str | None, as_json: bool) -> None:
     emit_record(role, as_json, {"realms": realms, "permissions": perms if as_json else len(perms)})
 
 
-@roles.command()
-@click.argument("name")
-@db_option
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@management_errors
-def remove(name: str, db: str | None, yes: bool, as_json: bool) -> None:
-    """Remove the role NAME and its permissions (refused while it is in effect on a realm)."""
-    if not yes and not as_json:
-        click.confirm(f"remove role {name!r} and its permissions?", abort=True)
-    with management(db, write=True) as m:
-        role = m.roles.delete(m.roles.get_by(name).oid)
-    emit_record(role, as_json) if as_json else click.echo(f"removed role {name!r}")
+add_named_commands(roles, "roles", "role", "and its permissions; refused while it is in effect on a realm")

@@ -24,8 +24,7 @@ from twisted.internet.defer import inlineCallbacks
 
 from cfxstore.management.authorizer import StoreAuthorizer
 from cfxstore.management.errors import ManagementError
-from cfxstore.router.components import parse_extra, shared_database
-from cfxstore.router.errors import RouterConfigError
+from cfxstore.router.components import component_config, shared_database
 
 __all__ = ["StoreAuthorizerComponent", "authorizer_for"]
 
@@ -45,11 +44,8 @@ class StoreAuthorizerComponent(ApplicationSession):
 
     @inlineCallbacks
     def onJoin(self, details: Any):
-        try:
-            config = parse_extra(self.config.extra)
-        except RouterConfigError as exc:
-            self.log.error("{msg}", msg=str(exc))
-            self.leave("cfxstore.error.invalid_configuration", str(exc))
+        config = component_config(self)
+        if config is None:
             return
         # The stored application realm is the joined one unless "store_realm" maps it.
         self._realm = config.store_realm or details.realm

@@ -12,12 +12,10 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
-from autobahn.wamp.exception import ApplicationError
-
 from cfxstore.router.config import DEFAULT_DB_PATH, DatabaseConfig, resolve_path
 from cfxstore.router.errors import RouterConfigError
 
-__all__ = ["ComponentConfig", "parse_extra", "shared_database", "INTERNAL_ERROR"]
+__all__ = ["ComponentConfig", "parse_extra", "component_config", "shared_database", "INTERNAL_ERROR"]
 
 INTERNAL_ERROR = "cfxstore.error.internal"
 DEFAULT_PREFIX = "cfxstore.mgmt."
@@ -67,5 +65,11 @@ def shared_database(path: str) -> Any:
     return node_services(path, DatabaseConfig(path=path)).db
 
 
-def config_error(exc: RouterConfigError) -> ApplicationError:
-    return ApplicationError("cfxstore.error.invalid_configuration", str(exc))
+def component_config(session: Any) -> ComponentConfig | None:
+    """The session's validated "extra"; a bad one is logged and the session leaves (None)."""
+    try:
+        return parse_extra(session.config.extra)
+    except RouterConfigError as exc:
+        session.log.error("{msg}", msg=str(exc))
+        session.leave("cfxstore.error.invalid_configuration", str(exc))
+        return None

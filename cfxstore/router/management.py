@@ -29,8 +29,7 @@ from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuth
 from cfxstore.management.kinds import KINDS
 from cfxstore.management.service import Management
 from cfxstore.management.wire import to_wire
-from cfxstore.router.components import INTERNAL_ERROR, parse_extra, shared_database
-from cfxstore.router.errors import RouterConfigError
+from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
 
 __all__ = ["ManagementComponent"]
 
@@ -40,11 +39,8 @@ class ManagementComponent(ApplicationSession):
 
     @inlineCallbacks
     def onJoin(self, details: Any):
-        try:
-            config = parse_extra(self.config.extra)
-        except RouterConfigError as exc:
-            self.log.error("{msg}", msg=str(exc))
-            self.leave("cfxstore.error.invalid_configuration", str(exc))
+        config = component_config(self)
+        if config is None:
             return
         self._prefix = config.prefix
         self._admin_roles = config.admin_roles

@@ -19,6 +19,7 @@ from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_authorizer, add_management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, wait_for
+from authz_probe import denied
 from router_wampclient import leave, login
 
 P = "cfxstore.mgmt."
@@ -190,33 +191,22 @@ def test_only_admin_roles_may_call(reactor_thread, router, tickets):
         reactor_thread.call(leave, session)
 
 
-def _denied(rt, session, uri) -> bool:
-    """True if registering uri is refused by the router's authorization."""
-    try:
-        reg = rt.call(session.register, lambda: None, uri)
-    except ApplicationError as exc:
-        assert exc.error == "wamp.error.not_authorized", exc
-        return True
-    rt.call(reg.unregister)
-    return False
-
-
 def test_permissions_changed_through_the_api_apply_to_a_joined_session(reactor_thread, admin, router, tickets):
     alice = _login(reactor_thread, router, tickets, "alice", realm="realm1")
     try:
-        assert _denied(reactor_thread, alice, "com.live.add")
+        assert denied(reactor_thread, alice, "com.live.add")
         realm = call(reactor_thread, admin, "arealm.create", {"name": "realm1"})
         role = call(reactor_thread, admin, "role.create", {"name": "app"})
         call(reactor_thread, admin, "arealm_role.create", {"arealm_oid": realm["oid"], "role_oid": role["oid"]})
         perm = call(reactor_thread, admin, "permission.create",
                     {"role_oid": role["oid"], "uri": "com.live.", "match": "prefix", "allow_register": True})
-        wait_for(lambda: not _denied(reactor_thread, alice, "com.live.add"), 1.0, "the grant to apply")
+        wait_for(lambda: not denied(reactor_thread, alice, "com.live.add"), 1.0, "the grant to apply")
         call(reactor_thread, admin, "permission.update", perm["oid"], {"allow_register": False})
-        wait_for(lambda: _denied(reactor_thread, alice, "com.live.add"), 1.0, "the change to apply")
+        wait_for(lambda: denied(reactor_thread, alice, "com.live.add"), 1.0, "the change to apply")
         call(reactor_thread, admin, "permission.update", perm["oid"], {"allow_register": True})
-        wait_for(lambda: not _denied(reactor_thread, alice, "com.live.add"), 1.0, "the grant to apply again")
+        wait_for(lambda: not denied(reactor_thread, alice, "com.live.add"), 1.0, "the grant to apply again")
         call(reactor_thread, admin, "permission.delete", perm["oid"])
-        wait_for(lambda: _denied(reactor_thread, alice, "com.live.add"), 1.0, "the revocation to apply")
+        wait_for(lambda: denied(reactor_thread, alice, "com.live.add"), 1.0, "the revocation to apply")
     finally:
         reactor_thread.call(leave, alice)
 
@@ -226,12 +216,12 @@ def test_changes_by_another_process_apply_within_a_second(reactor_thread, admin,
     try:
         mgmt = Management(node_db)  # this test process, not the router
         role = mgmt.roles.get_by("app")
-        assert _denied(reactor_thread, alice, "com.other.add")
+        assert denied(reactor_thread, alice, "com.other.add")
         perm = mgmt.permissions.create(role_oid=role.oid, uri="com.other.add", allow_register=True)
         started = time.monotonic()
-        wait_for(lambda: not _denied(reactor_thread, alice, "com.other.add"), 1.0, "the grant to apply")
+        wait_for(lambda: not denied(reactor_thread, alice, "com.other.add"), 1.0, "the grant to apply")
         mgmt.permissions.delete(perm.oid)
-        wait_for(lambda: _denied(reactor_thread, alice, "com.other.add"), 1.0, "the revocation to apply")
+        wait_for(lambda: denied(reactor_thread, alice, "com.other.add"), 1.0, "the revocation to apply")
         assert time.monotonic() - started < 2.5
     finally:
         reactor_thread.call(leave, alice)

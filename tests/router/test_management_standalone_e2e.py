@@ -14,6 +14,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from cfxstore.database import open_database
 from router_harness import free_port, port_open, wait_for
+from authz_probe import denied
 from router_wampclient import leave, login
 
 CROSSBAR = os.path.join(os.path.dirname(sys.executable), "crossbar")
@@ -91,32 +92,22 @@ def _session(rt, port, authid, realm):
     return rt.call(login, port, realm=realm, authmethods=["ticket"], authid=authid, ticket=TICKETS[authid]).session
 
 
-def _denied(rt, session, uri) -> bool:
-    try:
-        reg = rt.call(session.register, lambda: None, uri)
-    except ApplicationError as exc:
-        assert exc.error == "wamp.error.not_authorized", exc
-        return True
-    rt.call(reg.unregister)
-    return False
-
-
 def test_standalone_components_manage_and_authorize_on_stock_crossbar(reactor_thread, stock):
     port, _ = stock
     rt = reactor_thread
     ops = _session(rt, port, "ops", "mgmt")
     alice = _session(rt, port, "alice", "realm1")
     try:
-        assert _denied(rt, alice, "com.stock.echo")
+        assert denied(rt, alice, "com.stock.echo")
         realm = rt.call(ops.call, P + "arealm.create", {"name": "realm1"})
         role = rt.call(ops.call, P + "role.create", {"name": "app"})
         rt.call(ops.call, P + "arealm_role.create", {"arealm_oid": realm["oid"], "role_oid": role["oid"]})
         perm = rt.call(ops.call, P + "permission.create", {"role_oid": role["oid"], "uri": "com.stock.",
                                                            "match": "prefix", "allow_register": True})
         # The management process wrote it; the authorizer process sees it within its recheck interval.
-        wait_for(lambda: not _denied(rt, alice, "com.stock.echo"), 1.0, "the grant to apply")
+        wait_for(lambda: not denied(rt, alice, "com.stock.echo"), 1.0, "the grant to apply")
         rt.call(ops.call, P + "permission.delete", perm["oid"])
-        wait_for(lambda: _denied(rt, alice, "com.stock.echo"), 1.0, "the revocation to apply")
+        wait_for(lambda: denied(rt, alice, "com.stock.echo"), 1.0, "the revocation to apply")
         with pytest.raises(ApplicationError) as info:
             rt.call(ops.call, P + "role.delete", role["oid"])
         assert info.value.error == "cfxstore.error.in_use"
