@@ -10,6 +10,8 @@ from cfxstore.cli.db import db
 from cfxstore.cli.events import events
 from cfxstore.cli.migrate import migrate
 from cfxstore.cli.permissions import permissions
+from cfxstore.cli.principal_records import show as show_principal
+from cfxstore.cli.principal_records import update as update_principal
 from cfxstore.cli.principals import principals
 from cfxstore.cli.realms import realms
 from cfxstore.cli.roles import roles
@@ -29,6 +31,8 @@ cli.add_command(cookies)
 cli.add_command(sessions)
 cli.add_command(events)
 cli.add_command(principals)
+principals.add_command(show_principal)
+principals.add_command(update_principal)
 cli.add_command(migrate)
 cli.add_command(realms)
 cli.add_command(roles)

@@ -103,3 +103,19 @@ def test_as_a_real_process(path):
     assert result.returncode == 0, result.stderr
     result = subprocess_cli("roles", "list", "--json", "--db", path)
     assert '"proc"' in result.stdout
+
+
+def test_principals_show_and_update(run, path):
+    _setup(run, path)
+    assert run("principals", "add", "bob", "--role", "user", "--password-stdin", "--db", path,
+               input="bobs-ticket\n").exit_code == 0
+    shown = run.json("principals", "show", "bob", "--db", path)
+    assert shown["role"] == "user" and shown["secrets"] == ["ticket"] and "bobs-ticket" not in str(shown)
+    updated = run.json("principals", "update", "bob", "--role", "app", "--extra", '{"tier": 2}', "--db", path)
+    with open_database(path) as db:
+        role = Management(db).roles.get_by("app")
+    assert updated["role"] == "app" and updated["role_oid"] == str(role.oid) and updated["extra"] == {"tier": 2}
+    result = run("principals", "update", "bob", "--extra", "{not json", "--db", path)
+    assert result.exit_code != 0 and "--extra" in result.output
+    result = run("principals", "show", "nobody", "--db", path)
+    assert result.exit_code != 0 and "nobody" in result.output
