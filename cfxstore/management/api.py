@@ -41,9 +41,13 @@ CHANGE_TOPIC = "{kind}.on_{op}"
 
 
 def procedures(mgmt: Management, *, revoke: Callable[[str], Any] | None = None) -> dict[str, Callable[..., Any]]:
-    """Every management procedure by name; ``revoke`` overrides cookie revocation (router workers)."""
+    """Every management procedure by name.
+
+    ``revoke(authid)`` revokes cookies where the database alone cannot (closing the
+    connections of a router worker); returning None falls back to deleting them here.
+    """
     procs: dict[str, Callable[..., Any]] = {}
-    for name, coll in mgmt._collections.items():
+    for name, coll in mgmt.collections().items():
         if not coll.kind.internal:
             procs.update(_record_procedures(name, coll))
     procs.update(_principal_procedures(mgmt))
@@ -139,8 +143,9 @@ def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -
 
     def revoke_by_authid(authid: str) -> dict:
         _require_name("authid", authid)
-        if revoke is not None:
-            return revoke(authid)
+        done = revoke(authid) if revoke is not None else None
+        if done is not None:
+            return done
         return {"authid": authid, "cookies_deleted": len(service(CookieService).revoke_authid(authid))}
 
     return {"session.get": session_get, "session.by_authid": session_by_authid, "event.by_subscription": events,

@@ -68,6 +68,10 @@ class Management(Service):
             self._credentials = CredentialService(self.db)
         return self._credentials
 
+    def collections(self) -> dict[str, Collection]:
+        """Every collection by record kind name (internal kinds included)."""
+        return dict(self._collections)
+
     def collection(self, kind: str) -> Collection:
         try:
             return self._collections[kind]

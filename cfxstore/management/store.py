@@ -19,6 +19,7 @@ import orm
 from cfxstore.entity import Entity
 from cfxstore.management.errors import AlreadyExists, InUse, InvalidArgument, NotFound
 from cfxstore.management.kinds import REFUSE, Kind
+from cfxstore.management.wire import is_uuid_field, parse_uuid
 from cfxstore.timeutil import now_ns
 
 if TYPE_CHECKING:
@@ -187,8 +188,6 @@ class Collection:
             raise InvalidArgument(str(exc)) from None
 
     def _key(self, key: Any) -> Any:
-        from cfxstore.management.wire import parse_uuid
-
         n = len(self.kind.key_fields)
         if n == 1:
             return parse_uuid(key, f"{self.kind.name}.{self.kind.key_fields[0]}")
@@ -264,9 +263,7 @@ class Collection:
         return ((k, k) for k in self.table.select(txn, from_key=start, return_values=False))
 
     def _filter_value(self, field: str, value: Any) -> Any:
-        from cfxstore.management.wire import parse_uuid
-
-        if field.endswith("oid") or field == "owner":
+        if is_uuid_field(self.kind.entity, field):
             return parse_uuid(value, f"{self.kind.name}.{field}")
         if not isinstance(value, str) or not value:
             raise InvalidArgument(f"{self.kind.name}.{field}: expected a non-empty string, got {value!r}")

@@ -100,9 +100,15 @@ class ManagementComponent(ApplicationSession):
             self.publish(topic, record)
 
 
-def _worker_revocation() -> Callable[[str], Any] | None:
-    """Inside a router worker with cfxstore cookie stores: revoke and close connections too."""
+def _worker_revocation() -> Callable[[str], Any]:
+    """Revocation that, inside a router worker with cfxstore cookie stores, also closes connections.
+
+    Decided per call: components start before the transports that create the cookie stores.
+    """
     from cfxstore.router.cookiebackend import all_backends
     from cfxstore.router.revoke import revoke_authid
 
-    return revoke_authid if all_backends() else None
+    def revoke(authid: str) -> Any:
+        return revoke_authid(authid) if all_backends() else None
+
+    return revoke

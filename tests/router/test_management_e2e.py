@@ -225,3 +225,24 @@ def test_changes_by_another_process_apply_within_a_second(reactor_thread, admin,
         assert time.monotonic() - started < 2.5
     finally:
         reactor_thread.call(leave, alice)
+
+
+def test_session_history_and_cookie_revocation_through_the_api(reactor_thread, admin, router, tickets):
+    rt = reactor_thread
+    alice = rt.call(login, router.port, realm="realm1", authmethods=["ticket"], authid="alice",
+                    ticket=tickets["alice"])
+    session_id = alice.details.session
+    try:
+        sessions = wait_for(lambda: [s for s in call(rt, admin, "session.by_authid", "alice")
+                                     if s["session_id"] == session_id], 10, "the session to be stored")
+        assert sessions[0]["realm"] == "realm1" and sessions[0]["joined_at"].endswith("Z")
+        assert call(rt, admin, "session.get", session_id)["authid"] == "alice"
+        assert error_of(rt, admin, "session.get", "one").error == "cfxstore.error.invalid_argument"
+        assert alice.cookie is not None
+        revoked = call(rt, admin, "cookie.revoke_by_authid", "alice")
+        assert revoked["authid"] == "alice" and revoked["cookies_deleted"] >= 1
+        # Inside the router worker the connections that used the cookies are closed too.
+        assert revoked["connections_closed"] >= 1
+        rt.call(lambda: alice.session.left, timeout=10)
+    finally:
+        rt.call(leave, alice.session)
