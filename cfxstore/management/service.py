@@ -20,7 +20,7 @@ import orm
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import generation
-from cfxstore.management.errors import InvalidArgument
+from cfxstore.management.errors import InUse, InvalidArgument
 from cfxstore.management.kinds import KINDS, Kind, Ref
 from cfxstore.management.principals import PrincipalCollection
 from cfxstore.management.store import Collection
@@ -113,6 +113,15 @@ class Management(Service):
             listener(kind, op, record)
 
     # -- cross-record rules that the declarations cannot express --------------
+
+    def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None:
+        # Principals hold the names the router sees; a rename would leave theirs behind.
+        link = {"role": "role_oid", "arealm": "arealm_oid"}.get(kind.name)
+        if link is not None and old.name != new.name:
+            linked = next(self.principals.referring(txn, link, old.oid), None)
+            if linked is not None:
+                raise InUse(f"{kind.name} {old.name!r} cannot be renamed while principal {linked.authid!r} "
+                            f"({link}) is linked to it; change or unlink the principal first")
 
     def check_record(self, txn: Any, kind: Kind, record: Entity) -> None:
         if kind.name == "principal":

@@ -145,6 +145,7 @@ class Collection:
             except (TypeError, ValueError) as exc:
                 raise InvalidArgument(str(exc)) from None
             self._check(t, record, key)
+            self._m.check_update(t, self.kind, old, record)
             self._put(t, key, record)
             self._m.changed(t, self.kind, "updated", record)
         return record

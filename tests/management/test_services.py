@@ -181,3 +181,17 @@ def test_internal_kinds_are_not_writable_directly(mgmt):
     with pytest.raises(InvalidArgument, match="credential"):
         mgmt.collection("credential").create(principal_oid=uuid.uuid4(), authmethod="ticket", realm="r",
                                              authid="a")
+
+
+def test_a_role_or_realm_linked_by_principals_cannot_be_renamed(mgmt):
+    from cfxstore.management import InUse
+
+    role, realm = make(mgmt, "role", name="ops"), make(mgmt, "arealm", name="east")
+    p = mgmt.principals.create(realm="east", authid="x", role="ops", role_oid=role.oid, arealm_oid=realm.oid)
+    for coll, record in ((mgmt.roles, role), (mgmt.arealms, realm)):
+        with pytest.raises(InUse, match="renamed"):
+            coll.update(record.oid, name="renamed")
+        assert coll.get(record.oid).name == record.name
+        coll.update(record.oid, description="other fields may change")
+    mgmt.principals.update(p.oid, role_oid=None, arealm_oid=None)
+    assert mgmt.roles.update(role.oid, name="operators").name == "operators"
