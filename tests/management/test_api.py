@@ -100,3 +100,17 @@ def test_history_queries_answer_from_the_services(mgmt):
     assert procs["session.get"](12345) is None
     assert procs["session.by_authid"]("nobody") == []
     assert procs["cookie.revoke_by_authid"]("nobody") == {"authid": "nobody", "cookies_deleted": 0}
+
+
+def test_event_and_publication_queries_return_wire_records(mgmt):
+    from cfxstore.realmstore.service import SessionHistory
+
+    history = SessionHistory(mgmt.db)
+    history.store_publication(publication_id=7, topic="com.example.t", publisher=1, args=[1, "a"])
+    history.store_delivery(7, subscription_id=99, receiver=2)
+    procs = procedures(mgmt)
+    events = procs["event.by_subscription"](99)
+    assert len(events) == 1 and events[0]["publication_id"] == 7 and events[0]["timestamp"].endswith("Z")
+    pubs = procs["publication.by_topic"]("com.example.t")
+    assert [p["args"] for p in pubs] == [[1, "a"]]
+    json.dumps(events), json.dumps(pubs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from crossbar.router.role import RouterRoleStaticAuth
 
 from cfxstore.management.rules import ACTIONS, Rules, authorization
@@ -95,3 +97,20 @@ def test_where_crossbar_keeps_one_wildcard_per_literal_start():
 def test_no_permission_denies_everything():
     for action in ACTIONS:
         assert authorization(None, action)["allow"] is False
+
+
+_PART = st.sampled_from(["a", "b", "ab"])
+_URI = st.lists(_PART, min_size=1, max_size=3).map(".".join)
+_ROW = st.tuples(st.one_of(_URI, _URI.map(lambda u: u + ".")), st.sampled_from(["exact", "prefix"]),
+                 st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(_ROW, max_size=6, unique_by=lambda r: r[0]), uri=_URI, action=st.sampled_from(ACTIONS))
+def test_exact_and_prefix_decisions_match_crossbar_outside_the_documented_corner(rows, uri, action):
+    # Corner (a): a longer exact permission that only starts the URI makes Crossbar deny.
+    assume(not any(m == "exact" and u != uri and uri.startswith(u) for u, m, *_ in rows))
+    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows])
+    theirs = static.authorize(None, uri, action, {})
+    ours = authorization(Rules(map(_stored, rows)).lookup(uri), action)
+    assert (ours["allow"], ours.get("disclose", False)) == (theirs["allow"], theirs.get("disclose", False))
