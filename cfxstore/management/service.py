@@ -14,7 +14,7 @@ Each collection offers create / get / get_by / list / update / delete with
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import orm
 from cfxstore.entity import Entity
@@ -31,6 +31,8 @@ __all__ = ["Management", "Listener"]
 
 #: listener(kind name, "created" | "updated" | "deleted", record) after the change committed.
 Listener = Callable[[str, str, Entity], None]
+
+T = TypeVar("T")
 
 _GLOBAL = frozenset({"user", "organization", "organization_role", "mrealm", "mrealm_role", "node"})
 
@@ -86,15 +88,22 @@ class Management(Service):
         return self._referrers[kind]
 
     @contextlib.contextmanager
-    def transaction(self, txn: Any = None, write: bool = False) -> Iterator[Any]:
-        """The caller's transaction if given (checked writable when needed), else a new one."""
-        if txn is None:
-            with self.db.begin(write=write) as own:
-                yield own
+    def transaction(self, txn: Any = None) -> Iterator[Any]:
+        """The caller's transaction if given, else a new read transaction."""
+        if txn is not None:
+            yield txn
             return
-        if write and not getattr(txn, "write", False):
+        with self.db.begin() as own:
+            yield own
+
+    def write(self, txn: Any, fn: Callable[[Any], T]) -> T:
+        """fn(txn) in the caller's write transaction, or in an own one that is run again on a
+        retryable engine error (the map grew, a concurrent writer conflicted)."""
+        if txn is None:
+            return self.db.transact(fn)
+        if not getattr(txn, "write", False):
             raise InvalidArgument("txn: this operation writes and needs a write transaction")
-        yield txn
+        return fn(txn)
 
     # -- change tracking -------------------------------------------------------
 

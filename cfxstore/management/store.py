@@ -116,14 +116,17 @@ class Collection:
         """Validate, check references and unique names, and store a new record."""
         self._writable()
         record = self._build(fields)
-        with self._m.transaction(txn, write=True) as t:
+
+        def run(t: Any) -> Entity:
             key = self.kind.key_of(record)
             if self.table[t, key] is not None:
                 raise AlreadyExists(f"{self.kind.name} {_show(key)} already exists")
             self._check(t, record, key)
             self._put(t, key, record)
             self._m.changed(t, self.kind, "created", record)
-        return record
+            return record
+
+        return self._m.write(txn, run)
 
     def update(self, key: Any, txn: Any = None, **changes: Any) -> Entity:
         """Change fields of an existing record (keys and creation times are fixed)."""
@@ -133,28 +136,30 @@ class Collection:
             raise InvalidArgument(f"{self.kind.name}: {', '.join(fixed)} cannot be changed")
         self._known(changes)
         key = self._key(key)
-        with self._m.transaction(txn, write=True) as t:
+
+        def run(t: Any) -> Entity:
             old = self.table[t, key]
             if old is None:
                 raise NotFound(f"no {self.kind.name} {_show(key)}")
-            for name in _TOUCHED:
-                if hasattr(old, name) and name not in changes:
-                    changes[name] = now_ns()
+            touched = {name: now_ns() for name in _TOUCHED if hasattr(old, name) and name not in changes}
             try:
-                record = dataclasses.replace(old, **changes)
+                record = dataclasses.replace(old, **changes, **touched)
             except (TypeError, ValueError) as exc:
                 raise InvalidArgument(str(exc)) from None
             self._check(t, record, key)
             self._m.check_update(t, self.kind, old, record)
             self._put(t, key, record)
             self._m.changed(t, self.kind, "updated", record)
-        return record
+            return record
+
+        return self._m.write(txn, run)
 
     def delete(self, key: Any, txn: Any = None) -> Entity:
         """Delete the record, applying each relation's rule (refuse or cascade); returns it."""
         self._writable()
         key = self._key(key)
-        with self._m.transaction(txn, write=True) as t:
+
+        def run(t: Any) -> Entity:
             record = self.table[t, key]
             if record is None:
                 raise NotFound(f"no {self.kind.name} {_show(key)}")
@@ -163,7 +168,9 @@ class Collection:
             for coll, rec in plan:  # every refusal was raised before this first delete
                 del coll.table[t, coll.kind.key_of(rec)]
                 self._m.changed(t, coll.kind, "deleted", rec)
-        return record
+            return record
+
+        return self._m.write(txn, run)
 
     # -- internals -----------------------------------------------------------
 
