@@ -195,3 +195,12 @@ def test_a_role_or_realm_linked_by_principals_cannot_be_renamed(mgmt):
         coll.update(record.oid, description="other fields may change")
     mgmt.principals.update(p.oid, role_oid=None, arealm_oid=None)
     assert mgmt.roles.update(role.oid, name="operators").name == "operators"
+
+
+def test_open_creates_and_closes_its_own_database(tmp_path):
+    from cfxstore.management import Management
+
+    with Management.open(str(tmp_path / "own")) as m:
+        m.roles.create(name="kept")
+    with Management.open(str(tmp_path / "own"), readonly=True) as m:
+        assert [r.name for r in m.roles.list().items] == ["kept"]

@@ -143,6 +143,16 @@ def test_changes_are_published_on_topics(reactor_thread, admin, router, tickets)
     assert event["oid"] == org["oid"] and event["name"] == "acme-e2e"
 
 
+def test_records_deleted_by_a_cascade_are_published(reactor_thread, admin):
+    got: defer.Deferred = defer.Deferred()
+    reactor_thread.call(admin.subscribe, lambda record: got.called or got.callback(record),
+                        P + "permission.on_deleted")
+    role = call(reactor_thread, admin, "role.create", {"name": "cascade-role"})
+    perm = call(reactor_thread, admin, "permission.create", {"role_oid": role["oid"], "uri": "com.cascade."})
+    call(reactor_thread, admin, "role.delete", role["oid"])
+    assert reactor_thread.call(lambda: got, timeout=10)["oid"] == perm["oid"]
+
+
 def test_bad_input_is_a_wamp_error_naming_the_field_and_writes_nothing(reactor_thread, admin):
     err = error_of(reactor_thread, admin, "permission.create", {"role_oid": "not-a-uuid", "uri": "a."})
     assert err.error == "cfxstore.error.invalid_argument" and "role_oid" in err.args[0]
