@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 from cfxstore.router.components import DEFAULT_AUTHORIZER, DEFAULT_PREFIX
 from cfxstore.router.config import DEFAULT_DB_PATH
 
-__all__ = ["add_management", "add_authorizer", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT", "SERVICE_ROLE"]
+__all__ = ["add_management", "add_authorizer", "extend_node_config", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT", "SERVICE_ROLE"]
 
 MANAGEMENT_COMPONENT = "cfxstore.router.management.ManagementComponent"
 AUTHORIZER_COMPONENT = "cfxstore.router.authorizer.StoreAuthorizerComponent"
@@ -56,3 +56,15 @@ def add_authorizer(config: dict[str, Any], *, realm: str, roles: Iterable[str], 
         "extra": {"path": db, "procedure": procedure},
     })
     return config
+
+
+def extend_node_config(cbdir: str, *, management: bool, realm: str, store_roles: Iterable[str]) -> str:
+    """Add the management realm and/or store-authorized roles to the node config in cbdir."""
+    from cfxstore.router import nodeconfig
+
+    config = nodeconfig.load_config(cbdir)
+    if management:
+        add_management(config)
+    if store_roles:
+        add_authorizer(config, realm=realm, roles=store_roles)
+    return nodeconfig.write_config(cbdir, config)

@@ -50,3 +50,20 @@ def test_bad_extra_is_refused_naming_the_key(extra, key):
     with pytest.raises(RouterConfigError) as info:
         parse_extra(extra)
     assert key in str(info.value)
+
+
+def test_router_init_adds_the_management_realm_and_store_roles(tmp_path):
+    from click.testing import CliRunner
+
+    from cfxstore.cli.main import cli
+    from cfxstore.router.nodeconfig import load_config
+
+    result = CliRunner().invoke(cli, ["router", "init", "--cbdir", str(tmp_path), "--management",
+                                      "--store-role", "app"])
+    assert result.exit_code == 0, result.output
+    config = load_config(str(tmp_path))
+    personality.Personality.check_config(personality.Personality, copy.deepcopy(config))
+    worker = config["workers"][0]
+    assert [r["name"] for r in worker["realms"]] == ["realm1", "mgmt"]
+    assert {"name": "app", "authorizer": "cfxstore.authorize"} in worker["realms"][0]["roles"]
+    assert {c["classname"] for c in worker["components"]} >= {MANAGEMENT_COMPONENT, AUTHORIZER_COMPONENT}
