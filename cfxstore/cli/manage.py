@@ -61,6 +61,16 @@ def emit_records(records: Sequence[Any], columns: Sequence[str], row: Callable[[
     note(f"{len(records)} {what}(s)" + (f"; more after --after {next_cursor}" if next_cursor else ""))
 
 
+def report(as_json: bool, message: str, record: Any = None, data: dict[str, Any] | None = None) -> None:
+    """What a change did: the record (or data) as JSON, or a line for people."""
+    if not as_json:
+        click.echo(message)
+    elif record is not None:
+        emit_record(record, True)
+    else:
+        emit_json(data)
+
+
 def emit_record(record: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     from cfxstore.management.wire import to_wire
 
@@ -83,7 +93,7 @@ def add_named_commands(group: click.Group, attr: str, what: str, cascade: str) -
     def add(name: str, db: str | None, description: str | None, as_json: bool) -> None:
         with management(db, write=True) as m:
             record = getattr(m, attr).create(name=name, description=description)
-        emit_record(record, as_json) if as_json else click.echo(f"added {what} {name!r}")
+        report(as_json, f"added {what} {name!r}", record)
 
     add.help = f"Add the {what} NAME."
 
@@ -99,6 +109,6 @@ def add_named_commands(group: click.Group, attr: str, what: str, cascade: str) -
         with management(db, write=True) as m:
             coll = getattr(m, attr)
             record = coll.delete(coll.get_by(name).oid)
-        emit_record(record, as_json) if as_json else click.echo(f"removed {what} {name!r}")
+        report(as_json, f"removed {what} {name!r}", record)
 
     remove.help = f"Remove the {what} NAME ({cascade})."

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cfxstore.cli.manage import after_option, emit_record, emit_records, limit_option, management, management_errors
+from cfxstore.cli.manage import after_option, emit_records, limit_option, management, management_errors, report
 from cfxstore.cli.render import db_option, json_option
 
 ACTIONS = ("call", "register", "publish", "subscribe")
@@ -76,7 +76,8 @@ def list_(role: str, db: str | None, limit: int, after: str | None, as_json: boo
 @_role
 @db_option
 @click.option("--match", type=click.Choice(["exact", "prefix", "wildcard"]), default="exact", show_default=True)
-@click.option("--allow", default="none", show_default=True, help="Comma-separated actions: call,register,publish,subscribe.")
+@click.option("--allow", default="none", show_default=True,
+              help="Comma-separated actions: call,register,publish,subscribe.")
 @click.option("--disclose", default="none", show_default=True, help="Comma-separated: caller,publisher.")
 @click.option("--cache/--no-cache", default=True, show_default=True, help="May the decision be cached.")
 @json_option
@@ -87,7 +88,7 @@ def add(uri: str, role: str, db: str | None, match: str, allow: str, disclose: s
     values = _flags(allow, disclose)
     with management(db, write=True) as m:
         perm = m.permissions.create(role_oid=m.roles.get_by(role).oid, uri=uri, match=match, cache=cache, **values)
-    emit_record(perm, as_json) if as_json else click.echo(f"role {role!r} may {_allowed(perm)} on {uri!r} ({match})")
+    report(as_json, f"role {role!r} may {_allowed(perm)} on {uri!r} ({match})", perm)
 
 
 @permissions.command()
@@ -109,7 +110,7 @@ def update(uri: str, role: str, db: str | None, match: str | None, allow: str | 
         raise click.UsageError("nothing to change: give --match, --allow, --disclose or --cache/--no-cache")
     with management(db, write=True) as m:
         perm = m.permissions.update(_find(m, role, uri).oid, **changes)
-    emit_record(perm, as_json) if as_json else click.echo(f"role {role!r} may {_allowed(perm)} on {uri!r} ({perm.match})")
+    report(as_json, f"role {role!r} may {_allowed(perm)} on {uri!r} ({perm.match})", perm)
 
 
 @permissions.command()
@@ -122,4 +123,4 @@ def remove(uri: str, role: str, db: str | None, as_json: bool) -> None:
     """Remove the permission of --role on URI."""
     with management(db, write=True) as m:
         perm = m.permissions.delete(_find(m, role, uri).oid)
-    emit_record(perm, as_json) if as_json else click.echo(f"removed the permission of {role!r} on {uri!r}")
+    report(as_json, f"removed the permission of {role!r} on {uri!r}", perm)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cfxstore.cli.manage import emit_record, management, management_errors
+from cfxstore.cli.manage import emit_record, management, management_errors, report
 from cfxstore.cli.render import db_option, json_option
 
 _realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
@@ -53,4 +53,4 @@ def update(authid: str, db: str | None, realm: str, role: str | None, extra: str
         if not changes:
             raise click.UsageError("nothing to change: give --role or --extra")
         principal = m.principals.update(principal.oid, **changes)
-    emit_record(principal, as_json) if as_json else click.echo(f"updated {authid!r} on realm {realm!r}")
+    report(as_json, f"updated {authid!r} on realm {realm!r}", principal)

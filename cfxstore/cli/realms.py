@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from cfxstore.cli.manage import (
-    add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors,
+    add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors, report,
 )
-from cfxstore.cli.render import db_option, emit_json, fmt_time, json_option
+from cfxstore.cli.render import db_option, fmt_time, json_option
 
 
 @click.group()
@@ -56,7 +56,7 @@ def add_role(realm: str, role: str, db: str | None, as_json: bool) -> None:
     """Put ROLE in effect on REALM (its permissions then authorize sessions with that role)."""
     with management(db, write=True) as m:
         m.arealm_roles.create(arealm_oid=m.arealms.get_by(realm).oid, role_oid=m.roles.get_by(role).oid)
-    emit_json({"realm": realm, "role": role}) if as_json else click.echo(f"role {role!r} is in effect on {realm!r}")
+    report(as_json, f"role {role!r} is in effect on {realm!r}", data={"realm": realm, "role": role})
 
 
 @realms.command("remove-role")
@@ -69,5 +69,5 @@ def remove_role(realm: str, role: str, db: str | None, as_json: bool) -> None:
     """Take ROLE out of effect on REALM (sessions with it are then denied everything)."""
     with management(db, write=True) as m:
         m.arealm_roles.delete((m.arealms.get_by(realm).oid, m.roles.get_by(role).oid))
-    emit_json({"realm": realm, "role": role, "removed": True}) if as_json else \
-        click.echo(f"role {role!r} is no longer in effect on {realm!r}")
+    report(as_json, f"role {role!r} is no longer in effect on {realm!r}",
+           data={"realm": realm, "role": role, "removed": True})

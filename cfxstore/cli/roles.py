@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cfxstore.cli.manage import add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors
+from cfxstore.cli.manage import (
+    add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors,
+)
 from cfxstore.cli.render import db_option, fmt_time, json_option
 
 

@@ -76,6 +76,8 @@ class Kind:
     authz: bool = False
     #: Kept consistent by the services (integrity) but not offered for create/update.
     internal: bool = False
+    #: "global" (GlobalSchema) or "mrealm" (MrealmSchema).
+    schema: str = "mrealm"
 
     @property
     def immutable(self) -> frozenset[str]:
@@ -93,27 +95,29 @@ def _name(field: str = "name") -> Callable[[Any], Any]:
 
 _KINDS = [
     # --- global database ---
-    Kind("user", User, "users",
+    Kind("user", User, "users", schema="global",
          unique=(Unique("idx_users_by_email", "email", lambda u: email_key(u.email)),
                  Unique("idx_users_by_pubkey", "pubkey", lambda u: u.pubkey))),
-    Kind("organization", Organization, "organizations",
+    Kind("organization", Organization, "organizations", schema="global",
          unique=(Unique("idx_organizations_by_name", "name", _name()),), order="idx_organizations_by_name"),
-    Kind("organization_role", UserOrganizationRole, "user_org_roles", key_fields=("user_oid", "org_oid"),
+    Kind("organization_role", UserOrganizationRole, "user_org_roles", schema="global",
+         key_fields=("user_oid", "org_oid"),
          refs=(Ref("user_oid", "user", CASCADE), Ref("org_oid", "organization", CASCADE)),
          filters={"user_oid": Filter("pk"), "org_oid": Filter("set", "idx_user_org_roles_by_org")}),
-    Kind("mrealm", ManagementRealm, "mrealms",
+    Kind("mrealm", ManagementRealm, "mrealms", schema="global",
          unique=(Unique("idx_mrealms_by_name", "name", _name()),),
          refs=(Ref("owner", "user", REFUSE),),
          filters={"owner": Filter("set", "idx_mrealms_by_owner")}, order="idx_mrealms_by_name"),
-    Kind("mrealm_role", UserMrealmRole, "user_mrealm_roles", key_fields=("user_oid", "mrealm_oid"),
+    Kind("mrealm_role", UserMrealmRole, "user_mrealm_roles", schema="global", key_fields=("user_oid", "mrealm_oid"),
          refs=(Ref("user_oid", "user", CASCADE), Ref("mrealm_oid", "mrealm", CASCADE)),
          filters={"user_oid": Filter("pk"), "mrealm_oid": Filter("set", "idx_user_mrealm_roles_by_mrealm")}),
-    Kind("node", Node, "nodes",
+    Kind("node", Node, "nodes", schema="global",
          unique=(Unique("idx_nodes_by_pubkey", "pubkey", _name("pubkey")),
                  Unique("idx_nodes_by_authid", "(mrealm_oid, authid)",
                         lambda n: (n.mrealm_oid, n.authid) if n.paired else None)),
          refs=(Ref("owner_oid", "user", REFUSE), Ref("mrealm_oid", "mrealm", REFUSE)),
-         filters={"owner_oid": Filter("set", "idx_nodes_by_owner"), "mrealm_oid": Filter("unique", "idx_nodes_by_authid")}),
+         filters={"owner_oid": Filter("set", "idx_nodes_by_owner"),
+                  "mrealm_oid": Filter("unique", "idx_nodes_by_authid")}),
     # --- management realm database ---
     Kind("arealm", ApplicationRealm, "arealms", authz=True,
          unique=(Unique("idx_arealms_by_name", "name", _name()),),
@@ -142,7 +146,8 @@ _KINDS = [
     Kind("routercluster_node", RouterClusterNodeMembership, "routercluster_node_memberships",
          key_fields=("cluster_oid", "node_oid"),
          refs=(Ref("cluster_oid", "routercluster", CASCADE), Ref("node_oid", "node", REFUSE)),
-         filters={"cluster_oid": Filter("pk"), "node_oid": Filter("set", "idx_routercluster_node_memberships_by_node")}),
+         filters={"cluster_oid": Filter("pk"),
+                  "node_oid": Filter("set", "idx_routercluster_node_memberships_by_node")}),
     Kind("router_workergroup", RouterWorkerGroup, "router_workergroups", internal=True,
          refs=(Ref("cluster_oid", "routercluster", REFUSE),),
          filters={"cluster_oid": Filter("unique", "idx_workergroups_by_cluster_name")}),

@@ -34,8 +34,6 @@ Listener = Callable[[str, str, Entity], None]
 
 T = TypeVar("T")
 
-_GLOBAL = frozenset({"user", "organization", "organization_role", "mrealm", "mrealm_role", "node"})
-
 
 class Management(Service):
     """Collections of every managed record kind, as attributes named after their tables."""
@@ -81,7 +79,7 @@ class Management(Service):
             raise InvalidArgument(f"unknown record kind {kind!r}; kinds: {', '.join(self._collections)}") from None
 
     def schema_of(self, kind: Kind) -> Any:
-        return self.global_schema if kind.name in _GLOBAL else self.mrealm_schema
+        return self.global_schema if kind.schema == "global" else self.mrealm_schema
 
     def referrers(self, kind: str) -> list[tuple[Collection, Ref]]:
         """(collection, reference) pairs of the records that can refer to a ``kind`` record."""

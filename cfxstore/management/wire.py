@@ -30,7 +30,8 @@ from typing import Any, Mapping
 from cfxstore.entity import Entity
 from cfxstore.management.errors import InvalidArgument
 
-__all__ = ["TIME_FIELDS", "is_uuid_field", "parse_uuid", "to_wire", "from_wire", "record_from_wire", "ns_to_iso", "iso_to_ns"]
+__all__ = ["TIME_FIELDS", "is_uuid_field", "parse_uuid", "to_wire", "from_wire", "record_from_wire", "ns_to_iso",
+           "iso_to_ns"]
 
 #: Fields that hold a time in int nanoseconds since the Unix epoch (UTC).
 TIME_FIELDS = frozenset({"created", "modified", "changed", "registered", "granted", "completed",

@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(cbdir, ignore_errors=True)
     print(f"through a cfxstore router, {args.calls} calls, {args.inflight} in flight, best of {args.rounds}")
     print(f"  calls/s, role with static permissions     {out['static']:>9,.0f}")
-    print(f"  calls/s, role authorized from the store   {out['store']:>9,.0f}   {out['store'] / out['static']:.2f}x static")
+    ratio = out["store"] / out["static"]
+    print(f"  calls/s, role authorized from the store   {out['store']:>9,.0f}   {ratio:.2f}x static")
     print(f"  management role.create calls/s           {out['create']:>9,.0f}")
     print(f"  management role.list (100) calls/s       {out['list']:>9,.0f}")
 

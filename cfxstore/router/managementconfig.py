@@ -7,7 +7,8 @@ from typing import Any, Iterable, Mapping
 from cfxstore.router.components import DEFAULT_AUTHORIZER, DEFAULT_PREFIX
 from cfxstore.router.config import DEFAULT_DB_PATH
 
-__all__ = ["add_management", "add_authorizer", "extend_node_config", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT", "SERVICE_ROLE"]
+__all__ = ["add_management", "add_authorizer", "extend_node_config", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT",
+           "SERVICE_ROLE"]
 
 MANAGEMENT_COMPONENT = "cfxstore.router.management.ManagementComponent"
 AUTHORIZER_COMPONENT = "cfxstore.router.authorizer.StoreAuthorizerComponent"
