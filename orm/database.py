@@ -13,6 +13,7 @@ from . import atomic, crashpoint
 from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
 from .engine import ENGINES, Engine, EngineTransaction, open_engine
 from .engine.lmdb import database_exists
+from .engine.pgurl import is_url, redact
 from .errors import DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
 from .table import Table
 
@@ -49,7 +50,9 @@ class Database:
     transactions (docs/orm.md, "When the map fills").
 
     ``engine`` picks the engine: "lmdb" (default) or "memory";
-    ``Database(":memory:")`` is a private in-memory database.
+    ``Database(":memory:")`` is a private in-memory database and
+    ``Database("postgresql://...")`` one in PostgreSQL (engine "postgres";
+    ``path`` is then the URL with its password redacted).
 
     Opening a path that is already open in this process (by any spelling)
     shares the same engine; each handle is closed on its own and the engine
@@ -61,20 +64,28 @@ class Database:
                  engine: str | None = None) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 65536:
             raise ValueError(f"maxsize must be an int >= 65536 bytes, got {maxsize!r}")
-        kind = engine or (ENGINES[1] if os.fspath(path) == MEMORY else DEFAULT_ENGINE)
+        url = is_url(path)
+        kind = engine or (ENGINES[1] if os.fspath(path) == MEMORY else "postgres" if url else DEFAULT_ENGINE)
         if kind not in ENGINES:
             raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+        if (kind == "postgres") != url:
+            shown = redact(path) if url else os.fspath(path)  # type: ignore[arg-type]
+            raise ValueError(f"the postgres engine opens a postgresql:// URL and only it; got {shown!r} "
+                             f"for engine {kind!r}")
         self.engine_name = kind
-        self.path = MEMORY if os.fspath(path) == MEMORY else os.path.realpath(os.fspath(path))
+        if url:
+            self.path = redact(path)  # type: ignore[arg-type]
+        else:
+            self.path = MEMORY if os.fspath(path) == MEMORY else os.path.realpath(os.fspath(path))
         self.readonly = readonly
         with _registry_lock:
-            key = f"{kind}:{self.path}"
+            key = f"{kind}:{path if url else self.path}"
             shared = None if self.path == MEMORY else _registry.get(key)
             if shared is None:
                 if kind == "lmdb":
                     opened = self._open_lmdb(maxsize, maxsize_limit, readonly, sync, max_tables)
                 else:
-                    opened = open_engine(kind, self.path, readonly=readonly)
+                    opened = open_engine(kind, path if url else self.path, readonly=readonly)  # type: ignore[arg-type]
                 shared = _Shared(opened)
                 if self.path != MEMORY:
                     _registry[key] = shared

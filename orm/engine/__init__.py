@@ -7,10 +7,12 @@ transactions: any number of readers, each on a snapshot, and one writer at
 a time. Whatever is specific to an engine (map growth, cursors, handles,
 native acceleration, connection pools) stays inside it.
 
-Implementations: ``lmdb`` (the default, orm/engine/lmdb.py) and ``memory``
-(orm/engine/memory.py). A networked SQL engine fits the same shape: a
-handle names a table, ``iterate`` becomes a server-side ordered range query,
-and a serialisation failure raises ``orm.Conflict`` (retryable).
+Implementations: ``lmdb`` (the default, orm/engine/lmdb.py), ``memory``
+(orm/engine/memory.py) and ``postgres`` (orm/engine/postgres.py, opened by
+a ``postgresql://`` URL): there a handle names a table, ``iterate`` is an
+ordered range query read in pages, several writers run at once and a
+serialisation failure raises ``orm.Conflict`` (retryable) instead of a
+second writer waiting.
 
 Errors: an engine raises orm errors only (``KeyTooLong``, ``ReadOnlyError``,
 ``MapFull``, ``Conflict``, ``TransactionError``, ``DatabaseError``), never
@@ -93,7 +95,7 @@ def prefix_end(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes((stripped[-1] + 1,))
 
 
-ENGINES = ("lmdb", "memory")
+ENGINES = ("lmdb", "memory", "postgres")
 
 
 def open_engine(kind: str, path: str, **options: Any) -> Engine:
@@ -104,4 +106,7 @@ def open_engine(kind: str, path: str, **options: Any) -> Engine:
     if kind == "memory":
         from .memory import MemoryEngine
         return MemoryEngine(path, readonly=options["readonly"])
+    if kind == "postgres":
+        from .postgres import PostgresEngine
+        return PostgresEngine(path, readonly=options["readonly"])
     raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

@@ -1,0 +1,406 @@
+"""The PostgreSQL engine: the engine protocol over one PostgreSQL schema, for several hosts at once.
+
+Storage: a database is a PostgreSQL schema (``?schema=`` in the URL, default
+``cfxstore``) holding two tables: ``kv (tab, key, value)`` with primary key
+``(tab, key)`` - every orm table's entries, keys as ``bytea`` so PostgreSQL's
+bytewise ``bytea`` order is orm's key order - and ``tables (name)``, the
+names of the orm tables that exist.
+
+Transactions: each takes a pooled connection (psycopg_pool) for its
+lifetime. Writers run SERIALIZABLE, readers REPEATABLE READ READ ONLY (a
+snapshot). Unlike LMDB several writers run at once, in this process and on
+other hosts; when PostgreSQL finds that they could not have run one after
+the other (SQLSTATE 40001, or a deadlock 40P01) it rolls one back and this
+engine raises ``orm.Conflict`` (retryable): ``Database.transact`` runs it
+again, so nothing is silently lost.
+
+Costs: ``get``/``put``/``insert``/``delete`` are one statement (one round
+trip) each; ``iterate`` reads in ordered pages (keyset pagination on the
+primary key, 64 rows first, growing to 4096), so a scan streams and never
+holds the whole range; ``count`` is ``count(*)`` over the table's part of
+the primary key index: it reads every key of that table (an index scan, no
+values), O(n) - there is no counter row, because one would make every pair
+of concurrent writers to a table conflict.
+
+Errors never carry the URL's password (see pgurl.redact / scrub).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterator
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from . import pgurl
+from .hooks import TransactionHooks
+from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
+from ..errors import Conflict, DatabaseError, DatabaseNotFound, ReadOnlyError, TransactionError, ValueCodecError
+
+_FIRST_PAGE, _LAST_PAGE = 64, 4096
+_BEGIN_WRITE = b"BEGIN ISOLATION LEVEL SERIALIZABLE"
+_BEGIN_READ = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1"
+_CONFLICTS = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected, pgerrors.UniqueViolation)
+
+
+class PostgresEngine:
+    """One orm database in a PostgreSQL schema (see the module docstring)."""
+
+    max_key_size = MAX_KEY_SIZE
+
+    def __init__(self, url: str, *, readonly: bool) -> None:
+        self._url = url
+        parsed = pgurl.parse(url)
+        self.path = parsed.redacted
+        self.readonly = readonly
+        self.schema = parsed.schema
+        self._local = threading.local()
+        self._known: set[str] = set()
+        self._sql = _Statements(parsed.schema)
+        self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
+                                    timeout=parsed.timeout, open=False, name=f"orm:{parsed.schema}",
+                                    kwargs={"autocommit": True, "connect_timeout": max(1, int(parsed.timeout))})
+        try:
+            self._pool.open(wait=True, timeout=parsed.timeout)
+            self._prepare_schema()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- errors ------------------------------------------------------------------
+
+    def error(self, exc: BaseException, doing: str, retryable: bool = True) -> Exception:
+        """An orm error for a psycopg/pool exception, without credentials."""
+        if isinstance(exc, _CONFLICTS):
+            return Conflict(f"{doing} on {self.path} conflicted with a concurrent transaction and was rolled back; "
+                            "run it again")
+        if isinstance(exc, PoolTimeout):
+            return DatabaseError(f"PostgreSQL at {self.path} is unreachable or has no free connection: "
+                                 f"{pgurl.scrub(str(exc), self._url)}", retryable=retryable)
+        if isinstance(exc, pgerrors.InFailedSqlTransaction):
+            return TransactionError(f"{doing} on {self.path}: an earlier statement of this transaction failed; "
+                                    "abort it")
+        message = pgurl.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self._url)
+        lost = isinstance(exc, psycopg.OperationalError)
+        return DatabaseError(f"{doing} on {self.path} failed: {message}", retryable=retryable and lost)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _prepare_schema(self) -> None:
+        s = self.schema
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                if self.readonly:
+                    row = conn.execute("SELECT to_regclass(%s), to_regclass(%s)", (f"{s}.kv", f"{s}.tables")).fetchone()
+                    if row is None or None in row:
+                        raise DatabaseNotFound(f"no orm database in schema {s!r} at {self.path} "
+                                               "(read-only open does not create one)")
+                    return
+                # One creator at a time: concurrent CREATE ... IF NOT EXISTS can still collide.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"orm-schema:{s}",))
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{s}"')
+                conn.execute(f'CREATE TABLE IF NOT EXISTS "{s}".kv (tab text COLLATE "C" NOT NULL, '
+                             'key bytea NOT NULL, value bytea NOT NULL, PRIMARY KEY (tab, key))')
+                conn.execute(f'CREATE TABLE IF NOT EXISTS "{s}".tables (name text COLLATE "C" PRIMARY KEY)')
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self.error(exc, "opening the database", retryable=False) from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def connection(self) -> Any:
+        """A pooled connection as a context manager (for engine-level tools such as LISTEN/NOTIFY)."""
+        return self._pool.connection()
+
+    # -- transactions --------------------------------------------------------------
+
+    def begin(self, write: bool) -> "PostgresTransaction":
+        if write:
+            if self.readonly:
+                raise ReadOnlyError(f"database {self.path} is open read-only")
+            if self.thread_write_txn() is not None:
+                raise TransactionError("this thread already has an open write transaction; "
+                                       "a second would deadlock")
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout as exc:
+            raise self.error(exc, "beginning a transaction") from None
+        try:
+            # One round trip that also takes the snapshot now, as LMDB's begin does
+            # (PostgreSQL would otherwise take it at the first read).
+            conn.execute(_BEGIN_WRITE if write else _BEGIN_READ)
+        except psycopg.Error as exc:
+            self._pool.putconn(conn)
+            raise self.error(exc, "beginning a transaction") from None
+        txn = PostgresTransaction(self, conn, write)
+        if write:
+            self._local.writer = txn
+        return txn
+
+    def thread_write_txn(self) -> "PostgresTransaction | None":
+        return getattr(self._local, "writer", None)
+
+    def _release(self, txn: "PostgresTransaction") -> None:
+        if txn.write and getattr(self._local, "writer", None) is txn:
+            self._local.writer = None
+        self._pool.putconn(txn._conn)
+
+    # -- tables ------------------------------------------------------------------
+
+    def open_table(self, name: str, create: bool, txn: "PostgresTransaction | None" = None) -> str | None:
+        if name in self._known:
+            return name
+        writer = txn if txn is not None and txn.write else self.thread_write_txn()
+        if writer is not None:
+            return self._open_in(writer, name, create)
+        if txn is not None or not create or self.readonly:
+            if txn is not None:
+                return self._open_in(txn, name, False)
+            with self.begin(write=False) as t:
+                return self._open_in(t, name, False)
+        for _ in range(10):  # concurrent creators of one name conflict; the loser finds it created
+            try:
+                with self.begin(write=True) as t:
+                    return self._open_in(t, name, True)
+            except Conflict:
+                continue
+        raise DatabaseError(f"could not create table {name!r} in {self.path}: too many concurrent conflicts")
+
+    def _open_in(self, txn: "PostgresTransaction", name: str, create: bool) -> str | None:
+        if txn._one(self._sql.table_exists, (name,), f"opening table {name!r}") is not None:
+            self._known.add(name)
+            return name
+        if not create or not txn.write:
+            return None
+        txn._run(self._sql.table_create, (name,), f"creating table {name!r}")
+        txn.on_commit(lambda: self._known.add(name))
+        return name
+
+    # -- maintenance ---------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        try:
+            with self._pool.connection() as conn:
+                used = conn.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s)",
+                                    (f"{self.schema}.kv", f"{self.schema}.tables")).fetchone()[0]
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise self.error(exc, "reading sizes", retryable=False) from None
+        return {"engine": "postgres", "url": self.path, "schema": self.schema, "map_size": used, "used_bytes": used}
+
+    def table_names(self, txn: "PostgresTransaction") -> list[str]:
+        """Every table's name, in txn's snapshot."""
+        return [row[0] for row in txn._all(self._sql.table_list, (), "listing tables")]
+
+    def copy(self, dest: str, compact: bool) -> None:
+        """Export a snapshot into a new LMDB database at dest: a backup of PostgreSQL is an LMDB database."""
+        from .lmdb import LmdbEngine
+
+        with self.begin(write=False) as txn:
+            names = self.table_names(txn)
+            size = txn._one(self._sql.data_size, (), "sizing the copy")[0] or 0
+            size = 2 * int(size) + (1 << 22)
+            out = LmdbEngine(dest, maxsize=size, maxsize_limit=size, readonly=False, sync=True,
+                             max_tables=max(len(names), 1))
+            try:
+                with out.begin(write=True) as wtxn:
+                    for name in names:
+                        handle = out.open_table(name, True, wtxn)
+                        batch: list[tuple[bytes, bytes]] = []
+                        for pair in txn.iterate(name, None, None):
+                            batch.append(pair)
+                            if len(batch) >= 10_000:
+                                wtxn.put_many(handle, batch)
+                                batch = []
+                        wtxn.put_many(handle, batch)
+            finally:
+                out.close()
+
+
+class _Statements:
+    """The SQL of one schema, built once."""
+
+    def __init__(self, schema: str) -> None:
+        kv, tables = f'"{schema}".kv', f'"{schema}".tables'
+        self.kv = kv
+        self.get = f"SELECT value FROM {kv} WHERE tab = %s AND key = %s"
+        self.put = (f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
+        self.insert = f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) ON CONFLICT (tab, key) DO NOTHING"
+        self.replace = (f"WITH old AS (SELECT value FROM {kv} WHERE tab = %s AND key = %s), "
+                        f"new AS ({self.put}) SELECT value FROM old")
+        self.delete = f"DELETE FROM {kv} WHERE tab = %s AND key = %s"
+        self.put_many = (f"INSERT INTO {kv} (tab, key, value) SELECT %s, k, v FROM unnest(%s::bytea[], %s::bytea[]) "
+                         "AS p(k, v) ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
+        self.count = f"SELECT count(*) FROM {kv} WHERE tab = %s"
+        self.drop = f"DELETE FROM {kv} WHERE tab = %s"
+        self.table_exists = f"SELECT 1 FROM {tables} WHERE name = %s"
+        self.table_create = f"INSERT INTO {tables} (name) VALUES (%s) ON CONFLICT DO NOTHING"
+        self.table_list = f"SELECT name FROM {tables} ORDER BY name"
+        self.data_size = f"SELECT sum(length(key) + length(value) + 64) FROM {kv}"
+        self._pages: dict[tuple[str, str, bool], str] = {}
+
+    def page(self, low: str, high: str, reverse: bool) -> str:
+        """A page query; low is "", ">=" or ">", high is "" or "<"; parameters: tab, [low], [high], limit."""
+        sql = self._pages.get((low, high, reverse))
+        if sql is None:
+            where = "tab = %s" + (f" AND key {low} %s" if low else "") + (f" AND key {high} %s" if high else "")
+            sql = (f"SELECT key, value FROM {self.kv} WHERE {where} "
+                   f"ORDER BY key{' DESC' if reverse else ''} LIMIT %s")
+            self._pages[(low, high, reverse)] = sql
+        return sql
+
+
+class PostgresTransaction(TransactionHooks):
+    """One transaction on one pooled connection."""
+
+    def __init__(self, engine: PostgresEngine, conn: psycopg.Connection, write: bool) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._cur = conn.cursor(binary=True)
+        self._sql = engine._sql
+        self.write = write
+        self._done = False
+        self._writes = 0  # bumped by every write, so an iteration knows its page went stale
+
+    # -- statements ----------------------------------------------------------------
+
+    def _run(self, sql: str, params: tuple, doing: str) -> psycopg.Cursor:
+        if self._done:
+            raise TransactionError("the transaction has ended")
+        try:
+            return self._cur.execute(sql, params)
+        except psycopg.Error as exc:
+            raise self._engine.error(exc, doing) from None
+
+    def _one(self, sql: str, params: tuple, doing: str) -> Any:
+        cur = self._run(sql, params, doing)
+        try:
+            return cur.fetchone()
+        except psycopg.Error as exc:
+            raise self._engine.error(exc, doing) from None
+
+    def _all(self, sql: str, params: tuple, doing: str) -> list[Any]:
+        cur = self._run(sql, params, doing)
+        try:
+            return cur.fetchall()
+        except psycopg.Error as exc:
+            raise self._engine.error(exc, doing) from None
+
+    def _writable(self, key: bytes, value: bytes | None = b"") -> None:
+        if not self.write:
+            raise ReadOnlyError("write inside a read-only transaction (use db.begin(write=True))")
+        _check_key(key)
+        if not isinstance(value, bytes):
+            raise ValueCodecError(f"value must be bytes after encoding, got {type(value).__name__}")
+        self._writes += 1
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get(self, h: str, key: bytes) -> bytes | None:
+        _check_key(key)
+        row = self._one(self._sql.get, (h, key), f"reading table {h!r}")
+        return None if row is None else row[0]
+
+    def count(self, h: str) -> int:
+        return self._one(self._sql.count, (h,), f"counting table {h!r}")[0]
+
+    def iterate(self, h: str, start: bytes | None, stop: bytes | None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        # Pages in key order; a write in this transaction makes the rest of the
+        # current page stale, so the next step re-reads from the last key yielded.
+        size, last = _FIRST_PAGE, None
+        while True:
+            if reverse:
+                bound = last if last is not None else stop
+                params = (h,) + ((start,) if start is not None else ()) + ((bound,) if bound is not None else ()) + (size,)
+                sql = self._sql.page(">=" if start is not None else "", "<" if bound is not None else "", True)
+            else:
+                low, lbound = (">", last) if last is not None else ((">=", start) if start is not None else ("", None))
+                params = (h,) + ((lbound,) if low else ()) + ((stop,) if stop is not None else ()) + (size,)
+                sql = self._sql.page(low, "<" if stop is not None else "", False)
+            rows = self._all(sql, params, f"scanning table {h!r}")
+            writes = self._writes
+            for key, value in rows:
+                yield key, value
+                last = key
+                if self._writes != writes:
+                    break
+            else:
+                if len(rows) < size:
+                    return
+                size = min(size * 4, _LAST_PAGE)
+
+    # -- writes ----------------------------------------------------------------------
+
+    def put(self, h: str, key: bytes, value: bytes) -> None:
+        self._writable(key, value)
+        self._run(self._sql.put, (h, key, value), f"writing table {h!r}")
+
+    def insert(self, h: str, key: bytes, value: bytes) -> bool:
+        self._writable(key, value)
+        return self._run(self._sql.insert, (h, key, value), f"writing table {h!r}").rowcount == 1
+
+    def replace(self, h: str, key: bytes, value: bytes) -> bytes | None:
+        self._writable(key, value)
+        row = self._one(self._sql.replace, (h, key, h, key, value), f"writing table {h!r}")
+        return None if row is None else row[0]
+
+    def delete(self, h: str, key: bytes) -> bool:
+        self._writable(key)
+        return self._run(self._sql.delete, (h, key), f"deleting from table {h!r}").rowcount > 0
+
+    def put_many(self, h: str, pairs: list[tuple[bytes, bytes]]) -> None:
+        for key, value in pairs:
+            self._writable(key, value)
+        merged = dict(pairs)  # one statement may not update a row twice: the last value wins, as with puts
+        items = list(merged.items())
+        for i in range(0, len(items), 10_000):
+            chunk = items[i:i + 10_000]
+            self._run(self._sql.put_many, (h, [k for k, _ in chunk], [v for _, v in chunk]), f"writing table {h!r}")
+
+    def drop(self, h: str) -> int:
+        if not self.write:
+            raise ReadOnlyError("write inside a read-only transaction (use db.begin(write=True))")
+        self._writes += 1
+        return self._run(self._sql.drop, (h,), f"emptying table {h!r}").rowcount
+
+    # -- ending ----------------------------------------------------------------------
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._done:
+            return
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.commit()
+
+    def commit(self) -> None:
+        if self._done:
+            raise TransactionError("transaction already ended")
+        try:
+            self._conn.commit()
+        except psycopg.Error as exc:
+            # A conflict found at commit wrote nothing; a connection lost during
+            # commit leaves the outcome unknown, so it is not retryable.
+            failed = self._engine.error(exc, "committing", retryable=False)
+            self._finish(self._on_abort, rollback=True)
+            raise failed from None
+        self._finish(self._on_commit, rollback=False)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._finish(self._on_abort, rollback=True)
+
+    def _finish(self, callbacks: list[Callable[[], None]] | None, rollback: bool) -> None:
+        self._done = True
+        if rollback:
+            try:
+                self._conn.rollback()
+            except psycopg.Error:
+                pass  # a broken connection: the server already rolled back; the pool discards it
+        self._engine._release(self)
+        self._fire(callbacks)
+
