@@ -1,4 +1,8 @@
-"""The one entry point through which cfxstore services open their database."""
+"""The one entry point through which cfxstore services open their database.
+
+A path names an embedded LMDB database; a ``postgresql://`` URL one in a
+PostgreSQL schema (``?schema=``, default ``cfxstore``), shared by router nodes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, Callable
 
 import orm
 from orm import atomic, crashpoint
+from orm.engine.pgurl import is_url
 
 #: Where services keep their data unless told otherwise (override with CFXSTORE_DB).
 DEFAULT_PATH = os.path.join(".cfxstore", "db")
@@ -20,6 +25,12 @@ def default_path() -> str:
 
 def exists(path: str | os.PathLike[str]) -> bool:
     """True if path holds a database (created ones are always complete: see create_database)."""
+    if is_url(path):
+        try:
+            orm.Database(path, readonly=True).close()  # type: ignore[arg-type]
+        except orm.DatabaseNotFound:
+            return False
+        return True
     return os.path.isfile(os.path.join(path, "data.mdb"))
 
 
@@ -44,6 +55,8 @@ def create_database(path: str | os.PathLike[str], *, maxsize: int = 2**28) -> bo
     database or a complete one. If another process creates it first, that
     database is kept.
     """
+    if is_url(path):
+        return _create_on_server(path)  # type: ignore[arg-type]
     path = os.path.abspath(os.fspath(path))
     if exists(path):
         # A creation killed between linking the data file and removing its temporary left that behind.
@@ -80,9 +93,29 @@ def _create(final: str, path: str, maxsize: int, publish: Callable[[str, str], A
     return made
 
 
+def _create_on_server(url: str) -> bool:
+    """Create (catalog, version stamp) the PostgreSQL database at url unless it exists; True if made.
+
+    PostgreSQL's transactions make this atomic: several nodes starting at once
+    conflict, and the loser finds the database the winner stamped.
+    """
+    from cfxstore.migrate.versions import check_database, effective_version
+
+    with orm.Database(url) as db:
+        for _ in range(10):
+            try:
+                with db.begin() as txn:
+                    new = effective_version(db, txn) is None
+                check_database(db)
+                return new
+            except orm.Conflict:
+                continue
+    raise orm.DatabaseError(f"could not create the database at {db.path}: too many concurrent creators")
+
+
 def open_database(path: str | os.PathLike[str] | None = None, *, readonly: bool = False,
                   maxsize: int = 2**28, sync: bool = True, check_version: bool = True) -> orm.Database:
-    """Open (creating unless readonly) the embedded LMDB database at path (default: default_path()).
+    """Open (creating unless readonly) the database at path (default: default_path()): a directory or a URL.
 
     A new database is created atomically (create_database) and stamped with
     the current schema version. One at an older version raises

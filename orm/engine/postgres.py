@@ -63,7 +63,10 @@ class PostgresEngine:
                                     timeout=parsed.timeout, open=False, name=f"orm:{parsed.schema}",
                                     kwargs={"autocommit": True, "connect_timeout": max(1, int(parsed.timeout))})
         try:
-            self._pool.open(wait=True, timeout=parsed.timeout)
+            try:
+                self._pool.open(wait=True, timeout=parsed.timeout)
+            except PoolTimeout as exc:
+                raise self.error(exc, "opening the database", retryable=False) from None
             self._prepare_schema()
         except BaseException:
             self._pool.close()
@@ -77,8 +80,8 @@ class PostgresEngine:
             return Conflict(f"{doing} on {self.path} conflicted with a concurrent transaction and was rolled back; "
                             "run it again")
         if isinstance(exc, PoolTimeout):
-            return DatabaseError(f"PostgreSQL at {self.path} is unreachable or has no free connection: "
-                                 f"{pgurl.scrub(str(exc), self._url)}", retryable=retryable)
+            return DatabaseError(f"{doing}: PostgreSQL at {self.path} is unreachable or has no free connection "
+                                 f"({pgurl.scrub(str(exc), self._url)})", retryable=retryable)
         if isinstance(exc, pgerrors.InFailedSqlTransaction):
             return TransactionError(f"{doing} on {self.path}: an earlier statement of this transaction failed; "
                                     "abort it")
@@ -262,6 +265,7 @@ class PostgresTransaction(TransactionHooks):
         self._sql = engine._sql
         self.write = write
         self._done = False
+        self._failed: Exception | None = None
         self._writes = 0  # bumped by every write, so an iteration knows its page went stale
 
     # -- statements ----------------------------------------------------------------
@@ -269,10 +273,15 @@ class PostgresTransaction(TransactionHooks):
     def _run(self, sql: str, params: tuple, doing: str) -> psycopg.Cursor:
         if self._done:
             raise TransactionError("the transaction has ended")
+        if self._failed is not None:
+            # PostgreSQL refuses every later statement; repeat the first failure's
+            # kind so a conflict stays retryable wherever it is noticed.
+            raise type(self._failed)(f"{doing}: {self._failed}", retryable=self._failed.retryable)
         try:
             return self._cur.execute(sql, params)
         except psycopg.Error as exc:
-            raise self._engine.error(exc, doing) from None
+            self._failed = self._engine.error(exc, doing)
+            raise self._failed from None
 
     def _one(self, sql: str, params: tuple, doing: str) -> Any:
         cur = self._run(sql, params, doing)

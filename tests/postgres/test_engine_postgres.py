@@ -1,0 +1,88 @@
+"""The PostgreSQL engine beyond the shared orm suite: processes, URLs, credentials, copies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import orm
+from workers import Counters
+
+WORKERS = str(Path(__file__).with_name("workers.py"))
+
+
+def test_concurrent_writers_in_separate_processes_lose_no_update(pg_url):
+    with orm.Database(pg_url) as db:
+        Counters.attach(db)
+    n, procs = 40, 3
+    children = [subprocess.Popen([sys.executable, WORKERS, pg_url, str(n), f"w{i}"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for i in range(procs)]
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=240)
+        assert child.returncode == 0, err[-3000:]
+        results.append(json.loads(out.splitlines()[-1]))
+    with orm.Database(pg_url) as db, db.begin() as txn:
+        s = Counters.attach(db)
+        assert s.counters[txn, 1] == n * procs
+        values = sorted(v for _, v in s.log.select(txn))
+        assert values == list(range(1, n * procs + 1))  # every increment saw the one before it
+    assert sum(r["attempts"] for r in results) >= n * procs
+
+
+def test_a_write_conflict_is_a_retryable_orm_conflict(pg_url):
+    with orm.Database(pg_url) as db:
+        s = Counters.attach(db)
+        with db.begin(write=True) as txn:
+            s.counters[txn, 1] = 0
+        other = orm.Database(pg_url.replace("?", "?application_name=second&"))
+        first = db.begin(write=True)
+        second = other._live().engine.begin(True)  # another connection, as another host would be
+        assert s.counters[second, 1] == 0  # second's snapshot, taken before first commits
+        s.counters[first, 1] = (s.counters[first, 1] or 0) + 1
+        first.commit()
+        with pytest.raises(orm.Conflict) as info:
+            s.counters[second, 1] = 5
+            second.commit()
+        assert info.value.retryable
+        second.abort()
+        other.close()
+        with db.begin() as txn:
+            assert s.counters[txn, 1] == 1
+
+
+def test_a_password_never_appears_in_errors_or_paths():
+    url = "postgresql://someone:s3cr%40t-pw@127.0.0.1:1/nowhere?timeout=1"
+    with pytest.raises(orm.DatabaseError) as info:
+        orm.Database(url)
+    text = str(info.value)
+    assert "s3cr" not in text and "***" in text and "127.0.0.1" in text
+
+
+def test_a_bad_url_gets_a_one_line_error_naming_it():
+    with pytest.raises(orm.DatabaseError, match="schema 'Bad-Name'"):
+        orm.Database("postgresql://postgres@127.0.0.1/test?schema=Bad-Name")
+    with pytest.raises(orm.DatabaseError, match="pool_max"):
+        orm.Database("postgresql://postgres@127.0.0.1/test?pool_max=x")
+
+
+def test_a_readonly_open_of_a_missing_schema_names_it(pg_url):
+    with pytest.raises(orm.DatabaseNotFound, match="no orm database in schema"):
+        orm.Database(pg_url, readonly=True)
+
+
+def test_a_backup_of_postgres_is_an_lmdb_database_with_the_same_records(pg_url, tmp_path):
+    with orm.Database(pg_url) as db:
+        s = Counters.attach(db)
+        with db.begin(write=True) as txn:
+            for i in range(300):
+                s.counters[txn, i] = i * i
+        db.backup(tmp_path / "copy")
+    with orm.Database(tmp_path / "copy", readonly=True, engine="lmdb") as copy:
+        s = Counters.attach(copy)
+        txn = copy.begin()
+        assert dict(s.counters.select(txn)) == {i: i * i for i in range(300)}
