@@ -6,6 +6,7 @@ import click
 
 from cfxstore import __version__
 from cfxstore.cli.cookies import cookies
+from cfxstore.cli.copy import copy as copy_command
 from cfxstore.cli.db import db
 from cfxstore.cli.events import events
 from cfxstore.cli.migrate import migrate
@@ -27,6 +28,7 @@ def cli() -> None:
 
 cli.add_command(router)
 cli.add_command(db)
+db.add_command(copy_command)
 cli.add_command(cookies)
 cli.add_command(sessions)
 cli.add_command(events)

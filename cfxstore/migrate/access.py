@@ -13,6 +13,7 @@ import os
 import orm
 from cfxstore.database import can_create_in, open_database
 from orm.engine.lmdbfile import check_whole
+from orm.engine.pgurl import is_url, redact
 
 from .errors import NotADatabase
 
@@ -21,7 +22,13 @@ MAINTENANCE_MAXSIZE = 2**28
 
 
 def require_database(path: str) -> str:
-    """The real path of an existing database directory at path, else NotADatabase."""
+    """The real path of an existing database directory at path (or a PostgreSQL URL), else NotADatabase."""
+    if is_url(path):
+        try:
+            orm.Database(path, readonly=True).close()
+        except orm.DatabaseNotFound:
+            raise NotADatabase(f"no cfxstore database at {redact(path)}") from None
+        return path
     if not os.path.exists(path):
         raise NotADatabase(f"no database at {path} (the path does not exist)")
     if not os.path.isdir(path):

@@ -186,11 +186,13 @@ class PostgresEngine:
     def info(self) -> dict[str, Any]:
         try:
             with self._pool.connection() as conn:
-                used = conn.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s)",
-                                    (f"{self.schema}.kv", f"{self.schema}.tables")).fetchone()[0]
+                used, page = conn.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s), "
+                                          "current_setting('block_size')::int",
+                                          (f"{self.schema}.kv", f"{self.schema}.tables")).fetchone()
         except (psycopg.Error, PoolTimeout) as exc:
             raise self.error(exc, "reading sizes", retryable=False) from None
-        return {"engine": "postgres", "url": self.path, "schema": self.schema, "map_size": used, "used_bytes": used}
+        return {"engine": "postgres", "url": self.path, "schema": self.schema, "map_size": used, "used_bytes": used,
+                "page_size": page}
 
     def table_names(self, txn: "PostgresTransaction") -> list[str]:
         """Every table's name, in txn's snapshot."""
