@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .core import ACCELERATED
 from .engine import ADD, PUT
 from .entity import default_hooks, table_info
-from .errors import OrmError, SchemaError
+from .errors import KeyTooLong, OrmError, SchemaError
 from .index import Index
 from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
@@ -137,6 +137,22 @@ class Map(Table):
             log = txn.wlog
             if log is not None:
                 log += (PUT, self._h, kb, vb)
+
+    def check_put(self, key: Any, value: Any) -> None:
+        """Raise the error ``self[txn, key] = value`` would raise for its key, value or
+        index keys (too long, unencodable, null), without a transaction: lets a caller
+        that writes later refuse a record when it is made. Unique clashes are not checked."""
+        kb = self._encode_key(key)
+        try:
+            self._enc(value)
+        except Exception as exc:
+            self._encode_slow(value, exc)
+        limit = self.db.max_key_size if self.db is not None else 0
+        for idx in self._idx:
+            ikb = idx.entry_key(value, check=True)
+            size = 0 if ikb is None else len(ikb) + (0 if idx.unique else len(kb))
+            if limit and size > limit:
+                raise KeyTooLong(f"{idx.describe()}: key of {size} bytes exceeds the engine limit of {limit} bytes")
 
     def _put_failed(self, txn: Any, exc: Exception, key: Any, kb: bytes, vb: bytes) -> None:
         if self._h is UNBOUND:
