@@ -158,8 +158,7 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
         else:
             tmp = out_path + ".partial"
             try:
-                with open(tmp, "x", encoding="utf-8") as f, RowProgress() as progress:
-                    _restrict(f)
+                with _private_file(tmp) as f, RowProgress() as progress:
                     summary = run_dump(database, f, include_secrets=include_secrets, on_row=progress.row)
                 os.replace(tmp, out_path)
             except BaseException:
@@ -174,12 +173,10 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
          + (f"; skipped unknown table(s) {', '.join(summary.skipped)}" if summary.skipped else ""))
 
 
-def _restrict(f: TextIO) -> None:
-    # A dump holds the same data as the database; keep it as private as the database files.
-    try:
-        os.chmod(f.name, 0o600)
-    except OSError:
-        pass
+def _private_file(path: str) -> TextIO:
+    """A new file readable by the owner only from its first byte (a dump holds what the database holds)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 @db.command()

@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterator
 import orm
 
 from . import dumpcodec
-from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS
+from cfxstore.transport import scrub_transport
+
+from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS, TRANSPORT_TABLES
 from .errors import DumpFormatError, MaintenanceError
 from .schemas import declared, table_owners
 from .versions import effective_version
@@ -55,15 +57,23 @@ def _lines(path: str, on_progress: ProgressCallback | None) -> Iterator[tuple[in
             done += len(raw)
             try:
                 obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:  # JSON, UTF-8, or nesting too deep for the parser
                 if number == 1:
                     raise DumpFormatError(f"{path} is not a cfxstore dump (line 1 is not JSON)") from None
-                raise DumpFormatError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+                raise DumpFormatError(f"{path}, line {number}: not valid JSON ({_why(exc)})") from None
             if not isinstance(obj, dict):
                 raise DumpFormatError(f"{path}, line {number}: expected a JSON object")
             yield number, obj
             if on_progress is not None:
                 on_progress(done, total)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
+    return getattr(exc, "msg", None) or str(exc)
 
 
 def _check_header(path: str, header: dict[str, Any]) -> None:
@@ -92,13 +102,13 @@ def _record(path: str, number: int, name: str, key: Any, value: Any) -> Any:
     where = f"{path}, line {number}: table {name}"
     try:
         tab.key_codec.encode(key)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise DumpFormatError(f"{where}: invalid key {key!r}: {exc}") from None
+    except Exception as exc:
+        raise DumpFormatError(f"{where}: invalid key {_short(key)}: {_why(exc)}") from None
     if isinstance(tab, orm.SetMap):
         try:
             tab.member_codec.encode(value)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise DumpFormatError(f"{where}: invalid member {value!r}: {exc}") from None
+        except Exception as exc:
+            raise DumpFormatError(f"{where}: invalid member {_short(value)}: {_why(exc)}") from None
         return value
     try:
         record = tab.decode_value(orm.value_codec(tab.value_signature).encode(value))
@@ -106,9 +116,19 @@ def _record(path: str, number: int, name: str, key: Any, value: Any) -> Any:
         validate = getattr(record, "validate", None)
         if callable(validate):
             validate()
+        if name in TRANSPORT_TABLES and getattr(record, "transport", None) is not None:
+            record.transport = scrub_transport(record.transport)  # an older dump may hold raw credentials
         return record
     except Exception as exc:
-        raise DumpFormatError(f"{where}, key {key!r}: invalid record: {exc}") from None
+        raise DumpFormatError(f"{where}, key {_short(key)}: invalid record: {_why(exc)}") from None
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "(nested too deeply)"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _rows(path: str, on_progress: ProgressCallback | None = None
@@ -140,8 +160,8 @@ def _rows(path: str, on_progress: ProgressCallback | None = None
             raise DumpFormatError(f"{path}, line {number}: unknown table {name!r} (not in the dump's header)")
         try:
             key, value = dumpcodec.decode(obj["k"]), dumpcodec.decode(obj["v"])
-        except dumpcodec.CodecError as exc:
-            raise DumpFormatError(f"{path}, line {number}: {exc}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # CodecError, unhashable map keys, nesting
+            raise DumpFormatError(f"{path}, line {number}: cannot read the record: {_why(exc)}") from None
         counts[name] += 1
         secret = hidden.get(name, ())
         if secret and isinstance(value, dict) and any(f not in value for f in secret):
@@ -208,7 +228,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
                     tab[txn, key].add(record)
                 else:
                     tab[txn, key] = record
-            except orm.OrmError as exc:
-                raise MaintenanceError(f"{info.path}, line {number}: {exc}") from None
+            except (orm.OrmError, ValueError, TypeError, RecursionError) as exc:
+                raise MaintenanceError(f"{info.path}, line {number}: {_why(exc)}") from None
             written[name] += 1
     return written

@@ -45,23 +45,37 @@ def _known(key: str, item: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 def _bool(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise RouterConfigError(key, f"expected true or false, got {value!r}")
+        raise RouterConfigError(key, f"expected true or false, got {_shown(value)}")
     return value
+
+
+# No setting needs more: larger numbers are refused here, not by whatever uses them (OverflowError).
+_INT_MAX = 2**63 - 1
+
+
+def _shown(value: Any) -> str:
+    """value for an error message: huge numbers are not printed in full (nor can they be, past 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_MAX:
+        return f"a {value.bit_length()}-bit integer"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _int(key: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RouterConfigError(key, f"expected an integer, got {value!r}")
+        raise RouterConfigError(key, f"expected an integer, got {_shown(value)}")
     if lo is not None and value < lo:
-        raise RouterConfigError(key, f"must be >= {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise RouterConfigError(key, f"must be <= {hi}, got {value}")
+        raise RouterConfigError(key, f"must be >= {lo}, got {_shown(value)}")
+    hi = _INT_MAX if hi is None else hi
+    if value > hi:
+        raise RouterConfigError(key, f"must be <= {hi}, got {_shown(value)}")
     return value
 
 
 def _number(key: str, value: Any, lo: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RouterConfigError(key, f"expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, int) and abs(value) > _INT_MAX) or not math.isfinite(value):
+        raise RouterConfigError(key, f"expected a finite number up to {_INT_MAX}, got {_shown(value)}")
     if value < lo:
         raise RouterConfigError(key, f"must be >= {lo}, got {value}")
     return float(value)
@@ -69,7 +83,7 @@ def _number(key: str, value: Any, lo: float = 0.0) -> float:
 
 def _str(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise RouterConfigError(key, f"expected a non-empty string, got {value!r}")
+        raise RouterConfigError(key, f"expected a non-empty string, got {_shown(value)}")
     return value
 
 

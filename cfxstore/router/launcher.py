@@ -94,6 +94,6 @@ def start(cbdir: str, *, loglevel: str = "info") -> NoReturn:
     import crossbar  # noqa: F401  (applies Crossbar's import-time compatibility shims)
     from crossbar.node.main import main
 
-    from cfxstore.router.personality import Personality
+    from cfxstore.router.personality import Personality  # also installs the log filter
 
     sys.exit(main("cfxstore", ["start", "--cbdir", cbdir, "--loglevel", loglevel], reactor, Personality))

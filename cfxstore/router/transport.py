@@ -23,6 +23,7 @@ from crossbar.router.unisocket import UniSocketServerFactory
 from crossbar.webservice.websocket import RouterWebServiceWebSocket
 from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
+from cfxstore.router import logfilter
 from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookiestore import CfxCookieStore
@@ -37,6 +38,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     from twisted.internet import reactor
 
     config = parse_cookie(cookie)
+    logfilter.add_cookie_name(config.name)
     if config.length_warning:
         log.warn("cfxstore: {warning}", warning=config.length_warning)
     path = resolve_path(config.database.path, cbdir)
