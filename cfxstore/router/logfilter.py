@@ -23,8 +23,9 @@ from typing import Any
 from twisted.logger import globalLogPublisher
 
 REDACTED = "[redacted]"
-SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_cookie", "ticket", "signature",
-                           "secret", "password", "authorization", "proxy-authorization", "proxy_authorization"})
+SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_cookie", "cookie_deleted",
+                           "ticket", "signature", "secret", "password", "authorization", "proxy-authorization",
+                           "proxy_authorization"})
 # Event keys that hold no user data (or objects the formatter needs intact).
 _SKIP = frozenset({"log_logger", "log_source", "log_level", "log_namespace", "log_time", "log_failure",
                    "log_system", "log_trace", "log_io", "log_observer", "log_category"})
@@ -82,6 +83,10 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 def redact(event: dict[str, Any]) -> None:
     """Remove secrets from a log event, in place."""
+    # Crossbar's config reader logs the value of a config item it resolves ("...principals[x].ticket").
+    item = event.get("config_item")
+    if isinstance(item, str) and _is_secret(item.rsplit(".", 1)[-1]) and "value" in event:
+        event["value"] = REDACTED
     for key, value in list(event.items()):
         if key in _SKIP or value is None:
             continue

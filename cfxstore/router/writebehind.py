@@ -70,6 +70,9 @@ class WriteBehind:
 
     def tune(self, *, delay: float, max_items: int) -> None:
         """Share the writer with another store: the shorter delay and smaller bound win."""
+        if delay < self.delay and self._call is not None and self._call.active():
+            self._call.cancel()  # a flush planned with the longer delay comes sooner
+            self._call = self._reactor.callLater(delay, self._flush_in_thread)
         self.delay = min(self.delay, delay)
         self.max_items = min(self.max_items, max_items)
 

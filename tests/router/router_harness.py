@@ -86,9 +86,10 @@ class ReactorThread:
 class RouterProcess:
     """A cfxstore router node in a subprocess."""
 
-    def __init__(self, cbdir: Path, ports: list[int]) -> None:
+    def __init__(self, cbdir: Path, ports: list[int], loglevel: str = "info") -> None:
         self.cbdir = cbdir
         self.ports = ports
+        self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.log_path = cbdir / "router.log"
@@ -100,7 +101,8 @@ class RouterProcess:
         self.starts += 1
         offset = len(self.log())
         with open(self.log_path, "a") as out:
-            self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir)],
+            self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir),
+                                          "--loglevel", self.loglevel],
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

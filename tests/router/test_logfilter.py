@@ -36,8 +36,11 @@ def test_secrets_inside_text_containers_and_bytes_are_cut_out():
         log.debug("{func}: setting new cookie {value}", func="f", value=f"cbtid={SECRET};max-age=60"),
         log.debug("details {d}", d={"transport": {"http_cbtid": SECRET, "headers": [f"signature={SECRET}"]}}),
         log.debug(f"literal cbtid={SECRET} and signature='{SECRET}'"),
+        log.info('completed (cookie authentication deleted: "{cookie_deleted}")', cookie_deleted=SECRET),
+        log.debug("maybe_from_env(config_item={config_item}, value={value})",
+                  config_item='auth.ticket.principals["x"].ticket', value=SECRET),
     ))
-    assert len(events) == 5
+    assert len(events) == 7
     for event in events:
         assert SECRET not in formatEvent(event) and SECRET not in repr(event)
 
