@@ -31,6 +31,13 @@ def _open(path: str | None) -> Any:
     return open_existing(db_path(path), readonly=True)
 
 
+def _left(session: Any) -> str:
+    if session.left_at is None:
+        return "(active)"
+    # A crashed router's session: left at its last heartbeat or later.
+    return f"~{fmt_time(session.left_at)}" if session.left_approximate else fmt_time(session.left_at)
+
+
 def _record(session: Any) -> dict[str, Any]:
     data = session.marshal()
     data["oid"] = str(session.oid)
@@ -65,7 +72,7 @@ def list_(db: str | None, authid: str | None, realm: str | None, active: bool, l
         return
     table(["session", "realm", "authid", "role", "method", "joined", "left"],
           [(s.session_id, s.realm, s.authid, s.authrole, s.authmethod, fmt_time(s.joined_at),
-            fmt_time(s.left_at) if s.left_at is not None else "(active)") for s in found])
+            _left(s)) for s in found])
     note(f"{len(found)} session(s)")
 
 

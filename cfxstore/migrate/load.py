@@ -8,9 +8,11 @@ and unique keys enforced as they go.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import sys
 from typing import Any, Callable, Iterator
 
 import orm
@@ -22,6 +24,9 @@ from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS, TRANSPORT_TABLES
 from .errors import DumpFormatError, MaintenanceError
 from .schemas import declared, table_owners
 from .versions import effective_version
+
+#: Deep enough for any record, shallow enough for the C stack (see _bounded_recursion).
+SAFE_RECURSION_LIMIT = 3000
 
 #: Called as on_progress(bytes_read, total_bytes).
 ProgressCallback = Callable[[int, int], None]
@@ -74,6 +79,20 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"invalid UTF-8 at byte {exc.start}"
     return getattr(exc, "msg", None) or str(exc)
+
+
+@contextlib.contextmanager
+def _bounded_recursion() -> Iterator[None]:
+    """Deeply nested JSON must end in RecursionError, not a crash: some libraries raise the
+    recursion limit past what the C stack holds (cfxdb's dependencies set 100,000), and the
+    C JSON parser then overflows the stack instead."""
+    limit = sys.getrecursionlimit()
+    if limit > SAFE_RECURSION_LIMIT:
+        sys.setrecursionlimit(SAFE_RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _check_header(path: str, header: dict[str, Any]) -> None:
@@ -181,16 +200,17 @@ def validate(path: str, on_progress: ProgressCallback | None = None) -> DumpInfo
     header: dict[str, Any] = {}
     rows: dict[str, int] = {}
     without: dict[str, int] = {}
-    for item in _rows(path, on_progress):
-        if len(item) == 2:
-            header = item[1]  # type: ignore[assignment]
-            rows = {name: 0 for name in header["tables"]}
-            continue
-        _, name, _, record = item  # type: ignore[misc]
-        if record is None:
-            without[name] = without.get(name, 0) + 1
-        else:
-            rows[name] += 1
+    with _bounded_recursion():
+        for item in _rows(path, on_progress):
+            if len(item) == 2:
+                header = item[1]  # type: ignore[assignment]
+                rows = {name: 0 for name in header["tables"]}
+                continue
+            _, name, _, record = item  # type: ignore[misc]
+            if record is None:
+                without[name] = without.get(name, 0) + 1
+            else:
+                rows[name] += 1
     return DumpInfo(path, header, rows, without)
 
 
@@ -210,7 +230,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
             schemas[schema] = schema.attach(db)
     tables = {name: schemas[owners[name]].tables()[name] for name in info.tables}
     written = {name: 0 for name in info.tables}
-    with db.begin(write=True) as txn:
+    with _bounded_recursion(), db.begin(write=True) as txn:
         for name, tab in tables.items():
             n = tab.count(txn)
             if n:
