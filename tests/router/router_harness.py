@@ -8,6 +8,7 @@ worker is ready.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
@@ -134,6 +135,18 @@ class RouterProcess:
             except ProcessLookupError:
                 pass
             self.proc.wait(10)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator["RouterProcess"]:
+        """Started for the block; stopped cleanly after it (killed if that fails)."""
+        try:
+            self.start()
+            yield self
+        finally:
+            try:
+                self.stop()
+            finally:
+                self.kill()
 
     def restart(self) -> None:
         self.stop()

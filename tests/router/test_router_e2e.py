@@ -54,14 +54,8 @@ def router(tmp_path_factory, reactor_thread):
     edit_config(cbdir, configure)
     node = RouterProcess(cbdir, [port, short_port, web_port])
     node.port, node.short_port, node.web_port = port, short_port, web_port
-    try:
-        node.start()
+    with node.running():
         yield node
-    finally:
-        try:
-            node.stop()
-        finally:
-            node.kill()
 
 
 @pytest.fixture(scope="module")

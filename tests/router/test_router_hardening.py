@@ -66,14 +66,10 @@ def router(tmp_path_factory, reactor_thread):
     remember(node.admin[1])
     node.db, node.credentials = db, credentials
     try:
-        node.start()
-        yield node
+        with node.running():
+            yield node
     finally:
-        try:
-            node.stop()
-        finally:
-            node.kill()
-            db.close()
+        db.close()
 
 
 @pytest.fixture
