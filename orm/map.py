@@ -138,15 +138,17 @@ class Map(Table):
             if log is not None:
                 log += (PUT, self._h, kb, vb)
 
-    def check_put(self, key: Any, value: Any) -> None:
+    def check_put(self, key: Any, value: Any, encode: bool = True) -> None:
         """Raise the error ``self[txn, key] = value`` would raise for its key, value or
         index keys (too long, unencodable, null), without a transaction: lets a caller
-        that writes later refuse a record when it is made. Unique clashes are not checked."""
+        that writes later refuse a record when it is made. Unique clashes are not checked;
+        with encode=False neither is the value's encoding (for callers that know it encodes)."""
         kb = self._encode_key(key)
-        try:
-            self._enc(value)
-        except Exception as exc:
-            self._encode_slow(value, exc)
+        if encode:
+            try:
+                self._enc(value)
+            except Exception as exc:
+                self._encode_slow(value, exc)
         limit = self.db.max_key_size if self.db is not None else 0
         for idx in self._idx:
             ikb = idx.entry_key(value, check=True)

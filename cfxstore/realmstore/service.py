@@ -167,9 +167,9 @@ class SessionHistory(Service):
         """Store a publication inside the caller's write transaction."""
         self._publications[txn, publication.publication_id] = publication
 
-    def put_delivery(self, txn: Any, key: tuple[int, int, int, int]) -> None:
-        """Store a delivery (subscription, timestamp, receiver, publication) inside the caller's transaction."""
-        self._deliveries[txn, key] = b""
+    def put_deliveries(self, txn: Any, keys: list[tuple[int, int, int, int]]) -> None:
+        """Store deliveries (subscription, timestamp, receiver, publication) inside the caller's transaction."""
+        self._deliveries.put_many(txn, ((key, b"") for key in keys))
 
     def store_delivery(self, publication_id: int, subscription_id: int, receiver: int,
                        timestamp: int | None = None) -> None:

@@ -50,6 +50,26 @@ class RefusedCookie(ValueError):
     """A cookie record that the database could never store (named in the message)."""
 
 
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+def require_plain(name: str, value: Any, depth: int = 0) -> None:
+    """ValueError unless value is WAMP data (dicts with str keys, lists, str, numbers, bytes, None)."""
+    if isinstance(value, _PLAIN):
+        return
+    if depth < 32 and isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{name}: keys must be strings, got {type(key).__name__}")
+            require_plain(name, item, depth + 1)
+    elif depth < 32 and isinstance(value, list):
+        for item in value:
+            require_plain(name, item, depth + 1)
+    else:
+        raise ValueError(f"{name}: cannot store a value of type {type(value).__name__}"
+                         + (" (nested too deeply)" if depth >= 32 else ""))
+
+
 class CookieBackend:
     """Cookies of one database as seen by one router worker process."""
 
@@ -133,23 +153,26 @@ class CookieBackend:
             updated = cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod,
                                        authextra=authextra, authrealm=authrealm,
                                        modified=max(now_ns(), cookie.created))
+            require_plain("authextra", authextra)
+            # Refuse here what the batch could never write: index keys too long for the engine.
+            # The value encodes: every field is checked, authextra is plain data.
+            self._table.check_put(updated.oid, updated, encode=False)
         except ValueError as exc:
             raise RefusedCookie(str(exc)) from None
         self._stage(updated)
         return True
 
     def _stage(self, cookie: Cookie) -> None:
-        try:
-            self._table.check_put(cookie.oid, cookie)  # refuse here what the batch could never write
-        except ValueError as exc:
-            raise RefusedCookie(str(exc)) from None
+        """Stage a cookie (anonymous ones are made here from checked settings: always storable)."""
         self.writer.stage(self._put, cookie, cookie.value_hash)
         # Write-through: this process wrote it, so it may serve it from memory.
         if self._cache_ttl > 0 and self._cache_size > 0:
             self._remember(cookie.value_hash, cookie)
 
-    def _put(self, txn: Any, cookie: Cookie) -> None:
-        self._table[txn, cookie.oid] = cookie
+    def _put(self, txn: Any, cookies: list[Cookie]) -> None:
+        table = self._table
+        for cookie in cookies:
+            table[txn, cookie.oid] = cookie
 
     def flush(self) -> None:
         """Commit everything staged for this database now, on this thread."""

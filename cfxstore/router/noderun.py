@@ -73,7 +73,6 @@ class NodeRun:
                      "(leave time approximate: its last heartbeat)", n=closed)
         self._history.start_run(Run(run=self.id, host=host, pid=os.getpid(), started=now, alive=now))
         self._beat = task.LoopingCall(self._heartbeat)
-        self._beat.clock = self._reactor
         self._beat.start(HEARTBEAT_SECONDS, now=False)
         on_shutdown(self.close, self._reactor, phase="close")
 

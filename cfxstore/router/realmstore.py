@@ -42,6 +42,7 @@ from cfxstore.router.config import RealmStoreConfig, UriRule, parse_realm_store,
 from cfxstore.router.noderun import NodeRun, node_run
 from cfxstore.router.services import node_services
 from cfxstore.router.transportinfo import stored_transport
+from cfxstore.router.writebehind import each
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
 log = make_logger()
@@ -89,7 +90,8 @@ class CfxRealmStore:
         self._writer = writer = node.writer(
             delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
             reactor=reactor, defer_to_thread=defer_to_thread or threads.deferToThread)
-        self._put_publication, self._put_delivery = history.put_publication, history.put_delivery
+        self._put_session, self._leave = each(history.put_session), each(history.leave)
+        self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
         self._run: NodeRun | None = node_run(path, history, writer, reactor) if self._config.session_history else None
         # WAMP session ids recorded as joined by this store and not yet left.
         self._joined: set[int] = set()
@@ -161,13 +163,13 @@ class CfxRealmStore:
             log.warn("cfxstore: session {sid} not recorded: {error}", sid=sid, error=str(exc)[:300])
             return
         self._joined.add(sid)
-        self._writer.stage(self._history.put_session, record)
+        self._writer.stage(self._put_session, record)
 
     def store_session_left(self, session: Any, details: Any) -> None:
         sid = _session_id(session)
         if sid in self._joined:
             self._joined.discard(sid)
-            self._writer.stage(self._history.leave, (sid, now_ns()))
+            self._writer.stage(self._leave, (sid, now_ns()))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
         self._writer.flush()
@@ -206,7 +208,7 @@ class CfxRealmStore:
         except ValueError as exc:
             log.warn("cfxstore: publication {pid} not recorded: {error}", pid=publication_id, error=str(exc)[:300])
             return
-        stage, put = self._writer.stage, self._put_delivery
+        stage, put = self._writer.stage, self._put_deliveries
         stage(self._put_publication, publication)
         if self._subscription_map is not None:
             for observation in self._subscription_map.match_observations(publish.topic):
@@ -220,7 +222,7 @@ class CfxRealmStore:
         if tracked is not None:
             receiver_id = getattr(receiver, "_session_id", None)
             if receiver_id:
-                self._writer.stage(self._put_delivery, (tracked[0], now_ns(), receiver_id, publication_id))
+                self._writer.stage(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
 
     def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
         """The newest events of a tracked subscription (None: not tracked)."""

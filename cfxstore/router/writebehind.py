@@ -1,9 +1,10 @@
 """One write-behind per database and process, shared by its cookie and realm stores.
 
 Like a tinydb middleware it wraps the database: stores stage writes
-(``stage(apply, arg)``, where ``apply(txn, arg)`` does the write), which are
-acknowledged at once and committed in batches, one transaction per batch, by
-a thread. The first staged write schedules a flush ``delay`` seconds later;
+(``stage(apply, arg)``), which are acknowledged at once and committed in
+batches, one transaction per batch, by a thread. ``apply(txn, args)`` does the
+writes of a run of consecutive staged args with the same apply (so a run of
+deliveries is one ``put_many``); ``each(put)`` makes one from a ``put(txn, arg)``. The first staged write schedules a flush ``delay`` seconds later;
 when ``max_items`` are pending the staging thread commits them itself
 (backpressure: the router slows down instead of the buffer growing without
 bound). ``flush()`` commits everything on the calling thread, e.g. before a
@@ -35,10 +36,32 @@ from orm.errors import DatabaseError, TransactionError
 
 log = Logger()
 
-Apply = Callable[[Any, Any], Any]
+Apply = Callable[[Any, list[Any]], Any]
 # Failures of the database rather than of one write: worth retrying later.
 _RETRYABLE = (DatabaseError, TransactionError, OSError, MemoryError)
 REFUSED_KEPT = 100
+
+
+def each(put: Callable[[Any, Any], Any]) -> Apply:
+    """An apply that calls ``put(txn, arg)`` for every arg of a run (named after put, for logs)."""
+    def apply(txn: Any, args: list[Any]) -> None:
+        for arg in args:
+            put(txn, arg)
+    apply.__name__ = getattr(put, "__name__", "write")
+    return apply
+
+
+def _runs(items: Any) -> list[tuple[Apply, list[Any]]]:
+    """(apply, args) per run of consecutive items with the same apply, in order."""
+    runs: list[tuple[Apply, list[Any]]] = []
+    last = None
+    for apply, arg in items:
+        if apply is last:
+            runs[-1][1].append(arg)
+        else:
+            runs.append((apply, [arg]))
+            last = apply
+    return runs
 
 
 class _Batch:
@@ -82,7 +105,7 @@ class WriteBehind:
     # -- staging (reactor thread) -------------------------------------------------
 
     def stage(self, apply: Apply, arg: Any, key: Hashable | None = None) -> None:
-        """Acknowledge ``apply(txn, arg)``; a later write with the same key replaces it."""
+        """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
         items = self._pending.items
         items[next(self._seq) if key is None else key] = (apply, arg)
         if len(items) >= self.max_items or self._reactor is None:
@@ -136,15 +159,15 @@ class WriteBehind:
             return
         try:
             with self.db.begin(write=True) as txn:
-                for apply, arg in batch.items.values():
-                    apply(txn, arg)
+                for apply, args in _runs(batch.items.values()):
+                    apply(txn, args)
             return
         except Exception:
             pass  # isolate the culprit below, one write per transaction
         for key, (apply, arg) in batch.items.items():
             try:
                 with self.db.begin(write=True) as txn:
-                    apply(txn, arg)
+                    apply(txn, [arg])
             except _RETRYABLE as exc:
                 batch.retry.append((key, apply, arg))
                 error = exc

@@ -37,7 +37,8 @@ def router(tmp_path_factory, reactor_thread):
         worker = config["workers"][0]
         store = worker["realms"][0]["store"]
         store["event-history"].append({"uri": HISTORY_TOPIC, "match": "exact"})
-        # Flushing only on demand: reads and the clean stop must commit the buffer themselves.
+        # The realm store alone would flush only on demand; it shares the cookie stores' writer,
+        # whose shorter flush_ms wins (the restart test checks that history survives a clean stop).
         store["buffer-flush"] = 60000
         # A second transport on the same database whose cookies expire quickly.
         short = dict(worker["transports"][0])

@@ -45,7 +45,6 @@ def router(tmp_path_factory, reactor_thread):
 
     def configure(config: dict) -> None:
         worker = config["workers"][0]
-        worker["realms"][0]["store"]["buffer-flush"] = 60000  # only reads and stops commit
         static = dict(worker["transports"][0])
         static["endpoint"] = {**static["endpoint"], "port": static_port}
         static["auth"] = {"ticket": {"type": "static", "principals": {

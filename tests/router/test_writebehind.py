@@ -13,7 +13,7 @@ from cfxstore.router.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import NodeServices
-from cfxstore.router.writebehind import WriteBehind
+from cfxstore.router.writebehind import WriteBehind, each
 from test_cookiebackend import FakeReactor, in_thread
 
 POISON = "\U0001F600" * 124  # 496 UTF-8 bytes: a name Crossbar's static auth accepts
@@ -44,7 +44,7 @@ def make(db, max_items=100):
 def put(table):
     def put_item(txn, kv):
         table[txn, kv[0]] = kv[1]
-    return put_item
+    return each(put_item)
 
 
 def stored(db, table):
@@ -80,14 +80,30 @@ def test_flush_writes_a_batch_the_thread_has_not_written_yet_exactly_once(db, ta
         writes.append(kv)
         table[txn, kv[0]] = kv[1]
 
-    writer.stage(counted, ("a", 1))
+    writer.stage(each(counted), ("a", 1))
     reactor.run()
-    writer.stage(counted, ("b", 2))
+    writer.stage(each(counted), ("b", 2))
     writer.flush()
     fn, args = handed.pop()
     fn(*args)
     assert writes == [("a", 1), ("b", 2)]
     assert stored(db, table) == {"a": 1, "b": 2}
+
+
+def test_a_run_of_writes_with_the_same_apply_is_one_call(db, table):
+    writer, reactor, handed = make(db)
+    calls = []
+
+    def put_many(txn, kvs):
+        calls.append(len(kvs))
+        table.put_many(txn, kvs)
+
+    for i in range(3):
+        writer.stage(put_many, (f"a{i}", i))
+    writer.stage(put(table), ("b", 9))
+    writer.stage(put_many, ("c", 7))
+    writer.flush()
+    assert calls == [3, 1] and len(stored(db, table)) == 5
 
 
 def test_a_full_buffer_is_written_at_once(db, table):
@@ -122,7 +138,7 @@ def test_a_write_failing_for_want_of_a_writable_database_is_kept_for_the_next_ba
             raise orm.DatabaseError("disk full")
         table[txn, kv[0]] = kv[1]
 
-    writer.stage(flaky, ("a", 1))
+    writer.stage(each(flaky), ("a", 1))
     writer.stage(put(table), ("b", 2))
     writer.flush()
     assert stored(db, table) == {"b": 2} and len(writer) == 1 and not writer.refused
