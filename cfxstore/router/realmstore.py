@@ -163,13 +163,13 @@ class CfxRealmStore:
             log.warn("cfxstore: session {sid} not recorded: {error}", sid=sid, error=str(exc)[:300])
             return
         self._joined.add(sid)
-        self._writer.stage(self._put_session, record)
+        self._writer.append(self._put_session, record)
 
     def store_session_left(self, session: Any, details: Any) -> None:
         sid = _session_id(session)
         if sid in self._joined:
             self._joined.discard(sid)
-            self._writer.stage(self._leave, (sid, now_ns()))
+            self._writer.append(self._leave, (sid, now_ns()))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
         self._writer.flush()
@@ -208,13 +208,13 @@ class CfxRealmStore:
         except ValueError as exc:
             log.warn("cfxstore: publication {pid} not recorded: {error}", pid=publication_id, error=str(exc)[:300])
             return
-        stage, put = self._writer.stage, self._put_deliveries
-        stage(self._put_publication, publication)
+        append, put = self._writer.append, self._put_deliveries
+        append(self._put_publication, publication)
         if self._subscription_map is not None:
             for observation in self._subscription_map.match_observations(publish.topic):
                 tracked = self._tracked.get(observation.id)
                 if tracked is not None:
-                    stage(put, (tracked[0], now, 0, publication_id))
+                    append(put, (tracked[0], now, 0, publication_id))
 
     def store_event_history(self, publication_id: int, subscription_id: int, receiver: Any) -> None:
         """Called for every delivery while the realm has a store: keep it lean."""
@@ -222,7 +222,7 @@ class CfxRealmStore:
         if tracked is not None:
             receiver_id = getattr(receiver, "_session_id", None)
             if receiver_id:
-                self._writer.stage(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
+                self._writer.append(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
 
     def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
         """The newest events of a tracked subscription (None: not tracked)."""

@@ -1,11 +1,14 @@
 """One write-behind per database and process, shared by its cookie and realm stores.
 
-Like a tinydb middleware it wraps the database: stores stage writes
-(``stage(apply, arg)``), which are acknowledged at once and committed in
-batches, one transaction per batch, by a thread. ``apply(txn, args)`` does the
-writes of a run of consecutive staged args with the same apply (so a run of
-deliveries is one ``put_many``); ``each(put)`` makes one from a ``put(txn, arg)``. The first staged write schedules a flush ``delay`` seconds later;
-when ``max_items`` are pending the staging thread commits them itself
+Like a tinydb middleware it wraps the database: stores stage writes, which
+are acknowledged at once and committed in batches, one transaction per batch,
+by a thread. ``append(apply, arg)`` writes are committed in staging order;
+``stage(apply, arg, key)`` writes are replaced by a later one with the same key
+(and ``pending(key)`` serves them to readers meanwhile). ``apply(txn, args)``
+does the writes of a run of consecutive args with the same apply (a run of
+deliveries is one ``put_many``); ``each(put)`` makes one from ``put(txn, arg)``.
+The first staged write schedules a flush ``delay`` seconds later; when
+``max_items`` of one kind are pending the staging thread commits them itself
 (backpressure: the router slows down instead of the buffer growing without
 bound). ``flush()`` commits everything on the calling thread, e.g. before a
 read, a deletion or at shutdown.
@@ -26,7 +29,6 @@ batch run on one thread (the reactor's).
 from __future__ import annotations
 
 import collections
-import itertools
 import threading
 from typing import Any, Callable, Hashable
 
@@ -65,12 +67,21 @@ def _runs(items: Any) -> list[tuple[Apply, list[Any]]]:
 
 
 class _Batch:
-    __slots__ = ("items", "written", "retry")
+    """Staged writes: keyed ones (a later write replaces an earlier one) and the rest, in order."""
+
+    __slots__ = ("keyed", "items", "written", "retry")
 
     def __init__(self) -> None:
-        self.items: dict[Hashable, tuple[Apply, Any]] = {}
+        self.keyed: dict[Hashable, tuple[Apply, Any]] = {}
+        self.items: list[tuple[Apply, Any]] = []
         self.written = False
-        self.retry: list[tuple[Hashable, Apply, Any]] = []
+        self.retry: list[tuple[Hashable | None, Apply, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.keyed) + len(self.items)
+
+    def entries(self) -> list[tuple[Hashable | None, tuple[Apply, Any]]]:
+        return [*self.keyed.items(), *((None, item) for item in self.items)]
 
 
 class WriteBehind:
@@ -87,7 +98,6 @@ class WriteBehind:
         self._pending = _Batch()
         self._inflight: _Batch | None = None
         self._call: Any = None
-        self._seq = itertools.count()
         # (what, error) of the latest writes set aside: never written, logged once.
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
 
@@ -100,29 +110,44 @@ class WriteBehind:
         self.max_items = min(self.max_items, max_items)
 
     def __len__(self) -> int:
-        return len(self._pending.items) + (len(self._inflight.items) if self._inflight else 0)
+        return len(self._pending) + (len(self._inflight) if self._inflight else 0)
 
     # -- staging (reactor thread) -------------------------------------------------
 
-    def stage(self, apply: Apply, arg: Any, key: Hashable | None = None) -> None:
-        """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
+    def append(self, apply: Apply, arg: Any) -> None:
+        """Acknowledge the write of ``arg`` by ``apply`` (committed in staging order)."""
         items = self._pending.items
-        items[next(self._seq) if key is None else key] = (apply, arg)
-        if len(items) >= self.max_items or self._reactor is None:
+        items.append((apply, arg))
+        if len(items) >= self.max_items:
             self.flush()
         elif self._call is None:
+            self._schedule()
+
+    def stage(self, apply: Apply, arg: Any, key: Hashable) -> None:
+        """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
+        keyed = self._pending.keyed
+        keyed[key] = (apply, arg)
+        if len(keyed) >= self.max_items:
+            self.flush()
+        elif self._call is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._reactor is None:
+            self.flush()
+        else:
             self._call = self._reactor.callLater(self.delay, self._flush_in_thread)
 
     def pending(self, key: Hashable) -> Any:
         """The arg of the staged, not yet committed write with this key, else None."""
-        item = self._pending.items.get(key)
+        item = self._pending.keyed.get(key)
         if item is None and self._inflight is not None:
-            item = self._inflight.items.get(key)
+            item = self._inflight.keyed.get(key)
         return None if item is None else item[1]
 
     def _flush_in_thread(self) -> None:
         self._call = None
-        if not self._pending.items:
+        if not len(self._pending):
             return
         batch, self._pending = self._pending, _Batch()
         self._inflight = batch
@@ -132,7 +157,7 @@ class WriteBehind:
             if self._inflight is batch:
                 self._inflight = None
             self._requeue(batch)
-            if self._pending.items and self._call is None:
+            if len(self._pending) and self._call is None:
                 self._call = self._reactor.callLater(self.delay, self._flush_in_thread)
             return result
 
@@ -142,8 +167,11 @@ class WriteBehind:
     def _requeue(self, batch: _Batch) -> None:
         """Put back what failed for want of a writable database (newer staged writes win)."""
         retry, batch.retry = batch.retry, []
+        pending = self._pending
+        pending.items[:0] = [(apply, arg) for key, apply, arg in retry if key is None]
         for key, apply, arg in retry:
-            self._pending.items.setdefault(key, (apply, arg))
+            if key is not None:
+                pending.keyed.setdefault(key, (apply, arg))
 
     # -- writing (any thread) -----------------------------------------------------
 
@@ -155,16 +183,16 @@ class WriteBehind:
         if batch.written:
             return
         batch.written = True  # set first: a batch is attempted once, whatever happens
-        if not batch.items:
+        if not len(batch):
             return
         try:
             with self.db.begin(write=True) as txn:
-                for apply, args in _runs(batch.items.values()):
+                for apply, args in _runs(batch.keyed.values()) + _runs(batch.items):
                     apply(txn, args)
             return
         except Exception:
             pass  # isolate the culprit below, one write per transaction
-        for key, (apply, arg) in batch.items.items():
+        for key, (apply, arg) in batch.entries():
             try:
                 with self.db.begin(write=True) as txn:
                     apply(txn, [arg])

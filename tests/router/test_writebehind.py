@@ -55,7 +55,7 @@ def stored(db, table):
 def test_staged_writes_are_committed_in_one_batch_by_the_thread(db, table):
     writer, reactor, handed = make(db)
     for i in range(5):
-        writer.stage(put(table), (f"k{i}", i))
+        writer.append(put(table), (f"k{i}", i))
     assert stored(db, table) == {}
     reactor.run()
     fn, args = handed.pop()
@@ -65,8 +65,8 @@ def test_staged_writes_are_committed_in_one_batch_by_the_thread(db, table):
 
 def test_a_later_write_with_the_same_key_replaces_the_staged_one(db, table):
     writer, reactor, handed = make(db)
-    writer.stage(put(table), ("a", 1), key="a")
-    writer.stage(put(table), ("a", 2), key="a")
+    writer.stage(put(table), ("a", 1), "a")
+    writer.stage(put(table), ("a", 2), "a")
     assert writer.pending("a") == ("a", 2) and len(writer) == 1
     writer.flush()
     assert stored(db, table) == {"a": 2}
@@ -80,9 +80,9 @@ def test_flush_writes_a_batch_the_thread_has_not_written_yet_exactly_once(db, ta
         writes.append(kv)
         table[txn, kv[0]] = kv[1]
 
-    writer.stage(each(counted), ("a", 1))
+    writer.append(each(counted), ("a", 1))
     reactor.run()
-    writer.stage(each(counted), ("b", 2))
+    writer.append(each(counted), ("b", 2))
     writer.flush()
     fn, args = handed.pop()
     fn(*args)
@@ -99,9 +99,9 @@ def test_a_run_of_writes_with_the_same_apply_is_one_call(db, table):
         table.put_many(txn, kvs)
 
     for i in range(3):
-        writer.stage(put_many, (f"a{i}", i))
-    writer.stage(put(table), ("b", 9))
-    writer.stage(put_many, ("c", 7))
+        writer.append(put_many, (f"a{i}", i))
+    writer.append(put(table), ("b", 9))
+    writer.append(put_many, ("c", 7))
     writer.flush()
     assert calls == [3, 1] and len(stored(db, table)) == 5
 
@@ -109,22 +109,22 @@ def test_a_run_of_writes_with_the_same_apply_is_one_call(db, table):
 def test_a_full_buffer_is_written_at_once(db, table):
     writer, reactor, handed = make(db, max_items=3)
     for i in range(3):
-        writer.stage(put(table), (str(i), i))
+        writer.append(put(table), (str(i), i))
     assert stored(db, table) == {"0": 0, "1": 1, "2": 2}
     assert len(writer) == 0
 
 
 def test_a_write_that_can_never_be_stored_is_set_aside_and_the_others_are_committed(db, table):
     writer, reactor, handed = make(db)
-    writer.stage(put(table), ("before", 1))
-    writer.stage(put(table), ("x" * 600, 2))        # key longer than the engine allows
-    writer.stage(put(table), ("after", object()))   # CBOR cannot encode it
-    writer.stage(put(table), ("last", 3))
+    writer.append(put(table), ("before", 1))
+    writer.append(put(table), ("x" * 600, 2))        # key longer than the engine allows
+    writer.append(put(table), ("after", object()))   # CBOR cannot encode it
+    writer.append(put(table), ("last", 3))
     writer.flush()
     assert stored(db, table) == {"before": 1, "last": 3}
     assert [what for what, _ in writer.refused] == ["put_item", "put_item"]
     assert "KeyTooLong" in writer.refused[0][1] and "ValueCodecError" in writer.refused[1][1]
-    writer.stage(put(table), ("next", 4))           # nothing is left blocking the buffer
+    writer.append(put(table), ("next", 4))           # nothing is left blocking the buffer
     writer.flush()
     assert stored(db, table)["next"] == 4
 
@@ -138,8 +138,8 @@ def test_a_write_failing_for_want_of_a_writable_database_is_kept_for_the_next_ba
             raise orm.DatabaseError("disk full")
         table[txn, kv[0]] = kv[1]
 
-    writer.stage(each(flaky), ("a", 1))
-    writer.stage(put(table), ("b", 2))
+    writer.append(each(flaky), ("a", 1))
+    writer.append(put(table), ("b", 2))
     writer.flush()
     assert stored(db, table) == {"b": 2} and len(writer) == 1 and not writer.refused
     broken[0] = False
@@ -164,7 +164,7 @@ def test_a_thousand_cookies_are_stored_around_one_poisoned_login(db):
         assert store.setAuth(value, f"user{i}", "user", "ticket", None, "realm1")
         values.append(value)
     # A record that slips past the check (here: staged by hand) is set aside at commit, alone.
-    writer.stage(lambda txn, _: service.schema.cookies.__setitem__((txn, "not-a-uuid"), None), None)
+    writer.append(lambda txn, _: service.schema.cookies.__setitem__((txn, "not-a-uuid"), None), None)
     writer.flush()
     assert len(writer.refused) == 1
     assert all(service.lookup(v).authid == f"user{i}" for i, v in enumerate(values))
