@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import orm
 
+from cfxstore.plaindata import require_plain
 from cfxstore.service import Service
 from cfxstore.timeutil import now_ns
 from cfxstore.transport import scrub_transport
@@ -158,9 +159,12 @@ class SessionHistory(Service):
         return publication
 
     def new_publication(self, **fields: Any) -> Publication:
-        """A validated Publication (not stored); ValueError (or orm.KeyTooLong) if it could never be stored."""
+        """A validated Publication (not stored) whose payload is plain data; ValueError
+        (or orm.KeyTooLong: a topic too long for its index) if it could never be stored."""
         publication = self._publication_of(0, fields)
-        self._publications.check_put(publication.publication_id, publication)
+        require_plain("args", publication.args)
+        require_plain("kwargs", publication.kwargs)
+        self._publications.check_put(publication.publication_id, publication, encode=False)
         return publication
 
     def put_publication(self, txn: Any, publication: Publication) -> None:

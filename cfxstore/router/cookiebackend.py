@@ -38,6 +38,7 @@ from orm.keys import random_uuid
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
+from cfxstore.plaindata import require_plain
 from cfxstore.router.config import CookieConfig
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
@@ -48,26 +49,6 @@ log = Logger()
 
 class RefusedCookie(ValueError):
     """A cookie record that the database could never store (named in the message)."""
-
-
-_PLAIN = (str, int, float, bool, bytes, type(None))
-
-
-def require_plain(name: str, value: Any, depth: int = 0) -> None:
-    """ValueError unless value is WAMP data (dicts with str keys, lists, str, numbers, bytes, None)."""
-    if isinstance(value, _PLAIN):
-        return
-    if depth < 32 and isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{name}: keys must be strings, got {type(key).__name__}")
-            require_plain(name, item, depth + 1)
-    elif depth < 32 and isinstance(value, list):
-        for item in value:
-            require_plain(name, item, depth + 1)
-    else:
-        raise ValueError(f"{name}: cannot store a value of type {type(value).__name__}"
-                         + (" (nested too deeply)" if depth >= 32 else ""))
 
 
 class CookieBackend:

@@ -222,9 +222,9 @@ class WriteBehind:
             if inflight is not None:
                 self._write_locked(inflight)
             self._write_locked(batch)
+        self._requeue(batch)  # the newer first: requeued writes go in front, and newer keyed ones win
         if inflight is not None:
             self._requeue(inflight)
-        self._requeue(batch)
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """Commit everything staged, then ``fn()`` under the write lock (write-through changes)."""
