@@ -152,7 +152,7 @@ class CfxRealmStore:
         self._realm = details.realm or self._realm
         sid = details.session
         if self._run is None or sid in self._joined or isinstance(session, RouterServiceAgent):
-            return  # history off; already recorded (Crossbar reports embedded sessions twice); the meta API
+            return  # history off; already recorded; the meta API's agent (joins anew on every start)
         try:
             record = self._history.new_session(
                 session_id=sid, realm=details.realm or self._realm_name(), authid=details.authid,
