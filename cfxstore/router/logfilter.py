@@ -29,11 +29,12 @@ SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_c
 # Event keys that hold no user data (or objects the formatter needs intact).
 _SKIP = frozenset({"log_logger", "log_source", "log_level", "log_namespace", "log_time", "log_failure",
                    "log_system", "log_trace", "log_io", "log_observer", "log_category"})
-_HEADER = re.compile(r"(?im)^([ \t]*(?:proxy-)?authorization|[ \t]*(?:set-)?cookie)([ \t]*:[ \t]*)[^\r\n]*")
-_FIELD = re.compile(r"(?i)\b(signature|ticket|secret|password|authorization)(['\"]?\s*[=:]\s*)"
-                    r"('[^']*'|\"[^\"]*\"|[^\s,;)}\]]+)")
+_HEADER = re.compile(r"(?im)^([ \t]*(?:proxy-)?authorization|[ \t]*(?:set-)?cookie)([ \t]*:[ \t]*)(?![ \t{])[^\r\n]*")
+# Values, not format placeholders: "signature={signature}" in a log_format stays intact.
+_FIELD = re.compile(r"(?i)\b(signature|ticket|secret|password|authorization)(['\"]?[ \t]*[=:][ \t]*)"
+                    r"('[^']*'|\"[^\"]*\"|[^\s,;)}\]{][^\s,;)}\]]*)")
 _cookie_names: set[str] = {"cbtid"}
-_cookie_pair = re.compile(r"\b(cbtid)=(\"?)[^\s;,\"']+")
+_cookie_pair = re.compile(r"\b(cbtid)=(\"?)(?!\{)[^\s;,\"']+")
 _MAX_DEPTH = 8
 
 
@@ -43,7 +44,7 @@ def add_cookie_name(name: str) -> None:
     if name not in _cookie_names:
         _cookie_names.add(name)
         names = "|".join(sorted(map(re.escape, _cookie_names)))
-        _cookie_pair = re.compile(rf"\b({names})=(\"?)[^\s;,\"']+")
+        _cookie_pair = re.compile(rf"\b({names})=(\"?)(?!\{{)[^\s;,\"']+")
 
 
 def scrub_text(text: str) -> str:
@@ -60,6 +61,15 @@ def _is_secret(key: Any) -> bool:
     return isinstance(key, str) and key.split("!", 1)[0].split(":", 1)[0].lower() in SECRET_FIELDS
 
 
+def _field(key: Any, value: Any, depth: int = 0) -> Any:
+    """A field's value without secrets: a secret-named text is replaced whole; structured
+    values are scrubbed inside (Crossbar's "authorization" is a permission dict, which
+    its format strings index)."""
+    if _is_secret(key) and isinstance(value, (str, bytes, bytearray, int)) and not isinstance(value, bool):
+        return REDACTED
+    return _scrub(value, depth)
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
@@ -70,7 +80,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if depth >= _MAX_DEPTH or value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, dict):
-        return {k: (REDACTED if _is_secret(k) and v is not None else _scrub(v, depth + 1)) for k, v in value.items()}
+        return {k: _field(k, v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_scrub(v, depth + 1) for v in value) if type(value) in (list, tuple) else value
     module = type(value).__module__ or ""
@@ -90,12 +100,9 @@ def redact(event: dict[str, Any]) -> None:
     for key, value in list(event.items()):
         if key in _SKIP or value is None:
             continue
-        if _is_secret(key):
-            event[key] = REDACTED
-        else:
-            cleaned = _scrub(value)
-            if cleaned is not value:
-                event[key] = cleaned
+        cleaned = _field(key, value)
+        if cleaned is not value:
+            event[key] = cleaned
 
 
 _installed = False

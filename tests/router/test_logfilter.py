@@ -54,3 +54,20 @@ def test_a_configured_cookie_name_is_cut_out_too():
 def test_ordinary_events_are_untouched():
     events = emitted(lambda log: log.info("worker {w} ready on port {p}", w="worker001", p=8080))
     assert formatEvent(events[0]) == "worker worker001 ready on port 8080"
+
+
+def test_structured_fields_with_secret_names_stay_formattable():
+    # Crossbar logs its permission decision as "authorization" and indexes it in the format string.
+    events = emitted(lambda log: log.info("allowed: {authorization[allow]} {authorization[secret]}",
+                                          authorization={"allow": True, "secret": SECRET}))
+    assert formatEvent(events[0]) == "allowed: True [redacted]"
+
+
+def test_format_placeholders_are_not_taken_for_values():
+    events = emitted(lambda log: (
+        log.debug("=> authorization=\n{authorization} cbtid={cbtid} signature={signature}",
+                  authorization={"allow": True}, cbtid=SECRET, signature=SECRET),
+        log.debug("authorization: {authorization}", authorization={"allow": False}),
+    ))
+    assert formatEvent(events[0]) == "=> authorization=\n{'allow': True} cbtid=[redacted] signature=[redacted]"
+    assert formatEvent(events[1]) == "authorization: {'allow': False}"

@@ -168,7 +168,12 @@ def _current_run(router) -> str:
 
 def test_logout_and_revocation(reactor_thread, router, user):
     first = ticket_login(reactor_thread, router.port, *user)
-    via_cookie = cookie_login(reactor_thread, router.port, first.cookie)
+    bearer = secrets.token_urlsafe(16)
+    remember(bearer)
+    # An Authorization header travels with the handshake into the logs and the session's transport details.
+    via_cookie = reactor_thread.call(login, router.port, authmethods=["cookie"], cookie=first.cookie,
+                                     headers={"Authorization": f"Bearer {bearer}"})
+    assert via_cookie.details.authmethod == "cookie"
     reactor_thread.call(leave, via_cookie.session, "wamp.close.logout")
     reactor_thread.call(lambda: first.session.left, timeout=10)
     with pytest.raises(Denied):
@@ -203,4 +208,5 @@ def test_no_secret_reaches_the_node_directory_the_logs_or_a_dump(reactor_thread,
         if found:
             leaks[f"dump {flags}"] = found
     assert leaks == {}
+    assert "Unable to format event" not in router.log()         # the filter keeps every line readable
     router.start()
