@@ -9,7 +9,12 @@ from cfxstore.cli.cookies import cookies
 from cfxstore.cli.db import db
 from cfxstore.cli.events import events
 from cfxstore.cli.migrate import migrate
+from cfxstore.cli.permissions import permissions
+from cfxstore.cli.principal_records import show as show_principal
+from cfxstore.cli.principal_records import update as update_principal
 from cfxstore.cli.principals import principals
+from cfxstore.cli.realms import realms
+from cfxstore.cli.roles import roles
 from cfxstore.cli.router import router
 from cfxstore.cli.sessions import sessions
 
@@ -26,7 +31,12 @@ cli.add_command(cookies)
 cli.add_command(sessions)
 cli.add_command(events)
 cli.add_command(principals)
+principals.add_command(show_principal)
+principals.add_command(update_principal)
 cli.add_command(migrate)
+cli.add_command(realms)
+cli.add_command(roles)
+cli.add_command(permissions)
 
 
 if __name__ == "__main__":

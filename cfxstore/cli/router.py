@@ -21,7 +21,11 @@ def router() -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="WebSocket port.")
 @click.option("--realm", default="realm1", show_default=True, help="Name of the realm.")
 @click.option("--force", is_flag=True, help="Overwrite an existing node config.")
-def init(cbdir: str, host: str, port: int, realm: str, force: bool) -> None:
+@click.option("--management", is_flag=True, help="Add the management realm \"mgmt\" with the management API.")
+@click.option("--store-role", "store_roles", multiple=True, metavar="ROLE",
+              help="Authorize ROLE on the realm from the stored permissions (repeatable).")
+def init(cbdir: str, host: str, port: int, realm: str, force: bool, management: bool,
+         store_roles: tuple[str, ...]) -> None:
     """Write a working default node config."""
     from cfxstore.router.launcher import init_node
 
@@ -29,6 +33,10 @@ def init(cbdir: str, host: str, port: int, realm: str, force: bool) -> None:
         path = init_node(os.path.abspath(cbdir), host=host, port=port, realm=realm, force=force)
     except FileExistsError as e:
         raise click.ClickException(str(e)) from None
+    if management or store_roles:
+        from cfxstore.router.managementconfig import extend_node_config
+
+        extend_node_config(os.path.abspath(cbdir), management=management, realm=realm, store_roles=store_roles)
     click.echo(f"wrote {path}")
     click.echo(f"start the router with: cfxstore router start --cbdir {cbdir}")
 

@@ -1,0 +1,105 @@
+"""StoreAuthorizer: answers Crossbar's authorization questions from stored roles and permissions.
+
+A role is in effect on an application realm when an association links the
+two; its permissions then decide (rules.py). Roles not associated with the
+realm, and unknown realms or roles, are denied everything.
+
+Decisions and compiled rules are cached until the authorization generation
+moves (generation.py): at once for changes committed in this process, and
+within ``recheck`` seconds for changes committed by other processes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orm
+from cfxstore.management import generation
+from cfxstore.management.errors import InvalidArgument
+from cfxstore.management.rules import ACTIONS, Rules, authorization
+from cfxstore.mrealm.schema import MrealmSchema
+
+__all__ = ["StoreAuthorizer", "DEFAULT_RECHECK", "MAX_CACHED"]
+
+DEFAULT_RECHECK = 0.25
+#: Distinct URIs are unbounded; past this many cached decisions the cache starts over.
+MAX_CACHED = 100_000
+
+
+class StoreAuthorizer:
+    """Authorization decisions for (realm, authrole, uri, action) from the database."""
+
+    def __init__(self, db: orm.Database, *, cache: bool = True, recheck: float = DEFAULT_RECHECK) -> None:
+        self.db = db
+        self.cache = cache
+        self.recheck = recheck
+        self._schema = MrealmSchema.attach(db)
+        self._decisions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._rules: dict[tuple[str, str], Rules | None] = {}
+        self._local = generation.local()
+        self._stored = generation.stored(db)
+        self._checked = time.monotonic()
+
+    def authorize(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any]:
+        """{"allow": bool, "cache": False[, "disclose": bool]} (treat the dict as read-only)."""
+        key = (realm, authrole, uri, action)
+        self._refresh()
+        answer = self._decisions.get(key)
+        if answer is not None:
+            return answer
+        for name, value in (("realm", realm), ("authrole", authrole), ("uri", uri)):
+            if not isinstance(value, str):
+                raise InvalidArgument(f"{name}: expected a string, got {type(value).__name__}")
+        if action not in ACTIONS:
+            raise InvalidArgument(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
+        rules = self._rules_for(realm, authrole)
+        permission = rules.lookup(uri) if rules is not None else None
+        answer = authorization(permission, action)
+        if self.cache and (permission is None or permission.cache):
+            if len(self._decisions) >= MAX_CACHED:
+                self._decisions.clear()
+            self._decisions[key] = answer
+        return answer
+
+    def invalidate(self) -> None:
+        """Forget every cached decision and rule set."""
+        self._decisions.clear()
+        self._rules.clear()
+
+    def _refresh(self) -> None:
+        local = generation.local()
+        if local != self._local:
+            self._local = local
+            self.invalidate()
+        now = time.monotonic()
+        if now - self._checked >= self.recheck:
+            self._checked = now
+            stored = generation.stored(self.db)
+            if stored != self._stored:
+                self._stored = stored
+                self.invalidate()
+
+    def _rules_for(self, realm: str, authrole: str) -> Rules | None:
+        key = (realm, authrole)
+        if key in self._rules:
+            return self._rules[key]
+        s = self._schema
+        with self.db.begin() as txn:
+            try:
+                arealm = s.arealms.get_by_index(txn, "idx_arealms_by_name", realm)
+                role = s.roles.get_by_index(txn, "idx_roles_by_name", authrole)
+            except (orm.OrmError, ValueError):  # a name no index can hold is no stored name
+                return None
+            if arealm is None or role is None or s.arealm_role_associations[txn, (arealm.oid, role.oid)] is None:
+                rules = None
+            else:
+                oids = s.idx_permissions_by_uri.select(txn, prefix=(role.oid,), return_keys=False)
+                rules = Rules(s.permissions[txn, oid] for oid in oids)
+        if self.cache and (rules is None or all(p.cache for p in _all(rules))):
+            self._rules[key] = rules
+        return rules
+
+
+def _all(rules: Rules) -> list[Any]:
+    return [*rules.exact.values(), *(p for _, p in rules.wildcard), *rules.prefix]

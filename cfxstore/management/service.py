@@ -1,0 +1,142 @@
+"""Management: the service layer over GlobalSchema and MrealmSchema in one database.
+
+    mgmt = Management(db)
+    realm = mgmt.arealms.create(name="realm1")
+    role = mgmt.roles.create(name="frontend")
+    mgmt.arealm_roles.create(arealm_oid=realm.oid, role_oid=role.oid)
+    mgmt.permissions.create(role_oid=role.oid, uri="com.example.", match="prefix", allow_call=True)
+
+Each collection offers create / get / get_by / list / update / delete with
+``txn=`` to join the caller's transaction. Listeners registered with
+``on_change`` hear of every committed change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, TypeVar
+
+import orm
+from cfxstore.entity import Entity
+from cfxstore.globalschema.schema import GlobalSchema
+from cfxstore.management import generation
+from cfxstore.management.errors import InUse, InvalidArgument
+from cfxstore.management.kinds import KINDS, Kind, Ref
+from cfxstore.management.principals import PrincipalCollection
+from cfxstore.management.store import Collection
+from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.service import Service
+
+__all__ = ["Management", "Listener"]
+
+#: listener(kind name, "created" | "updated" | "deleted", record) after the change committed.
+Listener = Callable[[str, str, Entity], None]
+
+T = TypeVar("T")
+
+
+class Management(Service):
+    """Collections of every managed record kind, as attributes named after their tables."""
+
+    def __init__(self, db: orm.Database, *, credentials: Any = None) -> None:
+        """``credentials``: the CredentialService secrets go through (built on db when first needed)."""
+        self.db = db
+        self.global_schema = GlobalSchema.attach(db)
+        self.mrealm_schema = MrealmSchema.attach(db)
+        self._credentials = credentials
+        self._listeners: list[Listener] = []
+        self._collections = {name: (PrincipalCollection if name == "principal" else Collection)(self, kind)
+                             for name, kind in KINDS.items()}
+        self._referrers: dict[str, list[tuple[Collection, Ref]]] = {name: [] for name in KINDS}
+        for coll in self._collections.values():
+            for ref in coll.kind.refs:
+                self._referrers[ref.target].append((coll, ref))
+        c = self._collections
+        self.users, self.organizations, self.organization_roles = c["user"], c["organization"], c["organization_role"]
+        self.mrealms, self.mrealm_roles, self.nodes = c["mrealm"], c["mrealm_role"], c["node"]
+        self.arealms, self.roles, self.permissions = c["arealm"], c["role"], c["permission"]
+        self.arealm_roles = c["arealm_role"]
+        self.principals: PrincipalCollection = c["principal"]  # type: ignore[assignment]
+        self.routerclusters, self.routercluster_nodes = c["routercluster"], c["routercluster_node"]
+        self.webclusters, self.webcluster_nodes = c["webcluster"], c["webcluster_node"]
+
+    @property
+    def credentials(self) -> Any:
+        if self._credentials is None:
+            from cfxstore.credentials.service import CredentialService
+
+            self._credentials = CredentialService(self.db)
+        return self._credentials
+
+    def collections(self) -> dict[str, Collection]:
+        """Every collection by record kind name (internal kinds included)."""
+        return dict(self._collections)
+
+    def collection(self, kind: str) -> Collection:
+        try:
+            return self._collections[kind]
+        except KeyError:
+            raise InvalidArgument(f"unknown record kind {kind!r}; kinds: {', '.join(self._collections)}") from None
+
+    def schema_of(self, kind: Kind) -> Any:
+        return self.global_schema if kind.schema == "global" else self.mrealm_schema
+
+    def referrers(self, kind: str) -> list[tuple[Collection, Ref]]:
+        """(collection, reference) pairs of the records that can refer to a ``kind`` record."""
+        return self._referrers[kind]
+
+    @contextlib.contextmanager
+    def transaction(self, txn: Any = None) -> Iterator[Any]:
+        """The caller's transaction if given, else a new read transaction."""
+        if txn is not None:
+            yield txn
+            return
+        with self.db.begin() as own:
+            yield own
+
+    def write(self, txn: Any, fn: Callable[[Any], T]) -> T:
+        """fn(txn) in the caller's write transaction, or in an own one that is run again on a
+        retryable engine error (the map grew, a concurrent writer conflicted)."""
+        if txn is None:
+            return self.db.transact(fn)
+        if not getattr(txn, "write", False):
+            raise InvalidArgument("txn: this operation writes and needs a write transaction")
+        return fn(txn)
+
+    # -- change tracking -------------------------------------------------------
+
+    def on_change(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def changed(self, txn: Any, kind: Kind, op: str, record: Entity) -> None:
+        """Record a change made in txn: authorization generation, then listeners after commit."""
+        if kind.authz:
+            generation.bump(self.db, txn)
+        if self._listeners:
+            txn.on_commit(lambda: self.notify(kind.name, op, record))
+
+    def notify(self, kind: str, op: str, record: Entity) -> None:
+        for listener in list(self._listeners):
+            listener(kind, op, record)
+
+    # -- cross-record rules that the declarations cannot express --------------
+
+    def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None:
+        # Principals hold the names the router sees; a rename would leave theirs behind.
+        link = {"role": "role_oid", "arealm": "arealm_oid"}.get(kind.name)
+        if link is not None and old.name != new.name:
+            linked = next(self.principals.referring(txn, link, old.oid), None)
+            if linked is not None:
+                raise InUse(f"{kind.name} {old.name!r} cannot be renamed while principal {linked.authid!r} "
+                            f"({link}) is linked to it; change or unlink the principal first")
+
+    def check_record(self, txn: Any, kind: Kind, record: Entity) -> None:
+        if kind.name == "principal":
+            # The router sees names; a linked record must carry the same name.
+            for link, coll, name in (("role_oid", self.roles, "role"), ("arealm_oid", self.arealms, "realm")):
+                oid = getattr(record, link)
+                if oid is not None:
+                    linked = coll.table[txn, oid]
+                    if linked.name != getattr(record, name):
+                        raise InvalidArgument(f"principal.{name}: {getattr(record, name)!r} differs from the name "
+                                              f"{linked.name!r} of the {coll.kind.name} in {link}")

@@ -1,0 +1,114 @@
+"""The management API as a WAMP component: procedures under a prefix, change events on topics.
+
+As a router component on the management realm::
+
+    "components": [{"type": "class", "classname": "cfxstore.router.management.ManagementComponent",
+                    "realm": "mgmt", "role": "cfxstore",
+                    "extra": {"path": "cfxstore-db", "prefix": "cfxstore.mgmt.", "admin_roles": ["admin"]}}]
+
+or standalone against any Crossbar (standalone.py). Only callers whose
+authrole is in ``admin_roles`` may call; their role must be disclosed
+("disclose": {"caller": true} on their permission). Refusals are WAMP errors
+with the URIs of cfxstore.management.errors; after every committed change the
+record is published on ``<prefix><kind>.on_created|on_updated|on_deleted``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import RegisterOptions
+from twisted.internet import reactor, threads
+from twisted.internet.defer import inlineCallbacks
+
+from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
+from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuthorized
+from cfxstore.management.kinds import KINDS
+from cfxstore.management.service import Management
+from cfxstore.management.wire import to_wire
+from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
+
+__all__ = ["ManagementComponent"]
+
+
+class ManagementComponent(ApplicationSession):
+    """Registers every management procedure and publishes changes."""
+
+    @inlineCallbacks
+    def onJoin(self, details: Any):
+        config = component_config(self)
+        if config is None:
+            return
+        self._prefix = config.prefix
+        self._admin_roles = config.admin_roles
+        self._mgmt = Management(shared_database(config.path))
+        self._mgmt.on_change(self._changed)
+        revoke = _worker_revocation()
+        for name, fn in procedures(self._mgmt, revoke=revoke).items():
+            yield self.register(self._wrap(name, fn), config.prefix + name,
+                                options=RegisterOptions(details_arg="_details"))
+        self.log.info("cfxstore management API ready under {prefix} on realm {realm}",
+                      prefix=config.prefix, realm=details.realm)
+
+    def _wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(fn)
+        uri = self._prefix + name
+        slow = name in SLOW
+
+        def call(*args: Any, _details: Any = None, **kwargs: Any) -> Any:
+            self._check_caller(uri, _details)
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ApplicationError(InvalidArgument.uri, f"{uri}: {exc}; expected {name}{signature}") from None
+            if slow:
+                d = threads.deferToThread(self._run, uri, fn, args, kwargs)
+                return d
+            return self._run(uri, fn, args, kwargs)
+
+        return call
+
+    def _run(self, uri: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ManagementError as exc:
+            raise ApplicationError(exc.uri, str(exc)) from None
+        except Exception:
+            self.log.failure("cfxstore management procedure {uri} failed", uri=uri)
+            raise ApplicationError(INTERNAL_ERROR, f"{uri}: internal error (see the router log)") from None
+
+    def _check_caller(self, uri: str, details: Any) -> None:
+        role = getattr(details, "caller_authrole", None)
+        if role is None:
+            raise ApplicationError(NotAuthorized.uri, f"{uri}: caller not disclosed; enable \"disclose\": "
+                                                      "{\"caller\": true} on the caller's permission")
+        if role not in self._admin_roles:
+            raise ApplicationError(NotAuthorized.uri, f"{uri}: role {role!r} may not use the management API")
+
+    def _changed(self, kind: str, op: str, record: Any) -> None:
+        if KINDS[kind].internal:  # credentials hold derived secrets: never published
+            return
+        topic = self._prefix + CHANGE_TOPIC.format(kind=kind, op=op)
+        # Changes commit on the reactor or, for hashing procedures, on a pool thread.
+        reactor.callFromThread(self._publish, topic, to_wire(record))
+
+    def _publish(self, topic: str, record: dict) -> None:
+        if self.is_attached():
+            self.publish(topic, record)
+
+
+def _worker_revocation() -> Callable[[str], Any]:
+    """Revocation that, inside a router worker with cfxstore cookie stores, also closes connections.
+
+    Decided per call: components start before the transports that create the cookie stores.
+    """
+    from cfxstore.router.cookiebackend import all_backends
+    from cfxstore.router.revoke import revoke_authid
+
+    def revoke(authid: str) -> Any:
+        return revoke_authid(authid) if all_backends() else None
+
+    return revoke

@@ -1,0 +1,116 @@
+"""The management procedures as functions over wire-form values (what the WAMP component registers)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from cfxstore.management import InvalidArgument, ManagementError, NotFound
+from cfxstore.management.api import procedures
+from cfxstore.management.kinds import KINDS
+from factories import fields
+
+PUBLIC = [name for name, kind in KINDS.items() if not kind.internal]
+
+
+def _wire(values: dict) -> dict:
+    return json.loads(json.dumps(values, default=str))  # UUIDs as strings, as a WAMP client sends them
+
+
+def _key(kind: str, record: dict):
+    key_fields = KINDS[kind].key_fields
+    return record[key_fields[0]] if len(key_fields) == 1 else [record[f] for f in key_fields]
+
+
+@pytest.mark.parametrize("kind", PUBLIC)
+def test_every_kind_round_trips_through_the_procedures(mgmt, kind):
+    procs = procedures(mgmt)
+    created = procs[f"{kind}.create"](_wire(fields(mgmt, kind)))
+    json.dumps(created)  # JSON-safe as returned
+    key = _key(kind, created)
+    assert procs[f"{kind}.get"](key) == created
+    assert created in procs[f"{kind}.list"](limit=1000)["items"]
+    changes = {"label": "x"} if "label" in created else {}
+    updated = procs[f"{kind}.update"](key, changes)
+    assert {k: updated[k] for k in changes} == changes
+    assert procs[f"{kind}.delete"](key) == updated
+    with pytest.raises(NotFound):
+        procs[f"{kind}.get"](key)
+
+
+@pytest.mark.parametrize("kind", PUBLIC)
+@pytest.mark.parametrize("call", [
+    lambda p, k: p[f"{k}.create"]({}),
+    lambda p, k: p[f"{k}.create"]("not an object"),
+    lambda p, k: p[f"{k}.create"]({"no_such_field": 1}),
+    lambda p, k: p[f"{k}.get"]("not-a-uuid"),
+    lambda p, k: p[f"{k}.get"](12),
+    lambda p, k: p[f"{k}.update"]("not-a-uuid", {}),
+    lambda p, k: p[f"{k}.update"](str(uuid.uuid4()), "changes"),
+    lambda p, k: p[f"{k}.delete"]([]),
+    lambda p, k: p[f"{k}.list"](limit=-1),
+    lambda p, k: p[f"{k}.list"](after="??"),
+    lambda p, k: p[f"{k}.list"](unknown_filter="x"),
+], ids=["create-empty", "create-non-object", "create-unknown", "get-bad", "get-int", "update-bad-key",
+        "update-non-object", "delete-list", "list-limit", "list-cursor", "list-filter"])
+def test_bad_arguments_are_refused_with_a_management_error_and_write_nothing(mgmt, kind, call):
+    procs = procedures(mgmt)
+    before = {name: repr(c.list(limit=1000).items) for name, c in mgmt.collections().items()}
+    with pytest.raises(ManagementError) as info:
+        call(procs, kind)
+    assert info.value.uri.startswith("cfxstore.error.")
+    assert {name: repr(c.list(limit=1000).items) for name, c in mgmt.collections().items()} == before
+
+
+def test_get_by_names(mgmt):
+    procs = procedures(mgmt)
+    role = procs["role.create"]({"name": "named"})
+    assert procs["role.get_by"]("named") == role
+    principal = procs["principal.create"]({"realm": "r1", "authid": "a1", "role": "named"})
+    assert procs["principal.get_by"](["r1", "a1"]) == principal
+    assert "permission.get_by" not in procs  # its unique key holds a UUID: use list(role_oid=...)
+    with pytest.raises(InvalidArgument):
+        procs["role.get_by"](5)
+
+
+def test_principal_secrets_and_credentials(mgmt):
+    procs = procedures(mgmt)
+    p = procs["principal.create"]({"realm": "r1", "authid": "a1", "role": "user"}, ticket="t-1")
+    procs["principal.set_secret"](p["oid"], "wampcra", "cra-1")
+    creds = procs["principal.credentials"](p["oid"])
+    assert sorted(c["authmethod"] for c in creds) == ["ticket", "wampcra"]
+    assert all(set(c) == {"authmethod", "created", "modified"} for c in creds)
+    with pytest.raises(InvalidArgument, match="ticket"):
+        procs["principal.set_secret"](p["oid"], "ticket", "")
+
+
+@pytest.mark.parametrize("name, args", [
+    ("session.get", ("x",)), ("session.get", (-1,)), ("session.by_authid", ("",)),
+    ("event.by_subscription", (True,)), ("publication.by_topic", (None,)), ("cookie.revoke_by_authid", (3,)),
+])
+def test_history_queries_validate_their_arguments(mgmt, name, args):
+    with pytest.raises(InvalidArgument):
+        procedures(mgmt)[name](*args)
+
+
+def test_history_queries_answer_from_the_services(mgmt):
+    procs = procedures(mgmt)
+    assert procs["session.get"](12345) is None
+    assert procs["session.by_authid"]("nobody") == []
+    assert procs["cookie.revoke_by_authid"]("nobody") == {"authid": "nobody", "cookies_deleted": 0}
+
+
+def test_event_and_publication_queries_return_wire_records(mgmt):
+    from cfxstore.realmstore.service import SessionHistory
+
+    history = SessionHistory(mgmt.db)
+    history.store_publication(publication_id=7, topic="com.example.t", publisher=1, args=[1, "a"])
+    history.store_delivery(7, subscription_id=99, receiver=2)
+    procs = procedures(mgmt)
+    events = procs["event.by_subscription"](99)
+    assert len(events) == 1 and events[0]["publication_id"] == 7 and events[0]["timestamp"].endswith("Z")
+    pubs = procs["publication.by_topic"]("com.example.t")
+    assert [p["args"] for p in pubs] == [[1, "a"]]
+    json.dumps(events), json.dumps(pubs)
