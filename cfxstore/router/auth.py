@@ -28,7 +28,7 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
-from txaio import make_logger
+import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
@@ -38,7 +38,8 @@ from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
 from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
 
-log = make_logger()
+txaio.use_twisted()  # this module is Twisted code; importing it outside Crossbar must work too
+log = txaio.make_logger()
 
 FAILED = ApplicationError.AUTHENTICATION_FAILED
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
