@@ -1,0 +1,309 @@
+"""Login benchmark through real routers: logins/s, and guesses/s an attacker gets.
+
+    python -m cfxstore.router.loginbench [--clients 16] [--seconds 10] [--before-src DIR]
+
+Logins: ``--clients`` concurrent Autobahn clients, each connecting, joining
+with a ticket and leaving, over and over for ``--seconds``, against
+
+* ``cfxstore router start`` (default node config: cookie store, session
+  history and the cfxstore authenticator), with a generated ticket (fast hash)
+  and with a chosen ticket (argon2id at the configured cost);
+* stock ``crossbar start`` with a static ticket principal (no cookie store,
+  no history), in the same run.
+
+Guesses: the same clients send wrong tickets, all from one address, either
+all for one authid or each for a new authid, and count the guesses the router
+evaluated (denied with "invalid authid or ticket") as opposed to refused
+unevaluated by the throttle. With ``--before-src`` (a source tree of an
+older cfxstore) the guess figures are also measured for that code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Iterator
+
+from twisted.internet import defer
+
+REALM = "realm1"
+CHOSEN_TICKET = "correct horse battery staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class _Node:
+    """A router process in its own process group, stopped (then killed) on exit."""
+
+    def __init__(self, argv: list[str], cbdir: str, port: int, env: dict[str, str] | None = None) -> None:
+        self.log_path = os.path.join(cbdir, "bench.log")
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, **(env or {})}, cwd=cbdir)
+        deadline = time.monotonic() + 90
+        while not _port_open(port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"router did not start; log: {self.log()[-2000:]}")
+            time.sleep(0.1)
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by the node's processes (controller and workers)."""
+        import psutil
+
+        total = 0.0
+        try:
+            root = psutil.Process(self.proc.pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+        return total
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def _cfx(args: list[str], env: dict[str, str] | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "cfxstore.cli.main", *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=120, cwd=tempfile.gettempdir())
+    if result.returncode != 0:
+        raise RuntimeError(f"cfxstore {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+def _auth_only(cbdir: str) -> None:
+    """Drop the cookie store, the realm store and the revocation component: only the authenticator stays."""
+    path = os.path.join(cbdir, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    worker = config["workers"][0]
+    worker["realms"][0].pop("store", None)
+    worker["components"] = []
+    for transport in worker["transports"]:
+        transport.pop("cookie", None)
+        transport["auth"].pop("cookie", None)
+    with open(path, "w") as f:
+        json.dump(config, f)
+
+
+def cfxstore_node(tmp: str, env: dict[str, str] | None = None, auth_only: bool = False,
+                  name: str = "cfxstore") -> tuple[_Node, int, dict[str, str]]:
+    """A fresh cfxstore node; returns it, its port and tickets by authid (generated and chosen)."""
+    cbdir, port = os.path.join(tmp, name), _free_port()
+    _cfx(["router", "init", "--cbdir", cbdir, "--port", str(port)], env)
+    if auth_only:
+        _auth_only(cbdir)
+    tickets: dict[str, str] = {}
+    out = _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "generated"], env)
+    tickets["generated"] = out.rsplit(":", 1)[1].strip()
+    _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "--ticket", CHOSEN_TICKET, "chosen"], env)
+    tickets["chosen"] = CHOSEN_TICKET
+    node = _Node([sys.executable, "-m", "cfxstore.cli.main", "router", "start", "--cbdir", cbdir], cbdir, port, env)
+    return node, port, tickets
+
+
+def crossbar_node(tmp: str, ticket: str) -> tuple[_Node, int]:
+    """Stock Crossbar with one realm and a static ticket principal "generated"."""
+    cbdir, port = os.path.join(tmp, "crossbar"), _free_port()
+    os.makedirs(cbdir)
+    allow = {"call": True, "register": True, "publish": True, "subscribe": True}
+    config = {"version": 2, "controller": {}, "workers": [{
+        "type": "router",
+        "realms": [{"name": REALM, "roles": [{"name": "user", "permissions": [
+            {"uri": "", "match": "prefix", "allow": allow, "disclose": {"caller": False, "publisher": False},
+             "cache": True}]}]}],
+        "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": port},
+                        "auth": {"ticket": {"type": "static", "principals": {
+                            "generated": {"ticket": ticket, "role": "user"}}}}}],
+    }]}
+    with open(os.path.join(cbdir, "config.json"), "w") as f:
+        json.dump(config, f)
+    crossbar = os.path.join(os.path.dirname(sys.executable), "crossbar")
+    return _Node([crossbar, "start", "--cbdir", cbdir, "--loglevel", "info"], cbdir, port), port
+
+
+# --- the clients (Twisted, in this process) ---
+
+def _attempt(port: int, authid: str, ticket: str) -> Any:
+    """One connect + join + leave; fires with "ok" or the denial message."""
+    from autobahn.twisted.wamp import ApplicationSession
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from autobahn.wamp.types import ComponentConfig
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    done: defer.Deferred = defer.Deferred()
+
+    class Session(ApplicationSession):
+        outcome = "disconnected"
+
+        def onConnect(self) -> None:
+            self.join(REALM, authmethods=["ticket"], authid=authid)
+
+        def onChallenge(self, challenge: Any) -> str:
+            return ticket
+
+        def onJoin(self, details: Any) -> None:
+            self.outcome = "ok"
+            self.leave()
+
+        def onLeave(self, details: Any) -> None:
+            if self.outcome != "ok":
+                self.outcome = details.message or details.reason
+            self.disconnect()
+
+        def onDisconnect(self) -> None:
+            if not done.called:
+                done.callback(self.outcome)
+
+    factory = WampWebSocketClientFactory(lambda: Session(ComponentConfig(REALM)), url=f"ws://127.0.0.1:{port}/")
+    d = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10).connect(factory)
+    d.addErrback(lambda failure: done.called or done.callback(f"connect failed: {failure.value}"))
+    return done
+
+
+def run_clients(port: int, clients: int, seconds: float, credentials: Callable[[int], tuple[str, str]]) -> Any:
+    """``clients`` loops of attempts for ``seconds``; fires with counts: ok, evaluated, throttled, other."""
+    counts = {"ok": 0, "evaluated": 0, "throttled": 0, "other": 0}
+    serial = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+
+    @defer.inlineCallbacks
+    def loop() -> Iterator[Any]:
+        while time.monotonic() < deadline:
+            authid, ticket = credentials(next(serial))
+            outcome = str((yield _attempt(port, authid, ticket)))
+            counts["ok" if outcome == "ok" else "throttled" if "too many" in outcome or "busy" in outcome
+                   else "evaluated" if "invalid" in outcome else "other"] += 1
+
+    started = time.monotonic()
+    d = defer.gatherResults([loop() for _ in range(clients)])
+    d.addCallback(lambda _: {**counts, "seconds": time.monotonic() - started})
+    return d
+
+
+def _rate(counts: dict, key: str) -> float:
+    return counts[key] / counts["seconds"]
+
+
+@defer.inlineCallbacks
+def _guesses(port: int, args: argparse.Namespace, victim: str) -> Iterator[Any]:
+    """(per-authid counts, across-authids counts): wrong tickets for victim, then one per fresh authid."""
+    one = yield run_clients(port, args.clients, args.seconds, lambda i: (victim, f"guess-{i}"))
+    spread = yield run_clients(port, args.clients, args.seconds, lambda i: (f"probe-{i}", f"guess-{i}"))
+    return one, spread
+
+
+def _print_guesses(label: str, one: dict, spread: dict) -> None:
+    for what, counts in (("one authid", one), ("across authids", spread)):
+        print(f"{label:<34}{what:<16}{_rate(counts, 'evaluated'):>12.1f}{_rate(counts, 'throttled'):>14.1f}"
+              f"{counts['other']:>8}")
+
+
+@defer.inlineCallbacks
+def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
+    tmp = tempfile.mkdtemp(prefix="cfxstore-loginbench-")
+    nodes: list[_Node] = []
+    try:
+        print(f"# cfxstore login bench: python {platform.python_version()}, {platform.machine()}, "
+              f"{os.cpu_count()} cpu(s), {args.clients} concurrent clients, {args.seconds:g} s per figure")
+        node, port, tickets = cfxstore_node(tmp)
+        nodes.append(node)
+        stock, stock_port = crossbar_node(tmp, tickets["generated"])
+        nodes.append(stock)
+        bare, bare_port, bare_tickets = cfxstore_node(tmp, auth_only=True, name="cfxstore-auth-only")
+        nodes.append(bare)
+
+        print("\n## ticket logins per second (connect + join + leave), same run")
+        rates = {}
+        for label, p, authid in (("crossbar, static ticket", stock_port, "generated"),
+                                 ("cfxstore, generated ticket", port, "generated"),
+                                 ("cfxstore, chosen ticket (argon2id)", port, "chosen"),
+                                 ("cfxstore auth only, generated", bare_port, "generated")):
+            known = bare_tickets if p == bare_port else tickets
+            target = {stock_port: stock, port: node, bare_port: bare}[p]
+            cpu = target.cpu()
+            counts = yield run_clients(p, args.clients, args.seconds, lambda i, a=authid, k=known: (a, k[a]))
+            cpu = target.cpu() - cpu
+            rates[label] = _rate(counts, "ok")
+            print(f"{label:<36}{rates[label]:>10.1f} logins/s  {1000 * cpu / max(counts['ok'], 1):>6.2f} ms router "
+                  f"CPU/login  (refused: {counts['throttled']}, failed: {counts['evaluated'] + counts['other']})")
+        base = rates["crossbar, static ticket"]
+        print(f"ratio generated/crossbar: {rates['cfxstore, generated ticket'] / base:.2f}x, "
+              f"chosen/crossbar: {rates['cfxstore, chosen ticket (argon2id)'] / base:.2f}x")
+        stock.stop()
+        bare.stop()
+
+        print("\n## guesses per second one attacker gets (one address, wrong tickets)")
+        print(f"{'code':<34}{'target':<16}{'evaluated/s':>12}{'refused/s':>14}{'other':>8}")
+        one, spread = yield _guesses(port, args, "chosen")
+        _print_guesses("this tree", one, spread)
+        node.stop()
+        if args.before_src:
+            env = {"PYTHONPATH": os.path.abspath(args.before_src), "PYTHONDONTWRITEBYTECODE": "1"}
+            old, old_port, _ = cfxstore_node(os.path.join(tmp, "before"), env)
+            nodes.append(old)
+            one, spread = yield _guesses(old_port, args, "chosen")
+            _print_guesses(f"before ({args.before_src})", one, spread)
+            old.stop()
+    finally:
+        for n in nodes:
+            n.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cfxstore.router.loginbench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each figure (default 10)")
+    parser.add_argument("--before-src", default=None,
+                        help="a source tree of an older cfxstore to measure guesses against as well")
+    args = parser.parse_args(argv)
+
+    import txaio
+    from twisted.internet import task
+
+    import crossbar  # noqa: F401  (Crossbar's import-time shims)
+
+    txaio.use_twisted()
+    getattr(crossbar, "_import_serializers_quietly", lambda: None)()
+    task.react(bench, [args])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
