@@ -68,6 +68,8 @@ class Authenticator:
         self.throttle = throttle if throttle is not None else LoginThrottle(config.throttle, reactor.seconds)
         self.pool = pool if pool is not None else VerifyPool(reactor, config.throttle.max_verifying,
                                                              config.throttle.max_waiting)
+        self._held: dict[Deferred, Any] = {}
+        self.throttle.on_settle = self._settled
 
     def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Any:
         method = details.get("authmethod")
@@ -80,7 +82,10 @@ class Authenticator:
         try:
             attempts = self.throttle.begin(realm, authid, peer_host(details))
         except Throttled as exc:
-            raise ApplicationError(FAILED, str(exc)) from None
+            if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
+                raise ApplicationError(FAILED, str(exc)) from None
+            # Only too many attempts in flight (say, parallel logins of one account): wait for one to settle.
+            return self._hold().addCallback(lambda _: self(realm, authid, details))
         started = self._reactor.seconds()
         try:
             if method == "ticket":
@@ -92,6 +97,28 @@ class Authenticator:
             self.throttle.cancel(attempts)
             log.error("cfxstore authenticator: credential lookup failed: {exc}", exc=repr(exc))
             raise ApplicationError(FAILED, "authentication is unavailable; retry later") from None
+
+    # --- attempts held back until another one settles ---
+
+    def _hold(self) -> Deferred:
+        d: Deferred = Deferred()
+        # An abandoned attempt never settles; it expires after attempt_timeout, so try again then.
+        timer = self._reactor.callLater(self._config.throttle.attempt_timeout + 0.01, self._release, d)
+        self._held[d] = timer
+        return d
+
+    def _release(self, d: Deferred) -> None:
+        timer = self._held.pop(d, None)
+        if timer is not None:
+            if timer.active():
+                timer.cancel()
+            d.callback(None)
+
+    def _settled(self) -> None:
+        if self._held:
+            # Later, not inside the throttle's bookkeeping of the attempt that just ended.
+            for d in list(self._held):
+                self._reactor.callLater(0, self._release, d)
 
     # --- WAMP-Ticket ---
 

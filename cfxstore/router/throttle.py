@@ -17,7 +17,9 @@ oldest), so flooding the tracker with fresh keys cannot release a lockout.
 
 LoginThrottle combines a throttle per (realm, authid) with one per peer
 address (which a success does not clear: one valid account must not buy an
-attacker fresh guesses at others).
+attacker fresh guesses at others). It calls ``on_settle`` whenever an attempt
+ends, so that callers holding attempts back (not locked, only too many in
+flight) can try them again.
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ class Limits:
 
 
 class Throttled(Exception):
-    """An attempt refused for now; ``wait`` is the seconds after which a retry may be admitted."""
+    """An attempt refused for now: the key is ``locked`` for ``wait`` seconds, or has enough attempts in flight."""
 
-    def __init__(self, wait: float, what: str) -> None:
-        super().__init__(f"too many failed attempts for this {what}; retry in {wait:.1f} s")
+    def __init__(self, wait: float, what: str, locked: bool) -> None:
+        super().__init__(f"too many failed attempts for this {what}; retry in {wait:.1f} s" if locked else
+                         f"too many attempts in progress for this {what}; retry in a moment")
         self.wait = wait
         self.what = what
+        self.locked = locked
 
 
 class Attempt:
@@ -88,10 +92,10 @@ class FailureThrottle:
         record = self._live_record(key, now)
         if record is not None:
             if now < record.locked_until:
-                raise Throttled(record.locked_until - now, self._what)
+                raise Throttled(record.locked_until - now, self._what, locked=True)
             if len(record.pending) >= max(1, limits.free_failures - record.failures):
                 oldest = min(record.pending.values())
-                raise Throttled(max(oldest + limits.attempt_timeout - now, 0.001), self._what)
+                raise Throttled(max(oldest + limits.attempt_timeout - now, 0.001), self._what, locked=False)
         else:
             record = self._insert(key, now)
         ident = next(self._ids)
@@ -174,6 +178,7 @@ class LoginThrottle:
         self.authids = FailureThrottle(Limits(free_failures=config.free_failures, **common), "authid", clock)
         self.peers = None if config.peer_free_failures is None else FailureThrottle(
             Limits(free_failures=config.peer_free_failures, clear_on_success=False, **common), "peer address", clock)
+        self.on_settle: Callable[[], None] = lambda: None
 
     def begin(self, realm: str, authid: str, peer: str | None) -> tuple[Attempt, Attempt | None]:
         """Admit an attempt (raises Throttled); pass the result to end() or cancel()."""
@@ -192,6 +197,7 @@ class LoginThrottle:
         live = self.authids.end(by_authid, success)
         if by_peer is not None and self.peers is not None:
             live = self.peers.end(by_peer, success and live) and live
+        self.on_settle()
         return live
 
     def cancel(self, attempts: tuple[Attempt, Attempt | None]) -> None:
@@ -199,3 +205,4 @@ class LoginThrottle:
         self.authids.cancel(by_authid)
         if by_peer is not None and self.peers is not None:
             self.peers.cancel(by_peer)
+        self.on_settle()
