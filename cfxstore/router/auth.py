@@ -91,7 +91,7 @@ class Authenticator:
             if method == "ticket":
                 return self._ticket(attempts, started, realm, authid, details.get("ticket"))
             return self._wampcra(attempts, started, realm, authid)
-        except (ApplicationError, PoolBusy):
+        except ApplicationError:
             raise
         except Exception as exc:  # a database failure: never let the engine's exception reach the client
             self.throttle.cancel(attempts)

@@ -111,7 +111,10 @@ class FailureThrottle:
         live = started is not None and now - started <= self._limits.attempt_timeout
         if success and live:
             if self._limits.clear_on_success:
-                del self._records[attempt.key]
+                if record.pending:  # other attempts still running keep their places
+                    record.failures, record.locked_until = 0, 0.0
+                else:
+                    del self._records[attempt.key]
             return True
         if success:
             return False
@@ -196,7 +199,7 @@ class LoginThrottle:
         by_authid, by_peer = attempts
         live = self.authids.end(by_authid, success)
         if by_peer is not None and self.peers is not None:
-            live = self.peers.end(by_peer, success and live) and live
+            live = self.peers.end(by_peer, success) and live
         self.on_settle()
         return live
 

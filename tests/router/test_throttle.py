@@ -67,6 +67,23 @@ def test_success_clears_the_record():
     assert wait_of(throttle) == 0.0
 
 
+def test_parallel_successes_of_one_key_are_all_live():
+    throttle = FailureThrottle(Limits(free_failures=3), clock=Clock())
+    fail(throttle)
+    first, second = throttle.begin("a"), throttle.begin("a")
+    assert throttle.end(first, success=True) is True
+    assert throttle._records["a"].failures == 0            # cleared, but the other attempt keeps its place
+    assert throttle.end(second, success=True) is True
+    assert len(throttle) == 0
+
+
+def test_parallel_successes_never_count_against_the_peer():
+    throttle = login_throttle(Clock(), free_failures=3, peer_free_failures=3, base_delay=60.0)
+    attempts = [throttle.begin("realm1", "alice", "10.0.0.1") for _ in range(3)]
+    assert all(throttle.end(a, success=True) for a in attempts)
+    assert throttle.peers._records["10.0.0.1"].failures == 0
+
+
 def test_other_authids_are_not_affected():
     throttle = FailureThrottle(Limits(free_failures=0, base_delay=5.0), clock=Clock())
     fail(throttle, "a")
