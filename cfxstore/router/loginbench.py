@@ -16,10 +16,11 @@ the best of ``--rounds`` runs, the configurations taking turns. Against
 * stock ``crossbar start`` with a static ticket principal (no cookie store,
   no history), in the same run.
 
-Guesses: the same clients send wrong tickets, all from one address, either
-all for one authid or each for a new authid, and count the guesses the router
-evaluated (denied with "invalid authid or ticket") as opposed to refused
-unevaluated by the throttle. With ``--before-src`` (a source tree of an
+Guesses: wrong tickets, all from one address: first one burst of 50 at once
+for one authid, then the clients' loops for ``--guess-seconds`` all for one
+authid, then each for a new authid. Counted are the guesses the router
+checked (denied with "invalid authid or ticket"), as opposed to those the
+throttle refused unchecked. With ``--before-src`` (a source tree of an
 older cfxstore) the guess figures are also measured for that code.
 """
 
@@ -240,14 +241,18 @@ def _rate(counts: dict, key: str) -> float:
 
 
 @defer.inlineCallbacks
-def _guesses(port: int, args: argparse.Namespace, victim: str) -> Iterator[Any]:
-    """(per-authid counts, across-authids counts): wrong tickets for victim, then one per fresh authid."""
-    one = yield run_clients(port, args.clients, args.guess_seconds, lambda i: (victim, f"guess-{i}"))
+def _guesses(port: int, args: argparse.Namespace) -> Iterator[Any]:
+    """Counts of: one burst of 50 parallel wrong tickets for "generated", then wrong tickets for "chosen"
+    for guess_seconds, then one wrong ticket per fresh authid for guess_seconds."""
+    outcomes = yield defer.gatherResults([_attempt(port, "generated", f"burst-{i}") for i in range(50)])
+    burst = {"evaluated": sum("invalid" in str(o) for o in outcomes), "seconds": 1.0}
+    one = yield run_clients(port, args.clients, args.guess_seconds, lambda i: ("chosen", f"guess-{i}"))
     spread = yield run_clients(port, args.clients, args.guess_seconds, lambda i: (f"probe-{i}", f"guess-{i}"))
-    return one, spread
+    return burst, one, spread
 
 
-def _print_guesses(label: str, one: dict, spread: dict) -> None:
+def _print_guesses(label: str, burst: dict, one: dict, spread: dict) -> None:
+    print(f"{label:<34}{'burst of 50':<16}{burst['evaluated']:>12} checked")
     for what, counts in (("one authid", one), ("across authids", spread)):
         print(f"{label:<34}{what:<16}{_rate(counts, 'evaluated'):>12.1f}{_rate(counts, 'throttled'):>14.1f}"
               f"{counts['other']:>8}")
@@ -294,15 +299,13 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
 
         print(f"\n## guesses per second one attacker gets (one address, wrong tickets, {args.guess_seconds:g} s each)")
         print(f"{'code':<34}{'target':<16}{'evaluated/s':>12}{'refused/s':>14}{'other':>8}")
-        one, spread = yield _guesses(port, args, "chosen")
-        _print_guesses("this tree", one, spread)
+        _print_guesses("this tree", *(yield _guesses(port, args)))
         node.stop()
         if args.before_src:
             env = {"PYTHONPATH": os.path.abspath(args.before_src), "PYTHONDONTWRITEBYTECODE": "1"}
             old, old_port, _ = cfxstore_node(os.path.join(tmp, "before"), env)
             nodes.append(old)
-            one, spread = yield _guesses(old_port, args, "chosen")
-            _print_guesses(f"before ({args.before_src})", one, spread)
+            _print_guesses(f"before ({args.before_src})", *(yield _guesses(old_port, args)))
             old.stop()
     finally:
         for n in nodes:
