@@ -13,6 +13,7 @@ from .aliases import __all__ as _aliases
 from .database import Database, Transaction
 from .entity import table
 from .errors import *  # noqa: F401,F403
+from .evolve import drop_table, rename_table, retype_table
 from .errors import __all__ as _errors
 from .index import Index
 from .keys import key_codec, to_ns
@@ -23,4 +24,5 @@ from .table import Table
 from .values import ValueCodec, value_codec
 
 __all__ = ["Database", "Transaction", "Schema", "table", "Map", "SetMap", "SetView", "Table", "Index",
-           "key_codec", "value_codec", "ValueCodec", "to_ns", *_aliases, *_errors]
+           "key_codec", "value_codec", "ValueCodec", "to_ns",
+           "drop_table", "rename_table", "retype_table", *_aliases, *_errors]

@@ -1,12 +1,18 @@
-/* orm._core: the C base of orm tables.
+/* orm._core: frame-free item access of Map, over the engine protocol.
  *
- * It holds the attributes the hot paths read and implements Map's
- * ``tab[txn, key]`` and ``tab[txn, key] = value`` without a Python frame.
- * Only the common case runs here. Anything unusual (a key or value the fast
- * codec refuses, an engine error, a miss on a key longer than the engine
- * limit, indexes) goes to the Python methods of the table, which give the
- * same result and raise the errors that name the table. orm/core.py holds
- * the Python twin used when this module is not built.
+ * TableCore is the C base of tables. A Map hands it an access plan with
+ * set_plan(): its key encoder, value codec, engine handle and its Python
+ * fallbacks. ``tab[txn, key]`` then runs kenc -> txn.get(handle, key) ->
+ * decode, and ``tab[txn, key] = value`` kenc -> enc -> txn.put(handle, key,
+ * value), both without a Python frame. It calls only the engine protocol's
+ * get/put, so it works over any engine. Anything unusual (a key or value the
+ * fast codec refuses, an engine error, a miss on an overlong key, a
+ * deletion) goes to the fallbacks (an encoded put into a table with indexes
+ * goes to its put_indexed), which give the same
+ * result and raise the errors that name the table.
+ *
+ * The plan is validated when set and cannot be changed field by field from
+ * Python, so no Python code can leave a NULL or a non-callable where C calls.
  *
  * Decoder is the value decoder of tables with hooks, also frame-free.
  */
@@ -17,43 +23,32 @@
 #include <string.h>
 
 typedef struct {
+    PyObject *kenc, *enc, *dec, *dec_slow, *marker, *h, *get_py, *set_py, *del_py, *put_indexed;
+    Py_ssize_t maxkey;
+    int indexed;          /* encoded writes take put_indexed(txn, kb, value, vb) */
+} Plan;
+
+typedef struct {
     PyObject_HEAD
-    PyObject *kenc;      /* key -> bytes (fast codec) */
-    PyObject *h;         /* engine handle of the table */
-    PyObject *enc;       /* value -> bytes */
-    PyObject *dec;       /* bytes -> value */
-    PyObject *dec_slow;  /* decoder for values that carry the typed-object marker */
-    PyObject *marker;    /* bytes, or None: values containing it need dec_slow */
-    PyObject *idx;       /* tuple of indexes; writes with indexes take the Python path */
-    PyObject *op_put;    /* the write log opcode of an overwriting put */
-    Py_ssize_t maxkey;   /* engine key limit; 0 until bound */
+    Plan p;
+    int ready;
 } Core;
 
-static PyObject *s_get, *s_put_raw, *s_wlog, *s_getitem_py, *s_setitem_py, *s_delitem_py,
-    *s_put_indexed, *s_put_failed;
+static PyObject *s_get, *s_put;
+
+#define PLAN_FIELDS(X) X(kenc) X(enc) X(dec) X(dec_slow) X(marker) X(h) X(get_py) X(set_py) X(del_py) X(put_indexed)
 
 static int core_traverse(Core *self, visitproc visit, void *arg) {
-    Py_VISIT(self->kenc);
-    Py_VISIT(self->h);
-    Py_VISIT(self->enc);
-    Py_VISIT(self->dec);
-    Py_VISIT(self->dec_slow);
-    Py_VISIT(self->marker);
-    Py_VISIT(self->idx);
-    Py_VISIT(self->op_put);
+#define VISIT(f) Py_VISIT(self->p.f);
+    PLAN_FIELDS(VISIT)
     Py_VISIT(Py_TYPE(self));
     return 0;
 }
 
 static int core_clear(Core *self) {
-    Py_CLEAR(self->kenc);
-    Py_CLEAR(self->h);
-    Py_CLEAR(self->enc);
-    Py_CLEAR(self->dec);
-    Py_CLEAR(self->dec_slow);
-    Py_CLEAR(self->marker);
-    Py_CLEAR(self->idx);
-    Py_CLEAR(self->op_put);
+    self->ready = 0;
+#define CLEAR(f) Py_CLEAR(self->p.f);
+    PLAN_FIELDS(CLEAR)
     return 0;
 }
 
@@ -66,32 +61,50 @@ static void gc_dealloc(PyObject *self) {
     Py_DECREF(tp);
 }
 
-/* The Python method name(*args) of self. */
-static PyObject *call_method(Core *self, PyObject *name, PyObject *const *args, size_t nargs) {
-    PyObject *stack[7];
-    stack[0] = (PyObject *)self;
-    for (size_t i = 0; i < nargs; i++)
-        stack[i + 1] = args[i];
-    return PyObject_VectorcallMethod(name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+static PyObject *not_ready(void) {
+    PyErr_SetString(PyExc_TypeError, "table is not initialised (its __init__ did not run)");
+    return NULL;
 }
 
-/* fn(arg), holding fn: a table attribute may be replaced while the call runs Python code. */
-static PyObject *call1(PyObject *fn, PyObject *arg) {
+/* set_plan(kenc, enc, dec, dec_slow, marker, handle, maxkey, indexed, get_py, set_py, del_py, put_indexed) */
+static PyObject *core_set_plan(Core *self, PyObject *args) {
+    Plan n;
+    int indexed;
+    if (!PyArg_ParseTuple(args, "OOOOOOnpOOOO:set_plan", &n.kenc, &n.enc, &n.dec, &n.dec_slow, &n.marker, &n.h,
+                          &n.maxkey, &indexed, &n.get_py, &n.set_py, &n.del_py, &n.put_indexed))
+        return NULL;
+    PyObject *must_call[] = {n.kenc, n.enc, n.dec, n.get_py, n.set_py, n.del_py, n.put_indexed};
+    for (size_t i = 0; i < sizeof must_call / sizeof must_call[0]; i++)
+        if (!PyCallable_Check(must_call[i])) {
+            PyErr_SetString(PyExc_TypeError, "set_plan: codecs and fallbacks must be callable");
+            return NULL;
+        }
+    if (n.marker != Py_None && !(PyBytes_CheckExact(n.marker) && PyBytes_GET_SIZE(n.marker) > 0 &&
+                                 PyCallable_Check(n.dec_slow))) {
+        PyErr_SetString(PyExc_TypeError, "set_plan: marker must be None or non-empty bytes with a callable dec_slow");
+        return NULL;
+    }
+    n.indexed = indexed;
+    Plan old = self->p;
+#define NEWREF(f) Py_INCREF(n.f);
+    PLAN_FIELDS(NEWREF)
+    self->p = n;
+    self->ready = 1;
+#define OLDREF(f) Py_XDECREF(old.f);
+    PLAN_FIELDS(OLDREF)
+    Py_RETURN_NONE;
+}
+
+/* fn(args), holding fn and the plan's objects alive: Python code may replace the plan meanwhile. */
+static PyObject *call(PyObject *fn, PyObject *const *args, size_t n) {
     Py_INCREF(fn);
-    PyObject *r = PyObject_CallOneArg(fn, arg);
+    PyObject *r = PyObject_Vectorcall(fn, args, n, NULL);
     Py_DECREF(fn);
     return r;
 }
 
-static PyObject *slow_get(Core *self, PyObject *tk) {
-    PyErr_Clear();
-    return call_method(self, s_getitem_py, &tk, 1);
-}
-
 /* marker in data, for bytes: memchr finds candidates far faster than bytes.__contains__. */
 static int contains(PyObject *data, PyObject *marker) {
-    if (!PyBytes_CheckExact(marker) || PyBytes_GET_SIZE(marker) == 0)
-        return PySequence_Contains(data, marker);
     const char *p = PyBytes_AS_STRING(data), *m = PyBytes_AS_STRING(marker);
     Py_ssize_t mn = PyBytes_GET_SIZE(marker);
     const char *last = p + PyBytes_GET_SIZE(data) - mn;
@@ -106,159 +119,103 @@ static int contains(PyObject *data, PyObject *marker) {
     return 0;
 }
 
-static PyObject *decode(Core *self, PyObject *data) {
-    PyObject *fn = self->dec;
-    if (self->marker != NULL && self->marker != Py_None && PyBytes_CheckExact(data) &&
-        self->dec_slow != NULL && self->dec_slow != Py_None) {
-        int has = contains(data, self->marker);
-        if (has < 0)
-            return NULL;
-        if (has)
-            fn = self->dec_slow;
-    }
-    return call1(fn, data);
+static PyObject *fallback(PyObject *fn, PyObject *const *args, size_t n) {
+    PyErr_Clear();
+    return call(fn, args, n);
 }
 
 static PyObject *core_subscript(Core *self, PyObject *tk) {
-    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL || self->dec == NULL)
-        return slow_get(self, tk);
-    PyObject *txn = PyTuple_GET_ITEM(tk, 0);
-    PyObject *kb = call1(self->kenc, PyTuple_GET_ITEM(tk, 1));
+    if (!self->ready)
+        return not_ready();
+    Plan *p = &self->p;
+    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2)
+        return fallback(p->get_py, &tk, 1);
+    PyObject *key = PyTuple_GET_ITEM(tk, 1);
+    PyObject *kb = call(p->kenc, &key, 1);
     if (kb == NULL || !PyBytes_CheckExact(kb)) {
         Py_XDECREF(kb);
-        return slow_get(self, tk);
+        return fallback(p->get_py, &tk, 1);
     }
-    PyObject *get = PyObject_GetAttr(txn, s_get);
-    if (get == NULL || self->h == NULL) {
+    PyObject *get = PyObject_GetAttr(PyTuple_GET_ITEM(tk, 0), s_get);
+    if (get == NULL) {
         Py_DECREF(kb);
-        Py_XDECREF(get);
-        return slow_get(self, tk);
+        return fallback(p->get_py, &tk, 1);
     }
-    PyObject *h = Py_NewRef(self->h);
-    PyObject *args[3] = {kb, Py_None, h};
-    PyObject *data = PyObject_Vectorcall(get, args, 3, NULL);
+    PyObject *h = Py_NewRef(p->h);
+    PyObject *args[2] = {h, kb};
+    PyObject *data = PyObject_Vectorcall(get, args, 2, NULL);
     Py_DECREF(get);
     Py_DECREF(h);
-    if (data == NULL || (data == Py_None && PyBytes_GET_SIZE(kb) > self->maxkey)) {
-        /* An engine error, or a miss the Python path must check against the key limit. */
-        Py_DECREF(kb);
-        Py_XDECREF(data);
-        return slow_get(self, tk);
-    }
+    Py_ssize_t klen = PyBytes_GET_SIZE(kb);
     Py_DECREF(kb);
+    if (data == NULL || (data == Py_None && klen > p->maxkey) || (data != Py_None && !PyBytes_CheckExact(data))) {
+        /* An engine error, or a miss the Python path must check against the key limit. */
+        Py_XDECREF(data);
+        return fallback(p->get_py, &tk, 1);
+    }
     if (data == Py_None)
         return data;
-    PyObject *value = decode(self, data);
+    PyObject *fn = p->dec;
+    if (p->marker != Py_None) {
+        if (contains(data, p->marker))
+            fn = p->dec_slow;
+    }
+    PyObject *value = call(fn, &data, 1);
     Py_DECREF(data);
     return value;
 }
 
-static int set_slow(Core *self, PyObject *tk, PyObject *value) {
-    PyErr_Clear();
-    PyObject *args[2] = {tk, value};
-    PyObject *r = call_method(self, s_setitem_py, args, 2);
-    if (r == NULL)
-        return -1;
-    Py_DECREF(r);
-    return 0;
-}
-
-/* Append (PUT, handle, key, value) to the transaction's write log. */
-static int log_put(Core *self, PyObject *txn, PyObject *h, PyObject *kb, PyObject *vb) {
-    if (self->op_put == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "table has no _op_put");
-        return -1;
-    }
-    PyObject *log = PyObject_GetAttr(txn, s_wlog);
-    if (log == NULL)
-        return -1;
-    int rc = 0;
-    if (log == Py_None) {
-        /* the map cannot grow: nothing to replay */
-    } else if (PyList_CheckExact(log)) {
-        rc = (PyList_Append(log, self->op_put) || PyList_Append(log, h) || PyList_Append(log, kb) ||
-              PyList_Append(log, vb)) ? -1 : 0;
-    } else {
-        PyObject *entry = PyTuple_Pack(4, self->op_put, h, kb, vb);
-        PyObject *grown = entry ? PyNumber_InPlaceAdd(log, entry) : NULL;
-        Py_XDECREF(entry);
-        rc = grown ? PyObject_SetAttr(txn, s_wlog, grown) : -1;
-        Py_XDECREF(grown);
-    }
-    Py_DECREF(log);
-    return rc;
+static int status(PyObject *r) {
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 static int core_ass_subscript(Core *self, PyObject *tk, PyObject *value) {
-    PyObject *r;
-    if (value == NULL) {
-        r = call_method(self, s_delitem_py, &tk, 1);
-        Py_XDECREF(r);
-        return r ? 0 : -1;
-    }
-    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2 || self->kenc == NULL)
-        return set_slow(self, tk, value);
-    PyObject *txn = PyTuple_GET_ITEM(tk, 0);
+    if (!self->ready)
+        return status(not_ready());
+    Plan *p = &self->p;
+    if (value == NULL)
+        return status(call(p->del_py, &tk, 1));
+    PyObject *slow[2] = {tk, value};
+    if (!PyTuple_CheckExact(tk) || PyTuple_GET_SIZE(tk) != 2)
+        return status(call(p->set_py, slow, 2));
     PyObject *key = PyTuple_GET_ITEM(tk, 1);
-    PyObject *kb = call1(self->kenc, key);
+    PyObject *kb = call(p->kenc, &key, 1);
     if (kb == NULL || !PyBytes_CheckExact(kb)) {
         Py_XDECREF(kb);
-        return set_slow(self, tk, value);
+        return status(fallback(p->set_py, slow, 2));
     }
-    /* Encoders are pure, so the Python path may safely redo what ran here. The
-     * other attributes are checked after them: they run Python code. */
-    PyObject *vb = self->enc ? call1(self->enc, value) : NULL;
-    if (vb == NULL || self->h == NULL || self->idx == NULL || self->op_put == NULL) {
+    /* Encoders are pure, so the fallback may safely redo what ran here. */
+    PyObject *vb = call(p->enc, &value, 1);
+    if (vb == NULL || !PyBytes_CheckExact(vb)) {
         Py_DECREF(kb);
         Py_XDECREF(vb);
-        return set_slow(self, tk, value);
+        return status(fallback(p->set_py, slow, 2));
     }
-    PyObject *h = Py_NewRef(self->h);
-    int rc = 0;
-    if (!PyTuple_Check(self->idx) || PyTuple_GET_SIZE(self->idx) != 0) {
-        PyObject *args[4] = {txn, kb, value, vb};
-        r = call_method(self, s_put_indexed, args, 4);
-        rc = r ? 0 : -1;
-        Py_XDECREF(r);
-        goto done;
+    if (p->indexed) {
+        PyObject *iargs[4] = {PyTuple_GET_ITEM(tk, 0), kb, value, vb};
+        PyObject *r = call(p->put_indexed, iargs, 4);
+        Py_DECREF(kb);
+        Py_DECREF(vb);
+        return status(r);
     }
-    PyObject *put = PyObject_GetAttr(txn, s_put_raw);
+    PyObject *put = PyObject_GetAttr(PyTuple_GET_ITEM(tk, 0), s_put);
     if (put == NULL) {
         Py_DECREF(kb);
         Py_DECREF(vb);
-        Py_DECREF(h);
-        return set_slow(self, tk, value);
+        return status(fallback(p->set_py, slow, 2));
     }
-    PyObject *args[6] = {kb, vb, Py_True, Py_True, Py_False, h};
-    r = PyObject_Vectorcall(put, args, 6, NULL);
+    PyObject *h = Py_NewRef(p->h);
+    PyObject *args[3] = {h, kb, vb};
+    PyObject *r = PyObject_Vectorcall(put, args, 3, NULL);
     Py_DECREF(put);
-    if (r != NULL) {
-        Py_DECREF(r);
-        rc = log_put(self, txn, h, kb, vb);
-        goto done;
-    }
-    /* The engine refused the put (map full, bad size, ...): the table decides. */
-    PyObject *type, *exc, *tb;
-    PyErr_Fetch(&type, &exc, &tb);
-    PyErr_NormalizeException(&type, &exc, &tb);
-    if (tb != NULL && exc != NULL)
-        PyException_SetTraceback(exc, tb);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    if (exc == NULL) {
-        rc = -1;
-        goto done;
-    }
-    PyObject *fargs[5] = {txn, exc, key, kb, vb};
-    r = call_method(self, s_put_failed, fargs, 5);
-    Py_DECREF(exc);
-    rc = r ? 0 : -1;
-    Py_XDECREF(r);
-done:
+    Py_DECREF(h);
     Py_DECREF(kb);
     Py_DECREF(vb);
-    Py_DECREF(h);
-    return rc;
+    if (r != NULL)
+        return status(r);
+    /* The engine refused the put, which wrote nothing: the Python path raises the error naming the table. */
+    return status(fallback(p->set_py, slow, 2));
 }
 
 /* Decoder(fast, slow, marker, after): slow(data) if marker in data else fast(data),
@@ -275,21 +232,18 @@ static PyObject *decoder_call(Decoder *self, PyObject *const *args, size_t nargs
         PyErr_SetString(PyExc_TypeError, "a decoder takes one argument: the stored bytes");
         return NULL;
     }
+    if (self->fast == NULL) {
+        PyErr_SetString(PyExc_TypeError, "decoder was cleared");
+        return NULL;
+    }
     PyObject *data = args[0];
     PyObject *fn = self->fast;
-    if (PyBytes_CheckExact(data)) {
-        int has = contains(data, self->marker);
-        if (has < 0)
-            return NULL;
-        if (has)
-            fn = self->slow;
-    } else {
+    if (!PyBytes_CheckExact(data) || contains(data, self->marker))
         fn = self->slow;
-    }
-    PyObject *value = PyObject_CallOneArg(fn, data);
+    PyObject *value = call(fn, &data, 1);
     if (value == NULL || self->after == Py_None)
         return value;
-    PyObject *out = PyObject_CallOneArg(self->after, value);
+    PyObject *out = call(self->after, &value, 1);
     Py_DECREF(value);
     return out;
 }
@@ -299,6 +253,12 @@ static PyObject *decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     static char *names[] = {"fast", "slow", "marker", "after", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOSO:Decoder", names, &fast, &slow, &marker, &after))
         return NULL;
+    if (!PyCallable_Check(fast) || !PyCallable_Check(slow) || (after != Py_None && !PyCallable_Check(after)) ||
+        !PyBytes_CheckExact(marker) || PyBytes_GET_SIZE(marker) == 0) {
+        PyErr_SetString(PyExc_TypeError, "Decoder needs callables fast and slow, non-empty bytes marker, "
+                                         "and a callable or None after");
+        return NULL;
+    }
     Decoder *self = (Decoder *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
@@ -350,25 +310,18 @@ static PyType_Spec decoder_spec = {
     .slots = decoder_slots,
 };
 
-static PyMemberDef core_members[] = {
-    {"_kenc", T_OBJECT_EX, offsetof(Core, kenc), 0, NULL},
-    {"_h", T_OBJECT_EX, offsetof(Core, h), 0, NULL},
-    {"_enc", T_OBJECT_EX, offsetof(Core, enc), 0, NULL},
-    {"_dec", T_OBJECT_EX, offsetof(Core, dec), 0, NULL},
-    {"_dec_slow", T_OBJECT_EX, offsetof(Core, dec_slow), 0, NULL},
-    {"_marker", T_OBJECT_EX, offsetof(Core, marker), 0, NULL},
-    {"_idx", T_OBJECT_EX, offsetof(Core, idx), 0, NULL},
-    {"_op_put", T_OBJECT_EX, offsetof(Core, op_put), 0, NULL},
-    {"_maxkey", T_PYSSIZET, offsetof(Core, maxkey), 0, NULL},
+static PyMethodDef core_methods[] = {
+    {"set_plan", (PyCFunction)core_set_plan, METH_VARARGS,
+     "set_plan(kenc, enc, dec, dec_slow, marker, handle, maxkey, indexed, get_py, set_py, del_py, put_indexed)"},
     {NULL}
 };
 
 static PyType_Slot core_slots[] = {
-    {Py_tp_doc, "C base of orm tables: hot attributes and Map's item access."},
+    {Py_tp_doc, "C base of orm tables: Map's item access over the engine protocol."},
     {Py_tp_traverse, core_traverse},
     {Py_tp_clear, core_clear},
     {Py_tp_dealloc, gc_dealloc},
-    {Py_tp_members, core_members},
+    {Py_tp_methods, core_methods},
     {Py_mp_subscript, core_subscript},
     {Py_mp_ass_subscript, core_ass_subscript},
     {0, NULL}
@@ -385,17 +338,9 @@ static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT, "orm._core", "C accelerator of orm tables (optional).", -1, NULL,
 };
 
-#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
-
 PyMODINIT_FUNC PyInit__core(void) {
-    INTERN(s_get, "get");
-    INTERN(s_put_raw, "put_raw");
-    INTERN(s_wlog, "wlog");
-    INTERN(s_getitem_py, "_getitem_py");
-    INTERN(s_setitem_py, "_setitem_py");
-    INTERN(s_delitem_py, "_delitem_py");
-    INTERN(s_put_indexed, "_put_indexed");
-    INTERN(s_put_failed, "_put_failed");
+    if ((s_get = PyUnicode_InternFromString("get")) == NULL || (s_put = PyUnicode_InternFromString("put")) == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL)
         return NULL;

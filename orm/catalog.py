@@ -51,7 +51,7 @@ class Catalog:
         return {_SLOT.unpack(k)[0]: cbor2.loads(v) for k, v in txn.iterate(self._h, None, None)}
 
     def get(self, txn: Any, slot: int) -> dict[str, Any] | None:
-        raw = txn.get(_SLOT.pack(slot), db=self._h)
+        raw = txn.get(self._h, _SLOT.pack(slot))
         return None if raw is None else cbor2.loads(raw)
 
     def put(self, txn: Any, entry: dict[str, Any]) -> None:

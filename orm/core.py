@@ -1,12 +1,12 @@
-"""TableCore, the base of every table: the attributes the hot paths read.
+"""TableCore, the base of every table.
 
 When the optional C module ``orm._core`` is built (a C compiler at install
-time), it also runs Map's ``tab[txn, key]`` and ``tab[txn, key] = value``
-without a Python frame (and decodes values of tables with hooks the same
-way) and hands every unusual case to the table's Python
-methods (``_getitem_py``, ``_setitem_py``, ``_delitem_py``). Without it, Map
-uses those methods directly: same behaviour, a little slower. Setting
-ORM_PURE_PYTHON=1 in the environment forces the Python version.
+time), TableCore runs Map's ``tab[txn, key]`` and ``tab[txn, key] = value``
+without a Python frame, over the engine protocol, from the access plan a Map
+gives it with ``set_plan`` (see orm/_core.c); every unusual case goes to the
+Map's Python methods named in the plan. Without it, Map uses those methods
+directly: same behaviour, a little slower. Setting ORM_PURE_PYTHON=1 in the
+environment forces the Python version.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from typing import Any
 
 
 class PyTableCore:
-    """The Python twin of orm._core.TableCore: storage only; Map binds its own item methods."""
+    """The Python twin of orm._core.TableCore: Map binds its own item methods, so no plan is kept."""
 
-    __slots__ = ("_kenc", "_h", "_enc", "_dec", "_dec_slow", "_marker", "_idx", "_op_put", "_maxkey")
+    __slots__ = ()
+
+    def set_plan(self, *plan: Any) -> None:
+        pass
 
 
 TableCore: type

@@ -1,20 +1,27 @@
-"""Database: an embedded LMDB environment with a catalog, opened once per path per process."""
+"""Database: an engine (LMDB by default) with a catalog, opened once per path per process."""
 
 from __future__ import annotations
 
 import os
 import stat
 import threading
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import cbor2
 
 from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
-from .engine.lmdb import LmdbEngine, LmdbTransaction, database_exists
+from .engine import ENGINES, Engine, EngineTransaction, open_engine
+from .engine.lmdb import database_exists
 from .errors import DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
 from .table import Table
 
-Transaction = LmdbTransaction
+Transaction = EngineTransaction
+T = TypeVar("T")
+
+#: The engine a Database uses when none is named (tests switch it to run on both).
+DEFAULT_ENGINE = "lmdb"
+#: The path of a private in-memory database.
+MEMORY = ":memory:"
 
 _registry: dict[str, "_Shared"] = {}
 _registry_lock = threading.Lock()
@@ -23,7 +30,7 @@ _registry_lock = threading.Lock()
 class _Shared:
     """One engine per real path, shared by every Database handle on it."""
 
-    def __init__(self, engine: LmdbEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.refs = 0
         self.catalog: Catalog | None = None
@@ -32,31 +39,50 @@ class _Shared:
 
 
 class Database:
-    """An LMDB-backed database.
+    """A database: an engine plus the catalog of its tables.
 
-    ``Database(path)`` creates the directory (0700; files 0600) unless
-    ``readonly``. The map starts at ``maxsize`` bytes and doubles on demand up
-    to ``maxsize_limit``. Opening a path that is already open in this process
-    (by any spelling) shares the same environment; each handle is closed on
-    its own and the environment when the last handle closes.
+    ``Database(path)`` opens (or creates: directory 0700, files 0600, unless
+    ``readonly``) an LMDB database. LMDB maps ``maxsize_limit`` bytes of
+    address space at open (the file grows only as pages are written); where
+    the address space is short it starts at ``maxsize`` and grows between
+    transactions (docs/orm.md, "When the map fills").
+
+    ``engine`` picks the engine: "lmdb" (default) or "memory";
+    ``Database(":memory:")`` is a private in-memory database.
+
+    Opening a path that is already open in this process (by any spelling)
+    shares the same engine; each handle is closed on its own and the engine
+    when the last handle closes.
     """
 
     def __init__(self, path: str | os.PathLike[str], maxsize: int = 2**30, readonly: bool = False,
-                 sync: bool = True, *, maxsize_limit: int = 2**40, max_tables: int = 512) -> None:
+                 sync: bool = True, *, maxsize_limit: int = 2**40, max_tables: int = 512,
+                 engine: str | None = None) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 65536:
             raise ValueError(f"maxsize must be an int >= 65536 bytes, got {maxsize!r}")
-        self.path = os.path.realpath(os.fspath(path))
+        kind = engine or (ENGINES[1] if os.fspath(path) == MEMORY else DEFAULT_ENGINE)
+        if kind not in ENGINES:
+            raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+        self.engine_name = kind
+        self.path = MEMORY if os.fspath(path) == MEMORY else os.path.realpath(os.fspath(path))
         self.readonly = readonly
         with _registry_lock:
-            shared = _registry.get(self.path)
+            key = f"{kind}:{self.path}"
+            shared = None if self.path == MEMORY else _registry.get(key)
             if shared is None:
-                shared = _Shared(self._open_engine(maxsize, maxsize_limit, readonly, sync, max_tables))
-                _registry[self.path] = shared
+                if kind == "lmdb":
+                    opened = self._open_lmdb(maxsize, maxsize_limit, readonly, sync, max_tables)
+                else:
+                    opened = open_engine(kind, self.path, readonly=readonly)
+                shared = _Shared(opened)
+                if self.path != MEMORY:
+                    _registry[key] = shared
             elif shared.engine.readonly and not readonly:
                 raise DatabaseError(f"database {self.path} is already open read-only in this process; "
                                     "close that handle before opening it for writing")
             shared.refs += 1
         self._shared: _Shared | None = shared
+        self._key = key
         self._engine = shared.engine
         self.max_key_size = shared.engine.max_key_size
         try:
@@ -65,8 +91,8 @@ class Database:
             self.close()
             raise
 
-    def _open_engine(self, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
-                     max_tables: int) -> LmdbEngine:
+    def _open_lmdb(self, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
+                   max_tables: int) -> Engine:
         path = self.path
         if readonly:
             if not database_exists(path):
@@ -76,11 +102,8 @@ class Database:
                 raise DatabaseError(f"{path} exists and is not a database directory")
             os.makedirs(path, mode=0o700, exist_ok=True)
             os.chmod(path, 0o700)
-        try:
-            engine = LmdbEngine(path, maxsize=maxsize, maxsize_limit=maxsize_limit, readonly=readonly,
-                                sync=sync, max_tables=max_tables)
-        except Exception as exc:
-            raise DatabaseError(f"cannot open database {path}: {exc}") from exc
+        engine = open_engine("lmdb", path, maxsize=maxsize, maxsize_limit=maxsize_limit, readonly=readonly,
+                             sync=sync, max_tables=max_tables)
         if not readonly:
             for name in ("data.mdb", "lock.mdb"):
                 f = os.path.join(path, name)
@@ -96,8 +119,8 @@ class Database:
             engine = shared.engine
             writer = engine.thread_write_txn()
             create = not engine.readonly
-            cat = engine.open_table(CATALOG_TABLE, writer, create)
-            meta = engine.open_table(META_TABLE, writer, create)
+            cat = engine.open_table(CATALOG_TABLE, create, writer)
+            meta = engine.open_table(META_TABLE, create, writer)
             if cat is None or meta is None:
                 raise DatabaseError(f"{self.path} is not an orm database (no catalog)")
             shared.catalog, shared.meta = Catalog(cat), meta
@@ -115,7 +138,8 @@ class Database:
         with _registry_lock:
             shared.refs -= 1
             if shared.refs == 0:
-                _registry.pop(self.path, None)
+                if _registry.get(self._key) is shared:
+                    del _registry[self._key]
                 shared.engine.close()
 
     def __enter__(self) -> "Database":
@@ -141,11 +165,27 @@ class Database:
             raise DatabaseClosed(f"database {self.path} is closed")
         if write and self.readonly:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
-        return shared.engine.begin(write, self)
+        return shared.engine.begin(write)
 
-    def translate_error(self, exc: Exception, what: str) -> Exception:
-        """An engine exception as an orm error naming what was being done."""
-        return self._engine.translate(exc, what)
+    def transact(self, fn: Callable[[Transaction], T], retries: int = 3) -> T:
+        """fn(txn) in a write transaction, committed; the whole of it runs again on a retryable error.
+
+        Retryable errors (``exc.retryable``): the map filled and can grow, a
+        conflict with a concurrent transaction. The failed attempt wrote
+        nothing; fn must not keep effects outside the transaction (or must
+        make them idempotent). After ``retries`` retries the error is raised.
+        """
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        attempt = 0
+        while True:
+            try:
+                with self.begin(write=True) as txn:
+                    return fn(txn)
+            except OrmError as exc:
+                if not exc.retryable or attempt >= retries:
+                    raise
+                attempt += 1
 
     # -- catalog ---------------------------------------------------------------
 
@@ -189,7 +229,7 @@ class Database:
                                       f"{self.path}")
                 catalog.put(txn, entry_for(tab))
                 backfill.extend((tab, i) for i in catalog.new_indexes(tab, stored))
-            handle = self._engine.open_table(table_name(tab.slot), txn, create=not self.readonly)  # type: ignore[arg-type]
+            handle = self._engine.open_table(table_name(tab.slot), not self.readonly, txn)  # type: ignore[arg-type]
             if handle is None:
                 raise SchemaError(f"table {name!r} (slot {tab.slot}) does not exist in read-only database {self.path}")
             tab._bind(self, name, tab.slot, handle)  # type: ignore[arg-type]
@@ -214,7 +254,7 @@ class Database:
             tab = Map(slot, key=key, value="bytes" if value == "flatbuffers" else value)
         else:
             raise SchemaError(f"table {entry.get('name')!r} (slot {slot}): unknown table kind {kind!r}")
-        handle = self._live().engine.open_table(table_name(slot), txn, create=False)
+        handle = self._live().engine.open_table(table_name(slot), False, txn)
         if handle is None:
             return None
         tab._bind(self, entry["name"], slot, handle)
@@ -223,7 +263,7 @@ class Database:
     # -- metadata ----------------------------------------------------------------
 
     def get_meta(self, txn: Transaction, key: str, default: Any = None) -> Any:
-        raw = txn.get(key.encode(), db=self._live().meta)
+        raw = txn.get(self._live().meta, key.encode())
         return default if raw is None else cbor2.loads(raw)
 
     def set_meta(self, txn: Transaction, key: str, value: Any) -> None:
@@ -239,7 +279,7 @@ class Database:
         tables = []
         entries = self.catalog()
         # Handles first: a transaction cannot use a handle opened after it began.
-        handles = {slot: shared.engine.open_table(table_name(slot), None, create=False) for slot in entries}
+        handles = {slot: shared.engine.open_table(table_name(slot), False) for slot in entries}
         with self.begin() as txn:
             for slot, entry in sorted(entries.items()):
                 handle = handles[slot]

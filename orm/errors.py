@@ -4,7 +4,18 @@ from __future__ import annotations
 
 
 class OrmError(Exception):
-    """Base class of every error orm raises on purpose."""
+    """Base class of every error orm raises on purpose.
+
+    ``retryable`` is True when running the whole transaction again may succeed
+    (``Database.transact`` does so); the failed transaction wrote nothing.
+    """
+
+    retryable = False
+
+    def __init__(self, *args: object, retryable: bool | None = None) -> None:
+        super().__init__(*args)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class DatabaseError(OrmError):
@@ -24,7 +35,13 @@ class ReadOnlyError(DatabaseError):
 
 
 class MapFull(DatabaseError):
-    """The database reached its configured size ceiling."""
+    """The database filled its map: retryable after growth, final at the ceiling."""
+
+
+class Conflict(DatabaseError):
+    """The transaction collided with a concurrent one and was rolled back; run it again."""
+
+    retryable = True
 
 
 class TransactionError(OrmError):
@@ -64,7 +81,7 @@ class NullIndexKey(IndexRuleError, ValueError):
 
 
 __all__ = [
-    "OrmError", "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull",
+    "OrmError", "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull", "Conflict",
     "TransactionError", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
     "SlotConflict", "IndexRuleError", "UniqueViolation", "NullIndexKey",
 ]

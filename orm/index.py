@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .engine import ADD, prefix_end
-from .errors import NullIndexKey, SchemaError, UniqueViolation
+from .engine import prefix_end
+from .errors import KeyTooLong, NullIndexKey, SchemaError, UniqueViolation
 
 if TYPE_CHECKING:
     from .map import Map
@@ -72,24 +72,29 @@ class Index:
         except Exception:
             return self.encode_key(ik)  # raises the error that names this index
 
-    def claim(self, txn: Any, ikb: bytes, kb: bytes) -> bool:
-        """Point a unique index key at kb: True if written, False if it already did."""
-        h = self.table._h
+    def check_size(self, ikb: bytes, kb: bytes) -> None:
+        """Refuse, before anything is written, an index entry the engine cannot store."""
+        size = len(ikb) if self.unique else len(ikb) + len(kb)
+        limit = self.table._maxkey
+        if not 0 < size <= limit:
+            raise KeyTooLong(f"{self.describe()}: index key of {size} bytes is empty or exceeds the engine limit "
+                             f"of {limit} bytes")
+
+    def owner_key(self, kb: bytes) -> Any:
+        """A primary key as stored in this index, decoded for messages."""
         try:
-            done = txn.put_raw(ikb, kb, True, False, False, h)
+            return self._pkdec(kb)
         except Exception:
-            done = txn.put(h, ikb, kb, overwrite=False)  # the careful path: growth, errors
-        else:
-            log = txn.wlog
-            if done and log is not None:
-                log += (ADD, h, ikb, kb)
-        if done:
-            return True
-        owner = txn.get(ikb, None, h)
-        if owner == kb:
-            return False
-        raise UniqueViolation(f"{self.describe()}: key {self.table.key_codec.decode(ikb)!r} already belongs to "
-                              f"{self._pkdec(owner)!r}")
+            return kb
+
+    def claim(self, txn: Any, ikb: bytes, kb: bytes) -> None:
+        """Point a unique index key at kb, refusing one that belongs to another primary key."""
+        h = self.table._h
+        if not txn.insert(h, ikb, kb):
+            owner = txn.get(h, ikb)
+            if owner != kb:
+                raise UniqueViolation(f"{self.describe()}: key {self.table.key_codec.decode(ikb)!r} already "
+                                      f"belongs to {self.owner_key(owner)!r}")
 
     def insert(self, txn: Any, ikb: bytes, kb: bytes) -> None:
         if self.unique:
@@ -101,7 +106,7 @@ class Index:
         if ikb is None:
             return
         if self.unique:
-            if txn.get(ikb, None, self.table._h) == kb:
+            if txn.get(self.table._h, ikb) == kb:
                 txn.delete(self.table._h, ikb)
         else:
             txn.delete(self.table._h, ikb + kb)
@@ -119,7 +124,7 @@ class Index:
         """Primary keys for index_key (encoded bytes if raw)."""
         ikb = self.encode_key(index_key)
         if self.unique:
-            pk = txn.get(ikb, None, self.table._h)
+            pk = txn.get(self.table._h, ikb)
             if pk is None:
                 return []
             return [pk if raw else self._pkdec(pk)]

@@ -6,9 +6,8 @@ from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 from .core import ACCELERATED
-from .engine import ADD, PUT
 from .entity import default_hooks, table_info
-from .errors import OrmError, SchemaError
+from .errors import KeyTooLong, SchemaError, UniqueViolation
 from .index import Index
 from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
@@ -29,7 +28,7 @@ class Map(Table):
     """
 
     kind = "map"
-    __slots__ = ("codec", "cls", "_enc_slow", "indexes")
+    __slots__ = ("codec", "cls", "_enc", "_dec", "_dec_slow", "_marker", "_enc_slow", "_idx", "indexes")
 
     def __init__(self, slot: Any = None, cls: type | None = None, *, key: Any = "uuid", value: Any = "cbor",
                  marshal: Callable[[Any], Any] | None = None, unmarshal: Callable[[Any], Any] | None = None,
@@ -60,6 +59,12 @@ class Map(Table):
         self._enc_slow = None if hooked else self.codec.encode_slow
         self.indexes: dict[str, Index] = {}
         self._idx: tuple[Index, ...] = ()
+        self._replan()
+
+    def _replan(self) -> None:
+        self.set_plan(self._kenc, self._enc, self._dec, self._dec_slow, self._marker, self._h, self._maxkey,
+                      bool(self._idx), self._getitem_py, self._setitem_py, self._delitem_py,
+                      self._put_indexed)
 
     @property
     def value_signature(self) -> str:
@@ -75,7 +80,7 @@ class Map(Table):
         txn, key = tk
         try:
             kb = self._kenc(key)
-            data = txn.get(kb, None, self._h)
+            data = txn.get(self._h, kb)
         except Exception as exc:
             raise self._key_error(exc, key) from None
         if data is None:
@@ -108,7 +113,7 @@ class Map(Table):
         txn, key = tk
         try:
             kb = self._kenc(key)
-            found = txn.get(kb, None, self._h) is not None
+            found = txn.get(self._h, kb) is not None
         except Exception as exc:
             raise self._key_error(exc, key) from None
         if not found:
@@ -128,26 +133,32 @@ class Map(Table):
         if self._idx:
             self._put_indexed(txn, kb, value, vb)
             return
-        # The engine's raw put plus an explicit log append: one Python frame per put.
         try:
-            txn.put_raw(kb, vb, True, True, False, self._h)
+            txn.put(self._h, kb, vb)
         except Exception as exc:
-            self._put_failed(txn, exc, key, kb, vb)
-        else:
-            log = txn.wlog
-            if log is not None:
-                log += (PUT, self._h, kb, vb)
-
-    def _put_failed(self, txn: Any, exc: Exception, key: Any, kb: bytes, vb: bytes) -> None:
-        if self._h is UNBOUND:
             raise self._key_error(exc, key) from None
-        txn.write_failed(exc, self._h, kb, vb, self.describe())
+
+    def _encode_item(self, key: Any, value: Any) -> tuple[bytes, bytes]:
+        """(key bytes, value bytes), or the error naming this table, the key and what was wrong."""
+        try:
+            kb = self._kenc(key)
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
+        try:
+            vb = self._enc(value)
+        except Exception as exc:
+            vb = self._encode_slow(value, exc)
+        self._check_key_size(len(kb))
+        return kb, vb
 
     def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
         """Put every (key, value) pair; returns how many were written.
 
-        Without indexes each batch is encoded in one comprehension and written
-        in one engine call: no Python frame per record.
+        Records go to the engine in batches of PUT_MANY_BATCH; a batch is
+        encoded and checked whole before it is written, so a bad record
+        raises before any of its batch is written (earlier batches stay in
+        the transaction: abort it to undo them). Without indexes a batch is
+        encoded in one comprehension and written in one engine call.
         """
         n = 0
         if self._idx:
@@ -155,32 +166,38 @@ class Map(Table):
                 self[txn, key] = value
                 n += 1
             return n
-        kenc, enc, h = self._kenc, self._enc, self._h
+        kenc, enc, h, maxkey = self._kenc, self._enc, self._h, self._maxkey
         it = iter(items)
         while batch := list(islice(it, PUT_MANY_BATCH)):
             try:
-                txn.put_many(h, [(kenc(k), enc(v)) for k, v in batch])
-            except OrmError:  # final (a full map at its ceiling)
-                raise
+                pairs = [(kenc(k), enc(v)) for k, v in batch]
+                sizes = [len(kb) for kb, _ in pairs]
+                if min(sizes) == 0 or max(sizes) > maxkey:
+                    raise KeyTooLong()
             except Exception:
-                # The careful path, one put at a time: slow codecs, and the error
-                # that names the table and key (puts are idempotent).
-                for key, value in batch:
-                    self[txn, key] = value
+                # The careful path: slow codecs, and the error that names the table and key.
+                pairs = [self._encode_item(k, v) for k, v in batch]
+            if self._h is UNBOUND:
+                raise self._key_error(TypeError(), None)
+            txn.put_many(h, pairs)
             n += len(batch)
         return n
 
     def delete(self, txn: Any, key: Any) -> bool:
         """Remove key (and its index entries); False if it was not there."""
         kb = self._encode_key(key)
-        if self._idx:
-            old = txn.get(kb, None, self._h)
-            if old is None:
-                return False
-            record = self.decode_value(old)
-            for idx in self._idx:
-                idx.remove(txn, idx.entry_key(record), kb)
-        return txn.delete(self._h, kb)
+        try:
+            if self._idx:
+                old = txn.get(self._h, kb)
+                if old is None:
+                    return False
+                record = self.decode_value(old)
+                olds = [idx.entry_key(record) for idx in self._idx]  # computed before the first write
+                for idx, oik in zip(self._idx, olds):
+                    idx.remove(txn, oik, kb)
+            return txn.delete(self._h, kb)
+        except Exception as exc:
+            raise self._key_error(exc, key) from None
 
     def _delitem_py(self, tk: tuple[Any, Any]) -> None:
         txn, key = tk
@@ -233,6 +250,7 @@ class Map(Table):
         idx = Index(name, self, index_table, key_fn, unique, nullable)
         self.indexes[name] = idx
         self._idx = tuple(self.indexes.values())
+        self._replan()
         return idx
 
     def index(self, name: str) -> Index:
@@ -254,12 +272,12 @@ class Map(Table):
                 ikb = idx._ienc(index_key)
             except Exception:
                 ikb = idx.encode_key(index_key)  # raises the error naming the index
-            kb = txn.get(ikb, None, idx.table._h)
+            kb = txn.get(idx.table._h, ikb)
         else:
             kb = next(iter(idx.primary_keys(txn, index_key, limit=1, raw=True)), None)
         if kb is None:
             return None
-        data = txn.get(kb, None, self._h)
+        data = txn.get(self._h, kb)
         if data is None:
             return None
         marker = self._marker
@@ -280,41 +298,51 @@ class Map(Table):
         return problems
 
     def _put_indexed(self, txn: Any, kb: bytes, value: Any, vb: bytes) -> None:
-        # Null checks and unique claims come first, so a refused put writes nothing.
-        idxs = self._idx
+        # Everything that can refuse the put is checked before the first write,
+        # so a refused put leaves the transaction exactly as it was: key sizes,
+        # null and unencodable index keys, unique claims, the old record's keys.
+        # (Inlined: this is the indexed put's hot path.)
+        n, maxkey = len(kb), self._maxkey
+        if not 0 < n <= maxkey:
+            self._check_key_size(n)
+        idxs, h = self._idx, self._h
         new: list[bytes | None] = []
-        claimed: list[tuple[Index, bytes]] = []
-        try:
-            for idx in idxs:
-                ikb = idx.entry_key(value, check=True)
-                new.append(ikb)
-                if ikb is not None and idx.unique and idx.claim(txn, ikb, kb):
-                    claimed.append((idx, ikb))
-        except BaseException:
-            for idx, ikb in claimed:
-                idx.remove(txn, ikb, kb)
-            raise
-        # Inserts are the common case: try one insert-only put before reading an old record.
-        h = self._h
-        try:
-            inserted = txn.put_raw(kb, vb, True, False, False, h)
-        except Exception:
-            inserted = txn.put(h, kb, vb, overwrite=False)  # the careful path: growth, errors
-        else:
-            log = txn.wlog
-            if inserted and log is not None:
-                log += (ADD, h, kb, vb)
-        if inserted:
+        for idx in idxs:
+            ik = idx.key_fn(value)
+            if ik is None:
+                idx.entry_key(value, check=True)  # raises NullIndexKey unless nullable
+                new.append(None)
+                continue
+            try:
+                ikb = idx._ienc(ik)
+            except Exception:
+                ikb = idx.encode_key(ik)  # raises the error naming the index
+            if idx.unique:
+                if not 0 < len(ikb) <= maxkey:
+                    idx.check_size(ikb, kb)
+                owner = txn.get(idx.table._h, ikb)
+                if owner is not None and owner != kb:
+                    raise UniqueViolation(f"{idx.describe()}: key {idx.table.key_codec.decode(ikb)!r} already "
+                                          f"belongs to {idx.owner_key(owner)!r}")
+            elif not 0 < len(ikb) + n <= maxkey:
+                idx.check_size(ikb, kb)
+            new.append(ikb)
+        # Inserts are the common case: an insert-only put needs no read of an old record.
+        if txn.insert(h, kb, vb):
             for idx, ikb in zip(idxs, new):
-                if ikb is not None and not idx.unique:
-                    idx.insert(txn, ikb, kb)
+                if ikb is not None:
+                    if idx.unique:
+                        txn.put(idx.table._h, ikb, kb)
+                    else:
+                        txn.put(idx.table._h, ikb + kb, b"")
             return
-        old_record = self.decode_value(txn.replace(h, kb, vb))
-        for idx, ikb in zip(idxs, new):
-            oik = idx.entry_key(old_record)
+        old_record = self.decode_value(txn.get(h, kb))
+        olds = [idx.entry_key(old_record) for idx in idxs]
+        txn.put(h, kb, vb)
+        for idx, ikb, oik in zip(idxs, new, olds):
             if oik == ikb:
                 continue
             if oik is not None:
                 idx.remove(txn, oik, kb)
-            if ikb is not None and not idx.unique:
+            if ikb is not None:
                 idx.insert(txn, ikb, kb)

@@ -50,10 +50,13 @@ class SetMap(Table):
 
     def __setitem__(self, tk: tuple[Any, Any], members: Iterable[Any]) -> None:
         view = self[tk]
-        encoded = [self._member(m) for m in members]  # validate all before changing anything
+        # Validate all before changing anything.
+        entries = [view._prefix + self._member(m) for m in members]
+        for entry in entries:
+            self._check_key_size(len(entry), "entry (key and member)")
         view.clear()
-        for mb in encoded:
-            tk[0].put(self._h, view._prefix + mb, b"")
+        for entry in entries:
+            tk[0].put(self._h, entry, b"")
 
     def __delitem__(self, tk: tuple[Any, Any]) -> None:
         if not self[tk].clear():
@@ -99,8 +102,14 @@ class SetMap(Table):
         """Add every (key, member) pair; returns how many were new."""
         n = 0
         for key, member in pairs:
-            n += txn.put(self._h, self._key_prefix(key) + self._member(member), b"", overwrite=False)
+            n += txn.insert(self._h, self._entry(self._key_prefix(key), member), b"")
         return n
+
+    def _entry(self, prefix: bytes, member: Any) -> bytes:
+        """The engine key of (key, member), checked against the engine's key limit."""
+        entry = prefix + self._member(member)
+        self._check_key_size(len(entry), "entry (key and member)")
+        return entry
 
 
 class SetView:
@@ -112,7 +121,7 @@ class SetView:
         self._tab, self._txn, self._key, self._prefix = tab, txn, key, prefix
 
     def add(self, member: Any) -> None:
-        self._txn.put(self._tab._h, self._prefix + self._tab._member(member), b"")
+        self._txn.put(self._tab._h, self._tab._entry(self._prefix, member), b"")
 
     def update(self, members: Iterable[Any]) -> None:
         for m in members:
@@ -139,7 +148,7 @@ class SetView:
             mb = self._tab._menc(member)
         except (TypeError, AttributeError, ValueError):
             return False
-        return self._txn.get(self._prefix + mb, db=self._tab._h) is not None
+        return self._txn.get(self._tab._h, self._prefix + mb) is not None
 
     def __iter__(self) -> Iterator[Any]:
         n, dec = len(self._prefix), self._tab._mdec

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .core import TableCore
-from .engine import PUT, prefix_end
+from .engine import prefix_end
 from .errors import KeyTooLong, OrmError, SchemaError
 from .keys import KeyCodec, Tuple, key_codec
 
@@ -37,13 +37,13 @@ UNBOUND = _Unbound()
 class Table(TableCore):
     """Base of Map and SetMap. Subclasses set ``kind`` and the value side.
 
-    The attributes the hot paths read (``_kenc``, ``_h``, Map's codecs) live in
-    TableCore (core.py).
+    ``_kenc`` encodes keys, ``_h`` is the engine's handle of the table and
+    ``_maxkey`` the engine's key limit (0 until bound).
     """
 
     kind = "table"
     # Slots keep attribute access on the hot paths cheap.
-    __slots__ = ("slot", "key_codec", "_kdec", "name", "table_oid", "db", "__weakref__")
+    __slots__ = ("slot", "key_codec", "_kenc", "_kdec", "_h", "_maxkey", "name", "table_oid", "db", "__weakref__")
 
     def __init__(self, slot: int | None, key: Any) -> None:
         if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= MAX_SLOT):
@@ -56,8 +56,7 @@ class Table(TableCore):
         self.table_oid: Any = None
         self.db: "Database | None" = None
         self._h: Any = UNBOUND
-        self._op_put = PUT
-        self._maxkey = 0  # engine key limit, known once bound
+        self._maxkey = 0
 
     # -- identity ------------------------------------------------------------
 
@@ -74,29 +73,38 @@ class Table(TableCore):
     def _bind(self, db: "Database", name: str, slot: int, handle: Any) -> None:
         self.db, self.name, self.slot, self._h = db, name, slot, handle
         self._maxkey = db.max_key_size
+        self._replan()
+
+    def _replan(self) -> None:
+        """Hand the hot-path attributes to TableCore again (Map does; other tables need nothing)."""
 
     # -- errors --------------------------------------------------------------
 
     def _key_error(self, exc: Exception, key: Any) -> Exception:
         """Turn a failure around a key into an error naming this table."""
-        if isinstance(exc, OrmError):
-            return exc if self.describe() in str(exc) else type(exc)(f"{self.describe()}: {exc}")
         if self._h is UNBOUND:
             return SchemaError(f"{self.describe()} is not attached to a database; attach its schema first")
+        if isinstance(exc, OrmError):
+            return named(exc, self.describe())
         if isinstance(exc, (TypeError, AttributeError)):
             return TypeError(f"{self.describe()}: key {key!r} has the wrong type; expected {self.key_codec.expected}")
         if isinstance(exc, ValueError):
             return ValueError(f"{self.describe()}: invalid key {key!r}: {exc}")
-        translate = getattr(self.db, "translate_error", None)
-        if translate is not None:
-            return translate(exc, self.describe())
         return exc
 
     def _check_miss(self, kb: bytes) -> None:
         """A lookup found nothing: say so loudly if the key could never have been stored."""
-        if self.db is not None and len(kb) > self.db.max_key_size:
+        if self._h is UNBOUND:
+            raise self._key_error(TypeError(), None)
+        if len(kb) > self._maxkey:
             raise KeyTooLong(f"{self.describe()}: key of {len(kb)} bytes exceeds the engine limit "
-                             f"of {self.db.max_key_size} bytes")
+                             f"of {self._maxkey} bytes")
+
+    def _check_key_size(self, size: int, what: str = "key") -> None:
+        """Refuse, before anything is written, a key the engine cannot store."""
+        if not 0 < size <= self._maxkey:
+            raise KeyTooLong(f"{self.describe()}: {what} of {size} bytes is empty or exceeds the engine limit "
+                             f"of {self._maxkey} bytes")
 
     def _encode_key(self, key: Any) -> bytes:
         try:
@@ -156,6 +164,15 @@ class Table(TableCore):
         if self._h is UNBOUND:
             raise self._key_error(TypeError(), None)
         return txn.drop(self._h)
+
+
+def named(exc: OrmError, where: str) -> OrmError:
+    """exc with its message prefixed by where (unless it names it already); type and retryable kept."""
+    if where in str(exc):
+        return exc
+    new = type(exc)(f"{where}: {exc}")
+    new.retryable = exc.retryable
+    return new
 
 
 def is_full_key(codec: KeyCodec, key: Any) -> bool:

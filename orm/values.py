@@ -6,6 +6,7 @@ the hot path; ``signature`` is what the catalog stores and compares.
 
 from __future__ import annotations
 
+import inspect
 import json
 import struct
 import uuid
@@ -114,20 +115,58 @@ def _oid_decode(data: bytes) -> int:
 
 def _numpy_encode(obj: Any) -> bytes:
     import numpy
+    from numpy.lib.format import dtype_to_descr
     if not isinstance(obj, numpy.ndarray):
         raise TypeError(f"expected numpy.ndarray, got {type(obj).__name__}")
     if obj.dtype.hasobject:
         raise TypeError("numpy arrays of Python objects cannot be stored")
-    header = cbor2.dumps([obj.dtype.str, list(obj.shape)])
-    return _U64.pack(len(header))[6:] + header + numpy.ascontiguousarray(obj).tobytes()
+    # dtype_to_descr is dtype.str for plain dtypes (the older header) and the
+    # field list, names and offsets included, for structured ones.
+    header = [dtype_to_descr(obj.dtype), list(obj.shape)]
+    if isinstance(obj, numpy.recarray):
+        header.append("recarray")
+    head = cbor2.dumps(header)
+    return _U64.pack(len(head))[6:] + head + numpy.ascontiguousarray(obj).tobytes()
 
 
 def _numpy_decode(data: bytes) -> Any:
     import numpy
+    from numpy.lib.format import descr_to_dtype
     n = int.from_bytes(data[:2], "big")
-    dtype, shape = cbor2.loads(data[2:2 + n])
+    descr, shape, *kind = cbor2.loads(data[2:2 + n])
     # A read-only view over the engine's buffer: no second copy.
-    return numpy.frombuffer(data, dtype=numpy.dtype(dtype), offset=2 + n).reshape(shape)
+    array = numpy.frombuffer(data, dtype=descr_to_dtype(descr), offset=2 + n).reshape(shape)
+    return array.view(numpy.recarray) if kind == ["recarray"] else array
+
+
+def _takes_builder(build: Callable[..., Any]) -> bool:
+    """True for zlmdb's FlatBuffers contract, build(obj, builder) -> offset (two positional arguments)."""
+    try:
+        params = inspect.signature(build).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: the bytes contract
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+    return len(positional) == 2
+
+
+def flatbuffers_marshal(build: Callable[..., Any]) -> Callable[[Any], Any]:
+    """A table's FlatBuffers build as obj -> bytes.
+
+    Accepts both contracts: ``build(obj) -> bytes`` and zlmdb's (which cfxdb
+    and pydefi classes follow) ``build(obj, builder) -> offset``, where the
+    table owns the builder and finishes the buffer.
+    """
+    if not _takes_builder(build):
+        return build
+    import flatbuffers
+
+    def marshal(obj: Any) -> bytes:
+        builder = flatbuffers.Builder(0)
+        builder.Finish(build(obj, builder))
+        return builder.Output()
+
+    return marshal
 
 
 CBOR = ValueCodec("cbor", cbor2.dumps, cbor2.loads, encode_slow=_cbor_encode_typed,
@@ -164,6 +203,8 @@ def compose(codec: ValueCodec, marshal: Callable[[Any], Any] | None,
     """
     if marshal is None and unmarshal is None:
         return codec.encode, codec.decode
+    if codec is FLATBUFFERS and marshal is not None:
+        marshal = flatbuffers_marshal(marshal)
     enc = _cbor_encode if codec is CBOR else codec.encode
     dec = codec.decode
     if marshal is not None:

@@ -189,18 +189,17 @@ def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bo
 @migrate.command()
 @click.argument("name")
 @click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
-              help="Migrations directory (default: the installed migrations package).")
+              help="Directory to write into (default: the migrations of the source checkout cfxstore runs from).")
 @handle_errors
 def new(name: str, directory: str | None) -> None:
     """Write a template for the next migration, NNNN_NAME.py."""
+    from cfxstore.migrate.discovery import new_migration_dir
     from cfxstore.migrate.versions import migrations_dir, versions_in
 
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not slug:
         raise click.UsageError("NAME needs letters or digits")
-    directory = directory or migrations_dir()
-    if not os.path.isdir(directory):
-        raise click.ClickException(f"migrations directory {directory} does not exist")
+    directory = new_migration_dir(directory)
     existing = versions_in(directory)
     version = (existing[-1] if existing else 0) + 1
     path = os.path.join(directory, f"{version:04d}_{slug}.py")
@@ -208,6 +207,8 @@ def new(name: str, directory: str | None) -> None:
     with open(path, "x", encoding="utf-8") as f:
         f.write(TEMPLATE.format(version=version, previous=version - 1, description=description))
     click.echo(f"wrote {path}")
+    if os.path.realpath(directory) == os.path.realpath(migrations_dir()):
+        note(f"raise SCHEMA_VERSION in cfxstore/migrate/versions.py to {version}")
 
 
 @migrate.command("import-cfxdb")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 
 import orm
-from cfxstore.database import open_database
+from cfxstore.database import can_create_in, open_database
+from cfxstore.lmdbfile import check_whole
 
 from .errors import NotADatabase
 
@@ -27,6 +28,7 @@ def require_database(path: str) -> str:
         raise NotADatabase(f"{path} is a file, not a database directory")
     if not os.path.isfile(os.path.join(path, "data.mdb")):
         raise NotADatabase(f"{path} is not a cfxstore database (the directory has no data.mdb)")
+    check_whole(path)
     return os.path.realpath(path)
 
 
@@ -54,7 +56,7 @@ def open_or_create(path: str, *, maxsize: int = MAINTENANCE_MAXSIZE) -> tuple[or
         return open_existing(path, readonly=False, maxsize=maxsize), False
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADatabase(f"{path} is a file, not a database directory")
-    if os.path.isdir(path) and os.listdir(path):
+    if os.path.isdir(path) and not can_create_in(path):
         raise NotADatabase(f"{path} is a directory with other files in it and no database; "
                            "give a new or empty directory")
     return open_database(path, maxsize=maxsize), True

@@ -1,11 +1,28 @@
-"""Compact, consistent copies of a database."""
+"""Compact, consistent copies of a database that appear whole or not at all.
+
+The copy is written into a hidden temporary sibling of the destination,
+synced, then renamed to the destination: a backup that is cut short (an
+error, a full disk, a kill) never carries the final name, and its
+temporary is removed by the next backup to the same place.
+"""
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 
 import orm
+from cfxstore import atomic, crashpoint
+
+from .errors import MaintenanceError
+
+#: The <purpose> part of a backup's temporary name (see cfxstore.atomic).
+TEMP_PURPOSE = "backup-partial"
+
+
+class BackupError(MaintenanceError):
+    """A backup could not be written; nothing carries the destination's name."""
 
 
 def backup_path(db_path: str, version: int | None, now: datetime.datetime | None = None) -> str:
@@ -19,11 +36,42 @@ def backup_path(db_path: str, version: int | None, now: datetime.datetime | None
     return path
 
 
-def backup(db: orm.Database, dest: str) -> str:
-    """Copy db into the new or empty directory dest (compacted; consistent while writers run)."""
-    return db.backup(dest, compact=True)
+def _check_dest(dest: str) -> None:
+    if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
+        raise BackupError(f"backup destination {dest} must be a new or empty directory")
+
+
+def backup(db: orm.Database, dest: str | os.PathLike[str]) -> str:
+    """Copy db into the new or empty directory dest (compacted; consistent while writers run).
+
+    Returns dest's real path. On any failure dest is left as it was.
+    """
+    dest = os.path.realpath(os.fspath(dest))
+    _check_dest(dest)
+    tmp = atomic.temp_dir(dest, TEMP_PURPOSE)
+    try:
+        try:
+            db.backup(tmp, compact=True)
+        except orm.OrmError as exc:
+            raise BackupError(f"backup of {db.path} to {dest} failed: {exc}") from None
+        crashpoint.reached("backup-copied")
+        try:
+            atomic.publish(tmp, dest)
+        except OSError as exc:
+            _check_dest(dest)  # filled meanwhile: say so
+            raise BackupError(f"backup of {db.path} to {dest} failed: {exc.strerror or exc}") from None
+    except BaseException:
+        atomic.discard(tmp)
+        raise
+    return dest
 
 
 def backup_beside(db: orm.Database, version: int | None) -> str:
-    """Back db up next to itself (see backup_path); returns the backup's path."""
-    return backup(db, backup_path(db.path, version))
+    """Back db up next to itself (see backup_path); returns the backup's path.
+
+    Temporaries of earlier automatic backups of db that were killed are removed
+    first (each had its own timestamped name).
+    """
+    dest = backup_path(db.path, version)
+    atomic.clean_stale(dest, TEMP_PURPOSE, re.escape(os.path.basename(db.path.rstrip(os.sep))) + r"\.backup-[^/]+")
+    return backup(db, dest)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import orm
+from orm.evolve import table_entries
 
 from . import rawtables
 from .errors import MigrationError
@@ -59,6 +60,35 @@ class MigrationContext:
         if tab is None:
             raise MigrationError(f"migration {self.version}: the database has no table {name!r}")
         return tab
+
+    # -- evolving tables (orm.evolve, inside this step's transaction) -----------------
+
+    def drop_table(self, name: str) -> int:
+        """Remove table name with its records and index tables; returns the records removed."""
+        removed = orm.drop_table(self.db, name, self.txn)
+        self.rows_written += removed
+        self._reload()
+        return removed
+
+    def rename_table(self, old: str, new: str) -> None:
+        """Give table old the name new (the schema declaring it must use the new name)."""
+        orm.rename_table(self.db, old, new, self.txn)
+        self._reload()
+
+    def retype_table(self, name: str, value: Any, *, convert: Callable[[Any], Any] | None = None,
+                     marshal: Callable[[Any], Any] | None = None, build: Callable[..., Any] | None = None) -> int:
+        """Re-encode every record of name with value codec value (see orm.retype_table); returns the count."""
+        done = orm.retype_table(self.db, name, value, convert=convert, marshal=marshal, build=build,
+                                txn=self.txn, on_row=lambda n, total: self._row(name, n, total))
+        self.rows_read += done
+        self.rows_written += done
+        self._reload()
+        return done
+
+    def _reload(self) -> None:
+        # The catalog as this step's transaction sees it (a new read would not see the change).
+        self._catalog = table_entries(self.db, self.txn)
+        self._tables.clear()
 
     # -- records -----------------------------------------------------------------
 

@@ -163,12 +163,12 @@ class Runner:
         fn = migration.upgrade if up else migration.downgrade
         try:
             fn(ctx)  # type: ignore[misc]
-        except (MigrationError, orm.OrmError):
+        except MigrationError:
             raise
         except Exception as exc:
-            raise MigrationError(f"migration {migration.name} ({plan.direction}) failed: "
-                                 f"{type(exc).__name__}: {exc}; the database stays at version "
-                                 f"{from_version}") from exc
+            what = str(exc) if isinstance(exc, orm.OrmError) else f"{type(exc).__name__}: {exc}"
+            raise MigrationError(f"migration {migration.name} ({plan.direction}) failed: {what}; "
+                                 f"the database stays at version {from_version}") from exc
         stamp(self.db, txn, to_version)
         result = StepResult(migration.version, plan.direction, from_version, to_version, migration.description,
                             ctx.rows_read, ctx.rows_written, time.monotonic() - started)

@@ -6,20 +6,24 @@ This module stays light (no migration is imported) because every
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os
 import re
 from typing import Any
 
+import cfxstore
 import orm
+
+from .errors import MigrationError
 
 #: Meta key under which a database stores its schema version.
 VERSION_KEY = "schema_version"
 #: Meta key of the list of migration steps applied to a database.
 HISTORY_KEY = "schema_history"
-#: The package holding the numbered migration modules.
-MIGRATIONS_PACKAGE = "migrations"
+#: The schema version this code writes: the number of the newest migration script
+#: (a test ties the two together; raise it with every new script).
+SCHEMA_VERSION = 2
+#: Directory name of the numbered migration scripts, installed beside the cfxstore package.
+MIGRATIONS_DIRNAME = "migrations"
 
 MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
 
@@ -43,11 +47,17 @@ class DatabaseTooNew(SchemaVersionError):
 
 
 def migrations_dir() -> str:
-    """Directory of the installed ``migrations`` package."""
-    spec = importlib.util.find_spec(MIGRATIONS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the {MIGRATIONS_PACKAGE!r} package is not installed alongside cfxstore")
-    return list(spec.submodule_search_locations)[0]
+    """Directory of this installation's migration scripts, found by file path.
+
+    The scripts are installed beside the cfxstore package (both in a wheel and
+    in a source checkout). They are never looked up by import name, so another
+    ``migrations`` package in the working directory or on sys.path cannot
+    stand in for them.
+    """
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfxstore.__file__))), MIGRATIONS_DIRNAME)
+    if not os.path.isdir(path):
+        raise MigrationError(f"cfxstore's migration scripts are missing: no directory {path}; reinstall cfxstore")
+    return path
 
 
 def versions_in(directory: str) -> list[int]:
@@ -60,11 +70,9 @@ def versions_in(directory: str) -> list[int]:
     return sorted(found)
 
 
-@functools.lru_cache(maxsize=1)
 def latest_version() -> int:
-    """The schema version this code writes: the number of the newest migration."""
-    found = versions_in(migrations_dir())
-    return found[-1] if found else 0
+    """The schema version this code writes (SCHEMA_VERSION)."""
+    return SCHEMA_VERSION
 
 
 def stored_version(db: orm.Database, txn: Any) -> int | None:

@@ -17,8 +17,10 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.router.config import CookieConfig
 from cfxstore.router.cookiebackend import CookieBackend
 
-# Values this store issues are urlsafe base64; anything else cannot be ours.
-_VALUE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
+# cfxstore issues urlsafe base64 values; stock Crossbar issued standard base64 ones
+# (autobahn's newid(), 6 to 64 characters), which stay valid after an upgrade. Lookups go
+# by hash, so the wider alphabet admits nothing a lookup could be fooled by.
+_VALUE = re.compile(r"^[A-Za-z0-9_\-+/]{6,128}$")
 _NO_AUTH = (None, None, None, None, None)
 _hash = CookieService.hash_value
 

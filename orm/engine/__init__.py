@@ -1,39 +1,88 @@
-"""The engine boundary: everything orm needs from a storage engine.
+"""The engine protocol: everything orm needs from a storage engine.
 
-Tables and codecs talk to an engine only through the methods below, so a
-second engine (PostgreSQL for router clusters) can slot in without touching
-them. LMDB (``orm.engine.lmdb``) is the embedded default.
+``Database``, the tables, their indexes and the catalog reach storage only
+through the two interfaces below. An engine stores raw bytes in named
+tables, keeps each table's keys in bytewise order and runs serialisable
+transactions: any number of readers, each on a snapshot, and one writer at
+a time. Whatever is specific to an engine (map growth, cursors, handles,
+native acceleration, connection pools) stays inside it.
 
-Engine:
-    open_table(name, txn, create) -> handle | None
-    begin(write) -> EngineTransaction
-    info() -> dict, copy(dest, compact), close()
+Implementations: ``lmdb`` (the default, orm/engine/lmdb.py) and ``memory``
+(orm/engine/memory.py). A networked SQL engine fits the same shape: a
+handle names a table, ``iterate`` becomes a server-side ordered range query,
+and a serialisation failure raises ``orm.Conflict`` (retryable).
 
-EngineTransaction (raw bytes in and out, keys ordered bytewise):
-    get(key, default=None, db=handle) -> bytes | None
-    put(handle, key, value, overwrite=True) -> bool   (False: key existed, nothing written)
-    put_many(handle, pairs)                              overwriting puts, one engine call
-    replace(handle, key, value) -> bytes | None         (the previous value)
-    delete(handle, key) -> bool
-    iterate(handle, start, stop, reverse=False) -> Iterator[(key, value)]   [start, stop)
-    count(handle) -> int                                 exact, O(1)
-    drop(handle) -> int                                  empties one table
-    commit(), abort(), on_commit(fn), on_abort(fn)
-
-Hot paths pass arguments positionally (keyword parsing costs py-lmdb
-0.15 µs a call): ``get(key, None, handle)``. The hot write path avoids a
-Python frame per put: callers use
-``put_raw(key, value, dupdata, overwrite, append, handle)`` (the engine's own put),
-append ``(PUT or ADD, handle, key, value)`` to ``wlog`` when it wrote, and
-hand any exception to ``write_failed(exc, handle, key, value, what)``.
+Errors: an engine raises orm errors only (``KeyTooLong``, ``ReadOnlyError``,
+``MapFull``, ``Conflict``, ``TransactionError``, ``DatabaseError``), never
+its own exceptions. An error with ``retryable`` set means the whole
+transaction may be run again (``Database.transact`` does that); the
+transaction must then be aborted, and it wrote nothing.
 """
-
 
 from __future__ import annotations
 
-# Write log opcodes shared by the engines and the hot-path callers.
-PUT = 0   # put that overwrites
-ADD = 1   # put that only inserts (overwrite=False)
+from typing import Any, Callable, Iterator, Protocol
+
+
+class Handle(Protocol):
+    """An engine's reference to one table; opaque to orm, valid until the engine closes."""
+
+
+class EngineTransaction(Protocol):
+    """One transaction. Keys and values are bytes; ranges are [start, stop), None = unbounded."""
+
+    write: bool
+
+    def get(self, handle: Handle, key: bytes) -> bytes | None: ...
+    def put(self, handle: Handle, key: bytes, value: bytes) -> None:
+        """Store value under key, replacing any value there."""
+    def insert(self, handle: Handle, key: bytes, value: bytes) -> bool:
+        """Store value only if key is absent; False (nothing written) if it was present."""
+    def replace(self, handle: Handle, key: bytes, value: bytes) -> bytes | None:
+        """Store value under key; the value it replaced, or None."""
+    def delete(self, handle: Handle, key: bytes) -> bool: ...
+    def put_many(self, handle: Handle, pairs: list[tuple[bytes, bytes]]) -> None:
+        """Overwriting puts of pairs whose keys the caller checked against max_key_size."""
+    def iterate(self, handle: Handle, start: bytes | None, stop: bytes | None,
+                reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs with start <= key < stop in key order (descending if reverse).
+
+        Writes to the same transaction while iterating are allowed; the
+        iteration continues after the last key it yielded.
+        """
+    def count(self, handle: Handle) -> int:
+        """Exact number of entries of the table."""
+    def drop(self, handle: Handle) -> int:
+        """Remove every entry of the table; returns how many there were."""
+    def commit(self) -> None: ...
+    def abort(self) -> None:
+        """End the transaction, undoing its writes; a no-op once ended."""
+    def on_commit(self, fn: Callable[[], None]) -> None: ...
+    def on_abort(self, fn: Callable[[], None]) -> None: ...
+    def __enter__(self) -> "EngineTransaction": ...
+    def __exit__(self, *exc: Any) -> None:
+        """Commit if the block succeeded, abort if it raised."""
+
+
+class Engine(Protocol):
+    """One open database."""
+
+    path: str
+    readonly: bool
+    #: Longest key (including every table-level prefix) the engine stores, in bytes.
+    max_key_size: int
+
+    def begin(self, write: bool) -> EngineTransaction:
+        """A transaction; one writer at a time (a second writer waits), readers never wait."""
+    def open_table(self, name: str, create: bool, txn: EngineTransaction | None = None) -> Handle | None:
+        """The table's handle, creating it if asked (None if absent); inside txn if given."""
+    def info(self) -> dict[str, Any]:
+        """Figures for ``Database.stats``: at least map_size and used_bytes."""
+    def copy(self, dest: str, compact: bool) -> None:
+        """A consistent copy of the whole database into the empty directory dest."""
+    def close(self) -> None: ...
+    def thread_write_txn(self) -> EngineTransaction | None:
+        """The write transaction this thread has open, if any."""
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -42,3 +91,17 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not stripped:
         return None
     return stripped[:-1] + bytes((stripped[-1] + 1,))
+
+
+ENGINES = ("lmdb", "memory")
+
+
+def open_engine(kind: str, path: str, **options: Any) -> Engine:
+    """An engine of the named kind on path; options are the Database's."""
+    if kind == "lmdb":
+        from .lmdb import LmdbEngine
+        return LmdbEngine(path, **options)
+    if kind == "memory":
+        from .memory import MemoryEngine
+        return MemoryEngine(path, readonly=options["readonly"])
+    raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

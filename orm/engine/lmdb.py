@@ -1,18 +1,27 @@
 """The LMDB engine (py-lmdb): one named LMDB database per table.
 
 One named database per table gives exact O(1) counts (LMDB keeps the entry
-count) and a truncate that cannot reach into a neighbouring table.
+count) and a drop that cannot reach into a neighbouring table.
 
-A write that fills the map does not fail: the transaction's writes are
-logged, so on MDB_MAP_FULL the engine aborts, doubles the map (up to a
-ceiling) and replays the log in a fresh transaction. The caller's
-transaction object stays the same and never notices. A map that cannot grow
-(opened at its ceiling, or grown to it) keeps no log: holding every write
-until commit costs about 0.3 µs a put, and there MAP_FULL is final anyway.
+Map size. LMDB's map is address space, and on Linux the file grows only as
+pages are written, so the engine maps the configured ceiling at open. A
+write transaction is never aborted and redone behind its caller's back: if
+the map fills inside one, the transaction fails with ``MapFull``. Only when
+the address space cannot hold the ceiling does the engine start smaller (at
+``maxsize``); then it grows the map between transactions, never inside one:
+before a write transaction when the map is over half full, and before the
+next one after a transaction failed on a full map (that ``MapFull`` is
+retryable, and ``Database.transact`` retries it). At the ceiling
+``MapFull`` is final.
+
+Growth, and adopting a map another process grew (``MDB_MAP_RESIZED``), need
+every transaction of this process to be closed: the engine counts them per
+thread and holds new ones back while it resizes.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 import time
@@ -21,51 +30,74 @@ from typing import Any, Callable, Iterator
 
 import lmdb
 
-from . import ADD, PUT
+from .hooks import TransactionHooks
+from ..errors import DatabaseError, KeyTooLong, MapFull, OrmError, ReadOnlyError, TransactionError, ValueCodecError
 
-from ..errors import DatabaseError, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
+try:
+    if os.environ.get("ORM_PURE_PYTHON"):
+        raise ImportError("ORM_PURE_PYTHON is set")
+    from ._lmdbcall import Call
+except ImportError:
+    Call = None
 
-# Write log opcodes (PUT is public: hot-path callers append it themselves). The log is a flat list, four slots per write, because
-# retaining one tuple per write makes the cyclic GC rescan them all the time.
-_PUT, _ADD = PUT, ADD
-_DEL, _DROP, _OPEN, _MANY = 2, 3, 4, 5
-
-# How long a growing writer waits for other threads' transactions to end.
+# How long a resize waits for this process's other transactions to end: a needed one, and
+# one ahead of need (skipped if they stay open).
 GROW_WAIT_SECONDS = 30.0
+PROACTIVE_WAIT_SECONDS = 1.0
+_MiB = 1 << 20
+
+
+def address_space_for(size: int) -> bool:
+    """True if this process can map size more bytes (a reservation that is released at once)."""
+    try:
+        probe = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0),
+                          prot=0)  # PROT_NONE: address space only
+    except (OSError, OverflowError, ValueError):
+        return False
+    probe.close()
+    return True
 
 
 class LmdbEngine:
-    """One LMDB environment plus the bookkeeping that makes map growth safe."""
+    """One LMDB environment plus the bookkeeping that keeps resizing safe."""
 
     def __init__(self, path: str, *, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
                  max_tables: int, max_readers: int = 126) -> None:
         self.path = path
         self.readonly = readonly
-        self.maxsize_limit = max(maxsize_limit, maxsize)
-        self._env = lmdb.open(path, map_size=maxsize, max_dbs=max_tables + 2, readonly=readonly,
-                              sync=sync, metasync=sync, create=not readonly, subdir=True,
-                              mode=0o600, lock=True, max_readers=max_readers)
+        self.ceiling = max(maxsize_limit, maxsize)
+        size = self.ceiling if address_space_for(self.ceiling) else maxsize
+        try:
+            self._env = lmdb.open(path, map_size=size, max_dbs=max_tables + 2, readonly=readonly, sync=sync,
+                                  metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=True,
+                                  max_readers=max_readers)
+        except lmdb.Error as exc:
+            raise DatabaseError(f"cannot open database {path}: {exc}") from None
+        self.max_key_size: int = self._env.max_key_size()
         self._cond = threading.Condition()
         self._states: "weakref.WeakSet[_ThreadState]" = weakref.WeakSet()  # one per thread
-        self._growing = False
+        self._closed_gate = False   # True while a resize holds new transactions back
         self._local = threading.local()
         self._handles: dict[bytes, Any] = {}
+        self._want_growth = False
         self._note_map_size()
 
     # -- environment -------------------------------------------------------
 
     @property
     def map_size(self) -> int:
-        return self._env.info()["map_size"]
+        return self._map_bytes
 
-    @property
-    def max_key_size(self) -> int:
-        return self._env.max_key_size()
+    def _note_map_size(self) -> None:
+        # Cached: reading it costs an env.info() call, too much for every begin.
+        self._map_bytes = self._env.info()["map_size"]
+        self._growable = self._map_bytes < self.ceiling
 
     def info(self) -> dict[str, Any]:
         info = self._env.info()
         stat = self._env.stat()
         return {
+            "engine": "lmdb",
             "map_size": info["map_size"],
             "used_bytes": (info["last_pgno"] + 1) * stat["psize"],
             "page_size": stat["psize"],
@@ -75,20 +107,37 @@ class LmdbEngine:
         }
 
     def copy(self, dest: str, compact: bool) -> None:
-        self._env.copy(dest, compact=compact)
+        self._counted(lambda: self._env.copy(dest, compact=compact), f"copy to {dest}")
 
     def close(self) -> None:
         self._env.close()
 
     def translate(self, exc: Exception, what: str) -> Exception:
         """An LMDB exception as an orm error naming what was being done."""
-        if not isinstance(exc, lmdb.Error):
+        if isinstance(exc, OrmError) or not isinstance(exc, lmdb.Error):
             return exc
         if isinstance(exc, lmdb.BadValsizeError):
             return KeyTooLong(f"{what}: key is empty or longer than the engine limit of {self.max_key_size} bytes")
         if isinstance(exc, lmdb.ReadonlyError) or "ermission" in str(exc):
             return ReadOnlyError(f"{what}: write inside a read-only transaction (use db.begin(write=True))")
-        return DatabaseError(f"{what}: engine error: {exc}")
+        if isinstance(exc, lmdb.MapFullError):
+            return self._full_error()
+        if isinstance(exc, lmdb.DbsFullError):
+            return DatabaseError(f"database {self.path}: {what}: too many tables (raise max_tables)")
+        if "closed/deleted/dropped" in str(exc):
+            return TransactionError(f"{what}: the transaction has ended")
+        return DatabaseError(f"database {self.path}: {what}: engine error: {exc}")
+
+    def _full_error(self) -> MapFull:
+        if self.map_size < self.ceiling:
+            self._want_growth = True
+            return MapFull(f"database {self.path} filled its map of {self.map_size} bytes; the transaction "
+                           "was not applied and can be retried once the map has grown (db.transact retries it)",
+                           retryable=True)
+        return MapFull(f"database {self.path} is full at its ceiling of {self.ceiling} bytes (raise maxsize_limit)",
+                       retryable=False)
+
+    # -- per-thread transaction counts --------------------------------------------
 
     def _state(self) -> "_ThreadState":
         try:
@@ -99,15 +148,123 @@ class LmdbEngine:
                 self._states.add(st)
             return st
 
-    def thread_transactions(self) -> int:
-        return self._state().n
-
     def thread_write_txn(self) -> "LmdbTransaction | None":
         return self._state().writer
 
+    def _enter(self, st: "_ThreadState") -> None:
+        """Count a transaction of this thread, waiting while a resize runs."""
+        # Count first, then look at the flag; a resize sets the flag, then
+        # counts. Under the GIL one of the two always sees the other.
+        while True:
+            st.n += 1
+            if not self._closed_gate:
+                return
+            st.n -= 1
+            with self._cond:
+                self._cond.notify_all()  # the resize may be waiting for the count just taken back
+                self._cond.wait_for(lambda: not self._closed_gate, timeout=GROW_WAIT_SECONDS)
+
+    def _leave(self, st: "_ThreadState") -> None:
+        st.n -= 1
+        if self._closed_gate:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _counted(self, fn: Callable[[], Any], what: str) -> Any:
+        """fn() counted as a transaction of this thread (py-lmdb runs one inside), resize-safe."""
+        st = self._state()
+        while True:
+            self._enter(st)
+            try:
+                return fn()
+            except lmdb.MapResizedError:
+                pass
+            except lmdb.Error as exc:
+                raise self.translate(exc, what) from None
+            finally:
+                self._leave(st)
+            self._adopt_size()
+
+    def _exclusive(self, fn: Callable[[], None], why: str, wait: float = GROW_WAIT_SECONDS) -> None:
+        """Run fn while no transaction of this process is open, waiting up to `wait` seconds for that."""
+        if self._state().n:
+            raise DatabaseError(f"database {self.path}: {why}, which cannot happen while this thread holds "
+                                "an open transaction; end it and retry", retryable=True)
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closed_gate, timeout=wait)
+            if self._closed_gate:
+                raise DatabaseError(f"database {self.path}: {why}: another resize took too long", retryable=True)
+            self._closed_gate = True
+        try:
+            with self._cond:
+                if not self._cond.wait_for(lambda: sum(s.n for s in self._states) == 0, timeout=wait):
+                    raise DatabaseError(f"database {self.path}: {why}: other transactions of this process "
+                                        f"stayed open for {wait:g} s", retryable=True)
+            fn()
+        finally:
+            with self._cond:
+                self._closed_gate = False
+                self._cond.notify_all()
+
+    # -- resizing ---------------------------------------------------------------------
+
+    def _used(self) -> int:
+        return (self._env.info()["last_pgno"] + 2) * self._env.stat()["psize"]
+
+    def _set_map(self, size: int) -> None:
+        if not address_space_for(size):
+            raise DatabaseError(f"database {self.path}: no address space left to map {size} bytes")
+        try:
+            self._env.set_mapsize(size)
+        except lmdb.Error as exc:
+            raise DatabaseError(f"database {self.path}: resizing the map to {size} bytes failed ({exc}); "
+                                "reopen the database") from None
+        self._note_map_size()
+
+    def _grow(self, needed: bool) -> None:
+        """Double the map (up to the ceiling), between transactions.
+
+        needed: a transaction failed on the full map, so a growth that cannot
+        happen now is an error (retryable); otherwise it is only ahead of need
+        and is skipped when this thread holds a transaction or others do not
+        end within PROACTIVE_WAIT_SECONDS.
+        """
+        def grow() -> None:
+            current = self.map_size
+            target = min(max(current * 2, self._used() * 2), self.ceiling)
+            if target <= current:
+                return
+            try:
+                self._set_map(target)
+            except DatabaseError:
+                self.ceiling = current  # the address space is what it is: further MapFull is final
+                self._note_map_size()
+            self._want_growth = False
+
+        if needed:
+            self._exclusive(grow, "growing the map")
+            return
+        if self._state().n:
+            return
+        try:
+            self._exclusive(grow, "growing the map", PROACTIVE_WAIT_SECONDS)
+        except DatabaseError:
+            pass  # the next transaction may fill the map: it then fails retryably and growth is needed
+
+    def _adopt_size(self) -> None:
+        """Another process grew the database past this process's map: map it all."""
+        def adopt() -> None:
+            used = -(-self._used() // _MiB) * _MiB
+            target = max(self.ceiling, used)
+            if not address_space_for(target):
+                target = max(self.map_size * 2, used)
+            self._set_map(target)
+
+        self._exclusive(adopt, "another process grew the database; adopting its size")
+
     # -- tables --------------------------------------------------------------
 
-    def open_table(self, name: str, txn: "LmdbTransaction | None", create: bool) -> Any:
+    def open_table(self, name: str, create: bool, txn: "LmdbTransaction | None" = None) -> Any:
         """The handle of a named table; None if it does not exist and create is False.
 
         Handles are cached per environment. One created inside a write
@@ -119,23 +276,28 @@ class LmdbEngine:
             return handle
         create = create and not self.readonly
         writer = txn if txn is not None and txn.write else self.thread_write_txn()
-        try:
-            if writer is not None:
-                handle = self._env.open_db(key, txn=writer._t, create=create)
-                if writer.wlog is not None:
-                    writer.wlog += (_OPEN, None, key, None)
-                writer.on_abort(lambda: self._handles.pop(key, None))
-            else:
-                # py-lmdb runs its own short transaction here.
-                handle = self._env.open_db(key, create=create)
-        except lmdb.NotFoundError:
-            return None
-        self._handles[key] = handle
+
+        def open_db(t: Any = None) -> Any:
+            try:
+                return self._env.open_db(key, txn=t, create=create)
+            except lmdb.NotFoundError:
+                return None
+
+        if writer is not None:
+            try:
+                handle = open_db(writer._t)
+            except lmdb.Error as exc:
+                raise writer._fail(exc, f"opening table {name}") from None
+            writer.on_abort(lambda: self._handles.pop(key, None))
+        else:
+            handle = self._counted(open_db, f"opening table {name}")
+        if handle is not None:
+            self._handles[key] = handle
         return handle
 
     # -- transactions ----------------------------------------------------------
 
-    def begin(self, write: bool, db: Any = None) -> "LmdbTransaction":
+    def begin(self, write: bool) -> "LmdbTransaction":
         try:
             st = self._local.s
         except AttributeError:
@@ -146,69 +308,56 @@ class LmdbEngine:
             if st.writer is not None:
                 raise TransactionError("this thread already has an open write transaction; "
                                        "LMDB allows one writer at a time and a second would deadlock")
-        # Count first, then look at the flag; the grower sets the flag, then
-        # counts. Under the GIL one of the two always sees the other.
+            if self._growable:
+                if self._want_growth:
+                    self._grow(needed=True)
+                elif self._used() * 2 > self._map_bytes:
+                    self._grow(needed=False)
         while True:
-            st.n += 1
-            if not self._growing:
-                break
-            st.n -= 1
-            with self._cond:
-                self._cond.wait_for(lambda: not self._growing, timeout=GROW_WAIT_SECONDS)
-        try:
+            self._enter(st)
             try:
                 t = self._env.begin(None, None, write)  # (db, parent, write): positional is cheaper
+                break
             except lmdb.MapResizedError:
-                # Another process grew the map: adopt its size and retry.
-                self._env.set_mapsize(0)
-                self._note_map_size()
-                t = self._env.begin(write=write)
-        except BaseException:
-            st.n -= 1
-            raise
-        txn = LmdbTransaction(self, t, write, st, db)
+                self._leave(st)
+            except BaseException as exc:
+                self._leave(st)
+                if isinstance(exc, lmdb.Error):
+                    raise self.translate(exc, "beginning a transaction") from None
+                raise
+            self._adopt_size()
+        txn = LmdbTransaction(self, t, write, st)
         if write:
             st.writer = txn
         return txn
 
-    def _note_map_size(self) -> None:
-        # Cached: reading the map size costs an env.info() call, too much for every begin.
-        self._growable = self.map_size < self.maxsize_limit
 
-    def can_grow(self) -> bool:
-        return self._growable
+class _Errors:
+    """A transaction's error handling: py-lmdb errors become orm errors; a full map breaks the transaction."""
 
-    def full_error(self) -> MapFull:
-        return MapFull(f"database {self.path} is full at its ceiling of {self.maxsize_limit} bytes "
-                       "(raise maxsize_limit)")
+    __slots__ = ("engine", "failed")
 
-    def _grow(self, txn: "LmdbTransaction") -> None:
-        """Abort txn's LMDB transaction, double the map and start a fresh one."""
-        current = self.map_size
-        if current >= self.maxsize_limit:
-            raise self.full_error()
-        if self._state().n > 1:
-            raise MapFull(f"database {self.path} is full ({current} bytes) and cannot grow while this "
-                          "thread holds another open transaction")
-        with self._cond:
-            self._growing = True
-        try:
-            txn._t.abort()
-            deadline = time.monotonic() + GROW_WAIT_SECONDS
-            with self._cond:
-                # Our own transaction still counts as one.
-                while sum(st.n for st in self._states) > 1:
-                    if time.monotonic() > deadline:
-                        raise MapFull(f"database {self.path} is full ({current} bytes) and other "
-                                      "transactions stayed open too long to grow it")
-                    self._cond.wait(0.05)
-            self._env.set_mapsize(min(current * 2, self.maxsize_limit))
-            self._note_map_size()
-            txn._t = self._env.begin(write=True)
-        finally:
-            with self._cond:
-                self._growing = False
-                self._cond.notify_all()
+    def __init__(self, engine: LmdbEngine) -> None:
+        self.engine = engine
+        self.failed: OrmError | None = None
+
+    def fail(self, exc: BaseException, what: str) -> BaseException:
+        """exc as an orm error; a full map (and any later use of the broken transaction) raises MapFull."""
+        if self.failed is not None:
+            return self.failed
+        if isinstance(exc, TypeError):
+            return ValueCodecError(f"{what}: keys and values must be bytes ({exc})")
+        if not isinstance(exc, lmdb.Error):
+            return exc
+        err = self.engine.translate(exc, what)
+        if isinstance(exc, lmdb.MapFullError):
+            self.failed = err  # type: ignore[assignment]
+        return err
+
+    def call_failed(self, exc: BaseException, args: tuple[Any, ...]) -> Any:
+        key = args[1] if len(args) > 1 else b""
+        size = len(key) if isinstance(key, (bytes, bytearray)) else 0
+        raise self.fail(exc, f"key of {size} bytes") from None
 
 
 class _ThreadState:
@@ -221,34 +370,47 @@ class _ThreadState:
         self.writer: LmdbTransaction | None = None
 
 
-class LmdbTransaction:
-    """A transaction: the unit of atomicity. Use as a context manager."""
+class LmdbTransaction(TransactionHooks):
+    """A transaction: the unit of atomicity. Use as a context manager.
 
-    __slots__ = ("_engine", "_t", "write", "get", "put_raw", "wlog", "_gen", "_done", "_on_commit",
-                 "_on_abort", "db", "_st")
+    ``get``, ``put`` and ``insert`` are per-transaction callables (frame-free
+    when orm.engine._lmdbcall is built); a read-only transaction refuses
+    writes through the class methods of the same names.
+    """
 
-    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: "_ThreadState",
-                 db: Any = None) -> None:
+    def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: _ThreadState) -> None:
         self._engine = engine
         self._st = st
         self._t = t
         self.write = write
-        self.get = t.get          # the hot read path: no extra Python frame
-        # The hot write path (see write_failed): put_raw(key, value, db=handle)
-        # is the engine's own put; after it succeeds the caller appends
-        # (opcode PUT, handle, key, value) to wlog unless it is None (no growth).
-        self.put_raw = t.put
-        self.wlog: list[Any] | None = [] if write and engine.can_grow() else None
-        self._gen = 0             # bumped whenever the LMDB transaction is replaced
         self._done = False
-        self._on_commit: list[Callable[[], None]] | None = None
-        self._on_abort: list[Callable[[], None]] | None = None
-        self.db = db              # the orm.Database that began it
+        # The error state lives apart from the transaction: the calls below hold
+        # it, and a cycle through the transaction would keep py-lmdb's
+        # transaction, and its reader slot, alive until the cyclic GC ran.
+        errors = self._errors = _Errors(engine)
+        on_error = errors.call_failed
+        if Call is not None:
+            self.get = Call(t.get, (1, None, 0), 2, on_error)
+            if write:
+                self.put = Call(t.put, (1, 2, True, True, False, 0), 3, on_error)
+                self.insert = Call(t.put, (1, 2, True, False, False, 0), 3, on_error)
+        else:
+            self.get = _py_call(t.get, lambda h, k: (k, None, h), on_error)
+            if write:
+                self.put = _py_call(t.put, lambda h, k, v: (k, v, True, True, False, h), on_error)
+                self.insert = _py_call(t.put, lambda h, k, v: (k, v, True, False, False, h), on_error)
+
+    def _fail(self, exc: BaseException, what: str) -> BaseException:
+        return self._errors.fail(exc, what)
+
+    # -- refusals of a read-only transaction ------------------------------------------
+
+    def put(self, h: Any, key: bytes, value: bytes) -> None:
+        raise ReadOnlyError("write inside a read-only transaction (use db.begin(write=True))")
+
+    insert = put
 
     # -- context manager -----------------------------------------------------
-
-    def __enter__(self) -> "LmdbTransaction":
-        return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self._done:
@@ -258,203 +420,112 @@ class LmdbTransaction:
         elif self.write:
             self.commit()
         else:  # the common read path, kept short
-            self._t.commit()
-            if self._on_commit is None and not self._engine._growing:
-                self._done = True
-                self._st.n -= 1
-            else:
-                self._finish(self._on_commit)
-
-    def on_commit(self, fn: Callable[[], None]) -> None:
-        if self._on_commit is None:
-            self._on_commit = []
-        self._on_commit.append(fn)
-
-    def on_abort(self, fn: Callable[[], None]) -> None:
-        if self._on_abort is None:
-            self._on_abort = []
-        self._on_abort.append(fn)
+            try:
+                self._t.commit()
+            except lmdb.Error as exc:
+                self._finish(None)
+                raise self._fail(exc, "ending a read transaction") from None
+            self._finish(self._on_commit)
 
     def commit(self) -> None:
         if self._done:
             raise TransactionError("transaction already ended")
-        if not self.write:
+        failed = self._errors.failed
+        if failed is not None:
+            self.abort()
+            raise failed
+        try:
             self._t.commit()
-            self._finish(self._on_commit)
-            return
-        while True:
-            try:
-                self._t.commit()
-                break
-            except lmdb.MapFullError:
-                self._recover()
+        except lmdb.Error as exc:
+            err = self._fail(exc, "commit")
+            self.abort()
+            raise err from None
         self._finish(self._on_commit)
 
     def abort(self) -> None:
         if self._done:
             return
-        self._t.abort()
-        self._finish(self._on_abort)
+        try:
+            self._t.abort()
+        except lmdb.Error:
+            pass  # LMDB ended it already (a failed commit): the writes are undone either way
+        finally:
+            self._finish(self._on_abort)
 
     def _finish(self, callbacks: list[Callable[[], None]] | None) -> None:
         self._done = True
         st = self._st
-        st.n -= 1
         if self.write:
-            self.wlog = None
             st.writer = None
-        if self._engine._growing:
-            with self._engine._cond:
-                self._engine._cond.notify_all()
-        if callbacks:
-            for fn in callbacks:
-                fn()
+        self._engine._leave(st)
+        self._fire(callbacks)
 
-    # -- growth --------------------------------------------------------------
-
-    def _recover(self) -> None:
-        """MDB_MAP_FULL: grow the map and replay this transaction's writes."""
-        if self.wlog is None:
-            raise self._engine.full_error()
-        while True:
-            self._engine._grow(self)
-            self._gen += 1
-            self.get, self.put_raw = self._t.get, self._t.put
-            try:
-                self._replay()
-                return
-            except lmdb.MapFullError:
-                continue
-
-    def _replay(self) -> None:
-        t, env, log = self._t, self._engine._env, self.wlog
-        for i in range(0, len(log), 4):
-            op, h, key, value = log[i:i + 4]
-            if op == _PUT:
-                t.put(key, value, db=h)
-            elif op == _ADD:
-                t.put(key, value, db=h, overwrite=False)
-            elif op == _MANY:
-                t.cursor(db=h).putmulti(key)
-            elif op == _DEL:
-                t.delete(key, db=h)
-            elif op == _DROP:
-                t.drop(h, delete=False)
-            else:
-                env.open_db(key, txn=t, create=True)
-
-    # -- boundary operations ---------------------------------------------------
-
-    def put(self, h: Any, key: bytes, value: bytes, overwrite: bool = True) -> bool:
-        try:
-            done = self._t.put(key, value, db=h, overwrite=overwrite)
-        except lmdb.MapFullError:
-            self._recover()
-            return self.put(h, key, value, overwrite)
-        except lmdb.Error as exc:
-            raise _translate(exc, key, self) from None
-        except TypeError as exc:
-            raise ValueCodecError(f"value must be bytes after encoding, got {type(value).__name__}") from exc
-        if done and self.wlog is not None:
-            self.wlog += (_PUT if overwrite else _ADD, h, key, value)
-        return done
-
-    def put_many(self, h: Any, pairs: list[tuple[bytes, bytes]]) -> None:
-        """Overwriting puts of encoded (key, value) pairs in one engine call.
-
-        On an error other than a full map the pairs before the bad one may be
-        written but not logged: the caller redoes the batch one put at a time
-        (puts are idempotent), which logs them and raises the precise error.
-        """
-        try:
-            self._t.cursor(db=h).putmulti(pairs)
-        except lmdb.MapFullError:
-            self._recover()
-            self.put_many(h, pairs)
-            return
-        if self.wlog is not None:
-            self.wlog += (_MANY, h, pairs, None)
-
-    def write_failed(self, exc: Exception, h: Any, key: bytes, value: bytes, what: str) -> None:
-        """put_raw raised exc: grow and redo the put if the map was full, else raise an orm error."""
-        if isinstance(exc, lmdb.MapFullError):
-            self._recover()
-            self.put(h, key, value)
-            return
-        if isinstance(exc, lmdb.Error):
-            raise self._engine.translate(exc, what) from None
-        raise exc
+    # -- the rest of the protocol ---------------------------------------------------------
 
     def replace(self, h: Any, key: bytes, value: bytes) -> bytes | None:
         try:
-            old = self._t.replace(key, value, db=h)
-        except lmdb.MapFullError:
-            self._recover()
-            return self.replace(h, key, value)
-        except lmdb.Error as exc:
-            raise _translate(exc, key, self) from None
-        if self.wlog is not None:
-            self.wlog += (_PUT, h, key, value)
-        return old
+            return self._t.replace(key, value, db=h)
+        except (lmdb.Error, TypeError) as exc:
+            raise self._fail(exc, f"key of {len(key)} bytes") from None
 
     def delete(self, h: Any, key: bytes) -> bool:
         try:
-            done = self._t.delete(key, db=h)
-        except lmdb.MapFullError:
-            self._recover()
-            return self.delete(h, key)
-        except lmdb.Error as exc:
-            raise _translate(exc, key, self) from None
-        if done and self.wlog is not None:
-            self.wlog += (_DEL, h, key, None)
-        return done
+            return self._t.delete(key, db=h)
+        except (lmdb.Error, TypeError) as exc:
+            raise self._fail(exc, f"key of {len(key)} bytes") from None
 
-    def drop(self, h: Any) -> int:
-        n = self._t.stat(h)["entries"]
+    def put_many(self, h: Any, pairs: list[tuple[bytes, bytes]]) -> None:
         try:
-            self._t.drop(h, delete=False)
-        except lmdb.MapFullError:
-            self._recover()
-            return self.drop(h)
-        except lmdb.Error as exc:
-            raise _translate(exc, b"", self) from None
-        if self.wlog is not None:
-            self.wlog += (_DROP, h, None, None)
-        return n
+            self._t.cursor(db=h).putmulti(pairs)
+        except (lmdb.Error, TypeError) as exc:
+            raise self._fail(exc, f"batch of {len(pairs)} puts") from None
 
     def count(self, h: Any) -> int:
-        return self._t.stat(h)["entries"]
+        try:
+            return self._t.stat(h)["entries"]
+        except lmdb.Error as exc:
+            raise self._fail(exc, "count") from None
+
+    def drop(self, h: Any) -> int:
+        n = self.count(h)
+        try:
+            self._t.drop(h, delete=False)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "drop") from None
+        return n
 
     def iterate(self, h: Any, start: bytes | None, stop: bytes | None,
                 reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
-        """Ordered (key, value) pairs in [start, stop); survives map growth mid-scan."""
-        gen = self._gen
-        cur = self._t.cursor(db=h)
-        if reverse:
-            ok = _seek_before(cur, stop)
-        else:
-            ok = cur.set_range(start) if start else cur.first()
-        step = cur.prev if reverse else cur.next
-        while ok:
-            k, v = cur.item()
+        """Ordered (key, value) pairs in [start, stop)."""
+        try:
+            cur = self._t.cursor(db=h)
             if reverse:
-                if start is not None and k < start:
-                    return
-            elif stop is not None and k >= stop:
-                return
-            yield k, v
-            if self._gen != gen:  # the map grew while the caller held us: re-position
-                gen = self._gen
-                cur = self._t.cursor(db=h)
-                step = cur.prev if reverse else cur.next
+                ok = _seek_before(cur, stop)
+            else:
+                ok = cur.set_range(start) if start else cur.first()
+            step = cur.prev if reverse else cur.next
+            while ok:
+                k, v = cur.item()
                 if reverse:
-                    ok = _seek_before(cur, k)
-                    continue
-                ok = cur.set_range(k)
-                if ok and cur.key() == k:
-                    ok = cur.next()
-                continue
-            ok = step()
+                    if start is not None and k < start:
+                        return
+                elif stop is not None and k >= stop:
+                    return
+                yield k, v
+                ok = step()
+        except lmdb.Error as exc:
+            raise self._fail(exc, "iteration") from None
+
+
+def _py_call(fn: Callable[..., Any], order: Callable[..., tuple[Any, ...]],
+             on_error: Callable[[BaseException, tuple[Any, ...]], Any]) -> Callable[..., Any]:
+    """The Python version of _lmdbcall.Call."""
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*order(*args))
+        except Exception as exc:
+            return on_error(exc, args)
+    return call
 
 
 def _seek_before(cur: "lmdb.Cursor", stop: bytes | None) -> bool:
@@ -464,10 +535,6 @@ def _seek_before(cur: "lmdb.Cursor", stop: bytes | None) -> bool:
     if cur.set_range(stop):
         return cur.prev()
     return cur.last()
-
-
-def _translate(exc: "lmdb.Error", key: bytes, txn: LmdbTransaction) -> Exception:
-    return txn._engine.translate(exc, f"key of {len(key)} bytes")
 
 
 def database_exists(path: str) -> bool:

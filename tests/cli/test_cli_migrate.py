@@ -101,6 +101,14 @@ def test_new_writes_a_template_that_loads(run, tmp_path):
     assert run("migrate", "new", "x", "--dir", str(tmp_path / "none")).exit_code == 1
 
 
+def test_new_refuses_to_write_into_site_packages(run, tmp_path):
+    installed = tmp_path / "venv" / "lib" / "python3" / "site-packages" / "migrations"
+    installed.mkdir(parents=True)
+    result = run("migrate", "new", "x", "--dir", str(installed))
+    assert result.exit_code == 1 and "site-packages" in result.stderr and "Traceback" not in result.output
+    assert os.listdir(installed) == []
+
+
 def test_import_cfxdb(run, tmp_path):
     cookies_path, realm_path = str(tmp_path / "cookies"), str(tmp_path / "realm")
     made = build_cookie_store(cookies_path, 3, expired=1)

@@ -13,7 +13,7 @@ from store_factories import populate, snapshot
 import orm
 from cfxstore.database import open_database
 from cfxstore.migrate import rawtables
-from cfxstore.migrate.backup import backup, backup_path
+from cfxstore.migrate.backup import BackupError, backup, backup_path
 from cfxstore.migrate.check import check
 from cfxstore.migrate.info import database_info
 
@@ -140,8 +140,9 @@ def test_backup_refuses_a_non_empty_destination(db_path, tmp_path):
     populate(db_path)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
-    with open_database(db_path, readonly=True) as db, pytest.raises(orm.DatabaseError, match="new or empty"):
+    with open_database(db_path, readonly=True) as db, pytest.raises(BackupError, match="new or empty"):
         backup(db, str(tmp_path / "full"))
+    assert os.listdir(tmp_path / "full") == ["x"]
 
 
 def test_an_invalid_record_is_reported(db_path):

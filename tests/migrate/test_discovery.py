@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import sysconfig
 import textwrap
 
 import pytest
 
-from cfxstore.migrate.discovery import load_migrations
+from cfxstore.migrate import discovery
+from cfxstore.migrate.discovery import load_migrations, new_migration_dir
 from cfxstore.migrate.errors import MigrationError
+from cfxstore.migrate.versions import SCHEMA_VERSION, migrations_dir, versions_in
 
 
 def write(directory, name, body):
@@ -72,3 +79,82 @@ def test_malformed_modules_are_named_in_the_error(tmp_path, body, message):
 def test_a_missing_directory_is_refused(tmp_path):
     with pytest.raises(MigrationError, match="does not exist"):
         load_migrations(str(tmp_path / "nope"))
+
+
+# -- the shipped scripts cannot be shadowed ---------------------------------------------
+
+DJANGO_APP = {
+    "__init__.py": "",
+    "0001_initial.py": "VERSION = 1\nDESCRIPTION = 'a django app'\ndef upgrade(ctx): pass\n",
+    "0002_more.py": "VERSION = 2\nDESCRIPTION = 'more'\ndef upgrade(ctx): pass\n",
+    "0009_latest.py": "VERSION = 9\nDESCRIPTION = 'ours?'\ndef upgrade(ctx): pass\n",
+}
+PROBE = r'''
+import json, sys
+import migrations  # the project's own package wins the import ...
+from cfxstore.database import open_database
+from cfxstore.migrate.discovery import load_migrations
+from cfxstore.migrate.versions import latest_version, migrations_dir, stored_version
+with open_database(sys.argv[1]) as db, db.begin() as txn:
+    stamped = stored_version(db, txn)
+print(json.dumps({"imported": migrations.__file__, "dir": migrations_dir(), "latest": latest_version(),
+                  "loaded": [m.path for m in load_migrations()], "stamped": stamped}))
+'''
+
+
+def test_a_migrations_package_in_the_cwd_and_on_sys_path_changes_nothing(tmp_path):
+    project = tmp_path / "project"
+    (project / "migrations").mkdir(parents=True)
+    for name, body in DJANGO_APP.items():
+        (project / "migrations" / name).write_text(body)
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "db")], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["imported"].startswith(str(project))  # ... so a lookup by name would have found it
+    assert seen["dir"] == migrations_dir() and not seen["dir"].startswith(str(project))
+    assert seen["loaded"] == [m.path for m in load_migrations()]
+    assert seen["latest"] == seen["stamped"] == SCHEMA_VERSION
+
+
+def test_the_schema_version_constant_is_the_newest_script():
+    assert versions_in(migrations_dir())[-1] == SCHEMA_VERSION == load_migrations()[-1].version
+
+
+def test_the_scripts_are_found_beside_the_installed_package():
+    import cfxstore
+
+    assert os.path.dirname(migrations_dir()) == os.path.dirname(os.path.dirname(cfxstore.__file__))
+
+
+# -- where `migrate new` writes -------------------------------------------------------------
+
+
+def test_new_defaults_to_the_source_checkout_it_runs_from(tmp_path, monkeypatch):
+    checkout = tmp_path / "cfxstore-src"
+    (checkout / "migrations").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'cfxstore'\n")
+    monkeypatch.setattr(discovery, "migrations_dir", lambda: str(checkout / "migrations"))
+    assert new_migration_dir(None) == str(checkout / "migrations")
+
+
+def test_new_refuses_site_packages(tmp_path):
+    with pytest.raises(MigrationError, match="site-packages"):
+        new_migration_dir(sysconfig.get_paths()["purelib"])
+    fake = tmp_path / "lib" / "python3" / "site-packages" / "migrations"
+    fake.mkdir(parents=True)
+    with pytest.raises(MigrationError, match="site-packages"):
+        new_migration_dir(str(fake))
+    assert os.listdir(fake) == []
+
+
+def test_new_from_an_installed_cfxstore_needs_a_directory(tmp_path, monkeypatch):
+    installed = tmp_path / "lib" / "python3" / "site-packages" / "migrations"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(discovery, "migrations_dir", lambda: str(installed))
+    with pytest.raises(MigrationError, match="--dir"):
+        new_migration_dir(None)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert new_migration_dir(str(mine)) == str(mine)

@@ -27,7 +27,6 @@ DEADLINE = 60
 
 CHILD = r'''
 import os, signal, sys
-import orm
 from cfxstore.migrate import context
 
 mode, point, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -38,8 +37,8 @@ def die():
         sys.stdin.readline()          # the test kills us while we wait here
     os.kill(os.getpid(), signal.SIGKILL)
 
-if point == 0:                        # in the middle of the backup, before any step
-    orm.Database.backup = lambda self, dest, compact=True: (os.makedirs(dest), die())
+if point == 0:                        # the backup is copied but not yet renamed into place
+    os.environ["CFXSTORE_CRASH_AT"] = "backup-copied"
 else:
     original, seen = context.MigrationContext._row, [0]
     def row(self, name, done, total):
@@ -113,6 +112,9 @@ def test_a_migration_killed_after_k_rows_leaves_version_1(tmp_path, template, po
     proc = child(tmp_path, "self", point, db)
     proc.communicate(timeout=DEADLINE)
     assert proc.returncode == -signal.SIGKILL, child_log(tmp_path)
+    backups = [p for p in os.listdir(tmp_path) if p.startswith("db.backup-")]
+    # Killed inside the backup: only its hidden temporary is left, never a final-named partial copy.
+    assert backups == [] if point == 0 else len(backups) == 1
     assert_intact_then_migrates(db, before, 1)
 
 

@@ -184,3 +184,70 @@ def test_a_step_refuses_to_run_on_an_unexpected_version(db_path, tmp_path):
         run(db_path, migrations)  # another process migrated meanwhile
         with pytest.raises(MigrationError, match="is at version 2, expected 1.*another process"):
             runner.run(plan)
+
+
+# A migration that moves a CBOR table to FlatBuffers with the flatc-generated class of fbs/publication.fbs.
+TO_FLATBUFFERS = '''
+VERSION = 2
+DESCRIPTION = "publications as FlatBuffers"
+import cbor2
+from cfxstore.fbsgen import Publication as P
+
+def build(record, builder):
+    if record["topic"] == "{poison}":
+        raise ValueError("cannot encode this one")
+    topic = builder.CreateString(record["topic"])
+    args = builder.CreateByteVector(cbor2.dumps(record["args"]))
+    kwargs = builder.CreateByteVector(cbor2.dumps(record["kwargs"]))
+    P.Start(builder)
+    P.AddPublicationId(builder, record["publication_id"])
+    P.AddTopic(builder, topic)
+    P.AddPublisher(builder, record["publisher"])
+    P.AddArgs(builder, args)
+    P.AddKwargs(builder, kwargs)
+    P.AddTimestamp(builder, record["timestamp"])
+    return P.End(builder)
+
+def upgrade(ctx):
+    ctx.retype_table("publications", "flatbuffers", build=build)
+'''
+
+
+def publications_as_stored(path):
+    with open_database(path, check_version=False) as db:
+        entry = next(e for e in db.catalog().values() if e["name"] == "publications")
+        raw = db.stored_table(entry)
+        with db.begin() as txn:
+            return entry["value"], dict(raw.select(txn))
+
+
+def test_a_migration_retypes_a_cbor_table_to_flatbuffers(db_path, tmp_path):
+    import cbor2
+
+    from cfxstore.fbsgen.Publication import Publication
+
+    populate(db_path, version=1, publications=5)
+    before = {k: v for k, v in snapshot(db_path)["publications"]}
+    [step] = run(db_path, migrations_dir(tmp_path, BASE, TO_FLATBUFFERS.replace("{poison}", "-")))
+    assert version_of(db_path) == 2 and step.rows_written == 5
+    value, stored = publications_as_stored(db_path)
+    assert value == "flatbuffers" and stored.keys() == before.keys()
+    for key, data in stored.items():
+        p = Publication.GetRootAs(data, 0)  # read with nothing but the generated class
+        record = before[key]
+        assert (p.PublicationId(), p.Topic().decode(), p.Publisher(), p.Timestamp()) == \
+            (record["publication_id"], record["topic"], record["publisher"], record["timestamp"])
+        assert cbor2.loads(p.ArgsAsNumpy().tobytes()) == record["args"]
+        assert cbor2.loads(p.KwargsAsNumpy().tobytes()) == record["kwargs"]
+
+
+def test_a_retype_that_fails_leaves_the_table_and_version_as_they_were(db_path, tmp_path):
+    populate(db_path, version=1, publications=5)
+    before = snapshot(db_path)
+    migrations = migrations_dir(tmp_path, BASE, TO_FLATBUFFERS.replace("{poison}", "com.example"))
+    with pytest.raises(MigrationError, match="publications.*cannot encode this one.*stays at version 1"):
+        run(db_path, migrations)
+    assert version_of(db_path) == 1
+    assert publications_as_stored(db_path)[0] == "cbor"
+    assert {k: v for k, v in snapshot(db_path).items() if k != "__meta__"} == \
+        {k: v for k, v in before.items() if k != "__meta__"}

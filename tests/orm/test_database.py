@@ -20,6 +20,7 @@ def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.lmdb_only
 def test_creates_private_directory_and_files(tmp_path):
     path = tmp_path / "a" / "db"
     with orm.Database(path) as db:
@@ -49,22 +50,19 @@ def test_write_in_read_transaction_is_refused(db):
             s.blobs[txn, 1] = b"x"
 
 
-def test_map_grows_instead_of_failing(tmp_path):
-    initial = 1 << 20
-    blob = os.urandom(4000)  # incompressible, one overflow page each
-    with orm.Database(tmp_path / "db", maxsize=initial) as db:
+@pytest.mark.lmdb_only
+def test_the_map_is_reserved_at_its_ceiling_and_the_file_grows_as_written(tmp_path):
+    blob = os.urandom(4000)
+    with orm.Database(tmp_path / "db", maxsize=1 << 20, maxsize_limit=1 << 34) as db:
         s = Blobs.attach(db)
-        n = 0
-        for _ in range(30):  # 30 x ~0.9 MiB > 10x the initial map
+        assert db.stats()["map_size"] == 1 << 34
+        for n in range(30):  # ~27 MB in 30 transactions
             with db.begin(write=True) as txn:
-                for _ in range(220):
-                    s.blobs[txn, n] = blob
-                    n += 1
-        assert db.stats()["map_size"] >= 16 * initial
+                for i in range(220):
+                    s.blobs[txn, n * 220 + i] = blob
         with db.begin() as txn:
-            assert s.blobs.count(txn) == n
-            assert s.blobs[txn, 0] == blob and s.blobs[txn, n - 1] == blob
-    assert os.path.getsize(tmp_path / "db" / "data.mdb") >= 10 * initial
+            assert s.blobs.count(txn) == 30 * 220
+    assert 25 << 20 < os.path.getsize(tmp_path / "db" / "data.mdb") < 64 << 20
 
 
 def test_one_transaction_larger_than_the_map(tmp_path):
@@ -80,53 +78,67 @@ def test_one_transaction_larger_than_the_map(tmp_path):
             assert s.blobs.count(txn) == 2000
 
 
-def test_growth_respects_the_ceiling(tmp_path):
+@pytest.mark.lmdb_only
+def test_a_full_map_at_the_ceiling_is_final_and_writes_nothing(tmp_path):
     with orm.Database(tmp_path / "db", maxsize=1 << 20, maxsize_limit=2 << 20) as db:
         s = Blobs.attach(db)
-        with pytest.raises(orm.MapFull, match="ceiling"):
+        with pytest.raises(orm.MapFull, match="ceiling") as caught:
             with db.begin(write=True) as txn:
                 for i in range(3000):
                     s.blobs[txn, i] = os.urandom(3000)
+        assert not caught.value.retryable
+        with pytest.raises(orm.MapFull, match="ceiling"):  # transact does not retry what cannot succeed
+            db.transact(lambda txn: s.blobs.put_many(txn, ((i, os.urandom(3000)) for i in range(3000))))
         with db.begin() as txn:
             assert s.blobs.count(txn) == 0
 
 
-def test_same_path_twice_shares_the_environment(tmp_path):
-    os.chdir(tmp_path)
-    a = orm.Database("db")
-    b = orm.Database(str(tmp_path / "db"))
-    sa, sb = Blobs.attach(a), Blobs.attach(b)
-    with a.begin(write=True) as txn:
-        sa.blobs[txn, 7] = b"seven"
-    with b.begin() as txn:
-        assert sb.blobs[txn, 7] == b"seven"
-    a.close()
-    with b.begin() as txn:  # closing one handle leaves the other working
-        assert sb.blobs[txn, 7] == b"seven"
-    b.close()
-    with pytest.raises(orm.DatabaseClosed):
-        b.begin()
+def test_transact_commits_and_returns_what_fn_returns(db):
+    s = Blobs.attach(db)
+    assert db.transact(lambda txn: s.blobs.put_many(txn, [(1, b"a"), (2, b"b")])) == 2
+    with db.begin() as txn:
+        assert s.blobs[txn, 2] == b"b"
 
 
-def test_readonly_open_of_missing_database_is_a_clear_error(tmp_path):
-    with pytest.raises(orm.DatabaseNotFound, match="no database at"):
-        orm.Database(tmp_path / "missing", readonly=True)
-    assert not (tmp_path / "missing").exists()
+def test_transact_retries_a_retryable_error_and_stops_at_the_limit(db):
+    s = Blobs.attach(db)
+    calls = []
+
+    def conflicted_twice(txn):
+        calls.append(1)
+        s.blobs[txn, len(calls)] = b"attempt"
+        if len(calls) < 3:
+            raise orm.Conflict("a concurrent transaction won")
+        return len(calls)
+
+    assert db.transact(conflicted_twice, retries=5) == 3
+    with db.begin() as txn:  # the failed attempts wrote nothing
+        assert [k for k, _ in s.blobs.select(txn)] == [3]
+
+    def always_conflicted(txn):
+        calls.append(1)
+        raise orm.Conflict("a concurrent transaction won")
+
+    calls.clear()
+    with pytest.raises(orm.Conflict):
+        db.transact(always_conflicted, retries=1)
+    assert len(calls) == 2
 
 
-def test_readonly_database_reads_and_refuses_writes(tmp_path):
-    with orm.Database(tmp_path / "db") as db:
-        s = Blobs.attach(db)
-        with db.begin(write=True) as txn:
-            s.blobs[txn, 1] = b"x"
-    with orm.Database(tmp_path / "db", readonly=True) as db:
-        s = Blobs.attach(db)
-        with db.begin() as txn:
-            assert s.blobs[txn, 1] == b"x"
-        with pytest.raises(orm.ReadOnlyError):
-            db.begin(write=True)
+@pytest.mark.parametrize("error", [KeyError("not an orm error"), orm.UniqueViolation("taken")])
+def test_transact_does_not_retry_other_errors(db, error):
+    calls = []
+
+    def broken(txn):
+        calls.append(1)
+        raise error
+
+    with pytest.raises(type(error)):
+        db.transact(broken)
+    assert len(calls) == 1
 
 
+@pytest.mark.lmdb_only
 def test_a_file_is_not_a_database(tmp_path):
     (tmp_path / "f").write_text("hello")
     with pytest.raises(orm.DatabaseError, match="not a database"):
@@ -163,7 +175,7 @@ def test_backup_is_a_consistent_compact_copy(tmp_path, db):
             s.blobs[txn, i] = b"v%d" % i
     dest = db.backup(tmp_path / "backup")
     assert mode(dest) == 0o700 and mode(os.path.join(dest, "data.mdb")) == 0o600
-    with orm.Database(dest, readonly=True) as copy:
+    with orm.Database(dest, readonly=True, engine="lmdb") as copy:  # a memory database backs up to LMDB
         s2 = Blobs.attach(copy)
         with copy.begin() as txn:
             assert s2.blobs.count(txn) == 100
@@ -205,31 +217,30 @@ def test_maxsize_is_validated(tmp_path):
         orm.Database(tmp_path / "db", maxsize=10)
 
 
-def test_a_select_survives_growth_in_the_middle(tmp_path):
+def test_a_select_sees_writes_made_while_it_runs_in_the_same_transaction(db):
     class Two(orm.Schema):
         def attach(self, db):
             self.src = orm.Map(1, key="uint64", value="bytes")
             self.dst = orm.Map(2, key="uint64", value="bytes")
 
-    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
-        s = Two.attach(db)
-        with db.begin(write=True) as txn:
-            for i in range(100):
-                s.src[txn, i] = b"%d" % i
-        size = db.stats()["map_size"]
-        seen = []
-        with db.begin(write=True) as txn:
-            for k, v in s.src.select(txn):
-                seen.append(k)
-                for j in range(10):  # ~3 MiB in all: the map grows while we iterate
-                    s.dst[txn, k * 10 + j] = os.urandom(3000)
-        assert seen == list(range(100))
-        assert db.stats()["map_size"] > size
-        with db.begin() as txn:
-            assert s.dst.count(txn) == 1000
+    s = Two.attach(db)
+    with db.begin(write=True) as txn:
+        for i in range(0, 100, 2):
+            s.src[txn, i] = b"%d" % i
+    seen = []
+    with db.begin(write=True) as txn:
+        for k, v in s.src.select(txn):
+            seen.append(k)
+            s.dst[txn, k] = v
+            if k < 50:
+                s.src[txn, k + 1] = b"odd"  # after the cursor: seen next
+            s.src[txn, k] = b"rewritten"  # the current key: not seen again
+    assert seen == list(range(51)) + list(range(52, 100, 2))
+    with db.begin() as txn:
+        assert s.dst.count(txn) == len(seen)
 
 
-def test_put_many_grows_the_map_too(tmp_path):
+def test_put_many_larger_than_maxsize(tmp_path):
     with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
         s = Blobs.attach(db)
         blob = os.urandom(3000)
@@ -267,8 +278,9 @@ def test_stored_table_reads_records_as_stored(db):
     assert db.catalog()[3]["name"] == "recs"
 
 
+@pytest.mark.lmdb_only
 def test_a_fixed_size_map_fails_cleanly_when_full(tmp_path):
-    # maxsize == maxsize_limit: no growth, so no write log; a full map is final.
+    # maxsize == maxsize_limit: a full map is final, and the transaction wrote nothing.
     with orm.Database(tmp_path / "db", maxsize=1 << 20, maxsize_limit=1 << 20) as db:
         s = Blobs.attach(db)
         with db.begin(write=True) as txn:
@@ -285,47 +297,74 @@ def test_a_fixed_size_map_fails_cleanly_when_full(tmp_path):
         assert db.stats()["map_size"] == 1 << 20
 
 
-def test_growth_replays_every_kind_of_write(tmp_path):
-    # Single puts, a put_many that fills the map mid-batch, deletes and a truncate
-    # all land in the write log; after growth the transaction reads as written.
-    class Two(orm.Schema):
-        def attach(self, db):
-            self.blobs = orm.Map(1, key="uint64", value="bytes")
-            self.other = orm.MapStringCbor(2)
-
-    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
-        s = Two.attach(db)
-        blob = os.urandom(3000)
-        with db.begin(write=True) as txn:
-            s.other[txn, "gone"] = 1
-            s.other.truncate(txn)
-            s.other[txn, "a"] = {"x": 1}
-            s.blobs[txn, 0] = b"first"
-            s.blobs.put_many(txn, ((i, blob) for i in range(1, 1500)))
-            del s.blobs[txn, 7]
-            s.other[txn, "b"] = [2]
-        with db.begin() as txn:
-            assert s.blobs.count(txn) == 1499 and s.blobs[txn, 0] == b"first" and s.blobs[txn, 7] is None
-            assert dict(s.other.select(txn)) == {"a": {"x": 1}, "b": [2]}
-        assert db.stats()["map_size"] > 1 << 20
+@pytest.mark.lmdb_only
+def test_a_transaction_broken_by_a_full_map_refuses_further_use(tmp_path):
+    with orm.Database(tmp_path / "db", maxsize=1 << 20, maxsize_limit=1 << 20) as db:
+        s = Blobs.attach(db)
+        txn = db.begin(write=True)
+        with pytest.raises(orm.MapFull):
+            for i in range(1000):
+                s.blobs[txn, i] = os.urandom(3000)
+        with pytest.raises(orm.MapFull):
+            s.blobs[txn, 0]
+        with pytest.raises(orm.MapFull):
+            txn.commit()
+        with db.begin(write=True) as txn:  # the next transaction works
+            s.blobs[txn, 1] = b"x"
 
 
-def test_a_failed_put_many_batch_stays_exact_across_growth(tmp_path):
-    # The engine writes a batch in one call that stops at a key too long for it;
-    # the pairs before that key are written as by single puts, and must still be
-    # there when the map grows later in the same transaction and it is replayed.
+def test_a_refused_put_many_batch_writes_none_of_it(db):
     class Keyed(orm.Schema):
         def attach(self, db):
             self.t = orm.Map(1, key="bytes", value="bytes")
 
-    with orm.Database(tmp_path / "db", maxsize=1 << 20) as db:
-        s = Keyed.attach(db)
+    s = Keyed.attach(db)
+    with db.begin(write=True) as txn:
+        with pytest.raises(orm.KeyTooLong, match="table t"):
+            s.t.put_many(txn, [(b"a", b"1"), (b"b", b"2"), (b"x" * 600, b"bad"), (b"c", b"3")])
+        assert s.t.count(txn) == 0
+        s.t.put_many(txn, [(b"a", b"1")])
+    with db.begin() as txn:
+        assert dict(s.t.select(txn)) == {b"a": b"1"}
+
+
+def test_the_memory_engine_by_name_and_private_memory(tmp_path):
+    with orm.Database(":memory:") as a, orm.Database(":memory:") as b:
+        sa, sb = Blobs.attach(a), Blobs.attach(b)
+        with a.begin(write=True) as txn:
+            sa.blobs[txn, 1] = b"a"
+        with b.begin() as txn:  # each ":memory:" database is its own
+            assert sb.blobs[txn, 1] is None
+    path = tmp_path / "named"
+    with orm.Database(path, engine="memory") as db:
         with db.begin(write=True) as txn:
-            with pytest.raises(orm.KeyTooLong, match="table t"):
-                s.t.put_many(txn, [(b"a", b"1"), (b"b", b"2"), (b"x" * 600, b"bad"), (b"c", b"3")])
-            assert s.t[txn, b"b"] == b"2" and s.t[txn, b"c"] is None
-            s.t.put_many(txn, ((b"blob%d" % i, os.urandom(3000)) for i in range(1500)))
-        assert db.stats()["map_size"] > 1 << 20
+            Blobs.attach(db).blobs[txn, 1] = b"kept"
+    with orm.Database(path, engine="memory", readonly=True) as db:  # named: lives as long as the process
         with db.begin() as txn:
-            assert s.t[txn, b"a"] == b"1" and s.t[txn, b"b"] == b"2" and s.t[txn, b"c"] is None
-            assert s.t.count(txn) == 1502
+            assert Blobs.attach(db).blobs[txn, 1] == b"kept"
+    assert not path.exists()
+    with pytest.raises(ValueError, match="unknown engine"):
+        orm.Database(path, engine="sqlite")
+
+
+def test_a_reader_keeps_its_snapshot_while_a_writer_commits(db):
+    s = Blobs.attach(db)
+    with db.begin(write=True) as txn:
+        s.blobs[txn, 1] = b"old"
+    reader = db.begin()
+    done = threading.Event()
+
+    def write():
+        with db.begin(write=True) as txn:
+            s.blobs[txn, 1] = b"new"
+            s.blobs[txn, 2] = b"added"
+        done.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    assert done.wait(30)
+    t.join(30)
+    assert s.blobs[reader, 1] == b"old" and s.blobs[reader, 2] is None and s.blobs.count(reader) == 1
+    reader.commit()
+    with db.begin() as txn:
+        assert s.blobs[txn, 1] == b"new" and s.blobs.count(txn) == 2

@@ -57,6 +57,42 @@ def test_numpy_arrays_round_trip_without_a_second_copy(db):
         assert s.t[txn, 2].tolist() == [True, False]
 
 
+RECORD = np.dtype([("ts", "<i8"), ("price", "<f8"), ("symbol", "S8"), ("pos", "<f4", (3,)),
+                   ("side", [("bid", "u1"), ("qty", ">i2")])])
+
+
+def test_numpy_structured_arrays_keep_their_field_names(db):
+    s = one_table("numpy").attach(db)
+    rows = np.zeros(4, dtype=RECORD)
+    rows["ts"] = [1, 2, 3, 4]
+    rows["price"] = [1.5, 2.5, 3.5, 4.5]
+    rows["symbol"] = [b"BTC", b"ETH", b"SOL", b"ADA"]
+    rows["pos"][2] = [1, 2, 3]
+    rows["side"]["qty"] = [-1, 2, -3, 4]
+    padded = np.dtype({"names": ["a", "b"], "formats": ["u1", "<i4"], "offsets": [0, 4], "itemsize": 12})
+    with db.begin(write=True) as txn:
+        s.t[txn, 1] = rows
+        s.t[txn, 2] = np.ones(2, dtype=padded)
+        s.t[txn, 3] = rows.view(np.recarray)
+    with db.begin() as txn:
+        got = s.t[txn, 1]
+        assert got.dtype == RECORD and got.dtype.names == ("ts", "price", "symbol", "pos", "side")
+        assert got["symbol"].tolist() == [b"BTC", b"ETH", b"SOL", b"ADA"]
+        assert got["pos"][2].tolist() == [1, 2, 3] and got["side"]["qty"].tolist() == [-1, 2, -3, 4]
+        assert np.array_equal(got, rows)
+        assert s.t[txn, 2].dtype == padded and s.t[txn, 2]["b"].tolist() == [1, 1]
+        rec = s.t[txn, 3]
+        assert isinstance(rec, np.recarray) and rec.price.tolist() == [1.5, 2.5, 3.5, 4.5]
+
+
+def test_numpy_arrays_stored_with_the_earlier_header_still_read():
+    import cbor2
+    arr = np.arange(3, dtype=">u2")
+    head = cbor2.dumps([arr.dtype.str, [3]])  # the header written before structured dtypes kept names
+    got = orm.value_codec("numpy").decode(len(head).to_bytes(2, "big") + head + arr.tobytes())
+    assert got.tolist() == [0, 1, 2] and got.dtype == arr.dtype
+
+
 def test_numpy_object_arrays_are_refused(db):
     s = one_table("numpy").attach(db)
     with db.begin(write=True) as txn:

@@ -197,11 +197,11 @@ def test_malformed_cookie_header_is_ignored(reactor_thread, router, user):
     reactor_thread.call(leave, result.session)
 
 
-def test_cookie_header_refused_by_http_layer_fails_promptly(reactor_thread, router, user):
-    # The HTTP layer refuses control characters; the client must hear so, not wait out the deadline.
-    with pytest.raises(Denied) as e:
+def test_cookie_header_with_control_characters_is_refused_promptly(reactor_thread, router, user):
+    # Newer autobahn refuses such a header in the HTTP layer, older ones hand it to the cookie
+    # store; either way the client hears a refusal before the deadline instead of waiting it out.
+    with pytest.raises(Denied):
         reactor_thread.call(login, router.port, authmethods=["cookie"], cookie='cbtid=\x7f\x01;a=b', timeout=10)
-    assert e.value.reason == "handshake"
     # The router is unharmed: a normal login still works.
     result = ticket_login(reactor_thread, router.port, *user)
     reactor_thread.call(leave, result.session)
