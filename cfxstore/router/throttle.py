@@ -7,6 +7,11 @@ flight count against the limit from the first one: a key may have at most
 ``free_failures - failures`` attempts running (at least one), so a burst of
 parallel guesses is admitted only as far as the free failures reach.
 
+One failure is forgiven per ``max_delay`` seconds without attempts (and
+without a lockout), so over
+time a key gets at most one guess per ``max_delay`` beyond its free failures,
+whether it pauses or not; a record with nothing left to forgive is dropped.
+
 An attempt that never reports its outcome (a WAMP-CRA challenge the client
 abandoned) stops counting as in flight after ``attempt_timeout`` seconds; if
 its outcome arrives later, a failure still counts and a success is refused.
@@ -149,8 +154,18 @@ class FailureThrottle:
         return record
 
     def _forgettable(self, record: _Record, now: float) -> bool:
-        # Long quiet and not locked: old failures no longer count.
-        return not record.pending and now >= record.locked_until and now - record.last > self._limits.max_delay * 2
+        """Forgive one failure per max_delay without attempts (a leaky bucket); True once nothing is left."""
+        if record.pending or now < record.locked_until:
+            return False
+        period = self._limits.max_delay
+        since = max(record.last, record.locked_until)  # time spent locked out earns nothing
+        if period <= 0:
+            record.failures = 0
+        elif now - since >= period:
+            periods = int((now - since) // period)
+            record.failures = max(0, record.failures - periods)
+            record.last = since + periods * period
+        return record.failures == 0
 
     def _insert(self, key: Hashable, now: float) -> _Record:
         if len(self._records) >= self._limits.max_tracked:

@@ -152,9 +152,10 @@ def test_flooding_the_tracker_does_not_release_a_lockout():
     clock = Clock()
     throttle = FailureThrottle(Limits(free_failures=3, base_delay=60.0, max_delay=600.0, max_tracked=1000),
                                clock=clock)
-    for _ in range(5):
-        clock.now += 700
+    for _ in range(3):
         fail(throttle, "victim")
+    clock.now += 61
+    fail(throttle, "victim")                               # locked for 120 s now
     assert wait_of(throttle, "victim") > 0
     for i in range(100_001):                               # HELLOs for unknown authids, one failure each
         fail(throttle, f"unknown{i}")
@@ -170,6 +171,40 @@ def test_eviction_keeps_the_worst_offenders():
     for i in range(500):
         fail(throttle, i)
     assert throttle._records["repeat"].failures == 3
+
+
+def test_one_failure_is_forgiven_per_max_delay_of_quiet():
+    clock = Clock()
+    throttle = FailureThrottle(Limits(free_failures=3, base_delay=1.0, max_delay=10.0), clock=clock)
+    for _ in range(3):
+        fail(throttle)
+    clock.now += 1.0
+    fail(throttle)                                         # 4 failures, locked for 2 s
+    clock.now += 2.0 + 10.0                                # 10 s quiet after the lock: one forgiven
+    assert wait_of(throttle) == 0.0
+    assert throttle._records["a"].failures == 3
+    fail(throttle)                                         # so one more guess locks it again at once
+    assert wait_of(throttle) > 0
+
+
+def guesses_in_an_hour(every: float) -> int:
+    """Failures checked in an hour for an attacker who tries every ``every`` seconds (max_delay 10 s)."""
+    clock = Clock()
+    throttle = FailureThrottle(Limits(free_failures=3, base_delay=1.0, max_delay=10.0), clock=clock)
+    checked = 0
+    for _ in range(int(3600 / every)):
+        clock.now += every
+        if wait_of(throttle) == 0.0:
+            fail(throttle)
+            checked += 1
+    return checked
+
+
+def test_over_time_a_key_gets_one_guess_per_max_delay_whether_it_pauses_or_not():
+    eager = guesses_in_an_hour(1.0)
+    assert eager <= 3 + 4 + 3600 / 10                      # free failures, lockouts 1, 2, 4, 8 s, then one per 10 s
+    for every in (5.0, 15.0, 25.0, 60.0):
+        assert guesses_in_an_hour(every) <= eager
 
 
 def test_quiet_records_are_forgotten():
