@@ -16,7 +16,7 @@ from twisted.internet import defer
 from cfxstore.credentials.hashing import FAST_TAG
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from router_harness import RouterProcess, edit_config, free_port, run_cli
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running
 from router_wampclient import Client, Denied, leave, login
 
 REALM = "realm1"
@@ -37,14 +37,8 @@ def router(tmp_path_factory, reactor_thread):
     edit_config(cbdir, configure)
     node = RouterProcess(cbdir, [port])
     node.port = port
-    try:
-        node.start()
+    with running(node):
         yield node
-    finally:
-        try:
-            node.stop()
-        finally:
-            node.kill()
 
 
 @pytest.fixture(scope="module")
