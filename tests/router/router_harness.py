@@ -8,6 +8,7 @@ worker is ready.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
@@ -141,6 +142,19 @@ class RouterProcess:
         match = re.search(r"ticket is shown only this once: (\S+)", self.log())
         assert match, "the first start did not print the admin ticket"
         return match.group(1)
+
+
+@contextlib.contextmanager
+def running(node: RouterProcess) -> Iterator[RouterProcess]:
+    """The node started; stopped cleanly afterwards, and killed if that fails."""
+    try:
+        node.start()
+        yield node
+    finally:
+        try:
+            node.stop()
+        finally:
+            node.kill()
 
 
 def edit_config(cbdir: Path, edit: Callable[[dict], None]) -> None:
