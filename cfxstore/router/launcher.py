@@ -34,11 +34,13 @@ def add_principal(cbdir: str, *, realm: str, authid: str, role: str, ticket: str
     paths = nodeconfig.credential_databases(nodeconfig.load_config(cbdir), cbdir)
     if not paths:
         raise LookupError(f"the node config in {cbdir} uses no cfxstore authenticator")
+    # A generated ticket (128+ random bits) is stored with the fast hash; one an operator chose with argon2id.
+    generated = ticket is None
     ticket = ticket or secrets.token_urlsafe(24)
     for path in paths:
         credentials = _credentials(path)
         credentials.add_principal(realm=realm, authid=authid, role=role)
-        credentials.set_ticket(realm, authid, ticket)
+        credentials.set_ticket(realm, authid, ticket, generated=generated)
     return ticket
 
 

@@ -136,18 +136,6 @@ class RouterProcess:
                 pass
             self.proc.wait(10)
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator["RouterProcess"]:
-        """Started for the block; stopped cleanly after it (killed if that fails)."""
-        try:
-            self.start()
-            yield self
-        finally:
-            try:
-                self.stop()
-            finally:
-                self.kill()
-
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -156,6 +144,19 @@ class RouterProcess:
         match = re.search(r"ticket is shown only this once: (\S+)", self.log())
         assert match, "the first start did not print the admin ticket"
         return match.group(1)
+
+
+@contextlib.contextmanager
+def running(node: RouterProcess) -> Iterator[RouterProcess]:
+    """The node started; stopped cleanly afterwards, and killed if that fails."""
+    try:
+        node.start()
+        yield node
+    finally:
+        try:
+            node.stop()
+        finally:
+            node.kill()
 
 
 def edit_config(cbdir: Path, edit: Callable[[dict], None]) -> None:

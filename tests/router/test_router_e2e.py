@@ -18,7 +18,7 @@ from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from router_harness import RouterProcess, edit_config, free_port, run_cli, wait_for
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
@@ -55,7 +55,7 @@ def router(tmp_path_factory, reactor_thread):
     edit_config(cbdir, configure)
     node = RouterProcess(cbdir, [port, short_port, web_port])
     node.port, node.short_port, node.web_port = port, short_port, web_port
-    with node.running():
+    with running(node):
         yield node
 
 

@@ -21,7 +21,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.realmstore.service import SessionHistory
-from router_harness import RouterProcess, edit_config, free_port, run_cli, wait_for
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
@@ -64,7 +64,7 @@ def router(tmp_path_factory, reactor_thread):
     remember(node.admin[1])
     node.db, node.credentials = db, credentials
     try:
-        with node.running():
+        with running(node):
             yield node
     finally:
         db.close()
