@@ -26,6 +26,8 @@ from argon2 import PasswordHasher
 from autobahn.wamp.auth import derive_key
 
 from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
+# UTF-8 byte limits, shared with every index that stores these names.
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES
 from cfxstore.service import Service
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
@@ -41,13 +43,6 @@ _MIN_KEYLEN, _MAX_KEYLEN = 16, 64
 # OWASP 2023 for PBKDF2-HMAC-SHA256. Keys derived with fewer iterations keep working.
 DEFAULT_WAMPCRA_ITERATIONS = 600_000
 DEFAULT_WAMPCRA_KEYLEN = 32
-
-# UTF-8 byte limits. The longest index key is idx_credentials_by_auth:
-# ("wampcra" + 2) + (realm + 2) + authid <= 511, so realm + authid <= 500;
-# the cookie store's authid index needs authid + 18 <= 511.
-MAX_REALM_BYTES = 240
-MAX_AUTHID_BYTES = 255
-MAX_ROLE_BYTES = 255
 
 _DECOY_KEY_META = "cfxstore.credentials.decoy_key"
 

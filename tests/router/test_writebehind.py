@@ -7,7 +7,7 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from cfxstore.cookies.service import CookieService
-from cfxstore.limits import AUTHID_MAX_BYTES
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
@@ -186,14 +186,15 @@ def test_a_login_with_an_unencodable_authextra_is_refused_alone(db):
 
 
 def test_the_longest_authid_the_limits_allow_fits_every_authid_index(db):
-    authid = "\U0001F600" * (AUTHID_MAX_BYTES // 4)
-    assert len(authid.encode()) == AUTHID_MAX_BYTES
+    authid = "\U0001F600" * (MAX_AUTHID_BYTES // 4) + "a" * (MAX_AUTHID_BYTES % 4)
+    assert len(authid.encode()) == MAX_AUTHID_BYTES
     service = CookieService(db)
     value, _ = service.create()
     assert service.set_auth(value, authid, "user", "ticket", None, "realm1")
     assert service.cookies_by_authid(authid)[0].authid == authid
     history = SessionHistory(db)
-    history.session_joined(session_id=1, realm="\U0001F600" * 60, authid=authid, authrole="user", authmethod="x")
+    realm = "\U0001F600" * (MAX_REALM_BYTES // 4)
+    history.session_joined(session_id=1, realm=realm, authid=authid, authrole="user", authmethod="x")
     assert history.sessions_by_authid(authid)[0].authid == authid
 
 
