@@ -214,12 +214,14 @@ def new(name: str, directory: str | None) -> None:
 @migrate.command("import-cfxdb")
 @click.option("--cookies", "cookies", metavar="PATH", default=None, help="A Crossbar cookie store database.")
 @click.option("--realmstore", "realmstore", metavar="PATH", default=None, help="A Crossbar realm store database.")
+@click.option("--node-config", "node_config", metavar="FILE", default=None, type=click.Path(dir_okay=False),
+              help="The stock node's config.json: its event-history rules key the imported history.")
 @click.argument("dest", required=False)
 @db_option
 @json_option
 @handle_errors
-def import_cfxdb(cookies: str | None, realmstore: str | None, dest: str | None, db: str | None,
-                 as_json: bool) -> None:
+def import_cfxdb(cookies: str | None, realmstore: str | None, node_config: str | None, dest: str | None,
+                 db: str | None, as_json: bool) -> None:
     """Import a stock Crossbar cookie store and/or realm store into the cfxstore database DEST.
 
     Cookie values are hashed on the way in, so browsers keep their
@@ -234,18 +236,24 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, dest: str | None, 
         if source is not None and os.path.realpath(source) == os.path.realpath(target):
             raise click.UsageError(f"the destination {target} is also a source")
     check_sources(cookies, realmstore)
+    history = ()
+    if node_config is not None and realmstore is not None:
+        from cfxstore.migrate.history_rules import load_rules
+
+        history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)
     results: dict[str, Any] = {}
     with database, RowProgress(enabled=True) as progress:
         if cookies is not None:
             results["cookies"] = import_cookies(cookies, database, on_row=progress.row)
         if realmstore is not None:
-            results.update(import_realmstore(realmstore, database, on_row=progress.row))
+            results.update(import_realmstore(realmstore, database, on_row=progress.row, history=history))
     out = {name: r.__dict__ for name, r in results.items()}
     if as_json:
         emit_json({"database": os.path.realpath(target), "created": created, "tables": out})
         return
     click.echo(f"imported into {os.path.realpath(target)}" + (" (new database)" if created else ""))
-    table(["table", "read", "imported", "skipped"],
+    table(["table", "read", "imported", "skipped", "changed"],
           [(name, r["read"], r["imported"],
-            ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-") for name, r in out.items()])
+            ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-",
+            ", ".join(f"{n} {what}" for what, n in r["changed"].items()) or "-") for name, r in out.items()])

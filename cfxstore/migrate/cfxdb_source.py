@@ -89,6 +89,10 @@ class CfxdbSource:
         reason = "its slot catalog is unreadable" if unreadable else "it has no zlmdb table catalog"
         raise ImportSourceError(f"{self.what} {self.path} is not a cfxdb database ({reason})")
 
+    def last_write(self) -> int:
+        """When the database file was last written (int ns)."""
+        return os.stat(os.path.join(self.path, "data.mdb")).st_mtime_ns
+
     def has(self, table: uuid.UUID) -> bool:
         return table in self.slots
 

@@ -236,6 +236,15 @@ class SessionHistory(Service):
                                                                limit=limit, return_keys=False)
             return [self._publications[txn, pid] for pid in ids]
 
+    def events_by_topic(self, topic: str, limit: int | None = None) -> list[Event]:
+        """Stored events on topic, one per publication, newest first, whatever the subscription.
+
+        Reaches history under any key: the router's rule ids, and imported
+        history that kept stock subscription ids. subscription_id and
+        receiver are 0 (the topic, not one delivery, was asked for).
+        """
+        return [Event.of(0, p.timestamp, 0, p.publication_id, p) for p in self.publications_by_topic(topic, limit)]
+
     def _join(self, txn: Any, keys: Iterable[tuple[int, int, int, int]]) -> list[Event]:
         cache: dict[int, Publication | None] = {}
         events = []
