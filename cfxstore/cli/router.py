@@ -87,3 +87,8 @@ def revoke(cbdir: str, authid: str) -> None:
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"deleted {count} cookie(s) of {authid!r}")
+
+
+from cfxstore.cli.adopt import adopt  # noqa: E402  (the command lives in its own file)
+
+router.add_command(adopt)
