@@ -104,18 +104,32 @@ def _path_websockets(paths: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             yield service
 
 
+def _secret(value: Any, where: str) -> str:
+    """A static secret as Crossbar reads it: literal, or "${VAR}" from the environment."""
+    from crossbar.common.checkconfig import maybe_from_env
+
+    if not isinstance(value, str) or not value:
+        raise AdoptError(f"{where} is missing or empty")
+    secret = maybe_from_env(where, value, hide_value=True)
+    if secret == value and value.startswith("$"):
+        raise AdoptError(f"{where} names an environment variable that is not set here ({value}); "
+                         "set it as for the stock node and run again")
+    return secret
+
+
 def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], where: str
                        ) -> list[StaticPrincipal]:
     found = []
-    for authid, p in (item.get("principals") or {}).items():
+    # Crossbar's static sections: ticket "principals" with "ticket", WAMP-CRA "users" with "secret".
+    section, field = ("principals", "ticket") if method == "ticket" else ("users", "secret")
+    for authid, p in (item.get(section) or {}).items():
+        pwhere = f"{where}.auth.{method}.{section}[{authid!r}]"
         if not isinstance(p, Mapping) or not isinstance(p.get("role"), str):
-            raise AdoptError(f"{where}: static {method} principal {authid!r} has no role")
-        secret = p.get("ticket" if method == "ticket" else "secret")
-        if not isinstance(secret, str) or not secret:
-            raise AdoptError(f"{where}: static {method} principal {authid!r} has no "
-                             f"{'ticket' if method == 'ticket' else 'secret'}")
+            raise AdoptError(f"{pwhere} has no role; cfxstore principals need one: add it and run again")
+        secret = _secret(p.get(field), f"{pwhere}.{field}")
         salt = p.get("salt")
-        for realm in [p["realm"]] if isinstance(p.get("realm"), str) else realms:
+        # A static principal may join every realm of its router worker.
+        for realm in realms:
             found.append(StaticPrincipal(
                 realm=realm, authid=authid, role=p["role"], method=method, secret=secret, salt=salt,
                 iterations=p.get("iterations", _CRA_ITERATIONS) if salt else None,
