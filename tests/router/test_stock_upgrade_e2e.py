@@ -248,6 +248,7 @@ def test_a_reimport_never_revives_a_revoked_cookie_and_adopt_is_idempotent(adopt
     with CookieService.open(db) as service:
         assert service.lookup(revoked) is None
     config = (cbdir / "config.json").read_text()
+    adopted["router"].stop()  # adopt refuses a running node, cfxstore's included
     rerun = run_cli("router", "adopt", "--cbdir", str(cbdir))
     assert rerun.returncode == 0 and "nothing to do" in rerun.stdout
     assert (cbdir / "config.json").read_text() == config
