@@ -27,6 +27,7 @@ import uuid
 from typing import Any, Callable
 
 import orm
+from orm import crashpoint
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.schema import CookieStore
@@ -138,6 +139,7 @@ class _Writer:
                 if put(txn):
                     result.imported += 1
         self._pending = []
+        crashpoint.reached("import-batch-committed")
 
 
 def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[bytes], Any], db: orm.Database,

@@ -21,6 +21,8 @@ import os
 import tempfile
 from typing import Any, Iterator, Mapping
 
+from orm import crashpoint
+
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.router.config import STORE_TYPE, resolve_path
 from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
@@ -274,6 +276,7 @@ def adopt(cbdir: str) -> Report:
     if todo.empty:
         return Report(None, [], {}, [])
     backup = _backup(cbdir, text)
+    crashpoint.reached("adopt-backed-up")
     for source in todo.cookie_sources:
         if os.path.exists(source):
             check_sources(source, None)
@@ -290,6 +293,8 @@ def adopt(cbdir: str) -> Report:
             if os.path.exists(source):
                 for name, result in import_realmstore(source, database, history=rules).items():
                     imported[f"{name} ({os.path.relpath(source, cbdir)})"] = result
+        crashpoint.reached("adopt-imported")
         principals = _write_principals(database, todo.principals)
+    crashpoint.reached("adopt-principals-stored")
     _atomic_write(path, json.dumps(todo.config, indent=2) + "\n", 0o600)
     return Report(backup, todo.changes, imported, principals)
