@@ -27,7 +27,7 @@ from autobahn.wamp.auth import derive_key
 
 from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
 # UTF-8 byte limits, shared with every index that stores these names.
-from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
 from cfxstore.service import Service
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
@@ -68,9 +68,10 @@ def _fits(value: Any, limit: int) -> bool:
 
 
 def _require_bytes(field: str, value: Any, limit: int) -> None:
-    if isinstance(value, str) and not _fits(value, limit):
-        raise InvalidName(f"Principal.{field}: at most {limit} UTF-8 bytes, got "
-                          f"{len(value.encode('utf-8', 'surrogatepass'))}")
+    try:
+        require_bytes("Principal", field, value, limit)
+    except ValueError as exc:
+        raise InvalidName(str(exc)) from None
 
 
 class CredentialService(Service):
