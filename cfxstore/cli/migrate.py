@@ -214,28 +214,38 @@ def new(name: str, directory: str | None) -> None:
 @migrate.command("import-cfxdb")
 @click.option("--cookies", "cookies", metavar="PATH", default=None, help="A Crossbar cookie store database.")
 @click.option("--realmstore", "realmstore", metavar="PATH", default=None, help="A Crossbar realm store database.")
+@click.option("--fx", "fx", metavar="PATH", multiple=True,
+              help="A Crossbar FX controller or management-realm database (repeatable).")
 @click.option("--node-config", "node_config", metavar="FILE", default=None, type=click.Path(dir_okay=False),
               help="The stock node's config.json: its event-history rules key the imported history.")
 @click.argument("dest", required=False)
 @db_option
 @json_option
 @handle_errors
-def import_cfxdb(cookies: str | None, realmstore: str | None, node_config: str | None, dest: str | None,
-                 db: str | None, as_json: bool) -> None:
-    """Import a stock Crossbar cookie store and/or realm store into the cfxstore database DEST.
+def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...], node_config: str | None,
+                 dest: str | None, db: str | None, as_json: bool) -> None:
+    """Import stock Crossbar / Crossbar FX databases into the cfxstore database DEST.
 
-    Cookie values are hashed on the way in, so browsers keep their
-    sessions. The sources are only read. Running it again imports the
-    same records again without duplicating them.
+    --cookies: a `database` cookie store; --realmstore: a `cfxdb` realm
+    store (with --node-config, its history is keyed by the node's
+    event-history rules); --fx: FX controller or management-realm databases.
+
+    Cookie values and FX secrets are hashed on the way in, so browsers keep
+    their sessions. The sources are only read. Running it again imports
+    only records new in the source; nothing revoked or deleted here since
+    comes back.
     """
     from cfxstore.migrate.access import open_or_create
     from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+    from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
 
     target = db_path(db, dest)
-    for source in (cookies, realmstore):
+    for source in (cookies, realmstore, *fx):
         if source is not None and os.path.realpath(source) == os.path.realpath(target):
             raise click.UsageError(f"the destination {target} is also a source")
-    check_sources(cookies, realmstore)
+    fx_kinds = fx_sources(fx)
+    if not fx_kinds or cookies is not None or realmstore is not None:
+        check_sources(cookies, realmstore)
     history = ()
     if node_config is not None and realmstore is not None:
         from cfxstore.migrate.history_rules import load_rules
@@ -248,6 +258,9 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, node_config: str |
             results["cookies"] = import_cookies(cookies, database, on_row=progress.row)
         if realmstore is not None:
             results.update(import_realmstore(realmstore, database, on_row=progress.row, history=history))
+        for path, kind in fx_kinds:
+            imported = (import_global if kind == "global" else import_mrealm)(path, database)
+            results.update({f"{name} ({os.path.basename(path)})": r for name, r in imported.items()})
     out = {name: r.__dict__ for name, r in results.items()}
     if as_json:
         emit_json({"database": os.path.realpath(target), "created": created, "tables": out})

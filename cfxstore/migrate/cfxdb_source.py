@@ -106,6 +106,11 @@ class CfxdbSource:
 
     def values(self, table: uuid.UUID) -> Iterator[bytes]:
         """The stored value bytes of every record of table, in key order (one read snapshot)."""
+        for _, value in self.items(table):
+            yield value
+
+    def items(self, table: uuid.UUID) -> Iterator[tuple[bytes, bytes]]:
+        """(key without the slot prefix, value) of every record of table, in key order."""
         slot = self.slots.get(table)
         if slot is None:
             return
@@ -117,4 +122,4 @@ class CfxdbSource:
             for key, value in cur:
                 if not key.startswith(prefix):
                     return
-                yield bytes(value)
+                yield bytes(key[len(prefix):]), bytes(value)
