@@ -19,13 +19,16 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from orm import crashpoint
 
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.router.config import STORE_TYPE, resolve_path
 from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
+# The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
+from cfxstore.router.nodeconfig import _routers as routers
+from cfxstore.router.nodeconfig import _websocket_configs as websocket_configs
 
 DB_PATH = "cfxstore-db"
 # Stock realm-store keys that keep their meaning in a cfxstore realm store.
@@ -83,29 +86,6 @@ def node_running(cbdir: str) -> int | None:
     return pid
 
 
-def _routers(config: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    for worker in config.get("workers") or []:
-        if isinstance(worker, dict) and worker.get("type") == "router":
-            yield worker
-
-
-def _websockets(transport: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    kind = transport.get("type")
-    if kind == "websocket":
-        yield transport
-    elif kind == "universal":
-        yield from (transport.get("websocket") or {}).values()
-        yield from _path_websockets((transport.get("web") or {}).get("paths") or {})
-    elif kind == "web":
-        yield from _path_websockets(transport.get("paths") or {})
-
-
-def _path_websockets(paths: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    for service in paths.values():
-        if isinstance(service, dict) and service.get("type") == "websocket":
-            yield service
-
-
 def _secret(value: Any, where: str) -> str:
     """A static secret as Crossbar reads it: literal, or "${VAR}" from the environment."""
     from crossbar.common.checkconfig import maybe_from_env
@@ -146,7 +126,7 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])
     authenticator = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
-    for w, worker in enumerate(_routers(new)):
+    for w, worker in enumerate(routers(new)):
         realms = [r["name"] for r in worker.get("realms") or [] if isinstance(r.get("name"), str)]
         for realm in worker.get("realms") or []:
             store = realm.get("store")
@@ -158,7 +138,7 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                 result.changes.append(f"realm {realm.get('name')!r}: {store['type']} realm store -> cfxstore "
                                       f"({len(store.get('event-history') or [])} event-history rule(s) kept)")
         for t, transport in enumerate(worker.get("transports") or []):
-            for ws in _websockets(transport):
+            for ws in websocket_configs(transport):
                 where = f"workers[{w}].transports[{t}]"
                 cookie = ws.get("cookie")
                 store = cookie.get("store") if isinstance(cookie, dict) else None
