@@ -21,7 +21,7 @@ import os
 import tempfile
 from typing import Any, Mapping
 
-from orm import crashpoint
+from orm import atomic, crashpoint
 
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.router.config import STORE_TYPE, resolve_path
@@ -177,11 +177,7 @@ def _atomic_write(path: str, text: str, mode: int) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    dirfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    atomic.fsync_path(directory)
 
 
 def _backup(cbdir: str, text: str) -> str:

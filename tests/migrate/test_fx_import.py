@@ -103,3 +103,23 @@ def test_a_cookie_store_given_as_fx_database_is_refused(tmp_path):
     build_cookie_store(path, 1)
     with pytest.raises(ImportSourceError, match="neither controller"):
         fx_sources([path])
+
+
+def test_the_table_ids_match_cfxdb():
+    import cfxdb.globalschema as cg
+    import cfxdb.mrealmschema as cm
+
+    from cfxstore.migrate import fx_import as fx
+
+    assert {fx.USERS: cg.Users, fx.ORGANIZATIONS: cg.Organizations, fx.ACTIVATION_TOKENS: cg.ActivationTokens,
+            fx.MREALMS: cg.ManagementRealms, fx.USER_MREALM_ROLES: cg.UserMrealmRoles, fx.NODES: cg.Nodes,
+            fx.USAGE: cg.UsageRecords, fx.AREALMS: cm.ApplicationRealms, fx.PRINCIPALS: cm.Principals,
+            fx.CREDENTIALS: cm.Credentials, fx.ROLES: cm.Roles, fx.PERMISSIONS: cm.Permissions,
+            fx.AREALM_ROLES: cm.ApplicationRealmRoleAssociations} == \
+        {t._zlmdb_oid: t for t in (cg.Users, cg.Organizations, cg.ActivationTokens, cg.ManagementRealms,
+                                   cg.UserMrealmRoles, cg.Nodes, cg.UsageRecords, cm.ApplicationRealms,
+                                   cm.Principals, cm.Credentials, cm.Roles, cm.Permissions,
+                                   cm.ApplicationRealmRoleAssociations)}
+    names = {t._zlmdb_oid: t.__name__ for t in [*vars(cg).values(), *vars(cm).values()]
+             if isinstance(t, type) and hasattr(t, "_zlmdb_oid")}
+    assert all(oid in names for oid in fx.NOT_IMPORTED)
