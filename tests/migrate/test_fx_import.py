@@ -13,7 +13,6 @@ from store_factories import MAXSIZE, snapshot
 from cfxstore.cli.main import cli
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from cfxstore.globalschema.entities import ActivationToken
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.migrate.errors import ImportSourceError
 from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
