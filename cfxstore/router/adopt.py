@@ -157,10 +157,22 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                     if isinstance(item, dict) and item.get("type") == "static":
                         principals = _static_principals(method, item, realms, where)
                         result.principals.extend(principals)
-                        auth[method] = copy.deepcopy(authenticator)
+                        auth[method] = authenticator  # one object: every method shares one config
                         result.changes.append(f"{where}: {len({p.authid for p in principals})} static {method} "
                                               f"principal(s) -> credential store (hashed); function authenticator")
+    _decoys_like(authenticator["config"], [p for p in result.principals if p.method == "wampcra"])
     return result
+
+
+def _decoys_like(config: dict[str, Any], users: list[StaticPrincipal]) -> None:
+    """Unknown authids get WAMP-CRA challenges shaped like the real users' (salted ones' parameters)."""
+    salted = [u for u in users if u.salt]
+    if not salted:
+        return
+    first = salted[0]
+    roles = [u.role for u in users]
+    config["wampcra"] = {"iterations": first.iterations, "keylen": first.keylen,
+                         "decoy_role": max(set(roles), key=roles.count)}
 
 
 def _atomic_write(path: str, text: str, mode: int) -> None:

@@ -211,6 +211,9 @@ def test_stock_tickets_and_wampcra_secrets_still_log_in_and_left_the_config(adop
         call(login, adopted["port"], authid="alice", authmethods=["ticket"], ticket="wrong")
     config = (adopted["cbdir"] / "config.json").read_text()
     assert all(secret not in config for secret in [*TICKETS.values(), CRA["secret"]])
+    auth = json.loads(config)["workers"][0]["transports"][0]["auth"]
+    # unknown authids are challenged like the real WAMP-CRA users
+    assert auth["wampcra"]["config"]["wampcra"] == {"iterations": 100, "keylen": 32, "decoy_role": "user"}
     backup = Path(adopted["report"]["backup"])
     assert backup.exists() and (backup.stat().st_mode & 0o077) == 0
 
