@@ -19,12 +19,14 @@ counted as "not imported" in the summary.
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
 from typing import Any, Callable
 
 import cbor2
 
 import orm
+from orm import crashpoint
 
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
@@ -120,9 +122,15 @@ def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) ->
                 if kind.put(txn, obj, key, result):
                     ledger.enter(txn, lkey)
                     result.imported += 1
+            crashpoint.reached("fx-record-committed")
         except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
             result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
     return result
+
+
+def _last_write(path: str) -> int:
+    """When the source was last written (int ns): an upper bound for times it does not record."""
+    return os.stat(os.path.join(path, "data.mdb")).st_mtime_ns
 
 
 def _uuids(key: bytes) -> tuple[uuid.UUID, ...]:
@@ -135,6 +143,7 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
     import cfxdb.mrealm as cm
 
     schema, ledger = GlobalSchema.attach(db), Ledger(db)
+    known_by = _last_write(path)  # for times cfxdb does not keep
 
     def users(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
         schema.users[txn, o.oid] = g.User.parse(_fields(o))
@@ -168,7 +177,7 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
         user_oid, mrealm_oid = _uuids(key)[:2]
         roles = [_USER_ROLES.get(x, str(x)) for x in o.roles]
         schema.user_mrealm_roles[txn, (user_oid, mrealm_oid)] = g.UserMrealmRole.parse(
-            {"user_oid": user_oid, "mrealm_oid": mrealm_oid, "roles": roles})
+            {"user_oid": user_oid, "mrealm_oid": mrealm_oid, "roles": roles, "granted": known_by})
         return True
 
     def nodes(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
@@ -191,6 +200,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     from cfxstore.credentials.service import CredentialService
 
     schema, ledger = MrealmSchema.attach(db), Ledger(db)
+    known_by = _last_write(path)  # for times cfxdb does not keep
     credentials = CredentialService(db)
     realm_names: dict[uuid.UUID, str] = {}
     role_names: dict[uuid.UUID, str] = {}
@@ -221,7 +231,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     def associations(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
         arealm_oid, role_oid = _uuids(key)[:2]
         schema.arealm_role_associations[txn, (arealm_oid, role_oid)] = m.ApplicationRealmRoleAssociation.parse(
-            {"arealm_oid": arealm_oid, "role_oid": role_oid})
+            {"arealm_oid": arealm_oid, "role_oid": role_oid, "created": known_by})
         return True
 
     def principals(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
@@ -230,7 +240,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
             r.skip("application realm or role not in the source")
             return False
         f = _fields(o, rename={"authextra": "extra"})
-        f.update(realm=realm, role=role)
+        f.update(realm=realm, role=role, created=f.get("modified", known_by))
         schema.principals[txn, o.oid] = m.Principal.parse(f)
         return True
 
@@ -275,6 +285,7 @@ def _credentials(source: CfxdbSource, db: orm.Database, service: Any, ledger: Le
             result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
             continue
         # Setting a secret again is harmless, so a kill before this entry only repeats it.
+        crashpoint.reached("fx-secret-set")
         with db.begin(write=True) as txn:
             ledger.enter(txn, lkey)
         result.imported += 1

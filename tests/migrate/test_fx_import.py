@@ -122,3 +122,28 @@ def test_the_table_ids_match_cfxdb():
     names = {t._zlmdb_oid: t.__name__ for t in [*vars(cg).values(), *vars(cm).values()]
              if isinstance(t, type) and hasattr(t, "_zlmdb_oid")}
     assert all(oid in names for oid in fx.NOT_IMPORTED)
+
+
+@pytest.mark.parametrize("point", ["fx-record-committed", "fx-secret-set"])
+def test_a_killed_fx_import_rerun_ends_like_one_run(fx, tmp_path, point):
+    from test_atomic_kill import run_cli
+    from test_import_kill import CREDENTIAL_TABLES
+
+    g, _, m, _ = fx
+
+    def state(path):
+        tables = snapshot(path)
+        counts = {name: len(tables.pop(name, [])) for name in CREDENTIAL_TABLES}
+        with open_database(path, readonly=True) as db:
+            service = CredentialService(db)
+            logins = (service.verify_ticket("app1", "dave", "dave-fx-ticket") is not None,
+                      service.get_wampcra("app1", "erin")["salt"])
+        return tables, counts, logins
+
+    reference, target = str(tmp_path / "ref"), str(tmp_path / "db")
+    args = ["migrate", "import-cfxdb", "--fx", g, "--fx", m]
+    assert run_cli(*args, reference).returncode == 0
+    assert run_cli(*args, target, crash_at=point).returncode == -9
+    done = run_cli(*args, target)
+    assert done.returncode == 0, done.stderr
+    assert state(target) == state(reference)
