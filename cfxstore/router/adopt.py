@@ -172,7 +172,7 @@ def _decoys_like(config: dict[str, Any], users: list[StaticPrincipal]) -> None:
     first = salted[0]
     roles = [u.role for u in users]
     config["wampcra"] = {"iterations": first.iterations, "keylen": first.keylen,
-                         "decoy_role": max(set(roles), key=roles.count)}
+                         "decoy_role": max(sorted(set(roles)), key=roles.count)}
 
 
 def _atomic_write(path: str, text: str, mode: int) -> None:
