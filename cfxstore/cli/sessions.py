@@ -86,18 +86,17 @@ def _session(history: Any, session_id: int, joined_at: int | None) -> Any:
     if joined_at is None:
         return history.get_session(session_id)
     with history.db.begin() as txn:
-        for oid in history.schema.idx_sessions_by_session_id.select(
-                txn, from_key=(session_id, -2**63), to_key=(session_id, joined_at + 1), reverse=True, limit=1,
-                return_keys=False):
-            return history.schema.sessions[txn, oid]
-    return None
+        joins = history.schema.idx_sessions_by_session_id.select(txn, prefix=(session_id,))
+        nearest = min(joins, key=lambda item: abs(item[0][1] - joined_at), default=None)
+        return None if nearest is None else history.schema.sessions[txn, nearest[1]]
 
 
 @sessions.command()
 @click.argument("session_id", type=click.IntRange(0, 2**64 - 1))
 @db_option
 @click.option("--joined-at", type=TIME, default=None,
-              help="When the id was reused: the session with it that joined last at or before this time.")
+              help="When the id was reused: the session with it that joined nearest this time "
+                   "(ISO 8601 as shown, or int ns).")
 @json_option
 @handle_errors
 def show(session_id: int, db: str | None, joined_at: int | None, as_json: bool) -> None:
