@@ -167,3 +167,10 @@ def test_router_start_with_a_config_typo_names_the_key_without_a_crossbar_traceb
     assert "Traceback" not in result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "config.json" in line and "maxsise" in line
+
+
+@pytest.mark.parametrize("command", [["principals", "add", "bob", "--role", "user"], ["principals", "passwd", "bob"]])
+def test_principals_check_the_database_before_asking_for_a_secret(run, tmp_path, command):
+    result = run(*command, "--db", str(tmp_path / "missing"))  # no input: a prompt would abort instead
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: no database at {tmp_path / 'missing'} (the path does not exist)"
