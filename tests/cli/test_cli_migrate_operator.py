@@ -95,3 +95,13 @@ def test_a_new_migration_fails_with_a_clear_message_until_written(run, tmp_path)
     exec(compile(path.read_text(), str(path), "exec"), namespace)
     with pytest.raises(NotImplementedError, match=r"is still the template: write its upgrade\(\) in .*rename_things"):
         namespace["upgrade"](None)
+
+
+def test_up_to_a_lower_version_suggests_only_what_works(run, old):
+    run("migrate", "up", old, "--no-backup")
+    back = run("migrate", "up", old, "--to", "1")
+    assert back.exit_code == 1 and "use `cfxstore migrate down --to 1` to go back" in back.stderr
+    assert run("migrate", "down", "--to", "1", old, "--dry-run").exit_code == 0
+    bottom = run("migrate", "up", old, "--to", "0")
+    assert bottom.exit_code == 1 and "migrate down" not in bottom.stderr
+    assert "going back is not possible either" in bottom.stderr and "restore a backup" in bottom.stderr
