@@ -103,5 +103,5 @@ def test_up_to_a_lower_version_suggests_only_what_works(run, old):
     assert back.exit_code == 1 and "use `cfxstore migrate down --to 1` to go back" in back.stderr
     assert run("migrate", "down", "--to", "1", old, "--dry-run").exit_code == 0
     bottom = run("migrate", "up", old, "--to", "0")
-    assert bottom.exit_code == 1 and "migrate down" not in bottom.stderr
+    assert bottom.exit_code == 1 and "`cfxstore migrate down" not in bottom.stderr
     assert "going back is not possible either" in bottom.stderr and "restore a backup" in bottom.stderr
