@@ -15,3 +15,11 @@ from __future__ import annotations
 MAX_REALM_BYTES = 240
 MAX_AUTHID_BYTES = 255
 MAX_ROLE_BYTES = 255
+
+
+def require_bytes(owner: str, field: str, value: object, limit: int) -> None:
+    """Raise ValueError naming owner.field if str value is longer than limit UTF-8 bytes."""
+    if isinstance(value, str):
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise ValueError(f"{owner}.{field}: at most {limit} UTF-8 bytes, got {size}")

@@ -27,7 +27,7 @@ from autobahn.wamp.auth import derive_key
 
 from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
 # UTF-8 byte limits, shared with every index that stores these names.
-from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
 from cfxstore.service import Service
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
@@ -68,9 +68,10 @@ def _fits(value: Any, limit: int) -> bool:
 
 
 def _require_bytes(field: str, value: Any, limit: int) -> None:
-    if isinstance(value, str) and not _fits(value, limit):
-        raise InvalidName(f"Principal.{field}: at most {limit} UTF-8 bytes, got "
-                          f"{len(value.encode('utf-8', 'surrogatepass'))}")
+    try:
+        require_bytes("Principal", field, value, limit)
+    except ValueError as exc:
+        raise InvalidName(str(exc)) from None
 
 
 class CredentialService(Service):
@@ -133,18 +134,23 @@ class CredentialService(Service):
 
     # --- ticket ---
 
-    def set_ticket(self, realm: str, authid: str, ticket: str, *, generated: bool = False) -> None:
-        """Store (or replace) the hash of ``ticket``: argon2id, or the fast form if the system ``generated`` it."""
+    def set_ticket(self, realm: str, authid: str, ticket: str, *, generated: bool = False, txn: Any = None) -> None:
+        """Store (or replace) the hash of ``ticket``: argon2id, or the fast form if the system ``generated`` it.
+
+        With ``txn`` (a write transaction) the credential is written in it; the hash is
+        computed first either way, but inside a caller's transaction an argon2id hash holds
+        the writer for its duration (tens of milliseconds): prefer generated tickets there.
+        """
+        self._put_credential(realm, authid, "ticket", self.ticket_config(ticket, generated=generated), txn)
+
+    def ticket_config(self, ticket: str, *, generated: bool = False) -> dict[str, Any]:
+        """The stored form of a ticket credential (its hash), as set_ticket stores it."""
         _require_secret("ticket", ticket, nonempty=True)
         if generated:
             if len(ticket) < 22:  # token_urlsafe(16): 128 bits in 22 characters
                 raise ValueError("a generated ticket must carry at least 128 random bits (22+ characters)")
-            stored = self._tickets.hash_generated(ticket)
-        else:
-            # Hash before the write transaction: argon2 is slow on purpose and
-            # must not hold the database's single writer lock.
-            stored = self._tickets.hash_chosen(ticket)
-        self._put_credential(realm, authid, "ticket", {"hash": stored})
+            return {"hash": self._tickets.hash_generated(ticket)}
+        return {"hash": self._tickets.hash_chosen(ticket)}
 
     def generate_ticket(self, realm: str, authid: str, nbytes: int = 24) -> str:
         """Set a new random ticket of ``nbytes`` (16 or more) random bytes, stored with the fast hash; returns it."""
@@ -193,8 +199,18 @@ class CredentialService(Service):
         salt: str | None = None,
         iterations: int | None = None,
         keylen: int = DEFAULT_WAMPCRA_KEYLEN,
+        txn: Any = None,
     ) -> None:
-        """Store the PBKDF2 key derived from ``secret`` (a random salt; the service's iterations unless given)."""
+        """Store the PBKDF2 key derived from ``secret`` (a random salt; the service's iterations unless given).
+
+        With ``txn`` the credential is written in that write transaction (see set_ticket).
+        """
+        config = self.wampcra_config(secret, salt=salt, iterations=iterations, keylen=keylen)
+        self._put_credential(realm, authid, "wampcra", config, txn)
+
+    def wampcra_config(self, secret: str, *, salt: str | None = None, iterations: int | None = None,
+                       keylen: int = DEFAULT_WAMPCRA_KEYLEN) -> dict[str, Any]:
+        """The stored form of a WAMP-CRA credential (the derived key and its parameters)."""
         if iterations is None:
             iterations = self._wampcra_iterations
         _require_secret("secret", secret, nonempty=True)
@@ -207,8 +223,7 @@ class CredentialService(Service):
         if isinstance(keylen, bool) or not isinstance(keylen, int) or not _MIN_KEYLEN <= keylen <= _MAX_KEYLEN:
             raise ValueError(f"set_wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
         key = derive_key(secret, salt, iterations, keylen).decode("ascii")
-        config = {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
-        self._put_credential(realm, authid, "wampcra", config)
+        return {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
 
     def get_wampcra(self, realm: str, authid: str) -> dict | None:
         """What the router needs to challenge ``authid``; ``secret`` is the derived key."""
@@ -277,21 +292,28 @@ class CredentialService(Service):
     def _credential(self, txn: Any, authmethod: str, realm: str, authid: str) -> Credential | None:
         return self._schema.credentials.get_by_index(txn, _BY_AUTH, (authmethod, realm, authid))
 
-    def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
-        with self.db.begin(write=True) as txn:
-            principal = self._principal(txn, realm, authid)
-            if principal is None:
-                raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
-            cred = self._credential(txn, authmethod, realm, authid)
-            now = now_ns()
-            if cred is None:
-                cred = Credential(principal_oid=principal.oid, authmethod=authmethod, realm=realm, authid=authid,
-                                  authconfig=config, created=now, modified=now)
-            else:
-                cred.authconfig = config
-                cred.modified = now
-                cred.validate()
-            self._schema.credentials[txn, cred.oid] = cred
+    def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any],
+                        txn: Any = None) -> None:
+        if txn is not None:
+            return self.put_credential(txn, realm, authid, authmethod, config)
+        with self.db.begin(write=True) as own:
+            self.put_credential(own, realm, authid, authmethod, config)
+
+    def put_credential(self, txn: Any, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
+        """Write a credential made by ticket_config/wampcra_config in the write transaction txn."""
+        principal = self._principal(txn, realm, authid)
+        if principal is None:
+            raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
+        cred = self._credential(txn, authmethod, realm, authid)
+        now = now_ns()
+        if cred is None:
+            cred = Credential(principal_oid=principal.oid, authmethod=authmethod, realm=realm, authid=authid,
+                              authconfig=config, created=now, modified=now)
+        else:
+            cred.authconfig = config
+            cred.modified = now
+            cred.validate()
+        self._schema.credentials[txn, cred.oid] = cred
 
     def _rehash(self, cred: Credential, ticket: str) -> None:
         # A changed argon2id cost upgrades stored hashes on the next login.

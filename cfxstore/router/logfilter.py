@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from twisted.logger import globalLogPublisher
+from twisted.logger import LogLevel, globalLogPublisher
 
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_cookie", "cookie_deleted",
@@ -91,8 +91,19 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _per_connection_cookie_line(event: dict[str, Any]) -> bool:
+    # Crossbar logs each WebSocket connection's cookie handling at info ("setting new cookie",
+    # "authenticated client via cookie", ...): detail an operator needs only when debugging,
+    # and at info three lines per login that every worker formats and sends to the controller.
+    return (event.get("log_level") is LogLevel.info
+            and "cookie" in (event.get("log_format") or "")
+            and str(event.get("log_namespace") or "").startswith("crossbar.router.protocol"))
+
+
 def redact(event: dict[str, Any]) -> None:
-    """Remove secrets from a log event, in place."""
+    """Remove secrets from a log event, in place (and move per-connection cookie lines to debug)."""
+    if _per_connection_cookie_line(event):
+        event["log_level"] = LogLevel.debug
     # Crossbar's config reader logs the value of a config item it resolves ("...principals[x].ticket").
     item = event.get("config_item")
     if isinstance(item, str) and _is_secret(item.rsplit(".", 1)[-1]) and "value" in event:

@@ -25,21 +25,12 @@ from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from orm.atomic import process_alive
 
 log = Logger()
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = int(6 * HEARTBEAT_SECONDS * NS_PER_SECOND)
 _runs: dict[str, "NodeRun"] = {}
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_dead(run: Run, now: int, host: str) -> bool:
@@ -48,7 +39,7 @@ def is_dead(run: Run, now: int, host: str) -> bool:
     stale = now - run.alive > STALE_AFTER
     if run.host != host:
         return stale
-    return stale or run.pid == os.getpid() or not _process_exists(run.pid)
+    return stale or run.pid == os.getpid() or not process_alive(run.pid)
 
 
 class NodeRun:

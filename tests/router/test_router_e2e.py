@@ -122,6 +122,17 @@ def test_ticket_login_sets_a_cookie(reactor_thread, router, user):
     reactor_thread.call(leave, result.session)
 
 
+def test_per_connection_cookie_lines_stay_out_of_the_info_log(reactor_thread, router, user):
+    first = ticket_login(reactor_thread, router.port, *user)
+    second = cookie_login(reactor_thread, router.port, first.cookie)
+    for result in (first, second):
+        reactor_thread.call(leave, result.session)
+    # The sessions' own lines reach the log; Crossbar's cookie chatter per connection does not.
+    wait_for(lambda: router.log().count(f'authid="{user[0]}"') >= 2, 10, "the logins to be logged")
+    lines = [line for line in router.log().splitlines() if "cookie" in line and "onConnect" in line]
+    assert lines == []
+
+
 def test_cookie_authenticates_a_new_connection_without_ticket(reactor_thread, router, user):
     first = ticket_login(reactor_thread, router.port, *user)
     second = cookie_login(reactor_thread, router.port, first.cookie)
