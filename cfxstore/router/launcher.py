@@ -111,17 +111,24 @@ def require_ports_free(config: Mapping[str, Any], cbdir: str) -> None:
                                       f"port in {nodeconfig.config_path(cbdir)}") from None
 
 
-def first_principal(cbdir: str) -> str | None:
-    """On a node without principals, create "admin" with a one-time ticket; returns a message to show."""
+def realm_without_principals(cbdir: str) -> str | None:
+    """The node's first realm if the node authenticates from cfxstore and that realm has no principals yet."""
     config = load_node_config(cbdir)
     paths = nodeconfig.credential_databases(config, cbdir)
     realms = nodeconfig.realms(config)
     if not paths or not realms:
         return None
-    realm = realms[0]
-    name = realm.get("name")
-    if any(_credentials(path).list_principals(name) for path in paths):
+    name = realms[0].get("name")
+    # A database not created yet has no principals (and this check must not create it).
+    if any(os.path.exists(path) and _credentials(path).list_principals(name) for path in paths):
         return None
+    return name
+
+
+def first_principal(cbdir: str, name: str) -> str:
+    """Create "admin" with a one-time ticket on realm name (found empty at start); returns the message to show."""
+    config = load_node_config(cbdir)
+    realm = next(r for r in nodeconfig.realms(config) if r.get("name") == name)
     roles = {role.get("name") for role in realm.get("roles") or []}
     if nodeconfig.ADMIN_ROLE not in roles:
         return (f"cfxstore: realm {name!r} has no principals yet; add one with\n"
@@ -223,15 +230,16 @@ def start(cbdir: str, *, loglevel: str = "info") -> NoReturn:
         if os.path.exists(path):  # a missing one is created by the router; an old one must be migrated first
             open_existing(path, readonly=True).close()
 
-    def show_first_principal() -> None:
-        try:
-            message = first_principal(cbdir)
-        except Exception as exc:  # the node runs on; the operator adds a principal by hand
-            message = f"cfxstore: could not create the first principal: {exc}"
-        if message:
+    empty_realm = realm_without_principals(cbdir)
+    if empty_realm is not None:
+        def show_first_principal() -> None:
+            try:
+                message = first_principal(cbdir, empty_realm)
+            except Exception as exc:  # the node runs on; the operator adds a principal by hand
+                message = f"cfxstore: could not create the first principal: {exc}"
             print(message, flush=True)
 
-    _when_listening(config, show_first_principal)
+        _when_listening(config, show_first_principal)
 
     from crossbar.node.main import main
 
