@@ -38,15 +38,29 @@ def _npm(*args: str, cwd: Path) -> None:
     assert result.returncode == 0, f"npm {' '.join(args)} failed:\n{result.stderr[-2000:]}"
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    """A node whose web transport serves the example page at / and WAMP at /ws."""
+def _self_signed(cbdir: Path) -> dict:
+    """A TLS endpoint item with a certificate for 127.0.0.1 made here (the browser is told to accept it)."""
+    result = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                             "-keyout", str(cbdir / "server.key"), "-out", str(cbdir / "server.crt"),
+                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {"key": "server.key", "certificate": "server.crt"}
+
+
+@pytest.fixture(scope="module", params=["http", "https"])
+def node(request, tmp_path_factory):
+    """A node whose web transport serves the example page at / and WAMP at /ws (over TLS for https)."""
+    tls = request.param == "https"
+    if tls and shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed here (it makes the test certificate)")
     web = tmp_path_factory.mktemp("web")
     shutil.copytree(EXAMPLE, web, dirs_exist_ok=True, ignore=shutil.ignore_patterns("node_modules"))
     _npm("install", cwd=web)  # autobahn-browser, as a user of the example does
     cbdir = tmp_path_factory.mktemp("node")
     port = free_port()
     assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
+    endpoint_tls = _self_signed(cbdir) if tls else None
 
     def configure(config: dict) -> None:
         worker = config["workers"][0]
@@ -54,15 +68,19 @@ def node(tmp_path_factory):
         cookie = {**plain["cookie"], "max_age": MAX_AGE, "same_site": "Strict", "http_strict": True,
                   # No cookie cache: a revocation counts at the next connection.
                   "store": {**plain["cookie"]["store"], "cache_ttl": 0}}
+        endpoint = dict(plain["endpoint"])
+        if tls:
+            cookie["secure"] = True
+            endpoint["tls"] = endpoint_tls
         worker["transports"] = [{
-            "type": "web", "endpoint": plain["endpoint"],
+            "type": "web", "endpoint": endpoint,
             "paths": {"/": {"type": "static", "directory": str(web)},
                       "ws": {"type": "websocket", "cookie": cookie, "auth": plain["auth"]}},
         }]
 
     edit_config(cbdir, configure)
     router = RouterProcess(cbdir, [port])
-    router.port = port
+    router.port, router.scheme = port, request.param
     with running(router):
         yield router
 
@@ -108,7 +126,7 @@ class Browser:
 
 def test_ticket_login_then_cookie_alone_then_logout_and_revocation(node, driver_modules, tmp_path):
     ticket = node.admin_ticket()
-    url = f"http://127.0.0.1:{node.port}/"
+    url = f"{node.scheme}://127.0.0.1:{node.port}/"
     browser = Browser(url, "admin", ticket, tmp_path / "profile", driver_modules)
     try:
         first = browser.step("first-visit")
@@ -119,7 +137,8 @@ def test_ticket_login_then_cookie_alone_then_logout_and_revocation(node, driver_
         assert json.loads(login["detail"]) == {"authid": "admin", "authrole": "admin", "authmethod": "ticket"}
         (cookie,) = [c for c in login["cookies"] if c["name"] == "cbtid"]
         # The attributes as the browser took them from the router's Set-Cookie.
-        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and cookie["secure"] is False
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+        assert cookie["secure"] is (node.scheme == "https")  # "secure": true is configured with TLS only
         assert abs(cookie["expires"] - (time.time() + MAX_AGE)) < 120
         assert "cbtid" not in login["documentCookie"]  # HttpOnly: the page cannot read it
 
