@@ -117,7 +117,14 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     from cfxstore.migrate.access import open_existing
     from cfxstore.migrate.backup import backup as run_backup
 
+    if len(paths) == 1 and db is None and click.get_current_context().meta.get("cfxstore.cbdir") is None \
+            and os.path.isfile(os.path.join(paths[0], "data.mdb")):
+        raise click.UsageError(f"{paths[0]} is a database: give where to write the backup too "
+                               f"(cfxstore db backup {paths[0]} DEST)")
     source, dest = split_paths(paths, db, "DEST")
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise click.ClickException(f"the directory {parent} for the backup {dest} does not exist; create it first")
     with open_existing(source, readonly=True, check_version=False) as database:
         with status(f"backing up {database.path} ..."):
             out = run_backup(database, dest)

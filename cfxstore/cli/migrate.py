@@ -28,7 +28,8 @@ def upgrade(ctx: MigrationContext) -> None:
     #     for key, record in ctx.rows("sessions"):
     #         record["new_name"] = record.pop("old_name", None)
     #         ctx.put("sessions", key, record)
-    raise NotImplementedError
+    raise NotImplementedError(f"migration {{VERSION}} ({{DESCRIPTION}}) is still the template: "
+                              f"write its upgrade() in {{__file__}}")
 
 
 # Define downgrade(ctx) if version {previous} code can be given its records back;
@@ -65,6 +66,18 @@ class _Reporter:
         else:
             self.progress.message(f"  wrote {result.rows_written} of {result.rows_read} rows read "
                                   f"in {result.seconds:.2f}s; now at version {result.to_version}")
+
+
+def _require_alone(path: str, what: str, force: bool) -> None:
+    from cfxstore.cli.inuse import require_alone
+    from cfxstore.migrate.access import require_database
+
+    real = require_database(path)
+    if not force:
+        require_alone(real, what)
+
+
+_FORCE = click.option("--force", is_flag=True, help="Run even while another process has the database open.")
 
 
 def _open(path: str) -> Any:
@@ -124,16 +137,20 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
         sys.exit(1)
 
 
-def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool,
+         force: bool = False) -> None:
     from cfxstore.migrate.backup import backup_beside
     from cfxstore.migrate.discovery import load_migrations
     from cfxstore.migrate.runner import Runner, plan_down, plan_up
 
     migrations = load_migrations()
+    _require_alone(path, direction, force or dry_run)
     with _open(path) as database:
         with RowProgress(enabled=True) as progress:
             runner = Runner(database, _Reporter(progress, dry_run))
             current = runner.current_version()
+            if direction == "down" and to is not None and to < 0:  # relative: -1 is one step down
+                to = max(current + to, 0)
             plan = plan_up(current, migrations, to) if direction == "up" else plan_down(current, migrations, to)
             result: dict[str, Any] = {"path": database.path, "from": current, "to": plan.target,
                                       "dry_run": dry_run, "backup": None, "steps": []}
@@ -160,30 +177,107 @@ def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bo
 @click.option("--to", "to", type=int, default=None, help="Stop at this version (default: the newest).")
 @click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
 @click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@_FORCE
 @json_option
 @handle_errors
-def up(path: str | None, db: str | None, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def up(path: str | None, db: str | None, to: int | None, dry_run: bool, no_backup: bool, force: bool,
+       as_json: bool) -> None:
     """Upgrade the database to this cfxstore's schema version.
 
     A compact backup is written beside the database first
     (PATH.backup-<version>-<time>). Each step runs in one transaction
     together with its version bump: an interrupted run leaves the database
-    at the last completed version. Stop routers and services first.
+    at the last completed version. Refused while another process (a router
+    or service) has the database open, unless --force.
     """
-    _run(db_path(db, path), "up", to, dry_run, no_backup, as_json)
+    _run(db_path(db, path), "up", to, dry_run, no_backup, as_json, force)
 
 
 @migrate.command()
 @click.argument("path", required=False)
 @db_option
-@click.option("--to", "to", type=int, required=True, help="The version to go back to.")
+@click.option("--to", "to", type=int, required=True,
+              help="The version to go back to; negative counts back from the current one (-1: one step).")
 @click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
 @click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@_FORCE
 @json_option
 @handle_errors
-def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bool, force: bool,
+         as_json: bool) -> None:
     """Downgrade the database to version --to (for going back to an older cfxstore)."""
-    _run(db_path(db, path), "down", to, dry_run, no_backup, as_json)
+    _run(db_path(db, path), "down", to, dry_run, no_backup, as_json, force)
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@json_option
+@handle_errors
+def current(path: str | None, db: str | None, as_json: bool) -> None:
+    """The database's schema version alone ("-" for an empty, unstamped database)."""
+    from cfxstore.migrate.access import open_existing
+    from cfxstore.migrate.versions import effective_version
+
+    with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
+        with database.begin() as txn:
+            version = effective_version(database, txn)
+    if as_json:
+        emit_json({"path": database.path, "schema_version": version})
+    else:
+        click.echo("-" if version is None else str(version))
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@json_option
+@handle_errors
+def history(path: str | None, db: str | None, as_json: bool) -> None:
+    """Every migration step run on the database, oldest first."""
+    from cfxstore.migrate.access import open_existing
+    from cfxstore.migrate.versions import HISTORY_KEY
+
+    with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
+        with database.begin() as txn:
+            steps = list(database.get_meta(txn, HISTORY_KEY, []) or [])
+    if as_json:
+        emit_json(steps)
+        return
+    table(["at", "direction", "from", "to", "migration", "rows read", "rows written"],
+          [(fmt_time(s.get("at")), s.get("direction"), s.get("from"), s.get("to"), s.get("name"),
+            s.get("rows_read"), s.get("rows_written")) for s in steps])
+    note(f"{len(steps)} step(s)" + ("" if steps else "; stamps at creation and by `migrate stamp` are not steps"))
+
+
+@migrate.command()
+@click.argument("version", type=click.IntRange(min=0))
+@click.argument("path", required=False)
+@db_option
+@_FORCE
+@handle_errors
+def stamp(version: int, path: str | None, db: str | None, force: bool) -> None:
+    """Mark the database as being at VERSION without running any migration.
+
+    For a database whose records are known to be at VERSION already (made
+    by hand or restored); `migrate up` otherwise.
+    """
+    from cfxstore.migrate.discovery import load_migrations
+    from cfxstore.migrate.runner import head
+    from cfxstore.migrate.versions import effective_version
+    from cfxstore.migrate.versions import stamp as write_stamp
+
+    latest = head(load_migrations())
+    if version > latest:
+        raise click.ClickException(f"no schema version {version}: this cfxstore knows versions 0 to {latest}")
+    target = db_path(db, path)
+    _require_alone(target, "stamp", force)
+    with _open(target) as database:
+        with database.begin(write=True) as txn:
+            before = effective_version(database, txn)
+            write_stamp(database, txn, version)
+    click.echo(f"{database.path}: schema version {before if before is not None else '-'} -> {version} "
+               "(stamped; no migration ran)")
 
 
 @migrate.command()

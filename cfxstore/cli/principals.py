@@ -74,6 +74,13 @@ def _service(path: str | None, readonly: bool, *, create: bool = False) -> Itera
         yield CredentialService(database)
 
 
+def _require_usable(path: str | None) -> None:
+    """The errors opening the database would give (missing, wrong kind, old schema), without writing."""
+    from cfxstore.migrate.access import open_existing
+
+    open_existing(db_path(path), readonly=True).close()
+
+
 def _has_tables(path: str | None) -> bool:
     from cfxstore.migrate.access import open_existing
 
@@ -119,6 +126,8 @@ def add(authid: str, db: str | None, realm: str, role: str, method: str, passwor
         no_secret: bool, create: bool, as_json: bool) -> None:
     """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate)."""
     _check_generate(generate, method)
+    if not create:
+        _require_usable(db)  # before asking for a secret
     secret = None if no_secret or generate else _read_secret(password_stdin, f"{method} for {authid}")
     generated = None
     with _service(db, readonly=False, create=create) as service:
@@ -179,6 +188,7 @@ def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin:
            as_json: bool) -> None:
     """Set (or replace) the secret of AUTHID."""
     _check_generate(generate, method)
+    _require_usable(db)  # before asking for a secret
     secret = None if generate else _read_secret(password_stdin, f"new {method} for {authid}")
     with _service(db, readonly=False) as service:
         generated = _set_secret(service, realm, authid, method, secret)

@@ -52,8 +52,8 @@ def port_open(port: int) -> bool:
         return False
 
 
-def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, timeout: float = 60.0, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout, input=input)
 
 
 class ReactorThread:
@@ -141,9 +141,11 @@ class RouterProcess:
         self.start()
 
     def admin_ticket(self) -> str:
-        match = re.search(r"ticket is shown only this once: (\S+)", self.log())
-        assert match, "the first start did not print the admin ticket"
-        return match.group(1)
+        # The first start shows the ticket once the node listens: shortly after ready().
+        pattern = r"ticket is shown only this once: (\S+)"
+        wait_for(lambda: re.search(pattern, self.log()), 15, "the first start to show the admin ticket",
+                 interval=0.1)
+        return re.search(pattern, self.log()).group(1)
 
 
 @contextlib.contextmanager

@@ -77,7 +77,7 @@ def test_generated_ticket_from_add_principal_is_fast_hashed_and_logs_in(reactor_
 def test_operator_chosen_ticket_is_argon2id_hashed_and_logs_in(reactor_thread, router, credentials):
     authid = new_authid("chosen")
     result = run_cli("router", "add-principal", "--cbdir", str(router.cbdir), "--role", "user",
-                     "--ticket", "an operator's choice", authid)
+                     "--choose-ticket", authid, input="an operator's choice\n")
     assert result.returncode == 0, result.stderr
     assert stored_ticket_hash(credentials, authid).startswith("$argon2id$")
     session = ticket_login(reactor_thread, router, authid, "an operator's choice")
