@@ -2,8 +2,10 @@
 
 Crossbar's transport details carry the raw cookie value (``http_cbtid``) and
 every HTTP header, Cookie and Authorization included. Storing them would undo
-the hashing of cookies at rest, so the router, the cfxdb import and
-migration 0002 all store transport details through scrub_transport().
+the hashing of cookies at rest, so everything that stores or exports them
+goes through scrub_transport(): the services (CookieService contexts,
+SessionHistory sessions, whoever calls them), the router, the cfxdb import,
+migration 0002, and db dump and load.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ def _parts(final: str) -> tuple[str, str]:
     return os.path.dirname(final), os.path.basename(final)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True if a process with this id exists on this host (owned by anyone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,7 +54,7 @@ def clean_stale(final: str, purpose: str, name_regex: str | None = None) -> list
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.listdir(parent):
             m = pattern.match(entry)
-            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            if m and int(m.group(1)) != os.getpid() and not process_alive(int(m.group(1))):
                 shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
                 removed.append(entry)
     return removed

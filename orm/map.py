@@ -151,6 +151,20 @@ class Map(Table):
         self._check_key_size(len(kb))
         return kb, vb
 
+    def check_put(self, key: Any, value: Any, encode: bool = True) -> None:
+        """Raise the error ``self[txn, key] = value`` would raise for its key, value or
+        index keys (too long, unencodable, null), without a transaction: lets a caller
+        that writes later refuse a record when it is made. Unique clashes are not checked;
+        with encode=False neither is the value's encoding (for callers that know it encodes)."""
+        if encode:
+            kb, _ = self._encode_item(key, value)
+        else:
+            kb = self._encode_key(key)
+        for idx in self._idx:
+            ikb = idx.entry_key(value, check=True)
+            if ikb is not None:
+                self._check_key_size(len(ikb) + (0 if idx.unique else len(kb)), f"{idx.describe()} key")
+
     def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
         """Put every (key, value) pair; returns how many were written.
 

@@ -117,7 +117,14 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     from cfxstore.migrate.access import open_existing
     from cfxstore.migrate.backup import backup as run_backup
 
+    if len(paths) == 1 and db is None and click.get_current_context().meta.get("cfxstore.cbdir") is None \
+            and os.path.isfile(os.path.join(paths[0], "data.mdb")):
+        raise click.UsageError(f"{paths[0]} is a database: give where to write the backup too "
+                               f"(cfxstore db backup {paths[0]} DEST)")
     source, dest = split_paths(paths, db, "DEST")
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise click.ClickException(f"the directory {parent} for the backup {dest} does not exist; create it first")
     with open_existing(source, readonly=True, check_version=False) as database:
         with status(f"backing up {database.path} ..."):
             out = run_backup(database, dest)
@@ -158,8 +165,7 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
         else:
             tmp = out_path + ".partial"
             try:
-                with open(tmp, "x", encoding="utf-8") as f, RowProgress() as progress:
-                    _restrict(f)
+                with _private_file(tmp) as f, RowProgress() as progress:
                     summary = run_dump(database, f, include_secrets=include_secrets, on_row=progress.row)
                 os.replace(tmp, out_path)
             except BaseException:
@@ -174,12 +180,10 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
          + (f"; skipped unknown table(s) {', '.join(summary.skipped)}" if summary.skipped else ""))
 
 
-def _restrict(f: TextIO) -> None:
-    # A dump holds the same data as the database; keep it as private as the database files.
-    try:
-        os.chmod(f.name, 0o600)
-    except OSError:
-        pass
+def _private_file(path: str) -> TextIO:
+    """A new file readable by the owner only from its first byte (a dump holds what the database holds)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")
 
 
 @db.command()

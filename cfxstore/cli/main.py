@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
 from cfxstore import __version__
@@ -20,7 +23,35 @@ from cfxstore.cli.router import router
 from cfxstore.cli.sessions import sessions
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; every error that reaches it becomes a one-line "Error:" (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("CFXSTORE_TRACEBACK"):
+                raise
+            raise click.ClickException(describe(exc)) from None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an operator: cfxstore's own errors speak for themselves; others get their kind."""
+    from cfxstore.migrate.errors import MaintenanceError
+    from orm import OrmError
+
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (MaintenanceError, OrmError, ValueError, LookupError, OSError)) and text:
+        return text
+    return (f"unexpected {type(exc).__name__}: {text or 'no details'} "
+            "(run with CFXSTORE_TRACEBACK=1 to see where it came from)")
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="cfxstore")
 def cli() -> None:
     """Durable storage for WAMP routers."""

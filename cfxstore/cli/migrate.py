@@ -28,7 +28,8 @@ def upgrade(ctx: MigrationContext) -> None:
     #     for key, record in ctx.rows("sessions"):
     #         record["new_name"] = record.pop("old_name", None)
     #         ctx.put("sessions", key, record)
-    raise NotImplementedError
+    raise NotImplementedError(f"migration {{VERSION}} ({{DESCRIPTION}}) is still the template: "
+                              f"write its upgrade() in {{__file__}}")
 
 
 # Define downgrade(ctx) if version {previous} code can be given its records back;
@@ -65,6 +66,18 @@ class _Reporter:
         else:
             self.progress.message(f"  wrote {result.rows_written} of {result.rows_read} rows read "
                                   f"in {result.seconds:.2f}s; now at version {result.to_version}")
+
+
+def _require_alone(path: str, what: str, force: bool) -> None:
+    from cfxstore.cli.inuse import require_alone
+    from cfxstore.migrate.access import require_database
+
+    real = require_database(path)
+    if not force:
+        require_alone(real, what)
+
+
+_FORCE = click.option("--force", is_flag=True, help="Run even while another process has the database open.")
 
 
 def _open(path: str) -> Any:
@@ -124,16 +137,20 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
         sys.exit(1)
 
 
-def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool,
+         force: bool = False) -> None:
     from cfxstore.migrate.backup import backup_beside
     from cfxstore.migrate.discovery import load_migrations
     from cfxstore.migrate.runner import Runner, plan_down, plan_up
 
     migrations = load_migrations()
+    _require_alone(path, direction, force or dry_run)
     with _open(path) as database:
         with RowProgress(enabled=True) as progress:
             runner = Runner(database, _Reporter(progress, dry_run))
             current = runner.current_version()
+            if direction == "down" and to is not None and to < 0:  # relative: -1 is one step down
+                to = max(current + to, 0)
             plan = plan_up(current, migrations, to) if direction == "up" else plan_down(current, migrations, to)
             result: dict[str, Any] = {"path": database.path, "from": current, "to": plan.target,
                                       "dry_run": dry_run, "backup": None, "steps": []}
@@ -160,30 +177,107 @@ def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bo
 @click.option("--to", "to", type=int, default=None, help="Stop at this version (default: the newest).")
 @click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
 @click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@_FORCE
 @json_option
 @handle_errors
-def up(path: str | None, db: str | None, to: int | None, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def up(path: str | None, db: str | None, to: int | None, dry_run: bool, no_backup: bool, force: bool,
+       as_json: bool) -> None:
     """Upgrade the database to this cfxstore's schema version.
 
     A compact backup is written beside the database first
     (PATH.backup-<version>-<time>). Each step runs in one transaction
     together with its version bump: an interrupted run leaves the database
-    at the last completed version. Stop routers and services first.
+    at the last completed version. Refused while another process (a router
+    or service) has the database open, unless --force.
     """
-    _run(db_path(db, path), "up", to, dry_run, no_backup, as_json)
+    _run(db_path(db, path), "up", to, dry_run, no_backup, as_json, force)
 
 
 @migrate.command()
 @click.argument("path", required=False)
 @db_option
-@click.option("--to", "to", type=int, required=True, help="The version to go back to.")
+@click.option("--to", "to", type=int, required=True,
+              help="The version to go back to; negative counts back from the current one (-1: one step).")
 @click.option("--dry-run", is_flag=True, help="Run the steps in a transaction that is rolled back.")
 @click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first step.")
+@_FORCE
 @json_option
 @handle_errors
-def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bool, as_json: bool) -> None:
+def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bool, force: bool,
+         as_json: bool) -> None:
     """Downgrade the database to version --to (for going back to an older cfxstore)."""
-    _run(db_path(db, path), "down", to, dry_run, no_backup, as_json)
+    _run(db_path(db, path), "down", to, dry_run, no_backup, as_json, force)
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@json_option
+@handle_errors
+def current(path: str | None, db: str | None, as_json: bool) -> None:
+    """The database's schema version alone ("-" for an empty, unstamped database)."""
+    from cfxstore.migrate.access import open_existing
+    from cfxstore.migrate.versions import effective_version
+
+    with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
+        with database.begin() as txn:
+            version = effective_version(database, txn)
+    if as_json:
+        emit_json({"path": database.path, "schema_version": version})
+    else:
+        click.echo("-" if version is None else str(version))
+
+
+@migrate.command()
+@click.argument("path", required=False)
+@db_option
+@json_option
+@handle_errors
+def history(path: str | None, db: str | None, as_json: bool) -> None:
+    """Every migration step run on the database, oldest first."""
+    from cfxstore.migrate.access import open_existing
+    from cfxstore.migrate.versions import HISTORY_KEY
+
+    with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
+        with database.begin() as txn:
+            steps = list(database.get_meta(txn, HISTORY_KEY, []) or [])
+    if as_json:
+        emit_json(steps)
+        return
+    table(["at", "direction", "from", "to", "migration", "rows read", "rows written"],
+          [(fmt_time(s.get("at")), s.get("direction"), s.get("from"), s.get("to"), s.get("name"),
+            s.get("rows_read"), s.get("rows_written")) for s in steps])
+    note(f"{len(steps)} step(s)" + ("" if steps else "; stamps at creation and by `migrate stamp` are not steps"))
+
+
+@migrate.command()
+@click.argument("version", type=click.IntRange(min=0))
+@click.argument("path", required=False)
+@db_option
+@_FORCE
+@handle_errors
+def stamp(version: int, path: str | None, db: str | None, force: bool) -> None:
+    """Mark the database as being at VERSION without running any migration.
+
+    For a database whose records are known to be at VERSION already (made
+    by hand or restored); `migrate up` otherwise.
+    """
+    from cfxstore.migrate.discovery import load_migrations
+    from cfxstore.migrate.runner import head
+    from cfxstore.migrate.versions import effective_version
+    from cfxstore.migrate.versions import stamp as write_stamp
+
+    latest = head(load_migrations())
+    if version > latest:
+        raise click.ClickException(f"no schema version {version}: this cfxstore knows versions 0 to {latest}")
+    target = db_path(db, path)
+    _require_alone(target, "stamp", force)
+    with _open(target) as database:
+        with database.begin(write=True) as txn:
+            before = effective_version(database, txn)
+            write_stamp(database, txn, version)
+    click.echo(f"{database.path}: schema version {before if before is not None else '-'} -> {version} "
+               "(stamped; no migration ran)")
 
 
 @migrate.command()
@@ -214,38 +308,59 @@ def new(name: str, directory: str | None) -> None:
 @migrate.command("import-cfxdb")
 @click.option("--cookies", "cookies", metavar="PATH", default=None, help="A Crossbar cookie store database.")
 @click.option("--realmstore", "realmstore", metavar="PATH", default=None, help="A Crossbar realm store database.")
+@click.option("--fx", "fx", metavar="PATH", multiple=True,
+              help="A Crossbar FX controller or management-realm database (repeatable).")
+@click.option("--node-config", "node_config", metavar="FILE", default=None, type=click.Path(dir_okay=False),
+              help="The stock node's config.json: its event-history rules key the imported history.")
 @click.argument("dest", required=False)
 @db_option
 @json_option
 @handle_errors
-def import_cfxdb(cookies: str | None, realmstore: str | None, dest: str | None, db: str | None,
-                 as_json: bool) -> None:
-    """Import a stock Crossbar cookie store and/or realm store into the cfxstore database DEST.
+def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...], node_config: str | None,
+                 dest: str | None, db: str | None, as_json: bool) -> None:
+    """Import stock Crossbar / Crossbar FX databases into the cfxstore database DEST.
 
-    Cookie values are hashed on the way in, so browsers keep their
-    sessions. The sources are only read. Running it again imports the
-    same records again without duplicating them.
+    --cookies: a `database` cookie store; --realmstore: a `cfxdb` realm
+    store (with --node-config, its history is keyed by the node's
+    event-history rules); --fx: FX controller or management-realm databases.
+
+    Cookie values and FX secrets are hashed on the way in, so browsers keep
+    their sessions. The sources are only read. Running it again imports
+    only records new in the source; nothing revoked or deleted here since
+    comes back.
     """
     from cfxstore.migrate.access import open_or_create
     from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+    from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
 
     target = db_path(db, dest)
-    for source in (cookies, realmstore):
+    for source in (cookies, realmstore, *fx):
         if source is not None and os.path.realpath(source) == os.path.realpath(target):
             raise click.UsageError(f"the destination {target} is also a source")
-    check_sources(cookies, realmstore)
+    fx_kinds = fx_sources(fx)
+    if not fx_kinds or cookies is not None or realmstore is not None:
+        check_sources(cookies, realmstore)
+    history = ()
+    if node_config is not None and realmstore is not None:
+        from cfxstore.migrate.history_rules import load_rules
+
+        history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)
     results: dict[str, Any] = {}
     with database, RowProgress(enabled=True) as progress:
         if cookies is not None:
             results["cookies"] = import_cookies(cookies, database, on_row=progress.row)
         if realmstore is not None:
-            results.update(import_realmstore(realmstore, database, on_row=progress.row))
+            results.update(import_realmstore(realmstore, database, on_row=progress.row, history=history))
+        for path, kind in fx_kinds:
+            imported = (import_global if kind == "global" else import_mrealm)(path, database)
+            results.update({f"{name} ({os.path.basename(path)})": r for name, r in imported.items()})
     out = {name: r.__dict__ for name, r in results.items()}
     if as_json:
         emit_json({"database": os.path.realpath(target), "created": created, "tables": out})
         return
     click.echo(f"imported into {os.path.realpath(target)}" + (" (new database)" if created else ""))
-    table(["table", "read", "imported", "skipped"],
+    table(["table", "read", "imported", "skipped", "changed"],
           [(name, r["read"], r["imported"],
-            ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-") for name, r in out.items()])
+            ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-",
+            ", ".join(f"{n} {what}" for what, n in r["changed"].items()) or "-") for name, r in out.items()])

@@ -23,6 +23,9 @@ _method_option = click.option("--method", type=click.Choice(["ticket", "wampcra"
                               show_default=True, help="How the principal authenticates.")
 _stdin_option = click.option("--password-stdin", is_flag=True,
                              help="Read the secret from the first line of stdin instead of a prompt.")
+_generate_option = click.option("--generate", is_flag=True,
+                                help="Generate a random ticket (192 bits, shown only once) instead of reading "
+                                     "one; generated tickets are stored with a fast hash, so logins are quick.")
 
 
 @click.group()
@@ -71,6 +74,13 @@ def _service(path: str | None, readonly: bool, *, create: bool = False) -> Itera
         yield CredentialService(database)
 
 
+def _require_usable(path: str | None) -> None:
+    """The errors opening the database would give (missing, wrong kind, old schema), without writing."""
+    from cfxstore.migrate.access import open_existing
+
+    open_existing(db_path(path), readonly=True).close()
+
+
 def _has_tables(path: str | None) -> bool:
     from cfxstore.migrate.access import open_existing
 
@@ -78,11 +88,25 @@ def _has_tables(path: str | None) -> bool:
         return any(e["name"] == "principals" for e in database.catalog().values())
 
 
-def _set_secret(service: Any, realm: str, authid: str, method: str, secret: str) -> None:
+def _set_secret(service: Any, realm: str, authid: str, method: str, secret: str | None) -> str | None:
+    """Store the secret (a generated ticket if secret is None); returns the generated ticket."""
+    if secret is None:
+        return service.generate_ticket(realm, authid)
     if method == "ticket":
         service.set_ticket(realm, authid, secret)
     else:
         service.set_wampcra(realm, authid, secret)
+    return None
+
+
+def _check_generate(generate: bool, method: str) -> None:
+    if generate and method != "ticket":
+        raise click.UsageError("--generate makes tickets only (use --method ticket)")
+
+
+def _show_generated(ticket: str | None, as_json: bool) -> None:
+    if ticket is not None and not as_json:
+        click.echo(f"ticket (shown only this once): {ticket}")
 
 
 @principals.command()
@@ -92,28 +116,35 @@ def _set_secret(service: Any, realm: str, authid: str, method: str, secret: str)
 @click.option("--role", required=True, help="The WAMP role the principal gets.")
 @_method_option
 @_stdin_option
+@_generate_option
 @click.option("--no-secret", is_flag=True, help="Create the principal without a secret (set one with passwd).")
 @click.option("--create", is_flag=True, help="Create the database if there is none at the path.")
 @json_option
 @handle_errors
 @_credential_errors
-def add(authid: str, db: str | None, realm: str, role: str, method: str, password_stdin: bool, no_secret: bool,
-        create: bool, as_json: bool) -> None:
-    """Add a principal AUTHID with a secret (prompted, or --password-stdin)."""
-    secret = None if no_secret else _read_secret(password_stdin, f"{method} for {authid}")
+def add(authid: str, db: str | None, realm: str, role: str, method: str, password_stdin: bool, generate: bool,
+        no_secret: bool, create: bool, as_json: bool) -> None:
+    """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate)."""
+    _check_generate(generate, method)
+    if not create:
+        _require_usable(db)  # before asking for a secret
+    secret = None if no_secret or generate else _read_secret(password_stdin, f"{method} for {authid}")
+    generated = None
     with _service(db, readonly=False, create=create) as service:
         service.add_principal(realm=realm, authid=authid, role=role)
-        if secret is not None:
+        if secret is not None or generate:
             try:
-                _set_secret(service, realm, authid, method, secret)
+                generated = _set_secret(service, realm, authid, method, secret)
             except BaseException:
                 service.remove_principal(realm, authid)  # no principal without the secret asked for
                 raise
     if as_json:
-        emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method})
+        emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method,
+                   **({"ticket": generated} if generated else {})})
     else:
         click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r}"
                    + ("" if no_secret else f" with a {method} secret"))
+        _show_generated(generated, as_json)
 
 
 @principals.command("list")
@@ -149,18 +180,23 @@ def list_(db: str | None, realm: str | None, as_json: bool) -> None:
 @_realm_option
 @_method_option
 @_stdin_option
+@_generate_option
 @json_option
 @handle_errors
 @_credential_errors
-def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin: bool, as_json: bool) -> None:
+def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin: bool, generate: bool,
+           as_json: bool) -> None:
     """Set (or replace) the secret of AUTHID."""
-    secret = _read_secret(password_stdin, f"new {method} for {authid}")
+    _check_generate(generate, method)
+    _require_usable(db)  # before asking for a secret
+    secret = None if generate else _read_secret(password_stdin, f"new {method} for {authid}")
     with _service(db, readonly=False) as service:
-        _set_secret(service, realm, authid, method, secret)
+        generated = _set_secret(service, realm, authid, method, secret)
     if as_json:
-        emit_json({"realm": realm, "authid": authid, "method": method})
+        emit_json({"realm": realm, "authid": authid, "method": method, **({"ticket": generated} if generated else {})})
     else:
         click.echo(f"set the {method} secret of {authid!r} on realm {realm!r}")
+        _show_generated(generated, as_json)
 
 
 @principals.command()

@@ -23,21 +23,65 @@ from rich.table import Table
 
 import orm
 from cfxstore.database import default_path
+from cfxstore.timeutil import NS_PER_SECOND, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # -- options -------------------------------------------------------------------
 
-db_option = click.option("--db", "db", metavar="PATH", default=None,
-                         help="Database directory (default: $CFXSTORE_DB or ./.cfxstore/db).")
+def _remember_cbdir(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta["cfxstore.cbdir"] = value
+
+
+def db_option(fn: F) -> F:
+    """--db PATH and --cbdir DIR (the node whose database to use); db_path() reads both."""
+    fn = click.option("--cbdir", metavar="DIR", default=None, expose_value=False, callback=_remember_cbdir,
+                      help="Node directory: use the cfxstore database its config names.")(fn)
+    return click.option("--db", "db", metavar="PATH", default=None,
+                        help="Database directory (default: $CFXSTORE_DB, else the database of the node "
+                             "in ./.crossbar or ., else ./.cfxstore/db).")(fn)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
 def db_path(option: str | None, argument: str | None = None) -> str:
-    """The database path from --db or the PATH argument (not both), else the default."""
+    """The database path from --db, the PATH argument (not both) or --cbdir, else the default."""
+    from cfxstore.cli import nodepaths
+
     if option and argument and os.path.realpath(option) != os.path.realpath(argument):
         raise click.UsageError(f"two database paths given: --db {option} and {argument}")
-    return argument or option or default_path()
+    given = argument or option
+    ctx = click.get_current_context(silent=True)
+    cbdir = ctx.meta.get("cfxstore.cbdir") if ctx is not None else None
+    if cbdir is not None:
+        if given:
+            raise click.UsageError(f"give either a database path ({given}) or --cbdir {cbdir}, not both")
+        return nodepaths.node_database(cbdir)
+    if given:
+        nodepaths.refuse_node_dir(given)
+        return given
+    if os.environ.get("CFXSTORE_DB"):
+        return default_path()
+    return nodepaths.default_node_database() or default_path()
+
+
+class TimeType(click.ParamType):
+    """A time option: int ns, ISO 8601 or a duration ago (1h, 7d); the value is int ns."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_time(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME = TimeType()
 
 
 def split_paths(paths: Sequence[str], db: str | None, last: str) -> tuple[str, str]:
@@ -89,11 +133,11 @@ def emit_json(data: Any) -> None:
 
 
 def fmt_time(ns: int | None) -> str:
-    """int ns UTC as an ISO timestamp (seconds precision); "-" for None."""
+    """int ns UTC as ISO 8601 (seconds precision); "-" for None."""
     if ns is None:
         return "-"
-    dt = datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.timezone.utc)
-    return dt.strftime("%Y-%m-%d %H:%M:%SZ")
+    dt = datetime.datetime.fromtimestamp(ns // NS_PER_SECOND, tz=datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fmt_bytes(n: int | None) -> str:

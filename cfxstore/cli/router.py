@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -44,9 +45,13 @@ def init(cbdir: str, host: str, port: int, realm: str, force: bool, management: 
 @router.command()
 @_CBDIR
 @click.option("--loglevel", default="info", show_default=True,
-              type=click.Choice(["none", "error", "warn", "info", "debug", "trace"]))
+              type=click.Choice(["none", "error", "warn", "info", "debug", "trace"]),
+              help="Log detail: warn shows only problems, info also what the node starts and listens on.")
 def start(cbdir: str, loglevel: str) -> None:
-    """Run the router (an empty node directory is initialized first)."""
+    """Run the router (an empty node directory is initialized first).
+
+    The config and ports are checked first; stop with Ctrl-C or `cfxstore router stop`.
+    """
     from cfxstore.router.launcher import start as start_node
 
     start_node(cbdir, loglevel=loglevel)
@@ -55,20 +60,68 @@ def start(cbdir: str, loglevel: str) -> None:
 @router.command("add-principal")
 @_CBDIR
 @click.option("--realm", default="realm1", show_default=True)
-@click.option("--role", required=True, help="WAMP role the principal is authenticated with.")
-@click.option("--ticket", default=None, help="The ticket (secret); generated and printed if omitted.")
+@click.option("--role", required=True, help="WAMP role the principal is authenticated with (must be configured).")
+@click.option("--choose-ticket", is_flag=True,
+              help="Read the ticket from a prompt (or one line of stdin) instead of generating one.")
 @click.argument("authid")
-def add_principal(cbdir: str, realm: str, role: str, ticket: str | None, authid: str) -> None:
-    """Add a principal that logs in with a ticket."""
+def add_principal(cbdir: str, realm: str, role: str, choose_ticket: bool, authid: str) -> None:
+    """Add a principal that logs in with a ticket (generated and shown once, unless --choose-ticket)."""
     from cfxstore.router.launcher import add_principal as add
+    from cfxstore.router.launcher import check_role
 
-    try:
-        secret = add(os.path.abspath(cbdir), realm=realm, authid=authid, role=role, ticket=ticket)
-    except (LookupError, ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    cbdir = os.path.abspath(cbdir)
+    check_role(cbdir, realm, role)  # before asking for a secret
+    ticket = read_secret("ticket") if choose_ticket else None
+    secret = add(cbdir, realm=realm, authid=authid, role=role, ticket=ticket)
     click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r}")
     if ticket is None:
         click.echo(f"ticket (shown only this once): {secret}")
+
+
+def read_secret(what: str) -> str:
+    """A secret from a hidden, confirmed prompt on a terminal, else one line of stdin (never the command line)."""
+    if sys.stdin.isatty():
+        value = click.prompt(what.capitalize(), hide_input=True, confirmation_prompt=True)
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise click.ClickException(f"empty {what}: give it on the prompt or as one line on stdin")
+    return value
+
+
+@router.command()
+@_CBDIR
+def check(cbdir: str) -> None:
+    """Check the node config completely (Crossbar's checks and cfxstore's keys); exit status 1 on a problem."""
+    from cfxstore.router.launcher import check_node
+
+    check_node(os.path.abspath(cbdir))
+    click.echo(f"ok: {os.path.join(os.path.abspath(cbdir), 'config.json')} is a valid cfxstore node config")
+
+
+@router.command()
+@_CBDIR
+def status(cbdir: str) -> None:
+    """Whether the node in the directory runs; exit status 0 if it does, 3 if not."""
+    from cfxstore.cli.nodeprocess import running_pid
+
+    pid = running_pid(os.path.abspath(cbdir))
+    if pid is None:
+        click.echo(f"stopped: no node runs from {cbdir}")
+        sys.exit(3)
+    click.echo(f"running: node in {cbdir} (pid {pid})")
+
+
+@router.command()
+@_CBDIR
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds to wait for a clean shutdown.")
+def stop(cbdir: str, timeout: float) -> None:
+    """Stop the node cleanly (sessions are closed and history written); exit status 1 if it does not stop."""
+    from cfxstore.cli.nodeprocess import stop_node
+
+    pid = stop_node(os.path.abspath(cbdir), timeout)
+    click.echo(f"stopped: node in {cbdir}" + (f" (pid {pid})" if pid else " was not running"))
 
 
 @router.command()
@@ -82,8 +135,10 @@ def revoke(cbdir: str, authid: str) -> None:
     """
     from cfxstore.router.launcher import revoke as revoke_cookies
 
-    try:
-        count = revoke_cookies(os.path.abspath(cbdir), authid)
-    except FileNotFoundError as e:
-        raise click.ClickException(str(e)) from None
+    count = revoke_cookies(os.path.abspath(cbdir), authid)
     click.echo(f"deleted {count} cookie(s) of {authid!r}")
+
+
+from cfxstore.cli.adopt import adopt  # noqa: E402  (the command lives in its own file)
+
+router.add_command(adopt)

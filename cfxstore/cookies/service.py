@@ -17,6 +17,7 @@ from orm.keys import random_uuid
 
 from cfxstore.service import Service
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from cfxstore.transport import scrub_transport
 
 from .entities import Cookie
 from .schema import CookieStore
@@ -36,7 +37,8 @@ def _seconds(name: str, value: Any) -> int:
 
 
 def _context(context: dict[str, Any] | None) -> dict[str, Any]:
-    """The cookie fields a context dict sets; unknown keys are refused."""
+    """The cookie fields a context dict sets; unknown keys are refused, and the
+    transport details lose their credentials (see cfxstore.transport)."""
     if context is None:
         return {}
     if not isinstance(context, dict):
@@ -44,7 +46,10 @@ def _context(context: dict[str, Any] | None) -> dict[str, Any]:
     unknown = context.keys() - _CONTEXT_FIELDS
     if unknown:
         raise ValueError(f"context: unknown keys {sorted(unknown)}; allowed: {sorted(_CONTEXT_FIELDS)}")
-    return dict(context)
+    fields = dict(context)
+    if fields.get("transport") is not None:
+        fields["transport"] = scrub_transport(fields["transport"])
+    return fields
 
 
 class CookieService(Service):

@@ -1,5 +1,6 @@
 """WAMP authentication principals with ticket and WAMP-CRA credentials, stored hashed."""
 
-from cfxstore.credentials.service import CredentialError, CredentialService, PrincipalExists, PrincipalNotFound
+from cfxstore.credentials.service import (CredentialError, CredentialService, InvalidName, PrincipalExists,
+                                          PrincipalNotFound)
 
-__all__ = ["CredentialService", "CredentialError", "PrincipalExists", "PrincipalNotFound"]
+__all__ = ["CredentialService", "CredentialError", "InvalidName", "PrincipalExists", "PrincipalNotFound"]

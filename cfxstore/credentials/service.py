@@ -2,34 +2,49 @@
 
 Secrets never reach the database in a recoverable form:
 
-* tickets are stored as argon2id hashes and checked with argon2's
-  constant-time verify;
+* tickets are stored hashed (hashing.py): generated tickets with a fast
+  salted HMAC-SHA256, human-chosen ones with argon2id; both are compared in
+  constant time;
 * WAMP-CRA stores only the PBKDF2 key the router signs challenges with
-  (plus salt, iterations, key length), never the password.
+  (plus salt, iterations, key length), never the password. That key is
+  password-equivalent: whoever holds it can answer challenges.
+
+Realm names and authids are limited in UTF-8 bytes so that every index that
+stores them (here and in the cookie store) stays within LMDB's 511-byte keys.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from typing import Any
 
 import orm
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2 import PasswordHasher
 from autobahn.wamp.auth import derive_key
 
+from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
+# UTF-8 byte limits, shared with every index that stores these names.
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
 from cfxstore.service import Service
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.timeutil import now_ns
 
-__all__ = ["CredentialService", "CredentialError", "PrincipalExists", "PrincipalNotFound"]
+__all__ = ["CredentialService", "CredentialError", "PrincipalExists", "PrincipalNotFound", "InvalidName"]
 
 _BY_REALM_AUTHID = "idx_principals_by_realm_authid"
 _BY_AUTH = "idx_credentials_by_auth"
 _BY_PRINCIPAL = "idx_credentials_by_principal"
 
 _MIN_KEYLEN, _MAX_KEYLEN = 16, 64
+# OWASP 2023 for PBKDF2-HMAC-SHA256. Keys derived with fewer iterations keep working.
+DEFAULT_WAMPCRA_ITERATIONS = 600_000
+DEFAULT_WAMPCRA_KEYLEN = 32
+
+_DECOY_KEY_META = "cfxstore.credentials.decoy_key"
 
 
 class CredentialError(Exception):
@@ -44,20 +59,37 @@ class PrincipalNotFound(CredentialError, LookupError):
     """A credential was set for a (realm, authid) without a principal."""
 
 
-class CredentialService(Service):
-    """Principals per realm, with argon2id tickets and PBKDF2-derived WAMP-CRA keys."""
+class InvalidName(CredentialError, ValueError):
+    """A realm, authid or role longer than its byte limit."""
 
-    def __init__(self, db: orm.Database, *, hasher: PasswordHasher | None = None) -> None:
-        """``hasher`` tunes argon2id cost (tests use a cheap one); it must be argon2id."""
-        hasher = hasher if hasher is not None else PasswordHasher(type=Type.ID)
-        if hasher.type is not Type.ID:
-            raise ValueError(f"CredentialService: hasher must use argon2id, got {hasher.type.name}")
+
+def _fits(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) <= limit
+
+
+def _require_bytes(field: str, value: Any, limit: int) -> None:
+    try:
+        require_bytes("Principal", field, value, limit)
+    except ValueError as exc:
+        raise InvalidName(str(exc)) from None
+
+
+class CredentialService(Service):
+    """Principals per realm, with hashed tickets and PBKDF2-derived WAMP-CRA keys."""
+
+    def __init__(self, db: orm.Database, *, hasher: PasswordHasher | None = None,
+                 wampcra_iterations: int = DEFAULT_WAMPCRA_ITERATIONS) -> None:
+        """``hasher`` tunes argon2id cost (default: OWASP's); it must be argon2id."""
+        try:
+            self._tickets = TicketHasher(hasher if hasher is not None else owasp_argon2id())
+        except ValueError as exc:
+            raise ValueError(f"CredentialService: {exc}") from None
+        self._hasher = self._tickets.argon2
         self.db = db
         self._schema = MrealmSchema.attach(db)
-        self._hasher = hasher
-        # Verified against when the authid is unknown so a miss costs as much
-        # as a wrong ticket and response time does not reveal which authids exist.
-        self._dummy_hash = hasher.hash(secrets.token_urlsafe(32))
+        self._wampcra_iterations = wampcra_iterations
+        self._dummy_hash: str | None = None
+        self._decoy_key: bytes | None = None
 
     @property
     def schema(self) -> MrealmSchema:
@@ -66,7 +98,10 @@ class CredentialService(Service):
     # --- principals ---
 
     def add_principal(self, *, realm: str, authid: str, role: str, extra: dict | None = None) -> Principal:
-        """Create the principal; PrincipalExists if (realm, authid) is taken."""
+        """Create the principal; PrincipalExists if (realm, authid) is taken, InvalidName if a name is too long."""
+        _require_bytes("realm", realm, MAX_REALM_BYTES)
+        _require_bytes("authid", authid, MAX_AUTHID_BYTES)
+        _require_bytes("role", role, MAX_ROLE_BYTES)
         principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
         try:
             with self.db.begin(write=True) as txn:
@@ -99,28 +134,59 @@ class CredentialService(Service):
 
     # --- ticket ---
 
-    def set_ticket(self, realm: str, authid: str, ticket: str) -> None:
-        """Store (or replace) the argon2id hash of ``ticket``."""
+    def set_ticket(self, realm: str, authid: str, ticket: str, *, generated: bool = False, txn: Any = None) -> None:
+        """Store (or replace) the hash of ``ticket``: argon2id, or the fast form if the system ``generated`` it.
+
+        With ``txn`` (a write transaction) the credential is written in it; the hash is
+        computed first either way, but inside a caller's transaction an argon2id hash holds
+        the writer for its duration (tens of milliseconds): prefer generated tickets there.
+        """
+        self._put_credential(realm, authid, "ticket", self.ticket_config(ticket, generated=generated), txn)
+
+    def ticket_config(self, ticket: str, *, generated: bool = False) -> dict[str, Any]:
+        """The stored form of a ticket credential (its hash), as set_ticket stores it."""
         _require_secret("ticket", ticket, nonempty=True)
-        # Hash before the write transaction: argon2 is slow on purpose and
-        # must not hold the database's single writer lock.
-        self._put_credential(realm, authid, "ticket", {"hash": self._hasher.hash(ticket)})
+        if generated:
+            if len(ticket) < 22:  # token_urlsafe(16): 128 bits in 22 characters
+                raise ValueError("a generated ticket must carry at least 128 random bits (22+ characters)")
+            return {"hash": self._tickets.hash_generated(ticket)}
+        return {"hash": self._tickets.hash_chosen(ticket)}
+
+    def generate_ticket(self, realm: str, authid: str, nbytes: int = 24) -> str:
+        """Set a new random ticket of ``nbytes`` (16 or more) random bytes, stored with the fast hash; returns it."""
+        if nbytes < MIN_GENERATED_BYTES:
+            raise ValueError(f"a generated ticket needs at least {MIN_GENERATED_BYTES} random bytes, got {nbytes}")
+        ticket = secrets.token_urlsafe(nbytes)
+        self.set_ticket(realm, authid, ticket, generated=True)
+        return ticket
 
     def verify_ticket(self, realm: str, authid: str, ticket: str) -> Principal | None:
-        """The principal if ``ticket`` is right, else None (unknown authid included)."""
+        """The principal if ``ticket`` is right, else None (unknown authid included).
+
+        An unknown authid costs one argon2id verification, so that response
+        time does not tell which authids exist. The router does not call
+        this: it uses ticket_verifier() and evens out failure times itself.
+        """
         _require_secret("ticket", ticket)
+        verifier = self.ticket_verifier(realm, authid)
+        if verifier is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = self._tickets.hash_chosen(secrets.token_urlsafe(32))
+            self._tickets.verify(self._dummy_hash, ticket)
+            return None
+        return verifier(ticket)
+
+    def ticket_verifier(self, realm: str, authid: str) -> "TicketVerifier | None":
+        """A check of candidate tickets for (realm, authid), or None if it has no ticket (or no such name)."""
+        if not (_fits(realm, MAX_REALM_BYTES) and _fits(authid, MAX_AUTHID_BYTES)):
+            return None
         with self.db.begin() as txn:
             cred = self._credential(txn, "ticket", realm, authid)
             principal = None if cred is None else self._schema.principals[txn, cred.principal_oid]
         stored = cred.authconfig.get("hash") if cred is not None and principal is not None else None
         if not isinstance(stored, str):
-            self._verify(self._dummy_hash, ticket)
             return None
-        if not self._verify(stored, ticket):
-            return None
-        if self._hasher.check_needs_rehash(stored):
-            self._rehash(cred, ticket)
-        return principal
+        return TicketVerifier(self, principal, cred, stored)
 
     # --- WAMP-CRA ---
 
@@ -131,10 +197,22 @@ class CredentialService(Service):
         secret: str,
         *,
         salt: str | None = None,
-        iterations: int = 1000,
-        keylen: int = 32,
+        iterations: int | None = None,
+        keylen: int = DEFAULT_WAMPCRA_KEYLEN,
+        txn: Any = None,
     ) -> None:
-        """Store the PBKDF2 key derived from ``secret`` (a random salt unless given)."""
+        """Store the PBKDF2 key derived from ``secret`` (a random salt; the service's iterations unless given).
+
+        With ``txn`` the credential is written in that write transaction (see set_ticket).
+        """
+        config = self.wampcra_config(secret, salt=salt, iterations=iterations, keylen=keylen)
+        self._put_credential(realm, authid, "wampcra", config, txn)
+
+    def wampcra_config(self, secret: str, *, salt: str | None = None, iterations: int | None = None,
+                       keylen: int = DEFAULT_WAMPCRA_KEYLEN) -> dict[str, Any]:
+        """The stored form of a WAMP-CRA credential (the derived key and its parameters)."""
+        if iterations is None:
+            iterations = self._wampcra_iterations
         _require_secret("secret", secret, nonempty=True)
         if salt is None:
             salt = secrets.token_urlsafe(24)
@@ -145,11 +223,12 @@ class CredentialService(Service):
         if isinstance(keylen, bool) or not isinstance(keylen, int) or not _MIN_KEYLEN <= keylen <= _MAX_KEYLEN:
             raise ValueError(f"set_wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
         key = derive_key(secret, salt, iterations, keylen).decode("ascii")
-        config = {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
-        self._put_credential(realm, authid, "wampcra", config)
+        return {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
 
     def get_wampcra(self, realm: str, authid: str) -> dict | None:
         """What the router needs to challenge ``authid``; ``secret`` is the derived key."""
+        if not (_fits(realm, MAX_REALM_BYTES) and _fits(authid, MAX_AUTHID_BYTES)):
+            return None
         with self.db.begin() as txn:
             cred = self._credential(txn, "wampcra", realm, authid)
             if cred is None:
@@ -169,7 +248,43 @@ class CredentialService(Service):
             "extra": principal.extra,
         }
 
+    def wampcra_decoy(self, realm: str, authid: str, *, role: str, iterations: int = DEFAULT_WAMPCRA_ITERATIONS,
+                      keylen: int = DEFAULT_WAMPCRA_KEYLEN) -> dict:
+        """A challenge description for an authid without WAMP-CRA credentials that looks like a real one.
+
+        The salt is a keyed hash of (realm, authid) under a random key kept
+        in the database's metadata, so repeated probes see the same salt (as
+        for a real user) and every router worker answers alike; the secret is
+        random, so no signature ever matches.
+        """
+        digest = hmac.new(self._decoy_secret(), f"{realm}\x00{authid}".encode("utf-8", "surrogatepass"),
+                          hashlib.sha256).digest()
+        return {
+            "secret": base64.b64encode(secrets.token_bytes(keylen)).decode("ascii"),
+            # Same alphabet and length as the salts set_wampcra makes (token_urlsafe(24)).
+            "salt": base64.urlsafe_b64encode(digest[:24]).decode("ascii"),
+            "iterations": iterations,
+            "keylen": keylen,
+            "role": role,
+            "authid": authid,
+            "realm": realm,
+            "extra": None,
+        }
+
     # --- internals ---
+
+    def _decoy_secret(self) -> bytes:
+        if self._decoy_key is None:
+            try:
+                with self.db.begin(write=True) as txn:
+                    key = self.db.get_meta(txn, _DECOY_KEY_META)
+                    if not isinstance(key, bytes) or len(key) < 32:
+                        key = secrets.token_bytes(32)
+                        self.db.set_meta(txn, _DECOY_KEY_META, key)
+            except orm.ReadOnlyError:
+                key = secrets.token_bytes(32)  # stable for this process only
+            self._decoy_key = key
+        return self._decoy_key
 
     def _principal(self, txn: Any, realm: str, authid: str) -> Principal | None:
         return self._schema.principals.get_by_index(txn, _BY_REALM_AUTHID, (realm, authid))
@@ -177,34 +292,57 @@ class CredentialService(Service):
     def _credential(self, txn: Any, authmethod: str, realm: str, authid: str) -> Credential | None:
         return self._schema.credentials.get_by_index(txn, _BY_AUTH, (authmethod, realm, authid))
 
-    def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
-        with self.db.begin(write=True) as txn:
-            principal = self._principal(txn, realm, authid)
-            if principal is None:
-                raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
-            cred = self._credential(txn, authmethod, realm, authid)
-            now = now_ns()
-            if cred is None:
-                cred = Credential(principal_oid=principal.oid, authmethod=authmethod, realm=realm, authid=authid,
-                                  authconfig=config, created=now, modified=now)
-            else:
-                cred.authconfig = config
-                cred.modified = now
-                cred.validate()
-            self._schema.credentials[txn, cred.oid] = cred
+    def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any],
+                        txn: Any = None) -> None:
+        if txn is not None:
+            return self.put_credential(txn, realm, authid, authmethod, config)
+        with self.db.begin(write=True) as own:
+            self.put_credential(own, realm, authid, authmethod, config)
 
-    def _verify(self, stored: str, ticket: str) -> bool:
-        try:
-            return self._hasher.verify(stored, ticket)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+    def put_credential(self, txn: Any, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
+        """Write a credential made by ticket_config/wampcra_config in the write transaction txn."""
+        principal = self._principal(txn, realm, authid)
+        if principal is None:
+            raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
+        cred = self._credential(txn, authmethod, realm, authid)
+        now = now_ns()
+        if cred is None:
+            cred = Credential(principal_oid=principal.oid, authmethod=authmethod, realm=realm, authid=authid,
+                              authconfig=config, created=now, modified=now)
+        else:
+            cred.authconfig = config
+            cred.modified = now
+            cred.validate()
+        self._schema.credentials[txn, cred.oid] = cred
 
     def _rehash(self, cred: Credential, ticket: str) -> None:
-        # Raising the cost parameters upgrades stored hashes on the next login.
+        # A changed argon2id cost upgrades stored hashes on the next login.
         try:
-            self._put_credential(cred.realm, cred.authid, "ticket", {"hash": self._hasher.hash(ticket)})
+            self._put_credential(cred.realm, cred.authid, "ticket", {"hash": self._tickets.hash_chosen(ticket)})
         except (orm.ReadOnlyError, PrincipalNotFound):
             pass
+
+
+class TicketVerifier:
+    """The stored ticket hash of one principal; ``slow`` says whether checking it costs argon2id."""
+
+    __slots__ = ("_service", "principal", "_cred", "_stored", "slow")
+
+    def __init__(self, service: CredentialService, principal: Principal, cred: Credential, stored: str) -> None:
+        self._service = service
+        self.principal = principal
+        self._cred = cred
+        self._stored = stored
+        self.slow = service._tickets.is_slow(stored)
+
+    def __call__(self, ticket: str) -> Principal | None:
+        """The principal if ticket matches, else None."""
+        tickets = self._service._tickets
+        if not isinstance(ticket, str) or not tickets.verify(self._stored, ticket):
+            return None
+        if tickets.needs_rehash(self._stored):
+            self._service._rehash(self._cred, ticket)
+        return self.principal
 
 
 def _require_secret(name: str, value: Any, nonempty: bool = False) -> None:

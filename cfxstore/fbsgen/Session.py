@@ -161,8 +161,22 @@ class Session(object):
             return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
         return None
 
+    # Session
+    def LeftApproximate(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(26))
+        if o != 0:
+            return bool(self._tab.Get(flatbuffers.number_types.BoolFlags, o + self._tab.Pos))
+        return None
+
+    # Session
+    def Run(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(28))
+        if o != 0:
+            return self._tab.String(o + self._tab.Pos)
+        return None
+
 def SessionStart(builder):
-    builder.StartObject(11)
+    builder.StartObject(13)
 
 def Start(builder):
     SessionStart(builder)
@@ -250,6 +264,18 @@ def SessionAddLeftAt(builder, leftAt):
 
 def AddLeftAt(builder, leftAt):
     SessionAddLeftAt(builder, leftAt)
+
+def SessionAddLeftApproximate(builder, leftApproximate):
+    builder.PrependBoolSlot(11, leftApproximate, None)
+
+def AddLeftApproximate(builder, leftApproximate):
+    SessionAddLeftApproximate(builder, leftApproximate)
+
+def SessionAddRun(builder, run):
+    builder.PrependUOffsetTRelativeSlot(12, flatbuffers.number_types.UOffsetTFlags.py_type(run), 0)
+
+def AddRun(builder, run):
+    SessionAddRun(builder, run)
 
 def SessionEnd(builder):
     return builder.EndObject()

@@ -121,7 +121,7 @@ _KINDS = [
     # --- management realm database ---
     Kind("arealm", ApplicationRealm, "arealms", authz=True,
          unique=(Unique("idx_arealms_by_name", "name", _name()),),
-         refs=(Ref("webcluster_oid", "webcluster", REFUSE),),
+         refs=(Ref("webcluster_oid", "webcluster", REFUSE), Ref("workergroup_oid", "router_workergroup", REFUSE)),
          filters={"webcluster_oid": Filter("set", "idx_arealms_by_webcluster")}, order="idx_arealms_by_name"),
     Kind("role", Role, "roles", authz=True,
          unique=(Unique("idx_roles_by_name", "name", _name()),), order="idx_roles_by_name"),

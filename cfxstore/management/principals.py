@@ -1,7 +1,11 @@
 """Principals: the generic record operations plus their secrets, which CredentialService hashes.
 
-Secrets are set in their own transaction, never inside the caller's: hashing
-is slow on purpose and must not hold the database's single writer.
+A secret is hashed (or its key derived) before any transaction begins, then the principal and
+its credentials are written together: in the caller's transaction when one is given, else in
+one of their own. Inside a caller's transaction the hashing is already done when the write
+happens, but the caller's transaction is open meanwhile: an argon2id ticket or a WAMP-CRA key
+derivation (600,000 PBKDF2 rounds) then keeps the caller's writer waiting; generated tickets
+(fast hash) do not.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cfxstore.entity import Entity
-from cfxstore.management.errors import InvalidArgument, NotFound
+from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.store import Collection
 
 __all__ = ["PrincipalCollection", "SECRET_METHODS"]
@@ -21,39 +25,44 @@ class PrincipalCollection(Collection):
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
                **fields: Any) -> Entity:
-        """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived)."""
-        secrets = {m: s for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
-        if secrets and txn is not None:
-            raise InvalidArgument("principal: secrets are set in their own transaction; "
-                                  "create the principal in yours, then call set_secret")
-        for method, secret in secrets.items():
-            _require_secret(method, secret)
-        principal = super().create(txn, **fields)
-        try:
-            for method, secret in secrets.items():
-                self.set_secret(principal.oid, method, secret)
-        except BaseException:
-            self.delete(principal.oid)  # no principal without the secret asked for
-            raise
-        return principal
+        """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived), in one write."""
+        configs = {m: self._config(m, s, {}) for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
 
-    def set_secret(self, key: Any, method: str, secret: str, **options: Any) -> None:
+        def run(t: Any) -> Entity:
+            principal = Collection.create(self, t, **fields)
+            for method, config in configs.items():
+                self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
+            return principal
+
+        return self._m.write(txn, run)
+
+    def set_secret(self, key: Any, method: str, secret: str, txn: Any = None, **options: Any) -> None:
         """Store the hash (ticket) or derived key (wampcra) of ``secret`` for the principal."""
+        config = self._config(method, secret, options)
+
+        def run(t: Any) -> Entity:
+            principal = self.get(key, t)
+            self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
+            return principal
+
+        principal = self._m.write(txn, run)
+        if txn is None:
+            self._m.notify("principal", "updated", principal)
+        else:
+            txn.on_commit(lambda: self._m.notify("principal", "updated", principal))
+
+    def _config(self, method: str, secret: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """The stored form of a secret, computed before any transaction is opened."""
         if method not in SECRET_METHODS:
             raise InvalidArgument(f"method: expected one of {', '.join(SECRET_METHODS)}, got {method!r}")
         _require_secret(method, secret)
-        principal = self.get(key)
         creds = self._m.credentials
         try:
             if method == "ticket":
-                creds.set_ticket(principal.realm, principal.authid, secret, **options)
-            else:
-                creds.set_wampcra(principal.realm, principal.authid, secret, **options)
-        except LookupError as exc:
-            raise NotFound(str(exc)) from None
+                return creds.ticket_config(secret, **options)
+            return creds.wampcra_config(secret, **options)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"{method}: {exc}") from None
-        self._m.notify("principal", "updated", principal)
 
     def credentials(self, key: Any, txn: Any = None) -> list[dict[str, Any]]:
         """The kinds of secret the principal has and when they were set (never the material)."""

@@ -6,9 +6,18 @@ finds an imported cookie by the value the browser still holds. Sessions,
 publications and events are mapped onto the RealmStore records; transport
 details lose their cookie values and credential headers.
 
-Records are written in batches, each in one transaction, keyed by their
-source ids, so running the import again (after a crash, or to pick up
-newer records) writes the same records again and duplicates nothing.
+Records are written in batches, each in one transaction together with
+their entries in the import ledger (import_ledger.py). Running the import
+again (after a kill, or later) imports only the records new in the source:
+a cookie revoked or logged out in cfxstore since, or history removed by
+retention, never comes back.
+
+Event history is re-keyed under the node's "event-history" rules (the
+stable ids the router reads), so ``wamp.subscription.get_events`` returns
+imported events; without rules events keep their stock subscription ids.
+Stock Crossbar never records when a session left: such sessions are marked
+as ended at an unknown time (``left_at`` the source's last write, which
+bounds it, ``left_approximate`` and ``left_unknown``), not as still joined.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import uuid
 from typing import Any, Callable
 
 import orm
+from orm import crashpoint
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.schema import CookieStore
@@ -27,8 +37,12 @@ from cfxstore.realmstore.schema import RealmStore
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
+from cfxstore.router.config import UriRule
+
 from .cfxdb_source import COOKIES, EVENTS, PUBLICATIONS, SESSIONS, CfxdbSource
 from .errors import ImportSourceError
+from .history_rules import matching
+from .import_ledger import Ledger, cookie_key, event_key, publication_key, session_key
 
 BATCH = 5000
 RowCallback = Callable[[str, int, int], None]
@@ -48,9 +62,29 @@ class TableResult:
     read: int = 0
     imported: int = 0
     skipped: dict[str, int] = dataclasses.field(default_factory=dict)
+    changed: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def change(self, what: str) -> None:
+        self.changed[what] = self.changed.get(what, 0) + 1
+
+
+Put = Callable[[Any], bool]
+
+
+def once(ledger: Ledger, key: bytes, result: TableResult, write: Callable[[Any], bool]) -> Put:
+    """A put that writes the record and its ledger entry together, unless an earlier run did."""
+    def put(txn: Any) -> bool:
+        if ledger.seen(txn, key):
+            result.skip("imported before")
+            return False
+        if not write(txn):
+            return False
+        ledger.enter(txn, key)
+        return True
+    return put
 
 
 def _cfxdb() -> Any:
@@ -105,6 +139,7 @@ class _Writer:
                 if put(txn):
                     result.imported += 1
         self._pending = []
+        crashpoint.reached("import-batch-committed")
 
 
 def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[bytes], Any], db: orm.Database,
@@ -132,7 +167,8 @@ def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[byte
 
 # -- cookies -------------------------------------------------------------------
 
-def _cookie_put(store: CookieStore, now: int) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+def _cookie_put(store: CookieStore, ledger: Ledger, now: int
+                ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(c: Any, result: TableResult) -> Callable[[Any], bool] | None:
         value = c.value
         if not value or c.oid is None:
@@ -153,14 +189,14 @@ def _cookie_put(store: CookieStore, now: int) -> Callable[[Any, TableResult], Ca
             worker=c.authenticated_on_worker, session=c.authenticated_session or None,
             transport=_plain(scrub_transport(c.authenticated_transport_info)))
 
-        def put(txn: Any) -> bool:
+        def write(txn: Any) -> bool:
             try:
                 store.cookies[txn, cookie.oid] = cookie
             except orm.UniqueViolation:  # another cookie already has this value
                 result.skip("value already used by another cookie")
                 return False
             return True
-        return put
+        return once(ledger, cookie_key(cookie.oid), result, write)
     return convert
 
 
@@ -171,12 +207,13 @@ def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = Non
         source.require(COOKIES, kind="cookie store")
         store = CookieStore.attach(db)
         return _walk(source, COOKIES, "cookies", cfxdb.cookiestore.Cookie.cast, db,
-                     _cookie_put(store, now_ns()), on_row)
+                     _cookie_put(store, Ledger(db), now_ns()), on_row)
 
 
 # -- realm store ---------------------------------------------------------------
 
-def _session_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+def _session_put(store: RealmStore, ledger: Ledger, ended: int
+                 ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(s: Any, result: TableResult) -> Callable[[Any], bool] | None:
         joined_at = _ns(s.joined_at)
         if s.oid is None or s.session is None or not s.realm or joined_at is None:
@@ -189,6 +226,11 @@ def _session_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[An
             "authextra": _plain(s.authextra), "transport": _plain(scrub_transport(s.transport)),
             "joined_at": joined_at, "left_at": left_at if left_at and left_at >= joined_at else None,
         }
+        if data["left_at"] is None:
+            # Ended before the import, at a time stock Crossbar did not record.
+            # The source's last write bounds it: a stopped node has no joined sessions.
+            data.update(left_at=max(ended, joined_at), left_approximate=True, left_unknown=True)
+            result.change("marked ended (leave time unknown)")
         for name in _SESSION_EXTRAS:
             value = _plain(getattr(s, name, None))
             if value is not None:
@@ -198,18 +240,19 @@ def _session_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[An
             data["proxy_transport"] = proxy
         session = Session.parse(data)
 
-        def put(txn: Any) -> bool:
+        def write(txn: Any) -> bool:
             try:
                 store.sessions[txn, session.oid] = session
             except orm.UniqueViolation:
                 result.skip("another session has the same id and join time")
                 return False
             return True
-        return put
+        return once(ledger, session_key(session.oid), result, write)
     return convert
 
 
-def _publication_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+def _publication_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
+                     ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(p: Any, result: TableResult) -> Callable[[Any], bool] | None:
         if p.publication is None or not p.topic or not p.timestamp:
             result.skip("no id, topic or time")
@@ -224,40 +267,68 @@ def _publication_put(store: RealmStore) -> Callable[[Any, TableResult], Callable
             if value is not None and value is not False:
                 data[name] = value
         publication = Publication.parse(data)
+        topics[publication.publication_id] = publication.topic
+        # As the router records it: one delivery to receiver 0 per matching rule.
+        keys = [(hid, publication.timestamp, 0, publication.publication_id)
+                for hid in _history_ids(rules, publication.topic)]
 
-        def put(txn: Any) -> bool:
+        def write(txn: Any) -> bool:
             store.publications[txn, publication.publication_id] = publication
+            for key in keys:
+                store.deliveries[txn, key] = b""
             return True
-        return put
+        return once(ledger, publication_key(publication.publication_id), result, write)
     return convert
 
 
-def _event_put(store: RealmStore) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
+def _history_ids(rules: tuple[UriRule, ...], topic: str | None) -> list[int]:
+    if not rules or topic is None:
+        return []
+    from cfxstore.router.realmstore import history_id  # the router's stable ids (imports Crossbar)
+
+    return [history_id(rule) for rule in matching(rules, topic)]
+
+
+def _event_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
+               ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(e: Any, result: TableResult) -> Callable[[Any], bool] | None:
         if not e.timestamp or e.subscription is None or e.receiver is None or e.publication is None:
             result.skip("no time, subscription, receiver or publication")
             return None
-        key = (e.subscription, _ns(e.timestamp), e.receiver, e.publication)
+        source = (e.subscription, _ns(e.timestamp), e.receiver, e.publication)
+        ids = _history_ids(rules, topics.get(e.publication))
+        if ids:
+            result.change("moved to the history of a rule")
+        keys = [(hid, *source[1:]) for hid in ids] or [source]
 
-        def put(txn: Any) -> bool:
-            store.deliveries[txn, key] = b""
+        def write(txn: Any) -> bool:
+            for key in keys:
+                store.deliveries[txn, key] = b""
             return True
-        return put
+        return once(ledger, event_key(*source), result, write)
     return convert
 
 
-def import_realmstore(path: str, db: orm.Database, on_row: RowCallback | None = None) -> dict[str, TableResult]:
-    """Import sessions, publications and events of the Crossbar realm store at path into db."""
+def import_realmstore(path: str, db: orm.Database, on_row: RowCallback | None = None,
+                      history: tuple[UriRule, ...] = ()) -> dict[str, TableResult]:
+    """Import sessions, publications and events of the Crossbar realm store at path into db.
+
+    history: the realm's "event-history" rules; events on a matching topic
+    are stored under the rule's stable id, where the router reads them.
+    """
     cfxdb = _cfxdb()
     rs = cfxdb.realmstore
     with CfxdbSource(path, "realm store") as source:
         source.require(SESSIONS, PUBLICATIONS, EVENTS, kind="realm store")
-        store = RealmStore.attach(db)
+        store, ledger = RealmStore.attach(db), Ledger(db)
+        topics: dict[int, str] = {}  # publication id -> topic, for re-keying its events
         return {
-            "sessions": _walk(source, SESSIONS, "sessions", rs.Session.cast, db, _session_put(store), on_row),
+            "sessions": _walk(source, SESSIONS, "sessions", rs.Session.cast, db,
+                              _session_put(store, ledger, source.last_write()), on_row),
             "publications": _walk(source, PUBLICATIONS, "publications", rs.Publication.cast, db,
-                                  _publication_put(store), on_row),
-            "events": _walk(source, EVENTS, "events", rs.Event.cast, db, _event_put(store), on_row),
+                                  _publication_put(store, ledger, history, topics), on_row),
+            "events": _walk(source, EVENTS, "events", rs.Event.cast, db,
+                            _event_put(store, ledger, history, topics), on_row),
         }
 
 

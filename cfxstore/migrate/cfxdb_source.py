@@ -89,6 +89,10 @@ class CfxdbSource:
         reason = "its slot catalog is unreadable" if unreadable else "it has no zlmdb table catalog"
         raise ImportSourceError(f"{self.what} {self.path} is not a cfxdb database ({reason})")
 
+    def last_write(self) -> int:
+        """When the database file was last written (int ns)."""
+        return os.stat(os.path.join(self.path, "data.mdb")).st_mtime_ns
+
     def has(self, table: uuid.UUID) -> bool:
         return table in self.slots
 
@@ -102,6 +106,11 @@ class CfxdbSource:
 
     def values(self, table: uuid.UUID) -> Iterator[bytes]:
         """The stored value bytes of every record of table, in key order (one read snapshot)."""
+        for _, value in self.items(table):
+            yield value
+
+    def items(self, table: uuid.UUID) -> Iterator[tuple[bytes, bytes]]:
+        """(key without the slot prefix, value) of every record of table, in key order."""
         slot = self.slots.get(table)
         if slot is None:
             return
@@ -113,4 +122,4 @@ class CfxdbSource:
             for key, value in cur:
                 if not key.startswith(prefix):
                     return
-                yield bytes(value)
+                yield bytes(key[len(prefix):]), bytes(value)

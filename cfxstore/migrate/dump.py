@@ -23,6 +23,8 @@ from typing import Any, Callable, TextIO
 
 import orm
 
+from cfxstore.transport import scrub_transport
+
 from . import dumpcodec, rawtables
 from .errors import MaintenanceError
 from .schemas import table_owners
@@ -39,6 +41,12 @@ SECRET_FIELDS: dict[str, tuple[str, ...]] = {
     "activation_tokens": ("code_hash",),
 }
 
+#: Never exported, whatever the flags: raw credentials in transport details
+#: (cookie values, Authorization headers) of records an older version stored,
+#: and plaintext credentials in a credential's authconfig.
+TRANSPORT_TABLES = frozenset({"cookies", "sessions"})
+RAW_CREDENTIAL_KEYS = frozenset({"ticket", "password"})
+
 RowCallback = Callable[[str, int, int], None]
 
 
@@ -54,10 +62,16 @@ def _line(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _strip(value: Any, fields: tuple[str, ...]) -> Any:
+def _clean(name: str, value: Any, hidden: tuple[str, ...]) -> Any:
+    """value as it may leave the database: no raw credential, no hidden secret field."""
     if not isinstance(value, dict):
         return value
-    return {k: v for k, v in value.items() if k not in fields}
+    value = {k: v for k, v in value.items() if k not in hidden}
+    if name in TRANSPORT_TABLES and value.get("transport") is not None:
+        value["transport"] = scrub_transport(value["transport"])
+    elif name == "credentials" and isinstance(value.get("authconfig"), dict):
+        value["authconfig"] = {k: v for k, v in value["authconfig"].items() if k not in RAW_CREDENTIAL_KEYS}
+    return value
 
 
 def dump(db: orm.Database, out: TextIO, *, include_secrets: bool = False,
@@ -102,7 +116,7 @@ def dump(db: orm.Database, out: TextIO, *, include_secrets: bool = False,
             for key, value in tab.select(txn):
                 try:
                     line = _line({"t": name, "k": dumpcodec.encode(key),
-                                  "v": dumpcodec.encode(_strip(value, hidden) if hidden else value)})
+                                  "v": dumpcodec.encode(_clean(name, value, hidden))})
                 except dumpcodec.CodecError as exc:
                     raise MaintenanceError(f"table {name}, key {key!r}: {exc}") from None
                 out.write(line)

@@ -8,18 +8,25 @@ and unique keys enforced as they go.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import sys
 from typing import Any, Callable, Iterator
 
 import orm
 
 from . import dumpcodec
-from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS
+from cfxstore.transport import scrub_transport
+
+from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS, TRANSPORT_TABLES
 from .errors import DumpFormatError, MaintenanceError
 from .schemas import declared, table_owners
 from .versions import effective_version
+
+#: Deep enough for any record, shallow enough for the C stack (see _bounded_recursion).
+SAFE_RECURSION_LIMIT = 3000
 
 #: Called as on_progress(bytes_read, total_bytes).
 ProgressCallback = Callable[[int, int], None]
@@ -55,15 +62,37 @@ def _lines(path: str, on_progress: ProgressCallback | None) -> Iterator[tuple[in
             done += len(raw)
             try:
                 obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:  # JSON, UTF-8, or nesting too deep for the parser
                 if number == 1:
                     raise DumpFormatError(f"{path} is not a cfxstore dump (line 1 is not JSON)") from None
-                raise DumpFormatError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+                raise DumpFormatError(f"{path}, line {number}: not valid JSON ({_why(exc)})") from None
             if not isinstance(obj, dict):
                 raise DumpFormatError(f"{path}, line {number}: expected a JSON object")
             yield number, obj
             if on_progress is not None:
                 on_progress(done, total)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
+    return getattr(exc, "msg", None) or str(exc)
+
+
+@contextlib.contextmanager
+def _bounded_recursion() -> Iterator[None]:
+    """Deeply nested JSON must end in RecursionError, not a crash: some libraries raise the
+    recursion limit past what the C stack holds (cfxdb's dependencies set 100,000), and the
+    C JSON parser then overflows the stack instead."""
+    limit = sys.getrecursionlimit()
+    if limit > SAFE_RECURSION_LIMIT:
+        sys.setrecursionlimit(SAFE_RECURSION_LIMIT)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _check_header(path: str, header: dict[str, Any]) -> None:
@@ -92,13 +121,13 @@ def _record(path: str, number: int, name: str, key: Any, value: Any) -> Any:
     where = f"{path}, line {number}: table {name}"
     try:
         tab.key_codec.encode(key)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise DumpFormatError(f"{where}: invalid key {key!r}: {exc}") from None
+    except Exception as exc:
+        raise DumpFormatError(f"{where}: invalid key {_short(key)}: {_why(exc)}") from None
     if isinstance(tab, orm.SetMap):
         try:
             tab.member_codec.encode(value)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise DumpFormatError(f"{where}: invalid member {value!r}: {exc}") from None
+        except Exception as exc:
+            raise DumpFormatError(f"{where}: invalid member {_short(value)}: {_why(exc)}") from None
         return value
     try:
         record = tab.decode_value(orm.value_codec(tab.value_signature).encode(value))
@@ -106,9 +135,19 @@ def _record(path: str, number: int, name: str, key: Any, value: Any) -> Any:
         validate = getattr(record, "validate", None)
         if callable(validate):
             validate()
+        if name in TRANSPORT_TABLES and getattr(record, "transport", None) is not None:
+            record.transport = scrub_transport(record.transport)  # an older dump may hold raw credentials
         return record
     except Exception as exc:
-        raise DumpFormatError(f"{where}, key {key!r}: invalid record: {exc}") from None
+        raise DumpFormatError(f"{where}, key {_short(key)}: invalid record: {_why(exc)}") from None
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "(nested too deeply)"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _rows(path: str, on_progress: ProgressCallback | None = None
@@ -140,8 +179,8 @@ def _rows(path: str, on_progress: ProgressCallback | None = None
             raise DumpFormatError(f"{path}, line {number}: unknown table {name!r} (not in the dump's header)")
         try:
             key, value = dumpcodec.decode(obj["k"]), dumpcodec.decode(obj["v"])
-        except dumpcodec.CodecError as exc:
-            raise DumpFormatError(f"{path}, line {number}: {exc}") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # CodecError, unhashable map keys, nesting
+            raise DumpFormatError(f"{path}, line {number}: cannot read the record: {_why(exc)}") from None
         counts[name] += 1
         secret = hidden.get(name, ())
         if secret and isinstance(value, dict) and any(f not in value for f in secret):
@@ -161,16 +200,17 @@ def validate(path: str, on_progress: ProgressCallback | None = None) -> DumpInfo
     header: dict[str, Any] = {}
     rows: dict[str, int] = {}
     without: dict[str, int] = {}
-    for item in _rows(path, on_progress):
-        if len(item) == 2:
-            header = item[1]  # type: ignore[assignment]
-            rows = {name: 0 for name in header["tables"]}
-            continue
-        _, name, _, record = item  # type: ignore[misc]
-        if record is None:
-            without[name] = without.get(name, 0) + 1
-        else:
-            rows[name] += 1
+    with _bounded_recursion():
+        for item in _rows(path, on_progress):
+            if len(item) == 2:
+                header = item[1]  # type: ignore[assignment]
+                rows = {name: 0 for name in header["tables"]}
+                continue
+            _, name, _, record = item  # type: ignore[misc]
+            if record is None:
+                without[name] = without.get(name, 0) + 1
+            else:
+                rows[name] += 1
     return DumpInfo(path, header, rows, without)
 
 
@@ -190,7 +230,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
             schemas[schema] = schema.attach(db)
     tables = {name: schemas[owners[name]].tables()[name] for name in info.tables}
     written = {name: 0 for name in info.tables}
-    with db.begin(write=True) as txn:
+    with _bounded_recursion(), db.begin(write=True) as txn:
         for name, tab in tables.items():
             n = tab.count(txn)
             if n:
@@ -208,7 +248,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
                     tab[txn, key].add(record)
                 else:
                     tab[txn, key] = record
-            except orm.OrmError as exc:
-                raise MaintenanceError(f"{info.path}, line {number}: {exc}") from None
+            except (orm.OrmError, ValueError, TypeError, RecursionError) as exc:
+                raise MaintenanceError(f"{info.path}, line {number}: {_why(exc)}") from None
             written[name] += 1
     return written

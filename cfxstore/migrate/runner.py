@@ -87,8 +87,12 @@ def plan_up(current: int, migrations: Sequence[Migration], to: int | None = None
     if not 0 <= target <= latest:
         raise MigrationError(f"no schema version {target}: this cfxstore knows versions 1 to {latest}")
     if target < current:
-        raise MigrationError(f"the database is already at version {current}, above {target}; "
-                             f"use `cfxstore migrate down --to {target}` to go back")
+        try:  # suggest going down only where that is possible
+            plan_down(current, migrations, target)
+            hint = f"use `cfxstore migrate down --to {target}` to go back"
+        except MigrationError as exc:
+            hint = f"going back is not possible either: {exc}"
+        raise MigrationError(f"the database is already at version {current}, above {target}; {hint}")
     return Plan(current, target, "up", tuple(m for m in migrations if current < m.version <= target))
 
 

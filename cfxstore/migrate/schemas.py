@@ -9,9 +9,10 @@ import orm
 from cfxstore.cookies.schema import CookieStore
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.migrate.import_ledger import ImportLedger
 from cfxstore.realmstore.schema import RealmStore
 
-KNOWN_SCHEMAS: tuple[type[orm.Schema], ...] = (CookieStore, RealmStore, GlobalSchema, MrealmSchema)
+KNOWN_SCHEMAS: tuple[type[orm.Schema], ...] = (CookieStore, RealmStore, GlobalSchema, MrealmSchema, ImportLedger)
 
 
 class _Recorder:

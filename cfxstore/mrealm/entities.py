@@ -10,6 +10,7 @@ from typing import Any
 
 from cfxstore.entity import Entity, require_choice, require_ns, require_str, require_type, require_uuid
 from cfxstore.globalschema.entities import Described, require_counters, require_name
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
 from cfxstore.timeutil import now_ns
 
 __all__ = [
@@ -161,6 +162,11 @@ class Principal(Described):
         require_name("Principal", "realm", self.realm)
         require_name("Principal", "authid", self.authid)
         require_name("Principal", "role", self.role)
+        # Every path that stores a principal (services, management API, db load) keeps its
+        # names within what the credential, cookie and session indexes can hold.
+        require_bytes("Principal", "realm", self.realm, MAX_REALM_BYTES)
+        require_bytes("Principal", "authid", self.authid, MAX_AUTHID_BYTES)
+        require_bytes("Principal", "role", self.role, MAX_ROLE_BYTES)
         require_type("Principal", "extra", self.extra, dict, optional=True)
         require_uuid("Principal", "arealm_oid", self.arealm_oid, optional=True)
         require_uuid("Principal", "role_oid", self.role_oid, optional=True)

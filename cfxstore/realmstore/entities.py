@@ -16,7 +16,12 @@ from cfxstore.entity import Entity, require_ns, require_str, require_type, requi
 
 @dataclasses.dataclass(kw_only=True)
 class Session(Entity):
-    """One WAMP session on a realm. left_at stays None while it is joined."""
+    """One WAMP session on a realm. left_at stays None while it is joined.
+
+    ``run`` names the router process run that recorded it, so a run that
+    crashed can have its sessions closed by the next one; their left_at is
+    then the last time the run was known alive and ``left_approximate`` is True.
+    """
 
     oid: uuid.UUID
     session_id: int
@@ -29,6 +34,8 @@ class Session(Entity):
     transport: dict[str, Any] | None = None
     joined_at: int
     left_at: int | None = None
+    left_approximate: bool | None = None
+    run: str | None = None
 
     def validate(self) -> None:
         owner = "Session"
@@ -43,6 +50,27 @@ class Session(Entity):
         require_ns(owner, "left_at", self.left_at, optional=True)
         if self.left_at is not None and self.left_at < self.joined_at:
             raise ValueError(f"Session.left_at: {self.left_at} is before joined_at {self.joined_at}")
+        require_type(owner, "left_approximate", self.left_approximate, bool, optional=True)
+        require_str(owner, "run", self.run, optional=True)
+
+
+@dataclasses.dataclass(kw_only=True)
+class Run(Entity):
+    """One router process's use of the database: alive is its last heartbeat."""
+
+    run: str
+    host: str
+    pid: int
+    started: int
+    alive: int
+
+    def validate(self) -> None:
+        owner = "Run"
+        require_str(owner, "run", self.run)
+        require_str(owner, "host", self.host)
+        require_uint64(owner, "pid", self.pid)
+        require_ns(owner, "started", self.started)
+        require_ns(owner, "alive", self.alive)
 
 
 def _validate_payload(owner: str, args: Any, kwargs: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import orm
 
-from .entities import Publication, Session
+from .entities import Publication, Run, Session
 
 # (subscription, timestamp, receiver, publication): the receiver and the
 # publication make the key unique per delivery, so deliveries at the same
@@ -27,6 +27,8 @@ class RealmStore(orm.Schema):
     idx_sessions_by_left_at: orm.SetMap
     idx_publications_by_topic: orm.SetMap
     idx_publications_by_timestamp: orm.SetMap
+    runs: orm.Map
+    idx_sessions_live_by_run: orm.SetMap
 
     def attach(self, db: orm.Database) -> None:
         self.sessions = orm.MapUuidCbor(10, marshal=Session.marshal, unmarshal=Session.parse)
@@ -57,3 +59,10 @@ class RealmStore(orm.Schema):
         self.idx_publications_by_timestamp = orm.SetMap(114, key="timestamp", member="uint64")
         self.publications.attach_index("idx_publications_by_timestamp", self.idx_publications_by_timestamp,
                                        lambda p: p.timestamp, unique=False)
+
+        # Router runs (one per process and database) with their last heartbeat.
+        self.runs = orm.Map(13, key="str", value="cbor", marshal=Run.marshal, unmarshal=Run.parse)
+        # Sessions still joined, by the run that recorded them: what a stop or a crash leaves to close.
+        self.idx_sessions_live_by_run = orm.SetMap(115, key="str", member="uuid")
+        self.sessions.attach_index("idx_sessions_live_by_run", self.idx_sessions_live_by_run,
+                                   lambda s: s.run if s.left_at is None else None, unique=False, nullable=True)

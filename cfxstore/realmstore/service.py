@@ -13,10 +13,12 @@ from typing import Any, Iterable
 
 import orm
 
+from cfxstore.plaindata import require_plain
 from cfxstore.service import Service
 from cfxstore.timeutil import now_ns
+from cfxstore.transport import scrub_transport
 
-from .entities import Event, Publication, Session
+from .entities import Event, Publication, Run, Session
 from .schema import RealmStore
 
 _UINT64_MAX = 2**64 - 1
@@ -39,15 +41,30 @@ class SessionHistory(Service):
     def session_joined(self, *, session_id: int, realm: str, authid: str | None, authrole: str | None,
                        authmethod: str | None, authprovider: str | None = None,
                        authextra: dict[str, Any] | None = None, transport: dict[str, Any] | None = None,
-                       joined_at: int | None = None) -> Session:
-        """Record a session that joined; raises orm.UniqueViolation for a repeated (session_id, joined_at)."""
-        session = Session(oid=uuid.uuid4(), session_id=session_id, realm=realm, authid=authid,
-                          authrole=authrole, authmethod=authmethod, authprovider=authprovider,
-                          authextra=authextra, transport=transport,
-                          joined_at=now_ns() if joined_at is None else joined_at)
+                       joined_at: int | None = None, run: str | None = None) -> Session:
+        """Record a session that joined; raises orm.UniqueViolation for a repeated (session_id, joined_at).
+
+        Credentials in ``transport`` (cookie values, Authorization headers)
+        are dropped, whoever the caller (see cfxstore.transport).
+        """
+        session = self.new_session(session_id=session_id, realm=realm, authid=authid, authrole=authrole,
+                                   authmethod=authmethod, authprovider=authprovider, authextra=authextra,
+                                   transport=transport, joined_at=joined_at, run=run)
         with self.db.begin(write=True) as txn:
-            self._sessions[txn, session.oid] = session
+            self.put_session(txn, session)
         return session
+
+    def new_session(self, *, transport: Any = None, joined_at: int | None = None, **fields: Any) -> Session:
+        """A validated Session (not stored) whose transport details hold no credentials;
+        ValueError (or orm.KeyTooLong) if it could never be stored."""
+        session = Session(oid=uuid.uuid4(), transport=scrub_transport(transport),
+                          joined_at=now_ns() if joined_at is None else joined_at, **fields)
+        self._sessions.check_put(session.oid, session)
+        return session
+
+    def put_session(self, txn: Any, session: Session) -> None:
+        """Store a session inside the caller's write transaction."""
+        self._sessions[txn, session.oid] = session
 
     def session_left(self, session_id: int, left_at: int | None = None) -> Session | None:
         """Record that the latest session with session_id left; None if there is none.
@@ -57,16 +74,53 @@ class SessionHistory(Service):
         step backwards cannot make the record invalid).
         """
         with self.db.begin(write=True) as txn:
-            oid = self._latest(txn, session_id)
-            if oid is None:
-                return None
-            session = self._sessions[txn, oid]
-            if session.left_at is not None:
-                return session
-            at = max(now_ns(), session.joined_at) if left_at is None else left_at
-            session = dataclasses.replace(session, left_at=at)
-            self._sessions[txn, oid] = session
+            return self.leave(txn, (session_id, left_at))
+
+    def leave(self, txn: Any, left: tuple[int, int | None]) -> Session | None:
+        """session_left inside the caller's write transaction; ``left`` is (session_id, left_at)."""
+        session_id, left_at = left
+        oid = self._latest(txn, session_id)
+        if oid is None:
+            return None
+        session = self._sessions[txn, oid]
+        if session.left_at is not None:
+            return session
+        at = max(now_ns(), session.joined_at) if left_at is None else left_at
+        session = dataclasses.replace(session, left_at=at)
+        self._sessions[txn, oid] = session
         return session
+
+    # -- runs: closing what a stop or a crash left joined ---------------------
+
+    def start_run(self, run: Run) -> None:
+        with self.db.begin(write=True) as txn:
+            self.schema.runs[txn, run.run] = run
+
+    def heartbeat(self, run: str, alive: int | None = None) -> None:
+        """Stamp the run as alive now (or at ``alive``)."""
+        with self.db.begin(write=True) as txn:
+            record = self.schema.runs[txn, run]
+            if record is not None:
+                self.schema.runs[txn, run] = dataclasses.replace(record, alive=now_ns() if alive is None else alive)
+
+    def runs(self) -> list[Run]:
+        with self.db.begin() as txn:
+            return list(self.schema.runs.select(txn, return_keys=False))
+
+    def end_run(self, run: str, left_at: int | None = None, approximate: bool = False) -> int:
+        """Mark every session the run left joined as left at ``left_at`` (default now) and
+        forget the run; returns how many sessions were closed."""
+        at = now_ns() if left_at is None else left_at
+        with self.db.begin(write=True) as txn:
+            live = self.schema.idx_sessions_live_by_run
+            oids = list(live[txn, run])
+            for oid in oids:
+                session = self._sessions[txn, oid]
+                if session is not None and session.left_at is None:
+                    self._sessions[txn, oid] = dataclasses.replace(
+                        session, left_at=max(at, session.joined_at), left_approximate=approximate or None)
+            self.schema.runs.delete(txn, run)
+        return len(oids)
 
     def get_session(self, session_id: int, joined_at: int | None = None) -> Session | None:
         """The session with session_id that joined at joined_at, or the latest one."""
@@ -103,6 +157,23 @@ class SessionHistory(Service):
         with self.db.begin(write=True) as txn:
             self._publications[txn, publication_id] = publication
         return publication
+
+    def new_publication(self, **fields: Any) -> Publication:
+        """A validated Publication (not stored) whose payload is plain data; ValueError
+        (or orm.KeyTooLong: a topic too long for its index) if it could never be stored."""
+        publication = self._publication_of(0, fields)
+        require_plain("args", publication.args)
+        require_plain("kwargs", publication.kwargs)
+        self._publications.check_put(publication.publication_id, publication, encode=False)
+        return publication
+
+    def put_publication(self, txn: Any, publication: Publication) -> None:
+        """Store a publication inside the caller's write transaction."""
+        self._publications[txn, publication.publication_id] = publication
+
+    def put_deliveries(self, txn: Any, keys: list[tuple[int, int, int, int]]) -> None:
+        """Store deliveries (subscription, timestamp, receiver, publication) inside the caller's transaction."""
+        self._deliveries.put_many(txn, ((key, b"") for key in keys))
 
     def store_delivery(self, publication_id: int, subscription_id: int, receiver: int,
                        timestamp: int | None = None) -> None:
@@ -164,6 +235,15 @@ class SessionHistory(Service):
             ids = self.schema.idx_publications_by_topic.select(txn, prefix=(topic,), reverse=True,
                                                                limit=limit, return_keys=False)
             return [self._publications[txn, pid] for pid in ids]
+
+    def events_by_topic(self, topic: str, limit: int | None = None) -> list[Event]:
+        """Stored events on topic, one per publication, newest first, whatever the subscription.
+
+        Reaches history under any key: the router's rule ids, and imported
+        history that kept stock subscription ids. subscription_id and
+        receiver are 0 (the topic, not one delivery, was asked for).
+        """
+        return [Event.of(0, p.timestamp, 0, p.publication_id, p) for p in self.publications_by_topic(topic, limit)]
 
     def _join(self, txn: Any, keys: Iterable[tuple[int, int, int, int]]) -> list[Event]:
         cache: dict[int, Publication | None] = {}

@@ -45,23 +45,37 @@ def _known(key: str, item: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 def _bool(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise RouterConfigError(key, f"expected true or false, got {value!r}")
+        raise RouterConfigError(key, f"expected true or false, got {_shown(value)}")
     return value
+
+
+# No setting needs more: larger numbers are refused here, not by whatever uses them (OverflowError).
+_INT_MAX = 2**63 - 1
+
+
+def _shown(value: Any) -> str:
+    """value for an error message: huge numbers are not printed in full (nor can they be, past 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_MAX:
+        return f"a {value.bit_length()}-bit integer"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _int(key: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RouterConfigError(key, f"expected an integer, got {value!r}")
+        raise RouterConfigError(key, f"expected an integer, got {_shown(value)}")
     if lo is not None and value < lo:
-        raise RouterConfigError(key, f"must be >= {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise RouterConfigError(key, f"must be <= {hi}, got {value}")
+        raise RouterConfigError(key, f"must be >= {lo}, got {_shown(value)}")
+    hi = _INT_MAX if hi is None else hi
+    if value > hi:
+        raise RouterConfigError(key, f"must be <= {hi}, got {_shown(value)}")
     return value
 
 
 def _number(key: str, value: Any, lo: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RouterConfigError(key, f"expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, int) and abs(value) > _INT_MAX) or not math.isfinite(value):
+        raise RouterConfigError(key, f"expected a finite number up to {_INT_MAX}, got {_shown(value)}")
     if value < lo:
         raise RouterConfigError(key, f"must be >= {lo}, got {value}")
     return float(value)
@@ -69,7 +83,7 @@ def _number(key: str, value: Any, lo: float = 0.0) -> float:
 
 def _str(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise RouterConfigError(key, f"expected a non-empty string, got {value!r}")
+        raise RouterConfigError(key, f"expected a non-empty string, got {_shown(value)}")
     return value
 
 
@@ -273,33 +287,92 @@ class ThrottleConfig:
     free_failures: int = 3        # failures allowed before a lockout starts
     base_delay: float = 1.0       # seconds of the first lockout, doubled per further failure
     max_delay: float = 300.0
-    max_tracked: int = 100_000    # authids remembered (oldest dropped first)
+    max_tracked: int = 100_000    # keys remembered per throttle (cleanest dropped first)
+    peer_free_failures: int | None = 100   # failures per peer address before it is locked; None: no peer limit
+    attempt_timeout: float = 30.0  # seconds an unanswered attempt (an abandoned challenge) counts as in flight
+    max_verifying: int = 2        # slow (argon2id) verifications running at once, in their own threads
+    max_waiting: int = 100        # slow verifications queued behind those; more are refused at once
+    deny_delay: float = 0.25      # a failed login is answered no sooner than this after it began
+
+
+@dataclasses.dataclass(frozen=True)
+class Argon2Config:
+    """argon2id cost for human-chosen tickets (OWASP 2023: 19 MiB, 2 passes, 1 lane)."""
+
+    memory_kib: int = 19456
+    time_cost: int = 2
+    parallelism: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class WampcraConfig:
+    """PBKDF2 parameters shown to unknown authids (match those of real users); role of those decoys."""
+
+    iterations: int = 600_000
+    keylen: int = 32
+    decoy_role: str = "user"
 
 
 @dataclasses.dataclass(frozen=True)
 class AuthConfig:
     database: DatabaseConfig
     throttle: ThrottleConfig = ThrottleConfig()
+    argon2: Argon2Config = Argon2Config()
+    wampcra: WampcraConfig = WampcraConfig()
 
 
-_AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle")
-_THROTTLE_KEYS = ("free_failures", "base_delay", "max_delay", "max_tracked")
+_AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle", "argon2", "wampcra")
+_THROTTLE_KEYS = ("free_failures", "base_delay", "max_delay", "max_tracked", "peer_free_failures",
+                  "attempt_timeout", "max_verifying", "max_waiting", "deny_delay")
+_ARGON2_KEYS = ("memory_kib", "time_cost", "parallelism")
+_WAMPCRA_KEYS = ("iterations", "keylen", "decoy_role")
+
+
+def _section(key: str, config: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> tuple[str, Mapping]:
+    skey = _join(key, name)
+    item = _mapping(skey, config.get(name, {}))
+    _known(skey, item, allowed)
+    return skey, item
+
+
+def _throttle(key: str, item: Mapping[str, Any]) -> ThrottleConfig:
+    d = ThrottleConfig()
+    parsed = ThrottleConfig(
+        free_failures=_int(_join(key, "free_failures"), item.get("free_failures", d.free_failures), 0),
+        base_delay=_number(_join(key, "base_delay"), item.get("base_delay", d.base_delay)),
+        max_delay=_number(_join(key, "max_delay"), item.get("max_delay", d.max_delay)),
+        max_tracked=_int(_join(key, "max_tracked"), item.get("max_tracked", d.max_tracked), 1),
+        peer_free_failures=_optional(_join(key, "peer_free_failures"),
+                                     item.get("peer_free_failures", d.peer_free_failures), _int, 0),
+        attempt_timeout=_number(_join(key, "attempt_timeout"), item.get("attempt_timeout", d.attempt_timeout), 1.0),
+        max_verifying=_int(_join(key, "max_verifying"), item.get("max_verifying", d.max_verifying), 1, 256),
+        max_waiting=_int(_join(key, "max_waiting"), item.get("max_waiting", d.max_waiting), 0),
+        deny_delay=_number(_join(key, "deny_delay"), item.get("deny_delay", d.deny_delay)),
+    )
+    if parsed.max_delay < parsed.base_delay:
+        raise RouterConfigError(_join(key, "max_delay"), "must be >= base_delay")
+    return parsed
 
 
 def parse_auth(config: Mapping[str, Any] | None, key: str = "auth.config") -> AuthConfig:
     """Validate the "config" item handed to cfxstore.router.auth.create_authenticator."""
     config = _mapping(key, config or {})
     _known(key, config, _AUTH_KEYS)
-    tkey = _join(key, "throttle")
-    throttle = _mapping(tkey, config.get("throttle", {}))
-    _known(tkey, throttle, _THROTTLE_KEYS)
-    defaults = ThrottleConfig()
-    parsed = ThrottleConfig(
-        free_failures=_int(_join(tkey, "free_failures"), throttle.get("free_failures", defaults.free_failures), 0),
-        base_delay=_number(_join(tkey, "base_delay"), throttle.get("base_delay", defaults.base_delay)),
-        max_delay=_number(_join(tkey, "max_delay"), throttle.get("max_delay", defaults.max_delay)),
-        max_tracked=_int(_join(tkey, "max_tracked"), throttle.get("max_tracked", defaults.max_tracked), 1),
+    tkey, throttle = _section(key, config, "throttle", _THROTTLE_KEYS)
+    akey, argon2 = _section(key, config, "argon2", _ARGON2_KEYS)
+    wkey, wampcra = _section(key, config, "wampcra", _WAMPCRA_KEYS)
+    a, w = Argon2Config(), WampcraConfig()
+    return AuthConfig(
+        database=_database(key, config),
+        throttle=_throttle(tkey, throttle),
+        argon2=Argon2Config(
+            memory_kib=_int(_join(akey, "memory_kib"), argon2.get("memory_kib", a.memory_kib), 8, 2**22),
+            time_cost=_int(_join(akey, "time_cost"), argon2.get("time_cost", a.time_cost), 1, 100),
+            parallelism=_int(_join(akey, "parallelism"), argon2.get("parallelism", a.parallelism), 1, 64),
+        ),
+        wampcra=WampcraConfig(
+            iterations=_int(_join(wkey, "iterations"), wampcra.get("iterations", w.iterations), 1, 10**8),
+            keylen=_int(_join(wkey, "keylen"), wampcra.get("keylen", w.keylen), 16, 64),
+            decoy_role=_str(_join(wkey, "decoy_role"), wampcra.get("decoy_role", w.decoy_role)),
+        ),
     )
-    if parsed.max_delay < parsed.base_delay:
-        raise RouterConfigError(_join(tkey, "max_delay"), "must be >= base_delay")
-    return AuthConfig(database=_database(key, config), throttle=parsed)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from twisted.logger import Logger
+
 from cfxstore.cookies.service import CookieService
 from cfxstore.router.config import CookieConfig
-from cfxstore.router.cookiebackend import CookieBackend
+from cfxstore.router.cookiebackend import CookieBackend, RefusedCookie
 
 # cfxstore issues urlsafe base64 values; stock Crossbar issued standard base64 ones
 # (autobahn's newid(), 6 to 64 characters), which stay valid after an upgrade. Lookups go
@@ -23,6 +25,7 @@ from cfxstore.router.cookiebackend import CookieBackend
 _VALUE = re.compile(r"^[A-Za-z0-9_\-+/]{6,128}$")
 _NO_AUTH = (None, None, None, None, None)
 _hash = CookieService.hash_value
+log = Logger()
 
 
 def parse_cookie_header(header: Any, name: str) -> str | None:
@@ -92,10 +95,19 @@ class CfxCookieStore:
 
     def setAuth(self, cbtid: str, authid: str | None, authrole: str | None,  # noqa: N802
                 authmethod: str | None, authextra: dict[str, Any] | None, authrealm: str | None) -> bool:
-        """Record a login on the cookie (Crossbar passes authextra before authrealm)."""
+        """Record a login on the cookie (Crossbar passes authextra before authrealm).
+
+        A login that could never be stored is not remembered on the cookie
+        (the session itself stands; the next connection logs in again).
+        """
         if authextra is not None and not isinstance(authextra, dict):
             authextra = None
-        return self._backend.set_auth(self._hash(cbtid), authid, authrole, authmethod, authextra, authrealm)
+        try:
+            return self._backend.set_auth(self._hash(cbtid), authid, authrole, authmethod, authextra, authrealm)
+        except RefusedCookie as exc:
+            log.warn("cfxstore: login of {authid} not remembered on its cookie: {error}",
+                     authid=repr(authid)[:80], error=str(exc)[:300])
+            return False
 
     def delAuth(self, cbtid: str) -> bool:  # noqa: N802
         """Delete the cookie (logout)."""

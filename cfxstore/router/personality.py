@@ -10,7 +10,9 @@ subclass:
 * validates every cfxstore item (cookie store, realm store, authenticator
   config, revocation component) when the node config is checked, so bad config stops the node at
   startup with a message naming the key;
-* signs WAMP-CRA challenges with the derived keys cfxstore stores.
+* signs WAMP-CRA challenges with the derived keys cfxstore stores;
+* keeps cookie values, tickets and Authorization headers out of the logs
+  (logfilter.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from crossbar import personality as crossbar_personality  # noqa: E402
 from crossbar.common import checkconfig  # noqa: E402
 from crossbar.common.checkconfig import InvalidConfigException  # noqa: E402
 
-from cfxstore.router import wampcra  # noqa: E402
+from cfxstore.router import logfilter, wampcra  # noqa: E402
 from cfxstore.router.config import (  # noqa: E402
     STORE_TYPE,
     is_cfxstore_cookie,
@@ -47,6 +49,7 @@ from cfxstore.router.transport import (  # noqa: E402
 )
 
 wampcra.install()
+logfilter.install()  # the controller and every worker import this module
 
 
 def _invalid(error: RouterConfigError) -> InvalidConfigException:
@@ -55,6 +58,8 @@ def _invalid(error: RouterConfigError) -> InvalidConfigException:
 
 def check_transport_cookie(personality: Any, cookie: Any, ignore: list[str] = []) -> None:  # noqa: B006
     """Crossbar's cookie check, with the "cfxstore" store type."""
+    if isinstance(cookie, Mapping) and isinstance(cookie.get("name"), str):
+        logfilter.add_cookie_name(cookie["name"])
     if is_cfxstore_cookie(cookie):
         try:
             parse_cookie(cookie)

@@ -1,9 +1,18 @@
 """Crossbar's IRealmStore on cfxstore's SessionHistory.
 
-Writes (sessions joining and leaving, publications, deliveries) are buffered
-and committed in batches off the reactor thread (see writebehind.py); reads
-commit the buffer first, so they see everything the router has acknowledged.
-The buffer is also committed when the worker shuts down.
+Writes (sessions joining and leaving, publications, deliveries) are staged on
+the database's one write-behind (writebehind.py, shared with the cookie
+stores) and committed in batches off the reactor thread; reads commit it
+first, so they see everything the router has acknowledged. A record that
+could never be stored (a topic or authid too long for its index, a payload the
+codec cannot encode) is refused when it arrives: logged, and that event or
+session is not recorded; nothing else is held up.
+
+Session history: each session is recorded once (the realm's service agent
+not at all) with the id of this process's run (noderun.py); a clean stop
+marks the sessions still joined as left at the stop time, and the next start
+after a crash closes them at the crashed run's last heartbeat, marked
+approximate.
 
 Event history: for every configured "event-history" URI the store observes a
 subscription. Crossbar numbers subscriptions at random on every start, so the
@@ -25,21 +34,18 @@ from twisted.internet import task, threads
 from txaio import make_logger
 
 from crossbar.interfaces import IRealmStore
+from crossbar.router.service import RouterServiceAgent
 
 from cfxstore.realmstore.entities import Event, Session
 from cfxstore.router.callqueue import CallQueue
 from cfxstore.router.config import RealmStoreConfig, UriRule, parse_realm_store, resolve_path
+from cfxstore.router.noderun import NodeRun, node_run
 from cfxstore.router.services import node_services
-from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.transportinfo import stored_transport
-from cfxstore.router.writebehind import WriteBehind
+from cfxstore.router.writebehind import each
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
 log = make_logger()
-
-# Buffered operations: ("join", kwargs) | ("left", (session_id, left_at))
-#                      | ("pub", kwargs) | ("dlv", (subscription, timestamp, receiver, publication))
-_Op = tuple[str, Any]
 
 
 def _node_dir(factory: Any) -> str:
@@ -78,18 +84,23 @@ class CfxRealmStore:
         # A store serves one realm; Crossbar does not pass its name, sessions and publishers carry it.
         self._realm: str | None = None
         path = resolve_path(self._config.database.path, _node_dir(factory))
-        self._history = node_services(path, self._config.database).history
+        node = node_services(path, self._config.database)
+        self._history = history = node.history
         self._reactor = reactor
-        self._buffer: WriteBehind[_Op] = WriteBehind(
-            self._write, delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
+        self._writer = writer = node.writer(
+            delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
             reactor=reactor, defer_to_thread=defer_to_thread or threads.deferToThread)
+        self._put_session, self._leave = each(history.put_session), each(history.leave)
+        self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
+        self._run: NodeRun | None = node_run(path, history, writer, reactor) if self._config.session_history else None
+        # WAMP session ids recorded as joined by this store and not yet left.
+        self._joined: set[int] = set()
         self._calls = CallQueue(self._config.call_queue, self._config.limit)
         self._subscription_map: Any = None
         # Crossbar's subscription id -> (stable history id, rule)
         self._tracked: dict[int, tuple[int, UriRule]] = {}
         self._retention: task.LoopingCall | None = None
         self._running = False
-        on_shutdown(self._buffer.flush, reactor)
         log.info("cfxstore realm store active (database {path})", path=path)
 
     # -- lifecycle -------------------------------------------------------------
@@ -115,66 +126,23 @@ class CfxRealmStore:
         self._running = False
         if self._retention is not None and self._retention.running:
             self._retention.stop()
-        self._buffer.flush()
+        self._writer.flush()
 
     def flush(self) -> None:
-        """Commit everything buffered now (on this thread)."""
-        self._buffer.flush()
+        """Commit everything staged now (on this thread)."""
+        self._writer.flush()
 
     def _purge(self) -> Any:
         retention = self._config.retention
         older_than = None if retention.max_age is None else now_ns() - int(retention.max_age * NS_PER_SECOND)
 
         def purge() -> int:
-            with self._buffer.lock:
+            with self._writer.lock:
                 return self._history.purge(older_than=older_than, keep_last=retention.keep_last)
 
         d = threads.deferToThread(purge)
         d.addErrback(lambda f: log.failure("cfxstore: applying event retention failed", failure=f))
         return d
-
-    # -- writing (thread) ------------------------------------------------------
-
-    def _write(self, ops: list[_Op]) -> None:
-        history = self._history
-        publications: list[dict[str, Any]] = []
-        deliveries: list[tuple[int, int, int, int]] = []
-        for kind, data in ops:
-            if kind == "pub":
-                publications.append(data)
-            elif kind == "dlv":
-                deliveries.append(data)
-            else:
-                # Events first: a session op is its own transaction, keep the order.
-                self._write_events(publications, deliveries)
-                publications, deliveries = [], []
-                try:
-                    if kind == "join":
-                        history.session_joined(**data)
-                    else:
-                        history.session_left(*data)
-                except Exception:
-                    log.failure("cfxstore: could not record session {op}", op=kind)
-        self._write_events(publications, deliveries)
-
-    def _write_events(self, publications: list[dict[str, Any]], deliveries: list[tuple[int, int, int, int]]) -> None:
-        if not publications and not deliveries:
-            return
-        try:
-            self._history.store_batch(publications, deliveries)
-        except Exception:
-            # One bad item must not cost the good ones: retry them singly.
-            log.failure("cfxstore: batch of {n} events failed, storing one by one", n=len(deliveries))
-            for publication in publications:
-                try:
-                    self._history.store_batch([publication], [])
-                except Exception:
-                    log.failure("cfxstore: dropped publication {pid}", pid=publication.get("publication_id"))
-            for delivery in deliveries:
-                try:
-                    self._history.store_batch([], [delivery])
-                except Exception:
-                    log.failure("cfxstore: dropped delivery {key}", key=delivery)
 
     # -- sessions --------------------------------------------------------------
 
@@ -182,34 +150,34 @@ class CfxRealmStore:
         if details is None or not details.session:
             return
         self._realm = details.realm or self._realm
-        if not self._config.session_history:
+        sid = details.session
+        if self._run is None or sid in self._joined or isinstance(session, RouterServiceAgent):
+            return  # history off; already recorded; the meta API's agent (joins anew on every start)
+        try:
+            record = self._history.new_session(
+                session_id=sid, realm=details.realm or self._realm_name(), authid=details.authid,
+                authrole=details.authrole, authmethod=details.authmethod, authprovider=details.authprovider,
+                authextra=details.authextra if isinstance(details.authextra, dict) else None,
+                transport=stored_transport(details.transport), run=self._run.id)
+        except ValueError as exc:
+            log.warn("cfxstore: session {sid} not recorded: {error}", sid=sid, error=str(exc)[:300])
             return
-        self._buffer.append(("join", {
-            "session_id": details.session,
-            "realm": details.realm or self._realm_name(),
-            "authid": details.authid,
-            "authrole": details.authrole,
-            "authmethod": details.authmethod,
-            "authprovider": details.authprovider,
-            "authextra": details.authextra if isinstance(details.authextra, dict) else None,
-            "transport": stored_transport(details.transport),
-            "joined_at": now_ns(),
-        }))
+        self._joined.add(sid)
+        self._writer.append(self._put_session, record)
 
     def store_session_left(self, session: Any, details: Any) -> None:
-        if not self._config.session_history:
-            return
         sid = _session_id(session)
-        if sid:
-            self._buffer.append(("left", (sid, now_ns())))
+        if sid in self._joined:
+            self._joined.discard(sid)
+            self._writer.append(self._leave, (sid, now_ns()))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
-        self._buffer.flush()
+        self._writer.flush()
         session = self._history.get_session(session_id, joined_at)
         return None if session is None else _session_info(session)
 
     def get_sessions_by_authid(self, authid: str) -> list[tuple[int, int]] | None:
-        self._buffer.flush()
+        self._writer.flush()
         sessions = self._history.sessions_by_authid(authid)
         return [(s.session_id, s.joined_at) for s in sessions] or None
 
@@ -231,21 +199,22 @@ class CfxRealmStore:
         realm = getattr(session, "_realm", None)
         if isinstance(realm, str):
             self._realm = realm
-        self._buffer.append(("pub", {
-            "publication_id": publication_id,
-            "topic": publish.topic,
-            "publisher": getattr(session, "_session_id", None),
-            "args": list(args) if isinstance(args, tuple) else args,
-            "kwargs": publish.kwargs,
-            "publisher_authid": getattr(session, "_authid", None),
-            "publisher_authrole": getattr(session, "_authrole", None),
-            "timestamp": now,
-        }))
+        try:
+            publication = self._history.new_publication(
+                publication_id=publication_id, topic=publish.topic, publisher=getattr(session, "_session_id", None),
+                args=list(args) if isinstance(args, tuple) else args, kwargs=publish.kwargs,
+                publisher_authid=getattr(session, "_authid", None),
+                publisher_authrole=getattr(session, "_authrole", None), timestamp=now)
+        except ValueError as exc:
+            log.warn("cfxstore: publication {pid} not recorded: {error}", pid=publication_id, error=str(exc)[:300])
+            return
+        append, put = self._writer.append, self._put_deliveries
+        append(self._put_publication, publication)
         if self._subscription_map is not None:
             for observation in self._subscription_map.match_observations(publish.topic):
                 tracked = self._tracked.get(observation.id)
                 if tracked is not None:
-                    self._buffer.append(("dlv", (tracked[0], now, 0, publication_id)))
+                    append(put, (tracked[0], now, 0, publication_id))
 
     def store_event_history(self, publication_id: int, subscription_id: int, receiver: Any) -> None:
         """Called for every delivery while the realm has a store: keep it lean."""
@@ -253,7 +222,7 @@ class CfxRealmStore:
         if tracked is not None:
             receiver_id = getattr(receiver, "_session_id", None)
             if receiver_id:
-                self._buffer.append(("dlv", (tracked[0], now_ns(), receiver_id, publication_id)))
+                self._writer.append(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
 
     def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
         """The newest events of a tracked subscription (None: not tracked)."""
@@ -272,7 +241,7 @@ class CfxRealmStore:
             return None
         hid, rule = tracked
         cap = self._cap(rule, limit)
-        self._buffer.flush()  # reads see every acknowledged write
+        self._writer.flush()  # reads see every acknowledged write
         return self._distinct(lambda n: fetch(hid, n), cap, subscription_id)
 
     def _cap(self, rule: UriRule, limit: int | None) -> int:

@@ -2,7 +2,8 @@
 
 The cookie stores of several transports, the realm stores of several realms
 and the authenticator of a router worker usually share one LMDB file; they
-share one handle and one instance of each service through this registry.
+share one handle, one instance of each service and one write-behind through
+this registry.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from cfxstore.router.config import DatabaseConfig
+from cfxstore.router.shutdown import on_shutdown
+from cfxstore.router.writebehind import WriteBehind
 
 if TYPE_CHECKING:
     from cfxstore.cookies.service import CookieService
@@ -31,6 +34,7 @@ class NodeServices:
         self.db = open_database(path, maxsize=config.maxsize, sync=config.sync)
         self._lock = threading.Lock()
         self._services: dict[str, Any] = {}
+        self._writer: WriteBehind | None = None
 
     def _get(self, name: str, build: Any) -> Any:
         with self._lock:
@@ -38,6 +42,17 @@ class NodeServices:
             if service is None:
                 service = self._services[name] = build(self.db)
             return service
+
+    def writer(self, *, delay: float, max_items: int, reactor: Any, defer_to_thread: Any) -> WriteBehind:
+        """The one write-behind of this database in this process (flushed at shutdown)."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = WriteBehind(self.db, delay=delay, max_items=max_items, reactor=reactor,
+                                           defer_to_thread=defer_to_thread)
+                on_shutdown(self._writer.flush, reactor)
+            else:
+                self._writer.tune(delay=delay, max_items=max_items)
+            return self._writer
 
     @property
     def cookies(self) -> "CookieService":

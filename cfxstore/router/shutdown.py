@@ -1,24 +1,28 @@
-"""Flush buffered writes when the worker's reactor shuts down.
+"""Close sessions and flush buffered writes when the worker's reactor shuts down.
 
 Crossbar never calls a realm store's stop() and has no hook for cookie
-stores, so cfxstore registers one "before shutdown" trigger per process that
-runs every registered flush (in registration order, each guarded, so one
-failure cannot keep the others from running).
+stores, so cfxstore registers one "before shutdown" trigger per process. It
+runs the registered steps in two phases, each step guarded so one failure
+cannot keep the others from running: first "close" steps (realm stores mark
+their live sessions as left), then "flush" steps (write-behinds commit what
+was staged, including what the close steps staged).
 """
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Callable
 
-_flushes: list[Callable[[], Any]] = []
+from twisted.logger import Logger
+
+log = Logger()
+_steps: dict[str, list[Callable[[], Any]]] = {"close": [], "flush": []}
 _installed = False
 
 
-def on_shutdown(flush: Callable[[], Any], reactor: Any = None) -> None:
-    """Run ``flush()`` before the reactor stops."""
+def on_shutdown(step: Callable[[], Any], reactor: Any = None, *, phase: str = "flush") -> None:
+    """Run ``step()`` before the reactor stops, in ``phase`` ("close" runs before "flush")."""
     global _installed
-    _flushes.append(flush)
+    _steps[phase].append(step)
     if not _installed:
         if reactor is None:
             from twisted.internet import reactor
@@ -27,8 +31,9 @@ def on_shutdown(flush: Callable[[], Any], reactor: Any = None) -> None:
 
 
 def run_all() -> None:
-    for flush in list(_flushes):
-        try:
-            flush()
-        except Exception:
-            traceback.print_exc()
+    for phase in ("close", "flush"):
+        for step in list(_steps[phase]):
+            try:
+                step()
+            except Exception:
+                log.failure("cfxstore: a shutdown step failed ({phase})", phase=phase)

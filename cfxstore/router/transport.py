@@ -23,11 +23,11 @@ from crossbar.router.unisocket import UniSocketServerFactory
 from crossbar.webservice.websocket import RouterWebServiceWebSocket
 from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
+from cfxstore.router import logfilter
 from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import node_services
-from cfxstore.router.shutdown import on_shutdown
 
 log = make_logger()
 _maintained: set[int] = set()
@@ -38,11 +38,14 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     from twisted.internet import reactor
 
     config = parse_cookie(cookie)
+    logfilter.add_cookie_name(config.name)
     if config.length_warning:
         log.warn("cfxstore: {warning}", warning=config.length_warning)
     path = resolve_path(config.database.path, cbdir)
-    backend = cookie_backend(path, node_services(path, config.database).cookies, config, reactor,
-                             threads.deferToThread)
+    node = node_services(path, config.database)
+    writer = node.writer(delay=config.flush_ms / 1000.0, max_items=config.max_pending, reactor=reactor,
+                         defer_to_thread=threads.deferToThread)
+    backend = cookie_backend(path, node.cookies, config, writer)
     if id(backend) not in _maintained:
         _maintained.add(id(backend))
         _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
@@ -53,7 +56,6 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
 def _start_maintenance(backend: CookieBackend, purge_on_startup: bool, purge_interval: float) -> None:
     if purge_on_startup:
         log.warn("cfxstore: purge_on_startup is set: deleted {n} stored cookies", n=backend.purge_all())
-    on_shutdown(backend.flush)
     if purge_interval > 0:
         def purge() -> Any:
             d = threads.deferToThread(backend.purge_expired)

@@ -7,8 +7,10 @@ salt, derives the key from the principal's "secret" itself, which would derive
 twice. Principals from cfxstore carry ``"secret_is_derived": True``; for them
 this subclass signs with the stored key as is, compares the client's signature
 in constant time (Crossbar uses ``==`` and logs the expected signature) and
-reports the outcome to cfxstore's failure throttle. Everything else behaves
-exactly like Crossbar's WAMP-CRA.
+reports the outcome to cfxstore's failure throttle, which says whether the
+attempt may still succeed (an expired challenge may not) and how long to
+wait before a denial is sent. Everything else behaves exactly like Crossbar's
+WAMP-CRA.
 """
 
 from __future__ import annotations
@@ -20,20 +22,22 @@ from typing import Any, Callable
 from autobahn import util
 from autobahn.wamp import auth
 from autobahn.wamp.types import Accept, Deny
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.wampcra import PendingAuthWampCra
 
 DERIVED_FLAG = "secret_is_derived"
-# Principal key holding a callable(ok: bool) that the authenticator wants to
-# hear the signature check's outcome on (for its failure throttle).
+# Principal key holding a callable(ok: bool) -> (accepted: bool, deny_delay: float)
+# that the authenticator wants to hear the signature check's outcome on.
 OUTCOME_HOOK = "_cfxstore_outcome"
 
 
 class PendingAuthWampCraDerived(PendingAuthWampCra):
     """Crossbar's pending WAMP-CRA, plus support for pre-derived keys."""
 
-    _outcome: Callable[[bool], None] | None = None
+    _outcome: Callable[[bool], tuple[bool, float]] | None = None
 
     def _compute_challenge(self, user: dict[str, Any]) -> tuple[dict[str, Any], str]:
         self._outcome = user.pop(OUTCOME_HOOK, None)
@@ -53,15 +57,20 @@ class PendingAuthWampCraDerived(PendingAuthWampCra):
         signature = auth.compute_wcs(user["secret"].encode("utf8"), challenge.encode("utf8")).decode("ascii")
         return extra, signature
 
-    def authenticate(self, signature: str) -> Accept | Deny:
+    def authenticate(self, signature: str) -> Accept | Deny | Deferred:
         outcome, self._outcome = self._outcome, None
         if outcome is None:
             return super().authenticate(signature)
         ok = isinstance(signature, str) and hmac.compare_digest(signature.encode(), self._signature.encode())
-        outcome(ok)
-        if ok:
+        accepted, delay = outcome(ok)
+        if accepted:
             return self._accept()
-        return Deny(message="WAMP-CRA client signature is invalid")
+        deny = Deny(message="WAMP-CRA client signature is invalid")
+        if delay <= 0:
+            return deny
+        from twisted.internet import reactor
+
+        return deferLater(reactor, delay, lambda: deny)
 
 
 def install() -> None:

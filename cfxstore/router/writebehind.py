@@ -1,100 +1,233 @@
-"""A bounded write-behind buffer committed in batches by a thread.
+"""One write-behind per database and process, shared by its cookie and realm stores.
 
-Items are appended on the reactor thread. The first append schedules a flush
-``delay`` seconds later; the flush hands the whole buffer to a thread, which
-commits it with ``write(items)`` (one call per batch). When the buffer reaches
-``max_items`` the reactor thread commits it itself (backpressure: the router
-slows down instead of the buffer growing without bound). ``flush()`` commits
-everything on the calling thread, e.g. before a read or at shutdown.
+Like a tinydb middleware it wraps the database: stores stage writes, which
+are acknowledged at once and committed in batches, one transaction per batch,
+by a thread. ``append(apply, arg)`` writes are committed in staging order;
+``stage(apply, arg, key)`` writes are replaced by a later one with the same key
+(and ``pending(key)`` serves them to readers meanwhile). ``apply(txn, args)``
+does the writes of a run of consecutive args with the same apply (a run of
+deliveries is one ``put_many``); ``each(put)`` makes one from ``put(txn, arg)``.
+The first staged write schedules a flush ``delay`` seconds later; when
+``max_items`` of one kind are pending the staging thread commits them itself
+(backpressure: the router slows down instead of the buffer growing without
+bound). ``flush()`` commits everything on the calling thread, e.g. before a
+read, a deletion or at shutdown.
+
+Failure isolation: stores refuse what can never be written where it is made
+(``Map.check_put``), so a batch normally commits whole. If one still fails,
+its writes are retried one per transaction: a write that fails on its own
+data is set aside and logged (``refused``) and never blocks the others; one
+that fails because the database cannot be written (full, read-only, closed)
+is kept and retried with the next batch.
 
 Each batch is written exactly once, under ``lock``, by whichever thread gets
 there first; so a synchronous flush also covers a batch a thread has been
-handed but not yet written.
+handed but not yet written. Staging, ``pending`` and the completion of a
+batch run on one thread (the reactor's).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Hashable
 
-from txaio import make_logger
+from twisted.logger import Logger
 
-T = TypeVar("T")
-log = make_logger()
+from orm.errors import DatabaseError, TransactionError
+
+log = Logger()
+
+Apply = Callable[[Any, list[Any]], Any]
+# Failures of the database rather than of one write: worth retrying later.
+_RETRYABLE = (DatabaseError, TransactionError, OSError, MemoryError)
+REFUSED_KEPT = 100
 
 
-class _Batch(Generic[T]):
-    __slots__ = ("items", "written")
+def each(put: Callable[[Any, Any], Any]) -> Apply:
+    """An apply that calls ``put(txn, arg)`` for every arg of a run (named after put, for logs)."""
+    def apply(txn: Any, args: list[Any]) -> None:
+        for arg in args:
+            put(txn, arg)
+    apply.__name__ = getattr(put, "__name__", "write")
+    return apply
 
-    def __init__(self, items: list[T]) -> None:
-        self.items = items
+
+def _runs(items: Any) -> list[tuple[Apply, list[Any]]]:
+    """(apply, args) per run of consecutive items with the same apply, in order."""
+    runs: list[tuple[Apply, list[Any]]] = []
+    last = None
+    for apply, arg in items:
+        if apply is last:
+            runs[-1][1].append(arg)
+        else:
+            runs.append((apply, [arg]))
+            last = apply
+    return runs
+
+
+class _Batch:
+    """Staged writes: keyed ones (a later write replaces an earlier one) and the rest, in order."""
+
+    __slots__ = ("keyed", "items", "written", "retry")
+
+    def __init__(self) -> None:
+        self.keyed: dict[Hashable, tuple[Apply, Any]] = {}
+        self.items: list[tuple[Apply, Any]] = []
         self.written = False
+        self.retry: list[tuple[Hashable | None, Apply, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.keyed) + len(self.items)
+
+    def entries(self) -> list[tuple[Hashable | None, tuple[Apply, Any]]]:
+        return [*self.keyed.items(), *((None, item) for item in self.items)]
 
 
-class WriteBehind(Generic[T]):
-    """Buffer items and commit them in batches off the reactor thread."""
+class WriteBehind:
+    """Stage writes for one database; commit them in batches off the staging thread."""
 
-    def __init__(self, write: Callable[[list[T]], Any], *, delay: float, max_items: int,
-                 reactor: Any, defer_to_thread: Callable[..., Any]) -> None:
-        self._write = write
-        self._delay = delay
-        self._max_items = max_items
+    def __init__(self, db: Any, *, delay: float, max_items: int, reactor: Any = None,
+                 defer_to_thread: Callable[..., Any] | None = None) -> None:
+        self.db = db
+        self.delay = delay
+        self.max_items = max_items
         self._reactor = reactor
         self._defer_to_thread = defer_to_thread
         self.lock = threading.Lock()
-        self._pending: list[T] = []
-        self._inflight: _Batch[T] | None = None
+        self._pending = _Batch()
+        self._inflight: _Batch | None = None
         self._call: Any = None
+        # (what, error) of the latest writes set aside: never written, logged once.
+        self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
+
+    def tune(self, *, delay: float, max_items: int) -> None:
+        """Share the writer with another store: the shorter delay and smaller bound win."""
+        if delay < self.delay and self._call is not None and self._call.active():
+            self._call.cancel()  # a flush planned with the longer delay comes sooner
+            self._call = self._reactor.callLater(delay, self._flush_in_thread)
+        self.delay = min(self.delay, delay)
+        self.max_items = min(self.max_items, max_items)
 
     def __len__(self) -> int:
-        return len(self._pending) + (len(self._inflight.items) if self._inflight else 0)
+        return len(self._pending) + (len(self._inflight) if self._inflight else 0)
 
-    def append(self, item: T) -> None:
-        pending = self._pending
-        pending.append(item)
-        if len(pending) >= self._max_items:
+    # -- staging (reactor thread) -------------------------------------------------
+
+    def append(self, apply: Apply, arg: Any) -> None:
+        """Acknowledge the write of ``arg`` by ``apply`` (committed in staging order)."""
+        items = self._pending.items
+        items.append((apply, arg))
+        if len(items) >= self.max_items:
             self.flush()
         elif self._call is None:
-            self._call = self._reactor.callLater(self._delay, self._flush_in_thread)
+            self._schedule()
+
+    def stage(self, apply: Apply, arg: Any, key: Hashable) -> None:
+        """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
+        keyed = self._pending.keyed
+        keyed[key] = (apply, arg)
+        if len(keyed) >= self.max_items:
+            self.flush()
+        elif self._call is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._reactor is None:
+            self.flush()
+        else:
+            self._call = self._reactor.callLater(self.delay, self._flush_in_thread)
+
+    def pending(self, key: Hashable) -> Any:
+        """The arg of the staged, not yet committed write with this key, else None."""
+        item = self._pending.keyed.get(key)
+        if item is None and self._inflight is not None:
+            item = self._inflight.keyed.get(key)
+        return None if item is None else item[1]
 
     def _flush_in_thread(self) -> None:
         self._call = None
-        if not self._pending:
+        if not len(self._pending):
             return
-        batch = _Batch(self._pending)
-        self._pending = []
+        batch, self._pending = self._pending, _Batch()
         self._inflight = batch
-        d = self._defer_to_thread(self._write_batch, batch)
+        d = self._defer_to_thread(self._write, batch)
 
         def done(result: Any) -> Any:
             if self._inflight is batch:
                 self._inflight = None
-            if self._pending and self._call is None:
-                self._call = self._reactor.callLater(self._delay, self._flush_in_thread)
+            self._requeue(batch)
+            if len(self._pending) and self._call is None:
+                self._call = self._reactor.callLater(self.delay, self._flush_in_thread)
             return result
 
         d.addBoth(done)
         d.addErrback(lambda f: log.failure("cfxstore: writing a batch failed", failure=f))
 
-    def _write_batch(self, batch: _Batch[T]) -> None:
+    def _requeue(self, batch: _Batch) -> None:
+        """Put back what failed for want of a writable database (newer staged writes win)."""
+        retry, batch.retry = batch.retry, []
+        pending = self._pending
+        pending.items[:0] = [(apply, arg) for key, apply, arg in retry if key is None]
+        for key, apply, arg in retry:
+            if key is not None:
+                pending.keyed.setdefault(key, (apply, arg))
+
+    # -- writing (any thread) -----------------------------------------------------
+
+    def _write(self, batch: _Batch) -> None:
         with self.lock:
             self._write_locked(batch)
 
-    def _write_locked(self, batch: _Batch[T]) -> None:
-        if not batch.written:
-            batch.written = True  # set first: a failing batch is reported once, not retried forever
-            if batch.items:
-                self._write(batch.items)
+    def _write_locked(self, batch: _Batch) -> None:
+        if batch.written:
+            return
+        batch.written = True  # set first: a batch is attempted once, whatever happens
+        if not len(batch):
+            return
+        try:
+            with self.db.begin(write=True) as txn:
+                for apply, args in _runs(batch.keyed.values()) + _runs(batch.items):
+                    apply(txn, args)
+            return
+        except Exception:
+            pass  # isolate the culprit below, one write per transaction
+        for key, (apply, arg) in batch.entries():
+            try:
+                with self.db.begin(write=True) as txn:
+                    apply(txn, [arg])
+            except _RETRYABLE as exc:
+                batch.retry.append((key, apply, arg))
+                error = exc
+            except Exception as exc:
+                self._set_aside(apply, exc)
+        if batch.retry:
+            log.error("cfxstore: database not writable, keeping {n} writes for the next batch: {error}",
+                      n=len(batch.retry), error=f"{type(error).__name__}: {error}")
+
+    def _set_aside(self, apply: Apply, exc: Exception) -> None:
+        what = getattr(apply, "__name__", "write").lstrip("_")
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        self.refused.append((what, error))
+        log.error("cfxstore: set aside a write that can never be stored ({what}): {error}", what=what, error=error)
 
     def flush(self) -> None:
-        """Commit everything buffered, on the calling thread."""
+        """Commit everything staged, on the calling thread."""
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
         with self.lock:
-            if self._inflight is not None:
-                self._write_locked(self._inflight)
-                self._inflight = None
-            batch = _Batch(self._pending)
-            self._pending = []
+            inflight, self._inflight = self._inflight, None
+            batch, self._pending = self._pending, _Batch()
+            if inflight is not None:
+                self._write_locked(inflight)
             self._write_locked(batch)
+        self._requeue(batch)  # the newer first: requeued writes go in front, and newer keyed ones win
+        if inflight is not None:
+            self._requeue(inflight)
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Commit everything staged, then ``fn()`` under the write lock (write-through changes)."""
+        self.flush()
+        with self.lock:
+            return fn()

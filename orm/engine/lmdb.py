@@ -69,9 +69,12 @@ class LmdbEngine:
         self.ceiling = max(maxsize_limit, maxsize)
         size = self.ceiling if address_space_for(self.ceiling) else maxsize
         check_whole(path)  # a truncated copy would kill this process with SIGBUS once mapped
+        # Every open creates lock.mdb, so without one no other process has the database open: a read-only
+        # open then goes without the lock file rather than create one (read-only must leave no trace).
+        lock = not readonly or os.path.exists(os.path.join(path, "lock.mdb"))
         try:
             self._env = lmdb.open(path, map_size=size, max_dbs=max_tables + 2, readonly=readonly, sync=sync,
-                                  metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=True,
+                                  metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=lock,
                                   max_readers=max_readers)
         except lmdb.Error as exc:
             raise DatabaseError(f"cannot open database {path}: {exc}") from None

@@ -116,7 +116,8 @@ def test_import_cfxdb(run, tmp_path):
     dest = str(tmp_path / "dest")
     data = run.json("migrate", "import-cfxdb", "--cookies", cookies_path, "--realmstore", realm_path, dest)
     assert data["created"] is True
-    assert data["tables"]["cookies"] == {"read": 4, "imported": 3, "skipped": {"expired": 1}}
+    assert data["tables"]["cookies"] == {"read": 4, "imported": 3, "skipped": {"expired": 1},
+                                         "changed": {}}
     assert data["tables"]["events"]["imported"] == 6
     with CookieService.open(dest) as service:
         assert all(service.lookup(c["value"]) is not None for c in made)

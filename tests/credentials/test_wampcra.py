@@ -49,10 +49,26 @@ def test_salt_is_random_when_not_given(svc, alice):
     assert a["salt"] != b["salt"] and a["secret"] != b["secret"]
 
 
-def test_default_parameters_match_autobahn(svc, alice):
+def test_default_parameters_are_owasp_2023(svc, alice):
     svc.set_wampcra("realm1", "alice", "pa55word")
     cra = svc.get_wampcra("realm1", "alice")
-    assert (cra["iterations"], cra["keylen"]) == (1000, 32)
+    assert (cra["iterations"], cra["keylen"]) == (600_000, 32)
+
+
+def test_default_iterations_are_configurable(db, hasher, alice):
+    from cfxstore.credentials import CredentialService
+
+    CredentialService(db, hasher=hasher, wampcra_iterations=5000).set_wampcra("realm1", "alice", "pa55word")
+    cra = CredentialService(db, hasher=hasher).get_wampcra("realm1", "alice")
+    assert cra["iterations"] == 5000
+    assert cra["secret"] == derive_key("pa55word", cra["salt"], 5000, 32).decode("ascii")
+
+
+def test_keys_derived_with_1000_iterations_keep_working(svc, alice):
+    svc.set_wampcra("realm1", "alice", "pa55word", iterations=1000)
+    cra = svc.get_wampcra("realm1", "alice")
+    assert cra["iterations"] == 1000
+    assert compute_wcs(cra["secret"].encode("ascii"), CHALLENGE) == client_signature("pa55word", cra)
 
 
 def test_unknown_authid_has_no_wampcra(svc):

@@ -132,10 +132,29 @@ def test_secrets_set_through_principals_are_never_stored_in_plain(mgmt, db):
     assert b"erins-ticket-1" not in data and b"erins-cra-secret" not in data
 
 
-def test_secrets_cannot_join_a_caller_transaction_and_nothing_is_written(mgmt):
+def test_a_principal_and_its_secrets_join_the_callers_transaction(mgmt):
     with mgmt.db.begin(write=True) as txn:
-        with pytest.raises(InvalidArgument, match="own transaction"):
-            mgmt.principals.create(txn, realm="realm1", authid="f", role="user", ticket="t")
+        p = mgmt.principals.create(txn, realm="realm1", authid="f", role="user", ticket="f-ticket",
+                                   wampcra="f-cra-secret")
+        mgmt.principals.set_secret(p.oid, "ticket", "f-ticket-2", txn)
+    assert mgmt.credentials.verify_ticket("realm1", "f", "f-ticket-2") is not None
+    assert mgmt.credentials.get_wampcra("realm1", "f") is not None
+
+
+def test_an_aborted_caller_transaction_leaves_neither_principal_nor_secret(mgmt):
+    with pytest.raises(RuntimeError):
+        with mgmt.db.begin(write=True) as txn:
+            mgmt.principals.create(txn, realm="realm1", authid="g", role="user", ticket="g-ticket")
+            raise RuntimeError("the caller changes its mind")
+    assert mgmt.principals.list().items == []
+    assert mgmt.credentials.verify_ticket("realm1", "g", "g-ticket") is None
+    with mgmt.db.begin() as txn:
+        assert mgmt.credentials.schema.credentials.count(txn) == 0
+
+
+def test_a_refused_secret_writes_neither_principal_nor_credential(mgmt):
+    with pytest.raises(InvalidArgument, match="ticket"):
+        mgmt.principals.create(realm="realm1", authid="h", role="user", ticket="")
     assert mgmt.principals.list().items == []
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from cfxstore.management import InUse, NotFound
+from cfxstore.management import InUse, InvalidArgument, NotFound
 from cfxstore.management.kinds import CASCADE, KINDS, REFUSE
 from factories import make
 
@@ -17,7 +17,22 @@ def test_every_relation_has_a_rule():
     assert RELATIONS and all(ref.on_delete in (REFUSE, CASCADE) for _, ref in RELATIONS)
 
 
-@pytest.mark.parametrize("child_kind, ref", RELATIONS, ids=[f"{c}.{r.field}->{r.target}" for c, r in RELATIONS])
+# Internal kinds (worker groups) have no delete of their own: references to them are checked
+# on create and update, and nothing can delete one from under its referrers.
+DELETABLE = [(c, r) for c, r in RELATIONS if not KINDS[r.target].internal]
+
+
+@pytest.mark.parametrize("child_kind, ref", [(c, r) for c, r in RELATIONS if KINDS[r.target].internal],
+                         ids=[f"{c}.{r.field}->{r.target}" for c, r in RELATIONS if KINDS[r.target].internal])
+def test_an_internal_referenced_record_cannot_be_deleted_at_all(mgmt, child_kind, ref):
+    parent = make(mgmt, ref.target)
+    make(mgmt, child_kind, **{ref.field: parent.oid})
+    with pytest.raises(InvalidArgument, match="managed through their owner"):
+        mgmt.collection(ref.target).delete(parent.oid)
+    assert mgmt.collection(ref.target).find(parent.oid) is not None
+
+
+@pytest.mark.parametrize("child_kind, ref", DELETABLE, ids=[f"{c}.{r.field}->{r.target}" for c, r in DELETABLE])
 def test_deleting_a_referenced_record_applies_the_rule(mgmt, child_kind, ref):
     parent = make(mgmt, ref.target)
     child = make(mgmt, child_kind, **{ref.field: parent.oid})

@@ -117,3 +117,71 @@ def build_realm_store(path: str, *, sessions: int = 4, publications: int = 3,
         return made
     finally:
         db.__exit__(None, None, None)  # zlmdb closes the environment here
+
+
+def build_fx_global(path: str) -> dict[str, Any]:
+    """A Crossbar FX controller database written through cfxdb's GlobalSchema."""
+    from datetime import datetime, timezone
+
+    from cfxdb.globalschema import GlobalSchema
+    from cfxdb.mrealm import ManagementRealm, Node
+    from cfxdb.user import ActivationToken, Organization, User, UserMrealmRole
+
+    db = zlmdb.Database(dbpath=path, maxsize=2**26)
+    try:
+        schema = GlobalSchema.attach(db)
+        now = datetime.now(timezone.utc)
+        made: dict[str, Any] = {}
+        with db.begin(write=True) as txn:
+            user = User(oid=uuid.uuid4(), email="ops@example.com", registered=now, pubkey="a" * 64,
+                        label="Ops")
+            schema.users[txn, user.oid] = user
+            org = Organization(oid=uuid.uuid4(), name="example-org", otype=1, registered=now)
+            schema.organizations[txn, org.oid] = org
+            token = ActivationToken(oid=uuid.uuid4(), atype=1, status=1, created=now, code="ABCD-EFGH-IJKL",
+                                    email=user.email, pubkey=user.pubkey)
+            schema.activation_tokens[txn, token.oid] = token
+            mrealm = ManagementRealm(oid=uuid.uuid4(), name="mrealm1", created=now, owner=user.oid)
+            schema.mrealms[txn, mrealm.oid] = mrealm
+            schema.users_mrealm_roles[txn, (user.oid, mrealm.oid)] = UserMrealmRole(roles=[1, 2])
+            node = Node(oid=uuid.uuid4(), owner_oid=user.oid, pubkey="b" * 64, mrealm_oid=mrealm.oid,
+                        authid="node1", authextra={"x": 1})
+            schema.nodes[txn, node.oid] = node
+            made.update(user=user, org=org, token=token, mrealm=mrealm, node=node)
+        return made
+    finally:
+        db.__exit__(None, None, None)
+
+
+def build_fx_mrealm(path: str) -> dict[str, Any]:
+    """A Crossbar FX management-realm database written through cfxdb's MrealmSchema."""
+    from cfxdb.mrealm import ApplicationRealm, ApplicationRealmRoleAssociation, Credential, Permission, Principal, Role
+    from cfxdb.mrealmschema import MrealmSchema
+
+    db = zlmdb.Database(dbpath=path, maxsize=2**26)
+    try:
+        schema = MrealmSchema.attach(db)
+        now = np.datetime64(time.time_ns(), "ns")  # these cfxdb classes keep numpy times
+        with db.begin(write=True) as txn:
+            arealm = ApplicationRealm(oid=uuid.uuid4(), name="app1", status=1, changed=now)
+            schema.arealms[txn, arealm.oid] = arealm
+            role = Role(oid=uuid.uuid4(), name="frontend", created=now)
+            schema.roles[txn, role.oid] = role
+            perm = Permission(oid=uuid.uuid4(), role_oid=role.oid, uri="com.example.", match=2, allow_call=True,
+                              allow_subscribe=True, created=now)
+            schema.permissions[txn, perm.oid] = perm
+            schema.arealm_role_associations[txn, (arealm.oid, role.oid)] = ApplicationRealmRoleAssociation(
+                arealm_oid=arealm.oid, role_oid=role.oid)
+            principals = {}
+            for authid, method, config in (("dave", "ticket", {"secret": "dave-fx-ticket"}),
+                                           ("erin", "wampcra", {"secret": "erin-fx-secret", "salt": "pepper",
+                                                                "iterations": 50, "keylen": 32})):
+                p = Principal(oid=uuid.uuid4(), modified=now, arealm_oid=arealm.oid, authid=authid, role_oid=role.oid)
+                schema.principals[txn, p.oid] = p
+                c = Credential(oid=uuid.uuid4(), created=now, authmethod=method, realm="app1", authid=authid,
+                               principal_oid=p.oid, authconfig=config)
+                schema.credentials[txn, c.oid] = c
+                principals[authid] = config
+        return {"arealm": arealm, "role": role, "permission": perm, "principals": principals}
+    finally:
+        db.__exit__(None, None, None)

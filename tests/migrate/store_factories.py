@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from typing import Any
 
@@ -46,8 +48,11 @@ def populate(path: str | os.PathLike[str], *, sessions: int = 3, cookies: int = 
         for i in range(cookies):
             value, cookie = cs.create(max_age=3600)
             if i % 2 == 0:
-                context = {"transport": secret_transport(value)} if secrets_in_transport else None
-                cs.set_auth(value, f"user{i}", "user", "ticket", {"i": i}, "realm1", context=context)
+                cs.set_auth(value, f"user{i}", "user", "ticket", {"i": i}, "realm1")
+                if secrets_in_transport:  # as an older version stored it: past the services, which scrub
+                    raw = cs.lookup(value).with_auth(transport=secret_transport(value), modified=cookie.modified)
+                    with db.begin(write=True) as txn:
+                        cs.schema.cookies[txn, cookie.oid] = raw
             made["cookies"].append({"value": value, "oid": cookie.oid, "authid": f"user{i}" if i % 2 == 0 else None})
         history = SessionHistory(db)
         for i in range(sessions):
@@ -55,6 +60,10 @@ def populate(path: str | os.PathLike[str], *, sessions: int = 3, cookies: int = 
             s = history.session_joined(session_id=100 + i, realm="realm1", authid=f"user{i % 2}",
                                        authrole="user", authmethod="ticket", transport=transport,
                                        joined_at=1_700_000_000_000_000_000 + i)
+            if secrets_in_transport:
+                s = dataclasses.replace(s, transport=transport)
+                with db.begin(write=True) as txn:
+                    history.schema.sessions[txn, s.oid] = s
             made["sessions"].append(s)
         for j in range(publications):
             history.store_publication(publication_id=500 + j, topic="com.example", publisher=100,

@@ -82,8 +82,13 @@ def test_sessions_publications_and_events_are_mapped(crossbar, db_path):
         {"sessions": (4, 4), "publications": (3, 3), "events": (6, 6)}
     with SessionHistory.open(db_path) as history:
         first = history.get_session(5000)
-        assert first.oid == realm["sessions"][0]["oid"] and first.realm == "realm1" and first.left_at is None
-        assert history.get_session(5001).left_at is not None
+        assert first.oid == realm["sessions"][0]["oid"] and first.realm == "realm1"
+        # Stock never recorded its leave: ended at an unknown time, bounded by the source's last write.
+        last_write = os.stat(os.path.join(crossbar[2], "data.mdb")).st_mtime_ns
+        assert first.left_at == max(last_write, first.joined_at) and first.left_approximate
+        assert first._unknown["left_unknown"] is True
+        left = history.get_session(5001)
+        assert left.left_at is not None and not left.left_approximate and "left_unknown" not in left._unknown
         assert first.authextra == {"i": 0} and first._unknown["worker_name"] == "worker1"
         assert "cookie" not in first.transport["http_headers_received"]
         events = history.events(900)
@@ -96,8 +101,49 @@ def test_running_the_import_again_duplicates_nothing(crossbar, db_path):
     import_all(crossbar, db_path)
     first = snapshot(db_path)
     cookies, realm = import_all(crossbar, db_path)
-    assert cookies.imported == 5 and realm["sessions"].imported == 4
+    assert cookies.imported == 0 and cookies.skipped["imported before"] == 5
+    assert realm["sessions"].imported == 0 and realm["events"].skipped == {"imported before": 6}
     assert snapshot(db_path) == first
+
+
+def test_a_rerun_imports_new_records_and_never_revives_a_revoked_cookie(tmp_path, db_path):
+    source = str(tmp_path / "cookies")
+    first = build_cookie_store(source, 3)
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        import_cookies(source, db)
+    with CookieService.open(db_path) as service:
+        assert service.revoke_authid(first[0]["authid"])
+        assert service.lookup(first[0]["value"]) is None
+    later = build_cookie_store(source, 2)  # the stock node went on issuing cookies
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        result = import_cookies(source, db)
+    assert (result.imported, result.skipped) == (2, {"imported before": 3})
+    with CookieService.open(db_path) as service:
+        assert service.lookup(first[0]["value"]) is None
+        assert all(service.lookup(c["value"]) is not None for c in first[1:] + later)
+
+
+def test_events_are_stored_under_the_history_rule_the_router_reads(crossbar, db_path):
+    from cfxstore.migrate.history_rules import rules_of
+    from cfxstore.router.realmstore import history_id
+
+    _, _, realm_path, realm = crossbar
+    rules = rules_of({"event-history": [{"uri": "com.example.", "match": "prefix"},
+                                        {"uri": "com.other", "match": "exact"}]})
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        results = import_realmstore(realm_path, db, history=rules)
+    assert results["events"].changed == {"moved to the history of a rule": 6}
+    with SessionHistory.open(db_path) as history:
+        assert history.events(900) == [] and history.events(history_id(rules[1])) == []
+        events = history.events(history_id(rules[0]))
+        # every publication once for receiver 0 (as the router records it), plus each stock delivery
+        assert sorted((e.receiver, e.publication_id) for e in events if e.receiver) == \
+            sorted((r, p) for _, _, r, p in realm["events"])
+        assert {e.publication_id for e in events if e.receiver == 0} == \
+            set(realm["publications"])
+        by_topic = history.events_by_topic("com.example.topic")
+        assert [e.publication_id for e in by_topic] == \
+            [p.publication_id for p in history.publications_by_topic("com.example.topic")]
 
 
 def test_the_sources_are_not_changed(crossbar, db_path):

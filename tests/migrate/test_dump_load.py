@@ -202,3 +202,88 @@ def test_a_duplicate_unique_key_aborts_the_whole_load(good, tmp_path):
     with pytest.raises(MaintenanceError, match=f"line {len(good) - 1}: .*already belongs to"):
         load_into(target, file)
     assert all(not rows for name, rows in snapshot(target).items() if not name.startswith("__"))
+
+
+# --- bad bytes, raw credentials, private files ---
+
+def test_invalid_utf8_after_the_first_line_is_named(good, tmp_path):
+    file = tmp_path / "d.jsonl"
+    file.write_bytes(json.dumps(good[0]).encode() + b"\n" + b'{"t": "\xff\xfe"}\n')
+    with pytest.raises(DumpFormatError, match="line 2: not valid JSON .*UTF-8"):
+        validate(str(file))
+
+
+def test_deeply_nested_json_is_named(good, tmp_path):
+    file = tmp_path / "d.jsonl"
+    file.write_text(json.dumps(good[0]) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(DumpFormatError, match="line 2: not valid JSON .*nested too deeply"):
+        validate(str(file))
+
+
+def test_a_deeply_nested_value_is_named(good, tmp_path):
+    row = next(i for i, line in enumerate(good) if line.get("t") == "sessions")
+    text = "".join(json.dumps(line) + "\n" for line in good)
+    nested = '{"$tuple": ' * 5000 + "1" + "}" * 5000
+    file = tmp_path / "d.jsonl"
+    lines = text.splitlines()
+    lines[row] = lines[row].replace('"v": {', f'"v": {{"deep": {nested}, ', 1)
+    file.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DumpFormatError, match=f"line {row + 1}"):
+        validate(str(file))
+
+
+def test_dump_never_exports_raw_credentials_in_transport_details(tmp_path):
+    path = str(tmp_path / "db")
+    raw = "RAWCOOKIEVALUE0123456789"
+    with open_database(path, maxsize=MAXSIZE) as db:
+        cookies = CookieService(db)
+        value, cookie = cookies.create()
+        leaky = {"http_cbtid": raw, "http_headers_received": {"cookie": f"cbtid={raw}", "host": "x",
+                                                               "authorization": f"Bearer {raw}"}}
+        # As an older version stored it: written past the services, which would scrub it.
+        with db.begin(write=True) as txn:
+            cookies.schema.cookies[txn, cookie.oid] = cookie.with_auth(authid="a", transport=leaky,
+                                                                       modified=cookie.modified)
+    for flags in ({}, {"include_secrets": True}):
+        lines, _ = dump_lines(path, **flags)
+        text = json.dumps(lines)
+        assert raw not in text and value not in text
+        (row,) = [line for line in lines if line.get("t") == "cookies"]
+        assert row["v"]["transport"] == {"http_headers_received": {"host": "x"}}
+
+
+def test_the_services_scrub_transport_details_themselves(db):
+    from cfxstore.realmstore.service import SessionHistory
+
+    leaky = {"http_cbtid": "secret-value", "peer": "tcp4:1.2.3.4:5",
+             "http_headers_received": {"Cookie": "cbtid=secret-value", "Authorization": "Basic x"}}
+    cookies = CookieService(db)
+    value, _ = cookies.create()
+    cookies.set_auth(value, "a", "r", "ticket", None, "realm1", context={"transport": leaky})
+    assert cookies.lookup(value).transport == {"peer": "tcp4:1.2.3.4:5", "http_headers_received": {}}
+    session = SessionHistory(db).session_joined(session_id=1, realm="r", authid="a", authrole="r",
+                                                authmethod="ticket", transport=leaky)
+    assert session.transport == {"peer": "tcp4:1.2.3.4:5", "http_headers_received": {}}
+
+
+def test_cli_dump_file_is_private_from_its_first_byte(source, tmp_path, monkeypatch):
+    import os
+
+    from click.testing import CliRunner
+
+    from cfxstore.cli.main import cli
+
+    modes = []
+    real_open = os.open
+
+    def spy(path, flags, mode=0o777, *args, **kwargs):
+        fd = real_open(path, flags, mode, *args, **kwargs)
+        if str(path).endswith(".partial"):
+            modes.append(os.fstat(fd).st_mode & 0o777)  # before a single byte is written
+        return fd
+
+    monkeypatch.setattr(os, "open", spy)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["db", "dump", source[0], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert modes == [0o600] and os.stat(out).st_mode & 0o777 == 0o600

@@ -38,7 +38,7 @@ def test_slots_stay_in_the_realm_store_range(store):
     assert slots == {"sessions": 10, "publications": 11, "deliveries": 12,
                      "idx_sessions_by_session_id": 110, "idx_sessions_by_authid": 111,
                      "idx_sessions_by_left_at": 112, "idx_publications_by_topic": 113,
-                     "idx_publications_by_timestamp": 114}
+                     "idx_publications_by_timestamp": 114, "runs": 13, "idx_sessions_live_by_run": 115}
 
 
 def test_session_reads_back_by_oid(db, store):

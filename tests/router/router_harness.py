@@ -8,6 +8,7 @@ worker is ready.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
@@ -51,8 +52,8 @@ def port_open(port: int) -> bool:
         return False
 
 
-def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, timeout: float = 60.0, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout, input=input)
 
 
 class ReactorThread:
@@ -86,9 +87,10 @@ class ReactorThread:
 class RouterProcess:
     """A cfxstore router node in a subprocess."""
 
-    def __init__(self, cbdir: Path, ports: list[int]) -> None:
+    def __init__(self, cbdir: Path, ports: list[int], loglevel: str = "info") -> None:
         self.cbdir = cbdir
         self.ports = ports
+        self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.log_path = cbdir / "router.log"
@@ -100,7 +102,8 @@ class RouterProcess:
         self.starts += 1
         offset = len(self.log())
         with open(self.log_path, "a") as out:
-            self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir)],
+            self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir),
+                                          "--loglevel", self.loglevel],
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -138,9 +141,24 @@ class RouterProcess:
         self.start()
 
     def admin_ticket(self) -> str:
-        match = re.search(r"ticket is shown only this once: (\S+)", self.log())
-        assert match, "the first start did not print the admin ticket"
-        return match.group(1)
+        # The first start shows the ticket once the node listens: shortly after ready().
+        pattern = r"ticket is shown only this once: (\S+)"
+        wait_for(lambda: re.search(pattern, self.log()), 15, "the first start to show the admin ticket",
+                 interval=0.1)
+        return re.search(pattern, self.log()).group(1)
+
+
+@contextlib.contextmanager
+def running(node: RouterProcess) -> Iterator[RouterProcess]:
+    """The node started; stopped cleanly afterwards, and killed if that fails."""
+    try:
+        node.start()
+        yield node
+    finally:
+        try:
+            node.stop()
+        finally:
+            node.kill()
 
 
 def edit_config(cbdir: Path, edit: Callable[[dict], None]) -> None:

@@ -97,10 +97,11 @@ class _Protocol(WampWebSocketClientProtocol):
 
 @defer.inlineCallbacks
 def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: str | None = None,
-          ticket: str | None = None, secret: str | None = None, cookie: str | None = None, path: str = ""):
-    """Connect and join; returns a Login, or fails with Denied."""
+          ticket: str | None = None, secret: str | None = None, cookie: str | None = None, path: str = "",
+          headers: dict[str, str] | None = None):
+    """Connect and join (sending extra HTTP headers, if any); returns a Login, or fails with Denied."""
     session = Client(ComponentConfig(realm), authmethods=authmethods, authid=authid, ticket=ticket, secret=secret)
-    headers = {"Cookie": cookie} if cookie else None
+    headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})} or None
     factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/{path}", headers=headers)
     factory.protocol = _Protocol
     factory.set_cookie = None

@@ -68,3 +68,16 @@ def test_auth_config_throttle():
     assert parse_auth(None).throttle.free_failures == 3
     assert error_key(parse_auth, {"throttle": {"base_delay": 10, "max_delay": 1}}) == "auth.config.throttle.max_delay"
     assert error_key(parse_auth, {"paht": "x"}) == "auth.config.paht"
+
+
+@pytest.mark.parametrize("item, parse, key", [
+    ({"store": {**STORE, "maxsize": 10**400}}, parse_cookie, "cookie.store.maxsize"),
+    ({"store": {**STORE, "cache_ttl": 10**309}}, parse_cookie, "cookie.store.cache_ttl"),
+    ({"max_age": -(10**5000)}, parse_cookie, "cookie.max_age"),
+    ({**STORE, "retention": {"max-age": 10**309}}, parse_realm_store, "store.retention.max-age"),
+    ({**STORE, "limit": 2**64}, parse_realm_store, "store.limit"),
+])
+def test_numbers_of_any_size_give_the_config_error(item, parse, key):
+    with pytest.raises(RouterConfigError) as e:
+        parse(item)
+    assert e.value.key == key and "bit integer" in str(e.value)

@@ -1,0 +1,328 @@
+"""Importing Crossbar FX databases (cfxdb GlobalSchema / MrealmSchema) into cfxstore.
+
+Each record is read with cfxdb's own class (``parse`` of the stored CBOR),
+mapped field by field onto the cfxstore entity and validated; a record that
+does not validate is skipped with the reason. Secrets are not stored as
+read: activation codes become their SHA-256, principal tickets argon2id
+hashes and WAMP-CRA secrets PBKDF2-derived keys (CredentialService).
+Records go in through the import ledger (import_ledger.py), so a re-run
+imports only what is new and a kill followed by a re-run ends like one run.
+
+Kinds imported: users, organizations, activation tokens, management
+realms, user roles on management realms, nodes (controller database);
+application realms, roles, permissions, role associations, principals,
+credentials (management-realm databases). The other FX tables (usage
+metering, router and web clusters, worker groups, web services, logs) are
+counted as "not imported" in the summary.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import uuid
+from typing import Any, Callable
+
+import cbor2
+
+import orm
+from orm import crashpoint
+
+from cfxstore.globalschema import entities as g
+from cfxstore.globalschema.schema import GlobalSchema
+from cfxstore.mrealm import entities as m
+from cfxstore.mrealm.schema import MrealmSchema
+
+from .cfxdb_import import TableResult, _ns
+from .cfxdb_source import CfxdbSource
+from .errors import ImportSourceError
+from .import_ledger import Ledger, record_key
+
+# cfxdb table ids (the @table UUIDs of cfxdb.globalschema / cfxdb.mrealmschema).
+USERS = uuid.UUID("fa1ed0fc-304e-4f66-8092-d901df1735e4")
+ORGANIZATIONS = uuid.UUID("ae2fe53f-f8ec-4484-8a8f-cabdf1b38358")
+ACTIVATION_TOKENS = uuid.UUID("c968886e-a2e2-490c-bc2a-6b684c3130f6")
+MREALMS = uuid.UUID("1219e71c-a62c-415a-bd15-ddf45e3a658b")
+USER_MREALM_ROLES = uuid.UUID("eccdfc57-5632-4ad4-9c2b-2ac11e9d389f")
+NODES = uuid.UUID("ae89d956-273a-4ce3-b63d-52b07ae35742")
+USAGE = uuid.UUID("e38f7bf1-2514-400c-8c30-a979b2138503")
+AREALMS = uuid.UUID("7099565b-7b44-4891-a0c8-83c7dbb60883")
+PRINCIPALS = uuid.UUID("9808cb0b-1b55-4b3f-858e-39004cb11135")
+CREDENTIALS = uuid.UUID("251c8620-425a-4eeb-ade9-4284e8670080")
+ROLES = uuid.UUID("341083bb-edeb-461c-a6d4-38dddcda6ec9")
+PERMISSIONS = uuid.UUID("f98ed35b-f8fb-47ba-81e1-3c014101464d")
+AREALM_ROLES = uuid.UUID("5eabdb63-9c31-4c97-b514-7e8fbac7e143")
+NOT_IMPORTED = {
+    USAGE: "usage records",
+    uuid.UUID("b054a230-c370-4c29-b5de-7e0148321b0a"): "router clusters",
+    uuid.UUID("a091bad6-f14c-437c-8e30-e9be84380658"): "router cluster memberships",
+    uuid.UUID("c019457b-d499-454f-9bf2-4f7e85079d8f"): "router worker groups",
+    uuid.UUID("e3d326d2-6140-47a9-adf9-8e93b832717b"): "worker group placements",
+    uuid.UUID("719d029f-e9d5-4b25-98e0-cf04d5a2648b"): "web clusters",
+    uuid.UUID("e9801077-a629-470b-a4c9-4292a1f00d43"): "web cluster memberships",
+    uuid.UUID("a8803ca3-09a0-4d72-8728-2469de8d50ac"): "web services",
+}
+GLOBAL_TABLES = (USERS, ORGANIZATIONS, MREALMS, NODES)
+MREALM_TABLES = (AREALMS, PRINCIPALS, ROLES, PERMISSIONS)
+_USER_ROLES = {1: "owner", 2: "admin", 3: "user", 4: "guest"}   # cfxdb.user.UserRole
+# cfxdb ActivationType / ActivationStatus codes
+_TOKEN_CODES = {"atype": {1: "registration", 2: "login"}, "status": {1: "pending", 2: "active", 3: "expired"}}
+_ORG_TYPES = {1: "individual", 2: "business", 3: "academic"}    # cfxdb OrganizationType (0: none)
+
+
+def _value(v: Any) -> Any:
+    """A cfxdb attribute as cfxstore stores it: times as int ns, numpy scalars as Python ones."""
+    if isinstance(v, datetime.datetime):
+        return int(v.timestamp() * 1_000_000) * 1000
+    if hasattr(v, "astype"):
+        return _ns(v)
+    if isinstance(v, (list, tuple)):
+        return [_value(x) for x in v]
+    return v
+
+
+def _fields(obj: Any, rename: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    rename = rename or {}
+    out = {}
+    for name, v in vars(obj).items():
+        if name.startswith("_") or name in drop or v is None:
+            continue
+        out[rename.get(name, name)] = _value(v)
+    return out
+
+
+def _status(obj: Any) -> str | None:
+    code = getattr(obj, "status", None)
+    by_code = getattr(type(obj), "STATUS_BY_CODE", None)
+    if isinstance(code, int) and by_code:
+        return str(by_code.get(code, code)).lower()
+    return code
+
+
+class _Kind:
+    """One cfxdb table: how to read a record and what to put."""
+
+    def __init__(self, name: str, table: uuid.UUID, cfxdb_class: Callable[[], Any],
+                 put: Callable[[Any, Any, bytes, TableResult], bool | None]) -> None:
+        self.name, self.table, self.cfxdb_class, self.put = name, table, cfxdb_class, put
+
+
+def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) -> TableResult:
+    result = TableResult()
+    cls = kind.cfxdb_class()
+    for key, raw in source.items(kind.table):
+        result.read += 1
+        lkey = record_key(kind.name, key.hex())
+        try:
+            obj = cls.parse(cbor2.loads(raw))
+            with db.begin(write=True) as txn:
+                if ledger.seen(txn, lkey):
+                    result.skip("imported before")
+                    continue
+                if kind.put(txn, obj, key, result):
+                    ledger.enter(txn, lkey)
+                    result.imported += 1
+            crashpoint.reached("fx-record-committed")
+        except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
+            result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
+    return result
+
+
+def _last_write(path: str) -> int:
+    """When the source was last written (int ns): an upper bound for times it does not record."""
+    return os.stat(os.path.join(path, "data.mdb")).st_mtime_ns
+
+
+def _uuids(key: bytes) -> tuple[uuid.UUID, ...]:
+    return tuple(uuid.UUID(bytes=key[i:i + 16]) for i in range(0, len(key) - len(key) % 16, 16))
+
+
+def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
+    """Import the controller database (cfxdb GlobalSchema) at path into db's GlobalSchema."""
+    import cfxdb.user as cu
+    import cfxdb.mrealm as cm
+
+    schema, ledger = GlobalSchema.attach(db), Ledger(db)
+    known_by = _last_write(path)  # for times cfxdb does not keep
+
+    def users(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        schema.users[txn, o.oid] = g.User.parse(_fields(o))
+        return True
+
+    def organizations(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        f = _fields(o)
+        if isinstance(f.get("otype"), int):
+            if f["otype"] not in _ORG_TYPES:
+                r.skip(f"organization type {f['otype']} has no cfxstore counterpart")
+                return False
+            f["otype"] = _ORG_TYPES[f["otype"]]
+        schema.organizations[txn, o.oid] = g.Organization.parse(f)
+        return True
+
+    def tokens(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        f = _fields(o, drop=("code",))
+        f["code_hash"] = g.ActivationToken.hash_code(o.code)
+        r.change("activation code hashed")
+        for name in ("atype", "status"):
+            if isinstance(f.get(name), int):
+                f[name] = _TOKEN_CODES[name].get(f[name])
+        schema.activation_tokens[txn, o.oid] = g.ActivationToken.parse(f)
+        return True
+
+    def mrealms(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        schema.mrealms[txn, o.oid] = g.ManagementRealm.parse(_fields(o))
+        return True
+
+    def user_roles(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        user_oid, mrealm_oid = _uuids(key)[:2]
+        roles = [_USER_ROLES.get(x, str(x)) for x in o.roles]
+        schema.user_mrealm_roles[txn, (user_oid, mrealm_oid)] = g.UserMrealmRole.parse(
+            {"user_oid": user_oid, "mrealm_oid": mrealm_oid, "roles": roles, "granted": known_by})
+        return True
+
+    def nodes(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        schema.nodes[txn, o.oid] = g.Node.parse(_fields(o))
+        return True
+
+    kinds = [_Kind("users", USERS, lambda: cu.User, users),
+             _Kind("organizations", ORGANIZATIONS, lambda: cu.Organization, organizations),
+             _Kind("activation tokens", ACTIVATION_TOKENS, lambda: cu.ActivationToken, tokens),
+             _Kind("management realms", MREALMS, lambda: cm.ManagementRealm, mrealms),
+             _Kind("user roles", USER_MREALM_ROLES, lambda: cu.UserMrealmRole, user_roles),
+             _Kind("nodes", NODES, lambda: cm.Node, nodes)]
+    return _import(path, "controller database", GLOBAL_TABLES, db, kinds, ledger)
+
+
+def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
+    """Import a management-realm database (cfxdb MrealmSchema) at path into db's MrealmSchema."""
+    import cfxdb.mrealm as cm
+
+    from cfxstore.credentials.service import CredentialService
+
+    schema, ledger = MrealmSchema.attach(db), Ledger(db)
+    known_by = _last_write(path)  # for times cfxdb does not keep
+    credentials = CredentialService(db)
+    realm_names: dict[uuid.UUID, str] = {}
+    role_names: dict[uuid.UUID, str] = {}
+
+    def arealms(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        f = _fields(o, drop=("datamarket_oid",))
+        f["status"] = _status(o) or "stopped"
+        schema.arealms[txn, o.oid] = m.ApplicationRealm.parse(f)
+        realm_names[o.oid] = o.name
+        return True
+
+    def roles(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        schema.roles[txn, o.oid] = m.Role.parse(_fields(o, rename={"owner": "owner_oid"}))
+        role_names[o.oid] = o.name
+        return True
+
+    def permissions(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        f = _fields(o, rename={"owner": "owner_oid"})
+        # cfxdb's own code tables
+        for name, codes in (("match", type(o).MATCH_TYPES_TOSTR), ("uri_check_level", type(o).URI_CHECK_LEVELS_TOSTR)):
+            if isinstance(f.get(name), int):
+                text = codes.get(f.pop(name))  # 0 (none): the cfxstore default
+                if text is not None:
+                    f[name] = text
+        schema.permissions[txn, o.oid] = m.Permission.parse(f)
+        return True
+
+    def associations(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        arealm_oid, role_oid = _uuids(key)[:2]
+        schema.arealm_role_associations[txn, (arealm_oid, role_oid)] = m.ApplicationRealmRoleAssociation.parse(
+            {"arealm_oid": arealm_oid, "role_oid": role_oid, "created": known_by})
+        return True
+
+    def principals(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        realm, role = realm_names.get(o.arealm_oid), role_names.get(o.role_oid)
+        if realm is None or role is None:
+            r.skip("application realm or role not in the source")
+            return False
+        f = _fields(o, rename={"authextra": "extra"})
+        f.update(realm=realm, role=role, created=f.get("modified", known_by))
+        schema.principals[txn, o.oid] = m.Principal.parse(f)
+        return True
+
+    kinds = [_Kind("application realms", AREALMS, lambda: cm.ApplicationRealm, arealms),
+             _Kind("roles", ROLES, lambda: cm.Role, roles),
+             _Kind("permissions", PERMISSIONS, lambda: cm.Permission, permissions),
+             _Kind("role associations", AREALM_ROLES, lambda: cm.ApplicationRealmRoleAssociation, associations),
+             _Kind("principals", PRINCIPALS, lambda: cm.Principal, principals)]
+    results = _import(path, "management-realm database", MREALM_TABLES, db, kinds, ledger)
+    with CfxdbSource(path, "management-realm database") as source:
+        results["credentials"] = _credentials(source, db, credentials, ledger, cm.Credential)
+    return results
+
+
+def _credentials(source: CfxdbSource, db: orm.Database, service: Any, ledger: Ledger, cls: Any) -> TableResult:
+    """Credentials through CredentialService: the secret is hashed or derived on the way in."""
+    result = TableResult()
+    for key, raw in source.items(CREDENTIALS):
+        result.read += 1
+        lkey = record_key("credentials", key.hex())
+        with db.begin() as txn:
+            if ledger.seen(txn, lkey):
+                result.skip("imported before")
+                continue
+        try:
+            o = cls.parse(cbor2.loads(raw))
+            config = dict(o.authconfig or {})
+            if service.get_principal(o.realm, o.authid) is None:
+                result.skip("no principal for it")
+                continue
+            if o.authmethod == "ticket" and isinstance(config.get("secret"), str):
+                service.set_ticket(o.realm, o.authid, config["secret"])
+                result.change("ticket hashed (argon2id)")
+            elif o.authmethod == "wampcra" and isinstance(config.get("secret"), str):
+                service.set_wampcra(o.realm, o.authid, config["secret"], salt=config.get("salt"),
+                                    iterations=config.get("iterations"), keylen=config.get("keylen") or 32)
+                result.change("WAMP-CRA key derived")
+            else:
+                result.skip(f"{o.authmethod} credentials are not imported")
+                continue
+        except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
+            result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
+            continue
+        # Setting a secret again is harmless, so a kill before this entry only repeats it.
+        crashpoint.reached("fx-secret-set")
+        with db.begin(write=True) as txn:
+            ledger.enter(txn, lkey)
+        result.imported += 1
+    return result
+
+
+def _import(path: str, what: str, tables: tuple[uuid.UUID, ...], db: orm.Database, kinds: list[_Kind],
+            ledger: Ledger) -> dict[str, TableResult]:
+    with CfxdbSource(path, what) as source:
+        if not any(source.has(t) for t in tables):
+            raise ImportSourceError(f"{what} {path} is a cfxdb database but holds no {what} tables "
+                                    f"(it has {len(source.slots)} other tables)")
+        results = {kind.name: _walk(source, db, kind, ledger) for kind in kinds}
+        for table, name in NOT_IMPORTED.items():
+            count = source.count(table) if source.has(table) else 0
+            if count:
+                results[name] = TableResult(read=count, skipped={"not imported by this version": count})
+        return results
+
+
+def kind_of(path: str) -> str | None:
+    """"global", "mrealm" or None: which FX database path holds (for import-cfxdb)."""
+    with CfxdbSource(path, "database") as source:
+        if any(source.has(t) for t in GLOBAL_TABLES):
+            return "global"
+        if any(source.has(t) for t in MREALM_TABLES):
+            return "mrealm"
+    return None
+
+
+def fx_sources(paths: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
+    """(path, "global" | "mrealm") of each FX database, checked before anything is written."""
+    found = []
+    for path in paths:
+        kind = kind_of(path)
+        if kind is None:
+            raise ImportSourceError(f"FX database {path} is a cfxdb database but holds neither controller "
+                                    "(GlobalSchema) nor management-realm (MrealmSchema) tables")
+        found.append((path, kind))
+    return found

@@ -1,0 +1,288 @@
+"""Converting a stock Crossbar node directory to cfxstore in place (``cfxstore router adopt``).
+
+Order, so that a kill at any moment and a re-run end like one clean run:
+1. the stock config is copied to a backup (a new file, renamed into place;
+   its name carries a digest of the content, so a re-run finds it again);
+2. cookies and realm-store history are imported (the import ledger makes
+   this idempotent) and static principals written to the credential store
+   (skipped when the stored credential already verifies);
+3. the converted config replaces config.json in one rename.
+Until step 3 the node is still a stock node; after it, nothing is left to
+convert and a re-run changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Mapping
+
+from orm import atomic, crashpoint
+
+from cfxstore.migrate.errors import MaintenanceError
+from cfxstore.router.config import STORE_TYPE, resolve_path
+from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
+# The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
+from cfxstore.router.nodeconfig import _routers as routers
+from cfxstore.router.nodeconfig import _websocket_configs as websocket_configs
+
+DB_PATH = "cfxstore-db"
+# Stock realm-store keys that keep their meaning in a cfxstore realm store.
+_REALM_STORE_KEPT = ("event-history", "call-queue", "limit", "max-buffer", "buffer-flush")
+_STOCK_COOKIE_STORES = ("memory", "file", "database")
+_STOCK_REALM_STORES = ("memory", "cfxdb")
+# Stock WAMP-CRA defaults for a salted secret (autobahn.wamp.auth.derive_key).
+_CRA_ITERATIONS, _CRA_KEYLEN = 1000, 32
+
+
+class AdoptError(MaintenanceError):
+    """The node directory cannot be adopted (running, no config, unsupported config)."""
+
+
+@dataclasses.dataclass
+class StaticPrincipal:
+    realm: str
+    authid: str
+    role: str
+    method: str            # "ticket" or "wampcra"
+    secret: str
+    salt: str | None = None
+    iterations: int | None = None
+    keylen: int | None = None
+
+
+@dataclasses.dataclass
+class Plan:
+    """What converting a stock config takes: the new config and the data to carry over."""
+
+    config: dict[str, Any]
+    changes: list[str]
+    cookie_sources: list[str]
+    realm_sources: list[tuple[str, tuple[Any, ...]]]   # (path, event-history rules)
+    principals: list[StaticPrincipal]
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def node_running(cbdir: str) -> int | None:
+    """The pid of a live Crossbar node on cbdir (from its node.pid), else None."""
+    try:
+        with open(os.path.join(cbdir, "node.pid"), encoding="utf-8") as f:
+            pid = int(json.load(f)["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def _secret(value: Any, where: str) -> str:
+    """A static secret as Crossbar reads it: literal, or "${VAR}" from the environment."""
+    from crossbar.common.checkconfig import maybe_from_env
+
+    if not isinstance(value, str) or not value:
+        raise AdoptError(f"{where} is missing or empty")
+    secret = maybe_from_env(where, value, hide_value=True)
+    if secret == value and value.startswith("$"):
+        raise AdoptError(f"{where} names an environment variable that is not set here ({value}); "
+                         "set it as for the stock node and run again")
+    return secret
+
+
+def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], where: str
+                       ) -> list[StaticPrincipal]:
+    found = []
+    # Crossbar's static sections: ticket "principals" with "ticket", WAMP-CRA "users" with "secret".
+    section, field = ("principals", "ticket") if method == "ticket" else ("users", "secret")
+    for authid, p in (item.get(section) or {}).items():
+        pwhere = f"{where}.auth.{method}.{section}[{authid!r}]"
+        if not isinstance(p, Mapping) or not isinstance(p.get("role"), str):
+            raise AdoptError(f"{pwhere} has no role; cfxstore principals need one: add it and run again")
+        secret = _secret(p.get(field), f"{pwhere}.{field}")
+        salt = p.get("salt")
+        # A static principal may join every realm of its router worker.
+        for realm in realms:
+            found.append(StaticPrincipal(
+                realm=realm, authid=authid, role=p["role"], method=method, secret=secret, salt=salt,
+                iterations=p.get("iterations", _CRA_ITERATIONS) if salt else None,
+                keylen=p.get("keylen", _CRA_KEYLEN) if salt else None))
+    return found
+
+
+def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
+    """The conversion of a stock node config (the input is not changed)."""
+    from cfxstore.migrate.history_rules import rules_of
+
+    new = copy.deepcopy(dict(config))
+    result = Plan(new, [], [], [], [])
+    authenticator = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
+    for w, worker in enumerate(routers(new)):
+        realms = [r["name"] for r in worker.get("realms") or [] if isinstance(r.get("name"), str)]
+        for realm in worker.get("realms") or []:
+            store = realm.get("store")
+            if isinstance(store, dict) and store.get("type") in _STOCK_REALM_STORES:
+                if store["type"] == "cfxdb" and isinstance(store.get("path"), str):
+                    result.realm_sources.append((resolve_path(store["path"], cbdir), rules_of(store)))
+                realm["store"] = {"type": STORE_TYPE, "path": DB_PATH,
+                                  **{k: store[k] for k in _REALM_STORE_KEPT if k in store}}
+                result.changes.append(f"realm {realm.get('name')!r}: {store['type']} realm store -> cfxstore "
+                                      f"({len(store.get('event-history') or [])} event-history rule(s) kept)")
+        for t, transport in enumerate(worker.get("transports") or []):
+            for ws in websocket_configs(transport):
+                where = f"workers[{w}].transports[{t}]"
+                cookie = ws.get("cookie")
+                store = cookie.get("store") if isinstance(cookie, dict) else None
+                if isinstance(store, dict) and store.get("type") in _STOCK_COOKIE_STORES:
+                    if store["type"] == "database" and isinstance(store.get("path"), str):
+                        result.cookie_sources.append(resolve_path(store["path"], cbdir))
+                    cookie["store"] = {"type": STORE_TYPE, "path": DB_PATH,
+                                       **({"purge_on_startup": store["purge_on_startup"]}
+                                          if "purge_on_startup" in store else {})}
+                    result.changes.append(f"{where}: {store['type']} cookie store -> cfxstore")
+                auth = ws.get("auth")
+                if not isinstance(auth, dict):
+                    continue
+                for method in ("ticket", "wampcra"):
+                    item = auth.get(method)
+                    if isinstance(item, dict) and item.get("type") == "static":
+                        principals = _static_principals(method, item, realms, where)
+                        result.principals.extend(principals)
+                        auth[method] = authenticator  # one object: every method shares one config
+                        result.changes.append(f"{where}: {len({p.authid for p in principals})} static {method} "
+                                              f"principal(s) -> credential store (hashed); function authenticator")
+    _decoys_like(authenticator["config"], [p for p in result.principals if p.method == "wampcra"])
+    return result
+
+
+def _decoys_like(config: dict[str, Any], users: list[StaticPrincipal]) -> None:
+    """Unknown authids get WAMP-CRA challenges shaped like the real users' (salted ones' parameters)."""
+    salted = [u for u in users if u.salt]
+    if not salted:
+        return
+    first = salted[0]
+    roles = [u.role for u in users]
+    config["wampcra"] = {"iterations": first.iterations, "keylen": first.keylen,
+                         "decoy_role": max(sorted(set(roles)), key=roles.count)}
+
+
+def _atomic_write(path: str, text: str, mode: int) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adopt-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    atomic.fsync_path(directory)
+
+
+def _backup(cbdir: str, text: str) -> str:
+    """config.json.stock-<digest>: the stock config, owner-readable only (it holds the stock secrets)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = os.path.join(cbdir, f"config.json.stock-{digest}")
+    if not os.path.exists(path):
+        _atomic_write(path, text, 0o600)
+    return path
+
+
+def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
+    from cfxstore.credentials.service import CredentialService
+
+    service = CredentialService(db)
+    done = []
+    for p in principals:
+        existing = service.get_principal(p.realm, p.authid)
+        if existing is None:
+            service.add_principal(realm=p.realm, authid=p.authid, role=p.role)
+        elif existing.role != p.role:
+            raise AdoptError(f"principal {p.authid!r} on realm {p.realm!r} already exists in the store "
+                             f"with role {existing.role!r}, the config says {p.role!r}")
+        if p.method == "ticket":
+            if service.verify_ticket(p.realm, p.authid, p.secret) is None:
+                service.set_ticket(p.realm, p.authid, p.secret)
+        else:
+            stored = service.get_wampcra(p.realm, p.authid)
+            if stored is None or not _same_cra(stored, p):
+                service.set_wampcra(p.realm, p.authid, p.secret, salt=p.salt, iterations=p.iterations,
+                                    keylen=p.keylen if p.keylen else 32)
+        done.append(f"{p.method} principal {p.authid!r} (role {p.role!r}) on realm {p.realm!r}")
+    return done
+
+
+def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
+    from autobahn.wamp.auth import derive_key
+
+    if p.salt is None or stored.get("salt") != p.salt:
+        return False
+    key = derive_key(p.secret, p.salt, p.iterations, p.keylen).decode("ascii")
+    return bool(stored.get("secret") == key and stored.get("iterations") == p.iterations)
+
+
+@dataclasses.dataclass
+class Report:
+    backup: str | None
+    changes: list[str]
+    imported: dict[str, Any]
+    principals: list[str]
+
+
+def adopt(cbdir: str) -> Report:
+    """Convert the stock node in cbdir to cfxstore; a converted node is left as it is."""
+    from cfxstore.migrate.access import open_or_create
+    from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+
+    cbdir = os.path.abspath(cbdir)
+    pid = node_running(cbdir)
+    if pid is not None:
+        raise AdoptError(f"the node in {cbdir} is running (pid {pid}); stop it first")
+    path = config_path(cbdir)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        config = json.loads(text)
+    except FileNotFoundError:
+        raise AdoptError(f"no config.json in node directory {cbdir}") from None
+    except ValueError as exc:
+        raise AdoptError(f"{path} is not valid JSON: {exc}") from None
+    todo = plan(config, cbdir)
+    if todo.empty:
+        return Report(None, [], {}, [])
+    backup = _backup(cbdir, text)
+    crashpoint.reached("adopt-backed-up")
+    for source in todo.cookie_sources:
+        if os.path.exists(source):
+            check_sources(source, None)
+    for source, _ in todo.realm_sources:
+        if os.path.exists(source):
+            check_sources(None, source)
+    imported: dict[str, Any] = {}
+    database, _ = open_or_create(os.path.join(cbdir, DB_PATH))
+    with database:
+        for source in todo.cookie_sources:
+            if os.path.exists(source):  # a stock store that never wrote has no database yet
+                imported[f"cookies ({os.path.relpath(source, cbdir)})"] = import_cookies(source, database)
+        for source, rules in todo.realm_sources:
+            if os.path.exists(source):
+                for name, result in import_realmstore(source, database, history=rules).items():
+                    imported[f"{name} ({os.path.relpath(source, cbdir)})"] = result
+        crashpoint.reached("adopt-imported")
+        principals = _write_principals(database, todo.principals)
+    crashpoint.reached("adopt-principals-stored")
+    _atomic_write(path, json.dumps(todo.config, indent=2) + "\n", 0o600)
+    return Report(backup, todo.changes, imported, principals)

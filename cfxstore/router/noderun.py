@@ -1,0 +1,88 @@
+"""This process's run on a database: heartbeat, clean close, and closing a crashed run's sessions.
+
+Every session the realm stores record carries the id of the run (process and
+database) that recorded it. A clean stop closes the run's sessions that are
+still joined at the stop time. A crash cannot, so the run stamps itself alive
+every HEARTBEAT_SECONDS and the next run on the database closes the sessions
+of every dead run at that run's last stamp, marked approximate. A run is dead
+when its process is gone (same host) or its stamp is older than STALE_AFTER
+(another host), so workers sharing the database never close each other's
+live sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from typing import Any
+
+from twisted.internet import task, threads
+from twisted.logger import Logger
+
+from cfxstore.realmstore.entities import Run
+from cfxstore.realmstore.service import SessionHistory
+from cfxstore.router.shutdown import on_shutdown
+from cfxstore.router.writebehind import WriteBehind
+from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from orm.atomic import process_alive
+
+log = Logger()
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER = int(6 * HEARTBEAT_SECONDS * NS_PER_SECOND)
+_runs: dict[str, "NodeRun"] = {}
+
+
+def is_dead(run: Run, now: int, host: str) -> bool:
+    """True if the run's heartbeat is stale or, on this host, its process is gone
+    (or is this one: a run of ours not yet registered is a previous one's record)."""
+    stale = now - run.alive > STALE_AFTER
+    if run.host != host:
+        return stale
+    return stale or run.pid == os.getpid() or not process_alive(run.pid)
+
+
+class NodeRun:
+    """The run of this process on one database."""
+
+    def __init__(self, history: SessionHistory, writer: WriteBehind, reactor: Any) -> None:
+        self.id = secrets.token_hex(8)
+        self._history = history
+        self._writer = writer
+        self._reactor = reactor
+        self._beat: task.LoopingCall | None = None
+
+    def start(self) -> None:
+        """Close the sessions of dead runs, register this run and start its heartbeat."""
+        now, host = now_ns(), socket.gethostname()
+        closed = 0
+        for run in self._history.runs():
+            if is_dead(run, now, host):
+                closed += self._history.end_run(run.run, max(run.alive, run.started), approximate=True)
+        if closed:
+            log.warn("cfxstore: closed {n} sessions of a router run that did not stop cleanly "
+                     "(leave time approximate: its last heartbeat)", n=closed)
+        self._history.start_run(Run(run=self.id, host=host, pid=os.getpid(), started=now, alive=now))
+        self._beat = task.LoopingCall(self._heartbeat)
+        self._beat.start(HEARTBEAT_SECONDS, now=False)
+        on_shutdown(self.close, self._reactor, phase="close")
+
+    def _heartbeat(self) -> Any:
+        d = threads.deferToThread(self._history.heartbeat, self.id)
+        d.addErrback(lambda f: log.failure("cfxstore: heartbeat failed", failure=f))
+        return d
+
+    def close(self) -> int:
+        """Clean stop: commit what is staged, then mark the run's joined sessions as left now."""
+        if self._beat is not None and self._beat.running:
+            self._beat.stop()
+        return self._writer.run(lambda: self._history.end_run(self.id))
+
+
+def node_run(path: str, history: SessionHistory, writer: WriteBehind, reactor: Any) -> NodeRun:
+    """The started run of this process on the database at path."""
+    run = _runs.get(path)
+    if run is None:
+        run = _runs[path] = NodeRun(history, writer, reactor)
+        run.start()
+    return run

@@ -1,0 +1,222 @@
+"""The function authenticator on a real reactor: throttle, bounded argon2 pool, fast tickets, WAMP-CRA decoys."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from argon2 import PasswordHasher, Type
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer, reactor
+
+from cfxstore.credentials import CredentialService
+from cfxstore.database import open_database
+from cfxstore.router.auth import Authenticator, peer_host
+from cfxstore.router.config import AuthConfig, DatabaseConfig, ThrottleConfig, WampcraConfig
+from cfxstore.router.throttle import LoginThrottle
+from cfxstore.router.verifypool import VerifyPool
+from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+REALM = "realm1"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(str(tmp_path / "db"))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def creds(db):
+    return CredentialService(db, hasher=CHEAP, wampcra_iterations=1000)
+
+
+def make_auth(creds, clock=None, **throttle) -> Authenticator:
+    config = AuthConfig(database=DatabaseConfig(), throttle=ThrottleConfig(**{"deny_delay": 0.0, **throttle}),
+                        wampcra=WampcraConfig(iterations=1000))
+    limiter = LoginThrottle(config.throttle, clock) if clock is not None else None
+    return Authenticator(creds, config, reactor, throttle=limiter,
+                         pool=VerifyPool(reactor, config.throttle.max_verifying, config.throttle.max_waiting))
+
+
+def details(method="ticket", ticket=None, peer="tcp4:10.0.0.1:4711"):
+    return {"authmethod": method, "ticket": ticket, "transport": {"peer": peer}}
+
+
+def outcomes(rt, calls) -> list:
+    """Run every authenticate call at once on the reactor; a principal dict or the error message of each."""
+    def run():
+        ds = [defer.maybeDeferred(auth, realm, authid, det) for auth, realm, authid, det in calls]
+        return defer.gatherResults([d.addErrback(lambda f: f.value.args[0] if isinstance(f.value, ApplicationError)
+                                                 else repr(f.value)) for d in ds])
+    return rt.call(run, timeout=60)
+
+
+def add(creds, authid, ticket=None, generated=False):
+    creds.add_principal(realm=REALM, authid=authid, role="user")
+    if ticket is not None:
+        creds.set_ticket(REALM, authid, ticket, generated=generated)
+
+
+def test_peer_host():
+    assert peer_host(details(peer="tcp4:10.1.2.3:5000")) == "10.1.2.3"
+    assert peer_host(details(peer="tcp6:::1:5000")) == "::1"
+    assert peer_host(details(peer="unix:/tmp/x")) is None
+    assert peer_host({}) is None
+
+
+def test_a_burst_of_50_wrong_tickets_reaches_the_hash_at_most_free_failures_times(reactor_thread, creds):
+    add(creds, "alice", "correct horse")
+    auth = make_auth(creds, free_failures=3)
+    results = outcomes(reactor_thread, [(auth, REALM, "alice", details(ticket=f"guess{i}")) for i in range(50)])
+    assert sum(r == "invalid authid or ticket" for r in results) == 3
+    assert sum("too many failed attempts" in r for r in results) == 47
+
+
+def test_generated_ticket_is_checked_at_once_without_a_thread(reactor_thread, creds):
+    creds.add_principal(realm=REALM, authid="svc", role="user")
+    ticket = creds.generate_ticket(REALM, "svc")
+    auth = make_auth(creds)
+    result = reactor_thread.call(lambda: defer.succeed(auth(REALM, "svc", details(ticket=ticket))))
+    assert result == {"realm": REALM, "authid": "svc", "role": "user"}
+    assert auth.pool.pending == 0
+
+
+def test_argon2id_hash_made_with_mains_parameters_still_logs_in_and_is_upgraded(reactor_thread, db, creds):
+    # main stored PasswordHasher(type=Type.ID) hashes: 64 MiB, t=3, p=4.
+    mains = CredentialService(db, hasher=PasswordHasher(type=Type.ID))
+    add(mains, "old", "their password")
+    auth = make_auth(creds)
+    result = outcomes(reactor_thread, [(auth, REALM, "old", details(ticket="their password"))])[0]
+    assert result["authid"] == "old"
+    with db.begin() as txn:
+        stored = creds.schema.credentials.get_by_index(txn, "idx_credentials_by_auth", ("ticket", REALM, "old"))
+    assert stored.authconfig["hash"].startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+
+
+def test_global_cap_refuses_slow_checks_beyond_the_pool_and_its_queue(reactor_thread, creds):
+    for i in range(10):
+        add(creds, f"user{i}", "chosen password")
+    auth = make_auth(creds, max_verifying=1, max_waiting=2)
+    calls = [(auth, REALM, f"user{i}", details(ticket="wrong", peer=f"tcp4:10.0.0.{i}:1")) for i in range(10)]
+    results = outcomes(reactor_thread, calls)
+    assert sum(r == "invalid authid or ticket" for r in results) == 3
+    assert sum("busy" in r for r in results) == 7
+    # A refusal for load is not a failure: those users are not locked.
+    again = outcomes(reactor_thread, [(auth, REALM, "user9", details(ticket="chosen password"))])[0]
+    assert again["authid"] == "user9"
+
+
+def test_fast_logins_are_not_queued_behind_argon2(reactor_thread, creds):
+    for i in range(4):
+        add(creds, f"slow{i}", "chosen password")
+    creds.add_principal(realm=REALM, authid="fast", role="user")
+    ticket = creds.generate_ticket(REALM, "fast")
+    auth = make_auth(creds, max_verifying=1, max_waiting=10)
+    calls = [(auth, REALM, f"slow{i}", details(ticket="wrong", peer=f"tcp4:10.0.1.{i}:1")) for i in range(4)]
+    calls.append((auth, REALM, "fast", details(ticket=ticket)))
+    assert outcomes(reactor_thread, calls)[-1]["authid"] == "fast"
+
+
+def test_failures_are_answered_after_the_deny_delay_whatever_the_hash(reactor_thread, creds):
+    creds.add_principal(realm=REALM, authid="gen", role="user")
+    creds.generate_ticket(REALM, "gen")
+    auth = make_auth(creds, deny_delay=0.3, peer_free_failures=None)
+    for authid in ("gen", "nobody"):
+        started = time.monotonic()
+        assert outcomes(reactor_thread, [(auth, REALM, authid, details(ticket="wrong"))]) == \
+            ["invalid authid or ticket"]
+        assert time.monotonic() - started >= 0.3
+
+
+def test_unknown_and_oversized_authids_fail_like_wrong_tickets(reactor_thread, creds):
+    auth = make_auth(creds, peer_free_failures=None)
+    results = outcomes(reactor_thread, [(auth, REALM, "nobody", details(ticket="x")),
+                                        (auth, REALM, "ü" * 400, details(ticket="x")),
+                                        (auth, "r" * 600, "nobody", details(ticket="x"))])
+    assert results == ["invalid authid or ticket"] * 3
+
+
+def test_peer_limit_through_the_authenticator(reactor_thread, creds):
+    auth = make_auth(creds, free_failures=3, peer_free_failures=5, base_delay=60.0)
+    calls = [(auth, REALM, f"probe{i}", details(ticket="x", peer="tcp4:10.9.9.9:1")) for i in range(5)]
+    outcomes(reactor_thread, calls)
+    late = outcomes(reactor_thread, [(auth, REALM, "other", details(ticket="x", peer="tcp4:10.9.9.9:2"))])
+    assert "peer address" in late[0]
+
+
+# --- WAMP-CRA ---
+
+def test_unknown_wampcra_authid_gets_a_challenge_shaped_like_a_real_one(reactor_thread, db, creds):
+    creds.add_principal(realm=REALM, authid="real", role="user")
+    creds.set_wampcra(REALM, "real", "pw")
+    auth = make_auth(creds)
+    real = outcomes(reactor_thread, [(auth, REALM, "real", details("wampcra"))])[0]
+    decoy = outcomes(reactor_thread, [(auth, REALM, "ghost", details("wampcra"))])[0]
+    assert set(decoy) == set(real)
+    for key in ("iterations", "keylen", "role", "realm"):
+        assert decoy[key] == real[key]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", decoy["salt"]) and re.fullmatch(r"[A-Za-z0-9_-]{32}", real["salt"])
+    assert len(decoy["secret"]) == len(real["secret"])
+    # Stable per authid, across authenticators and services on the same database; different per authid.
+    again = outcomes(reactor_thread, [(make_auth(CredentialService(db, hasher=CHEAP)), REALM, "ghost",
+                                       details("wampcra"))])[0]
+    other = outcomes(reactor_thread, [(auth, REALM, "ghost2", details("wampcra"))])[0]
+    assert again["salt"] == decoy["salt"] != other["salt"]
+    assert again["secret"] != decoy["secret"]
+    # The decoy can never be answered: its outcome is a failure that counts.
+    accepted, _ = decoy[OUTCOME_HOOK](False)
+    assert not accepted and decoy[DERIVED_FLAG]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_abandoned_challenge_plus_wrong_signatures_do_not_lock_out_until_restart(reactor_thread, creds):
+    creds.add_principal(realm=REALM, authid="carol", role="user")
+    creds.set_wampcra(REALM, "carol", "pw")
+    auth = make_auth(creds, free_failures=3, base_delay=1.0, max_delay=300.0, attempt_timeout=1.0)
+
+    def hello():
+        return outcomes(reactor_thread, [(auth, REALM, "carol", details("wampcra"))])[0]
+
+    hello()                                              # a challenge nobody answers: in flight, counts
+    for _ in range(2):
+        hello()[OUTCOME_HOOK](False)
+    started = time.monotonic()
+    held = hello()                                       # held back until the abandoned challenge expires
+    assert time.monotonic() - started >= 0.9 and OUTCOME_HOOK in held
+    held[OUTCOME_HOOK](False)                            # third failure: locked for base_delay
+    assert "too many failed attempts" in hello()
+    deadline = time.monotonic() + 10
+    while "too many failed attempts" in str(challenge := hello()):
+        assert time.monotonic() < deadline, "the lockout did not end"
+        time.sleep(0.1)
+    assert challenge[OUTCOME_HOOK](True) == (True, 0.0)
+
+
+def test_parallel_logins_of_one_account_wait_for_each_other_instead_of_failing(reactor_thread, creds):
+    add(creds, "shared", "chosen password")
+    auth = make_auth(creds, free_failures=3, max_verifying=2)
+    results = outcomes(reactor_thread, [(auth, REALM, "shared", details(ticket="chosen password"))
+                                        for _ in range(12)])
+    assert [r["authid"] for r in results] == ["shared"] * 12
+
+
+def test_answer_to_an_expired_challenge_is_refused(reactor_thread, creds):
+    creds.add_principal(realm=REALM, authid="dave", role="user")
+    creds.set_wampcra(REALM, "dave", "pw")
+    clock = FakeClock()
+    auth = make_auth(creds, clock, attempt_timeout=30.0)
+    challenge = outcomes(reactor_thread, [(auth, REALM, "dave", details("wampcra"))])[0]
+    clock.now += 31
+    accepted, _ = challenge[OUTCOME_HOOK](True)
+    assert not accepted

@@ -1,0 +1,198 @@
+"""Authentication hardening end to end: a real router process and real Autobahn clients."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import uuid
+
+import pytest
+from argon2 import PasswordHasher, Type
+from autobahn.wamp.types import ComponentConfig
+from twisted.internet import defer
+
+from cfxstore.credentials.hashing import FAST_TAG
+from cfxstore.credentials.service import CredentialService
+from cfxstore.database import open_database
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from router_wampclient import Client, Denied, leave, login
+
+REALM = "realm1"
+THROTTLE = {"free_failures": 3, "base_delay": 3.0, "attempt_timeout": 1.0, "deny_delay": 0.05}
+
+
+@pytest.fixture(scope="module")
+def router(tmp_path_factory, reactor_thread):
+    cbdir = tmp_path_factory.mktemp("authnode")
+    port = free_port()
+    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
+
+    def configure(config: dict) -> None:
+        auth = config["workers"][0]["transports"][0]["auth"]
+        for method in ("ticket", "wampcra"):
+            auth[method]["config"]["throttle"] = THROTTLE
+
+    edit_config(cbdir, configure)
+    node = RouterProcess(cbdir, [port])
+    node.port = port
+    with running(node):
+        yield node
+
+
+@pytest.fixture(scope="module")
+def credentials(router):
+    db = open_database(str(router.cbdir / "cfxstore-db"))
+    yield CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID),
+                            wampcra_iterations=1000)
+    db.close()
+
+
+def new_authid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def stored_ticket_hash(credentials, authid):
+    with credentials.db.begin() as txn:
+        cred = credentials.schema.credentials.get_by_index(txn, "idx_credentials_by_auth", ("ticket", REALM, authid))
+    return cred.authconfig["hash"]
+
+
+def ticket_login(rt, router, authid, ticket):
+    return rt.call(login, router.port, authmethods=["ticket"], authid=authid, ticket=ticket)
+
+
+def test_generated_ticket_from_add_principal_is_fast_hashed_and_logs_in(reactor_thread, router, credentials):
+    authid = new_authid("gen")
+    result = run_cli("router", "add-principal", "--cbdir", str(router.cbdir), "--role", "user", authid)
+    assert result.returncode == 0, result.stderr
+    ticket = re.search(r"shown only this once\): (\S+)", result.stdout).group(1)
+    assert stored_ticket_hash(credentials, authid).startswith(FAST_TAG)
+    session = ticket_login(reactor_thread, router, authid, ticket)
+    assert session.details.authid == authid
+    reactor_thread.call(leave, session.session)
+
+
+def test_operator_chosen_ticket_is_argon2id_hashed_and_logs_in(reactor_thread, router, credentials):
+    authid = new_authid("chosen")
+    result = run_cli("router", "add-principal", "--cbdir", str(router.cbdir), "--role", "user",
+                     "--choose-ticket", authid, input="an operator's choice\n")
+    assert result.returncode == 0, result.stderr
+    assert stored_ticket_hash(credentials, authid).startswith("$argon2id$")
+    session = ticket_login(reactor_thread, router, authid, "an operator's choice")
+    reactor_thread.call(leave, session.session)
+
+
+def burst(rt, router, authid, tickets):
+    """All logins at once; the denial message of each (or "ok")."""
+    def run():
+        def one(ticket):
+            d = login(router.port, authmethods=["ticket"], authid=authid, ticket=ticket)
+            d.addCallback(lambda result: (leave(result.session), "ok")[1])
+            return d.addErrback(lambda f: f.value.message if isinstance(f.value, Denied) else repr(f.value))
+        return defer.gatherResults([one(t) for t in tickets])
+    return rt.call(run, timeout=60)
+
+
+def test_a_burst_of_20_wrong_tickets_gets_at_most_3_evaluated(reactor_thread, router, credentials):
+    authid, ticket = new_authid("burst"), secrets.token_urlsafe(16)
+    credentials.add_principal(realm=REALM, authid=authid, role="user")
+    credentials.set_ticket(REALM, authid, ticket)
+    results = burst(reactor_thread, router, authid, [f"guess{i}" for i in range(20)])
+    assert sum(r == "invalid authid or ticket" for r in results) <= 3
+    assert all(r == "invalid authid or ticket" or "too many failed attempts" in r for r in results)
+    # ... and the account is now locked, even for the right ticket.
+    assert "too many failed attempts" in burst(reactor_thread, router, authid, [ticket])[0]
+
+
+class Prober(Client):
+    """A WAMP-CRA client that records the CHALLENGE extra and answers it wrongly."""
+
+    def onChallenge(self, challenge):
+        self.challenge = dict(challenge.extra)
+        return "not-a-signature"
+
+
+def probe(rt, router, authid):
+    """The CHALLENGE extra the router sends for authid (the login then fails)."""
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    session = Prober(ComponentConfig(REALM), authmethods=["wampcra"], authid=authid, ticket=None, secret=None)
+
+    @defer.inlineCallbacks
+    def run():
+        factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{router.port}/")
+        yield TCP4ClientEndpoint(reactor, "127.0.0.1", router.port).connect(factory)
+        try:
+            yield session.joined
+        except Denied:
+            pass
+        return session.challenge
+
+    return rt.call(run)
+
+
+def test_unknown_wampcra_authid_gets_a_challenge_like_a_real_one(reactor_thread, router, credentials):
+    real = new_authid("cra")
+    credentials.add_principal(realm=REALM, authid=real, role="user")
+    credentials.set_wampcra(REALM, real, "pw", iterations=600_000)
+    known, ghost = probe(reactor_thread, router, real), probe(reactor_thread, router, new_authid("ghost"))
+    assert set(known) == set(ghost) == {"challenge", "salt", "iterations", "keylen"}
+    assert (known["iterations"], known["keylen"]) == (ghost["iterations"], ghost["keylen"])
+    assert len(known["salt"]) == len(ghost["salt"])
+    assert set(json.loads(ghost["challenge"])) == set(json.loads(known["challenge"]))
+
+
+def test_unknown_wampcra_authid_gets_the_same_salt_every_time(reactor_thread, router):
+    ghost = new_authid("ghost")
+    assert probe(reactor_thread, router, ghost)["salt"] == probe(reactor_thread, router, ghost)["salt"]
+
+
+class Silent(Client):
+    """Receives the challenge and never answers it."""
+
+    def onChallenge(self, challenge):
+        self.challenged.callback(None)
+        return defer.Deferred()
+
+
+def test_an_abandoned_challenge_does_not_lock_the_user_out(reactor_thread, router, credentials):
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    authid, secret = new_authid("carol"), "carol's secret"
+    credentials.add_principal(realm=REALM, authid=authid, role="user")
+    credentials.set_wampcra(REALM, authid, secret, iterations=1000)
+    silent = Silent(ComponentConfig(REALM), authmethods=["wampcra"], authid=authid, ticket=None, secret=None)
+    silent.challenged = defer.Deferred()
+    silent.joined.addErrback(lambda failure: failure.trap(Denied))  # it never joins, by design
+
+    @defer.inlineCallbacks
+    def abandon():
+        factory = WampWebSocketClientFactory(lambda: silent, url=f"ws://127.0.0.1:{router.port}/")
+        proto = yield TCP4ClientEndpoint(reactor, "127.0.0.1", router.port).connect(factory)
+        yield silent.challenged
+        proto.transport.loseConnection()
+
+    reactor_thread.call(abandon)
+    # One challenge left unanswered plus three wrong signatures: before, this locked the user out until
+    # the router restarted. Now the abandoned challenge expires after attempt_timeout (1 s), the third
+    # failure starts an ordinary lockout (base_delay, 3 s), and then the right secret logs in.
+    for _ in range(3):
+        with pytest.raises(Denied):
+            reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            result = reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret=secret)
+            break
+        except Denied as denied:
+            assert "too many failed attempts" in denied.message
+            assert time.monotonic() < deadline, "the user stayed locked out"
+            time.sleep(0.2)
+    assert result.details.authid == authid
+    reactor_thread.call(leave, result.session)
