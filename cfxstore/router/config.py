@@ -15,6 +15,7 @@ import re
 from typing import Any, Mapping
 
 from cfxstore.router.errors import RouterConfigError
+from orm.engine.pgurl import is_url
 
 STORE_TYPE = "cfxstore"
 DEFAULT_DB_PATH = "cfxstore-db"
@@ -96,7 +97,9 @@ def _join(key: str, name: str) -> str:
 
 
 def resolve_path(path: str, cbdir: str | None) -> str:
-    """An absolute path; relative paths are taken relative to the node directory."""
+    """An absolute path (relative ones are taken relative to the node directory); a PostgreSQL URL as is."""
+    if is_url(path):
+        return path
     if os.path.isabs(path) or not cbdir:
         return os.path.abspath(path)
     return os.path.abspath(os.path.join(cbdir, path))

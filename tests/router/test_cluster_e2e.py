@@ -1,0 +1,86 @@
+"""Two real router nodes (separate processes, separate ports) on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pytest
+from argon2 import PasswordHasher, Type
+
+import pg
+from cfxstore.credentials.service import CredentialService
+from cfxstore.database import open_database
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_wampclient import Denied, leave, login
+
+REALM = "realm1"
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    reason = pg.unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:24]
+    yield pg.url_for(schema)
+    pg.drop_schemas({schema})
+
+
+def _on_postgres(url: str):
+    def edit(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "path" and value == "cfxstore-db":
+                    node[key] = url
+                else:
+                    edit(value)
+        elif isinstance(node, list):
+            for item in node:
+                edit(item)
+    return edit
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, reactor_thread, pg_url):
+    open_database(pg_url).close()
+    nodes = []
+    for name in ("a", "b"):
+        cbdir = tmp_path_factory.mktemp(f"node-{name}")
+        port = free_port()
+        result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
+        assert result.returncode == 0, result.stderr
+        edit_config(cbdir, _on_postgres(pg_url))
+        node = RouterProcess(cbdir, [port])
+        node.port = port
+        nodes.append(node)
+    with running(nodes[0]), running(nodes[1]):
+        yield nodes
+
+
+@pytest.fixture
+def user(pg_url):
+    authid, ticket = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    with open_database(pg_url) as db:
+        creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
+                                                            type=Type.ID))
+        creds.add_principal(realm=REALM, authid=authid, role="user")
+        creds.set_ticket(REALM, authid, ticket)
+    return authid, ticket
+
+
+def test_a_cookie_issued_by_one_node_logs_in_on_the_other(reactor_thread, cluster, user):
+    a, b = cluster
+    first = reactor_thread.call(login, a.port, authmethods=["ticket"], authid=user[0], ticket=user[1])
+    assert first.cookie
+
+    def on_b():
+        try:
+            return reactor_thread.call(login, b.port, authmethods=["cookie"], cookie=first.cookie)
+        except Denied:
+            return None
+
+    second = wait_for(on_b, 10, "node b accepting node a's cookie")
+    assert second.details.authmethod == "cookie" and second.details.authid == user[0]
+    for result in (first, second):
+        reactor_thread.call(leave, result.session)
