@@ -19,6 +19,7 @@ from cfxstore.service import Service
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
+from .announce import announce_deleted
 from .entities import Cookie
 from .schema import CookieStore
 
@@ -141,6 +142,7 @@ class CookieService(Service):
             if cookie is None:
                 return False
             self._cookies.delete(txn, cookie.oid)
+            announce_deleted(txn, [h])
         return cookie.expires > now_ns()
 
     def revoke_authid(self, authid: str) -> list[bytes]:
@@ -152,6 +154,7 @@ class CookieService(Service):
                 if cookie is not None:
                     hashes.append(cookie.value_hash)
                     self._cookies.delete(txn, oid)
+            announce_deleted(txn, hashes)
         return hashes
 
     def purge_expired(self, now: int | None = None) -> int:

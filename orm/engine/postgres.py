@@ -27,11 +27,13 @@ Errors never carry the URL's password (see pgurl.redact / scrub).
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any, Callable, Iterator
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import pgurl
@@ -58,6 +60,9 @@ class PostgresEngine:
         self.schema = parsed.schema
         self._local = threading.local()
         self._known: set[str] = set()
+        self._conninfo = parsed.conninfo
+        #: Tags this engine's notifications, so its own listeners can skip them.
+        self.origin = secrets.token_hex(8)
         self._sql = _Statements(parsed.schema)
         self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
                                     timeout=parsed.timeout, open=False, name=f"orm:{parsed.schema}",
@@ -113,9 +118,13 @@ class PostgresEngine:
     def close(self) -> None:
         self._pool.close()
 
-    def connection(self) -> Any:
-        """A pooled connection as a context manager (for engine-level tools such as LISTEN/NOTIFY)."""
-        return self._pool.connection()
+    def listen(self, channel: str, callback: Callable[[str], None]) -> "Listener":
+        """Call callback(payload) for every notification on channel from other engines (see Listener)."""
+        return Listener(self, channel, callback)
+
+    def channel(self, name: str) -> str:
+        """The PostgreSQL channel of name in this database (channels are server-wide, so the schema is in it)."""
+        return f"{self.schema}:{name}"
 
     # -- transactions --------------------------------------------------------------
 
@@ -244,6 +253,7 @@ class _Statements:
         self.table_create = f"INSERT INTO {tables} (name) VALUES (%s) ON CONFLICT DO NOTHING"
         self.table_list = f"SELECT name FROM {tables} ORDER BY name"
         self.data_size = f"SELECT sum(length(key) + length(value) + 64) FROM {kv}"
+        self.notify = "SELECT pg_notify(%s, %s)"
         self._pages: dict[tuple[str, str, bool], str] = {}
 
     def page(self, low: str, high: str, reverse: bool) -> str:
@@ -377,6 +387,11 @@ class PostgresTransaction(TransactionHooks):
         self._writes += 1
         return self._run(self._sql.drop, (h,), f"emptying table {h!r}").rowcount
 
+    def notify(self, channel: str, payload: str) -> None:
+        """Send payload on channel to every listener of this database, when (and only if) this commits."""
+        engine = self._engine
+        self._run(self._sql.notify, (engine.channel(channel), f"{engine.origin} {payload}"), "notifying")
+
     # -- ending ----------------------------------------------------------------------
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -415,3 +430,42 @@ class PostgresTransaction(TransactionHooks):
         self._engine._release(self)
         self._fire(callbacks)
 
+
+
+class Listener:
+    """A thread holding its own connection in LISTEN; PostgreSQL pushes each notification to it.
+
+    Delivery is by the server (LISTEN/NOTIFY), not by polling tables. A lost
+    connection is reopened (every second until it answers); notifications
+    sent meanwhile are missed, so a user of it must fall back on re-reading
+    (cookie lookups do: the cache lives at most cache_ttl).
+    """
+
+    def __init__(self, engine: PostgresEngine, channel: str, callback: Callable[[str], None]) -> None:
+        self._engine = engine
+        self._channel = engine.channel(channel)
+        self._callback = callback
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"listen {self._channel}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        own = self._engine.origin + " "
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._engine._conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel)))
+                    self.ready.set()
+                    while not self._stop.is_set():
+                        # The timeout only lets the thread see a stop request; delivery is pushed.
+                        for note in conn.notifies(timeout=1.0):
+                            if not note.payload.startswith(own):
+                                self._callback(note.payload.split(" ", 1)[-1])
+            except psycopg.Error:
+                self.ready.clear()
+                self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)

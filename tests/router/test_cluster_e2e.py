@@ -84,3 +84,49 @@ def test_a_cookie_issued_by_one_node_logs_in_on_the_other(reactor_thread, cluste
     assert second.details.authmethod == "cookie" and second.details.authid == user[0]
     for result in (first, second):
         reactor_thread.call(leave, result.session)
+
+
+def _cookie_on_both(rt, a, b, user):
+    first = rt.call(login, a.port, authmethods=["ticket"], authid=user[0], ticket=user[1])
+
+    def on_b():
+        try:
+            return rt.call(login, b.port, authmethods=["cookie"], cookie=first.cookie)
+        except Denied:
+            return None
+
+    return first, wait_for(on_b, 10, "node b accepting node a's cookie")
+
+
+def _refused(rt, port, cookie) -> bool:
+    try:
+        result = rt.call(login, port, authmethods=["cookie"], cookie=cookie)
+    except Denied:
+        return True
+    rt.call(leave, result.session)
+    return False
+
+
+def test_cli_revocation_closes_the_cookies_connections_on_every_node_within_a_second(
+        reactor_thread, cluster, user, pg_url):
+    a, b = cluster
+    first, second = _cookie_on_both(reactor_thread, a, b, user)
+    value = first.cookie.partition("=")[2]
+    with open_database(pg_url) as db:
+        from cfxstore.cookies.service import CookieService
+        stored = CookieService(db)
+        wait_for(lambda: getattr(stored.lookup(value), "authid", None), 5, "the login to be committed")
+    out = run_cli("router", "revoke", "--cbdir", str(a.cbdir), user[0])
+    assert out.returncode == 0, out.stderr
+    reactor_thread.call(lambda: second.session.left, timeout=1.0)  # node b closed it: pushed, not polled
+    reactor_thread.call(lambda: first.session.left, timeout=1.0)
+    assert _refused(reactor_thread, a.port, first.cookie) and _refused(reactor_thread, b.port, first.cookie)
+
+
+def test_logout_on_one_node_refuses_the_cookie_on_the_other(reactor_thread, cluster, user):
+    a, b = cluster
+    first, second = _cookie_on_both(reactor_thread, a, b, user)
+    reactor_thread.call(leave, first.session)
+    reactor_thread.call(leave, second.session, "wamp.close.logout")
+    wait_for(lambda: _refused(reactor_thread, a.port, first.cookie), 1.0, "node a refusing the logged-out cookie",
+             interval=0.1)
