@@ -37,6 +37,7 @@ from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
 from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
+from orm.engine.pgurl import shown
 
 txaio.use_twisted()  # this module is Twisted code; importing it outside Crossbar must work too
 log = txaio.make_logger()
@@ -192,5 +193,5 @@ def create_authenticator(config: dict[str, Any] | None, controller: Any = None) 
     a = parsed.argon2
     credentials = CredentialService(db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
                                     wampcra_iterations=parsed.wampcra.iterations)
-    log.info("cfxstore authenticator active (database {path})", path=path)
+    log.info("cfxstore authenticator active (database {path})", path=shown(path))
     return Authenticator(credentials, parsed, reactor)

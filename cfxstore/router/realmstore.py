@@ -44,6 +44,7 @@ from cfxstore.router.services import node_services
 from cfxstore.router.transportinfo import stored_transport
 from cfxstore.router.writebehind import each
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from orm.engine.pgurl import shown
 
 log = make_logger()
 
@@ -101,7 +102,7 @@ class CfxRealmStore:
         self._tracked: dict[int, tuple[int, UriRule]] = {}
         self._retention: task.LoopingCall | None = None
         self._running = False
-        log.info("cfxstore realm store active (database {path})", path=path)
+        log.info("cfxstore realm store active (database {path})", path=shown(path))
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_pat
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import node_services
-from orm.engine.pgurl import is_url, redact
+from orm.engine.pgurl import is_url, shown
 
 log = make_logger()
 _maintained: set[int] = set()
@@ -53,7 +53,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
         if is_url(path):
             from cfxstore.router.cluster import follow_deletions
             follow_deletions(backend, node.db, reactor)
-    log.info("cfxstore cookie store active (database {path})", path=redact(path) if is_url(path) else path)
+    log.info("cfxstore cookie store active (database {path})", path=shown(path))
     return CfxCookieStore(backend, config)
 
 

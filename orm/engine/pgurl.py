@@ -32,6 +32,11 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def shown(path: str) -> str:
+    """path as it may be logged: a URL redacted, anything else unchanged."""
+    return redact(path) if is_url(path) else path
+
+
 def scrub(message: str, url: str) -> str:
     """message with the URL's password (plain or percent-encoded) removed."""
     try:

@@ -15,6 +15,7 @@ from router_harness import RouterProcess, edit_config, free_port, run_cli, runni
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
+PASSWORD = "n0t-in-any-log"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,8 @@ def pg_url():
     if reason:
         pytest.skip(reason)
     schema = "t_" + uuid.uuid4().hex[:24]
-    yield pg.url_for(schema)
+    # Trust authentication ignores the password: it is there to prove it never reaches a log.
+    yield pg.url_for(schema).replace("://postgres@", f"://postgres:{PASSWORD}@")
     pg.drop_schemas({schema})
 
 
@@ -130,3 +132,9 @@ def test_logout_on_one_node_refuses_the_cookie_on_the_other(reactor_thread, clus
     reactor_thread.call(leave, second.session, "wamp.close.logout")
     wait_for(lambda: _refused(reactor_thread, a.port, first.cookie), 1.0, "node a refusing the logged-out cookie",
              interval=0.1)
+
+
+def test_the_database_password_never_appears_in_a_node_log(cluster):
+    for node in cluster:
+        log = node.log()
+        assert "cfxstore cookie store active" in log and PASSWORD not in log
