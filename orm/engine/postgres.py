@@ -135,21 +135,37 @@ class PostgresEngine:
             if self.thread_write_txn() is not None:
                 raise TransactionError("this thread already has an open write transaction; "
                                        "a second would deadlock")
-        try:
-            conn = self._pool.getconn()
-        except PoolTimeout as exc:
-            raise self.error(exc, "beginning a transaction") from None
-        try:
-            # One round trip that also takes the snapshot now, as LMDB's begin does
-            # (PostgreSQL would otherwise take it at the first read).
-            conn.execute(_BEGIN_WRITE if write else _BEGIN_READ)
-        except psycopg.Error as exc:
-            self._pool.putconn(conn)
-            raise self.error(exc, "beginning a transaction") from None
+        conn = self._connect(_BEGIN_WRITE if write else _BEGIN_READ)
         txn = PostgresTransaction(self, conn, write)
         if write:
             self._local.writer = txn
         return txn
+
+    def _connect(self, begin: bytes) -> psycopg.Connection:
+        """A pooled connection with a transaction begun on it.
+
+        A connection the server dropped (a restart, a failover, an idle
+        timeout) fails here before anything was done; the pool discards it and
+        the next one is tried, so the first transaction after the server is
+        back succeeds instead of every pooled connection failing once.
+        """
+        for _ in range(self._pool.max_size + 1):
+            try:
+                conn = self._pool.getconn()
+            except PoolTimeout as exc:
+                raise self.error(exc, "beginning a transaction") from None
+            try:
+                # One round trip that also takes the snapshot now, as LMDB's begin does
+                # (PostgreSQL would otherwise take it at the first read).
+                conn.execute(begin)
+                return conn
+            except psycopg.OperationalError as exc:
+                self._pool.putconn(conn)
+                lost = exc
+            except psycopg.Error as exc:
+                self._pool.putconn(conn)
+                raise self.error(exc, "beginning a transaction") from None
+        raise self.error(lost, "beginning a transaction") from None
 
     def thread_write_txn(self) -> "PostgresTransaction | None":
         return getattr(self._local, "writer", None)

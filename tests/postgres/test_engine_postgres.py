@@ -86,3 +86,22 @@ def test_a_backup_of_postgres_is_an_lmdb_database_with_the_same_records(pg_url, 
         s = Counters.attach(copy)
         txn = copy.begin()
         assert dict(s.counters.select(txn)) == {i: i * i for i in range(300)}
+
+
+def test_the_engine_recovers_by_itself_when_the_server_drops_its_connections(pg_url):
+    import psycopg
+
+    import pg
+    named = pg_url + "&application_name=dropped"
+    with orm.Database(named) as db:
+        s = Counters.attach(db)
+        with db.begin(write=True) as txn:
+            s.counters[txn, 1] = 1
+        with psycopg.connect(pg.URL, autocommit=True) as admin:  # what a server restart does to a client
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE application_name = 'dropped'").fetchone()[0]
+        assert killed >= 1
+        with db.begin(write=True) as txn:  # no error: dead pooled connections are replaced
+            s.counters[txn, 1] = 2
+        with db.begin() as txn:
+            assert s.counters[txn, 1] == 2
