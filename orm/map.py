@@ -16,6 +16,7 @@ from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
 # Records per engine call in put_many: big enough to amortise the call, small
 # enough to stream an iterator of any length.
 PUT_MANY_BATCH = 4096
+_ABSENT = object()
 
 
 class Map(Table):
@@ -166,22 +167,19 @@ class Map(Table):
                 self._check_key_size(len(ikb) + (0 if idx.unique else len(kb)), f"{idx.describe()} key")
 
     def put_many(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
-        """Put every (key, value) pair; returns how many were written.
+        """Put every (key, value) pair; returns how many were written. All or nothing:
+        a bad record raises and leaves the transaction as it was.
 
-        Records go to the engine in batches of PUT_MANY_BATCH; a batch is
-        encoded and checked whole before it is written, so a bad record
-        raises before any of its batch is written (earlier batches stay in
-        the transaction: abort it to undo them). Without indexes a batch is
-        encoded in one comprehension and written in one engine call.
+        Without indexes every record is encoded and checked before the first
+        write, then written in batches of PUT_MANY_BATCH, one engine call each.
+        With indexes records are put one by one (each put checks itself whole);
+        if one is refused, the ones before it are put back as they were.
         """
-        n = 0
         if self._idx:
-            for key, value in items:
-                self[txn, key] = value
-                n += 1
-            return n
+            return self._put_many_indexed(txn, items)
         kenc, enc, h, maxkey = self._kenc, self._enc, self._h, self._maxkey
         it = iter(items)
+        batches = []
         while batch := list(islice(it, PUT_MANY_BATCH)):
             try:
                 pairs = [(kenc(k), enc(v)) for k, v in batch]
@@ -191,11 +189,28 @@ class Map(Table):
             except Exception:
                 # The careful path: slow codecs, and the error that names the table and key.
                 pairs = [self._encode_item(k, v) for k, v in batch]
-            if self._h is UNBOUND:
-                raise self._key_error(TypeError(), None)
+            batches.append(pairs)
+        if self._h is UNBOUND:
+            raise self._key_error(TypeError(), None)
+        for pairs in batches:
             txn.put_many(h, pairs)
-            n += len(batch)
-        return n
+        return sum(map(len, batches))
+
+    def _put_many_indexed(self, txn: Any, items: Iterable[tuple[Any, Any]]) -> int:
+        undo: list[tuple[Any, Any]] = []
+        try:
+            for key, value in items:
+                old = self[txn, key] if (txn, key) in self else _ABSENT  # a stored None is a value
+                self[txn, key] = value  # a refused put writes nothing itself
+                undo.append((key, old))
+        except BaseException:
+            for key, old in reversed(undo):
+                if old is _ABSENT:
+                    self.delete(txn, key)
+                else:
+                    self[txn, key] = old
+            raise
+        return len(undo)
 
     def delete(self, txn: Any, key: Any) -> bool:
         """Remove key (and its index entries); False if it was not there."""

@@ -76,14 +76,16 @@ def check_node(cbdir: str) -> dict[str, Any]:
     """The node config, checked completely (Crossbar's checks with cfxstore's keys); NodeConfigError if invalid."""
     config = load_node_config(cbdir)
     import crossbar  # noqa: F401  (applies Crossbar's import-time compatibility shims)
-    from crossbar.common.checkconfig import InvalidConfigException
 
+    from cfxstore.router.configcheck import config_problems
     from cfxstore.router.personality import Personality
 
-    try:
-        Personality.check_config(Personality, config)
-    except InvalidConfigException as exc:
-        raise NodeConfigError(f"{nodeconfig.config_path(cbdir)}: {' '.join(str(exc).split())}") from None
+    problems = config_problems(Personality, config)
+    if len(problems) == 1:
+        raise NodeConfigError(f"{nodeconfig.config_path(cbdir)}: {problems[0]}")
+    if problems:
+        raise NodeConfigError(f"{nodeconfig.config_path(cbdir)} has {len(problems)} problems:\n"
+                              + "\n".join(f"  {p}" for p in problems))
     return config
 
 

@@ -198,3 +198,26 @@ def test_router_status_of_a_node_that_does_not_run(run, tmp_path):
     assert run("router", "status", "--cbdir", cbdir).exit_code == 3
     stop = run("router", "stop", "--cbdir", cbdir)
     assert stop.exit_code == 0 and "was not running" in stop.stdout
+
+
+def test_router_check_reports_every_problem_with_its_key_path(run, tmp_path):
+    cbdir = str(tmp_path / "node")
+    init_node(cbdir)
+    path = os.path.join(cbdir, "config.json")
+    with open(path) as f:
+        config = json.load(f)
+    worker = config["workers"][0]
+    second = json.loads(json.dumps(worker["transports"][0]))
+    worker["transports"].append(second)
+    worker["transports"][0]["endpoint"]["prot"] = 8080          # Crossbar's own check
+    second["cookie"]["store"]["maxsise"] = 1                     # a cfxstore key
+    worker["realms"][0]["store"]["buffer-flush"] = "soon"        # a cfxstore realm store key
+    with open(path, "w") as f:
+        json.dump(config, f)
+    result = run("router", "check", "--cbdir", cbdir)
+    assert result.exit_code == 1
+    assert "3 problems" in result.stderr
+    assert "workers[0].transports[0]: " in result.stderr and "prot" in result.stderr
+    assert "workers[0].transports[1]: " in result.stderr and "maxsise" in result.stderr
+    assert "workers[0].realms[0]: " in result.stderr and "buffer-flush" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -104,3 +104,36 @@ def test_a_uuid_keyed_put_after_a_refusal_works(db, s):
             s.docs[txn, "c"] = Doc("alpha", None)
         s.docs[txn, "c"] = Doc(str(uuid.uuid4()), None)
         assert s.docs.count(txn) == 3
+
+
+def test_a_refused_put_many_on_an_indexed_table_leaves_the_transaction_as_it_was(db):
+    class People(orm.Schema):
+        def attach(self, db):
+            self.people = orm.Map(1, key="str", value="cbor")
+            self.by_email = orm.Map(2, key="str", value="str")
+            self.people.attach_index("by_email", self.by_email, lambda p: p["email"])
+
+    s = People.attach(db)
+    with db.begin(write=True) as txn:
+        s.people[txn, "ann"] = {"email": "ann@x"}
+        s.people[txn, "bob"] = {"email": "bob@x"}
+    with db.begin(write=True) as txn:
+        with pytest.raises(orm.UniqueViolation):
+            # A new record, a changed one, then one that claims bob's address.
+            s.people.put_many(txn, [("cid", {"email": "cid@x"}), ("ann", {"email": "ann@y"}),
+                                    ("dan", {"email": "bob@x"})])
+        assert dict(s.people.select(txn)) == {"ann": {"email": "ann@x"}, "bob": {"email": "bob@x"}}
+        assert dict(s.by_email.select(txn)) == {"ann@x": "ann", "bob@x": "bob"}
+
+
+def test_a_refused_put_many_writes_none_of_its_earlier_batches(db):
+    class Keyed(orm.Schema):
+        def attach(self, db):
+            self.t = orm.Map(1, key="uint64", value="bytes")
+
+    s = Keyed.attach(db)
+    items = [(i, b"v") for i in range(orm.map.PUT_MANY_BATCH * 2)] + [(-1, b"bad key")]
+    with db.begin(write=True) as txn:
+        with pytest.raises(ValueError, match="table t .*invalid key -1"):
+            s.t.put_many(txn, items)
+        assert s.t.count(txn) == 0
