@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import orm
-from workers import Counters
+from pg_workers import Counters
 
-WORKERS = str(Path(__file__).with_name("workers.py"))
+WORKERS = str(Path(__file__).with_name("pg_workers.py"))
 
 
 def test_concurrent_writers_in_separate_processes_lose_no_update(pg_url):

@@ -1,4 +1,4 @@
-"""Worker processes for the PostgreSQL concurrency tests: python workers.py URL N -> prints attempts."""
+"""Worker processes for the PostgreSQL concurrency tests: python pg_workers.py URL N NAME -> prints attempts."""
 
 from __future__ import annotations
 
