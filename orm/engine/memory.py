@@ -20,7 +20,7 @@ import threading
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Callable, Iterator
 
-from .hooks import TransactionHooks
+from .hooks import TransactionHooks, check_new_writer
 from ..errors import DatabaseNotFound, KeyTooLong, ReadOnlyError, TransactionError, ValueCodecError
 
 #: LMDB's limit on a default build, so both engines refuse the same keys.
@@ -77,11 +77,7 @@ class MemoryEngine:
     def begin(self, write: bool) -> "MemoryTransaction":
         store = self._store
         if write:
-            if self.readonly:
-                raise ReadOnlyError(f"database {self.path} is open read-only")
-            if self.thread_write_txn() is not None:
-                raise TransactionError("this thread already has an open write transaction; "
-                                       "a second would deadlock")
+            check_new_writer(self)
             store.writer.acquire()
             txn = MemoryTransaction(self, store.root, True)
             store.local.writer = txn
@@ -234,14 +230,6 @@ class MemoryTransaction(TransactionHooks):
         return n
 
     # -- ending ------------------------------------------------------------------
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self._done:
-            return
-        if exc_type is not None:
-            self.abort()
-        else:
-            self.commit()
 
     def commit(self) -> None:
         if self._done:

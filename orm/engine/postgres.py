@@ -37,7 +37,7 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import pgurl
-from .hooks import TransactionHooks
+from .hooks import TransactionHooks, check_new_writer
 from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
 from ..errors import Conflict, DatabaseError, DatabaseNotFound, ReadOnlyError, TransactionError, ValueCodecError
 
@@ -130,11 +130,7 @@ class PostgresEngine:
 
     def begin(self, write: bool) -> "PostgresTransaction":
         if write:
-            if self.readonly:
-                raise ReadOnlyError(f"database {self.path} is open read-only")
-            if self.thread_write_txn() is not None:
-                raise TransactionError("this thread already has an open write transaction; "
-                                       "a second would deadlock")
+            check_new_writer(self)
         conn = self._connect(_BEGIN_WRITE if write else _BEGIN_READ)
         txn = PostgresTransaction(self, conn, write)
         if write:
@@ -409,14 +405,6 @@ class PostgresTransaction(TransactionHooks):
         self._run(self._sql.notify, (engine.channel(channel), f"{engine.origin} {payload}"), "notifying")
 
     # -- ending ----------------------------------------------------------------------
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self._done:
-            return
-        if exc_type is not None:
-            self.abort()
-        else:
-            self.commit()
 
     def commit(self) -> None:
         if self._done:
