@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 
+import numpy as np
 import pytest
+import zlmdb
 from cfxdb_factories import build_cookie_store, build_fx_global, build_fx_mrealm
 from click.testing import CliRunner
 from store_factories import MAXSIZE, snapshot
@@ -19,10 +23,76 @@ from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
 from cfxstore.mrealm.schema import MrealmSchema
 
 
+def add_fx_usage(path, made):
+    """Usage metering records, written through cfxdb's GlobalSchema (FlatBuffers)."""
+    from cfxdb.globalschema import GlobalSchema as CfxdbGlobal
+    from cfxdb.usage import MasterNodeUsage
+
+    now = time.time_ns()
+    usage = MasterNodeUsage.parse({
+        "timestamp": now, "timestamp_from": now - 300 * 10**9, "mrealm_id": str(made["mrealm"].oid),
+        "metering_id": str(uuid.uuid4()), "pubkey": bytes.fromhex("c" * 64), "status": 2,
+        "status_message": "billed", "seq": 7, "sent": now, "count": 3, "total": 40, "nodes": 2,
+        "routers": 2, "sessions": 5, "msgs_call": 11, "msgs_publish": 13})
+    key = (np.datetime64(now, "ns"), uuid.uuid4())
+    with zlmdb.Database(dbpath=path, maxsize=2**26) as db:
+        schema = CfxdbGlobal.attach(db)
+        with db.begin(write=True) as txn:
+            schema.usage[txn, key] = usage
+    made.update(usage=usage, usage_key=key)
+
+
+def add_fx_clusters_and_logs(path, made):
+    """Router and web clusters, their memberships, worker groups, placements, a web service and
+    node / worker logs, written through cfxdb's MrealmSchema."""
+    from cfxdb.log import MNodeLog, MWorkerLog
+    from cfxdb.mrealm import (RouterCluster, RouterClusterNodeMembership, RouterWorkerGroup,
+                              RouterWorkerGroupClusterPlacement, WebCluster, WebClusterNodeMembership, WebService)
+    from cfxdb.mrealmschema import MrealmSchema as CfxdbMrealm
+
+    now = np.datetime64(time.time_ns(), "ns")
+    node_oid, mrealm_oid = uuid.uuid4(), uuid.uuid4()
+    rc = RouterCluster(oid=uuid.uuid4(), name="cluster1", status=3, changed=now, label="Routers", tags=["prod"])
+    rcm = RouterClusterNodeMembership(cluster_oid=rc.oid, node_oid=node_oid, softlimit=4, hardlimit=8)
+    wg = RouterWorkerGroup(oid=uuid.uuid4(), cluster_oid=rc.oid, name="wg1", scale=2, status=7, changed=now)
+    pl = RouterWorkerGroupClusterPlacement(oid=uuid.uuid4(), worker_group_oid=wg.oid, cluster_oid=rc.oid,
+                                           node_oid=node_oid, worker_name="router1", status=3, changed=now,
+                                           tcp_listening_port=8081)
+    wc = WebCluster(oid=uuid.uuid4(), name="web1", status=1, changed=now, tcp_version=4, tcp_port=8443,
+                    tcp_shared=True, tls_key="server.key", tls_certificate="server.crt", http_hsts=True,
+                    http_hsts_max_age=3600)
+    wcm = WebClusterNodeMembership(cluster_oid=wc.oid, node_oid=node_oid, parallel=2, standby=False)
+    ws = WebService.parse({"oid": str(uuid.uuid4()), "webcluster_oid": str(wc.oid), "path": "info",
+                           "service_type": "nodeinfo", "label": "Info"})
+    node_log = MNodeLog.parse(mrealm_oid, node_oid, {
+        "timestamp": time.time_ns(), "period": 60, "state": 2, "session": 42, "seq": 5,
+        "workers": {"router": 2, "xbrmm": 1}, "system": {"cpu": {"user": 12.5}, "memory": {"total": 4096}}})
+    worker_log = MWorkerLog.parse(mrealm_oid, node_oid, "router1", {
+        "timestamp": time.time_ns(), "period": 60, "state": 1, "seq": 6, "type": "xbrmm",
+        "process": {"num_threads": 9}})
+    with zlmdb.Database(dbpath=path, maxsize=2**26) as db:
+        schema = CfxdbMrealm.attach(db)
+        with db.begin(write=True) as txn:
+            schema.routerclusters[txn, rc.oid] = rc
+            schema.routercluster_node_memberships[txn, (rc.oid, node_oid)] = rcm
+            schema.router_workergroups[txn, wg.oid] = wg
+            schema.router_workergroup_placements[txn, pl.oid] = pl
+            schema.webclusters[txn, wc.oid] = wc
+            schema.webcluster_node_memberships[txn, (wc.oid, node_oid)] = wcm
+            schema.webservices[txn, ws.oid] = ws
+            schema.mnode_logs[txn, (node_log.timestamp, node_oid)] = node_log
+            schema.mworker_logs[txn, (worker_log.timestamp, node_oid, "router1")] = worker_log
+    made.update(routercluster=rc, workergroup=wg, placement=pl, webcluster=wc, webservice=ws, node_oid=node_oid,
+                mrealm_oid=mrealm_oid, node_log=node_log, worker_log=worker_log)
+
+
 @pytest.fixture
 def fx(tmp_path):
     g, m = str(tmp_path / "controller"), str(tmp_path / "mrealm")
-    return g, build_fx_global(g), m, build_fx_mrealm(m)
+    made_g, made_m = build_fx_global(g), build_fx_mrealm(m)
+    add_fx_usage(g, made_g)
+    add_fx_clusters_and_logs(m, made_m)
+    return g, made_g, m, made_m
 
 
 def test_controller_database_fields_are_mapped(fx, db_path):
@@ -31,7 +101,7 @@ def test_controller_database_fields_are_mapped(fx, db_path):
         results = import_global(path, db)
         assert {k: (r.read, r.imported) for k, r in results.items()} == {
             "users": (1, 1), "organizations": (1, 1), "activation tokens": (1, 1), "management realms": (1, 1),
-            "user roles": (1, 1), "nodes": (1, 1)}
+            "user roles": (1, 1), "nodes": (1, 1), "usage records": (1, 1)}
         assert results["activation tokens"].changed == {"activation code hashed": 1}
         schema = GlobalSchema.attach(db)
         with db.begin() as txn:
@@ -58,7 +128,10 @@ def test_management_realm_fields_are_mapped_and_secrets_hashed(fx, db_path):
         results = import_mrealm(path, db)
         assert {k: (r.read, r.imported) for k, r in results.items()} == {
             "application realms": (1, 1), "roles": (1, 1), "permissions": (1, 1), "role associations": (1, 1),
-            "principals": (2, 2), "credentials": (2, 2)}
+            "principals": (2, 2), "router clusters": (1, 1), "router cluster memberships": (1, 1),
+            "router worker groups": (1, 1), "worker group placements": (1, 1), "web clusters": (1, 1),
+            "web cluster memberships": (1, 1), "web services": (1, 1), "node logs": (1, 1), "worker logs": (1, 1),
+            "credentials": (2, 2)}
         schema = MrealmSchema.attach(db)
         with db.begin() as txn:
             arealm = schema.arealms[txn, made["arealm"].oid]
