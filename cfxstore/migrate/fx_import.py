@@ -63,7 +63,6 @@ WEB_CLUSTER_MEMBERSHIPS = uuid.UUID("e9801077-a629-470b-a4c9-4292a1f00d43")
 WEB_SERVICES = uuid.UUID("a8803ca3-09a0-4d72-8728-2469de8d50ac")
 NODE_LOGS = uuid.UUID("256a071f-5aeb-47f3-8786-97cd8281bdb7")
 WORKER_LOGS = uuid.UUID("5ceaa500-4832-451c-adf4-4fc4968cece0")
-NOT_IMPORTED: dict[uuid.UUID, str] = {}  # every FX table with records cfxstore keeps is imported
 GLOBAL_TABLES = (USERS, ORGANIZATIONS, MREALMS, NODES)
 MREALM_TABLES = (AREALMS, PRINCIPALS, ROLES, PERMISSIONS)
 _USER_ROLES = {1: "owner", 2: "admin", 3: "user", 4: "guest"}   # cfxdb.user.UserRole
@@ -124,7 +123,7 @@ def _log_state(code: Any, r: TableResult) -> str:
 
 
 def _counters(groups: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
-    """cfxdb's nested metric groups flattened to "group.metric" counters, unset metrics left out."""
+    """cfxdb's nested metric groups flattened to "group.metric" counters (None: not measured, left out)."""
     out: dict[str, int | float] = {}
     for name, v in groups.items():
         if isinstance(v, dict):
@@ -438,12 +437,7 @@ def _import(path: str, what: str, tables: tuple[uuid.UUID, ...], db: orm.Databas
         if not any(source.has(t) for t in tables):
             raise ImportSourceError(f"{what} {path} is a cfxdb database but holds no {what} tables "
                                     f"(it has {len(source.slots)} other tables)")
-        results = {kind.name: _walk(source, db, kind, ledger) for kind in kinds}
-        for table, name in NOT_IMPORTED.items():
-            count = source.count(table) if source.has(table) else 0
-            if count:
-                results[name] = TableResult(read=count, skipped={"not imported by this version": count})
-        return results
+        return {kind.name: _walk(source, db, kind, ledger) for kind in kinds}
 
 
 def kind_of(path: str) -> str | None:
