@@ -149,6 +149,74 @@ def test_management_realm_fields_are_mapped_and_secrets_hashed(fx, db_path):
     assert b"dave-fx-ticket" not in data and b"erin-fx-secret" not in data
 
 
+def test_usage_records_are_mapped(fx, db_path):
+    path, made, _, _ = fx
+    usage = made["usage"]
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        import_global(path, db)
+        schema = GlobalSchema.attach(db)
+        with db.begin() as txn:
+            (record,) = list(schema.usage.select(txn, return_keys=False))
+    assert record.oid == made["usage_key"][1]
+    assert (record.timestamp, record.timestamp_from) == (int(usage.timestamp), int(usage.timestamp_from))
+    assert (record.mrealm_oid, record.pubkey) == (made["mrealm"].oid, "c" * 64)
+    assert (record.status, record.status_message) == ("processed", "billed")
+    assert {k: record.counters[k] for k in ("count", "total", "nodes", "routers", "sessions", "msgs_call",
+                                            "msgs_publish")} == \
+        {"count": 3, "total": 40, "nodes": 2, "routers": 2, "sessions": 5, "msgs_call": 11, "msgs_publish": 13}
+    assert "seq" not in record.counters and "client_ip_port" not in record.counters
+
+
+def test_clusters_memberships_and_web_services_are_mapped(fx, db_path):
+    _, _, path, made = fx
+    rc, wg, pl, wc, ws, node = (made[k] for k in ("routercluster", "workergroup", "placement", "webcluster",
+                                                  "webservice", "node_oid"))
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        results = import_mrealm(path, db)
+        schema = MrealmSchema.attach(db)
+        with db.begin() as txn:
+            cluster = schema.routerclusters[txn, rc.oid]
+            rmember = schema.routercluster_node_memberships[txn, (rc.oid, node)]
+            group = schema.router_workergroups[txn, wg.oid]
+            placement = schema.router_workergroup_placements[txn, pl.oid]
+            web = schema.webclusters[txn, wc.oid]
+            wmember = schema.webcluster_node_memberships[txn, (wc.oid, node)]
+            service = schema.webservices[txn, ws.oid]
+    assert (cluster.name, cluster.status, cluster.label, cluster.tags) == ("cluster1", "running", "Routers", ["prod"])
+    assert cluster.changed == int(rc.changed)
+    assert (rmember.softlimit, rmember.hardlimit) == (4, 8)
+    assert (group.cluster_oid, group.name, group.scale, group.status) == (rc.oid, "wg1", 2, "error")
+    assert results["router worker groups"].changed == {"status DEGRADED stored as error": 1}
+    assert (placement.worker_group_oid, placement.node_oid, placement.worker_name, placement.status,
+            placement.tcp_listening_port) == (wg.oid, node, "router1", "running", 8081)
+    assert (web.name, web.status, web.tcp_port, web.tls_key, web.tls_certificate, web.http_hsts,
+            web.http_hsts_max_age) == ("web1", "stopped", 8443, "server.key", "server.crt", True, 3600)
+    assert (wmember.parallel, wmember.standby) == (2, False)
+    assert (service.webcluster_oid, service.path, service.service_type, service.label, service.config) == \
+        (wc.oid, "info", "nodeinfo", "Info", {})
+
+
+def test_node_and_worker_logs_are_mapped(fx, db_path):
+    _, _, path, made = fx
+    node, mrealm = made["node_oid"], made["mrealm_oid"]
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        results = import_mrealm(path, db)
+        schema = MrealmSchema.attach(db)
+        with db.begin() as txn:
+            (node_log,) = list(schema.node_logs.select(txn, return_keys=False))
+            (worker_log,) = list(schema.worker_logs.select(txn, return_keys=False))
+    src = made["node_log"]
+    assert (node_log.timestamp, node_log.node_oid, node_log.mrealm_oid, node_log.period, node_log.session,
+            node_log.seq, node_log.sent) == (int(src.timestamp), node, mrealm, 60, 42, 5, int(src.sent))
+    assert node_log.state == "error" and results["node logs"].changed == {"state DEGRADED stored as error": 1}
+    assert (node_log.counters["workers.router"], node_log.counters["workers.xbrmm"], node_log.counters["cpu.user"],
+            node_log.counters["memory.total"]) == (2, 1, 12.5, 4096)
+    assert (worker_log.timestamp, worker_log.node_oid, worker_log.worker_id, worker_log.worker_type,
+            worker_log.state, worker_log.seq) == (int(made["worker_log"].timestamp), node, "router1", "marketmaker",
+                                                  "running", 6)
+    assert worker_log.counters["process.num_threads"] == 9
+
+
 def test_a_rerun_imports_nothing_twice(fx, db_path):
     g, _, m, _ = fx
     with open_database(db_path, maxsize=MAXSIZE) as db:
