@@ -117,8 +117,11 @@ def _run_status(code: Any, r: TableResult) -> str:
 
 
 def _log_state(code: Any, r: TableResult) -> str:
+    """A cfxdb node / worker log state as a cfxstore run status (a heartbeat means it was up)."""
     if code == 2:
         r.change("state DEGRADED stored as error")
+    elif code not in _LOG_STATES:
+        r.change("state unset stored as running")
     return _LOG_STATES.get(code, "running")
 
 
