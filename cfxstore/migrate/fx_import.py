@@ -370,6 +370,9 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
         f = {**_heartbeat(d, r), "worker_id": d.pop("worker_id")}
         wtype = d.pop("type")
         f["worker_type"] = _WORKER_TYPES.get(wtype, wtype)
+        if f["worker_type"] not in m.WORKER_TYPES:
+            r.skip(f"worker type {wtype!r} has no cfxstore counterpart")
+            return False
         f["counters"] = _counters(d)
         record = m.WorkerLog.parse(f)
         schema.worker_logs[txn, record.key] = record

@@ -217,6 +217,24 @@ def test_node_and_worker_logs_are_mapped(fx, db_path):
     assert worker_log.counters["process.num_threads"] == 9
 
 
+def test_a_log_cfxstore_cannot_hold_is_skipped_with_the_reason(fx, db_path):
+    from cfxdb.log import MWorkerLog
+    from cfxdb.mrealmschema import MrealmSchema as CfxdbMrealm
+
+    _, _, path, made = fx
+    testee = MWorkerLog.parse(made["mrealm_oid"], made["node_oid"], "testee1",
+                              {"timestamp": time.time_ns(), "seq": 1, "type": "testee", "state": 1})
+    with zlmdb.Database(dbpath=path, maxsize=2**26) as src:
+        with src.begin(write=True) as txn:
+            CfxdbMrealm.attach(src).mworker_logs[txn, (testee.timestamp, made["node_oid"], "testee1")] = testee
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        result = import_mrealm(path, db)["worker logs"]
+        with db.begin() as txn:
+            kept = [v.worker_id for v in MrealmSchema.attach(db).worker_logs.select(txn, return_keys=False)]
+    assert (result.read, result.imported, kept) == (2, 1, ["router1"])
+    assert result.skipped == {"worker type 'testee' has no cfxstore counterpart": 1}
+
+
 def test_a_rerun_imports_nothing_twice(fx, db_path):
     g, _, m, _ = fx
     with open_database(db_path, maxsize=MAXSIZE) as db:
