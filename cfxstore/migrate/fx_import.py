@@ -315,9 +315,10 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
         schema.principals[txn, o.oid] = m.Principal.parse(f)
         return True
 
-    def clusters(entity: type) -> Callable[[Any, Any, bytes, TableResult], bool]:
-        table = schema.routerclusters if entity is m.RouterCluster else schema.webclusters
+    Put = Callable[[Any, Any, bytes, TableResult], bool]
 
+    def with_run_status(table: orm.Map, entity: type) -> Put:
+        """Clusters, worker groups and placements: their fields, the status code as a name."""
         def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
             f = _fields(o)
             f["status"] = _run_status(o.status, r)
@@ -325,28 +326,13 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
             return True
         return put
 
-    def memberships(entity: type) -> Callable[[Any, Any, bytes, TableResult], bool]:
-        table = (schema.routercluster_node_memberships if entity is m.RouterClusterNodeMembership
-                 else schema.webcluster_node_memberships)
-
+    def membership(table: orm.Map, entity: type) -> Put:
         def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
             cluster_oid, node_oid = _uuids(key)[:2]  # keyed (cluster, node), as in cfxdb
             table[txn, (cluster_oid, node_oid)] = entity.parse(
                 {**_fields(o), "cluster_oid": cluster_oid, "node_oid": node_oid})
             return True
         return put
-
-    def worker_groups(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
-        f = _fields(o)
-        f["status"] = _run_status(o.status, r)
-        schema.router_workergroups[txn, o.oid] = m.RouterWorkerGroup.parse(f)
-        return True
-
-    def placements(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
-        f = _fields(o)
-        f["status"] = _run_status(o.status, r)
-        schema.router_workergroup_placements[txn, o.oid] = m.RouterWorkerGroupPlacement.parse(f)
-        return True
 
     def web_services(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
         # cfxdb keeps the type and its type-specific settings outside its own fields
@@ -383,14 +369,18 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
              _Kind("permissions", PERMISSIONS, lambda: cm.Permission, permissions),
              _Kind("role associations", AREALM_ROLES, lambda: cm.ApplicationRealmRoleAssociation, associations),
              _Kind("principals", PRINCIPALS, lambda: cm.Principal, principals),
-             _Kind("router clusters", ROUTER_CLUSTERS, lambda: cm.RouterCluster, clusters(m.RouterCluster)),
-             _Kind("router cluster memberships", ROUTER_CLUSTER_MEMBERSHIPS,
-                   lambda: cm.RouterClusterNodeMembership, memberships(m.RouterClusterNodeMembership)),
-             _Kind("router worker groups", WORKER_GROUPS, lambda: cm.RouterWorkerGroup, worker_groups),
-             _Kind("worker group placements", PLACEMENTS, lambda: cm.RouterWorkerGroupClusterPlacement, placements),
-             _Kind("web clusters", WEB_CLUSTERS, lambda: cm.WebCluster, clusters(m.WebCluster)),
-             _Kind("web cluster memberships", WEB_CLUSTER_MEMBERSHIPS,
-                   lambda: cm.WebClusterNodeMembership, memberships(m.WebClusterNodeMembership)),
+             _Kind("router clusters", ROUTER_CLUSTERS, lambda: cm.RouterCluster,
+                   with_run_status(schema.routerclusters, m.RouterCluster)),
+             _Kind("router cluster memberships", ROUTER_CLUSTER_MEMBERSHIPS, lambda: cm.RouterClusterNodeMembership,
+                   membership(schema.routercluster_node_memberships, m.RouterClusterNodeMembership)),
+             _Kind("router worker groups", WORKER_GROUPS, lambda: cm.RouterWorkerGroup,
+                   with_run_status(schema.router_workergroups, m.RouterWorkerGroup)),
+             _Kind("worker group placements", PLACEMENTS, lambda: cm.RouterWorkerGroupClusterPlacement,
+                   with_run_status(schema.router_workergroup_placements, m.RouterWorkerGroupPlacement)),
+             _Kind("web clusters", WEB_CLUSTERS, lambda: cm.WebCluster,
+                   with_run_status(schema.webclusters, m.WebCluster)),
+             _Kind("web cluster memberships", WEB_CLUSTER_MEMBERSHIPS, lambda: cm.WebClusterNodeMembership,
+                   membership(schema.webcluster_node_memberships, m.WebClusterNodeMembership)),
              _Kind("web services", WEB_SERVICES, lambda: cm.WebService, web_services),
              _Kind("node logs", NODE_LOGS, lambda: MNodeLog, node_logs, flatbuffers=True),
              _Kind("worker logs", WORKER_LOGS, lambda: MWorkerLog, worker_logs, flatbuffers=True)]
