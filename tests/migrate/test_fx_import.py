@@ -63,7 +63,7 @@ def add_fx_clusters_and_logs(path, made):
                     http_hsts_max_age=3600)
     wcm = WebClusterNodeMembership(cluster_oid=wc.oid, node_oid=node_oid, parallel=2, standby=False)
     ws = WebService.parse({"oid": str(uuid.uuid4()), "webcluster_oid": str(wc.oid), "path": "info",
-                           "service_type": "nodeinfo", "label": "Info"})
+                           "service_type": "static", "directory": "/srv/www", "label": "Info"})
     node_log = MNodeLog.parse(mrealm_oid, node_oid, {
         "timestamp": time.time_ns(), "period": 60, "state": 2, "session": 42, "seq": 5,
         "workers": {"router": 2, "xbrmm": 1}, "system": {"cpu": {"user": 12.5}, "memory": {"total": 4096}}})
@@ -193,7 +193,7 @@ def test_clusters_memberships_and_web_services_are_mapped(fx, db_path):
             web.http_hsts_max_age) == ("web1", "stopped", 8443, "server.key", "server.crt", True, 3600)
     assert (wmember.parallel, wmember.standby) == (2, False)
     assert (service.webcluster_oid, service.path, service.service_type, service.label, service.config) == \
-        (wc.oid, "info", "nodeinfo", "Info", {})
+        (wc.oid, "info", "static", "Info", {"directory": "/srv/www"})
 
 
 def test_node_and_worker_logs_are_mapped(fx, db_path):
