@@ -44,7 +44,7 @@ def info(path: str | None, db: str | None, show_all: bool, as_json: bool) -> Non
         ("schema version", f"{version} (this cfxstore: {data['code_schema_version']}) - {state}"),
         ("file size", fmt_bytes(data["file_bytes"])),
         ("used", fmt_bytes(data["used_bytes"])),
-        ("free", f"{fmt_bytes(data['free_bytes'])} (of a {fmt_bytes(data['map_size'])} map that grows on demand)"),
+        ("free", f"{fmt_bytes(data['free_bytes'])} (of a {fmt_bytes(data['map_size'])} map, reserved up to its ceiling)"),
     ])
     tables = data["tables"]
     estimated = any(not t["bytes_exact"] for t in tables)

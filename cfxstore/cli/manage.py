@@ -34,17 +34,18 @@ def management_errors(fn: F) -> F:
 
 
 @contextlib.contextmanager
-def management(path: str | None, *, write: bool) -> Iterator[Any]:
-    """A Management on the database at path; writes create the database if there is none."""
+def management(path: str | None, *, write: bool, create: bool = False) -> Iterator[Any]:
+    """A Management on the database at path; only ``create`` makes a database where there is none
+    (adding a first record), so a mistyped path fails every other command instead of creating one."""
     from cfxstore.management import Management
     from cfxstore.migrate.access import open_existing, open_or_create
 
-    if write:
+    if create:
         database, created = open_or_create(db_path(path))
         if created:
             note(f"created a new database at {database.path}")
     else:
-        database = open_existing(db_path(path), readonly=False)
+        database = open_existing(db_path(path), readonly=not write)
     with database:
         yield Management(database)
 
@@ -91,7 +92,7 @@ def add_named_commands(group: click.Group, attr: str, what: str, cascade: str) -
     @json_option
     @management_errors
     def add(name: str, db: str | None, description: str | None, as_json: bool) -> None:
-        with management(db, write=True) as m:
+        with management(db, write=True, create=True) as m:
             record = getattr(m, attr).create(name=name, description=description)
         report(as_json, f"added {what} {name!r}", record)
 
@@ -104,11 +105,12 @@ def add_named_commands(group: click.Group, attr: str, what: str, cascade: str) -
     @json_option
     @management_errors
     def remove(name: str, db: str | None, yes: bool, as_json: bool) -> None:
-        if not yes and not as_json:
-            click.confirm(f"remove {what} {name!r}?", abort=True)
         with management(db, write=True) as m:
             coll = getattr(m, attr)
-            record = coll.delete(coll.get_by(name).oid)
+            record = coll.get_by(name)  # a missing database or record is named before anything is asked
+            if not yes and not as_json:
+                click.confirm(f"remove {what} {name!r}?", abort=True)
+            record = coll.delete(record.oid)
         report(as_json, f"removed {what} {name!r}", record)
 
     remove.help = f"Remove the {what} NAME ({cascade})."

@@ -209,9 +209,10 @@ def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin:
 @_credential_errors
 def remove(authid: str, db: str | None, realm: str, yes: bool, as_json: bool) -> None:
     """Remove AUTHID and all its secrets."""
-    if not yes and not as_json:
-        click.confirm(f"remove principal {authid!r} from realm {realm!r}?", abort=True)
     with _service(db, readonly=False) as service:
+        # A missing database or principal is named before anything is asked.
+        if service.get_principal(realm, authid) is not None and not yes and not as_json:
+            click.confirm(f"remove principal {authid!r} from realm {realm!r}?", abort=True)
         removed = service.remove_principal(realm, authid)
     if not removed:
         raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")

@@ -9,11 +9,13 @@ Records go in through the import ledger (import_ledger.py), so a re-run
 imports only what is new and a kill followed by a re-run ends like one run.
 
 Kinds imported: users, organizations, activation tokens, management
-realms, user roles on management realms, nodes (controller database);
-application realms, roles, permissions, role associations, principals,
-credentials (management-realm databases). The other FX tables (usage
-metering, router and web clusters, worker groups, web services, logs) are
-counted as "not imported" in the summary.
+realms, user roles on management realms, nodes, usage records (controller
+database); application realms, roles, permissions, role associations,
+principals, credentials, router clusters and their node memberships, router
+worker groups and their placements, web clusters and their node
+memberships, web services, node logs and worker logs (management-realm
+databases). Usage records and logs are FlatBuffers in cfxdb: they are read
+with cfxdb's ``cast`` and their metrics become cfxstore counters.
 """
 
 from __future__ import annotations
@@ -52,22 +54,24 @@ CREDENTIALS = uuid.UUID("251c8620-425a-4eeb-ade9-4284e8670080")
 ROLES = uuid.UUID("341083bb-edeb-461c-a6d4-38dddcda6ec9")
 PERMISSIONS = uuid.UUID("f98ed35b-f8fb-47ba-81e1-3c014101464d")
 AREALM_ROLES = uuid.UUID("5eabdb63-9c31-4c97-b514-7e8fbac7e143")
-NOT_IMPORTED = {
-    USAGE: "usage records",
-    uuid.UUID("b054a230-c370-4c29-b5de-7e0148321b0a"): "router clusters",
-    uuid.UUID("a091bad6-f14c-437c-8e30-e9be84380658"): "router cluster memberships",
-    uuid.UUID("c019457b-d499-454f-9bf2-4f7e85079d8f"): "router worker groups",
-    uuid.UUID("e3d326d2-6140-47a9-adf9-8e93b832717b"): "worker group placements",
-    uuid.UUID("719d029f-e9d5-4b25-98e0-cf04d5a2648b"): "web clusters",
-    uuid.UUID("e9801077-a629-470b-a4c9-4292a1f00d43"): "web cluster memberships",
-    uuid.UUID("a8803ca3-09a0-4d72-8728-2469de8d50ac"): "web services",
-}
+ROUTER_CLUSTERS = uuid.UUID("b054a230-c370-4c29-b5de-7e0148321b0a")
+ROUTER_CLUSTER_MEMBERSHIPS = uuid.UUID("a091bad6-f14c-437c-8e30-e9be84380658")
+WORKER_GROUPS = uuid.UUID("c019457b-d499-454f-9bf2-4f7e85079d8f")
+PLACEMENTS = uuid.UUID("e3d326d2-6140-47a9-adf9-8e93b832717b")
+WEB_CLUSTERS = uuid.UUID("719d029f-e9d5-4b25-98e0-cf04d5a2648b")
+WEB_CLUSTER_MEMBERSHIPS = uuid.UUID("e9801077-a629-470b-a4c9-4292a1f00d43")
+WEB_SERVICES = uuid.UUID("a8803ca3-09a0-4d72-8728-2469de8d50ac")
+NODE_LOGS = uuid.UUID("256a071f-5aeb-47f3-8786-97cd8281bdb7")
+WORKER_LOGS = uuid.UUID("5ceaa500-4832-451c-adf4-4fc4968cece0")
 GLOBAL_TABLES = (USERS, ORGANIZATIONS, MREALMS, NODES)
 MREALM_TABLES = (AREALMS, PRINCIPALS, ROLES, PERMISSIONS)
 _USER_ROLES = {1: "owner", 2: "admin", 3: "user", 4: "guest"}   # cfxdb.user.UserRole
 # cfxdb ActivationType / ActivationStatus codes
 _TOKEN_CODES = {"atype": {1: "registration", 2: "login"}, "status": {1: "pending", 2: "active", 3: "expired"}}
 _ORG_TYPES = {1: "individual", 2: "business", 3: "academic"}    # cfxdb OrganizationType (0: none)
+_USAGE_STATUS = {0: "received", 1: "received", 2: "processed", 3: "failed"}  # cfxdb MasterNodeUsageStatus
+_LOG_STATES = {1: "running", 2: "error"}   # cfxdb MNodeState / MWorkerState (ONLINE, DEGRADED)
+_WORKER_TYPES = {"xbrmm": "marketmaker"}   # cfxdb's name where cfxstore's differs
 
 
 def _value(v: Any) -> Any:
@@ -99,12 +103,60 @@ def _status(obj: Any) -> str | None:
     return code
 
 
+def _run_status(code: Any, r: TableResult) -> str:
+    """A cfxdb cluster / worker group status code as a cfxstore run status."""
+    from cfxdb.mrealm.types import STATUS_BY_CODE
+
+    text = str(STATUS_BY_CODE.get(code, "NONE")).lower()
+    if text == "none":
+        return "stopped"
+    if text == "degraded":  # cfxstore has no "degraded": a cluster short of nodes is in error
+        r.change("status DEGRADED stored as error")
+        return "error"
+    return text
+
+
+def _log_state(code: Any, r: TableResult) -> str:
+    """A cfxdb node / worker log state as a cfxstore run status (a heartbeat means it was up)."""
+    if code == 2:
+        r.change("state DEGRADED stored as error")
+    elif code not in _LOG_STATES:
+        r.change("state unset stored as running")
+    return _LOG_STATES.get(code, "running")
+
+
+def _counters(groups: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
+    """cfxdb's nested metric groups flattened to "group.metric" counters (None: not measured, left out)."""
+    out: dict[str, int | float] = {}
+    for name, v in groups.items():
+        if isinstance(v, dict):
+            out.update(_counters(v, f"{prefix}{name}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[prefix + name] = v
+    return out
+
+
+def _heartbeat(data: dict[str, Any], r: TableResult) -> dict[str, Any]:
+    """The fields node and worker logs share, from cfxdb's ``marshal`` of the record."""
+    head = {"timestamp": data.pop("timestamp"), "node_oid": uuid.UUID(data.pop("node_id")),
+            "period": data.pop("period") or 0, "state": _log_state(data.pop("state"), r),
+            "sent": data.pop("sent"), "seq": data.pop("seq") or 0}
+    mrealm = data.pop("mrealm_id")
+    head["mrealm_oid"] = uuid.UUID(mrealm) if mrealm else None
+    return head
+
+
 class _Kind:
-    """One cfxdb table: how to read a record and what to put."""
+    """One cfxdb table: how to read a record and what to put.
+
+    CBOR tables are read with the class's ``parse``; FlatBuffers tables
+    (usage, logs) with its ``cast``.
+    """
 
     def __init__(self, name: str, table: uuid.UUID, cfxdb_class: Callable[[], Any],
-                 put: Callable[[Any, Any, bytes, TableResult], bool | None]) -> None:
+                 put: Callable[[Any, Any, bytes, TableResult], bool | None], flatbuffers: bool = False) -> None:
         self.name, self.table, self.cfxdb_class, self.put = name, table, cfxdb_class, put
+        self.flatbuffers = flatbuffers
 
 
 def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) -> TableResult:
@@ -114,7 +166,7 @@ def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) ->
         result.read += 1
         lkey = record_key(kind.name, key.hex())
         try:
-            obj = cls.parse(cbor2.loads(raw))
+            obj = cls.cast(raw) if kind.flatbuffers else cls.parse(cbor2.loads(raw))
             with db.begin(write=True) as txn:
                 if ledger.seen(txn, lkey):
                     result.skip("imported before")
@@ -141,6 +193,7 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
     """Import the controller database (cfxdb GlobalSchema) at path into db's GlobalSchema."""
     import cfxdb.user as cu
     import cfxdb.mrealm as cm
+    from cfxdb.usage import MasterNodeUsage
 
     schema, ledger = GlobalSchema.attach(db), Ledger(db)
     known_by = _last_write(path)  # for times cfxdb does not keep
@@ -184,18 +237,36 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
         schema.nodes[txn, o.oid] = g.Node.parse(_fields(o))
         return True
 
+    def usage(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        d = o.marshal()
+        pubkey = d.pop("pubkey")
+        record = {"oid": _uuids(key[8:])[0],  # keyed (timestamp, oid)
+                  "timestamp": d.pop("timestamp"), "timestamp_from": d.pop("timestamp_from"),
+                  "mrealm_oid": uuid.UUID(d.pop("mrealm_id")) if d.get("mrealm_id") else None,
+                  "pubkey": bytes(pubkey).hex() if pubkey else None,
+                  "status": _USAGE_STATUS.get(d.pop("status") or 0), "status_message": d.pop("status_message")}
+        # Delivery bookkeeping of the metering service, not usage: not kept.
+        for name in ("client_ip_address", "client_ip_version", "client_ip_port", "seq", "sent", "processed",
+                     "metering_id"):
+            d.pop(name, None)
+        record["counters"] = _counters(d)
+        schema.usage[txn, (record["timestamp"], record["oid"])] = g.UsageRecord.parse(record)
+        return True
+
     kinds = [_Kind("users", USERS, lambda: cu.User, users),
              _Kind("organizations", ORGANIZATIONS, lambda: cu.Organization, organizations),
              _Kind("activation tokens", ACTIVATION_TOKENS, lambda: cu.ActivationToken, tokens),
              _Kind("management realms", MREALMS, lambda: cm.ManagementRealm, mrealms),
              _Kind("user roles", USER_MREALM_ROLES, lambda: cu.UserMrealmRole, user_roles),
-             _Kind("nodes", NODES, lambda: cm.Node, nodes)]
+             _Kind("nodes", NODES, lambda: cm.Node, nodes),
+             _Kind("usage records", USAGE, lambda: MasterNodeUsage, usage, flatbuffers=True)]
     return _import(path, "controller database", GLOBAL_TABLES, db, kinds, ledger)
 
 
 def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     """Import a management-realm database (cfxdb MrealmSchema) at path into db's MrealmSchema."""
     import cfxdb.mrealm as cm
+    from cfxdb.log import MNodeLog, MWorkerLog
 
     from cfxstore.credentials.service import CredentialService
 
@@ -244,11 +315,75 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
         schema.principals[txn, o.oid] = m.Principal.parse(f)
         return True
 
+    Put = Callable[[Any, Any, bytes, TableResult], bool]
+
+    def with_run_status(table: orm.Map, entity: type) -> Put:
+        """Clusters, worker groups and placements: their fields, the status code as a name."""
+        def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+            f = _fields(o)
+            f["status"] = _run_status(o.status, r)
+            table[txn, o.oid] = entity.parse(f)
+            return True
+        return put
+
+    def membership(table: orm.Map, entity: type) -> Put:
+        def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+            cluster_oid, node_oid = _uuids(key)[:2]  # keyed (cluster, node), as in cfxdb
+            table[txn, (cluster_oid, node_oid)] = entity.parse(
+                {**_fields(o), "cluster_oid": cluster_oid, "node_oid": node_oid})
+            return True
+        return put
+
+    def web_services(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        # cfxdb keeps the type and its type-specific settings outside its own fields
+        config = dict(o._unknown or {})
+        f = _fields(o)
+        f["service_type"] = f.get("service_type") or config.pop("service_type", None)
+        f["config"] = config
+        schema.webservices[txn, o.oid] = m.WebService.parse(f)
+        return True
+
+    def node_logs(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        d = o.marshal()
+        f = {**_heartbeat(d, r), "session": d.pop("session")}
+        f["counters"] = _counters(d)
+        record = m.NodeLog.parse(f)
+        schema.node_logs[txn, record.key] = record
+        return True
+
+    def worker_logs(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
+        d = o.marshal()
+        f = {**_heartbeat(d, r), "worker_id": d.pop("worker_id")}
+        wtype = d.pop("type")
+        f["worker_type"] = _WORKER_TYPES.get(wtype, wtype)
+        if f["worker_type"] not in m.WORKER_TYPES:
+            r.skip(f"worker type {wtype!r} has no cfxstore counterpart")
+            return False
+        f["counters"] = _counters(d)
+        record = m.WorkerLog.parse(f)
+        schema.worker_logs[txn, record.key] = record
+        return True
+
     kinds = [_Kind("application realms", AREALMS, lambda: cm.ApplicationRealm, arealms),
              _Kind("roles", ROLES, lambda: cm.Role, roles),
              _Kind("permissions", PERMISSIONS, lambda: cm.Permission, permissions),
              _Kind("role associations", AREALM_ROLES, lambda: cm.ApplicationRealmRoleAssociation, associations),
-             _Kind("principals", PRINCIPALS, lambda: cm.Principal, principals)]
+             _Kind("principals", PRINCIPALS, lambda: cm.Principal, principals),
+             _Kind("router clusters", ROUTER_CLUSTERS, lambda: cm.RouterCluster,
+                   with_run_status(schema.routerclusters, m.RouterCluster)),
+             _Kind("router cluster memberships", ROUTER_CLUSTER_MEMBERSHIPS, lambda: cm.RouterClusterNodeMembership,
+                   membership(schema.routercluster_node_memberships, m.RouterClusterNodeMembership)),
+             _Kind("router worker groups", WORKER_GROUPS, lambda: cm.RouterWorkerGroup,
+                   with_run_status(schema.router_workergroups, m.RouterWorkerGroup)),
+             _Kind("worker group placements", PLACEMENTS, lambda: cm.RouterWorkerGroupClusterPlacement,
+                   with_run_status(schema.router_workergroup_placements, m.RouterWorkerGroupPlacement)),
+             _Kind("web clusters", WEB_CLUSTERS, lambda: cm.WebCluster,
+                   with_run_status(schema.webclusters, m.WebCluster)),
+             _Kind("web cluster memberships", WEB_CLUSTER_MEMBERSHIPS, lambda: cm.WebClusterNodeMembership,
+                   membership(schema.webcluster_node_memberships, m.WebClusterNodeMembership)),
+             _Kind("web services", WEB_SERVICES, lambda: cm.WebService, web_services),
+             _Kind("node logs", NODE_LOGS, lambda: MNodeLog, node_logs, flatbuffers=True),
+             _Kind("worker logs", WORKER_LOGS, lambda: MWorkerLog, worker_logs, flatbuffers=True)]
     results = _import(path, "management-realm database", MREALM_TABLES, db, kinds, ledger)
     with CfxdbSource(path, "management-realm database") as source:
         results["credentials"] = _credentials(source, db, credentials, ledger, cm.Credential)
@@ -298,12 +433,7 @@ def _import(path: str, what: str, tables: tuple[uuid.UUID, ...], db: orm.Databas
         if not any(source.has(t) for t in tables):
             raise ImportSourceError(f"{what} {path} is a cfxdb database but holds no {what} tables "
                                     f"(it has {len(source.slots)} other tables)")
-        results = {kind.name: _walk(source, db, kind, ledger) for kind in kinds}
-        for table, name in NOT_IMPORTED.items():
-            count = source.count(table) if source.has(table) else 0
-            if count:
-                results[name] = TableResult(read=count, skipped={"not imported by this version": count})
-        return results
+        return {kind.name: _walk(source, db, kind, ledger) for kind in kinds}
 
 
 def kind_of(path: str) -> str | None:
