@@ -115,9 +115,10 @@ def test_the_walk_finds_the_commands_operators_use():
 
 
 @pytest.mark.parametrize("how,name,path,command", CASES, ids=[f"{' '.join(p)} --{h} {n}" for h, n, p, _ in CASES])
-def test_broken_input_gives_one_error_line_and_no_traceback(run, tmp_path, how, name, path, command):
+def test_broken_input_gives_one_error_line_and_no_traceback(run, tmp_path, monkeypatch, how, name, path, command):
     inputs = DB_INPUTS if how == "db" else CBDIR_INPUTS
     target = inputs[name](tmp_path)
+    monkeypatch.chdir(tmp_path)  # filler arguments ("x") that name paths stay inside the test's directory
     before = sorted(os.listdir(tmp_path))
     result = run(*_argv(path, command, how, target), input="")
     assert "Traceback" not in result.output
