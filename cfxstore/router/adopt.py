@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from orm import atomic, crashpoint
 
+from cfxstore.cli.nodeprocess import running_pid
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.router.config import STORE_TYPE, resolve_path
 from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
@@ -68,22 +69,6 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
-
-
-def node_running(cbdir: str) -> int | None:
-    """The pid of a live Crossbar node on cbdir (from its node.pid), else None."""
-    try:
-        with open(os.path.join(cbdir, "node.pid"), encoding="utf-8") as f:
-            pid = int(json.load(f)["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
 
 
 def _secret(value: Any, where: str) -> str:
@@ -248,7 +233,7 @@ def adopt(cbdir: str) -> Report:
     from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
 
     cbdir = os.path.abspath(cbdir)
-    pid = node_running(cbdir)
+    pid = running_pid(cbdir)
     if pid is not None:
         raise AdoptError(f"the node in {cbdir} is running (pid {pid}); stop it first")
     path = config_path(cbdir)
