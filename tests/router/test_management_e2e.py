@@ -18,7 +18,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_authorizer, add_management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, wait_for
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from authz_probe import denied
 from router_wampclient import leave, login
 
@@ -46,16 +46,10 @@ def router(tmp_path_factory, reactor_thread):
     edit_config(cbdir, configure)
     node = RouterProcess(cbdir, [port])
     node.port = port
-    try:
-        node.start()
+    with running(node):
         wait_for(lambda: "cfxstore management API ready" in node.log()
                  and "cfxstore authorizer" in node.log(), 30, "the components to register")
         yield node
-    finally:
-        try:
-            node.stop()
-        finally:
-            node.kill()
 
 
 @pytest.fixture(scope="module")
