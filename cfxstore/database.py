@@ -105,9 +105,10 @@ def _create_on_server(url: str) -> bool:
         for _ in range(10):
             try:
                 with db.begin() as txn:
-                    new = effective_version(db, txn) is None
+                    if effective_version(db, txn) is not None:
+                        return False  # exists: its version is for the opener to check (maintenance does not)
                 check_database(db)
-                return new
+                return True
             except orm.Conflict:
                 continue
     raise orm.DatabaseError(f"could not create the database at {db.path}: too many concurrent creators")

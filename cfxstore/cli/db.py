@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import click
 
+from orm.engine.pgurl import is_url
 from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fields, fmt_bytes, handle_errors,
                                  json_option, note, split_paths, status, table)
 
@@ -39,13 +40,16 @@ def info(path: str | None, db: str | None, show_all: bool, as_json: bool) -> Non
              "needs-migration": "[yellow]needs `cfxstore migrate up`[/yellow]",
              "newer-than-code": "[red]newer than this cfxstore[/red]"}[data["state"]]
     version = data["schema_version"] if data["schema_version"] is not None else "-"
-    fields([
-        ("path", data["path"]),
-        ("schema version", f"{version} (this cfxstore: {data['code_schema_version']}) - {state}"),
-        ("file size", fmt_bytes(data["file_bytes"])),
-        ("used", fmt_bytes(data["used_bytes"])),
-        ("free", f"{fmt_bytes(data['free_bytes'])} (of a {fmt_bytes(data['map_size'])} map, reserved up to its ceiling)"),
-    ])
+    head = [("path", data["path"]),
+            ("schema version", f"{version} (this cfxstore: {data['code_schema_version']}) - {state}")]
+    if is_url(data["path"]):  # no file and no map: the server's size of the schema's tables is what there is
+        head.append(("used", f"{fmt_bytes(data['used_bytes'])} (PostgreSQL tables and indexes of the schema)"))
+    else:
+        head += [("file size", fmt_bytes(data["file_bytes"])),
+                 ("used", fmt_bytes(data["used_bytes"])),
+                 ("free", f"{fmt_bytes(data['free_bytes'])} (of a {fmt_bytes(data['map_size'])} map, "
+                          "reserved up to its ceiling)")]
+    fields(head)
     tables = data["tables"]
     estimated = any(not t["bytes_exact"] for t in tables)
 
@@ -113,6 +117,10 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """Write a compact, consistent copy of the database to DEST (a new or empty directory).
 
     Safe while routers and services keep writing: the copy is one snapshot.
+    The copy is always an LMDB database. Of a postgresql:// URL it is the
+    whole schema read in one REPEATABLE READ transaction; `cfxstore db copy
+    DEST URL` puts it back into PostgreSQL. For a PostgreSQL-level backup
+    use pg_dump --schema=NAME instead.
     """
     from cfxstore.migrate.access import open_existing
     from cfxstore.migrate.backup import backup as run_backup
@@ -130,7 +138,7 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
             out = run_backup(database, dest)
     size = os.path.getsize(os.path.join(out, "data.mdb"))
     if as_json:
-        emit_json({"source": os.path.realpath(source), "backup": out, "bytes": size})
+        emit_json({"source": database.path, "backup": out, "bytes": size})
     else:
         click.echo(f"backup written to {out} ({fmt_bytes(size)})")
 
@@ -197,6 +205,7 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     The whole file is validated before anything is written, then loaded in
     one transaction: a bad file leaves no trace.
     """
+    from cfxstore.database import open_database
     from cfxstore.migrate.access import open_or_create
     from cfxstore.migrate.load import load as run_load
     from cfxstore.migrate.load import validate
@@ -205,7 +214,11 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     with RowProgress(enabled=not as_json) as progress:
         info = validate(file, on_progress=lambda done, total: progress.row("validating", done, total, "bytes"))
     existed = os.path.exists(target)
-    database, created = open_or_create(target)
+    if is_url(target):
+        # A schema made here stays after a failed load: empty and stamped, which a rerun loads into.
+        database, created = open_database(target), False
+    else:
+        database, created = open_or_create(target)
     try:
         with RowProgress(enabled=not as_json) as progress:
             written = run_load(database, info, on_progress=lambda done, total: progress.row("loading", done, total, "bytes"))
@@ -220,7 +233,7 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
                 shutil.rmtree(target, ignore_errors=True)
         raise
     database.close()
-    result: dict[str, Any] = {"database": os.path.realpath(target), "rows": written,
+    result: dict[str, Any] = {"database": database.path, "rows": written,
                               "left_out_without_secrets": info.without_secrets}
     if as_json:
         emit_json(result)

@@ -68,6 +68,17 @@ class _Reporter:
                                   f"in {result.seconds:.2f}s; now at version {result.to_version}")
 
 
+def _backup(database: Any, version: int) -> str:
+    """The backup taken before migrating: beside an LMDB database; for a PostgreSQL one, an LMDB copy
+    named after its schema in the current directory (it has no directory of its own)."""
+    from cfxstore.migrate.backup import backup, backup_beside, backup_path
+    from orm.engine import pgurl
+
+    if not pgurl.is_url(database.path):
+        return backup_beside(database, version)
+    return backup(database, backup_path(os.path.abspath(pgurl.parse(database.path).schema), version))
+
+
 def _require_alone(path: str, what: str, force: bool) -> None:
     from cfxstore.cli.inuse import require_alone
     from cfxstore.migrate.access import require_database
@@ -77,7 +88,8 @@ def _require_alone(path: str, what: str, force: bool) -> None:
         require_alone(real, what)
 
 
-_FORCE = click.option("--force", is_flag=True, help="Run even while another process has the database open.")
+_FORCE = click.option("--force", is_flag=True,
+                      help="Run even while another process has the database open (or, on PostgreSQL, is connected).")
 
 
 def _open(path: str) -> Any:
@@ -139,7 +151,6 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
 
 def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool,
          force: bool = False) -> None:
-    from cfxstore.migrate.backup import backup_beside
     from cfxstore.migrate.discovery import load_migrations
     from cfxstore.migrate.runner import Runner, plan_down, plan_up
 
@@ -159,7 +170,7 @@ def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bo
             else:
                 if not dry_run and not no_backup:
                     with status(f"backing up {database.path} before migrating ..."):
-                        result["backup"] = backup_beside(database, current)
+                        result["backup"] = _backup(database, current)
                     progress.message(f"backup written to {result['backup']}")
                 results = runner.run(plan, dry_run=dry_run)
                 result["steps"] = [r.__dict__ for r in results]

@@ -1,8 +1,11 @@
-"""PostgreSQL URLs: recognising them, splitting orm's options off, and redacting credentials."""
+"""PostgreSQL URLs: recognising them, splitting orm's options off, tagging connections, redacting credentials."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -12,6 +15,42 @@ SCHEMES = ("postgresql", "postgres")
 #: Query parameters orm reads itself; every other one goes to libpq unchanged.
 ORM_OPTIONS = {"schema": "cfxstore", "pool_min": "1", "pool_max": "8", "timeout": "10"}
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: PostgreSQL keeps this many bytes of application_name (NAMEDATALEN - 1) and drops the rest.
+NAME_LIMIT = 63
+_TAG_SCHEMA_ROOM = 31  # leaves room in NAME_LIMIT for the process part
+
+
+def tag_prefix(schema: str) -> str:
+    """``cfxstore:<schema>:``, the start of application_name on every connection to schema.
+
+    A schema too long to leave room for the process part is shortened to its
+    start plus a hash, which keeps the prefix unique to it.
+    """
+    if len(schema) > _TAG_SCHEMA_ROOM:
+        schema = f"{schema[:_TAG_SCHEMA_ROOM - 9]}~{hashlib.sha1(schema.encode()).hexdigest()[:8]}"
+    return f"cfxstore:{schema}:"
+
+
+def process_tag(schema: str) -> str:
+    """This process's own tag for schema: the prefix plus ``<pid>@<host>`` (no ``:`` or space in it)."""
+    host = socket.gethostname().split(".", 1)[0].replace(" ", "_").replace(":", "_")
+    tag = f"{tag_prefix(schema)}{os.getpid()}@{host}"
+    return tag.encode("ascii", "replace")[:NAME_LIMIT].decode("ascii")
+
+
+def application_name(schema: str, given: str | None) -> str:
+    """This process's tag, then the URL's own application_name (if any) in what is left of the limit.
+
+    The tag comes first so that it survives PostgreSQL's truncation: the
+    in-use check of ``cfxstore migrate`` finds connections by it.
+    """
+    tag = process_tag(schema)
+    given = given or os.environ.get("PGAPPNAME")  # libpq's own default, which this setting would hide
+    if not given:
+        return tag
+    room = NAME_LIMIT - len(tag) - 1
+    rest = given.encode("utf-8")[:max(room, 0)].decode("utf-8", "ignore")
+    return f"{tag} {rest}" if rest else tag
 
 
 def is_url(path: object) -> bool:
@@ -60,6 +99,8 @@ class PgUrl:
     pool_max: int
     timeout: float
     redacted: str
+    #: What every connection sets as application_name (see application_name()).
+    application_name: str
 
 
 def parse(url: str) -> PgUrl:
@@ -74,8 +115,11 @@ def parse(url: str) -> PgUrl:
         raise DatabaseError(f"bad PostgreSQL URL {shown}: the scheme must be postgresql://")
     options = dict(ORM_OPTIONS)
     rest = []
+    given = None
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in options:
+        if key == "application_name":
+            given = value
+        elif key in options:
             options[key] = value
         else:
             rest.append((key, value))
@@ -94,4 +138,4 @@ def parse(url: str) -> PgUrl:
     conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), ""))
     keep = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "schema"]
     public = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(keep), ""))
-    return PgUrl(conninfo, schema, pool_min, pool_max, timeout, redact(public))
+    return PgUrl(conninfo, schema, pool_min, pool_max, timeout, redact(public), application_name(schema, given))

@@ -22,6 +22,10 @@ the primary key index: it reads every key of that table (an index scan, no
 values), O(n) - there is no counter row, because one would make every pair
 of concurrent writers to a table conflict.
 
+Every connection sets ``application_name`` to ``cfxstore:<schema>:<pid>@<host>``
+(then the URL's own application_name, if any; see pgurl.application_name), so
+``pg_stat_activity`` tells which processes on which hosts use a schema.
+
 Errors never carry the URL's password (see pgurl.redact / scrub).
 """
 
@@ -61,12 +65,15 @@ class PostgresEngine:
         self._local = threading.local()
         self._known: set[str] = set()
         self._conninfo = parsed.conninfo
+        #: Every connection carries it, so pg_stat_activity tells which processes use this schema.
+        self.application_name = parsed.application_name
         #: Tags this engine's notifications, so its own listeners can skip them.
         self.origin = secrets.token_hex(8)
         self._sql = _Statements(parsed.schema)
         self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
                                     timeout=parsed.timeout, open=False, name=f"orm:{parsed.schema}",
-                                    kwargs={"autocommit": True, "connect_timeout": max(1, int(parsed.timeout))})
+                                    kwargs={"autocommit": True, "connect_timeout": max(1, int(parsed.timeout)),
+                                            "application_name": parsed.application_name})
         try:
             try:
                 self._pool.open(wait=True, timeout=parsed.timeout)
@@ -458,7 +465,8 @@ class Listener:
         own = self._engine.origin + " "
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._engine._conninfo, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self._engine._conninfo, autocommit=True, connect_timeout=5,
+                                     application_name=self._engine.application_name) as conn:
                     conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel)))
                     self.ready.set()
                     while not self._stop.is_set():
