@@ -29,6 +29,10 @@ _CONTEXT_FIELDS = frozenset({"node", "worker", "session", "transport"})
 _BY_VALUE = "idx_cookies_by_value"
 _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
+#: Every write runs through Database.transact: on PostgreSQL concurrent writers (other router
+#: nodes, the CLI) conflict often (their index entries share pages), and a conflicting attempt
+#: wrote nothing, so it runs again; each conflict means another writer got through.
+_RETRIES = 50
 
 
 def _seconds(name: str, value: Any) -> int:
@@ -87,8 +91,11 @@ class CookieService(Service):
         cookie = Cookie(oid=random_uuid(), created=now, modified=now, max_age=max_age,
                         expires=now + max_age * NS_PER_SECOND,
                         name=name, value_hash=self.hash_value(value), **fields)
-        with self.db.begin(write=True) as txn:
+
+        def write(txn: orm.Transaction) -> None:
             self._cookies[txn, cookie.oid] = cookie
+
+        self.db.transact(write, _RETRIES)
         return value, cookie
 
     def lookup(self, value: str) -> Cookie | None:
@@ -123,7 +130,8 @@ class CookieService(Service):
             raise ValueError("set_auth: authid must not be None")
         h = self.hash_value(value)
         fields = _context(context)
-        with self.db.begin(write=True) as txn:
+
+        def write(txn: orm.Transaction) -> bool:
             cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
             now = now_ns()
             if cookie is None or cookie.expires <= now:
@@ -132,30 +140,38 @@ class CookieService(Service):
                                        authextra=authextra, authrealm=authrealm,
                                        modified=max(now, cookie.created), **fields)
             self._cookies[txn, updated.oid] = updated
-        return True
+            return True
+
+        return self.db.transact(write, _RETRIES)
 
     def clear_auth(self, value: str) -> bool:
         """Delete the cookie (logout). False if it was unknown or already expired."""
         h = self.hash_value(value)
-        with self.db.begin(write=True) as txn:
+
+        def write(txn: orm.Transaction) -> Cookie | None:
             cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
-            if cookie is None:
-                return False
-            self._cookies.delete(txn, cookie.oid)
-            announce_deleted(txn, [h])
-        return cookie.expires > now_ns()
+            if cookie is not None:
+                self._cookies.delete(txn, cookie.oid)
+                announce_deleted(txn, [h])
+            return cookie
+
+        cookie = self.db.transact(write, _RETRIES)
+        return cookie is not None and cookie.expires > now_ns()
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid (expired ones too); returns their value hashes."""
-        hashes = []
-        with self.db.begin(write=True) as txn:
-            for oid in self._cookies.keys_by_index(txn, _BY_AUTHID, authid):
+
+        def write(txn: orm.Transaction) -> list[bytes]:
+            hashes = []
+            for oid in list(self._cookies.keys_by_index(txn, _BY_AUTHID, authid)):
                 cookie = self._cookies[txn, oid]
                 if cookie is not None:
                     hashes.append(cookie.value_hash)
                     self._cookies.delete(txn, oid)
             announce_deleted(txn, hashes)
-        return hashes
+            return hashes
+
+        return self.db.transact(write, _RETRIES)
 
     def purge_expired(self, now: int | None = None) -> int:
         """Delete every cookie whose expiry is at or before now (int ns); returns how many."""
@@ -165,9 +181,12 @@ class CookieService(Service):
         by_expiry = self.schema.idx_cookies_by_expiry
         # Inclusive upper bound; at the last representable instant, everything.
         until = None if now >= _NS_MAX else now + 1
-        with self.db.begin(write=True) as txn:
+
+        def write(txn: orm.Transaction) -> int:
             # Collected first: deleting a cookie edits the index being read.
             doomed = list(by_expiry.select(txn, to_key=until, return_keys=False))
             for oid in doomed:
                 self._cookies.delete(txn, oid)
-        return len(doomed)
+            return len(doomed)
+
+        return self.db.transact(write, _RETRIES)
