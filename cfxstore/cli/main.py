@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -49,6 +50,11 @@ def describe(exc: BaseException) -> str:
         return text
     return (f"unexpected {type(exc).__name__}: {text or 'no details'} "
             "(run with CFXSTORE_TRACEBACK=1 to see where it came from)")
+
+
+# The connection pool logs each failed connection attempt; with no logging configured Python would print
+# those as extra lines beside the command's one-line error (which already says the server is unreachable).
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 
 @click.group(cls=_Commands)
