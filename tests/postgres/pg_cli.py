@@ -16,10 +16,10 @@ for _helpers in ("cli", "migrate"):
     if str(_TESTS / _helpers) not in sys.path:
         sys.path.insert(0, str(_TESTS / _helpers))
 
-from cli_helpers import Cli  # noqa: E402
+from cli_helpers import Cli, subprocess_cli  # noqa: E402
 from store_factories import populate, version_of  # noqa: E402
 
-__all__ = ["Cli", "populate", "version_of", "records", "new_schemas"]
+__all__ = ["Cli", "subprocess_cli", "populate", "version_of", "records", "new_schemas"]
 
 
 def records(run: Cli, source: str) -> list[str]:
