@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import click
 
-from orm.engine.pgurl import is_url
+from orm.engine.pgurl import is_url, shown
 from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fields, fmt_bytes, handle_errors,
                                  json_option, note, split_paths, status, table)
 
@@ -126,10 +126,13 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     from cfxstore.migrate.backup import backup as run_backup
 
     if len(paths) == 1 and db is None and click.get_current_context().meta.get("cfxstore.cbdir") is None \
-            and os.path.isfile(os.path.join(paths[0], "data.mdb")):
-        raise click.UsageError(f"{paths[0]} is a database: give where to write the backup too "
-                               f"(cfxstore db backup {paths[0]} DEST)")
+            and (is_url(paths[0]) or os.path.isfile(os.path.join(paths[0], "data.mdb"))):
+        raise click.UsageError(f"{shown(paths[0])} is a database: give where to write the backup too "
+                               f"(cfxstore db backup {shown(paths[0])} DEST)")
     source, dest = split_paths(paths, db, "DEST")
+    if is_url(dest):
+        raise click.UsageError(f"a backup is written to a directory, not to {shown(dest)}; "
+                               "to copy a database into PostgreSQL use `cfxstore db copy SRC URL`")
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise click.ClickException(f"the directory {parent} for the backup {dest} does not exist; create it first")
@@ -159,6 +162,9 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
     from cfxstore.migrate.access import open_existing
     from cfxstore.migrate.dump import dump as run_dump
 
+    if out_path is not None and is_url(out_path):
+        raise click.UsageError(f"--out takes a file, not {shown(out_path)}; "
+                               "to copy a database into PostgreSQL use `cfxstore db copy SRC URL`")
     if out_path is not None and os.path.exists(out_path):
         raise click.ClickException(f"{out_path} already exists; refusing to overwrite it")
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
@@ -211,6 +217,9 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     from cfxstore.migrate.load import validate
 
     target, file = split_paths(paths, db, "FILE")
+    if is_url(file):
+        raise click.UsageError(f"{shown(file)} is a database, not a dump file: give the FILE to load too "
+                               f"(cfxstore db load {shown(file)} FILE)")
     with RowProgress(enabled=not as_json) as progress:
         info = validate(file, on_progress=lambda done, total: progress.row("validating", done, total, "bytes"))
     existed = os.path.exists(target)

@@ -368,9 +368,9 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
             results.update({f"{name} ({os.path.basename(path)})": r for name, r in imported.items()})
     out = {name: r.__dict__ for name, r in results.items()}
     if as_json:
-        emit_json({"database": os.path.realpath(target), "created": created, "tables": out})
+        emit_json({"database": database.path, "created": created, "tables": out})
         return
-    click.echo(f"imported into {os.path.realpath(target)}" + (" (new database)" if created else ""))
+    click.echo(f"imported into {database.path}" + (" (new database)" if created else ""))
     table(["table", "read", "imported", "skipped", "changed"],
           [(name, r["read"], r["imported"],
             ", ".join(f"{n} {why}" for why, n in r["skipped"].items()) or "-",

@@ -171,3 +171,10 @@ def test_a_backup_of_postgres_copied_into_a_fresh_schema_holds_the_same_records(
 def test_the_help_of_backup_says_what_a_backup_of_postgresql_is(run):
     text = " ".join(run("db", "backup", "--help").stdout.split())
     assert "REPEATABLE READ" in text and "db copy" in text and "pg_dump" in text
+
+
+def test_a_url_where_a_file_or_directory_is_expected_is_named_without_its_password(run, url, tmp_path):
+    for args in (("db", "backup", url), ("db", "backup", str(tmp_path), url), ("db", "load", url),
+                 ("db", "dump", str(tmp_path), "--out", url)):
+        result = run(*args)
+        assert result.exit_code == 2 and SECRET not in result.output and "***" in result.stderr, result.output
