@@ -80,7 +80,7 @@ def test_up_down_and_stamp_are_refused_while_another_process_is_connected(run, o
         assert "\n" not in error and "in use by 1 other process(es)" in error and "--force" in error
         # Names the other process by its tag, where it connects from and its backends.
         assert f"cfxstore:{pgurl.parse(old).schema}:{holder.pid}@" in error and "node-7" in error
-        assert "from 127.0.0.1" in error and "backend pid" in error
+        assert " from " in error and "backend pid" in error  # the client's address, or "a local socket"
     assert version_of(old) == 1
 
 
