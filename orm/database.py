@@ -223,8 +223,13 @@ class Database:
     def _register_fresh(self, tables: list[tuple[str, Table]]) -> None:
         if self._shared is None:
             return
-        with self.begin(write=not self.readonly) as txn:
-            self._register(txn, tables)
+        if self.readonly:
+            with self.begin() as txn:
+                self._register(txn, tables)
+            return
+        # Processes registering the same tables at once (routers starting together on a fresh
+        # PostgreSQL schema) conflict on the catalog; the loser runs again and finds them recorded.
+        self.transact(lambda txn: self._register(txn, tables), retries=20)
 
     def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
         catalog: Catalog = self._live().catalog  # type: ignore[assignment]

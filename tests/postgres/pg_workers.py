@@ -1,9 +1,13 @@
-"""Worker processes for the PostgreSQL concurrency tests: python pg_workers.py URL N NAME -> prints attempts."""
+"""Worker processes for the PostgreSQL concurrency tests: python pg_workers.py URL N NAME [START] -> prints attempts.
+
+START (a time.time() value) makes every worker open the database at that same moment.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 import orm
 
@@ -14,8 +18,9 @@ class Counters(orm.Schema):
         self.log = orm.Map(2, key="str", value="uint64")
 
 
-def main(url: str, n: int, name: str) -> None:
+def main(url: str, n: int, name: str, start: float = 0.0) -> None:
     attempts = 0
+    time.sleep(max(0.0, start - time.time()))
     with orm.Database(url) as db:
         s = Counters.attach(db)
 
@@ -32,4 +37,4 @@ def main(url: str, n: int, name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], *map(float, sys.argv[4:5]))

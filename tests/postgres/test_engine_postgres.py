@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,15 @@ from pg_workers import Counters
 WORKERS = str(Path(__file__).with_name("pg_workers.py"))
 
 
-def test_concurrent_writers_in_separate_processes_lose_no_update(pg_url):
-    with orm.Database(pg_url) as db:
-        Counters.attach(db)
-    n, procs = 40, 3
-    children = [subprocess.Popen([sys.executable, WORKERS, pg_url, str(n), f"w{i}"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for i in range(procs)]
+@pytest.mark.parametrize("fresh", [False, True], ids=["attached-before", "fresh-schema"])
+def test_concurrent_writers_in_separate_processes_lose_no_update(pg_url, fresh):
+    if not fresh:
+        with orm.Database(pg_url) as db:
+            Counters.attach(db)
+    # Fresh: every worker creates the schema and registers the tables in the catalog at the same moment.
+    n, procs, start = 40, 3, time.time() + 2.0
+    children = [subprocess.Popen([sys.executable, WORKERS, pg_url, str(n), f"w{i}", str(start)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(procs)]
     results = []
     for child in children:
         out, err = child.communicate(timeout=240)
