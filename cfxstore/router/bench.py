@@ -1,12 +1,17 @@
 """Side-by-side benchmark: cfxstore's router stores vs Crossbar's.
 
     python -m cfxstore.router.bench [--n 20000] [--rounds 3] [--sync both|on|off] [--receivers 10]
+                                    [--postgres [URL]]
 
 Cookie stores (same machine, same run, same LMDB sync setting, fresh
 databases): Crossbar's CookieStoreDatabaseBacked vs cfxstore's store, driven
 through the interface Crossbar calls. Every timing of cfxstore's store
 includes committing its write-behind buffer, so ops/s are durable ops/s at
-the chosen sync setting. Crossbar's stores run without log output (in a
+the chosen sync setting. With --postgres the same store (same write-behind
+and cache, as in a router) also runs on PostgreSQL, in a schema
+``bench_router`` it creates and drops; PostgreSQL commits with the server's
+own durability settings whatever --sync says. URL defaults to
+CFXSTORE_TEST_PG or postgresql://postgres@127.0.0.1:5432/test. Crossbar's stores run without log output (in a
 router they also format an info line per call, so this favours Crossbar).
 
 Every cookie figure is the best of --rounds runs (each create round makes n
@@ -32,6 +37,8 @@ from typing import Any, Callable
 from orm.bench import timed
 
 from cfxstore.router.config import CookieConfig, DatabaseConfig
+
+PG_SCHEMA = "bench_router"
 
 
 class _Call:
@@ -65,15 +72,42 @@ def _crossbar_cookie_store(path: str, sync: bool) -> Any:
     return CookieStoreDatabaseBacked(path, config)
 
 
-def _cfxstore_cookie_store(path: str, sync: bool) -> Any:
-    """cfxstore's store with the default settings (write-behind, cache_ttl 1 s), on a fresh backend."""
+def _cfxstore_cookie_store(path: str, sync: bool, opened: list[Any] | None = None) -> Any:
+    """cfxstore's store with the default settings (write-behind, cache_ttl 1 s), on a fresh backend.
+
+    ``path`` is an LMDB directory or a PostgreSQL URL; the database handle is appended to ``opened``.
+    """
     from cfxstore.router.cookiebackend import CookieBackend
     from cfxstore.router.cookiestore import CfxCookieStore
     from cfxstore.router.services import NodeServices
 
     config = CookieConfig(database=DatabaseConfig(path=path, sync=sync), max_age=86400)
-    service = NodeServices(path, config.database).cookies
-    return CfxCookieStore(CookieBackend(service, config, _NoReactor()), config)
+    node = NodeServices(path, config.database)
+    if opened is not None:
+        opened.append(node.db)
+    return CfxCookieStore(CookieBackend(node.cookies, config, _NoReactor()), config)
+
+
+def _pg_default() -> str:
+    return os.environ.get("CFXSTORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _bench_pg_cookies(base: str, sync: bool, n: int, rounds: int) -> dict[str, float]:
+    """bench_cookies on PostgreSQL, in a fresh schema that is dropped afterwards."""
+    import psycopg
+
+    url = f"{base}{'&' if '?' in base else '?'}schema={PG_SCHEMA}"
+    opened: list[Any] = []
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+    try:
+        return bench_cookies(_cfxstore_cookie_store(url, sync, opened), n, rounds,
+                             reopen=lambda: _cfxstore_cookie_store(url, sync, opened))
+    finally:
+        for db in opened:
+            db.close()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
 
 
 def bench_cookies(store: Any, n: int, rounds: int, reopen: Callable[[], Any] | None = None) -> dict[str, float]:
@@ -163,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync", choices=["both", "on", "off"], default="both")
     parser.add_argument("--publications", type=int, default=5000)
     parser.add_argument("--receivers", type=int, default=10)
+    parser.add_argument("--postgres", nargs="?", const=_pg_default(), default=None, metavar="URL",
+                        help="also run cfxstore's cookie store on PostgreSQL at URL")
     args = parser.parse_args(argv)
 
     import crossbar  # noqa: F401  (Crossbar's import-time shims)
@@ -179,12 +215,18 @@ def main(argv: list[str] | None = None) -> int:
             crossbar_rates = bench_cookies(_crossbar_cookie_store(cb_path, sync), args.n, args.rounds)
             cfx_rates = bench_cookies(_cfxstore_cookie_store(cfx_path, sync), args.n, args.rounds,
                                       reopen=lambda: _cfxstore_cookie_store(cfx_path, sync))
-            print(f"{'op':<24}{'crossbar ops/s':>16}{'cfxstore ops/s':>16}{'ratio':>8}")
+            pg_rates = _bench_pg_cookies(args.postgres, sync, args.n, args.rounds) if args.postgres else {}
+            print(f"{'op':<24}{'crossbar ops/s':>16}{'cfxstore ops/s':>16}{'ratio':>8}"
+                  + (f"{'on postgres ops/s':>19}{'/crossbar':>10}{'/lmdb':>8}" if pg_rates else ""))
             for op, cb in crossbar_rates.items():
                 cfx = cfx_rates[op]
-                print(f"{op:<24}{cb:>16,.0f}{cfx:>16,.0f}{cfx / cb:>7.1f}x")
+                line = f"{op:<24}{cb:>16,.0f}{cfx:>16,.0f}{cfx / cb:>7.1f}x"
+                if pg_rates:
+                    pg = pg_rates[op]
+                    line += f"{pg:>19,.0f}{pg / cb:>9.2f}x{pg / cfx:>7.2f}x"
+                print(line)
 
-            del crossbar_rates, cfx_rates
+            del crossbar_rates, cfx_rates, pg_rates
             gc.collect()  # the cookie runs leave many objects behind; keep GC pauses out of the next run
             print(f"\n## realm store: {args.publications} publications x {args.receivers} receivers, "
                   f"LMDB sync={'on' if sync else 'off'}")
