@@ -16,7 +16,8 @@ router they also format an info line per call, so this favours Crossbar).
 
 Every cookie figure is the best of --rounds runs (each create round makes n
 new cookies; each setAuth round writes a new authextra; each cold round uses a
-freshly opened store). Every timing runs with the cyclic GC off, on both
+freshly opened store; each warm round reads the cookies again 500 at a time,
+each slice right after its first read, within the store's 1 s cache_ttl). Every timing runs with the cyclic GC off, on both
 sides, as timeit does.
 
 Realm stores: recording one publication with N deliveries, cfxstore (to disk,
@@ -39,6 +40,7 @@ from orm.bench import timed
 from cfxstore.router.config import CookieConfig, DatabaseConfig
 
 PG_SCHEMA = "bench_router"
+WARM_SLICE = 500  # cookies per warm pass: read within cache_ttl (1 s) of their first read on any engine
 
 
 class _Call:
@@ -128,9 +130,9 @@ def bench_cookies(store: Any, n: int, rounds: int, reopen: Callable[[], Any] | N
             flush()
         return run
 
-    def handshake(reader: Any) -> Callable[[], None]:
+    def handshake(reader: Any, some: list[str] | None = None) -> Callable[[], None]:
         def run() -> None:
-            for value in values:
+            for value in values if some is None else some:
                 if reader.exists(value):
                     reader.getAuth(value)
         return run
@@ -140,8 +142,16 @@ def bench_cookies(store: Any, n: int, rounds: int, reopen: Callable[[], Any] | N
     # Cold: a store that has not seen the cookies (as after a restart), so every pair reads the database.
     readers = [reopen() if reopen else store for _ in range(rounds)]
     rates["exists+getAuth (cold)"] = max(_rate(n, handshake(reader)) for reader in readers)
-    # Warm: the same cookies again at once (reconnects within cache_ttl).
-    rates["exists+getAuth (warm)"] = max(_rate(n, handshake(readers[-1])) for _ in range(rounds))
+    # Warm: the same cookies again at once (reconnects within cache_ttl), read a slice at a time right after
+    # the slice was read once, so that no entry expires even where a cold pass over all n takes longer than it.
+    def warm() -> float:
+        reader, seconds = readers[-1], 0.0
+        for i in range(0, n, WARM_SLICE):
+            handshake(reader, values[i:i + WARM_SLICE])()
+            seconds += timed(handshake(reader, values[i:i + WARM_SLICE]))
+        return n / seconds
+
+    rates["exists+getAuth (warm)"] = max(warm() for _ in range(rounds))
     return rates
 
 

@@ -16,6 +16,9 @@ cookies (connect, join by cookie, leave) over and over for ``--seconds``:
 
 Each figure is the best of ``--rounds`` runs, the two configurations taking
 turns. The clients run in this process on the same machine as the nodes.
+CPU per login is given for the nodes' processes, for the PostgreSQL server
+processes serving their connections (when the server is local) and for the
+clients.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import tempfile
 import time
 from typing import Any, Iterator
 
+from psycopg.conninfo import conninfo_to_dict
 from twisted.internet import defer
 
 from cfxstore.router.loginbench import REALM, _attempt, _cfx, _free_port, _Node, run_loops
@@ -89,6 +93,33 @@ def _cookies(ports: list[int], clients: int, ticket: str) -> Iterator[Any]:
     return jar
 
 
+def _server_cpu(nodes: list[_Node], pg_port: int) -> dict[int, float]:
+    """CPU seconds so far of each local PostgreSQL server process serving the nodes' connections, by pid.
+
+    They are found by TCP port: a node's connection to ``pg_port`` has the server process at its other end.
+    Empty when the server is on another machine.
+    """
+    import psutil
+
+    ports = set()
+    for node in nodes:
+        try:
+            root = psutil.Process(node.proc.pid)
+            for proc in [root, *root.children(recursive=True)]:
+                ports.update(c.laddr.port for c in proc.net_connections("tcp") if c.raddr and c.raddr.port == pg_port)
+        except psutil.Error:
+            pass
+    cpu = {}
+    for conn in psutil.net_connections("tcp"):
+        if conn.pid and conn.laddr.port == pg_port and conn.raddr and conn.raddr.port in ports:
+            try:
+                times = psutil.Process(conn.pid).cpu_times()
+                cpu[conn.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+    return cpu
+
+
 def _client_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -100,6 +131,7 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
     from cfxstore.database import open_database
 
     base = args.postgres
+    pg_port = int(conninfo_to_dict(base).get("port") or 5432)
     url = f"{base}{'&' if '?' in base else '?'}schema={SCHEMA}"
     tmp = tempfile.mkdtemp(prefix="cfxstore-clusterbench-")
     nodes: list[_Node] = []
@@ -119,25 +151,26 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
         cookies = yield _cookies([port_a, port_b], args.clients, ticket)
 
         configs = {"1 node": [port_a], "2 nodes": [port_a, port_b]}
-        best: dict[str, tuple[float, float, float, dict]] = {}
+        best: dict[str, tuple[float, float, float, float, dict]] = {}
         for _ in range(args.rounds):  # taking turns, so that a busy moment of the machine hits both
             for label, ports in configs.items():
-                router_cpu, client_cpu = a.cpu() + b.cpu(), _client_cpu()
+                router_cpu, client_cpu, server_cpu = a.cpu() + b.cpu(), _client_cpu(), _server_cpu(nodes, pg_port)
                 counts = yield run_loops(args.clients, args.seconds, lambda c, i, p=ports: _attempt(
                     p[i % len(p)], None, None, cookie=cookies[c]))
                 logins = max(counts["ok"], 1)
                 rate = counts["ok"] / counts["seconds"]
+                server = sum(t - server_cpu.get(pid, 0.0) for pid, t in _server_cpu(nodes, pg_port).items())
                 if label not in best or rate > best[label][0]:
                     best[label] = (rate, 1000 * (a.cpu() + b.cpu() - router_cpu) / logins,
-                                   1000 * (_client_cpu() - client_cpu) / logins, counts)
+                                   1000 * server / logins, 1000 * (_client_cpu() - client_cpu) / logins, counts)
 
         print("\n## cookie logins per second (connect + join by cookie + leave), one PostgreSQL database")
-        print(f"{'routers':<10}{'logins/s':>10}{'ratio':>8}{'router CPU/login':>18}{'client CPU/login':>18}"
-              f"{'failed':>8}")
+        print(f"{'routers':<10}{'logins/s':>10}{'ratio':>8}{'router CPU/login':>18}{'postgres CPU/login':>20}"
+              f"{'client CPU/login':>18}{'failed':>8}")
         one = best["1 node"][0]
-        for label, (rate, router_ms, client_ms, counts) in best.items():
-            print(f"{label:<10}{rate:>10.1f}{rate / one:>7.2f}x{router_ms:>15.2f} ms{client_ms:>15.2f} ms"
-                  f"{counts['evaluated'] + counts['throttled'] + counts['other']:>8}")
+        for label, (rate, router_ms, server_ms, client_ms, counts) in best.items():
+            print(f"{label:<10}{rate:>10.1f}{rate / one:>7.2f}x{router_ms:>15.2f} ms{server_ms:>17.2f} ms"
+                  f"{client_ms:>15.2f} ms{counts['evaluated'] + counts['throttled'] + counts['other']:>8}")
     finally:
         for node in nodes:
             node.stop()
