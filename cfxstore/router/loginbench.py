@@ -102,9 +102,10 @@ class _Node:
                 self.proc.wait(10)
 
 
-def _cfx(args: list[str], env: dict[str, str] | None = None) -> str:
+def _cfx(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     result = subprocess.run([sys.executable, "-m", "cfxstore.cli.main", *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=120, cwd=tempfile.gettempdir())
+                            env={**os.environ, **(env or {})}, timeout=120, cwd=tempfile.gettempdir(),
+                            input=stdin)
     if result.returncode != 0:
         raise RuntimeError(f"cfxstore {' '.join(args)} failed: {result.stderr}")
     return result.stdout
@@ -135,7 +136,8 @@ def cfxstore_node(tmp: str, env: dict[str, str] | None = None, auth_only: bool =
     tickets: dict[str, str] = {}
     out = _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "generated"], env)
     tickets["generated"] = out.rsplit(":", 1)[1].strip()
-    _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "--ticket", CHOSEN_TICKET, "chosen"], env)
+    _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "--choose-ticket", "chosen"], env,
+         stdin=CHOSEN_TICKET + "\n")  # the CLI reads a chosen ticket from stdin, never from its arguments
     tickets["chosen"] = CHOSEN_TICKET
     node = _Node([sys.executable, "-m", "cfxstore.cli.main", "router", "start", "--cbdir", cbdir], cbdir, port, env)
     return node, port, tickets
