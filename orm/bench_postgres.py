@@ -30,6 +30,38 @@ from orm.engine.postgres import _Statements
 SCHEMA = "bench_orm"
 
 
+def default_url() -> str:
+    """The server the benchmarks use unless told: CFXSTORE_TEST_PG, else the local test database."""
+    return os.environ.get("CFXSTORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def server_url(value: str) -> str:
+    """An argparse type: a postgresql:// URL (anything else would name an LMDB directory)."""
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError("not a postgresql:// URL")  # the value may hold a password
+    return value
+
+
+def _sizes(value: str) -> list[int]:
+    try:
+        sizes = [int(size) for size in value.split(",") if size.strip()]
+    except ValueError:
+        sizes = [-1]
+    if any(size < 0 for size in sizes) or sizes != sorted(sizes):
+        raise argparse.ArgumentTypeError(f"not ascending row counts separated by commas: {value!r}")
+    return sizes
+
+
+def in_schema(base: str, schema: str) -> str:
+    """The orm URL of ``schema`` on the server at ``base``."""
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
+
+
+def drop_schema(base: str, schema: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def _rate(n: int, fn) -> float:
     start = time.perf_counter()
     fn()
@@ -160,15 +192,14 @@ def engine(url: str, n: int, values: list[bytes]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m orm.bench_postgres", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("url", nargs="?", default=os.environ.get("CFXSTORE_TEST_PG",
-                                                                 "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("url", nargs="?", type=server_url, default=default_url())
     parser.add_argument("n", nargs="?", type=int, default=5000, help="operations per put/get/range run")
-    parser.add_argument("--counts", default="1000,10000,100000,1000000", help="table sizes to count at")
+    parser.add_argument("--counts", type=_sizes, default="1000,10000,100000,1000000",
+                        help="ascending table sizes to count at")
     args = parser.parse_args()
-    base, n = args.url, args.n
-    sizes = [int(size) for size in args.counts.split(",") if size.strip()]
+    base, n, sizes = args.url, args.n, args.counts
     values = [os.urandom(100) for _ in range(n)]
-    url = f"{base}{'&' if '?' in base else '?'}schema={SCHEMA}"
+    url = in_schema(base, SCHEMA)
     try:
         engine(url, n, values)  # creates the schema and table the raw run uses, warms the server
         mine: dict[str, float] = {}
@@ -183,8 +214,7 @@ def main() -> None:
         if sizes:
             counts(url, base, sizes)
     finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        drop_schema(base, SCHEMA)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import tempfile
 from typing import Any, Callable
 
 from orm.bench import timed
+from orm.bench_postgres import default_url, drop_schema, in_schema, server_url
 
 from cfxstore.router.config import CookieConfig, DatabaseConfig
 
@@ -90,26 +91,18 @@ def _cfxstore_cookie_store(path: str, sync: bool, opened: list[Any] | None = Non
     return CfxCookieStore(CookieBackend(node.cookies, config, _NoReactor()), config)
 
 
-def _pg_default() -> str:
-    return os.environ.get("CFXSTORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 def _bench_pg_cookies(base: str, sync: bool, n: int, rounds: int) -> dict[str, float]:
     """bench_cookies on PostgreSQL, in a fresh schema that is dropped afterwards."""
-    import psycopg
-
-    url = f"{base}{'&' if '?' in base else '?'}schema={PG_SCHEMA}"
+    url = in_schema(base, PG_SCHEMA)
     opened: list[Any] = []
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+    drop_schema(base, PG_SCHEMA)
     try:
         return bench_cookies(_cfxstore_cookie_store(url, sync, opened), n, rounds,
                              reopen=lambda: _cfxstore_cookie_store(url, sync, opened))
     finally:
         for db in opened:
             db.close()
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        drop_schema(base, PG_SCHEMA)
 
 
 def bench_cookies(store: Any, n: int, rounds: int, reopen: Callable[[], Any] | None = None) -> dict[str, float]:
@@ -207,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync", choices=["both", "on", "off"], default="both")
     parser.add_argument("--publications", type=int, default=5000)
     parser.add_argument("--receivers", type=int, default=10)
-    parser.add_argument("--postgres", nargs="?", const=_pg_default(), default=None, metavar="URL",
+    parser.add_argument("--postgres", nargs="?", type=server_url, const=default_url(), default=None, metavar="URL",
                         help="also run cfxstore's cookie store on PostgreSQL at URL")
     args = parser.parse_args(argv)
 

@@ -37,6 +37,8 @@ from typing import Any, Iterator
 from psycopg.conninfo import conninfo_to_dict
 from twisted.internet import defer
 
+from orm.bench_postgres import default_url, drop_schema, in_schema, server_url
+
 from cfxstore.router.loginbench import REALM, _attempt, _cfx, _free_port, _Node, run_loops
 
 SCHEMA = "bench_cluster"
@@ -67,13 +69,6 @@ def cluster_node(tmp: str, name: str, url: str) -> tuple[_Node, int]:
     with open(path, "w") as f:
         json.dump(config, f)
     return _Node([sys.executable, "-m", "cfxstore.cli.main", "router", "start", "--cbdir", cbdir], cbdir, port), port
-
-
-def _reset(base: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 
 @defer.inlineCallbacks
@@ -132,10 +127,10 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
 
     base = args.postgres
     pg_port = int(conninfo_to_dict(base).get("port") or 5432)
-    url = f"{base}{'&' if '?' in base else '?'}schema={SCHEMA}"
+    url = in_schema(base, SCHEMA)
     tmp = tempfile.mkdtemp(prefix="cfxstore-clusterbench-")
     nodes: list[_Node] = []
-    _reset(base)
+    drop_schema(base, SCHEMA)
     try:
         print(f"# cfxstore cluster bench: python {platform.python_version()}, {platform.machine()}, "
               f"{os.cpu_count()} cpu(s) shared by the nodes and the clients, {args.clients} concurrent clients, "
@@ -175,7 +170,7 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
         for node in nodes:
             node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-        _reset(base)
+        drop_schema(base, SCHEMA)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="figures are the best of this many runs")
-    parser.add_argument("--postgres", default=os.environ.get("CFXSTORE_TEST_PG",
-                                                             "postgresql://postgres@127.0.0.1:5432/test"),
+    parser.add_argument("--postgres", type=server_url, default=default_url(),
                         metavar="URL", help="the PostgreSQL server (a schema bench_cluster is created and dropped)")
     args = parser.parse_args(argv)
 
