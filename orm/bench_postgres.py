@@ -46,8 +46,8 @@ def _sizes(value: str) -> list[int]:
     try:
         sizes = [int(size) for size in value.split(",") if size.strip()]
     except ValueError:
-        sizes = [-1]
-    if any(size < 0 for size in sizes) or sizes != sorted(sizes):
+        sizes = [0]
+    if any(size < 1 for size in sizes) or sizes != sorted(sizes):
         raise argparse.ArgumentTypeError(f"not ascending row counts separated by commas: {value!r}")
     return sizes
 
@@ -120,7 +120,7 @@ def _count_seconds(db: orm.Database, table: orm.Map, rows: int) -> float:
             got = table.count(txn)
         best = min(best, time.perf_counter() - start)
         if got != rows:
-            raise AssertionError(f"count returned {got}, expected {rows}")
+            raise RuntimeError(f"count returned {got}, expected {rows}")
     return best
 
 
@@ -164,7 +164,8 @@ def counts(url: str, base: str, sizes: list[int]) -> None:
             lmdb = _count_seconds(lm, lm_table, rows)
             per_k = 1e6 / (rows / 1000)
             print(f"{rows:>10,} {fresh * 1e3:>9.2f} {fresh * per_k:>11.1f} {vacuumed * 1e3:>15.2f} "
-                  f"{vacuumed * per_k:>11.1f} {_plan(base, pg_table._h):>20} {lmdb * 1e6:>8.1f} {vacuumed / lmdb:>16,.0f}x")
+                  f"{vacuumed * per_k:>11.1f} {_plan(base, pg_table._h):>20} {lmdb * 1e6:>8.1f} "
+                  f"{vacuumed / lmdb:>16,.0f}x")
 
 
 def engine(url: str, n: int, values: list[bytes]) -> dict[str, float]:

@@ -6,19 +6,20 @@
 Cookie stores (same machine, same run, same LMDB sync setting, fresh
 databases): Crossbar's CookieStoreDatabaseBacked vs cfxstore's store, driven
 through the interface Crossbar calls. Every timing of cfxstore's store
-includes committing its write-behind buffer, so ops/s are durable ops/s at
-the chosen sync setting. With --postgres the same store (same write-behind
-and cache, as in a router) also runs on PostgreSQL, in a schema
-``bench_router`` it creates and drops; PostgreSQL commits with the server's
-own durability settings whatever --sync says. URL defaults to
-CFXSTORE_TEST_PG or postgresql://postgres@127.0.0.1:5432/test. Crossbar's stores run without log output (in a
-router they also format an info line per call, so this favours Crossbar).
+includes committing its write-behind buffer, so ops/s are durable ops/s at the
+chosen sync setting. With --postgres the same store (same write-behind and
+cache, as in a router) also runs on PostgreSQL, in a schema ``bench_router``
+it creates and drops; PostgreSQL commits with the server's own durability
+settings whatever --sync says. URL defaults to CFXSTORE_TEST_PG or
+postgresql://postgres@127.0.0.1:5432/test. Crossbar's stores run without log
+output (in a router they also format an info line per call, so this favours
+Crossbar).
 
 Every cookie figure is the best of --rounds runs (each create round makes n
 new cookies; each setAuth round writes a new authextra; each cold round uses a
 freshly opened store; each warm round reads the cookies again 500 at a time,
-each slice right after its first read, within the store's 1 s cache_ttl). Every timing runs with the cyclic GC off, on both
-sides, as timeit does.
+each slice right after its first read, within the store's 1 s cache_ttl).
+Every timing runs with the cyclic GC off, on both sides, as timeit does.
 
 Realm stores: recording one publication with N deliveries, cfxstore (to disk,
 including the final commit) vs Crossbar's memory store (RAM only).
