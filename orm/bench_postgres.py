@@ -48,7 +48,7 @@ def _sizes(value: str) -> list[int]:
     except ValueError:
         sizes = [0]
     if any(size < 1 for size in sizes) or sizes != sorted(sizes):
-        raise argparse.ArgumentTypeError(f"not ascending row counts separated by commas: {value!r}")
+        raise argparse.ArgumentTypeError(f"not positive row counts in ascending order, separated by commas: {value!r}")
     return sizes
 
 
