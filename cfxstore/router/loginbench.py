@@ -102,9 +102,10 @@ class _Node:
                 self.proc.wait(10)
 
 
-def _cfx(args: list[str], env: dict[str, str] | None = None) -> str:
+def _cfx(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     result = subprocess.run([sys.executable, "-m", "cfxstore.cli.main", *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=120, cwd=tempfile.gettempdir())
+                            env={**os.environ, **(env or {})}, timeout=120, cwd=tempfile.gettempdir(),
+                            input=stdin)
     if result.returncode != 0:
         raise RuntimeError(f"cfxstore {' '.join(args)} failed: {result.stderr}")
     return result.stdout
@@ -135,7 +136,8 @@ def cfxstore_node(tmp: str, env: dict[str, str] | None = None, auth_only: bool =
     tickets: dict[str, str] = {}
     out = _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "generated"], env)
     tickets["generated"] = out.rsplit(":", 1)[1].strip()
-    _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "--ticket", CHOSEN_TICKET, "chosen"], env)
+    _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "--choose-ticket", "chosen"], env,
+         stdin=CHOSEN_TICKET + "\n")  # the CLI reads a chosen ticket from stdin, never from its arguments
     tickets["chosen"] = CHOSEN_TICKET
     node = _Node([sys.executable, "-m", "cfxstore.cli.main", "router", "start", "--cbdir", cbdir], cbdir, port, env)
     return node, port, tickets
@@ -178,10 +180,15 @@ def crossbar_node(tmp: str, ticket: str, function: bool = False) -> tuple[_Node,
 
 # --- the clients (Twisted, in this process) ---
 
-def _attempt(port: int, authid: str, ticket: str) -> Any:
-    """One connect + join + leave; fires with "ok" or the denial message."""
+def _attempt(port: int, authid: str | None, ticket: str | None, cookie: str | None = None,
+             jar: list[str] | None = None) -> Any:
+    """One connect + join + leave; fires with "ok" or the denial message.
+
+    With ``cookie`` ("name=value") it joins by cookie alone; with ``jar`` the
+    response's Set-Cookie header (if any) is appended to it.
+    """
     from autobahn.twisted.wamp import ApplicationSession
-    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
     from autobahn.wamp.types import ComponentConfig
     from twisted.internet import reactor
     from twisted.internet.endpoints import TCP4ClientEndpoint
@@ -192,7 +199,7 @@ def _attempt(port: int, authid: str, ticket: str) -> Any:
         outcome = "disconnected"
 
         def onConnect(self) -> None:
-            self.join(REALM, authmethods=["ticket"], authid=authid)
+            self.join(REALM, authmethods=["cookie"] if cookie else ["ticket"], authid=authid)
 
         def onChallenge(self, challenge: Any) -> str:
             return ticket
@@ -210,30 +217,43 @@ def _attempt(port: int, authid: str, ticket: str) -> Any:
             if not done.called:
                 done.callback(self.outcome)
 
-    factory = WampWebSocketClientFactory(lambda: Session(ComponentConfig(REALM)), url=f"ws://127.0.0.1:{port}/")
+    class Protocol(WampWebSocketClientProtocol):
+        def onConnect(self, response: Any) -> Any:
+            if jar is not None and response.headers.get("set-cookie"):
+                jar.append(response.headers["set-cookie"].split(";", 1)[0])
+            return super().onConnect(response)
+
+    factory = WampWebSocketClientFactory(lambda: Session(ComponentConfig(REALM)), url=f"ws://127.0.0.1:{port}/",
+                                         headers={"Cookie": cookie} if cookie else None)
+    factory.protocol = Protocol
     d = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10).connect(factory)
     d.addErrback(lambda failure: done.called or done.callback(f"connect failed: {failure.value}"))
     return done
 
 
-def run_clients(port: int, clients: int, seconds: float, credentials: Callable[[int], tuple[str, str]]) -> Any:
-    """``clients`` loops of attempts for ``seconds``; fires with counts: ok, evaluated, throttled, other."""
+def run_loops(clients: int, seconds: float, attempt: Callable[[int, int], Any]) -> Any:
+    """``clients`` loops of ``attempt(client, serial)`` (a Deferred outcome) for ``seconds``;
+    fires with counts: ok, evaluated, throttled, other."""
     counts = {"ok": 0, "evaluated": 0, "throttled": 0, "other": 0}
     serial = iter(range(10**9))
     deadline = time.monotonic() + seconds
 
     @defer.inlineCallbacks
-    def loop() -> Iterator[Any]:
+    def loop(client: int) -> Iterator[Any]:
         while time.monotonic() < deadline:
-            authid, ticket = credentials(next(serial))
-            outcome = str((yield _attempt(port, authid, ticket)))
+            outcome = str((yield attempt(client, next(serial))))
             counts["ok" if outcome == "ok" else "throttled" if "too many" in outcome or "busy" in outcome
                    else "evaluated" if "invalid" in outcome else "other"] += 1
 
     started = time.monotonic()
-    d = defer.gatherResults([loop() for _ in range(clients)])
+    d = defer.gatherResults([loop(client) for client in range(clients)])
     d.addCallback(lambda _: {**counts, "seconds": time.monotonic() - started})
     return d
+
+
+def run_clients(port: int, clients: int, seconds: float, credentials: Callable[[int], tuple[str, str]]) -> Any:
+    """``clients`` loops of ticket logins for ``seconds``; fires with counts as run_loops."""
+    return run_loops(clients, seconds, lambda _, serial: _attempt(port, *credentials(serial)))
 
 
 def _rate(counts: dict, key: str) -> float:
