@@ -1,6 +1,6 @@
 """The change feed: every change made through the service layer, numbered in commit order.
 
-Each change appends an entry to MrealmSchema.changes in the transaction that
+Each change appends an entry to the ``changes`` table in the transaction that
 makes it, so the entry commits or aborts with the change, whichever process
 made it (the CLI, a service, a management API)::
 
@@ -12,6 +12,10 @@ when old entries are trimmed (the newest KEEP entries are kept). Readers
 read what lies after it. They are woken at once by commits in their own
 process, on PostgreSQL by a notification on CHANNEL sent with the commit,
 and otherwise find changes by checking the stored sequence.
+
+The table is a schema of its own, attached only by writers and followers:
+like every table it is created when first attached for writing, and
+read-only opens of a database written before it existed never need it.
 """
 
 from __future__ import annotations
@@ -19,10 +23,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import orm
-from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.timeutil import now_ns
 
-__all__ = ["ChangeFeed", "append", "on_local_commit", "META_KEY", "CHANNEL", "KEEP"]
+__all__ = ["ChangeFeedSchema", "ChangeFeed", "append", "on_local_commit", "META_KEY", "CHANNEL", "KEEP"]
 
 META_KEY = "cfxstore.changes.sequence"
 #: PostgreSQL notification channel; the payload carries nothing, the stored sequence says what is new.
@@ -31,6 +34,15 @@ CHANNEL = "cfxstore-changes"
 KEEP = 10_000
 
 _listeners: list[Callable[[], None]] = []
+
+
+class ChangeFeedSchema(orm.Schema):
+    """The change feed: slot 65, in the range of the management realm's tables (MrealmSchema)."""
+
+    changes: orm.Map
+
+    def attach(self, db: orm.Database) -> None:
+        self.changes = orm.Map(65, key="uint64", value="cbor")
 
 
 def append(db: orm.Database, table: orm.Map, txn: Any, kind: str, op: str, record: dict[str, Any]) -> int:
@@ -63,7 +75,7 @@ class ChangeFeed:
 
     def __init__(self, db: orm.Database) -> None:
         self.db = db
-        self.table = MrealmSchema.attach(db).changes
+        self.table = ChangeFeedSchema.attach(db).changes
 
     def last(self) -> int:
         """The sequence of the newest change (0: none yet)."""

@@ -45,6 +45,8 @@ class Management(Service):
         self.db = db
         self.global_schema = GlobalSchema.attach(db)
         self.mrealm_schema = MrealmSchema.attach(db)
+        # Read-only: nothing to append (and the table may not exist yet in an older database).
+        self._changes = None if db.readonly else feed.ChangeFeedSchema.attach(db).changes
         self._credentials = credentials
         self._listeners: list[Listener] = []
         self._collections = {name: (PrincipalCollection if name == "principal" else Collection)(self, kind)
@@ -115,7 +117,7 @@ class Management(Service):
         if kind.authz:
             generation.bump(self.db, txn)
         if not kind.internal:  # credentials hold derived secrets: never in the feed
-            feed.append(self.db, self.mrealm_schema.changes, txn, kind.name, op, to_wire(record))
+            feed.append(self.db, self._changes, txn, kind.name, op, to_wire(record))
         if self._listeners:
             txn.on_commit(lambda: self.notify(kind.name, op, record))
 

@@ -6,7 +6,7 @@ Slots by area (main tables / their indexes):
   50-54 router clusters and worker groups          150-154
   55-59 web clusters and web services              155-159
   60-64 node and worker heartbeat logs             160-164
-  65    the management change feed
+  65    the management change feed (cfxstore.management.feed.ChangeFeedSchema)
   66-69 reserved                                   165-179 reserved
 """
 
@@ -57,7 +57,6 @@ class MrealmSchema(orm.Schema):
     webservices: orm.Map
     node_logs: orm.Map
     worker_logs: orm.Map
-    changes: orm.Map
 
     def attach(self, db: orm.Database) -> None:
         # -- application realms, roles, permissions (40-44, 140-144)
@@ -170,7 +169,3 @@ class MrealmSchema(orm.Schema):
             "idx_worker_logs_by_worker", self.idx_worker_logs_by_worker,
             lambda g: (g.node_oid, g.worker_id, g.timestamp), unique=False,
         )
-
-        # -- the management change feed (65): sequence -> change, appended in the
-        # transaction of each change (cfxstore/management/feed.py).
-        self.changes = orm.Map(65, key="uint64", value="cbor")

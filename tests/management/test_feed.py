@@ -148,3 +148,19 @@ def test_on_postgresql_a_change_in_another_process_notifies_and_is_read_from_the
         entries = reader.after(0)
         assert [(e["kind"], e["op"], e["record"]["name"]) for _, e in entries] == [("role", "created", "pg-0")]
         assert reader.last() == entries[-1][0]
+
+
+def test_a_database_from_before_the_feed_reads_read_only_and_gains_the_feed_when_written(tmp_path):
+    from cfxstore.credentials.service import CredentialService
+    from cfxstore.globalschema.schema import GlobalSchema
+
+    path = str(tmp_path / "old")
+    with open_database(path) as database:  # the management tables as they were before the feed
+        GlobalSchema.attach(database)
+        CredentialService(database).add_principal(realm="realm1", authid="ann", role="user")
+        assert "changes" not in {e["name"] for e in database.catalog().values()}
+    with open_database(path, readonly=True) as database:
+        assert [p.authid for p in Management(database).principals.list().items] == ["ann"]
+    with open_database(path) as database:
+        Management(database).roles.create(name="first-change")
+        assert _entries(database) == [("role", "created", "first-change")]
