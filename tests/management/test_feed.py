@@ -164,3 +164,21 @@ def test_a_database_from_before_the_feed_reads_read_only_and_gains_the_feed_when
     with open_database(path) as database:
         Management(database).roles.create(name="first-change")
         assert _entries(database) == [("role", "created", "first-change")]
+
+
+def test_principal_commands_of_the_cli_enter_the_feed_without_their_secrets(tmp_path):
+    from click.testing import CliRunner
+
+    from cfxstore.cli.main import cli
+
+    path = str(tmp_path / "cli")
+    run = CliRunner()
+    for args, stdin in ((["add", "bo", "--role", "user", "--password-stdin", "--create"], "bos-ticket-1\n"),
+                        (["passwd", "bo", "--generate"], None), (["remove", "bo", "--yes"], None)):
+        result = run.invoke(cli, ["principals", *args, "--db", path], input=stdin)
+        assert result.exit_code == 0, result.output
+    with open_database(path) as database:
+        entries = list(ChangeFeed(database).follow(0))
+    assert [(e["kind"], e["op"], e["record"]["authid"]) for _, e in entries] == [
+        ("principal", "created", "bo"), ("principal", "updated", "bo"), ("principal", "deleted", "bo")]
+    assert "bos-ticket-1" not in repr(entries)
