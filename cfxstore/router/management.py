@@ -30,8 +30,8 @@ from twisted.internet import reactor, threads
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import LoopingCall
 
-from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
 from cfxstore.management import feed
+from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
 from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuthorized
 from cfxstore.management.service import Management
 from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
@@ -116,8 +116,13 @@ class ManagementComponent(ApplicationSession):
 
     def _publish_new(self) -> None:
         # Runs on the reactor thread only, so each entry is published once.
-        if not self.is_attached() or self._feed.last() <= self._position:
-            return
+        try:
+            if self.is_attached() and self._feed.last() > self._position:
+                self._publish_after()
+        except Exception:  # a database that is briefly unreachable: the next wake-up reads again
+            self.log.failure("cfxstore management: reading the change feed failed")
+
+    def _publish_after(self) -> None:
         for seq, entry in self._feed.follow(self._position):
             if seq > self._position + 1:
                 self.log.warn("cfxstore management: changes {first}..{last} were trimmed from the feed before "
