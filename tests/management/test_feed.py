@@ -119,14 +119,7 @@ def _create_roles(path: str, prefix: str, n: int) -> None:
 
 @pytest.fixture
 def pg_url():
-    reason = pg.unreachable()
-    if reason:
-        pytest.skip(reason)
-    import uuid
-
-    schema = "t_" + uuid.uuid4().hex[:24]
-    yield pg.url_for(schema)
-    pg.drop_schemas({schema})
+    yield from pg.private_url()
 
 
 def test_on_postgresql_a_change_in_another_process_notifies_and_is_read_from_the_feed(pg_url):
