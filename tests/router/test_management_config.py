@@ -121,7 +121,7 @@ def test_the_config_check_reports_every_bad_key_at_once():
                            f"workers[0].components[{m}].extra.prefix", f"workers[0].components[{a}].extra.path"])
 
 
-def test_the_helpers_config_and_other_components_pass_the_check():
+def test_a_config_from_add_management_and_other_components_pass_the_check():
     config, _, _ = _config()
     config["workers"][0]["components"].append({"type": "class", "classname": "example.Other", "realm": "realm1",
                                                "role": "app", "extra": {"colour": "red"}})
