@@ -32,6 +32,8 @@ META_KEY = "cfxstore.changes.sequence"
 CHANNEL = "cfxstore-changes"
 #: Entries kept; each append drops the one this many places back.
 KEEP = 10_000
+#: Entries read per transaction while following.
+BATCH = 1000
 
 _listeners: list[Callable[[], None]] = []
 
@@ -82,7 +84,7 @@ class ChangeFeed:
         with self.db.begin() as txn:
             return self.db.get_meta(txn, META_KEY, 0) or 0
 
-    def after(self, position: int, limit: int = 1000) -> list[tuple[int, dict[str, Any]]]:
+    def after(self, position: int, limit: int = BATCH) -> list[tuple[int, dict[str, Any]]]:
         """Up to limit (sequence, entry) pairs after position, oldest first."""
         with self.db.begin() as txn:
             return list(self.table.select(txn, from_key=position + 1, limit=limit))
@@ -92,6 +94,6 @@ class ChangeFeed:
         while True:
             batch = self.after(position)
             yield from batch
-            if len(batch) < 1000:
+            if len(batch) < BATCH:
                 return
             position = batch[-1][0]
