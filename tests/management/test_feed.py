@@ -175,3 +175,12 @@ def test_principal_commands_of_the_cli_enter_the_feed_without_their_secrets(tmp_
     assert [(e["kind"], e["op"], e["record"]["authid"]) for _, e in entries] == [
         ("principal", "created", "bo"), ("principal", "updated", "bo"), ("principal", "deleted", "bo")]
     assert "bos-ticket-1" not in repr(entries)
+
+
+def test_following_reads_past_one_batch(mgmt, db):
+    with db.begin(write=True) as txn:
+        for i in range(feed.BATCH + 5):
+            mgmt.routerclusters.create(txn, name=f"b{i}")
+    seqs = [seq for seq, _ in ChangeFeed(db).follow(0)]
+    assert seqs == list(range(1, feed.BATCH + 6))
+    assert [seq for seq, _ in ChangeFeed(db).follow(feed.BATCH)] == list(range(feed.BATCH + 1, feed.BATCH + 6))
