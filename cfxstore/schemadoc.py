@@ -30,6 +30,7 @@ SCHEMAS: tuple[tuple[str, str], ...] = (
     ("cfxstore.realmstore.schema", "RealmStore"),
     ("cfxstore.globalschema.schema", "GlobalSchema"),
     ("cfxstore.mrealm.schema", "MrealmSchema"),
+    ("cfxstore.management.feed", "ChangeFeedSchema"),
 )
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "schemas.md"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import lru_cache
+from typing import Any, Callable, Iterator
 
 #: Where tests find PostgreSQL (trust auth); a database per run is not needed, a schema per test is.
 URL = os.environ.get("CFXSTORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -45,3 +46,32 @@ def drop_schemas(schemas: set[str]) -> None:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
             except psycopg.errors.LockNotAvailable:
                 pass
+
+
+def private_url() -> Iterator[str]:
+    """For a fixture: the URL of a new schema of its own, dropped afterwards (skips if unreachable)."""
+    import uuid
+
+    import pytest
+
+    reason = unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:24]
+    yield url_for(schema)
+    drop_schemas({schema})
+
+
+def on_postgres(url: str) -> Callable[[Any], None]:
+    """A node config edit: every "path": "cfxstore-db" (the node's own database) becomes url."""
+    def edit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "path" and value == "cfxstore-db":
+                    node[key] = url
+                else:
+                    edit(value)
+        elif isinstance(node, list):
+            for item in node:
+                edit(item)
+    return edit

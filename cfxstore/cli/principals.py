@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import secrets
 import sys
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -17,6 +18,9 @@ import click
 from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Random bytes of a generated ticket (192 bits).
+GENERATED_BYTES = 24
 
 _realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
 _method_option = click.option("--method", type=click.Choice(["ticket", "wampcra"]), default="ticket",
@@ -37,10 +41,11 @@ def _credential_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from cfxstore.credentials.service import CredentialError
+        from cfxstore.management.errors import ManagementError
 
         try:
             return fn(*args, **kwargs)
-        except CredentialError as exc:
+        except (CredentialError, ManagementError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -74,6 +79,24 @@ def _service(path: str | None, readonly: bool, *, create: bool = False) -> Itera
         yield CredentialService(database)
 
 
+@contextlib.contextmanager
+def _management(path: str | None, *, create: bool = False) -> Iterator[Any]:
+    """The service layer (secrets through a CredentialService): its changes reach the change feed."""
+    from cfxstore.management import Management
+
+    with _service(path, readonly=False, create=create) as service:
+        yield Management(service.db, credentials=service)
+
+
+def _principal(mgmt: Any, realm: str, authid: str) -> Any:
+    from cfxstore.management.errors import InvalidArgument, NotFound
+
+    try:
+        return mgmt.principals.get_by((realm, authid))
+    except (NotFound, InvalidArgument):  # a name no index can hold names no principal either
+        return None
+
+
 def _require_usable(path: str | None) -> None:
     """The errors opening the database would give (missing, wrong kind, old schema), without writing."""
     from cfxstore.migrate.access import open_existing
@@ -88,14 +111,13 @@ def _has_tables(path: str | None) -> bool:
         return any(e["name"] == "principals" for e in database.catalog().values())
 
 
-def _set_secret(service: Any, realm: str, authid: str, method: str, secret: str | None) -> str | None:
+def _set_secret(mgmt: Any, principal: Any, method: str, secret: str | None, txn: Any = None) -> str | None:
     """Store the secret (a generated ticket if secret is None); returns the generated ticket."""
     if secret is None:
-        return service.generate_ticket(realm, authid)
-    if method == "ticket":
-        service.set_ticket(realm, authid, secret)
-    else:
-        service.set_wampcra(realm, authid, secret)
+        ticket = secrets.token_urlsafe(GENERATED_BYTES)
+        mgmt.principals.set_secret(principal.oid, "ticket", ticket, txn, generated=True)
+        return ticket
+    mgmt.principals.set_secret(principal.oid, method, secret, txn)
     return None
 
 
@@ -130,14 +152,13 @@ def add(authid: str, db: str | None, realm: str, role: str, method: str, passwor
         _require_usable(db)  # before asking for a secret
     secret = None if no_secret or generate else _read_secret(password_stdin, f"{method} for {authid}")
     generated = None
-    with _service(db, readonly=False, create=create) as service:
-        service.add_principal(realm=realm, authid=authid, role=role)
-        if secret is not None or generate:
-            try:
-                generated = _set_secret(service, realm, authid, method, secret)
-            except BaseException:
-                service.remove_principal(realm, authid)  # no principal without the secret asked for
-                raise
+    with _management(db, create=create) as mgmt:
+        if generate:  # the principal and its ticket in one transaction
+            generated = mgmt.write(None, lambda txn: _set_secret(
+                mgmt, mgmt.principals.create(txn, realm=realm, authid=authid, role=role), "ticket", None, txn))
+        else:  # a chosen secret is hashed before the one write of principal and secret
+            mgmt.principals.create(realm=realm, authid=authid, role=role,
+                                   **({method: secret} if secret is not None else {}))
     if as_json:
         emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method,
                    **({"ticket": generated} if generated else {})})
@@ -190,8 +211,11 @@ def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin:
     _check_generate(generate, method)
     _require_usable(db)  # before asking for a secret
     secret = None if generate else _read_secret(password_stdin, f"new {method} for {authid}")
-    with _service(db, readonly=False) as service:
-        generated = _set_secret(service, realm, authid, method, secret)
+    with _management(db) as mgmt:
+        principal = _principal(mgmt, realm, authid)
+        if principal is None:
+            raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
+        generated = _set_secret(mgmt, principal, method, secret)
     if as_json:
         emit_json({"realm": realm, "authid": authid, "method": method, **({"ticket": generated} if generated else {})})
     else:
@@ -209,13 +233,14 @@ def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin:
 @_credential_errors
 def remove(authid: str, db: str | None, realm: str, yes: bool, as_json: bool) -> None:
     """Remove AUTHID and all its secrets."""
-    with _service(db, readonly=False) as service:
+    with _management(db) as mgmt:
         # A missing database or principal is named before anything is asked.
-        if service.get_principal(realm, authid) is not None and not yes and not as_json:
+        principal = _principal(mgmt, realm, authid)
+        if principal is None:
+            raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
+        if not yes and not as_json:
             click.confirm(f"remove principal {authid!r} from realm {realm!r}?", abort=True)
-        removed = service.remove_principal(realm, authid)
-    if not removed:
-        raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
+        mgmt.principals.delete(principal.oid)  # its credentials go with it
     if as_json:
         emit_json({"realm": realm, "authid": authid, "removed": True})
     else:

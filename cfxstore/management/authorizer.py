@@ -94,12 +94,9 @@ class StoreAuthorizer:
             if arealm is None or role is None or s.arealm_role_associations[txn, (arealm.oid, role.oid)] is None:
                 rules = None
             else:
+                # In URI order: of patterns with the same start the last counts, as in Crossbar.
                 oids = s.idx_permissions_by_uri.select(txn, prefix=(role.oid,), return_keys=False)
                 rules = Rules(s.permissions[txn, oid] for oid in oids)
-        if self.cache and (rules is None or all(p.cache for p in _all(rules))):
+        if self.cache and (rules is None or all(p.cache for p in rules.permissions())):
             self._rules[key] = rules
         return rules
-
-
-def _all(rules: Rules) -> list[Any]:
-    return [*rules.exact.values(), *(p for _, p in rules.wildcard), *rules.prefix]

@@ -43,13 +43,10 @@ class PrincipalCollection(Collection):
         def run(t: Any) -> Entity:
             principal = self.get(key, t)
             self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
+            self._m.changed(t, self.kind, "updated", principal)  # the record is unchanged; its secrets are not
             return principal
 
-        principal = self._m.write(txn, run)
-        if txn is None:
-            self._m.notify("principal", "updated", principal)
-        else:
-            txn.on_commit(lambda: self._m.notify("principal", "updated", principal))
+        self._m.write(txn, run)
 
     def _config(self, method: str, secret: Any, options: dict[str, Any]) -> dict[str, Any]:
         """The stored form of a secret, computed before any transaction is opened."""

@@ -1,27 +1,29 @@
-"""The permissions of one role compiled for lookups, with Crossbar's precedence.
+"""The permissions of one role compiled for lookups, deciding as Crossbar's static authorizer does.
 
-For a URI the permission that applies is, in this order:
+Crossbar's RouterRoleStaticAuth (crossbar/router/role.py) splits a role's
+permissions by whether their URI contains "..", not by their match policy:
 
-1. the ``exact`` permission for that URI;
-2. the ``wildcard`` permission that matches it (same number of dot-separated
-   components, an empty component matches any one) with the longest literal
-   text before its first empty component - as Crossbar's static authorizer
-   picks among wildcards;
-3. the ``prefix`` permission with the longest matching prefix;
-4. none: everything is denied.
+* **plain** URIs (no ".."): the one that is the longest character prefix of
+  the URI is found; it applies if it is a ``prefix`` permission or equals the
+  URI, otherwise nothing applies (a longer ``exact`` permission that only
+  starts the URI hides shorter prefixes);
+* **patterns** (with ".."), keyed by the text before the first "..": unless
+  the plain lookup found an ``exact`` permission, the pattern with the longest
+  key that starts the URI is tried, and applies if it matches (components
+  compared as autobahn's Pattern does). Of several patterns with the same key
+  the last one given counts; a pattern that is not a valid Pattern never
+  matches.
 
-Crossbar's static authorizer differs in four corner cases, where it denies
-and these rules allow what the permissions say: (a) a longer ``exact``
-permission that only starts the URI hides the shorter prefixes from it;
-(b) it tries only the wildcard with the longest literal start, so a matching
-wildcard behind a longer non-matching one is ignored; (c) a wildcard whose
-only empty component is the last one never matches; (d) of several wildcards
-with the same literal start (``a..x``, ``a..y``) it keeps only the last.
+Rules takes permissions in the order Crossbar's config would list them; the
+store-backed authorizer gives them in URI order (the order of
+``cfxstore permissions list``). tests/management/test_rules.py checks the
+decisions against RouterRoleStaticAuth itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import re
+from typing import Any, Callable, Iterable
 
 from cfxstore.mrealm.entities import Permission
 
@@ -29,53 +31,100 @@ __all__ = ["Rules", "authorization", "ACTIONS"]
 
 ACTIONS = ("call", "register", "publish", "subscribe")
 
+# autobahn.wamp.uri.Pattern's component grammar (endpoint patterns), facts taken from its source.
+_COMPONENT = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+_NAMED = re.compile(r"^<([a-z][a-z0-9_]*)>$")
+_NAMED_TYPED = re.compile(r"^<([a-z][a-z0-9_]*):([a-z]*)>$")
+_ANY = r"([^\s\.#]+)"
+
+#: A compiled pattern: the URI -> whether it matches.
+Matcher = Callable[[str], bool]
+
 
 class Rules:
-    """One role's permissions, indexed by match policy."""
+    """One role's permissions, indexed as Crossbar indexes them."""
 
-    __slots__ = ("exact", "wildcard", "prefix")
+    __slots__ = ("plain", "patterns", "_plain_lengths", "_pattern_lengths")
 
     def __init__(self, permissions: Iterable[Permission]) -> None:
-        self.exact: dict[str, Permission] = {}
-        wildcard: list[tuple[int, list[str], Permission]] = []
-        prefix: list[Permission] = []
+        self.plain: dict[str, Permission] = {}
+        self.patterns: dict[str, tuple[Matcher | None, Permission]] = {}
         for p in permissions:
-            if p.match == "exact":
-                self.exact[p.uri] = p
-            elif p.match == "prefix":
-                prefix.append(p)
-            else:
-                parts = p.uri.split(".")
-                wildcard.append((_literal_length(parts), parts, p))
-        wildcard.sort(key=lambda w: -w[0])
-        prefix.sort(key=lambda p: -len(p.uri))
-        self.wildcard = [(parts, p) for _, parts, p in wildcard]
-        self.prefix = prefix
+            cut = p.uri.find("..")
+            if cut < 0:
+                self.plain[p.uri] = p
+            else:  # a later pattern with the same start replaces the earlier one
+                self.patterns[p.uri[:cut]] = (_compile(p.uri), p)
+        self._plain_lengths = sorted({len(k) for k in self.plain}, reverse=True)
+        self._pattern_lengths = sorted({len(k) for k in self.patterns}, reverse=True)
 
     def lookup(self, uri: str) -> Permission | None:
         """The permission that applies to uri, or None."""
-        p = self.exact.get(uri)
-        if p is not None:
-            return p
-        if self.wildcard:
-            parts = uri.split(".")
-            for wanted, p in self.wildcard:
-                if len(wanted) == len(parts) and all(w == "" or w == g for w, g in zip(wanted, parts)):
-                    return p
-        for p in self.prefix:
-            if uri.startswith(p.uri):
-                return p
-        return None
+        found = _longest_prefix(self.plain, self._plain_lengths, uri)
+        if found is not None and found.match != "prefix" and found.uri != uri:
+            found = None
+        if found is not None and found.match == "exact":
+            return found
+        entry = _longest_prefix(self.patterns, self._pattern_lengths, uri)
+        if entry is not None:
+            matcher, pattern = entry
+            if matcher is not None and matcher(uri):
+                return pattern
+        return found
+
+    def permissions(self) -> list[Permission]:
+        """Every permission that can decide (patterns hidden by a later one with the same start are not)."""
+        return [*self.plain.values(), *(p for _, p in self.patterns.values())]
 
 
-def _literal_length(parts: list[str]) -> int:
-    """Characters before the first empty component (the whole pattern if it has none)."""
-    length = 0
-    for part in parts:
-        if not part:
-            return length
-        length += len(part) + 1
-    return length
+def _longest_prefix(table: dict[str, Any], lengths: list[int], uri: str) -> Any:
+    n = len(uri)
+    for length in lengths:
+        if length <= n:
+            value = table.get(uri[:length])
+            if value is not None:
+                return value
+    return None
+
+
+def _compile(uri: str) -> Matcher | None:
+    """A matcher for a pattern URI, or None where autobahn's Pattern refuses it (it never matches)."""
+    parts: list[str] = []
+    names: set[str] = set()
+    ints: list[str] = []
+    for i, component in enumerate(components := uri.split(".")):
+        typed = _NAMED_TYPED.match(component)
+        named = typed or _NAMED.match(component)
+        if named:
+            name = named.group(1)
+            kind = typed.group(2) if typed else "str"
+            if name in names or kind not in ("str", "string", "int", "suffix") or (
+                    kind == "suffix" and i != len(components) - 1):
+                return None
+            names.add(name)
+            if kind == "int":
+                ints.append(name)
+            parts.append(f"(?P<{name}>{_ANY[1:-1]})")
+        elif _COMPONENT.match(component):
+            parts.append(component)
+        elif component == "":
+            parts.append(_ANY)
+        else:
+            return None
+    regex = re.compile("^" + r"\.".join(parts) + "$")
+
+    def matches(candidate: str) -> bool:
+        m = regex.match(candidate)
+        if m is None:
+            return False
+        try:  # a typed component must convert, as Pattern.match converts it
+            for name in ints:
+                int(m.group(name))
+        except ValueError:
+            return False
+        return True
+
+    return matches
 
 
 def authorization(permission: Permission | None, action: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@
     mgmt.permissions.create(role_oid=role.oid, uri="com.example.", match="prefix", allow_call=True)
 
 Each collection offers create / get / get_by / list / update / delete with
-``txn=`` to join the caller's transaction. Listeners registered with
-``on_change`` hear of every committed change.
+``txn=`` to join the caller's transaction. Every change is appended to the
+change feed (feed.py) in its transaction; listeners registered with
+``on_change`` hear of every change committed through this Management.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from typing import Any, Callable, Iterator, TypeVar
 import orm
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
-from cfxstore.management import generation
+from cfxstore.management import feed, generation
 from cfxstore.management.errors import InUse, InvalidArgument
 from cfxstore.management.kinds import KINDS, Kind, Ref
 from cfxstore.management.principals import PrincipalCollection
 from cfxstore.management.store import Collection
+from cfxstore.management.wire import to_wire
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.service import Service
 
@@ -43,6 +45,8 @@ class Management(Service):
         self.db = db
         self.global_schema = GlobalSchema.attach(db)
         self.mrealm_schema = MrealmSchema.attach(db)
+        # Read-only: nothing to append (and the table may not exist yet in an older database).
+        self._changes = None if db.readonly else feed.ChangeFeedSchema.attach(db).changes
         self._credentials = credentials
         self._listeners: list[Listener] = []
         self._collections = {name: (PrincipalCollection if name == "principal" else Collection)(self, kind)
@@ -109,9 +113,11 @@ class Management(Service):
         self._listeners.append(listener)
 
     def changed(self, txn: Any, kind: Kind, op: str, record: Entity) -> None:
-        """Record a change made in txn: authorization generation, then listeners after commit."""
+        """Record a change made in txn: authorization generation, change feed, then listeners after commit."""
         if kind.authz:
             generation.bump(self.db, txn)
+        if not kind.internal:  # credentials hold derived secrets: never in the feed
+            feed.append(self.db, self._changes, txn, kind.name, op, to_wire(record))
         if self._listeners:
             txn.on_commit(lambda: self.notify(kind.name, op, record))
 

@@ -6,7 +6,8 @@ Slots by area (main tables / their indexes):
   50-54 router clusters and worker groups          150-154
   55-59 web clusters and web services              155-159
   60-64 node and worker heartbeat logs             160-164
-  65-69 reserved                                   165-179 reserved
+  65    the management change feed (cfxstore.management.feed.ChangeFeedSchema)
+  66-69 reserved                                   165-179 reserved
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from cfxstore.router.config import DEFAULT_DB_PATH, DatabaseConfig, resolve_path
 from cfxstore.router.errors import RouterConfigError
 
-__all__ = ["ComponentConfig", "parse_extra", "component_config", "shared_database", "INTERNAL_ERROR"]
+__all__ = ["ComponentConfig", "EXTRA_KEYS", "extra_problems", "parse_extra", "component_config", "shared_database", "INTERNAL_ERROR"]
 
 INTERNAL_ERROR = "cfxstore.error.internal"
 DEFAULT_PREFIX = "cfxstore.mgmt."
@@ -31,30 +31,41 @@ class ComponentConfig:
     store_realm: str | None = None
 
 
-def parse_extra(extra: Any, key: str = "components[].extra") -> ComponentConfig:
-    """The validated "extra" of a management or authorizer component."""
+#: Keys of the "extra"; Crossbar adds "cbdir" (the node directory) to a router component's extra.
+EXTRA_KEYS = ("path", "prefix", "procedure", "admin_roles", "store_realm", "cbdir")
+
+
+def extra_problems(extra: Any, key: str = "components[].extra") -> list[tuple[str, str]]:
+    """Every problem of a management or authorizer component's "extra" as (key path, message)."""
     extra = {} if extra is None else extra
     if not isinstance(extra, Mapping):
-        raise RouterConfigError(key, f"expected a dict, got {type(extra).__name__}")
-    # Crossbar adds "cbdir" (the node directory) to a router component's extra.
-    known = {"path", "prefix", "procedure", "admin_roles", "store_realm", "cbdir"}
-    unknown = sorted(set(extra) - known)
-    if unknown:
-        raise RouterConfigError(f"{key}.{unknown[0]}", f"unknown key; known keys are {', '.join(sorted(known))}")
-    path = extra.get("path", DEFAULT_DB_PATH)
+        return [(key, f"expected a dict, got {type(extra).__name__}")]
+    problems = [(f"{key}.{name}", f"unknown key; known keys are {', '.join(sorted(EXTRA_KEYS))}")
+                for name in sorted(set(extra) - set(EXTRA_KEYS), key=str)]
     for name in ("path", "prefix", "procedure", "store_realm"):
-        value = extra.get(name, path if name == "path" else None)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise RouterConfigError(f"{key}.{name}", f"expected a non-empty string, got {value!r}")
+        value = extra.get(name)
+        if (value is not None or name in extra) and (not isinstance(value, str) or not value):
+            problems.append((f"{key}.{name}", f"expected a non-empty string, got {value!r}"))
     prefix = extra.get("prefix", DEFAULT_PREFIX)
-    if not prefix.endswith("."):
-        raise RouterConfigError(f"{key}.prefix", f"expected a URI prefix ending in '.', got {prefix!r}")
+    if isinstance(prefix, str) and prefix and not prefix.endswith("."):
+        problems.append((f"{key}.prefix", f"expected a URI prefix ending in '.', got {prefix!r}"))
     roles = extra.get("admin_roles", ["admin"])
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
-        raise RouterConfigError(f"{key}.admin_roles", f"expected a non-empty list of role names, got {roles!r}")
+        problems.append((f"{key}.admin_roles", f"expected a non-empty list of role names, got {roles!r}"))
+    return problems
+
+
+def parse_extra(extra: Any, key: str = "components[].extra") -> ComponentConfig:
+    """The validated "extra" of a management or authorizer component (RouterConfigError: the first problem)."""
+    problems = extra_problems(extra, key)
+    if problems:
+        raise RouterConfigError(*problems[0])
+    extra = extra or {}
     cbdir = extra.get("cbdir") if isinstance(extra.get("cbdir"), str) else os.getcwd()
-    return ComponentConfig(path=resolve_path(path, cbdir), prefix=prefix,
-                           procedure=extra.get("procedure", DEFAULT_AUTHORIZER), admin_roles=frozenset(roles),
+    return ComponentConfig(path=resolve_path(extra.get("path", DEFAULT_DB_PATH), cbdir),
+                           prefix=extra.get("prefix", DEFAULT_PREFIX),
+                           procedure=extra.get("procedure", DEFAULT_AUTHORIZER),
+                           admin_roles=frozenset(extra.get("admin_roles", ["admin"])),
                            store_realm=extra.get("store_realm"))
 
 

@@ -4,13 +4,17 @@ Crossbar's own check stops at the first problem and says where only in
 words. Here the same checks (Crossbar's, with cfxstore's keys added by the
 Personality) run item by item — the top level, each worker, and each realm,
 transport and component of a router worker — so one run reports every item
-that is wrong, prefixed with its path (``workers[0].transports[1]: ...``).
+that is wrong, prefixed with its path (``workers[0].transports[1]: ...``);
+the "extra" of cfxstore's management and authorizer components is checked
+key by key (``workers[0].components[0].extra.prefix: ...``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
+
+from cfxstore.router.managementconfig import component_problems
 
 _ROUTER_ITEMS = (("realms", "check_router_realm"), ("transports", "check_router_transport"),
                  ("components", "check_router_component"))
@@ -44,6 +48,8 @@ def config_problems(personality: Any, config: Any) -> list[str]:
         for key, check in _ROUTER_ITEMS:
             for j, item in enumerate(worker.get(key, [])):
                 run(f"{path}.{key}[{j}]", getattr(personality, check), item)
+                if key == "components":  # cfxstore's components check their "extra" only when they join
+                    problems.extend(component_problems(item, f"{path}.{key}[{j}]"))
     return problems
 
 

@@ -9,8 +9,13 @@ As a router component on the management realm::
 or standalone against any Crossbar (standalone.py). Only callers whose
 authrole is in ``admin_roles`` may call; their role must be disclosed
 ("disclose": {"caller": true} on their permission). Refusals are WAMP errors
-with the URIs of cfxstore.management.errors; after every committed change the
-record is published on ``<prefix><kind>.on_created|on_updated|on_deleted``.
+with the URIs of cfxstore.management.errors. Every change committed through
+the service layer - by this API, another one, the CLI or any other process -
+is published once by each component on ``<prefix><kind>.on_created|on_updated|on_deleted``:
+the component follows the database's change feed (cfxstore/management/feed.py),
+woken by commits in its own process, by PostgreSQL notifications where the
+database has them, and by a check of the stored sequence every FOLLOW_INTERVAL
+seconds (PG_FOLLOW_INTERVAL on PostgreSQL, where it only covers lost notifications).
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
 from twisted.internet import reactor, threads
 from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import LoopingCall
 
+from cfxstore.management import feed
 from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
 from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuthorized
-from cfxstore.management.kinds import KINDS
 from cfxstore.management.service import Management
-from cfxstore.management.wire import to_wire
 from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
 
-__all__ = ["ManagementComponent"]
+__all__ = ["ManagementComponent", "FOLLOW_INTERVAL", "PG_FOLLOW_INTERVAL"]
+
+FOLLOW_INTERVAL = 0.25
+PG_FOLLOW_INTERVAL = 5.0
 
 
 class ManagementComponent(ApplicationSession):
@@ -45,7 +53,7 @@ class ManagementComponent(ApplicationSession):
         self._prefix = config.prefix
         self._admin_roles = config.admin_roles
         self._mgmt = Management(shared_database(config.path))
-        self._mgmt.on_change(self._changed)
+        self._follow_feed()
         revoke = _worker_revocation()
         for name, fn in procedures(self._mgmt, revoke=revoke).items():
             yield self.register(self._wrap(name, fn), config.prefix + name,
@@ -88,16 +96,46 @@ class ManagementComponent(ApplicationSession):
         if role not in self._admin_roles:
             raise ApplicationError(NotAuthorized.uri, f"{uri}: role {role!r} may not use the management API")
 
-    def _changed(self, kind: str, op: str, record: Any) -> None:
-        if KINDS[kind].internal:  # credentials hold derived secrets: never published
-            return
-        topic = self._prefix + CHANGE_TOPIC.format(kind=kind, op=op)
-        # Changes commit on the reactor or, for hashing procedures, on a pool thread.
-        reactor.callFromThread(self._publish, topic, to_wire(record))
+    # -- publishing the change feed --------------------------------------------
 
-    def _publish(self, topic: str, record: dict) -> None:
-        if self.is_attached():
-            self.publish(topic, record)
+    def _follow_feed(self) -> None:
+        """Publish every change committed after now; the stored sequence says what is new."""
+        self._feed = feed.ChangeFeed(self._mgmt.db)
+        self._position = self._feed.last()
+
+        def wake(*_: Any) -> None:  # from any thread: commits and notifications arrive on others
+            reactor.callFromThread(self._publish_new)
+
+        self._stops = [feed.on_local_commit(wake)]
+        listen = getattr(self._mgmt.db._live().engine, "listen", None)
+        if listen is not None:
+            self._stops.append(listen(feed.CHANNEL, wake).stop)
+        loop = LoopingCall(self._publish_new)
+        loop.start(FOLLOW_INTERVAL if listen is None else PG_FOLLOW_INTERVAL, now=False)
+        self._stops.append(loop.stop)
+
+    def _publish_new(self) -> None:
+        # Runs on the reactor thread only, so each entry is published once.
+        try:
+            if self.is_attached() and self._feed.last() > self._position:
+                self._publish_after()
+        except Exception:  # a database that is briefly unreachable: the next wake-up reads again
+            self.log.failure("cfxstore management: reading the change feed failed")
+
+    def _publish_after(self) -> None:
+        for seq, entry in self._feed.follow(self._position):
+            if seq > self._position + 1:
+                self.log.warn("cfxstore management: changes {first}..{last} were trimmed from the feed before "
+                              "they could be published", first=self._position + 1, last=seq - 1)
+            self._position = seq
+            topic = self._prefix + CHANGE_TOPIC.format(kind=entry["kind"], op=entry["op"])
+            self.publish(topic, entry["record"])
+
+    def onLeave(self, details: Any) -> None:
+        for stop in getattr(self, "_stops", []):
+            stop()
+        self._stops = []
+        super().onLeave(details)
 
 
 def _worker_revocation() -> Callable[[str], Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from cfxstore.router.components import DEFAULT_AUTHORIZER, DEFAULT_PREFIX
+from cfxstore.router.components import DEFAULT_AUTHORIZER, DEFAULT_PREFIX, extra_problems
 from cfxstore.router.config import DEFAULT_DB_PATH
 
-__all__ = ["add_management", "add_authorizer", "extend_node_config", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT",
+__all__ = ["add_management", "add_authorizer", "extend_node_config", "component_problems", "MANAGEMENT_COMPONENT", "AUTHORIZER_COMPONENT",
            "SERVICE_ROLE"]
 
 MANAGEMENT_COMPONENT = "cfxstore.router.management.ManagementComponent"
@@ -69,3 +69,15 @@ def extend_node_config(cbdir: str, *, management: bool, realm: str, store_roles:
     if store_roles:
         add_authorizer(config, realm=realm, roles=store_roles)
     return nodeconfig.write_config(cbdir, config)
+
+
+def component_problems(component: Any, path: str) -> list[str]:
+    """"path: message" lines for a bad "extra" of a management or authorizer component (else none).
+
+    The components check their "extra" when they join, which is after the node has started;
+    the config check runs this first so a bad key is refused before Crossbar starts.
+    """
+    if not isinstance(component, Mapping) or component.get("classname") not in (MANAGEMENT_COMPONENT,
+                                                                                 AUTHORIZER_COMPONENT):
+        return []
+    return [f"{key}: {message}" for key, message in extra_problems(component.get("extra"), f"{path}.extra")]

@@ -1,11 +1,11 @@
-"""Permission precedence: exact, then wildcard, then longest prefix; checked against Crossbar's static authorizer."""
+"""Permission decisions equal those of Crossbar's own static authorizer for the same permissions."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from crossbar.router.role import RouterRoleStaticAuth
 
@@ -26,7 +26,7 @@ PERMISSIONS = [
 ]
 
 URIS = ["com.app.exact", "com.app.x", "com.other", "com.foo.rpc", "com.app.rpc", "org.app.x.deep", "org.app.deep",
-        "org.example", "com", "net.closed", "net.open", "com.app.", "com.foo.rpc.more"]
+        "org.example", "com", "net.closed", "net.open", "com.app.", "com.foo.rpc.more", "com.app.exact.more"]
 
 
 def _stored(row) -> Permission:
@@ -43,18 +43,23 @@ def _crossbar(row) -> dict:
             "disclose": {"caller": disclose, "publisher": disclose}}
 
 
+def _decisions(rows, uri, action):
+    """(Crossbar's, ours) as (allow, disclose), the permissions given to both in the same order."""
+    theirs = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows]).authorize(
+        None, uri, action, {})
+    ours = authorization(Rules(map(_stored, rows)).lookup(uri), action)
+    assert ours["cache"] is False  # Crossbar must never cache a store-backed answer
+    return (theirs["allow"], theirs.get("disclose", False)), (ours["allow"], ours.get("disclose", False))
+
+
 @pytest.mark.parametrize("uri", URIS)
 @pytest.mark.parametrize("action", ACTIONS)
-def test_decisions_match_crossbars_static_authorizer(uri, action):
-    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in PERMISSIONS])
-    theirs = static.authorize(None, uri, action, {})
-    ours = authorization(Rules(map(_stored, PERMISSIONS)).lookup(uri), action)
-    assert ours["allow"] == theirs["allow"]
-    assert ours.get("disclose", False) == theirs.get("disclose", False)
-    assert ours["cache"] is False  # Crossbar must never cache a store-backed answer
+def test_decisions_equal_crossbars_static_authorizer(uri, action):
+    theirs, ours = _decisions(PERMISSIONS, uri, action)
+    assert ours == theirs
 
 
-def test_exact_beats_wildcard_beats_longest_prefix():
+def test_exact_then_wildcard_then_longest_prefix():
     rules = Rules([_stored(r) for r in PERMISSIONS])
     assert rules.lookup("com.app.exact").uri == "com.app.exact"
     assert rules.lookup("com.app.rpc").uri == "com..rpc"
@@ -63,35 +68,39 @@ def test_exact_beats_wildcard_beats_longest_prefix():
     assert rules.lookup("org.zzz") is None
 
 
-def test_the_wildcard_with_the_longest_literal_start_wins():
-    rules = Rules([_stored(("a..c", "wildcard", True, False, False, False, False)),
-                   _stored(("a.b.", "wildcard", False, False, False, False, False))])
-    assert rules.lookup("a.b.c").uri == "a.b."
+# The corner cases where a reading of the permissions alone would allow and Crossbar denies.
+
+def test_a_longer_exact_permission_that_only_starts_the_uri_hides_shorter_prefixes():
+    assert Rules(map(_stored, PERMISSIONS)).lookup("com.app.exact.more") is None
 
 
-def test_where_crossbar_denies_a_uri_that_a_longer_exact_permission_only_starts():
-    # Documented divergence: Crossbar's trie finds "com.app.exact" for "com.app.exact.more", sees it is
-    # not a prefix permission and falls back to deny; the stored rules use the prefix "com.app." instead.
-    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in PERMISSIONS])
-    assert static.authorize(None, "com.app.exact.more", "subscribe", {})["allow"] is False
-    assert authorization(Rules(map(_stored, PERMISSIONS)).lookup("com.app.exact.more"), "subscribe")["allow"]
-
-
-def test_where_crossbar_ignores_a_matching_wildcard_behind_a_longer_one_that_does_not_match():
-    # Documented divergence: Crossbar tries only the wildcard with the longest literal start.
+def test_only_the_wildcard_with_the_longest_literal_start_is_tried():
     rows = [("com..rpc", "wildcard", False, True, False, False, False),
             ("com.app..deep", "wildcard", False, False, False, False, False)]
-    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows])
-    assert static.authorize(None, "com.app.rpc", "register", {})["allow"] is False
-    assert authorization(Rules(map(_stored, rows)).lookup("com.app.rpc"), "register")["allow"] is True
+    assert Rules(map(_stored, rows)).lookup("com.app.rpc") is None
 
 
-def test_where_crossbar_keeps_one_wildcard_per_literal_start():
-    rows = [("com..a", "wildcard", True, False, False, False, False),
-            ("com..b", "wildcard", False, False, False, False, False)]
-    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows])
-    assert static.authorize(None, "com.x.a", "call", {})["allow"] is False
-    assert authorization(Rules(map(_stored, rows)).lookup("com.x.a"), "call")["allow"] is True
+def test_a_wildcard_without_an_inner_empty_component_matches_only_itself():
+    rules = Rules([_stored(("a.b.", "wildcard", True, False, False, False, False))])
+    assert rules.lookup("a.b.c") is None
+    assert rules.lookup("a.b.").uri == "a.b."
+
+
+def test_of_wildcards_with_the_same_literal_start_the_last_given_counts():
+    a = ("com..a", "wildcard", True, False, False, False, False)
+    b = ("com..b", "wildcard", False, False, False, False, False)
+    assert Rules(map(_stored, [a, b])).lookup("com.x.a") is None
+    assert Rules(map(_stored, [a, b])).lookup("com.x.b").uri == "com..b"
+    assert Rules(map(_stored, [b, a])).lookup("com.x.a").uri == "com..a"
+
+
+def test_named_and_typed_components_match_as_in_autobahns_patterns():
+    rows = [("shop..<item:int>", "wildcard", True, False, False, False, False),
+            ("bad..Upper", "wildcard", True, False, False, False, False)]
+    rules = Rules(map(_stored, rows))
+    assert rules.lookup("shop.x.42").uri == "shop..<item:int>"
+    assert rules.lookup("shop.x.forty") is None  # does not convert to an int
+    assert rules.lookup("bad.x.Upper") is None  # not a valid pattern: never matches
 
 
 def test_no_permission_denies_everything():
@@ -99,18 +108,58 @@ def test_no_permission_denies_everything():
         assert authorization(None, action)["allow"] is False
 
 
-_PART = st.sampled_from(["a", "b", "ab"])
-_URI = st.lists(_PART, min_size=1, max_size=3).map(".".join)
-_ROW = st.tuples(st.one_of(_URI, _URI.map(lambda u: u + ".")), st.sampled_from(["exact", "prefix"]),
+# Generated permission sets and URIs: components valid and invalid for patterns, named and typed
+# components, empty ones (wildcards, trailing dots), shared starts.
+_PART = st.sampled_from(["a", "b", "ab", "1", "", "A", "<x>", "<x:int>", "<y:suffix>", "<z:bad>", "a b", "#"])
+_PATTERN = st.lists(_PART, min_size=1, max_size=4).map(".".join)
+_QPART = st.sampled_from(["a", "b", "ab", "1", "12", "", "A", "x", "a b", "#", "a\n"])
+_QUERY = st.lists(_QPART, min_size=1, max_size=4).map(".".join)
+_ROW = st.tuples(_PATTERN, st.sampled_from(["exact", "prefix", "wildcard"]),
                  st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans())
+ROWS = st.lists(_ROW, max_size=8, unique_by=lambda r: r[0])  # the store keeps one permission per URI
 
 
-@settings(max_examples=300, deadline=None)
-@given(rows=st.lists(_ROW, max_size=6, unique_by=lambda r: r[0]), uri=_URI, action=st.sampled_from(ACTIONS))
-def test_exact_and_prefix_decisions_match_crossbar_outside_the_documented_corner(rows, uri, action):
-    # Corner (a): a longer exact permission that only starts the URI makes Crossbar deny.
-    assume(not any(m == "exact" and u != uri and uri.startswith(u) for u, m, *_ in rows))
-    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in rows])
-    theirs = static.authorize(None, uri, action, {})
-    ours = authorization(Rules(map(_stored, rows)).lookup(uri), action)
-    assert (ours["allow"], ours.get("disclose", False)) == (theirs["allow"], theirs.get("disclose", False))
+@settings(max_examples=1500, deadline=None)
+@given(rows=ROWS, uri=st.one_of(_QUERY, _PATTERN), action=st.sampled_from(ACTIONS))
+def test_generated_decisions_equal_crossbars_static_authorizer(rows, uri, action):
+    theirs, ours = _decisions(rows, uri, action)
+    assert ours == theirs
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from cfxstore.database import open_database
+    from cfxstore.management import Management
+
+    db = open_database(str(tmp_path_factory.mktemp("rules") / "db"))
+    yield Management(db)
+    db.close()
+
+
+_HOLD = settings(max_examples=150, deadline=None)
+
+
+@_HOLD
+@given(rows=ROWS, uris=st.lists(st.one_of(_QUERY, _PATTERN), min_size=1, max_size=12))
+def test_the_store_backed_authorizer_cached_and_uncached_equals_crossbar(store, rows, uris):
+    from cfxstore.management.authorizer import StoreAuthorizer
+
+    realm = store.arealms.create(name=f"r{uuid.uuid4().hex}")
+    role = store.roles.create(name=f"role{uuid.uuid4().hex}")
+    store.arealm_roles.create(arealm_oid=realm.oid, role_oid=role.oid)
+    for row in rows:
+        p = _stored(row)
+        store.permissions.create(role_oid=role.oid, uri=p.uri, match=p.match, allow_call=p.allow_call,
+                                 allow_register=p.allow_register, allow_publish=p.allow_publish,
+                                 allow_subscribe=p.allow_subscribe, disclose_caller=p.disclose_caller,
+                                 disclose_publisher=p.disclose_publisher)
+    # Crossbar configured with the role's permissions as the store lists them (by URI).
+    static = RouterRoleStaticAuth(None, "role", permissions=[_crossbar(r) for r in sorted(rows)])
+    cached, uncached = StoreAuthorizer(store.db), StoreAuthorizer(store.db, cache=False)
+    for uri in uris * 2:  # the second round answers from the cache
+        for action in ACTIONS:
+            theirs = static.authorize(None, uri, action, {})
+            expected = (theirs["allow"], theirs.get("disclose", False))
+            for authz in (cached, uncached):
+                ours = authz.authorize(realm.name, role.name, uri, action)
+                assert (ours["allow"], ours.get("disclose", False)) == expected

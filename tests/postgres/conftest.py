@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 import pg
@@ -11,9 +9,4 @@ import pg
 
 @pytest.fixture
 def pg_url():
-    reason = pg.unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = "t_" + uuid.uuid4().hex[:24]
-    yield pg.url_for(schema)
-    pg.drop_schemas({schema})
+    yield from pg.private_url()

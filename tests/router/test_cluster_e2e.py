@@ -29,20 +29,6 @@ def pg_url():
     pg.drop_schemas({schema})
 
 
-def _on_postgres(url: str):
-    def edit(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "path" and value == "cfxstore-db":
-                    node[key] = url
-                else:
-                    edit(value)
-        elif isinstance(node, list):
-            for item in node:
-                edit(item)
-    return edit
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, reactor_thread, pg_url):
     open_database(pg_url).close()
@@ -52,7 +38,7 @@ def cluster(tmp_path_factory, reactor_thread, pg_url):
         port = free_port()
         result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
         assert result.returncode == 0, result.stderr
-        edit_config(cbdir, _on_postgres(pg_url))
+        edit_config(cbdir, pg.on_postgres(pg_url))
         node = RouterProcess(cbdir, [port])
         node.port = port
         nodes.append(node)

@@ -67,3 +67,80 @@ def test_router_init_adds_the_management_realm_and_store_roles(tmp_path):
     assert [r["name"] for r in worker["realms"]] == ["realm1", "mgmt"]
     assert {"name": "app", "authorizer": "cfxstore.authorize"} in worker["realms"][0]["roles"]
     assert {c["classname"] for c in worker["components"]} >= {MANAGEMENT_COMPONENT, AUTHORIZER_COMPONENT}
+
+
+# -- the config check refuses a bad "extra" before Crossbar starts -----------------------------------
+
+
+
+def _config():
+    """A node config with both components; their indexes in the router's components."""
+    config = add_authorizer(add_management(default_config()), realm="realm1", roles=["app"])
+    names = [c["classname"] for c in config["workers"][0]["components"]]
+    return config, names.index(MANAGEMENT_COMPONENT), names.index(AUTHORIZER_COMPONENT)
+
+
+def _problems(config):
+    from cfxstore.router.configcheck import config_problems
+
+    return config_problems(personality.Personality, config)
+
+
+BAD_EXTRAS = [
+    ("yes", "extra"),
+    ({"colour": "red"}, "extra.colour"),
+    ({"path": ""}, "extra.path"),
+    ({"path": 5}, "extra.path"),
+    ({"prefix": "no.dot"}, "extra.prefix"),
+    ({"prefix": 5}, "extra.prefix"),
+    ({"procedure": ""}, "extra.procedure"),
+    ({"store_realm": ["realm1"]}, "extra.store_realm"),
+    ({"admin_roles": []}, "extra.admin_roles"),
+    ({"admin_roles": "admin"}, "extra.admin_roles"),
+    ({"admin_roles": ["admin", ""]}, "extra.admin_roles"),
+]
+
+
+@pytest.mark.parametrize("extra, key", BAD_EXTRAS)
+@pytest.mark.parametrize("component", ["management", "authorizer"])
+def test_the_config_check_names_each_bad_extra_key_of_either_component(extra, key, component):
+    config, management, authorizer = _config()
+    which = management if component == "management" else authorizer
+    config["workers"][0]["components"][which]["extra"] = extra
+    problems = _problems(config)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"workers[0].components[{which}].{key}: ")
+
+
+def test_the_config_check_reports_every_bad_key_at_once():
+    config, m, a = _config()
+    config["workers"][0]["components"][m]["extra"] = {"prefix": "x", "admin_roles": [], "colour": 1}
+    config["workers"][0]["components"][a]["extra"] = {"path": ""}
+    keys = sorted(p.split(": ")[0] for p in _problems(config))
+    assert keys == sorted([f"workers[0].components[{m}].extra.admin_roles", f"workers[0].components[{m}].extra.colour",
+                           f"workers[0].components[{m}].extra.prefix", f"workers[0].components[{a}].extra.path"])
+
+
+def test_a_config_from_add_management_and_other_components_pass_the_check():
+    config, _, _ = _config()
+    config["workers"][0]["components"].append({"type": "class", "classname": "example.Other", "realm": "realm1",
+                                               "role": "app", "extra": {"colour": "red"}})
+    assert _problems(config) == []
+
+
+def test_router_check_and_start_refuse_a_bad_extra_naming_its_key(tmp_path):
+    from cfxstore.cli.nodeprocess import PID_FILE
+    from cfxstore.router.nodeconfig import load_config, write_config
+    from router_harness import run_cli
+
+    config, m, _ = _config()
+    config["workers"][0]["components"][m]["extra"]["prefix"] = "cfxstore.mgmt"
+    write_config(str(tmp_path), config)
+    where = f"workers[0].components[{m}].extra.prefix"
+    check = run_cli("router", "check", "--cbdir", str(tmp_path))
+    assert check.returncode == 1 and where in check.stderr
+    start = run_cli("router", "start", "--cbdir", str(tmp_path))
+    assert start.returncode == 1 and where in start.stderr
+    assert "Traceback" not in start.stderr
+    assert load_config(str(tmp_path)) == config  # nothing written
+    assert not (tmp_path / PID_FILE).exists() and not (tmp_path / "key.priv").exists()  # Crossbar never started

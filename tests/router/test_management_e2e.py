@@ -137,6 +137,61 @@ def test_changes_are_published_on_topics(reactor_thread, admin, router, tickets)
     assert event["oid"] == org["oid"] and event["name"] == "acme-e2e"
 
 
+class Recorder:
+    """Events received on topics, with a wait for a condition on them."""
+
+    def __init__(self, rt, session, *topics):
+        self.events: list = []
+        for topic in topics:
+            rt.call(session.subscribe, lambda record, t=topic: self.events.append((t, record)), P + topic)
+
+    def named(self, topic, name):
+        return [r for t, r in list(self.events) if t == topic and r.get("name") == name]
+
+    def wait(self, topic, name, what):
+        return wait_for(lambda: self.named(topic, name), 10, what)[0]
+
+
+def test_a_change_made_by_the_cli_is_published(reactor_thread, admin, router):
+    events = Recorder(reactor_thread, admin, "role.on_created", "role.on_deleted")
+    db = str(router.cbdir / DB)
+    result = run_cli("roles", "add", "cli-made", "--db", db)
+    assert result.returncode == 0, result.stderr
+    made = events.wait("role.on_created", "cli-made", "the event of the CLI's change")
+    assert made["oid"] == call(reactor_thread, admin, "role.get_by", "cli-made")["oid"]
+    assert run_cli("roles", "remove", "cli-made", "--yes", "--db", db).returncode == 0
+    assert events.wait("role.on_deleted", "cli-made", "the event of the CLI's delete")["oid"] == made["oid"]
+
+
+def test_a_change_through_the_api_is_published_exactly_once(reactor_thread, admin):
+    events = Recorder(reactor_thread, admin, "organization.on_created")
+    call(reactor_thread, admin, "organization.create", {"name": "once-1"})
+    events.wait("organization.on_created", "once-1", "the first event")
+    # Events of one publisher arrive in order: once the next change is heard, a second copy of the
+    # first would have arrived before it.
+    call(reactor_thread, admin, "organization.create", {"name": "once-2"})
+    events.wait("organization.on_created", "once-2", "the second event")
+    assert len(events.named("organization.on_created", "once-1")) == 1
+
+
+def test_a_change_by_another_process_through_the_service_layer_is_published(reactor_thread, admin, node_db):
+    events = Recorder(reactor_thread, admin, "webcluster.on_created")
+    Management(node_db).webclusters.create(name="from-a-service")  # this test process, not the router
+    assert events.wait("webcluster.on_created", "from-a-service", "the event")["name"] == "from-a-service"
+
+
+def test_an_aborted_change_is_not_published(reactor_thread, admin, node_db):
+    events = Recorder(reactor_thread, admin, "webcluster.on_created")
+    mgmt = Management(node_db)
+    with pytest.raises(RuntimeError):
+        with node_db.begin(write=True) as txn:
+            mgmt.webclusters.create(txn, name="aborted")
+            raise RuntimeError("changed my mind")
+    mgmt.webclusters.create(name="after-abort")
+    events.wait("webcluster.on_created", "after-abort", "the event of the committed change")
+    assert events.named("webcluster.on_created", "aborted") == []
+
+
 def test_records_deleted_by_a_cascade_are_published(reactor_thread, admin):
     got: defer.Deferred = defer.Deferred()
     reactor_thread.call(admin.subscribe, lambda record: got.called or got.callback(record),

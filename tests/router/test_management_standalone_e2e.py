@@ -114,3 +114,19 @@ def test_standalone_components_manage_and_authorize_on_stock_crossbar(reactor_th
     finally:
         rt.call(leave, alice)
         rt.call(leave, ops)
+
+
+def test_a_standalone_api_publishes_changes_made_by_another_process(reactor_thread, stock):
+    from cfxstore.management import Management
+
+    port, db = stock
+    ops = _session(reactor_thread, port, "ops", "mgmt")
+    events: list = []
+    try:
+        reactor_thread.call(ops.subscribe, events.append, P + "routercluster.on_created")
+        with open_database(db) as database:  # this test process: neither the router nor the component
+            made = Management(database).routerclusters.create(name="made-elsewhere")
+        wait_for(lambda: events, 10, "the event")
+        assert events[0]["oid"] == str(made.oid) and events[0]["name"] == "made-elsewhere"
+    finally:
+        reactor_thread.call(leave, ops)
