@@ -111,13 +111,13 @@ def _has_tables(path: str | None) -> bool:
         return any(e["name"] == "principals" for e in database.catalog().values())
 
 
-def _set_secret(mgmt: Any, principal: Any, method: str, secret: str | None, txn: Any = None) -> str | None:
+def _set_secret(mgmt: Any, principal: Any, method: str, secret: str | None) -> str | None:
     """Store the secret (a generated ticket if secret is None); returns the generated ticket."""
     if secret is None:
         ticket = secrets.token_urlsafe(GENERATED_BYTES)
-        mgmt.principals.set_secret(principal.oid, "ticket", ticket, txn, generated=True)
+        mgmt.principals.set_secret(principal.oid, "ticket", ticket, generated=True)
         return ticket
-    mgmt.principals.set_secret(principal.oid, method, secret, txn)
+    mgmt.principals.set_secret(principal.oid, method, secret)
     return None
 
 
@@ -153,12 +153,11 @@ def add(authid: str, db: str | None, realm: str, role: str, method: str, passwor
     secret = None if no_secret or generate else _read_secret(password_stdin, f"{method} for {authid}")
     generated = None
     with _management(db, create=create) as mgmt:
-        if generate:  # the principal and its ticket in one transaction
-            generated = mgmt.write(None, lambda txn: _set_secret(
-                mgmt, mgmt.principals.create(txn, realm=realm, authid=authid, role=role), "ticket", None, txn))
-        else:  # a chosen secret is hashed before the one write of principal and secret
-            mgmt.principals.create(realm=realm, authid=authid, role=role,
-                                   **({method: secret} if secret is not None else {}))
+        if generate:
+            generated = secret = secrets.token_urlsafe(GENERATED_BYTES)
+        # The secret is hashed before the one write of principal and secret.
+        mgmt.principals.create(realm=realm, authid=authid, role=role, generated=generate,
+                               **({method: secret} if secret is not None else {}))
     if as_json:
         emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method,
                    **({"ticket": generated} if generated else {})})

@@ -24,9 +24,14 @@ SECRET_METHODS = ("ticket", "wampcra")
 class PrincipalCollection(Collection):
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
-               **fields: Any) -> Entity:
-        """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived), in one write."""
-        configs = {m: self._config(m, s, {}) for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
+               generated: bool = False, **fields: Any) -> Entity:
+        """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived), in one write.
+
+        ``generated``: the ticket carries 128+ random bits and is stored with the fast hash.
+        """
+        options = {"ticket": {"generated": True} if generated else {}, "wampcra": {}}
+        configs = {m: self._config(m, s, options[m])
+                   for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
 
         def run(t: Any) -> Entity:
             principal = Collection.create(self, t, **fields)

@@ -46,10 +46,13 @@ def add_principal(cbdir: str, *, realm: str, authid: str, role: str, ticket: str
     # A generated ticket (128+ random bits) is stored with the fast hash; one an operator chose with argon2id.
     generated = ticket is None
     ticket = ticket or secrets.token_urlsafe(24)
+    from cfxstore.management import Management
+
     for path in paths:
         credentials = _credentials(path)
-        credentials.add_principal(realm=realm, authid=authid, role=role)
-        credentials.set_ticket(realm, authid, ticket, generated=generated)
+        # Through the service layer: principal and ticket in one transaction, and in the change feed.
+        Management(credentials.db, credentials=credentials).principals.create(
+            realm=realm, authid=authid, role=role, ticket=ticket, generated=generated)
     return ticket
 
 

@@ -177,6 +177,22 @@ def test_principal_commands_of_the_cli_enter_the_feed_without_their_secrets(tmp_
     assert "bos-ticket-1" not in repr(entries)
 
 
+def test_a_principal_added_to_a_node_enters_the_feed_with_its_ticket_in_the_same_write(tmp_path):
+    from cfxstore.credentials.service import CredentialService
+    from cfxstore.router import nodeconfig
+    from cfxstore.router.launcher import add_principal, init_node
+
+    cbdir = str(tmp_path / "node")
+    init_node(cbdir)
+    ticket = add_principal(cbdir, realm="realm1", authid="carol", role="user")
+    [path] = nodeconfig.credential_databases(nodeconfig.load_config(cbdir), cbdir)
+    with open_database(path) as database:
+        entries = list(ChangeFeed(database).follow(0))
+        assert [(e["kind"], e["op"], e["record"]["authid"]) for _, e in entries] == [("principal", "created", "carol")]
+        assert ticket not in repr(entries)
+        assert CredentialService(database).verify_ticket("realm1", "carol", ticket) is not None
+
+
 def test_following_reads_past_one_batch(mgmt, db):
     with db.begin(write=True) as txn:
         for i in range(feed.BATCH + 5):
