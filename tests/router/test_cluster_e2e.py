@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from argon2 import PasswordHasher, Type
+from autobahn.wamp.types import PublishOptions, SubscribeOptions
 
 import pg
 from cfxstore.credentials.service import CredentialService
@@ -16,6 +17,7 @@ from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
 PASSWORD = "n0t-in-any-log"
+HISTORY = "com.example."  # the event-history rule `router init` writes (prefix match)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +48,24 @@ def cluster(tmp_path_factory, reactor_thread, pg_url):
         yield nodes
 
 
-@pytest.fixture
-def user(pg_url):
-    authid, ticket = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    with open_database(pg_url) as db:
+def _principal(url: str, role: str) -> tuple[str, str]:
+    authid, ticket = f"{role}-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    with open_database(url) as db:
         creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                             type=Type.ID))
-        creds.add_principal(realm=REALM, authid=authid, role="user")
+        creds.add_principal(realm=REALM, authid=authid, role=role)
         creds.set_ticket(REALM, authid, ticket)
     return authid, ticket
+
+
+@pytest.fixture
+def user(pg_url):
+    return _principal(pg_url, "user")
+
+
+@pytest.fixture
+def admin(pg_url):
+    return _principal(pg_url, "admin")
 
 
 def test_a_cookie_issued_by_one_node_logs_in_on_the_other(reactor_thread, cluster, user):
@@ -124,3 +135,67 @@ def test_the_database_password_never_appears_in_a_node_log(cluster):
     for node in cluster:
         log = node.log()
         assert "cfxstore cookie store active" in log and PASSWORD not in log
+
+
+def test_the_revocation_procedure_on_one_node_closes_the_cookies_connections_on_the_other_within_a_second(
+        reactor_thread, cluster, user, admin):
+    a, b = cluster
+    first, second = _cookie_on_both(reactor_thread, a, b, user)
+    caller = reactor_thread.call(login, a.port, authmethods=["ticket"], authid=admin[0], ticket=admin[1]).session
+    result = reactor_thread.call(caller.call, "cfxstore.cookie.revoke_by_authid", user[0])
+    # Node a deleted the cookie and closed its own connection; node b hears of it from PostgreSQL.
+    assert result["cookies_deleted"] == 1 and result["connections_closed"] == 1
+    reactor_thread.call(lambda: second.session.left, timeout=1.0)
+    reactor_thread.call(lambda: first.session.left, timeout=1.0)
+    assert _refused(reactor_thread, a.port, first.cookie) and _refused(reactor_thread, b.port, first.cookie)
+    reactor_thread.call(leave, caller)
+
+
+def _ticket(rt, node, principal):
+    return rt.call(login, node.port, authmethods=["ticket"], authid=principal[0], ticket=principal[1])
+
+
+def test_either_node_returns_the_sessions_both_nodes_recorded(reactor_thread, cluster, user, admin):
+    a, b = cluster
+    on_a, on_b = _ticket(reactor_thread, a, user), _ticket(reactor_thread, b, user)
+    reactor_thread.call(leave, on_b.session)  # one left, one still joined (on the other node)
+    for node in (a, b):
+        caller = _ticket(reactor_thread, node, admin).session
+        for joined, left in ((on_a, False), (on_b, True)):
+            sid = joined.details.session
+
+            def recorded():
+                info = reactor_thread.call(caller.call, "wamp.session.get", sid)
+                return info if (info.get("left_at") is not None) == left else None
+
+            info = wait_for(recorded, 10, f"session {sid} as recorded, asked on node {node.port}", interval=0.1)
+            assert info["session"] == sid and info["authid"] == user[0] and info["authrole"] == "user"
+        reactor_thread.call(leave, caller)
+    reactor_thread.call(leave, on_a.session)
+
+
+def test_either_node_returns_the_events_both_nodes_recorded(reactor_thread, cluster, user):
+    a, b = cluster
+    topic = f"{HISTORY}cluster.{uuid.uuid4().hex[:8]}"
+    marks = {}
+    for node in (a, b):
+        publisher = _ticket(reactor_thread, node, user).session
+        marks[node.port] = f"from {node.port}"
+        reactor_thread.call(publisher.publish, topic, marks[node.port], options=PublishOptions(acknowledge=True))
+        reactor_thread.call(leave, publisher)
+    for node in (a, b):
+        reader = _ticket(reactor_thread, node, user).session
+        sub = reactor_thread.call(reader.subscribe, lambda *a, **kw: None, HISTORY,
+                                  options=SubscribeOptions(match="prefix"))
+
+        def both():
+            events = reactor_thread.call(reader.call, "wamp.subscription.get_events", sub.id, 1000)
+            mine = [e for e in events if e["topic"] == topic]
+            return mine if {e["args"][0] for e in mine} == set(marks.values()) else None
+
+        events = wait_for(both, 10, f"both nodes' events, read on node {node.port}", interval=0.1)
+        # Newest first; every entry names the subscription it was read through, on this node.
+        assert [e["args"][0] for e in events] == [marks[b.port], marks[a.port]]
+        assert {e["subscription"] for e in events} == {sub.id} and {e["realm"] for e in events} == {REALM}
+        assert {e["authid"] for e in events} == {user[0]}
+        reactor_thread.call(leave, reader)
