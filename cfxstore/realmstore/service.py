@@ -8,6 +8,8 @@ reading them back joins each delivery with its stored publication.
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 import uuid
 from typing import Any, Iterable
 
@@ -22,6 +24,10 @@ from .entities import Event, Publication, Run, Session
 from .schema import RealmStore
 
 _UINT64_MAX = 2**64 - 1
+# A purge reads every delivery key, so on PostgreSQL it conflicts with other nodes' purges and writes;
+# it runs again after a random pause that doubles (up to PURGE_BACKOFF_MAX seconds) per conflict.
+PURGE_RETRIES = 20
+PURGE_BACKOFF_MAX = 1.0
 _PUBLICATION_ARGS = frozenset({"publication_id", "topic", "publisher", "args", "kwargs", "publisher_authid",
                                "publisher_authrole", "timestamp"})
 
@@ -266,34 +272,46 @@ class SessionHistory(Service):
         keep_last: keeps only the newest keep_last deliveries per subscription.
         A publication is deleted only once no remaining delivery refers to
         it, so every event read back keeps its topic and payload; checking
-        that reads every remaining delivery key once.
+        that reads every remaining delivery key once. Purges running at once
+        (several router nodes on one PostgreSQL database) conflict with each
+        other and with writers; the loser runs again on the winner's result.
         """
         if older_than is None and keep_last is None:
             raise ValueError("purge: give older_than and/or keep_last")
         if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int)
                                       or keep_last < 0):
             raise ValueError(f"keep_last: expected an int >= 0, got {keep_last!r}")
+        attempt = 0
+        while True:
+            try:
+                return self.db.transact(lambda txn: self._purge(txn, older_than, keep_last), retries=0)
+            except orm.Conflict:
+                if attempt == PURGE_RETRIES:
+                    raise
+                # Two purges that run again at once abort each other again: spread them apart.
+                time.sleep(random.uniform(0, min(PURGE_BACKOFF_MAX, 0.01 * 2**attempt)))
+                attempt += 1
+
+    def _purge(self, txn: Any, older_than: int | None, keep_last: int | None) -> int:
         deleted = 0
         candidates: set[int] = set()
-        with self.db.begin(write=True) as txn:
-            for sub in self._subscriptions(txn):
-                doomed = self._expired_deliveries(txn, sub, older_than, keep_last)
-                for key in doomed:
-                    self._deliveries.delete(txn, key)
-                    candidates.add(key[3])
-                deleted += len(doomed)
-            if older_than is not None:
-                candidates.update(self.schema.idx_publications_by_timestamp.select(
-                    txn, to_key=older_than, return_keys=False))
-                left = list(self.schema.idx_sessions_by_left_at.select(txn, to_key=older_than,
-                                                                       return_keys=False))
-                for oid in left:
-                    self._sessions.delete(txn, oid)
-                deleted += len(left)
-            if candidates:
-                candidates -= {key[3] for key in self._deliveries.select(txn, return_values=False)}
-                for pid in candidates:
-                    deleted += self._publications.delete(txn, pid)
+        for sub in self._subscriptions(txn):
+            doomed = self._expired_deliveries(txn, sub, older_than, keep_last)
+            for key in doomed:
+                self._deliveries.delete(txn, key)
+                candidates.add(key[3])
+            deleted += len(doomed)
+        if older_than is not None:
+            candidates.update(self.schema.idx_publications_by_timestamp.select(
+                txn, to_key=older_than, return_keys=False))
+            left = list(self.schema.idx_sessions_by_left_at.select(txn, to_key=older_than, return_keys=False))
+            for oid in left:
+                self._sessions.delete(txn, oid)
+            deleted += len(left)
+        if candidates:
+            candidates -= {key[3] for key in self._deliveries.select(txn, return_values=False)}
+            for pid in candidates:
+                deleted += self._publications.delete(txn, pid)
         return deleted
 
     def _subscriptions(self, txn: Any) -> list[int]:
