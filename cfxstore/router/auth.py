@@ -31,6 +31,7 @@ from twisted.internet.task import deferLater
 import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
+from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.credentials.service import CredentialService
 from cfxstore.router.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.services import node_services
@@ -43,6 +44,7 @@ txaio.use_twisted()  # this module is Twisted code; importing it outside Crossba
 log = txaio.make_logger()
 
 FAILED = ApplicationError.AUTHENTICATION_FAILED
+STORE = "credential store"  # how errors name it (availability.py)
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
 
 
@@ -70,6 +72,7 @@ class Authenticator:
         self.pool = pool if pool is not None else VerifyPool(reactor, config.throttle.max_verifying,
                                                              config.throttle.max_waiting)
         self._held: dict[Deferred, Any] = {}
+        self._availability = availability(credentials.db)
         self.throttle.on_settle = self._settled
 
     def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Any:
@@ -89,13 +92,19 @@ class Authenticator:
             return self._hold().addCallback(lambda _: self(realm, authid, details))
         started = self._reactor.seconds()
         try:
+            self._availability.check(STORE)
             if method == "ticket":
                 return self._ticket(attempts, started, realm, authid, details.get("ticket"))
             return self._wampcra(attempts, started, realm, authid)
+        except StoreUnavailable:
+            self.throttle.cancel(attempts)
+            raise
         except ApplicationError:
             raise
         except Exception as exc:  # a database failure: never let the engine's exception reach the client
             self.throttle.cancel(attempts)
+            if self._availability.lost(exc):
+                raise StoreUnavailable(STORE) from None
             log.error("cfxstore authenticator: credential lookup failed: {exc}", exc=repr(exc))
             raise ApplicationError(FAILED, "authentication is unavailable; retry later") from None
 
@@ -149,6 +158,8 @@ class Authenticator:
 
     def _lookup_failed(self, attempts: Any, failure: Any) -> None:
         self.throttle.cancel(attempts)
+        if self._availability.lost(failure.value):
+            raise StoreUnavailable(STORE)
         log.error("cfxstore authenticator: ticket check failed: {exc}", exc=repr(failure.value))
         raise ApplicationError(FAILED, "authentication is unavailable; retry later")
 

@@ -4,20 +4,26 @@ A logout or revocation on any node (or by the CLI) commits a notification
 with the deleted cookies' value hashes (cfxstore/cookies/announce.py). Each
 node listens (PostgreSQL LISTEN, pushed by the server) and, on the reactor
 thread, drops those cookies from its cache and closes the connections that
-presented them - the same close a local revocation makes.
+presented them - the same close a local revocation makes. The listening
+connection dropping is also how a node first notices that the database is
+gone (availability.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+from twisted.internet import task
 from twisted.logger import Logger
 
 from cfxstore.cookies.announce import CHANNEL
+from cfxstore.router.availability import Availability
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.revoke import CLOSE_CODE, CLOSE_REASON
+from orm.errors import DatabaseError
 
 log = Logger()
+WATCH_SECONDS = 0.25  # how often the listener's connection state is looked at (a flag, no database call)
 
 
 def forget_cookie(backend: CookieBackend, value_hash: bytes) -> int:
@@ -43,4 +49,27 @@ def follow_deletions(backend: CookieBackend, db: Any, reactor: Any) -> Any:
 
     listener = engine.listen(CHANNEL, heard)
     reactor.addSystemEventTrigger("before", "shutdown", listener.stop)
+    watch = task.LoopingCall(_watch(listener, backend.writer.availability))
+    watch.clock = reactor
+    watch.start(WATCH_SECONDS, now=False)
+    reactor.addSystemEventTrigger("before", "shutdown", watch.stop)
     return listener
+
+
+def _watch(listener: Any, availability: Availability) -> Callable[[], None]:
+    """A check that marks the database down as soon as the listening connection drops.
+
+    The server closing that idle connection is the first sign of an outage;
+    without it the first request after one would wait for a pooled
+    connection for the URL's ``timeout``, stalling the reactor.
+    """
+    listening = False
+
+    def check() -> None:
+        nonlocal listening
+        ready = listener.ready.is_set()
+        if listening and not ready:
+            availability.lost(DatabaseError("the listening connection to the database was lost"))
+        listening = ready
+
+    return check

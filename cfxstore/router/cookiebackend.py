@@ -20,7 +20,9 @@ Durability policy:
 
 Reads see a short-lived cache first (``cache_ttl`` seconds; a deletion made by
 another process, e.g. the CLI, is seen by new connections after at most that
-long), then staged writes, then the database.
+long), then staged writes, then the database. While a PostgreSQL database is
+unreachable, reads and deletions that need it raise StoreUnavailable at once
+(availability.py); staged writes wait for it.
 
 Threading: every method runs on the reactor thread except ``purge_expired``;
 the write-behind serialises database writes with its thread.
@@ -45,6 +47,7 @@ from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
 _hash = CookieService.hash_value
 log = Logger()
+STORE = "cookie store"  # how errors name it (availability.py)
 
 
 class RefusedCookie(ValueError):
@@ -90,8 +93,11 @@ class CookieBackend:
         return cookie
 
     def _read(self, value_hash: bytes) -> Cookie | None:
-        with self.service.db.begin() as txn:
-            cookie = self._schema.cookies.get_by_index(txn, "idx_cookies_by_value", value_hash)
+        def read() -> Cookie | None:
+            with self.service.db.begin() as txn:
+                return self._schema.cookies.get_by_index(txn, "idx_cookies_by_value", value_hash)
+
+        cookie = self.writer.availability.call(STORE, read)
         if cookie is None:
             self._cache.pop(value_hash, None)
         elif self._cache_ttl > 0 and self._cache_size > 0:
@@ -166,12 +172,13 @@ class CookieBackend:
         value_hash = _hash(value)
         live = self.lookup(value_hash) is not None
         self._cache.pop(value_hash, None)
-        self.writer.run(lambda: self.service.clear_auth(value))
+        self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
         return live
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid; returns their value hashes."""
-        hashes = self.writer.run(lambda: self.service.revoke_authid(authid))
+        hashes = self.writer.availability.call(
+            STORE, lambda: self.writer.run(lambda: self.service.revoke_authid(authid)))
         for value_hash in hashes:
             self._cache.pop(value_hash, None)
         return hashes

@@ -6,6 +6,11 @@ the built-in stores): ``parse`` and ``exists``/``create``/``addProto``/
 ``delAuth`` + ``getProtos`` on ``wamp.close.logout`` and ``dropProto`` when a
 connection closes. The work is done by the shared CookieBackend; this class
 holds one transport's cookie settings.
+
+While the database is unreachable a handshake's lookup cannot tell whether
+the cookie is logged in: the cookie is kept (no new one replaces it), no
+login is taken from it, and ``unavailable()`` tells the connection
+(cookieprotocol.py) to refuse a cookie login with a clear reason.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from twisted.logger import Logger
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.router.config import CookieConfig
+from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.cookiebackend import CookieBackend, RefusedCookie
 
 # cfxstore issues urlsafe base64 values; stock Crossbar issued standard base64 ones
@@ -24,6 +30,7 @@ from cfxstore.router.cookiebackend import CookieBackend, RefusedCookie
 # by hash, so the wider alphabet admits nothing a lookup could be fooled by.
 _VALUE = re.compile(r"^[A-Za-z0-9_\-+/]{6,128}$")
 _NO_AUTH = (None, None, None, None, None)
+UNAVAILABLE = object()
 _hash = CookieService.hash_value
 log = Logger()
 
@@ -54,6 +61,8 @@ class CfxCookieStore:
         # A handshake asks about the same value several times in a row: hash it once.
         self._last_value: str | None = None
         self._last_hash = b""
+        # (cookie value, message) of the latest lookup the unreachable store could not answer.
+        self._failed: tuple[str, str] | None = None
 
     def _hash(self, value: str) -> bytes:
         if value != self._last_value:
@@ -73,8 +82,24 @@ class CfxCookieStore:
             return None
         return parse_cookie_header(header, self._config.name)
 
+    def _lookup(self, cbtid: str) -> Any:
+        """The live cookie, None, or UNAVAILABLE (remembered for unavailable())."""
+        try:
+            cookie = self._backend.lookup(self._hash(cbtid))
+        except StoreUnavailable as exc:
+            self._failed = (cbtid, exc.text)
+            return UNAVAILABLE
+        if self._failed is not None and self._failed[0] == cbtid:
+            self._failed = None
+        return cookie
+
+    def unavailable(self, cbtid: str) -> str | None:
+        """Why the latest lookup of cbtid could not be answered (the store is unreachable), else None."""
+        return self._failed[1] if self._failed is not None and self._failed[0] == cbtid else None
+
     def exists(self, cbtid: str) -> bool:
-        return self._backend.lookup(self._hash(cbtid)) is not None
+        # Unknown while the store is unreachable: keep the client's cookie rather than replace it.
+        return self._lookup(cbtid) is not None
 
     def create(self) -> tuple[str, str]:
         """A new cookie: (value, Set-Cookie header value without the optional flags)."""
@@ -88,8 +113,8 @@ class CfxCookieStore:
         The authmethod reported is "cookie": the session was authenticated by
         the cookie, not by the method that originally set it.
         """
-        cookie = self._backend.lookup(self._hash(cbtid))
-        if cookie is None or cookie.authid is None:
+        cookie = self._lookup(cbtid)
+        if cookie is None or cookie is UNAVAILABLE or cookie.authid is None:
             return _NO_AUTH
         return cookie.authid, cookie.authrole, "cookie", cookie.authrealm, cookie.authextra
 
@@ -104,9 +129,9 @@ class CfxCookieStore:
             authextra = None
         try:
             return self._backend.set_auth(self._hash(cbtid), authid, authrole, authmethod, authextra, authrealm)
-        except RefusedCookie as exc:
+        except (RefusedCookie, StoreUnavailable) as exc:
             log.warn("cfxstore: login of {authid} not remembered on its cookie: {error}",
-                     authid=repr(authid)[:80], error=str(exc)[:300])
+                     authid=repr(authid)[:80], error=getattr(exc, "text", str(exc))[:300])
             return False
 
     def delAuth(self, cbtid: str) -> bool:  # noqa: N802

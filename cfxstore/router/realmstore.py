@@ -47,6 +47,7 @@ from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from orm.engine.pgurl import shown
 
 log = make_logger()
+STORE = "history store"  # how errors name it (availability.py)
 
 
 def _node_dir(factory: Any) -> str:
@@ -173,14 +174,20 @@ class CfxRealmStore:
             self._writer.append(self._leave, (sid, now_ns()))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
-        self._writer.flush()
-        session = self._history.get_session(session_id, joined_at)
+        session = self._read(lambda: self._history.get_session(session_id, joined_at))
         return None if session is None else _session_info(session)
 
     def get_sessions_by_authid(self, authid: str) -> list[tuple[int, int]] | None:
-        self._writer.flush()
-        sessions = self._history.sessions_by_authid(authid)
+        sessions = self._read(lambda: self._history.sessions_by_authid(authid))
         return [(s.session_id, s.joined_at) for s in sessions] or None
+
+    def _read(self, fn: Callable[[], Any]) -> Any:
+        """fn() once everything staged is committed (reads see every acknowledged write);
+        StoreUnavailable at once while the database is unreachable."""
+        def read() -> Any:
+            self._writer.flush()
+            return fn()
+        return self._writer.availability.call(STORE, read)
 
     def _realm_name(self) -> str:
         return self._realm or "unknown"
@@ -242,8 +249,7 @@ class CfxRealmStore:
             return None
         hid, rule = tracked
         cap = self._cap(rule, limit)
-        self._writer.flush()  # reads see every acknowledged write
-        return self._distinct(lambda n: fetch(hid, n), cap, subscription_id)
+        return self._read(lambda: self._distinct(lambda n: fetch(hid, n), cap, subscription_id))
 
     def _cap(self, rule: UriRule, limit: int | None) -> int:
         cap = rule.limit or self._config.limit

@@ -77,4 +77,4 @@ class CookieRevocation(ApplicationSession):
             raise ApplicationError(ApplicationError.NOT_AUTHORIZED, f"role {role!r} may not revoke cookies")
         if not isinstance(authid, str) or not authid:
             raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "authid must be a non-empty string")
-        return revoke_authid(authid)
+        return revoke_authid(authid)  # StoreUnavailable reaches the caller as a WAMP error

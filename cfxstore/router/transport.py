@@ -26,6 +26,7 @@ from crossbar.worker.transport import RouterTransport, RouterWebTransport
 from cfxstore.router import logfilter
 from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
+from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import node_services
 from orm.engine.pgurl import is_url, shown
@@ -81,6 +82,7 @@ def _install(factory: WampWebSocketServerFactory, ws_config: Mapping[str, Any], 
     if is_cfxstore_cookie(ws_config.get("cookie")):
         factory._cookiestore = make_cookie_store(ws_config["cookie"], cbdir)
         factory._config = ws_config
+        factory.protocol = CookieAwareServerProtocol
 
 
 def _universal_stand_in(config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -18,7 +18,10 @@ Failure isolation: stores refuse what can never be written where it is made
 its writes are retried one per transaction: a write that fails on its own
 data is set aside and logged (``refused``) and never blocks the others; one
 that fails because the database cannot be written (full, read-only, closed)
-is kept and retried with the next batch.
+is kept and retried with the next batch. While a PostgreSQL database is
+unreachable (availability.py) nothing is attempted and nothing is dropped:
+every staged write waits in memory, past ``max_items`` (backpressure would
+only stall the router), and is committed once the database answers again.
 
 Each batch is written exactly once, under ``lock``, by whichever thread gets
 there first; so a synchronous flush also covers a batch a thread has been
@@ -34,6 +37,7 @@ from typing import Any, Callable, Hashable
 
 from twisted.logger import Logger
 
+from cfxstore.router.availability import availability
 from orm.errors import DatabaseError, TransactionError
 
 log = Logger()
@@ -100,6 +104,7 @@ class WriteBehind:
         self._call: Any = None
         # (what, error) of the latest writes set aside: never written, logged once.
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
+        self.availability = availability(db)
 
     def tune(self, *, delay: float, max_items: int) -> None:
         """Share the writer with another store: the shorter delay and smaller bound win."""
@@ -118,7 +123,7 @@ class WriteBehind:
         """Acknowledge the write of ``arg`` by ``apply`` (committed in staging order)."""
         items = self._pending.items
         items.append((apply, arg))
-        if len(items) >= self.max_items:
+        if len(items) >= self.max_items and self.availability.up:
             self.flush()
         elif self._call is None:
             self._schedule()
@@ -127,7 +132,7 @@ class WriteBehind:
         """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
         keyed = self._pending.keyed
         keyed[key] = (apply, arg)
-        if len(keyed) >= self.max_items:
+        if len(keyed) >= self.max_items and self.availability.up:
             self.flush()
         elif self._call is None:
             self._schedule()
@@ -185,25 +190,40 @@ class WriteBehind:
         batch.written = True  # set first: a batch is attempted once, whatever happens
         if not len(batch):
             return
+        entries = batch.entries()
+        if not self.availability.up:
+            self._keep(batch, entries)
+            return
         try:
             with self.db.begin(write=True) as txn:
                 for apply, args in _runs(batch.keyed.values()) + _runs(batch.items):
                     apply(txn, args)
             return
-        except Exception:
-            pass  # isolate the culprit below, one write per transaction
-        for key, (apply, arg) in batch.entries():
+        except Exception as exc:
+            if self.availability.lost(exc):
+                self._keep(batch, entries)  # the database is gone, not one write: all wait for it
+                return
+        # Isolate the culprit, one write per transaction.
+        error = None
+        for i, (key, (apply, arg)) in enumerate(entries):
             try:
                 with self.db.begin(write=True) as txn:
                     apply(txn, [arg])
             except _RETRYABLE as exc:
+                if self.availability.lost(exc):
+                    self._keep(batch, entries[i:])
+                    return
                 batch.retry.append((key, apply, arg))
                 error = exc
             except Exception as exc:
                 self._set_aside(apply, exc)
-        if batch.retry:
+        if error is not None:
             log.error("cfxstore: database not writable, keeping {n} writes for the next batch: {error}",
                       n=len(batch.retry), error=f"{type(error).__name__}: {error}")
+
+    @staticmethod
+    def _keep(batch: _Batch, entries: list[tuple[Hashable | None, tuple[Apply, Any]]]) -> None:
+        batch.retry.extend((key, apply, arg) for key, (apply, arg) in entries)
 
     def _set_aside(self, apply: Apply, exc: Exception) -> None:
         what = getattr(apply, "__name__", "write").lstrip("_")

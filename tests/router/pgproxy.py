@@ -1,0 +1,100 @@
+"""A TCP proxy between a router node and PostgreSQL that a test can cut and restore.
+
+The node's database URL points at the proxy. ``cut()`` closes every proxied
+connection (both ends see the connection drop, as when a server or a network
+path fails) and, until ``restore()``, closes each new connection at once:
+the node loses its database without the shared PostgreSQL server stopping.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+
+class PgProxy:
+    """Forwards 127.0.0.1:<port> to the PostgreSQL server of a URL, on threads of its own."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._url = parts
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._open = True
+        self._closed = False
+        self.accepted = 0  # connections forwarded (not counting those refused while cut)
+        threading.Thread(target=self._accept, name="pgproxy", daemon=True).start()
+
+    def url(self) -> str:
+        """The URL with the proxy in place of the server."""
+        netloc = self._url.netloc.rsplit("@", 1)
+        host = f"127.0.0.1:{self.port}"
+        netloc = f"{netloc[0]}@{host}" if len(netloc) == 2 else host
+        return urlunsplit(self._url._replace(netloc=netloc))
+
+    def cut(self) -> None:
+        """Drop every proxied connection and refuse new ones until restore()."""
+        with self._lock:
+            self._open = False
+            sockets, self._sockets = self._sockets, set()
+        for s in sockets:
+            _close(s)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._open = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        _close(self._listener)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                forward = self._open
+            if not forward:
+                _close(client)
+                continue
+            try:
+                server = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            server.settimeout(None)
+            with self._lock:
+                if not self._open:  # cut while connecting
+                    _close(client)
+                    _close(server)
+                    continue
+                self._sockets.update((client, server))
+                self.accepted += 1
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        with self._lock:
+            self._sockets.difference_update((src, dst))
+        _close(src)
+        _close(dst)
+
+
+def _close(s: socket.socket) -> None:
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()

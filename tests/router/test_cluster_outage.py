@@ -1,0 +1,193 @@
+"""A router node losing its PostgreSQL database: clear refusals, nothing acknowledged lost, recovery by itself.
+
+The node reaches PostgreSQL through a TCP proxy in the test process
+(pgproxy.py), which the tests cut and restore; the shared server keeps
+running. Writes are committed every 60 s here (flush_ms, buffer-flush), so
+what a test stages is certainly still in memory when the proxy is cut.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import psycopg
+import pytest
+from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import PublishOptions
+
+import pg
+from cfxstore.cookies.service import CookieService
+from cfxstore.database import open_database
+from cfxstore.realmstore.service import SessionHistory
+from cfxstore.router.availability import STORE_UNAVAILABLE
+from pgproxy import PgProxy
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_wampclient import Denied, leave, login
+from test_cluster_e2e import PASSWORD, _on_postgres, _principal
+
+TOPIC = "com.example.outage"
+BUFFERED_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    reason = pg.unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:24]
+    yield pg.url_for(schema)
+    pg.drop_schemas({schema})
+
+
+@pytest.fixture(scope="module")
+def proxy(pg_url):
+    p = PgProxy(pg_url.replace("://postgres@", f"://postgres:{PASSWORD}@"))
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, reactor_thread, pg_url, proxy):
+    open_database(pg_url).close()
+    cbdir = tmp_path_factory.mktemp("node")
+    port = free_port()
+    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
+
+    def configure(config: dict) -> None:
+        _on_postgres(proxy.url())(config)
+        worker = config["workers"][0]
+        worker["transports"][0]["cookie"]["store"]["flush_ms"] = BUFFERED_MS
+        worker["realms"][0]["store"]["buffer-flush"] = BUFFERED_MS
+
+    edit_config(cbdir, configure)
+    n = RouterProcess(cbdir, [port])
+    n.port = port
+    with running(n):
+        yield n
+    assert PASSWORD not in n.log()
+
+
+@pytest.fixture
+def user(pg_url):
+    return _principal(pg_url, "user")
+
+
+@pytest.fixture
+def outage(proxy):
+    """Cut the node's database connections (restored afterwards, whatever happens)."""
+    try:
+        yield proxy
+    finally:
+        proxy.restore()
+
+
+def _ticket(rt, node, user):
+    return rt.call(login, node.port, authmethods=["ticket"], authid=user[0], ticket=user[1])
+
+
+def _cookie(rt, node, cookie):
+    try:
+        return rt.call(login, node.port, authmethods=["cookie"], cookie=cookie)
+    except Denied as exc:
+        return exc
+
+
+def _history_read(rt, session):
+    """Ask the node for a session it does not know: a history read, which commits the staged writes first."""
+    try:
+        rt.call(session.call, "wamp.session.get", secrets.randbits(52))
+    except ApplicationError as exc:
+        return exc
+    raise AssertionError("an unknown session was found")
+
+
+def _store_unavailable(error, store: str) -> bool:
+    """True for a WAMP abort (Denied) or error (ApplicationError) saying store is unreachable."""
+    text = f"the {store} is unavailable; retry later"
+    if isinstance(error, Denied):
+        return error.reason == STORE_UNAVAILABLE and error.message == text
+    return isinstance(error, ApplicationError) and error.error == STORE_UNAVAILABLE and error.args == (text,)
+
+
+def _wait_reachable(rt, session):
+    wait_for(lambda: _history_read(rt, session).error == ApplicationError.NO_SUCH_SESSION, 30,
+             "the node to reach its database again", interval=0.2)
+
+
+def _stored_login(pg_url, cookie):
+    with open_database(pg_url) as db:
+        stored = CookieService(db).lookup(cookie.partition("=")[2])
+    return getattr(stored, "authid", None)
+
+
+def test_without_its_database_a_node_refuses_cookie_logins_clearly_and_recovers_by_itself(
+        reactor_thread, node, user, outage, pg_url):
+    first = _ticket(reactor_thread, node, user)
+    _history_read(reactor_thread, first.session)  # commits the login: the node now has to read it
+    assert _stored_login(pg_url, first.cookie) == user[0]
+    outage.cut()
+    refused = wait_for(lambda: (lambda r: r if _store_unavailable(r, "cookie store") else None)(
+        _cookie(reactor_thread, node, first.cookie)), 10, "the cookie login to be refused", interval=0.2)
+    assert refused.reason == STORE_UNAVAILABLE and PASSWORD not in refused.message and "postgresql" not in refused.message
+    with pytest.raises(Denied) as ticket:
+        _ticket(reactor_thread, node, user)
+    assert _store_unavailable(ticket.value, "credential store")
+    # Connections opened before the outage stay open and get a clear error for what needs the database.
+    assert _store_unavailable(_history_read(reactor_thread, first.session), "history store")
+
+    outage.restore()
+    again = wait_for(lambda: (lambda r: None if isinstance(r, Denied) else r)(
+        _cookie(reactor_thread, node, first.cookie)), 30, "the cookie login to work again", interval=0.2)
+    assert again.details.authid == user[0] and again.details.authmethod == "cookie"
+    for result in (first, again):
+        reactor_thread.call(leave, result.session)
+
+
+def test_writes_acknowledged_before_an_outage_are_committed_after_it(reactor_thread, node, user, outage, pg_url):
+    first = _ticket(reactor_thread, node, user)
+    reactor_thread.call(first.session.publish, TOPIC, "acknowledged", options=PublishOptions(acknowledge=True))
+    session_id = first.details.session
+    with open_database(pg_url) as db:
+        history = SessionHistory(db)
+        assert history.get_session(session_id) is None and history.publications_by_topic(TOPIC) == []
+    assert _stored_login(pg_url, first.cookie) is None  # all three are still in the node's memory
+
+    outage.cut()
+    wait_for(lambda: _store_unavailable(_history_read(reactor_thread, first.session), "history store"), 10,
+             "the node to notice the outage", interval=0.2)
+    # The node's own staged cookie is still served while the database is away.
+    during = _cookie(reactor_thread, node, first.cookie)
+    assert not isinstance(during, Denied) and during.details.authid == user[0]
+    outage.restore()
+    _wait_reachable(reactor_thread, first.session)
+
+    assert _stored_login(pg_url, first.cookie) == user[0]
+    with open_database(pg_url) as db:
+        history = SessionHistory(db)
+        assert history.get_session(session_id).authid == user[0]
+        assert [p.args for p in history.publications_by_topic(TOPIC)] == [["acknowledged"]]
+    for result in (first, during):
+        reactor_thread.call(leave, result.session)
+
+
+def _listening(schema: str) -> bool:
+    with psycopg.connect(pg.URL, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query = %s",
+                           (f'LISTEN "{schema}:cookie-deleted"',)).fetchone()
+    return row[0] > 0
+
+
+def test_after_an_outage_a_revocation_from_elsewhere_still_closes_the_nodes_connections(
+        reactor_thread, node, user, outage, pg_url):
+    schema = pg_url.rsplit("schema=", 1)[1]
+    first = _ticket(reactor_thread, node, user)
+    outage.cut()
+    wait_for(lambda: not _listening(schema), 10, "the node's listening connection to drop", interval=0.2)
+    outage.restore()
+    _wait_reachable(reactor_thread, first.session)
+    wait_for(lambda: _listening(schema), 30, "the node to listen again", interval=0.2)
+    with open_database(pg_url) as db:  # another node: straight to the server
+        assert len(CookieService(db).revoke_authid(user[0])) == 1
+    reactor_thread.call(lambda: first.session.left, timeout=1.0)
+    assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
