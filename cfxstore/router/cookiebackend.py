@@ -16,7 +16,9 @@ Durability policy:
   that login is not remembered on the cookie, is logged, and nothing else is
   held up.
 * deleting (logout, revocation, purge) is written through before returning,
-  so a deleted cookie can never come back.
+  so a deleted cookie can never come back. A logout while the database is
+  unreachable is the exception: the cookie is refused by this process at
+  once and deleted with the staged writes when the database answers.
 
 Reads see a short-lived cache first (``cache_ttl`` seconds; a deletion made by
 another process, e.g. the CLI, is seen by new connections after at most that
@@ -38,9 +40,11 @@ from twisted.logger import Logger
 
 from orm.keys import random_uuid
 
+from cfxstore.cookies.announce import announce_deleted
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.plaindata import require_plain
+from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.config import CookieConfig
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
@@ -70,6 +74,8 @@ class CookieBackend:
         self.writer = writer
         # value hash -> (cookie, monotonic time it was read from the database)
         self._cache: dict[bytes, tuple[Cookie, float]] = {}
+        # Cookies logged out while the database was unreachable (deleted with the staged writes).
+        self._deleted: set[bytes] = set()
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         self._protos: dict[bytes, set[Any]] = {}
 
@@ -81,6 +87,8 @@ class CookieBackend:
         A fresh cache entry comes first: staging a cookie also caches it, so
         the cache never holds an older version than the staged writes.
         """
+        if value_hash in self._deleted:
+            return None
         cached = self._cache.get(value_hash)
         if cached is not None and monotonic() - cached[1] < self._cache_ttl:
             cookie = cached[0]
@@ -168,12 +176,28 @@ class CookieBackend:
     # -- write-through: deletions ------------------------------------------------
 
     def delete(self, value: str) -> bool:
-        """Delete one cookie (logout); True if it existed and was live."""
+        """Delete one cookie (logout); True if it existed and was live (or cannot be told now)."""
         value_hash = _hash(value)
-        live = self.lookup(value_hash) is not None
+        try:
+            live = self.lookup(value_hash) is not None
+        except StoreUnavailable:
+            live = True
         self._cache.pop(value_hash, None)
-        self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
+        try:
+            self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
+        except StoreUnavailable:
+            # The client was told it logged out: refuse the cookie here from now on, and delete
+            # it (telling the other nodes) with the staged writes once the database answers.
+            self._deleted.add(value_hash)
+            self.writer.append(self._delete_later, value_hash)
         return live
+
+    def _delete_later(self, txn: Any, hashes: list[bytes]) -> None:
+        for value_hash in hashes:
+            cookie = self._table.get_by_index(txn, "idx_cookies_by_value", value_hash)
+            if cookie is not None:
+                self._table.delete(txn, cookie.oid)
+        announce_deleted(txn, hashes)
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid; returns their value hashes."""

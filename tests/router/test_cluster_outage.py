@@ -191,3 +191,24 @@ def test_after_an_outage_a_revocation_from_elsewhere_still_closes_the_nodes_conn
         assert len(CookieService(db).revoke_authid(user[0])) == 1
     reactor_thread.call(lambda: first.session.left, timeout=1.0)
     assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
+
+
+def test_a_logout_during_an_outage_refuses_the_cookie_at_once_and_deletes_it_when_the_database_is_back(
+        reactor_thread, node, user, outage, pg_url):
+    first, watcher = _ticket(reactor_thread, node, user), _ticket(reactor_thread, node, user)
+    _history_read(reactor_thread, first.session)  # commits the login
+    other = _cookie(reactor_thread, node, first.cookie)
+    assert not isinstance(other, Denied)
+    outage.cut()
+    wait_for(lambda: _store_unavailable(_history_read(reactor_thread, first.session), "history store"), 10,
+             "the node to notice the outage", interval=0.2)
+    reactor_thread.call(leave, first.session, "wamp.close.logout")
+    reactor_thread.call(lambda: other.session.left, timeout=5.0)  # the cookie's other connection is closed
+    assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
+    assert _stored_login(pg_url, first.cookie) == user[0]  # not deleted yet: the database is away
+
+    outage.restore()
+    _wait_reachable(reactor_thread, watcher.session)
+    assert _stored_login(pg_url, first.cookie) is None
+    assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
+    reactor_thread.call(leave, watcher.session)
