@@ -1,0 +1,93 @@
+"""The write-behind and the availability gate against a real PostgreSQL server behind a proxy that is cut."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import pg
+from cfxstore.database import open_database
+from cfxstore.realmstore.service import SessionHistory
+from cfxstore.router.availability import Availability, StoreUnavailable, availability
+from cfxstore.router.writebehind import WriteBehind, each
+from orm.errors import Conflict, DatabaseError
+from pgproxy import PgProxy
+from router_harness import wait_for
+
+
+@pytest.fixture
+def pg_url():
+    reason = pg.unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:24]
+    yield pg.url_for(schema)
+    pg.drop_schemas({schema})
+
+
+@pytest.fixture
+def proxy(pg_url):
+    p = PgProxy(pg_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def proxied(pg_url, proxy):
+    """The database through the proxy; a short pool timeout keeps the first failed attempt short."""
+    open_database(pg_url).close()
+    db = open_database(proxy.url() + "&timeout=2")
+    yield db
+    availability(db).stop()
+    db.close()
+
+
+def _sessions(history: SessionHistory, n: int, first: int = 1):
+    return [history.new_session(session_id=first + i, realm="realm1", authid="a", authrole="user",
+                                authmethod="ticket") for i in range(n)]
+
+
+def test_writes_staged_while_the_database_is_away_are_kept_and_committed_when_it_answers(
+        proxied, proxy, pg_url):
+    history = SessionHistory(proxied)
+    writer = WriteBehind(proxied, delay=0.01, max_items=1000)  # no reactor: every write is flushed at once
+    put = each(history.put_session)
+    writer.append(put, _sessions(history, 1)[0])
+    proxy.cut()
+    staged = _sessions(history, 5, first=100)
+    for session in staged:
+        writer.append(put, session)  # each flush fails: the first finds the outage, the rest do not try
+    assert not writer.availability.up and len(writer) == 5 and not writer.refused
+    proxy.restore()
+    wait_for(lambda: writer.availability.up, 30, "the database to answer again", interval=0.1)
+    writer.flush()
+    assert len(writer) == 0
+    with open_database(pg_url) as db:
+        stored = SessionHistory(db)
+        assert all(stored.get_session(i) is not None for i in [1, *(s.session_id for s in staged)])
+
+
+def test_while_down_the_gate_refuses_at_once_naming_the_store_and_opens_when_the_database_answers(
+        proxied, proxy):
+    gate = availability(proxied)
+    assert gate.call("cookie store", lambda: 42) == 42
+    proxy.cut()
+    with pytest.raises(StoreUnavailable) as first:
+        gate.call("cookie store", lambda: SessionHistory(proxied).get_session(1))
+    with pytest.raises(StoreUnavailable) as second:
+        gate.call("cookie store", lambda: pytest.fail("called while the database is down"))
+    for exc in (first.value, second.value):
+        assert exc.error == "cfxstore.error.store_unavailable"
+        assert exc.args == ("the cookie store is unavailable; retry later",)
+    proxy.restore()
+    wait_for(lambda: gate.up, 30, "the database to answer again", interval=0.1)
+    assert gate.call("cookie store", lambda: SessionHistory(proxied).get_session(1)) is None
+
+
+def test_conflicts_and_local_databases_never_close_the_gate(proxied, tmp_path):
+    assert not availability(proxied).lost(Conflict("conflicted", retryable=True))
+    assert availability(proxied).up
+    with open_database(str(tmp_path / "db")) as local:
+        gate = Availability(local)
+        assert not gate.lost(DatabaseError("disk trouble")) and gate.up
