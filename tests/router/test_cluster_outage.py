@@ -9,12 +9,13 @@ what a test stages is certainly still in memory when the proxy is cut.
 from __future__ import annotations
 
 import secrets
+import socket
 import uuid
 
 import psycopg
 import pytest
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions
+from autobahn.wamp.types import PublishOptions, SubscribeOptions
 
 import pg
 from cfxstore.cookies.service import CookieService
@@ -121,26 +122,59 @@ def _stored_login(pg_url, cookie):
     return getattr(stored, "authid", None)
 
 
+def _handshake_head(port: int, cookie: str) -> str:
+    """The HTTP response head of a WebSocket opening handshake presenting cookie."""
+    request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Protocol: wamp.2.json\r\nCookie: {cookie}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return head.decode("latin-1").partition("\r\n\r\n")[0]
+
+
+def _call_error(rt, session, procedure, *args):
+    try:
+        rt.call(session.call, procedure, *args)
+    except ApplicationError as exc:
+        return exc
+    raise AssertionError(f"{procedure} succeeded")
+
+
 def test_without_its_database_a_node_refuses_cookie_logins_clearly_and_recovers_by_itself(
         reactor_thread, node, user, outage, pg_url):
     first = _ticket(reactor_thread, node, user)
+    admin = _ticket(reactor_thread, node, _principal(pg_url, "admin"))
+    sub = reactor_thread.call(first.session.subscribe, lambda *a, **kw: None, "com.example.",
+                              options=SubscribeOptions(match="prefix"))
     _history_read(reactor_thread, first.session)  # commits the login: the node now has to read it
     assert _stored_login(pg_url, first.cookie) == user[0]
     outage.cut()
     refused = wait_for(lambda: (lambda r: r if _store_unavailable(r, "cookie store") else None)(
         _cookie(reactor_thread, node, first.cookie)), 10, "the cookie login to be refused", interval=0.2)
-    assert refused.reason == STORE_UNAVAILABLE and PASSWORD not in refused.message and "postgresql" not in refused.message
+    assert PASSWORD not in refused.message and "postgresql" not in refused.message
+    head = _handshake_head(node.port, first.cookie)
+    assert head.startswith("HTTP/1.1 101") and "set-cookie" not in head.lower()  # the cookie is kept
     with pytest.raises(Denied) as ticket:
         _ticket(reactor_thread, node, user)
     assert _store_unavailable(ticket.value, "credential store")
     # Connections opened before the outage stay open and get a clear error for what needs the database.
     assert _store_unavailable(_history_read(reactor_thread, first.session), "history store")
+    assert _store_unavailable(_call_error(reactor_thread, first.session, "wamp.subscription.get_events", sub.id),
+                              "history store")
+    assert _store_unavailable(_call_error(reactor_thread, admin.session, "cfxstore.cookie.revoke_by_authid",
+                                          user[0]), "cookie store")
 
     outage.restore()
     again = wait_for(lambda: (lambda r: None if isinstance(r, Denied) else r)(
         _cookie(reactor_thread, node, first.cookie)), 30, "the cookie login to work again", interval=0.2)
-    assert again.details.authid == user[0] and again.details.authmethod == "cookie"
-    for result in (first, again):
+    assert again.details.authid == user[0] and again.details.authmethod == "cookie"  # nothing was revoked
+    for result in (first, again, admin):
         reactor_thread.call(leave, result.session)
 
 

@@ -51,13 +51,14 @@ def _sessions(history: SessionHistory, n: int, first: int = 1):
 def test_writes_staged_while_the_database_is_away_are_kept_and_committed_when_it_answers(
         proxied, proxy, pg_url):
     history = SessionHistory(proxied)
-    writer = WriteBehind(proxied, delay=0.01, max_items=1000)  # no reactor: every write is flushed at once
+    writer = WriteBehind(proxied, delay=0.01, max_items=2)  # no reactor: every write is flushed at once
     put = each(history.put_session)
     writer.append(put, _sessions(history, 1)[0])
     proxy.cut()
     staged = _sessions(history, 5, first=100)
     for session in staged:
         writer.append(put, session)  # each flush fails: the first finds the outage, the rest do not try
+    # All kept, past max_items, none set aside as unwritable.
     assert not writer.availability.up and len(writer) == 5 and not writer.refused
     proxy.restore()
     wait_for(lambda: writer.availability.up, 30, "the database to answer again", interval=0.1)
