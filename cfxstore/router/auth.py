@@ -31,8 +31,8 @@ from twisted.internet.task import deferLater
 import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
-from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.credentials.service import CredentialService
+from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled

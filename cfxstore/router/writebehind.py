@@ -190,9 +190,8 @@ class WriteBehind:
         batch.written = True  # set first: a batch is attempted once, whatever happens
         if not len(batch):
             return
-        entries = batch.entries()
         if not self.availability.up:
-            self._keep(batch, entries)
+            self._keep(batch, batch.entries())
             return
         try:
             with self.db.begin(write=True) as txn:
@@ -201,9 +200,10 @@ class WriteBehind:
             return
         except Exception as exc:
             if self.availability.lost(exc):
-                self._keep(batch, entries)  # the database is gone, not one write: all wait for it
+                self._keep(batch, batch.entries())  # the database is gone, not one write: all wait for it
                 return
         # Isolate the culprit, one write per transaction.
+        entries = batch.entries()
         error = None
         for i, (key, (apply, arg)) in enumerate(entries):
             try:
