@@ -14,6 +14,7 @@ are local files and never marked down.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Callable, TypeVar
 
 from autobahn.wamp.exception import ApplicationError
@@ -50,7 +51,7 @@ class Availability:
     """The reachability of one database as this process last saw it."""
 
     def __init__(self, db: Any) -> None:
-        self.db = db
+        self._db = weakref.ref(db)  # the registry below is keyed by db: no strong reference back
         self._remote = is_url(getattr(db, "path", None))
         self._lock = threading.Lock()
         self._down = False
@@ -89,8 +90,11 @@ class Availability:
 
     def _probe(self) -> None:
         while not self._stopped.wait(PROBE_SECONDS):
+            db = self._db()
+            if db is None:
+                return
             try:
-                with self.db.begin():
+                with db.begin():
                     pass
             except Exception:
                 continue
@@ -102,14 +106,14 @@ class Availability:
         self._stopped.set()
 
 
-_registry: dict[int, Availability] = {}
+_registry: weakref.WeakKeyDictionary[Any, Availability] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
 
 
 def availability(db: Any) -> Availability:
     """The one Availability of a database object in this process."""
     with _registry_lock:
-        found = _registry.get(id(db))
-        if found is None or found.db is not db:
-            found = _registry[id(db)] = Availability(db)
+        found = _registry.get(db)
+        if found is None:
+            found = _registry[db] = Availability(db)
         return found
