@@ -94,13 +94,18 @@ def _cookie(rt, node, cookie):
         return exc
 
 
-def _history_read(rt, session):
-    """Ask the node for a session it does not know: a history read, which commits the staged writes first."""
+def _call_error(rt, session, procedure, *args):
+    """The WAMP error a call that must fail fails with."""
     try:
-        rt.call(session.call, "wamp.session.get", secrets.randbits(52))
+        rt.call(session.call, procedure, *args)
     except ApplicationError as exc:
         return exc
-    raise AssertionError("an unknown session was found")
+    raise AssertionError(f"{procedure} succeeded")
+
+
+def _history_read(rt, session):
+    """Ask the node for a session it does not know: a history read, which commits the staged writes first."""
+    return _call_error(rt, session, "wamp.session.get", secrets.randbits(52))
 
 
 def _store_unavailable(error, store: str) -> bool:
@@ -136,14 +141,6 @@ def _handshake_head(port: int, cookie: str) -> str:
                 break
             head += chunk
     return head.decode("latin-1").partition("\r\n\r\n")[0]
-
-
-def _call_error(rt, session, procedure, *args):
-    try:
-        rt.call(session.call, procedure, *args)
-    except ApplicationError as exc:
-        return exc
-    raise AssertionError(f"{procedure} succeeded")
 
 
 def test_without_its_database_a_node_refuses_cookie_logins_clearly_and_recovers_by_itself(
