@@ -238,8 +238,14 @@ def test_a_logout_during_an_outage_refuses_the_cookie_at_once_and_deletes_it_whe
     assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
     assert _stored_login(pg_url, first.cookie) == user[0]  # not deleted yet: the database is away
 
-    outage.restore()
-    _wait_reachable(reactor_thread, watcher.session)
-    assert _stored_login(pg_url, first.cookie) is None
+    schema = pg_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(pg.URL, autocommit=True) as other_node:  # hears what every node hears
+        other_node.execute(f'LISTEN "{schema}:cookie-deleted"')
+        outage.restore()
+        _wait_reachable(reactor_thread, watcher.session)
+        assert _stored_login(pg_url, first.cookie) is None
+        value_hash = CookieService.hash_value(first.cookie.partition("=")[2]).hex()
+        heard = next(other_node.notifies(timeout=10, stop_after=1), None)
+        assert heard is not None and heard.payload.endswith(" " + value_hash)
     assert isinstance(_cookie(reactor_thread, node, first.cookie), Denied)
     reactor_thread.call(leave, watcher.session)
