@@ -70,8 +70,11 @@ class PostgresEngine:
         #: Tags this engine's notifications, so its own listeners can skip them.
         self.origin = secrets.token_hex(8)
         self._sql = _Statements(parsed.schema)
+        # reconnect_timeout: a reconnection gives up after `timeout` (the pool's backoff doubles its wait each
+        # time, up to minutes after a long outage); the next request starts a fresh one at once.
         self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
-                                    timeout=parsed.timeout, open=False, name=f"orm:{parsed.schema}",
+                                    timeout=parsed.timeout, reconnect_timeout=parsed.timeout, open=False,
+                                    name=f"orm:{parsed.schema}",
                                     kwargs={"autocommit": True, "connect_timeout": max(1, int(parsed.timeout)),
                                             "application_name": parsed.application_name})
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,7 @@ OLD = 300  # publications (two deliveries each) and left sessions older than the
 
 @pytest.fixture
 def pg_url():
-    reason = pg.unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = "t_" + uuid.uuid4().hex[:24]
-    yield pg.url_for(schema)
-    pg.drop_schemas({schema})
+    yield from pg.private_url()
 
 
 def _seed(history: SessionHistory, bound: int) -> tuple[set[int], set[int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 
@@ -18,12 +17,7 @@ from router_harness import wait_for
 
 @pytest.fixture
 def pg_url():
-    reason = pg.unreachable()
-    if reason:
-        pytest.skip(reason)
-    schema = "t_" + uuid.uuid4().hex[:24]
-    yield pg.url_for(schema)
-    pg.drop_schemas({schema})
+    yield from pg.private_url()
 
 
 @pytest.fixture
@@ -71,11 +65,11 @@ def test_writes_staged_while_the_database_is_away_are_kept_and_committed_when_it
 
 def test_while_down_the_gate_refuses_at_once_naming_the_store_and_opens_when_the_database_answers(
         proxied, proxy):
-    gate = availability(proxied)
+    gate, history = availability(proxied), SessionHistory(proxied)
     assert gate.call("cookie store", lambda: 42) == 42
     proxy.cut()
     with pytest.raises(StoreUnavailable) as first:
-        gate.call("cookie store", lambda: SessionHistory(proxied).get_session(1))
+        gate.call("cookie store", lambda: history.get_session(1))
     with pytest.raises(StoreUnavailable) as second:
         gate.call("cookie store", lambda: pytest.fail("called while the database is down"))
     for exc in (first.value, second.value):
@@ -83,7 +77,7 @@ def test_while_down_the_gate_refuses_at_once_naming_the_store_and_opens_when_the
         assert exc.args == ("the cookie store is unavailable; retry later",)
     proxy.restore()
     wait_for(lambda: gate.up, 30, "the database to answer again", interval=0.1)
-    assert gate.call("cookie store", lambda: SessionHistory(proxied).get_session(1)) is None
+    assert gate.call("cookie store", lambda: history.get_session(1)) is None
 
 
 def test_conflicts_and_local_databases_never_close_the_gate(proxied, tmp_path):
