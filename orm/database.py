@@ -14,11 +14,14 @@ from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for,
 from .engine import ENGINES, Engine, EngineTransaction, open_engine
 from .engine.lmdb import database_exists
 from .engine.pgurl import is_url, redact
-from .errors import DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
+from .errors import Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
 from .table import Table
 
 Transaction = EngineTransaction
 T = TypeVar("T")
+
+#: Tries at recording tables in the catalog when concurrent registrations conflict.
+_REGISTER_ATTEMPTS = 20
 
 #: The engine a Database uses when none is named (tests switch it to run on both).
 DEFAULT_ENGINE = "lmdb"
@@ -229,7 +232,15 @@ class Database:
             return
         # Processes registering the same tables at once (routers starting together on a fresh
         # PostgreSQL schema) conflict on the catalog; the loser runs again and finds them recorded.
-        self.transact(lambda txn: self._register(txn, tables), retries=20)
+        # Only conflicts: an unreachable server is reported at once, not after 20 timeouts.
+        for attempt in range(_REGISTER_ATTEMPTS):
+            try:
+                with self.begin(write=True) as txn:
+                    self._register(txn, tables)
+                return
+            except Conflict:
+                if attempt == _REGISTER_ATTEMPTS - 1:
+                    raise
 
     def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
         catalog: Catalog = self._live().catalog  # type: ignore[assignment]

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from cfxstore.realmstore.entities import Run
 from cfxstore.realmstore.service import SessionHistory
+from cfxstore.router.availability import is_outage
 from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
@@ -51,6 +52,7 @@ class NodeRun:
         self._writer = writer
         self._reactor = reactor
         self._beat: task.LoopingCall | None = None
+        self._unreachable = False
 
     def start(self) -> None:
         """Close the sessions of dead runs, register this run and start its heartbeat."""
@@ -69,8 +71,20 @@ class NodeRun:
 
     def _heartbeat(self) -> Any:
         d = threads.deferToThread(self._history.heartbeat, self.id)
-        d.addErrback(lambda f: log.failure("cfxstore: heartbeat failed", failure=f))
+        d.addCallbacks(self._beat_done, self._beat_failed)
         return d
+
+    def _beat_done(self, _: Any) -> None:
+        if self._unreachable:
+            log.info("cfxstore: heartbeat resumed")
+        self._unreachable = False
+
+    def _beat_failed(self, failure: Any) -> None:
+        if not is_outage(failure.value):
+            log.failure("cfxstore: heartbeat failed", failure=failure)
+        elif not self._unreachable:  # one line per outage, not a traceback every beat
+            self._unreachable = True
+            log.warn("cfxstore: heartbeat skipped until the database answers: {err}", err=str(failure.value))
 
     def close(self) -> int:
         """Clean stop: commit what is staged, then mark the run's joined sessions as left now."""

@@ -160,8 +160,12 @@ def test_without_its_database_a_node_refuses_cookie_logins_clearly_and_recovers_
                               "history store")
     assert _store_unavailable(_call_error(reactor_thread, admin.session, "cfxstore.cookie.revoke_by_authid",
                                           user[0]), "cookie store")
+    # The run's heartbeat says once that it waits for the database, without a traceback per beat.
+    wait_for(lambda: "heartbeat skipped until the database answers" in node.log(), 15, "the heartbeat to notice")
+    assert "heartbeat failed" not in node.log()
 
     outage.restore()
+    wait_for(lambda: "heartbeat resumed" in node.log(), 15, "the heartbeat to resume")
     again = wait_for(lambda: (lambda r: None if isinstance(r, Denied) else r)(
         _cookie(reactor_thread, node, first.cookie)), 30, "the cookie login to work again", interval=0.2)
     assert again.details.authid == user[0] and again.details.authmethod == "cookie"  # nothing was revoked
