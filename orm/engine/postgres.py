@@ -43,9 +43,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from . import pgurl
 from .hooks import TransactionHooks, check_new_writer
 from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
-from ..errors import Conflict, DatabaseError, DatabaseNotFound, ReadOnlyError, TransactionError, ValueCodecError
+from ..errors import (Conflict, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, TransactionError,
+                      ValueCodecError)
 
 _FIRST_PAGE, _LAST_PAGE = 64, 4096
+#: Pending puts sent at once when this many wait (bounds the client's memory and one statement's size).
+_FLUSH_AT = 10_000
 _BEGIN_WRITE = b"BEGIN ISOLATION LEVEL SERIALIZABLE"
 _BEGIN_READ = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1"
 _CONFLICTS = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected, pgerrors.UniqueViolation)
@@ -267,8 +270,8 @@ class _Statements:
         self.replace = (f"WITH old AS (SELECT value FROM {kv} WHERE tab = %s AND key = %s), "
                         f"new AS ({self.put}) SELECT value FROM old")
         self.delete = f"DELETE FROM {kv} WHERE tab = %s AND key = %s"
-        self.put_many = (f"INSERT INTO {kv} (tab, key, value) SELECT %s, k, v FROM unnest(%s::bytea[], %s::bytea[]) "
-                         "AS p(k, v) ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
+        self.put_many = (f"INSERT INTO {kv} (tab, key, value) SELECT * FROM unnest(%s::text[], %s::bytea[], "
+                         "%s::bytea[]) ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
         self.count = f"SELECT count(*) FROM {kv} WHERE tab = %s"
         self.drop = f"DELETE FROM {kv} WHERE tab = %s"
         self.table_exists = f"SELECT 1 FROM {tables} WHERE name = %s"
@@ -301,21 +304,36 @@ class PostgresTransaction(TransactionHooks):
         self._done = False
         self._failed: Exception | None = None
         self._writes = 0  # bumped by every write, so an iteration knows its page went stale
+        # Puts wait here and go to the server as one statement just before the next statement or
+        # the commit: what the transaction reads is unchanged, and N puts cost one round trip.
+        self._pending: dict[tuple[str, bytes], bytes] = {}
 
     # -- statements ----------------------------------------------------------------
 
-    def _run(self, sql: str, params: tuple, doing: str) -> psycopg.Cursor:
+    def _usable(self, doing: str) -> None:
         if self._done:
             raise TransactionError("the transaction has ended")
         if self._failed is not None:
             # PostgreSQL refuses every later statement; repeat the first failure's
             # kind so a conflict stays retryable wherever it is noticed.
             raise type(self._failed)(f"{doing}: {self._failed}", retryable=self._failed.retryable)
+
+    def _run(self, sql: str, params: tuple, doing: str) -> psycopg.Cursor:
+        self._usable(doing)
+        if self._pending:
+            self._flush()
         try:
             return self._cur.execute(sql, params)
         except psycopg.Error as exc:
             self._failed = self._engine.error(exc, doing)
             raise self._failed from None
+
+    def _flush(self) -> None:
+        """Send the pending puts (one upsert; the last value of a key wins, as with single puts)."""
+        pending, self._pending = self._pending, {}
+        tables = sorted({h for h, _ in pending})
+        self._run(self._sql.put_many, ([h for h, _ in pending], [k for _, k in pending], list(pending.values())),
+                  f"writing table{'s' if len(tables) > 1 else ''} {', '.join(map(repr, tables))}")
 
     def _one(self, sql: str, params: tuple, doing: str) -> Any:
         cur = self._run(sql, params, doing)
@@ -334,6 +352,7 @@ class PostgresTransaction(TransactionHooks):
     def _writable(self, key: bytes, value: bytes | None = b"") -> None:
         if not self.write:
             raise ReadOnlyError("write inside a read-only transaction (use db.begin(write=True))")
+        self._usable("writing")
         _check_key(key)
         if not isinstance(value, bytes):
             raise ValueCodecError(f"value must be bytes after encoding, got {type(value).__name__}")
@@ -379,7 +398,9 @@ class PostgresTransaction(TransactionHooks):
 
     def put(self, h: str, key: bytes, value: bytes) -> None:
         self._writable(key, value)
-        self._run(self._sql.put, (h, key, value), f"writing table {h!r}")
+        self._pending[(h, key)] = value
+        if len(self._pending) >= _FLUSH_AT:
+            self._flush()
 
     def insert(self, h: str, key: bytes, value: bytes) -> bool:
         self._writable(key, value)
@@ -397,11 +418,10 @@ class PostgresTransaction(TransactionHooks):
     def put_many(self, h: str, pairs: list[tuple[bytes, bytes]]) -> None:
         for key, value in pairs:
             self._writable(key, value)
-        merged = dict(pairs)  # one statement may not update a row twice: the last value wins, as with puts
-        items = list(merged.items())
-        for i in range(0, len(items), 10_000):
-            chunk = items[i:i + 10_000]
-            self._run(self._sql.put_many, (h, [k for k, _ in chunk], [v for _, v in chunk]), f"writing table {h!r}")
+        for key, value in pairs:
+            self._pending[(h, key)] = value
+            if len(self._pending) >= _FLUSH_AT:
+                self._flush()
 
     def drop(self, h: str) -> int:
         if not self.write:
@@ -419,6 +439,12 @@ class PostgresTransaction(TransactionHooks):
     def commit(self) -> None:
         if self._done:
             raise TransactionError("transaction already ended")
+        if self._pending:
+            try:
+                self._flush()
+            except OrmError:
+                self._finish(self._on_abort, rollback=True)
+                raise
         try:
             self._conn.commit()
         except psycopg.Error as exc:
@@ -436,6 +462,7 @@ class PostgresTransaction(TransactionHooks):
 
     def _finish(self, callbacks: list[Callable[[], None]] | None, rollback: bool) -> None:
         self._done = True
+        self._pending = {}
         if rollback:
             try:
                 self._conn.rollback()

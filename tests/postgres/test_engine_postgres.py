@@ -109,3 +109,30 @@ def test_the_engine_recovers_by_itself_when_the_server_drops_its_connections(pg_
             s.counters[txn, 1] = 2
         with db.begin() as txn:
             assert s.counters[txn, 1] == 2
+
+
+def test_puts_sent_together_read_back_as_single_puts_would(pg_url, monkeypatch):
+    from orm.engine import postgres
+
+    monkeypatch.setattr(postgres, "_FLUSH_AT", 7)  # so one transaction also sends full batches early
+    with orm.Database(pg_url) as db:
+        s = Counters.attach(db)
+        with db.begin(write=True) as txn:
+            for i in range(20):
+                s.counters[txn, i] = i
+            s.counters[txn, 3] = 300  # the last put of a key wins
+            s.log[txn, "a"] = 1  # another table in the same batch
+            assert s.counters[txn, 3] == 300 and s.counters.count(txn) == 20
+            del s.counters[txn, 4]
+            s.counters[txn, 4] = 400  # a put after a delete of the same key
+            assert [v for _, v in s.counters.select(txn, from_key=2, to_key=6)] == [2, 300, 400, 5]
+        with db.begin(write=True) as txn:
+            s.counters[txn, 99] = 1
+            txn.abort()  # pending puts of an aborted transaction never reach the server
+        with db.begin() as txn:
+            assert dict(s.counters.select(txn)) == {**{i: i for i in range(20)}, 3: 300, 4: 400}
+            assert s.log[txn, "a"] == 1
+        txn = db.begin(write=True)
+        txn.commit()
+        with pytest.raises(orm.TransactionError):
+            s.counters[txn, 1] = 1  # refused at once, not when a later statement would send it
