@@ -39,7 +39,7 @@ from twisted.internet import defer
 
 from orm.bench_postgres import default_url, drop_schema, in_schema, server_url
 
-from cfxstore.router.loginbench import REALM, _attempt, _cfx, _free_port, _Node, run_loops
+from cfxstore.router.loginbench import REALM, _attempt, _cfx, _free_port, _Node, login_parser, react, run_loops
 
 SCHEMA = "bench_cluster"
 AUTHID = "cookie-user"
@@ -174,24 +174,10 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cfxstore.router.clusterbench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run (default 5)")
-    parser.add_argument("--rounds", type=int, default=3, help="figures are the best of this many runs")
+    parser = login_parser("cfxstore.router.clusterbench", __doc__)
     parser.add_argument("--postgres", type=server_url, default=default_url(),
                         metavar="URL", help="the PostgreSQL server (a schema bench_cluster is created and dropped)")
-    args = parser.parse_args(argv)
-
-    import txaio
-    from twisted.internet import task
-
-    import crossbar  # noqa: F401  (Crossbar's import-time shims)
-
-    txaio.use_twisted()
-    getattr(crossbar, "_import_serializers_quietly", lambda: None)()
-    task.react(bench, [args])
-    return 0
+    return react(bench, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

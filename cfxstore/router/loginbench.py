@@ -333,18 +333,18 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cfxstore.router.loginbench", description=__doc__,
+def login_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The options every login benchmark takes."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each run (default 5)")
     parser.add_argument("--rounds", type=int, default=3, help="login figures are the best of this many runs")
-    parser.add_argument("--guess-seconds", type=float, default=20.0,
-                        help="duration of each guessing attack (default 20)")
-    parser.add_argument("--before-src", default=None,
-                        help="a source tree of an older cfxstore to measure guesses against as well")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def react(bench: Any, args: argparse.Namespace) -> int:
+    """Run bench(reactor, args) on a Twisted reactor set up as Crossbar's clients expect."""
     import txaio
     from twisted.internet import task
 
@@ -354,6 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     getattr(crossbar, "_import_serializers_quietly", lambda: None)()
     task.react(bench, [args])
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = login_parser("cfxstore.router.loginbench", __doc__)
+    parser.add_argument("--guess-seconds", type=float, default=20.0,
+                        help="duration of each guessing attack (default 20)")
+    parser.add_argument("--before-src", default=None,
+                        help="a source tree of an older cfxstore to measure guesses against as well")
+    return react(bench, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
