@@ -7,7 +7,6 @@ for role "app" on realm "realm1", both as components of the node config.
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -277,11 +276,9 @@ def test_changes_by_another_process_apply_within_a_second(reactor_thread, admin,
         role = mgmt.roles.get_by("app")
         assert denied(reactor_thread, alice, "com.other.add")
         perm = mgmt.permissions.create(role_oid=role.oid, uri="com.other.add", allow_register=True)
-        started = time.monotonic()
         wait_for(lambda: not denied(reactor_thread, alice, "com.other.add"), 1.0, "the grant to apply")
         mgmt.permissions.delete(perm.oid)
         wait_for(lambda: denied(reactor_thread, alice, "com.other.add"), 1.0, "the revocation to apply")
-        assert time.monotonic() - started < 2.5
     finally:
         reactor_thread.call(leave, alice)
 
