@@ -69,12 +69,27 @@ def user(pg_url):
 
 
 @pytest.fixture
-def outage(proxy):
+def outage(proxy, node):
     """Cut the node's database connections (restored afterwards, whatever happens)."""
     try:
         yield proxy
     finally:
         proxy.restore()
+        # The next test starts with the node reachable again, whatever this one left.
+        wait_for(lambda: _down_count(node) == node.log().count(REACHABLE), 30, "the node to reach its database again")
+
+
+UNREACHABLE = "database unreachable, refusing what needs it"
+REACHABLE = "database reachable again"
+
+
+def _down_count(node) -> int:
+    return node.log().count(UNREACHABLE)
+
+
+def _noticed(node, before: int) -> None:
+    """Wait until the node has marked its database down (once more than before)."""
+    wait_for(lambda: _down_count(node) > before, 10, "the node to notice the outage")
 
 
 def _ticket(rt, node, user):
@@ -145,9 +160,19 @@ def test_without_its_database_a_node_refuses_cookie_logins_clearly_and_recovers_
                               options=SubscribeOptions(match="prefix"))
     _history_read(reactor_thread, first.session)  # commits the login: the node now has to read it
     assert _stored_login(pg_url, first.cookie) == user[0]
+    down = _down_count(node)
     outage.cut()
-    refused = wait_for(lambda: (lambda r: r if _store_unavailable(r, "cookie store") else None)(
-        _cookie(reactor_thread, node, first.cookie)), 10, "the cookie login to be refused", interval=0.2)
+    _noticed(node, down)  # its listening connection dropped: from now on it refuses at once
+    seen = []
+
+    def refused_login():
+        seen.append(_cookie(reactor_thread, node, first.cookie))
+        return seen[-1] if _store_unavailable(seen[-1], "cookie store") else None
+
+    try:
+        refused = wait_for(refused_login, 10, "the cookie login to be refused", interval=0.2)
+    except AssertionError:
+        raise AssertionError(f"{len(seen)} logins, the last: {seen[-1:]!r}; node log:\n{node.log()[-6000:]}") from None
     assert PASSWORD not in refused.message and "postgresql" not in refused.message
     head = _handshake_head(node.port, first.cookie)
     assert head.startswith("HTTP/1.1 101") and "set-cookie" not in head.lower()  # the cookie is kept
