@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import stat
 import threading
+import time
 from typing import Any, Callable, Iterable, TypeVar
 
 import cbor2
@@ -22,6 +24,10 @@ T = TypeVar("T")
 
 #: Tries at recording tables in the catalog when concurrent registrations conflict.
 _REGISTER_ATTEMPTS = 20
+#: transact's pause before running a conflicting transaction again: random, up to
+#: CONFLICT_PAUSE * 2**attempt seconds and never more than CONFLICT_PAUSE_MAX.
+CONFLICT_PAUSE = 0.01
+CONFLICT_PAUSE_MAX = 1.0
 
 #: The engine a Database uses when none is named (tests switch it to run on both).
 DEFAULT_ENGINE = "lmdb"
@@ -189,6 +195,8 @@ class Database:
         conflict with a concurrent transaction. The failed attempt wrote
         nothing; fn must not keep effects outside the transaction (or must
         make them idempotent). After ``retries`` retries the error is raised.
+        A conflict is run again after a random pause that doubles per attempt:
+        writers that collided and started again at once would collide again.
         """
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an int >= 0, got {retries!r}")
@@ -200,6 +208,8 @@ class Database:
             except OrmError as exc:
                 if not exc.retryable or attempt >= retries:
                     raise
+                if isinstance(exc, Conflict):
+                    time.sleep(random.uniform(0, min(CONFLICT_PAUSE_MAX, CONFLICT_PAUSE * 2**attempt)))
                 attempt += 1
 
     # -- catalog ---------------------------------------------------------------

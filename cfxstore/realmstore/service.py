@@ -8,8 +8,6 @@ reading them back joins each delivery with its stored publication.
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
 import uuid
 from typing import Any, Iterable
 
@@ -25,9 +23,8 @@ from .schema import RealmStore
 
 _UINT64_MAX = 2**64 - 1
 # A purge reads every delivery key, so on PostgreSQL it conflicts with other nodes' purges and writes;
-# it runs again after a random pause that doubles (up to PURGE_BACKOFF_MAX seconds) per conflict.
+# Database.transact runs it again, after a random pause that doubles per conflict.
 PURGE_RETRIES = 20
-PURGE_BACKOFF_MAX = 1.0
 _PUBLICATION_ARGS = frozenset({"publication_id", "topic", "publisher", "args", "kwargs", "publisher_authid",
                                "publisher_authrole", "timestamp"})
 
@@ -281,16 +278,7 @@ class SessionHistory(Service):
         if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int)
                                       or keep_last < 0):
             raise ValueError(f"keep_last: expected an int >= 0, got {keep_last!r}")
-        attempt = 0
-        while True:
-            try:
-                return self.db.transact(lambda txn: self._purge(txn, older_than, keep_last), retries=0)
-            except orm.Conflict:
-                if attempt == PURGE_RETRIES:
-                    raise
-                # Two purges that run again at once abort each other again: spread them apart.
-                time.sleep(random.uniform(0, min(PURGE_BACKOFF_MAX, 0.01 * 2**attempt)))
-                attempt += 1
+        return self.db.transact(lambda txn: self._purge(txn, older_than, keep_last), retries=PURGE_RETRIES)
 
     def _purge(self, txn: Any, older_than: int | None, keep_last: int | None) -> int:
         deleted = 0
