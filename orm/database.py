@@ -29,6 +29,12 @@ _REGISTER_ATTEMPTS = 20
 CONFLICT_PAUSE = 0.01
 CONFLICT_PAUSE_MAX = 1.0
 
+
+def pause_after_conflict(attempt: int) -> None:
+    """Wait before running a transaction again after its attempt-th conflict (counted from 0):
+    writers that collided and started again at once would collide again."""
+    time.sleep(random.uniform(0, min(CONFLICT_PAUSE_MAX, CONFLICT_PAUSE * 2**attempt)))
+
 #: The engine a Database uses when none is named (tests switch it to run on both).
 DEFAULT_ENGINE = "lmdb"
 #: The path of a private in-memory database.
@@ -209,7 +215,7 @@ class Database:
                 if not exc.retryable or attempt >= retries:
                     raise
                 if isinstance(exc, Conflict):
-                    time.sleep(random.uniform(0, min(CONFLICT_PAUSE_MAX, CONFLICT_PAUSE * 2**attempt)))
+                    pause_after_conflict(attempt)
                 attempt += 1
 
     # -- catalog ---------------------------------------------------------------
@@ -251,6 +257,7 @@ class Database:
             except Conflict:
                 if attempt == _REGISTER_ATTEMPTS - 1:
                     raise
+                pause_after_conflict(attempt)
 
     def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
         catalog: Catalog = self._live().catalog  # type: ignore[assignment]

@@ -18,8 +18,11 @@ Failure isolation: stores refuse what can never be written where it is made
 its writes are retried one per transaction: a write that fails on its own
 data is set aside and logged (``refused``) and never blocks the others; one
 that fails because the database cannot be written (full, read-only, closed)
-is kept and retried with the next batch. While a PostgreSQL database is
-unreachable (availability.py) nothing is attempted and nothing is dropped:
+is kept and retried with the next batch. A batch that conflicts with another
+writer (another node on the same PostgreSQL database) is not failing: it runs
+again, whole, after a pause (``CONFLICT_RETRIES`` times) before anything is
+isolated. While a PostgreSQL database is unreachable (availability.py)
+nothing is attempted and nothing is dropped:
 every staged write waits in memory, past ``max_items`` (backpressure would
 only stall the router), and is committed once the database answers again.
 
@@ -38,7 +41,8 @@ from typing import Any, Callable, Hashable
 from twisted.logger import Logger
 
 from cfxstore.router.availability import availability
-from orm.errors import DatabaseError, TransactionError
+from orm.database import pause_after_conflict
+from orm.errors import Conflict, DatabaseError, TransactionError
 
 log = Logger()
 
@@ -46,6 +50,8 @@ Apply = Callable[[Any, list[Any]], Any]
 # Failures of the database rather than of one write: worth retrying later.
 _RETRYABLE = (DatabaseError, TransactionError, OSError, MemoryError)
 REFUSED_KEPT = 100
+#: Times a batch that conflicts with another writer is run again before its writes are tried one by one.
+CONFLICT_RETRIES = 10
 
 
 def each(put: Callable[[Any, Any], Any]) -> Apply:
@@ -193,10 +199,14 @@ class WriteBehind:
         if not self.availability.up:
             self._keep(batch, batch.entries())
             return
+        runs = _runs(batch.keyed.values()) + _runs(batch.items)
+
+        def write_all(txn: Any) -> None:
+            for apply, args in runs:
+                apply(txn, args)
+
         try:
-            with self.db.begin(write=True) as txn:
-                for apply, args in _runs(batch.keyed.values()) + _runs(batch.items):
-                    apply(txn, args)
+            self._commit(write_all)
             return
         except Exception as exc:
             if self.availability.lost(exc):
@@ -207,8 +217,7 @@ class WriteBehind:
         error = None
         for i, (key, (apply, arg)) in enumerate(entries):
             try:
-                with self.db.begin(write=True) as txn:
-                    apply(txn, [arg])
+                self._commit(lambda txn: apply(txn, [arg]))
             except _RETRYABLE as exc:
                 if self.availability.lost(exc):
                     self._keep(batch, entries[i:])
@@ -220,6 +229,19 @@ class WriteBehind:
         if error is not None:
             log.error("cfxstore: database not writable, keeping {n} writes for the next batch: {error}",
                       n=len(batch.retry), error=f"{type(error).__name__}: {error}")
+
+    def _commit(self, fn: Callable[[Any], Any]) -> None:
+        """fn(txn) in a write transaction, committed; run again when it conflicts with another writer
+        (another node on the same PostgreSQL database): a conflict is not the database failing."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                with self.db.begin(write=True) as txn:
+                    fn(txn)
+                return
+            except Conflict:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                pause_after_conflict(attempt)
 
     @staticmethod
     def _keep(batch: _Batch, entries: list[tuple[Hashable | None, tuple[Apply, Any]]]) -> None:

@@ -86,3 +86,37 @@ def test_conflicts_and_local_databases_never_close_the_gate(proxied, tmp_path):
     with open_database(str(tmp_path / "db")) as local:
         gate = Availability(local)
         assert not gate.lost(DatabaseError("disk trouble")) and gate.up
+
+
+def test_a_batch_that_conflicts_with_another_writer_is_run_again_not_kept_as_unwritable(pg_url):
+    import threading
+
+    import orm
+
+    class Values(orm.Schema):
+        def attach(self, db: orm.Database) -> None:
+            self.values = orm.Map(1, key="uint32", value="uint64")
+
+    with orm.Database(pg_url) as db, orm.Database(pg_url.replace("?", "?application_name=other&")) as other:
+        mine, theirs = Values.attach(db).values, Values.attach(other).values
+        with db.begin(write=True) as txn:
+            mine[txn, 1] = 0
+        attempts = []
+
+        def bump(txn, args):
+            attempts.append(1)
+            mine[txn, 1] = (mine[txn, 1] or 0) + len(args)
+
+        writer = WriteBehind(db, delay=0.01, max_items=1000)  # no reactor: every write is flushed at once
+        competing = other.begin(write=True)
+        theirs[competing, 1] = 100
+        assert theirs[competing, 1] == 100  # sent: the row is now locked by this open transaction
+        flushing = threading.Thread(target=writer.append, args=(bump, None))
+        flushing.start()  # reads the row, then waits for the competing writer's lock on it
+        wait_for(lambda: attempts, 10, "the batch to start")
+        competing.commit()  # the batch's update now conflicts (SERIALIZABLE): it must run again
+        flushing.join(30)
+        assert not flushing.is_alive()
+        assert len(attempts) >= 2 and len(writer) == 0 and not writer.refused
+        with db.begin() as txn:
+            assert mine[txn, 1] == 101  # run again on the competing writer's result
