@@ -148,15 +148,19 @@ class CookieService(Service):
         """Delete the cookie (logout). False if it was unknown or already expired."""
         h = self.hash_value(value)
 
-        def write(txn: orm.Transaction) -> Cookie | None:
-            cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
+        found = self.db.transact(lambda txn: self.delete_hashes(txn, [h]), _RETRIES)
+        return bool(found) and found[0].expires > now_ns()
+
+    def delete_hashes(self, txn: orm.Transaction, value_hashes: list[bytes]) -> list[Cookie]:
+        """Delete the cookies with these value hashes in txn, telling the other nodes; returns those found."""
+        found = []
+        for value_hash in value_hashes:
+            cookie = self._cookies.get_by_index(txn, _BY_VALUE, value_hash)
             if cookie is not None:
                 self._cookies.delete(txn, cookie.oid)
-                announce_deleted(txn, [h])
-            return cookie
-
-        cookie = self.db.transact(write, _RETRIES)
-        return cookie is not None and cookie.expires > now_ns()
+                found.append(cookie)
+        announce_deleted(txn, [c.value_hash for c in found])
+        return found
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid (expired ones too); returns their value hashes."""

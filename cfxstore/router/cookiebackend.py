@@ -40,7 +40,6 @@ from twisted.logger import Logger
 
 from orm.keys import random_uuid
 
-from cfxstore.cookies.announce import announce_deleted
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.plaindata import require_plain
@@ -189,15 +188,8 @@ class CookieBackend:
             # The client was told it logged out: refuse the cookie here from now on, and delete
             # it (telling the other nodes) with the staged writes once the database answers.
             self._deleted.add(value_hash)
-            self.writer.append(self._delete_later, value_hash)
+            self.writer.append(self.service.delete_hashes, value_hash)
         return live
-
-    def _delete_later(self, txn: Any, hashes: list[bytes]) -> None:
-        for value_hash in hashes:
-            cookie = self._table.get_by_index(txn, "idx_cookies_by_value", value_hash)
-            if cookie is not None:
-                self._table.delete(txn, cookie.oid)
-        announce_deleted(txn, hashes)
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid; returns their value hashes."""
