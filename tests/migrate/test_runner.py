@@ -186,12 +186,13 @@ def test_a_step_refuses_to_run_on_an_unexpected_version(db_path, tmp_path):
             runner.run(plan)
 
 
-# A migration that moves a CBOR table to FlatBuffers with the flatc-generated class of fbs/publication.fbs.
+# A migration that moves a CBOR table to FlatBuffers with the flatc-generated class of fbs/publication.fbs
+# (the package fbsgen, made importable by the fbs_publication fixture).
 TO_FLATBUFFERS = '''
 VERSION = 2
 DESCRIPTION = "publications as FlatBuffers"
 import cbor2
-from cfxstore.fbsgen import Publication as P
+from fbsgen import Publication as P
 
 def build(record, builder):
     if record["topic"] == "{poison}":
@@ -213,6 +214,14 @@ def upgrade(ctx):
 '''
 
 
+@pytest.fixture
+def fbs_publication():
+    """The generated FlatBuffers class of fbs/publication.fbs, its package importable as fbsgen."""
+    from bench import fbsgen
+
+    return fbsgen.table("Publication").Publication
+
+
 def publications_as_stored(path):
     with open_database(path, check_version=False) as db:
         entry = next(e for e in db.catalog().values() if e["name"] == "publications")
@@ -221,10 +230,8 @@ def publications_as_stored(path):
             return entry["value"], dict(raw.select(txn))
 
 
-def test_a_migration_retypes_a_cbor_table_to_flatbuffers(db_path, tmp_path):
+def test_a_migration_retypes_a_cbor_table_to_flatbuffers(db_path, tmp_path, fbs_publication):
     import cbor2
-
-    from cfxstore.fbsgen.Publication import Publication
 
     populate(db_path, version=1, publications=5)
     before = {k: v for k, v in snapshot(db_path)["publications"]}
@@ -233,7 +240,7 @@ def test_a_migration_retypes_a_cbor_table_to_flatbuffers(db_path, tmp_path):
     value, stored = publications_as_stored(db_path)
     assert value == "flatbuffers" and stored.keys() == before.keys()
     for key, data in stored.items():
-        p = Publication.GetRootAs(data, 0)  # read with nothing but the generated class
+        p = fbs_publication.GetRootAs(data, 0)  # read with nothing but the generated class
         record = before[key]
         assert (p.PublicationId(), p.Topic().decode(), p.Publisher(), p.Timestamp()) == \
             (record["publication_id"], record["topic"], record["publisher"], record["timestamp"])
@@ -241,7 +248,7 @@ def test_a_migration_retypes_a_cbor_table_to_flatbuffers(db_path, tmp_path):
         assert cbor2.loads(p.KwargsAsNumpy().tobytes()) == record["kwargs"]
 
 
-def test_a_retype_that_fails_leaves_the_table_and_version_as_they_were(db_path, tmp_path):
+def test_a_retype_that_fails_leaves_the_table_and_version_as_they_were(db_path, tmp_path, fbs_publication):
     populate(db_path, version=1, publications=5)
     before = snapshot(db_path)
     migrations = migrations_dir(tmp_path, BASE, TO_FLATBUFFERS.replace("{poison}", "com.example"))

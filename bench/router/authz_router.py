@@ -1,7 +1,7 @@
 """Benchmark through a real cfxstore router: what the store-backed authorizer costs a WAMP client,
 and management API calls per second.
 
-    python -m cfxstore.router.authzbench_router [--calls 5000] [--inflight 50] [--rounds 3]
+    python -m bench.router.authz_router [--calls 5000] [--inflight 50] [--rounds 3]
 
 One router process (``cfxstore router start``) with realm1 and a management
 realm. Clients in this process, over WebSocket:

@@ -1,6 +1,6 @@
 """Benchmark: store-backed authorization vs Crossbar's static authorizer; management calls vs raw LMDB.
 
-    python -m cfxstore.router.authzbench [--n 20000] [--rounds 3] [--sync on|off]
+    python -m bench.router.authz [--n 20000] [--rounds 3] [--sync on|off]
 
 Authorization decisions per second, same permissions (exact, prefix and
 wildcard mixed), same URIs, same run:
@@ -31,7 +31,7 @@ from typing import Any, Callable
 import cbor2
 import lmdb
 
-from orm.bench import timed
+from bench.orm import timed
 
 ACTIONS = ("call", "register", "publish", "subscribe")
 

@@ -1,7 +1,7 @@
 """Benchmark of the cookie and realm-store services against raw py-lmdb + cbor2,
 and of CBOR against FlatBuffers for the high-volume records.
 
-Run: python -m cfxstore.bench_services [-n N] [--sync] [--dir DIR]
+Run: python -m bench.services [-n N] [--sync] [--dir DIR]
 
 Every figure is the best of five runs, in operations per second, with the
 cyclic GC off while a run is timed (as timeit does). The raw baseline does
@@ -27,17 +27,17 @@ import flatbuffers
 import lmdb
 
 import orm
-from orm.bench import timed
+from bench import fbsgen
+from bench.orm import timed
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
-from cfxstore.fbsgen import Cookie as FbCookie
-from cfxstore.fbsgen import Event as FbEvent
-from cfxstore.fbsgen import Publication as FbPublication
-from cfxstore.fbsgen import Session as FbSession
 from cfxstore.realmstore.entities import Event, Publication, Session
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
+
+FbCookie, FbEvent, FbPublication, FbSession = (fbsgen.table(name)
+                                               for name in ("Cookie", "Event", "Publication", "Session"))
 
 REPEATS = 5
 BATCH = 1000
@@ -312,7 +312,7 @@ def bench_formats(n: int) -> list[tuple[str, int, float, float, int, float, floa
 # -- report ----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cfxstore.bench_services", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.services", description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=20000, help="operations per measurement (default 20000)")
     parser.add_argument("--sync", action="store_true", help="fsync every commit (default: off, measures CPU)")
     parser.add_argument("--dir", default=None, help="where to create the scratch databases")

@@ -1,6 +1,6 @@
 """Cookie logins per second: one router node vs two nodes on one PostgreSQL database.
 
-    python -m cfxstore.router.clusterbench [--clients 16] [--seconds 5] [--rounds 3] [--postgres URL]
+    python -m bench.router.cluster [--clients 16] [--seconds 5] [--rounds 3] [--postgres URL]
 
 Two real ``cfxstore router start`` nodes (default node config: cookie store,
 session history, cfxstore authenticator), both pointed at the same
@@ -37,9 +37,9 @@ from typing import Any, Iterator
 from psycopg.conninfo import conninfo_to_dict
 from twisted.internet import defer
 
-from orm.bench_postgres import default_url, drop_schema, in_schema, server_url
+from bench.orm_postgres import default_url, drop_schema, in_schema, server_url
 
-from cfxstore.router.loginbench import REALM, _attempt, _cfx, _free_port, _Node, login_parser, react, run_loops
+from bench.router.login import REALM, _attempt, _cfx, _free_port, _Node, login_parser, react, run_loops
 
 SCHEMA = "bench_cluster"
 AUTHID = "cookie-user"
@@ -174,7 +174,7 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = login_parser("cfxstore.router.clusterbench", __doc__)
+    parser = login_parser("bench.router.cluster", __doc__)
     parser.add_argument("--postgres", type=server_url, default=default_url(),
                         metavar="URL", help="the PostgreSQL server (a schema bench_cluster is created and dropped)")
     return react(bench, parser.parse_args(argv))

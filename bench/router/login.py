@@ -1,6 +1,6 @@
 """Login benchmark through real routers: logins/s, and guesses/s an attacker gets.
 
-    python -m cfxstore.router.loginbench [--clients 16] [--seconds 10] [--before-src DIR]
+    python -m bench.router.login [--clients 16] [--seconds 10] [--before-src DIR]
 
 Logins: ``--clients`` concurrent Autobahn clients, each connecting, joining
 with a ticket and leaving, over and over for ``--seconds``; each figure is
@@ -357,7 +357,7 @@ def react(bench: Any, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = login_parser("cfxstore.router.loginbench", __doc__)
+    parser = login_parser("bench.router.login", __doc__)
     parser.add_argument("--guess-seconds", type=float, default=20.0,
                         help="duration of each guessing attack (default 20)")
     parser.add_argument("--before-src", default=None,

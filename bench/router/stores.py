@@ -1,6 +1,6 @@
 """Side-by-side benchmark: cfxstore's router stores vs Crossbar's.
 
-    python -m cfxstore.router.bench [--n 20000] [--rounds 3] [--sync both|on|off] [--receivers 10]
+    python -m bench.router.stores [--n 20000] [--rounds 3] [--sync both|on|off] [--receivers 10]
                                     [--postgres [URL]]
 
 Cookie stores (same machine, same run, same LMDB sync setting, fresh
@@ -36,8 +36,8 @@ import sys
 import tempfile
 from typing import Any, Callable
 
-from orm.bench import timed
-from orm.bench_postgres import default_url, drop_schema, in_schema, server_url
+from bench.orm import timed
+from bench.orm_postgres import default_url, drop_schema, in_schema, server_url
 
 from cfxstore.router.config import CookieConfig, DatabaseConfig
 
@@ -194,7 +194,7 @@ def bench_deliveries(store: Any, publications: int, receivers: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cfxstore.router.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.router.stores", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20000, help="cookies per operation (default 20000)")
     parser.add_argument("--rounds", type=int, default=3, help="each figure is the best of this many runs")

@@ -1,7 +1,7 @@
 """ORM vs raw py-lmdb + cbor2 with several processes on one database.
 
-    python -m orm.bench_mp [--records 20000] [--rounds 3] [--batch 100]
-    (or: python -m orm.bench --processes)
+    python -m bench.orm_processes [--records 20000] [--rounds 3] [--batch 100]
+    (or: python -m bench.orm --processes)
 
 With 2 and 4 processes, each process writes --records records of its own
 (transactions of --batch puts, as writers sharing a database commit often)
@@ -25,7 +25,7 @@ from typing import Any
 import cbor2
 import lmdb
 
-from .bench import make_records
+from bench.orm import make_records
 
 SIDES = ("raw", "orm")
 

@@ -1,6 +1,6 @@
 """ORM vs raw py-lmdb + cbor2, side by side in one process and one run.
 
-    python -m orm.bench [--records 100000] [--rounds 5]
+    python -m bench.orm [--records 100000] [--rounds 5]
 
 Prints ops/s for put (one transaction; ``tab[txn, k] = v`` and ``put_many``),
 get, full range select and put into a table with one unique index, and the
@@ -8,9 +8,9 @@ ORM/raw ratios. Each figure is the best of --rounds runs. The ORM database
 is opened with its defaults (the map reserved at its ceiling), raw py-lmdb
 with a 2 GiB map; sync is off on both sides.
 
-    python -m orm.bench --processes [--records 20000]
+    python -m bench.orm --processes [--records 20000]
 
-runs the multi-process benchmark instead (orm/bench_mp.py).
+runs the multi-process benchmark instead (bench/orm_processes.py).
 """
 
 from __future__ import annotations
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", action="store_true", help="run the multi-process benchmark instead")
     args = ap.parse_args(argv)
     if args.processes:
-        from . import bench_mp
-        return bench_mp.main(["--records", str(args.records)])
+        from bench import orm_processes  # here, not at the top: it imports make_records from this module
+        return orm_processes.main(["--records", str(args.records)])
     results = run(args.records, args.rounds)
     n = args.records
     print(f"{n} records, best of {args.rounds} rounds, sync off on both sides, gc off while timing")

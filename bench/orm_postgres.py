@@ -1,6 +1,6 @@
 """PostgreSQL engine vs raw psycopg running the same statements on the same server, side by side.
 
-    python -m orm.bench_postgres [URL] [N] [--counts 1000,10000,100000,1000000]
+    python -m bench.orm_postgres [URL] [N] [--counts 1000,10000,100000,1000000]
 
 Each figure is the best of three alternating runs, in operations per second inside one transaction (put: N puts
 then commit, which the engine sends as one multi-row upsert, and so does the raw side; get: N point reads; range: one ordered scan of N rows), so the
@@ -196,7 +196,7 @@ def engine(url: str, n: int, values: list[bytes]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m orm.bench_postgres", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.orm_postgres", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", nargs="?", type=server_url, default=default_url())
     parser.add_argument("n", nargs="?", type=int, default=5000, help="operations per put/get/range run")

@@ -1,0 +1,1 @@
+"""Benchmarks through the router's stores and through running routers."""
