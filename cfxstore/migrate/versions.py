@@ -22,7 +22,8 @@ HISTORY_KEY = "schema_history"
 #: The schema version this code writes: the number of the newest migration script
 #: (a test ties the two together; raise it with every new script).
 SCHEMA_VERSION = 2
-#: Directory name of the numbered migration scripts, installed beside the cfxstore package.
+#: Directory name of the numbered migration scripts: inside the installed cfxstore package,
+#: beside it in a source checkout.
 MIGRATIONS_DIRNAME = "migrations"
 
 MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
@@ -49,15 +50,19 @@ class DatabaseTooNew(SchemaVersionError):
 def migrations_dir() -> str:
     """Directory of this installation's migration scripts, found by file path.
 
-    The scripts are installed beside the cfxstore package (both in a wheel and
-    in a source checkout). They are never looked up by import name, so another
+    A wheel installs them inside the package (``cfxstore/migrations``); a
+    source checkout, also installed editable, keeps them beside it
+    (``migrations/``). They are never looked up by import name, so another
     ``migrations`` package in the working directory or on sys.path cannot
     stand in for them.
     """
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cfxstore.__file__))), MIGRATIONS_DIRNAME)
-    if not os.path.isdir(path):
-        raise MigrationError(f"cfxstore's migration scripts are missing: no directory {path}; reinstall cfxstore")
-    return path
+    package = os.path.dirname(os.path.abspath(cfxstore.__file__))
+    installed, checkout = (os.path.join(root, MIGRATIONS_DIRNAME) for root in (package, os.path.dirname(package)))
+    for path in (installed, checkout):
+        if os.path.isdir(path):
+            return path
+    raise MigrationError(f"cfxstore's migration scripts are missing: no directory {installed} or {checkout}; "
+                         "reinstall cfxstore")
 
 
 def versions_in(directory: str) -> list[int]:

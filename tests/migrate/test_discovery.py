@@ -122,9 +122,10 @@ def test_the_schema_version_constant_is_the_newest_script():
     assert versions_in(migrations_dir())[-1] == SCHEMA_VERSION == load_migrations()[-1].version
 
 
-def test_the_scripts_are_found_beside_the_installed_package():
+def test_a_source_checkout_finds_the_scripts_beside_the_package():
     import cfxstore
 
+    # An installed wheel has them inside the package instead (tests/test_packaging.py).
     assert os.path.dirname(migrations_dir()) == os.path.dirname(os.path.dirname(cfxstore.__file__))
 
 
