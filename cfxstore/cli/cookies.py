@@ -109,8 +109,10 @@ def show(cookie_id: str, db: str | None, as_json: bool) -> None:
 def revoke(db: str | None, authid: str, yes: bool, as_json: bool) -> None:
     """Delete every cookie of an authid (its browsers must log in again).
 
-    Routers notice within their cookie cache time; live connections stay
-    open (the router procedure cfxstore.cookie.revoke_by_authid closes them).
+    On PostgreSQL every router node on the database closes the cookies'
+    connections when the deletion commits. On LMDB routers refuse the cookies
+    within their cookie cache time and live connections stay open (the router
+    procedure cfxstore.cookie.revoke_by_authid closes them).
     """
     from cfxstore.cookies.service import CookieService
 

@@ -130,8 +130,9 @@ def stop(cbdir: str, timeout: float) -> None:
 def revoke(cbdir: str, authid: str) -> None:
     """Delete every cookie of AUTHID from the node's databases.
 
-    Live connections stay open; the router procedure
-    cfxstore.cookie.revoke_by_authid also closes them.
+    On PostgreSQL every node closes the cookies' live connections; on LMDB
+    they stay open (the router procedure cfxstore.cookie.revoke_by_authid
+    closes them).
     """
     from cfxstore.router.launcher import revoke as revoke_cookies
 
