@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from cfxstore.management import InvalidArgument
 from cfxstore.management.kinds import KINDS
 from cfxstore.management.wire import TIME_FIELDS, from_wire, iso_to_ns, ns_to_iso, record_from_wire, to_wire
+from cfxstore.mrealm.entities import MATCH_TYPES, URI_CHECK_LEVELS, Permission
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
@@ -105,3 +107,61 @@ def test_bytes_fields_travel_as_base64():
     wire = json.loads(json.dumps(to_wire(token)))
     assert record_from_wire(ActivationToken, wire) == token
     assert dataclasses.asdict(record_from_wire(ActivationToken, wire))["code_hash"] == token.code_hash
+
+
+# -- the permission record's wire fields as docs/management.md lists them ----------------------------
+
+MANAGEMENT_DOC = Path(__file__).resolve().parents[2] / "docs" / "management.md"
+
+
+def documented_permission_fields() -> list[tuple[str, str, str]]:
+    """(field, wire form, default) of each row of the table under "The permission record on the wire"."""
+    section = MANAGEMENT_DOC.read_text().split("### The permission record on the wire\n", 1)[1].split("\n#", 1)[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in section.splitlines() if line.startswith("| `")]
+    return [(cells[0].strip("`"), cells[1], cells[2]) for cells in rows]
+
+
+def _full_permission() -> Permission:
+    return Permission(role_oid=uuid.uuid4(), uri="com.", owner_oid=uuid.uuid4(), label="l", description="d",
+                      tags=["t"])
+
+
+def test_the_documented_permission_fields_are_those_of_its_wire_form():
+    documented = [name for name, _, _ in documented_permission_fields()]
+    assert sorted(documented) == sorted(to_wire(_full_permission()))
+
+
+def test_the_documented_permission_defaults_are_what_a_new_permission_carries():
+    fields = {f.name: f for f in dataclasses.fields(Permission)}
+    wire = to_wire(Permission(role_oid=uuid.uuid4(), uri="com."))
+    for name, _, default in documented_permission_fields():
+        if default == "required":
+            assert fields[name].default is fields[name].default_factory is dataclasses.MISSING, name
+        elif default == "a new UUID":
+            assert str(uuid.UUID(wire[name])) == wire[name]
+        elif default == "now":
+            assert ns_to_iso(iso_to_ns(wire[name])) == wire[name]
+        else:
+            assert json.loads(default.strip("`")) == wire[name], name
+
+
+def test_the_documented_permission_wire_forms_are_what_to_wire_gives():
+    wire = to_wire(_full_permission())
+    for name, form, _ in documented_permission_fields():
+        value = wire[name]
+        form = form.removesuffix(" or null")
+        if form == "UUID string":
+            assert str(uuid.UUID(value)) == value, name
+        elif form == "ISO 8601 time":
+            assert ns_to_iso(iso_to_ns(value)) == value, name
+        elif form == "boolean":
+            assert isinstance(value, bool), name
+        elif form == "string":
+            assert isinstance(value, str), name
+        elif form == "list of strings":
+            assert isinstance(value, list) and all(isinstance(v, str) for v in value), name
+        else:  # the choices, each quoted
+            choices = set(json.loads(f"[{form.replace('`', '').replace(' or ', ', ')}]"))
+            assert value in choices and choices == {"match": set(MATCH_TYPES),
+                                                    "uri_check_level": set(URI_CHECK_LEVELS)}[name], name
