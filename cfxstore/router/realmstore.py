@@ -304,7 +304,8 @@ def _one_per_publication(events: Iterable[Event], cap: int) -> list[Event]:
 
 
 def _session_info(session: Session) -> dict[str, Any]:
-    """A stored session in the shape of Crossbar's session details, plus join/leave times."""
+    """A stored session in the shape of Crossbar's session details, plus join/leave times
+    (``left_approximate`` True: closed at the last heartbeat of a router that crashed)."""
     return {
         "realm": session.realm,
         "session": session.session_id,
@@ -316,6 +317,7 @@ def _session_info(session: Session) -> dict[str, Any]:
         "transport": session.transport,
         "joined_at": session.joined_at,
         "left_at": session.left_at,
+        "left_approximate": session.left_approximate,
     }
 
 

@@ -313,6 +313,7 @@ def test_left_session_is_returned_by_wamp_session_get(reactor_thread, router, us
     assert info["session"] == session_id
     assert info["authid"] == user[0]
     assert info["left_at"] is not None and info["left_at"] >= info["joined_at"]
+    assert info["left_approximate"] is None  # it left; no crash closed it
     assert "http_cbtid" not in (info["transport"] or {})  # no cookie values in history
     reactor_thread.call(leave, admin_session)
 

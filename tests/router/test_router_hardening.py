@@ -157,6 +157,11 @@ def test_after_a_crash_the_next_start_closes_the_sessions_at_the_last_heartbeat(
     assert session.left_approximate is True
     assert session.joined_at <= session.left_at <= killed_at
     assert not [s for s in sessions(router) if s.left_at is None and s.run != _current_run(router)]
+    # The meta API answers from the store as `cfxstore sessions list --json` does.
+    admin = ticket_login(reactor_thread, router.port, *router.admin)
+    info = reactor_thread.call(admin.session.call, "wamp.session.get", live.details.session)
+    assert (info["left_at"], info["left_approximate"]) == (session.left_at, True)
+    reactor_thread.call(leave, admin.session)
 
 
 def _current_run(router) -> str:
