@@ -25,7 +25,7 @@ import time
 import psycopg
 
 import orm
-from orm.engine.postgres import _Statements
+from orm.engine.postgres import _Statements  # the engine's own SQL: the raw side sends exactly that
 
 SCHEMA = "bench_orm"
 
