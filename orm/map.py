@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .core import ACCELERATED
 from .entity import default_hooks, table_info
-from .errors import KeyTooLong, SchemaError, UniqueViolation
+from .errors import InvalidArgument, KeyNotFound, KeyTooLong, SchemaError, UniqueViolation
 from .index import Index
 from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
@@ -231,7 +231,7 @@ class Map(Table):
     def _delitem_py(self, tk: tuple[Any, Any]) -> None:
         txn, key = tk
         if not self.delete(txn, key):
-            raise KeyError(f"{self.describe()}: no key {key!r}")
+            raise KeyNotFound(f"{self.describe()}: no key {key!r}")
 
     if not ACCELERATED:
         __getitem__ = _getitem_py
@@ -257,7 +257,7 @@ class Map(Table):
             return (kdec(k) for k, _ in it)
         if return_values:
             return (vdec(v) for _, v in it)
-        raise ValueError(f"{self.describe()}: select needs return_keys or return_values")
+        raise InvalidArgument(f"{self.describe()}: select needs return_keys or return_values")
 
     def truncate(self, txn: Any) -> int:
         for idx in self._idx:

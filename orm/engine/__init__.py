@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Protocol
 
+from ..errors import InvalidArgument
+
 
 class Handle(Protocol):
     """An engine's reference to one table; opaque to orm, valid until the engine closes."""
@@ -109,4 +111,4 @@ def open_engine(kind: str, path: str, **options: Any) -> Engine:
     if kind == "postgres":
         from .postgres import PostgresEngine
         return PostgresEngine(path, readonly=options["readonly"])
-    raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    raise InvalidArgument(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

@@ -32,7 +32,7 @@ import lmdb
 
 from .hooks import TransactionHooks
 from .lmdbfile import check_whole
-from ..errors import DatabaseError, KeyTooLong, MapFull, OrmError, ReadOnlyError, TransactionError, ValueCodecError
+from ..errors import DatabaseError, Error, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
 
 try:
     if os.environ.get("ORM_PURE_PYTHON"):
@@ -119,7 +119,7 @@ class LmdbEngine:
 
     def translate(self, exc: Exception, what: str) -> Exception:
         """An LMDB exception as an orm error naming what was being done."""
-        if isinstance(exc, OrmError) or not isinstance(exc, lmdb.Error):
+        if isinstance(exc, Error) or not isinstance(exc, lmdb.Error):
             return exc
         if isinstance(exc, lmdb.BadValsizeError):
             return KeyTooLong(f"{what}: key is empty or longer than the engine limit of {self.max_key_size} bytes")
@@ -344,7 +344,7 @@ class _Errors:
 
     def __init__(self, engine: LmdbEngine) -> None:
         self.engine = engine
-        self.failed: OrmError | None = None
+        self.failed: Error | None = None
 
     def fail(self, exc: BaseException, what: str) -> BaseException:
         """exc as an orm error; a full map (and any later use of the broken transaction) raises MapFull."""

@@ -43,7 +43,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from . import pgurl
 from .hooks import TransactionHooks, check_new_writer
 from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
-from ..errors import (Conflict, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, TransactionError,
+from ..errors import (Conflict, DatabaseError, DatabaseNotFound, Error, ReadOnlyError, TransactionError,
                       ValueCodecError)
 
 _FIRST_PAGE, _LAST_PAGE = 64, 4096
@@ -442,7 +442,7 @@ class PostgresTransaction(TransactionHooks):
         if self._pending:
             try:
                 self._flush()
-            except OrmError:
+            except Error:
                 self._finish(self._on_abort, rollback=True)
                 raise
         try:
