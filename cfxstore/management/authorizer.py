@@ -89,7 +89,7 @@ class StoreAuthorizer:
             try:
                 arealm = s.arealms.get_by_index(txn, "idx_arealms_by_name", realm)
                 role = s.roles.get_by_index(txn, "idx_roles_by_name", authrole)
-            except (orm.OrmError, ValueError):  # a name no index can hold is no stored name
+            except (orm.Error, ValueError):  # a name no index can hold is no stored name
                 return None
             if arealm is None or role is None or s.arealm_role_associations[txn, (arealm.oid, role.oid)] is None:
                 rules = None

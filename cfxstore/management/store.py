@@ -72,7 +72,7 @@ class Collection:
         with self._m.transaction(txn) as t:
             try:
                 record = self.table.get_by_index(t, unique.index, index_key)
-            except (orm.OrmError, ValueError, TypeError) as exc:
+            except (orm.Error, ValueError, TypeError) as exc:
                 raise InvalidArgument(f"{self.kind.name} {unique.label}: {exc}") from None
         if record is None:
             raise NotFound(f"no {self.kind.name} with {unique.label} {_show(index_key)}")
@@ -216,7 +216,7 @@ class Collection:
                 continue
             try:
                 holder = getattr(self.schema, unique.index)[txn, ikey]
-            except (orm.OrmError, ValueError) as exc:
+            except (orm.Error, ValueError) as exc:
                 raise InvalidArgument(f"{self.kind.name}.{unique.label}: {exc}") from None
             if holder is not None and holder != key:
                 raise AlreadyExists(f"{self.kind.name} with {unique.label} {_show(ikey)} already exists")
