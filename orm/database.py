@@ -87,7 +87,7 @@ class Database:
         if (kind == "postgres") != url:
             shown = redact(path) if url else os.fspath(path)  # type: ignore[arg-type]
             raise InvalidArgument(f"the postgres engine opens a postgresql:// URL and only it; got {shown!r} "
-                             f"for engine {kind!r}")
+                                  f"for engine {kind!r}")
         self.engine_name = kind
         if url:
             self.path = redact(path)  # type: ignore[arg-type]
