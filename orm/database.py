@@ -280,7 +280,7 @@ class Database:
                 raise SchemaError(f"table {name!r} (slot {tab.slot}) does not exist in read-only database {self.path}")
             tab._bind(self, name, tab.slot, handle)  # type: ignore[arg-type]
         for tab, index_name in backfill:  # an index added to a table that already has records
-            tab.rebuild_index(txn, index_name)  # type: ignore[attr-defined]
+            tab.rebuild_index(txn, index_name)
 
     def stored_table(self, entry: dict[str, Any], txn: Transaction | None = None) -> Table | None:
         """A table declared from its catalog entry alone, or None if it holds no data yet.

@@ -25,7 +25,7 @@ def _stores_keys_of(index_table: "Table", unique: bool) -> str:
     if unique:
         sig = index_table.value_signature
         return sig[4:] if sig.startswith("key:") else _VALUE_AS_KEY.get(sig, "?" + sig)
-    return index_table.member_codec.name  # type: ignore[attr-defined]
+    return index_table.member_codec.name
 
 
 class Index:

@@ -116,7 +116,7 @@ def _uuid_from_int(i: int) -> UUID:
     return u
 
 
-def _uuid_from_bytes(b: bytes) -> UUID:
+def _uuid_from_bytes(b: Data) -> UUID:
     u = _new_object(UUID)
     _set_attr(u, "int", int.from_bytes(b, "big"))
     _set_attr(u, "is_safe", _UNKNOWN)
@@ -128,10 +128,10 @@ try:
     if _uuid_from_bytes(_probe) != UUID(bytes=_probe) or str(_uuid_from_bytes(_probe)) != str(UUID(bytes=_probe)):
         raise TypeError
 except (TypeError, AttributeError):  # pragma: no cover - UUID layout changed
-    def _uuid_from_bytes(b: bytes) -> UUID:  # type: ignore[misc]
+    def _uuid_from_bytes(b: Data) -> UUID:
         return UUID(bytes=bytes(b))
 
-    def _uuid_from_int(i: int) -> UUID:  # type: ignore[misc]
+    def _uuid_from_int(i: int) -> UUID:
         return UUID(int=i)
 
 #: A UUID from its 16 bytes, faster than UUID(bytes=...); for hot decode paths.
@@ -248,6 +248,8 @@ class _BytesKey(KeyCodec):
 
 
 class _FixedBytesKey(KeyCodec):
+    fixed_size: int
+
     def __init__(self, size: int) -> None:
         self.fixed_size = size
         self.name = f"bytes{size}"
@@ -293,6 +295,8 @@ def _as_int(value: Any, expected: str) -> int:
 
 
 class _UintKey(KeyCodec):
+    fixed_size: int
+
     def __init__(self, bits: int, fmt: str) -> None:
         self._struct = struct.Struct(fmt)
         self._pack = self._struct.pack

@@ -122,7 +122,7 @@ def _numpy_encode(obj: Any) -> bytes:
         raise TypeError("numpy arrays of Python objects cannot be stored")
     # dtype_to_descr is dtype.str for plain dtypes (the older header) and the
     # field list, names and offsets included, for structured ones.
-    header = [dtype_to_descr(obj.dtype), list(obj.shape)]
+    header: list[Any] = [dtype_to_descr(obj.dtype), list(obj.shape)]
     if isinstance(obj, numpy.recarray):
         header.append("recarray")
     head = cbor2.dumps(header)
