@@ -16,7 +16,7 @@ import orm
 from orm.keys import random_uuid
 
 from cfxstore.errors import InvalidArgument, WrongType
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
@@ -64,7 +64,7 @@ class CookieService(Service):
     def __init__(self, db: orm.Database, *, default_max_age: int = DEFAULT_MAX_AGE) -> None:
         self.db = db
         self.default_max_age = _seconds("default_max_age", default_max_age)
-        self.schema = CookieStore.attach(db)
+        self.schema = attached(CookieStore, db)
         self._cookies = self.schema.cookies
 
     @staticmethod

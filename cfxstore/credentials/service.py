@@ -29,7 +29,7 @@ from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owas
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.timeutil import now_ns
@@ -78,7 +78,7 @@ class CredentialService(Service):
             raise InvalidArgument(f"CredentialService: {exc}") from None
         self._hasher = self._tickets.argon2
         self.db = db
-        self._schema = MrealmSchema.attach(db)
+        self._schema = attached(MrealmSchema, db)
         self._wampcra_iterations = wampcra_iterations
         self._dummy_hash: str | None = None
         self._decoy_key: bytes | None = None
@@ -175,7 +175,9 @@ class CredentialService(Service):
         with self.db.begin() as txn:
             cred = self._credential(txn, "ticket", realm, authid)
             principal = None if cred is None else self._schema.principals[txn, cred.principal_oid]
-        stored = cred.authconfig.get("hash") if cred is not None and principal is not None else None
+        if cred is None or principal is None:
+            return None
+        stored = cred.authconfig.get("hash")
         if not isinstance(stored, str):
             return None
         return TicketVerifier(self, principal, cred, stored)

@@ -15,7 +15,7 @@ import orm
 
 from cfxstore.errors import InvalidArgument
 from cfxstore.plaindata import require_plain
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 from cfxstore.timeutil import now_ns
 from cfxstore.transport import scrub_transport
 
@@ -35,7 +35,7 @@ class SessionHistory(Service):
 
     def __init__(self, db: orm.Database) -> None:
         self.db = db
-        self.schema = RealmStore.attach(db)
+        self.schema = attached(RealmStore, db)
         self._sessions = self.schema.sessions
         self._publications = self.schema.publications
         self._deliveries = self.schema.deliveries
