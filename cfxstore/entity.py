@@ -71,7 +71,7 @@ class Entity:
 Entity._unknown = MappingProxyType({})  # type: ignore[assignment]
 
 
-# --- validation helpers: each raises ValueError naming the record and field ---
+# --- validation helpers: each raises InvalidArgument naming the record and field ---
 
 def require_type(owner: str, name: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
     if value is None and optional:

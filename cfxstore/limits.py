@@ -20,7 +20,7 @@ MAX_ROLE_BYTES = 255
 
 
 def require_bytes(owner: str, field: str, value: object, limit: int) -> None:
-    """Raise ValueError naming owner.field if str value is longer than limit UTF-8 bytes."""
+    """Raise InvalidArgument (a ValueError) naming owner.field if str value is longer than limit UTF-8 bytes."""
     if isinstance(value, str):
         size = len(value.encode("utf-8", "surrogatepass"))
         if size > limit:

@@ -16,7 +16,7 @@ MAX_DEPTH = 32
 
 
 def require_plain(name: str, value: Any, depth: int = 0) -> None:
-    """ValueError naming ``name`` unless value is dicts with str keys, lists, str, numbers, bytes or None."""
+    """InvalidArgument naming ``name`` unless value is dicts with str keys, lists, str, numbers, bytes or None."""
     if isinstance(value, _PLAIN):
         return
     if depth >= MAX_DEPTH:

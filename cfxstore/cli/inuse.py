@@ -94,7 +94,7 @@ def pg_holders(url: str) -> list[str]:
 
 
 def require_alone(path: str, what: str) -> None:
-    """ValueError naming the holders if another process has the database at path (or URL) open."""
+    """MaintenanceError naming the holders if another process has the database at path (or URL) open."""
     advice = f"stop it before `cfxstore migrate {what}`, or pass --force if you are sure it does not write"
     if pgurl.is_url(path):
         found = pg_holders(path)

@@ -59,13 +59,6 @@ def _fits(value: Any, limit: int) -> bool:
     return isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) <= limit
 
 
-def _require_bytes(field: str, value: Any, limit: int) -> None:
-    try:
-        require_bytes("Principal", field, value, limit)
-    except ValueError as exc:
-        raise InvalidName(str(exc)) from None
-
-
 class CredentialService(Service):
     """Principals per realm, with hashed tickets and PBKDF2-derived WAMP-CRA keys."""
 
@@ -90,10 +83,10 @@ class CredentialService(Service):
     # --- principals ---
 
     def add_principal(self, *, realm: str, authid: str, role: str, extra: dict | None = None) -> Principal:
-        """Create the principal; PrincipalExists if (realm, authid) is taken, InvalidName if a name is too long."""
-        _require_bytes("realm", realm, MAX_REALM_BYTES)
-        _require_bytes("authid", authid, MAX_AUTHID_BYTES)
-        _require_bytes("role", role, MAX_ROLE_BYTES)
+        """Create the principal; AlreadyExists if (realm, authid) is taken, InvalidArgument if a name is too long."""
+        require_bytes("Principal", "realm", realm, MAX_REALM_BYTES)
+        require_bytes("Principal", "authid", authid, MAX_AUTHID_BYTES)
+        require_bytes("Principal", "role", role, MAX_ROLE_BYTES)
         principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
         try:
             with self.db.begin(write=True) as txn:
