@@ -27,7 +27,7 @@ def exists(path: str | os.PathLike[str]) -> bool:
     """True if path holds a database (created ones are always complete: see create_database)."""
     if is_url(path):
         try:
-            orm.Database(path, readonly=True).close()  # type: ignore[arg-type]
+            orm.Database(path, readonly=True).close()
         except orm.DatabaseNotFound:
             return False
         return True

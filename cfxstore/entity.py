@@ -13,6 +13,8 @@ import uuid
 from types import MappingProxyType
 from typing import Any, ClassVar, Iterable, Self
 
+from cfxstore.errors import InvalidArgument
+
 
 @dataclasses.dataclass(kw_only=True)
 class Entity:
@@ -54,14 +56,14 @@ class Entity:
     def parse(cls, data: dict[str, Any]) -> Self:
         """Build a record from its stored form; unknown keys are preserved."""
         if not isinstance(data, dict):
-            raise ValueError(f"{cls.__name__}: expected a dict, got {type(data).__name__}")
+            raise InvalidArgument(f"{cls.__name__}: expected a dict, got {type(data).__name__}")
         names = cls._fields()
         known = {k: v for k, v in data.items() if k in names}
         unknown = {k: v for k, v in data.items() if k not in names}
         try:
             return cls(**known, _unknown=unknown)
         except TypeError as exc:  # a missing required field
-            raise ValueError(f"{cls.__name__}: {exc}") from None
+            raise InvalidArgument(f"{cls.__name__}: {exc}") from None
 
 
 # A class-level stand-in for records rebuilt without __init__ (fast load paths):
@@ -69,28 +71,28 @@ class Entity:
 Entity._unknown = MappingProxyType({})  # type: ignore[assignment]
 
 
-# --- validation helpers: each raises ValueError naming the record and field ---
+# --- validation helpers: each raises InvalidArgument naming the record and field ---
 
 def require_type(owner: str, name: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
     if value is None and optional:
         return
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise ValueError(f"{owner}.{name}: expected {_names(types)}, got bool")
+        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got bool")
     if not isinstance(value, types):
-        raise ValueError(f"{owner}.{name}: expected {_names(types)}, got {type(value).__name__}")
+        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got {type(value).__name__}")
 
 
 def require_str(owner: str, name: str, value: Any, optional: bool = False, nonempty: bool = True) -> None:
     require_type(owner, name, value, str, optional)
     if value is not None and nonempty and not value:
-        raise ValueError(f"{owner}.{name}: must not be empty")
+        raise InvalidArgument(f"{owner}.{name}: must not be empty")
 
 
 def require_uint64(owner: str, name: str, value: Any, optional: bool = False) -> None:
     """WAMP ids (sessions, publications, subscriptions) are unsigned 64-bit."""
     require_type(owner, name, value, int, optional)
     if value is not None and not 0 <= value < 2**64:
-        raise ValueError(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
+        raise InvalidArgument(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
 
 
 def require_uuid(owner: str, name: str, value: Any, optional: bool = False) -> None:
@@ -107,7 +109,7 @@ def require_choice(owner: str, name: str, value: Any, choices: Iterable[Any], op
         return
     choices = tuple(choices)
     if value not in choices:
-        raise ValueError(f"{owner}.{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        raise InvalidArgument(f"{owner}.{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
 def _names(types: type | tuple[type, ...]) -> str:

@@ -12,14 +12,16 @@ four-byte characters are 1,020 bytes.
 
 from __future__ import annotations
 
+from cfxstore.errors import InvalidArgument
+
 MAX_REALM_BYTES = 240
 MAX_AUTHID_BYTES = 255
 MAX_ROLE_BYTES = 255
 
 
 def require_bytes(owner: str, field: str, value: object, limit: int) -> None:
-    """Raise ValueError naming owner.field if str value is longer than limit UTF-8 bytes."""
+    """Raise InvalidArgument (a ValueError) naming owner.field if str value is longer than limit UTF-8 bytes."""
     if isinstance(value, str):
         size = len(value.encode("utf-8", "surrogatepass"))
         if size > limit:
-            raise ValueError(f"{owner}.{field}: at most {limit} UTF-8 bytes, got {size}")
+            raise InvalidArgument(f"{owner}.{field}: at most {limit} UTF-8 bytes, got {size}")

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from cfxstore.errors import InvalidArgument
+
 _PLAIN = (str, int, float, bool, bytes, type(None))
 MAX_DEPTH = 32
 
 
 def require_plain(name: str, value: Any, depth: int = 0) -> None:
-    """ValueError naming ``name`` unless value is dicts with str keys, lists, str, numbers, bytes or None."""
+    """InvalidArgument naming ``name`` unless value is dicts with str keys, lists, str, numbers, bytes or None."""
     if isinstance(value, _PLAIN):
         return
     if depth >= MAX_DEPTH:
-        raise ValueError(f"{name}: nested deeper than {MAX_DEPTH} levels")
+        raise InvalidArgument(f"{name}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ValueError(f"{name}: keys must be strings, got {type(key).__name__}")
+                raise InvalidArgument(f"{name}: keys must be strings, got {type(key).__name__}")
             require_plain(name, item, depth + 1)
     elif isinstance(value, list):
         for item in value:
             require_plain(name, item, depth + 1)
     else:
-        raise ValueError(f"{name}: cannot store a value of type {type(value).__name__}")
+        raise InvalidArgument(f"{name}: cannot store a value of type {type(value).__name__}")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Self
+from typing import Any, Callable, Self, TypeVar
 
 import orm
 
 # Keyword arguments of open() that go to the database rather than the service.
 _DB_OPTIONS = ("readonly", "maxsize", "sync")
+S = TypeVar("S", bound=orm.Schema)
+
+
+def attached(schema: type[S], db: orm.Database) -> S:
+    """``schema.attach(db)``, typed as what it returns: called on the class, orm.Schema.attach returns
+    the attached schema, but type checkers read the subclass's ``attach(self, db)`` method."""
+    attach: Callable[[orm.Database], S] = schema.attach  # type: ignore[assignment]
+    return attach(db)
 
 
 class Service:
@@ -16,6 +24,10 @@ class Service:
 
     db: orm.Database
     _owns_db = False
+
+    def __init__(self, db: orm.Database) -> None:
+        """A service on db (subclasses take their own options after it)."""
+        self.db = db
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Self:

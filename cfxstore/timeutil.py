@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import time
 
+from cfxstore.errors import InvalidArgument
+
 NS_PER_SECOND = 1_000_000_000
 
 
@@ -49,8 +51,8 @@ def parse_time(text: str, *, now: int | None = None) -> int:
                 moment = moment.replace(tzinfo=datetime.timezone.utc)
             delta = moment - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
             return (delta.days * 86400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
-    raise ValueError(f"{text!r} is not a time: give ISO 8601 (2026-01-31T12:00:00Z), a duration ago "
-                     f"(30s, 15m, 1h, 7d, 2w) or int nanoseconds since the epoch")
+    raise InvalidArgument(f"{text!r} is not a time: give ISO 8601 (2026-01-31T12:00:00Z), a duration ago "
+                          f"(30s, 15m, 1h, 7d, 2w) or int nanoseconds since the epoch")
 
 
 def format_time(ns: int) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 
 from .map import Map
 from .setmap import SetMap
+from .table import Table
 
 
-def alias(name: str, base: type = Map, **defaults: Any) -> type:
+def alias(name: str, base: type[Table] = Map, **defaults: Any) -> type:
     """A subclass of base whose constructor has other defaults for key/value/member."""
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -88,4 +89,18 @@ MapTimestampOidCbor = alias("MapTimestampOidCbor", key=("timestamp", "uint64"), 
 MapTimestampStringCbor = alias("MapTimestampStringCbor", key=("timestamp", "str"), value="cbor")
 MapTimestampUuidStringCbor = alias("MapTimestampUuidStringCbor", key=("timestamp", "uuid", "str"), value="cbor")
 
-__all__ = [name for name in dir() if name.startswith("Map")] + ["alias"]
+# Spelled out so that type checkers see each name orm exports.
+__all__ = [
+    "Map", "MapBytes16Uuid", "MapBytes20Cbor", "MapBytes20Uuid", "MapBytes32Cbor", "MapBytes32Oid",
+    "MapBytes32Uuid", "MapBytesCbor", "MapBytesUuid", "MapOidCbor", "MapOidFlatBuffers", "MapOidJson",
+    "MapOidNumpy", "MapOidOid", "MapOidOidCbor", "MapOidOidSet", "MapOidTimestampCbor", "MapOidTimestampOid",
+    "MapOidUuid", "MapOidUuidSet", "MapStringCbor", "MapStringFlatBuffers", "MapStringJson", "MapStringOid",
+    "MapStringOidSet", "MapStringString", "MapStringStringUuid", "MapStringTimestampCbor", "MapStringUuid",
+    "MapStringUuidSet", "MapTimestampCbor", "MapTimestampFlatBuffers", "MapTimestampNumpy", "MapTimestampOidCbor",
+    "MapTimestampStringCbor", "MapTimestampUuid", "MapTimestampUuidCbor", "MapTimestampUuidFlatBuffers",
+    "MapTimestampUuidStringCbor", "MapUint16Cbor", "MapUint32Cbor", "MapUint64TimestampUuid", "MapUuidBytes",
+    "MapUuidCbor", "MapUuidFlatBuffers", "MapUuidJson", "MapUuidNumpy", "MapUuidOid", "MapUuidOidSet",
+    "MapUuidString", "MapUuidStringCbor", "MapUuidStringUuid", "MapUuidTimestampCbor",
+    "MapUuidTimestampFlatBuffers", "MapUuidTimestampUuid", "MapUuidUuid", "MapUuidUuidCbor",
+    "MapUuidUuidFlatBuffers", "MapUuidUuidSet", "MapUuidUuidStringUuid", "MapUuidUuidUuid", "alias",
+]

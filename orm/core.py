@@ -30,7 +30,7 @@ Decoder: Any
 try:
     if os.environ.get("ORM_PURE_PYTHON"):
         raise ImportError("ORM_PURE_PYTHON is set")
-    from ._core import Decoder, TableCore
+    from ._core import Decoder, TableCore  # type: ignore[no-redef]  # declared above for both outcomes
 except ImportError:
     TableCore, Decoder = PyTableCore, None
 

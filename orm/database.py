@@ -16,7 +16,8 @@ from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for,
 from .engine import ENGINES, Engine, EngineTransaction, open_engine
 from .engine.lmdb import database_exists
 from .engine.pgurl import is_url, redact
-from .errors import Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, SchemaError
+from .errors import (Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, Error, InvalidArgument, ReadOnlyError,
+                     SchemaError)
 from .table import Table
 
 Transaction = EngineTransaction
@@ -78,15 +79,15 @@ class Database:
                  sync: bool = True, *, maxsize_limit: int = 2**40, max_tables: int = 512,
                  engine: str | None = None) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 65536:
-            raise ValueError(f"maxsize must be an int >= 65536 bytes, got {maxsize!r}")
+            raise InvalidArgument(f"maxsize must be an int >= 65536 bytes, got {maxsize!r}")
         url = is_url(path)
         kind = engine or (ENGINES[1] if os.fspath(path) == MEMORY else "postgres" if url else DEFAULT_ENGINE)
         if kind not in ENGINES:
-            raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+            raise InvalidArgument(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
         if (kind == "postgres") != url:
             shown = redact(path) if url else os.fspath(path)  # type: ignore[arg-type]
-            raise ValueError(f"the postgres engine opens a postgresql:// URL and only it; got {shown!r} "
-                             f"for engine {kind!r}")
+            raise InvalidArgument(f"the postgres engine opens a postgresql:// URL and only it; got {shown!r} "
+                                  f"for engine {kind!r}")
         self.engine_name = kind
         if url:
             self.path = redact(path)  # type: ignore[arg-type]
@@ -205,13 +206,13 @@ class Database:
         writers that collided and started again at once would collide again.
         """
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+            raise InvalidArgument(f"retries must be an int >= 0, got {retries!r}")
         attempt = 0
         while True:
             try:
                 with self.begin(write=True) as txn:
                     return fn(txn)
-            except OrmError as exc:
+            except Error as exc:
                 if not exc.retryable or attempt >= retries:
                     raise
                 if isinstance(exc, Conflict):
@@ -279,7 +280,7 @@ class Database:
                 raise SchemaError(f"table {name!r} (slot {tab.slot}) does not exist in read-only database {self.path}")
             tab._bind(self, name, tab.slot, handle)  # type: ignore[arg-type]
         for tab, index_name in backfill:  # an index added to a table that already has records
-            tab.rebuild_index(txn, index_name)  # type: ignore[attr-defined]
+            tab.rebuild_index(txn, index_name)
 
     def stored_table(self, entry: dict[str, Any], txn: Transaction | None = None) -> Table | None:
         """A table declared from its catalog entry alone, or None if it holds no data yet.

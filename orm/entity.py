@@ -65,7 +65,8 @@ def table(oid: str | uuid.UUID, marshal: Callable[[Any], Any] | None = None,
         if (cls.__dict__.get("__annotations__") and "__init__" not in cls.__dict__
                 and not dataclasses.is_dataclass(cls)):
             cls = dataclasses.dataclass(cls)  # type: ignore[assignment]
-        elif not dataclasses.is_dataclass(cls) and "__init__" not in cls.__dict__ and cls.__init__ is object.__init__:
+        elif (not dataclasses.is_dataclass(cls) and "__init__" not in cls.__dict__
+              and cls.__init__ is object.__init__):  # type: ignore[misc]  # cls is a class, not an instance
             cls = dataclasses.dataclass(cls)  # type: ignore[assignment]
         cls.__orm_table__ = TableInfo(ident, marshal or build, unmarshal or cast)  # type: ignore[attr-defined]
         _registry[ident] = cls

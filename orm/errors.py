@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-class OrmError(Exception):
-    """Base class of every error orm raises on purpose.
+class Error(Exception):
+    """Base class of every error orm raises on purpose (``OrmError`` is its older name).
 
     ``retryable`` is True when running the whole transaction again may succeed
     (``Database.transact`` does so); the failed transaction wrote nothing.
@@ -18,7 +18,26 @@ class OrmError(Exception):
             self.retryable = retryable
 
 
-class DatabaseError(OrmError):
+# The older name of the root, kept for code written against it.
+OrmError = Error
+
+
+class InvalidArgument(Error, ValueError):
+    """An argument or key out of range or malformed (the message names it); also a ValueError."""
+
+
+class WrongType(Error, TypeError):
+    """An argument, key or set member of the wrong type (the message names what was expected); also a TypeError."""
+
+
+class KeyNotFound(Error, KeyError):
+    """``del tab[txn, key]`` or ``SetView.remove`` of what is not there; also a KeyError."""
+
+    # KeyError's own str() quotes the message, which is a sentence here.
+    __str__ = Exception.__str__
+
+
+class DatabaseError(Error):
     """The database could not be opened, grown or used."""
 
 
@@ -44,19 +63,19 @@ class Conflict(DatabaseError):
     retryable = True
 
 
-class TransactionError(OrmError):
+class TransactionError(Error):
     """A transaction was used after it ended, or nested where it cannot be."""
 
 
-class KeyTooLong(OrmError, ValueError):
+class KeyTooLong(Error, ValueError):
     """An encoded key exceeds what the engine can store."""
 
 
-class ValueCodecError(OrmError, ValueError):
+class ValueCodecError(Error, ValueError):
     """A value could not be encoded or decoded by its table's codec."""
 
 
-class SchemaError(OrmError):
+class SchemaError(Error):
     """A table or schema declaration is invalid."""
 
 
@@ -68,7 +87,7 @@ class SlotConflict(SchemaError):
     """Two different tables were declared on one slot."""
 
 
-class IndexRuleError(OrmError):
+class IndexRuleError(Error):
     """Base of the errors raised when a put breaks an index rule."""
 
 
@@ -81,7 +100,8 @@ class NullIndexKey(IndexRuleError, ValueError):
 
 
 __all__ = [
-    "OrmError", "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull", "Conflict",
+    "Error", "OrmError", "InvalidArgument", "WrongType", "KeyNotFound",
+    "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull", "Conflict",
     "TransactionError", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
     "SlotConflict", "IndexRuleError", "UniqueViolation", "NullIndexKey",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .errors import OrmError, SchemaError, ValueCodecError
+from .errors import Error, SchemaError, ValueCodecError
 from .values import compose, value_codec
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def retype_table(db: "Database", name: str, value: Any, *, convert: Callable[[An
                         if slow is None:
                             raise
                         data = slow(obj)
-                except OrmError:
+                except Error:
                     raise
                 except Exception as exc:
                     raise ValueCodecError(f"table {name!r}: cannot retype the record at key {key!r} to "

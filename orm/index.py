@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from .engine import prefix_end
-from .errors import KeyTooLong, NullIndexKey, SchemaError, UniqueViolation
+from .errors import KeyTooLong, NullIndexKey, SchemaError, UniqueViolation, WrongType
 
 if TYPE_CHECKING:
     from .map import Map
@@ -25,7 +25,7 @@ def _stores_keys_of(index_table: "Table", unique: bool) -> str:
     if unique:
         sig = index_table.value_signature
         return sig[4:] if sig.startswith("key:") else _VALUE_AS_KEY.get(sig, "?" + sig)
-    return index_table.member_codec.name  # type: ignore[attr-defined]
+    return index_table.member_codec.name
 
 
 class Index:
@@ -117,7 +117,7 @@ class Index:
         try:
             return self._ienc(index_key)
         except (TypeError, AttributeError):
-            raise TypeError(f"{self.describe()}: index key {index_key!r} has the wrong type; "
+            raise WrongType(f"{self.describe()}: index key {index_key!r} has the wrong type; "
                             f"expected {self.table.key_codec.expected}") from None
 
     def primary_keys(self, txn: Any, index_key: Any, limit: int | None = None, raw: bool = False) -> list[Any]:

@@ -29,6 +29,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID, SafeUUID
 
+from .errors import InvalidArgument, WrongType
+
 __all__ = [
     "KeyCodec",
     "Tuple",
@@ -114,7 +116,7 @@ def _uuid_from_int(i: int) -> UUID:
     return u
 
 
-def _uuid_from_bytes(b: bytes) -> UUID:
+def _uuid_from_bytes(b: Data) -> UUID:
     u = _new_object(UUID)
     _set_attr(u, "int", int.from_bytes(b, "big"))
     _set_attr(u, "is_safe", _UNKNOWN)
@@ -126,10 +128,10 @@ try:
     if _uuid_from_bytes(_probe) != UUID(bytes=_probe) or str(_uuid_from_bytes(_probe)) != str(UUID(bytes=_probe)):
         raise TypeError
 except (TypeError, AttributeError):  # pragma: no cover - UUID layout changed
-    def _uuid_from_bytes(b: bytes) -> UUID:  # type: ignore[misc]
+    def _uuid_from_bytes(b: Data) -> UUID:
         return UUID(bytes=bytes(b))
 
-    def _uuid_from_int(i: int) -> UUID:  # type: ignore[misc]
+    def _uuid_from_int(i: int) -> UUID:
         return UUID(int=i)
 
 #: A UUID from its 16 bytes, faster than UUID(bytes=...); for hot decode paths.
@@ -164,13 +166,13 @@ class _UuidKey(KeyCodec):
 
     def decode(self, data: Data) -> UUID:
         if len(data) != 16:
-            raise ValueError(f"uuid key must be 16 bytes, got {len(data)}")
+            raise InvalidArgument(f"uuid key must be 16 bytes, got {len(data)}")
         return _uuid_from_bytes(data)
 
     def decode_nested(self, data: Data, pos: int) -> tuple[UUID, int]:
         end = pos + 16
         if end > len(data):
-            raise ValueError("truncated uuid key part")
+            raise InvalidArgument("truncated uuid key part")
         return _uuid_from_bytes(data[pos:end]), end
 
 
@@ -187,7 +189,7 @@ def _unescape(data: Data, pos: int) -> tuple[bytes, int]:
     while True:
         i = find(_NUL, start)
         if i < 0 or i + 1 >= len(data):
-            raise ValueError("unterminated variable-length key part")
+            raise InvalidArgument("unterminated variable-length key part")
         marker = data[i + 1]
         if marker == 0x00:
             if not chunks:
@@ -195,7 +197,7 @@ def _unescape(data: Data, pos: int) -> tuple[bytes, int]:
             chunks.append(data[start:i])
             return b"".join(chunks), i + 2
         if marker != 0xFF:
-            raise ValueError(f"invalid escape 0x00 0x{marker:02x} in key part")
+            raise InvalidArgument(f"invalid escape 0x00 0x{marker:02x} in key part")
         chunks.append(data[start : i + 1])
         start = i + 2
 
@@ -211,7 +213,7 @@ class _StrKey(KeyCodec):
         try:
             return value.encode("utf-8")
         except UnicodeEncodeError as e:
-            raise ValueError(f"str key is not encodable as UTF-8 (lone surrogate at index {e.start})") from None
+            raise InvalidArgument(f"str key is not encodable as UTF-8 (lone surrogate at index {e.start})") from None
 
     def encode_nested(self, value: Any) -> bytes:
         return self.encode(value).replace(_NUL, _ESC_NUL) + _TERM
@@ -246,6 +248,8 @@ class _BytesKey(KeyCodec):
 
 
 class _FixedBytesKey(KeyCodec):
+    fixed_size: int
+
     def __init__(self, size: int) -> None:
         self.fixed_size = size
         self.name = f"bytes{size}"
@@ -257,7 +261,7 @@ class _FixedBytesKey(KeyCodec):
                 raise self._type_error(value)
             value = bytes(value)
         if len(value) != self.fixed_size:
-            raise ValueError(f"key must be {self.expected}, got {len(value)} bytes")
+            raise InvalidArgument(f"key must be {self.expected}, got {len(value)} bytes")
         return value
 
     def encode_nested(self, value: Any) -> bytes:
@@ -265,13 +269,13 @@ class _FixedBytesKey(KeyCodec):
 
     def decode(self, data: Data) -> bytes:
         if len(data) != self.fixed_size:
-            raise ValueError(f"{self.name} key must be {self.fixed_size} bytes, got {len(data)}")
+            raise InvalidArgument(f"{self.name} key must be {self.fixed_size} bytes, got {len(data)}")
         return bytes(data)
 
     def decode_nested(self, data: Data, pos: int) -> tuple[bytes, int]:
         end = pos + self.fixed_size
         if end > len(data):
-            raise ValueError(f"truncated {self.name} key part")
+            raise InvalidArgument(f"truncated {self.name} key part")
         return bytes(data[pos:end]), end
 
 
@@ -281,16 +285,18 @@ class _FixedBytesKey(KeyCodec):
 def _as_int(value: Any, expected: str) -> int:
     """Slow path for ints: subclasses and numpy integers; bool is rejected."""
     if isinstance(value, bool):
-        raise TypeError(f"key must be {expected}, got bool")
+        raise WrongType(f"key must be {expected}, got bool")
     if isinstance(value, int):
         return int(value)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(value, np.integer):
         return int(value)
-    raise TypeError(f"key must be {expected}, got {type(value).__name__}")
+    raise WrongType(f"key must be {expected}, got {type(value).__name__}")
 
 
 class _UintKey(KeyCodec):
+    fixed_size: int
+
     def __init__(self, bits: int, fmt: str) -> None:
         self._struct = struct.Struct(fmt)
         self._pack = self._struct.pack
@@ -306,7 +312,7 @@ class _UintKey(KeyCodec):
             value = _as_int(value, self.expected)
         if 0 <= value <= self._max:
             return self._pack(value)
-        raise ValueError(f"key {value} out of range: expected {self.expected}")
+        raise InvalidArgument(f"key {value} out of range: expected {self.expected}")
 
     def encode_nested(self, value: Any) -> bytes:
         return self.encode(value)
@@ -315,13 +321,13 @@ class _UintKey(KeyCodec):
         try:
             return self._unpack(data)[0]
         except struct.error:
-            raise ValueError(f"{self.name} key must be {self.fixed_size} bytes, got {len(data)}") from None
+            raise InvalidArgument(f"{self.name} key must be {self.fixed_size} bytes, got {len(data)}") from None
 
     def decode_nested(self, data: Data, pos: int) -> tuple[int, int]:
         try:
             return self._unpack_from(data, pos)[0], pos + self.fixed_size
         except struct.error:
-            raise ValueError(f"truncated {self.name} key part") from None
+            raise InvalidArgument(f"truncated {self.name} key part") from None
 
 
 # ------------------------------------------------------------------ timestamps
@@ -351,12 +357,12 @@ _NP_DIV = {"ps": 10**3, "fs": 10**6, "as": 10**9}
 def _check_ns(ns: int, value: Any) -> int:
     if _NS_MIN <= ns <= _NS_MAX:
         return ns
-    raise ValueError(f"timestamp {value!r} out of range: int64 nanoseconds since 1970-01-01 UTC")
+    raise InvalidArgument(f"timestamp {value!r} out of range: int64 nanoseconds since 1970-01-01 UTC")
 
 
 def _datetime64_to_ns(np: Any, value: Any) -> int:
     if np.isnat(value):
-        raise ValueError("timestamp is NaT")
+        raise InvalidArgument("timestamp is NaT")
     unit, count = np.datetime_data(value.dtype)
     n = int(value.astype(np.int64)) * count
     mul = _NP_MUL.get(unit)
@@ -373,9 +379,9 @@ def _datetime64_to_ns(np: Any, value: Any) -> int:
     elif unit == "M":
         months = n
     else:
-        raise ValueError(f"unsupported datetime64 unit {unit!r}")
+        raise InvalidArgument(f"unsupported datetime64 unit {unit!r}")
     if not -300 * 12 <= months <= 300 * 12:
-        raise ValueError(f"timestamp {value!r} out of range: int64 nanoseconds since 1970-01-01 UTC")
+        raise InvalidArgument(f"timestamp {value!r} out of range: int64 nanoseconds since 1970-01-01 UTC")
     years, month0 = divmod(months, 12)
     days = (date(1970 + years, month0 + 1, 1) - _EPOCH_DATE).days
     return _check_ns(days * _NS_PER_DAY, value)
@@ -392,7 +398,7 @@ def to_ns(value: Any) -> int:
         return _check_ns(value, value)
     if isinstance(value, datetime):
         if value.utcoffset() is None:
-            raise ValueError("naive datetime; use an aware datetime (UTC)")
+            raise InvalidArgument("naive datetime; use an aware datetime (UTC)")
         # Exact integer arithmetic on the timedelta; no float rounding.
         d = value - _EPOCH
         ns = (d.days * 86_400 + d.seconds) * 10**9 + d.microseconds * 1000
@@ -430,13 +436,13 @@ class _TimestampKey(KeyCodec):
         try:
             return self._unpack(data)[0] - _NS_BIAS
         except struct.error:
-            raise ValueError(f"timestamp key must be 8 bytes, got {len(data)}") from None
+            raise InvalidArgument(f"timestamp key must be 8 bytes, got {len(data)}") from None
 
     def decode_nested(self, data: Data, pos: int) -> tuple[int, int]:
         try:
             return self._unpack_from(data, pos)[0] - _NS_BIAS, pos + 8
         except struct.error:
-            raise ValueError("truncated timestamp key part") from None
+            raise InvalidArgument("truncated timestamp key part") from None
 
 
 # ---------------------------------------------------------------------- tuples
@@ -447,7 +453,7 @@ class Tuple(KeyCodec):
 
     def __init__(self, *parts: Any) -> None:
         if not parts:
-            raise ValueError("Tuple key needs at least one part")
+            raise InvalidArgument("Tuple key needs at least one part")
         self.parts: tuple[KeyCodec, ...] = tuple(key_codec(p) for p in parts)
         self._n = len(self.parts)
         self.name = "tuple(" + ",".join(p.name for p in self.parts) + ")"
@@ -465,7 +471,7 @@ class Tuple(KeyCodec):
         if value.__class__ is not tuple and not isinstance(value, (tuple, list)):
             raise self._type_error(value)
         if len(value) != self._n:
-            raise ValueError(f"key must be a tuple of {self._n} parts ({self.expected}), got {len(value)}")
+            raise InvalidArgument(f"key must be a tuple of {self._n} parts ({self.expected}), got {len(value)}")
 
     def _encode(self, encoders: tuple, value: Any) -> bytes:
         self._check(value)
@@ -524,7 +530,7 @@ class Tuple(KeyCodec):
         if k == self._n:
             return self.encode(prefix)
         if not 0 < k < self._n:
-            raise ValueError(f"prefix must have 1..{self._n} parts ({self.expected}), got {k}")
+            raise InvalidArgument(f"prefix must have 1..{self._n} parts ({self.expected}), got {k}")
         encoders = self._nested[:k]
         try:
             return b"".join([enc(v) for enc, v in zip(encoders, prefix)])
@@ -595,7 +601,7 @@ def key_codec(spec: Any) -> KeyCodec:
         s = spec.replace(" ", "")
         if s.startswith("tuple(") and s.endswith(")") and len(s) > 7:
             return Tuple(*_split_top(s[6:-1]))
-        raise ValueError(f"unknown key type {spec!r}; expected one of {sorted(_BY_NAME)} or tuple(...)")
+        raise InvalidArgument(f"unknown key type {spec!r}; expected one of {sorted(_BY_NAME)} or tuple(...)")
     if isinstance(spec, (tuple, list)):
         return Tuple(*spec)
-    raise TypeError(f"key spec must be a KeyCodec, a name or a tuple of specs, got {type(spec).__name__}")
+    raise WrongType(f"key spec must be a KeyCodec, a name or a tuple of specs, got {type(spec).__name__}")

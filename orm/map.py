@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .core import ACCELERATED
 from .entity import default_hooks, table_info
-from .errors import KeyTooLong, SchemaError, UniqueViolation
+from .errors import InvalidArgument, KeyNotFound, KeyTooLong, SchemaError, UniqueViolation
 from .index import Index
 from .table import UNBOUND, Table
 from .values import FLATBUFFERS, ValueCodec, compose, fail_encode, value_codec
@@ -56,7 +56,7 @@ class Map(Table):
         hooked = marshal is not None or unmarshal is not None
         # Typed-object fallbacks only matter for hook-less tables (hooks use the slow codec already).
         self._marker = None if hooked else self.codec.marker
-        self._dec_slow = self.codec.decode_slow
+        self._dec_slow = self.codec.decode_slow or self._dec  # called only where the marker is found
         self._enc_slow = None if hooked else self.codec.encode_slow
         self.indexes: dict[str, Index] = {}
         self._idx: tuple[Index, ...] = ()
@@ -231,7 +231,7 @@ class Map(Table):
     def _delitem_py(self, tk: tuple[Any, Any]) -> None:
         txn, key = tk
         if not self.delete(txn, key):
-            raise KeyError(f"{self.describe()}: no key {key!r}")
+            raise KeyNotFound(f"{self.describe()}: no key {key!r}")
 
     if not ACCELERATED:
         __getitem__ = _getitem_py
@@ -257,7 +257,7 @@ class Map(Table):
             return (kdec(k) for k, _ in it)
         if return_values:
             return (vdec(v) for _, v in it)
-        raise ValueError(f"{self.describe()}: select needs return_keys or return_values")
+        raise InvalidArgument(f"{self.describe()}: select needs return_keys or return_values")
 
     def truncate(self, txn: Any) -> int:
         for idx in self._idx:
@@ -358,20 +358,20 @@ class Map(Table):
             new.append(ikb)
         # Inserts are the common case: an insert-only put needs no read of an old record.
         if txn.insert(h, kb, vb):
-            for idx, ikb in zip(idxs, new):
-                if ikb is not None:
+            for idx, entry in zip(idxs, new):
+                if entry is not None:
                     if idx.unique:
-                        txn.put(idx.table._h, ikb, kb)
+                        txn.put(idx.table._h, entry, kb)
                     else:
-                        txn.put(idx.table._h, ikb + kb, b"")
+                        txn.put(idx.table._h, entry + kb, b"")
             return
         old_record = self.decode_value(txn.get(h, kb))
         olds = [idx.entry_key(old_record) for idx in idxs]
         txn.put(h, kb, vb)
-        for idx, ikb, oik in zip(idxs, new, olds):
-            if oik == ikb:
+        for idx, entry, oik in zip(idxs, new, olds):
+            if oik == entry:
                 continue
             if oik is not None:
                 idx.remove(txn, oik, kb)
-            if ikb is not None:
-                idx.insert(txn, ikb, kb)
+            if entry is not None:
+                idx.insert(txn, entry, kb)

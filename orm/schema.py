@@ -42,7 +42,7 @@ class Schema:
         super().__init_subclass__(**kwargs)
         fn = cls.__dict__.get("attach")
         if fn is not None and not isinstance(fn, _Attach):
-            cls.attach = _Attach(fn)  # type: ignore[method-assign]
+            cls.attach = _Attach(fn)  # type: ignore[method-assign, assignment]
 
     def attach(self, db: Any) -> None:  # replaced per subclass by _Attach
         """Assign this schema's tables (subclasses override)."""
@@ -52,4 +52,4 @@ class Schema:
         return {name: v for name, v in vars(self).items() if isinstance(v, Table)}
 
 
-Schema.attach = _Attach(Schema.__dict__["attach"])  # type: ignore[method-assign]
+Schema.attach = _Attach(Schema.__dict__["attach"])  # type: ignore[method-assign, assignment]

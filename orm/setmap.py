@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from .engine import prefix_end
+from .errors import KeyNotFound, WrongType
 from .keys import KeyCodec, key_codec
 from .table import Table, is_full_key
 
@@ -41,7 +42,7 @@ class SetMap(Table):
         try:
             return self._menc(member)
         except (TypeError, AttributeError):
-            raise TypeError(f"{self.describe()}: member {member!r} has the wrong type; "
+            raise WrongType(f"{self.describe()}: member {member!r} has the wrong type; "
                             f"expected {self.member_codec.expected}") from None
 
     def __getitem__(self, tk: tuple[Any, Any]) -> "SetView":
@@ -60,7 +61,7 @@ class SetMap(Table):
 
     def __delitem__(self, tk: tuple[Any, Any]) -> None:
         if not self[tk].clear():
-            raise KeyError(f"{self.describe()}: no key {tk[1]!r}")
+            raise KeyNotFound(f"{self.describe()}: no key {tk[1]!r}")
 
     def __contains__(self, tk: tuple[Any, Any]) -> bool:
         return len(self[tk]) > 0
@@ -132,7 +133,7 @@ class SetView:
 
     def remove(self, member: Any) -> None:
         if not self.discard(member):
-            raise KeyError(f"{self._tab.describe()}: {member!r} is not in the set of {self._key!r}")
+            raise KeyNotFound(f"{self._tab.describe()}: {member!r} is not in the set of {self._key!r}")
 
     def clear(self) -> int:
         doomed = [k for k, _ in self._raw()]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .core import TableCore
 from .engine import prefix_end
-from .errors import KeyTooLong, OrmError, SchemaError
+from .errors import Error, InvalidArgument, KeyTooLong, SchemaError, WrongType
 from .keys import KeyCodec, Tuple, key_codec
 
 if TYPE_CHECKING:
@@ -84,12 +84,12 @@ class Table(TableCore):
         """Turn a failure around a key into an error naming this table."""
         if self._h is UNBOUND:
             return SchemaError(f"{self.describe()} is not attached to a database; attach its schema first")
-        if isinstance(exc, OrmError):
+        if isinstance(exc, Error) and not isinstance(exc, (InvalidArgument, WrongType)):
             return named(exc, self.describe())
         if isinstance(exc, (TypeError, AttributeError)):
-            return TypeError(f"{self.describe()}: key {key!r} has the wrong type; expected {self.key_codec.expected}")
+            return WrongType(f"{self.describe()}: key {key!r} has the wrong type; expected {self.key_codec.expected}")
         if isinstance(exc, ValueError):
-            return ValueError(f"{self.describe()}: invalid key {key!r}: {exc}")
+            return InvalidArgument(f"{self.describe()}: invalid key {key!r}: {exc}")
         return exc
 
     def _check_miss(self, kb: bytes) -> None:
@@ -136,7 +136,7 @@ class Table(TableCore):
     def _raw_range(self, txn: Any, from_key: Any, to_key: Any, prefix: Any, reverse: bool,
                    limit: int | None) -> Iterator[tuple[bytes, bytes]]:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"{self.describe()}: limit must be an int >= 0, got {limit!r}")
+            raise InvalidArgument(f"{self.describe()}: limit must be an int >= 0, got {limit!r}")
         start, stop = self._bounds(from_key, to_key, prefix)
         if self._h is UNBOUND:
             raise self._key_error(TypeError(), None)
@@ -166,7 +166,7 @@ class Table(TableCore):
         return txn.drop(self._h)
 
 
-def named(exc: OrmError, where: str) -> OrmError:
+def named(exc: Error, where: str) -> Error:
     """exc with its message prefixed by where (unless it names it already); type and retryable kept."""
     if where in str(exc):
         return exc

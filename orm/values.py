@@ -15,7 +15,7 @@ from typing import Any, Callable
 import cbor2
 
 from .core import Decoder as FastDecoder
-from .errors import SchemaError, ValueCodecError
+from .errors import InvalidArgument, SchemaError, ValueCodecError, WrongType
 from .entity import TYPED_OBJECT_MARK, cbor_default, cbor_tag_hook
 
 Encoder = Callable[[Any], bytes]
@@ -79,19 +79,19 @@ def _json_decode(data: bytes) -> Any:
 def _bytes_encode(obj: Any) -> bytes:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return bytes(obj)
-    raise TypeError(f"expected bytes, got {type(obj).__name__}")
+    raise WrongType(f"expected bytes, got {type(obj).__name__}")
 
 
 def _str_encode(obj: Any) -> bytes:
     if isinstance(obj, str):
         return obj.encode()
-    raise TypeError(f"expected str, got {type(obj).__name__}")
+    raise WrongType(f"expected str, got {type(obj).__name__}")
 
 
 def _uuid_encode(obj: Any) -> bytes:
     if isinstance(obj, uuid.UUID):
         return obj.bytes
-    raise TypeError(f"expected uuid.UUID, got {type(obj).__name__}")
+    raise WrongType(f"expected uuid.UUID, got {type(obj).__name__}")
 
 
 def _uuid_decode(data: bytes) -> uuid.UUID:
@@ -103,9 +103,9 @@ _U64 = struct.Struct(">Q")
 
 def _oid_encode(obj: Any) -> bytes:
     if isinstance(obj, bool) or not isinstance(obj, int):
-        raise TypeError(f"expected int, got {type(obj).__name__}")
+        raise WrongType(f"expected int, got {type(obj).__name__}")
     if not 0 <= obj < 2**64:
-        raise ValueError(f"oid {obj} outside 0..2**64-1")
+        raise InvalidArgument(f"oid {obj} outside 0..2**64-1")
     return _U64.pack(obj)
 
 
@@ -117,12 +117,12 @@ def _numpy_encode(obj: Any) -> bytes:
     import numpy
     from numpy.lib.format import dtype_to_descr
     if not isinstance(obj, numpy.ndarray):
-        raise TypeError(f"expected numpy.ndarray, got {type(obj).__name__}")
+        raise WrongType(f"expected numpy.ndarray, got {type(obj).__name__}")
     if obj.dtype.hasobject:
-        raise TypeError("numpy arrays of Python objects cannot be stored")
+        raise WrongType("numpy arrays of Python objects cannot be stored")
     # dtype_to_descr is dtype.str for plain dtypes (the older header) and the
     # field list, names and offsets included, for structured ones.
-    header = [dtype_to_descr(obj.dtype), list(obj.shape)]
+    header: list[Any] = [dtype_to_descr(obj.dtype), list(obj.shape)]
     if isinstance(obj, numpy.recarray):
         header.append("recarray")
     head = cbor2.dumps(header)

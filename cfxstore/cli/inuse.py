@@ -21,6 +21,8 @@ from collections import defaultdict
 
 from orm.engine import pgurl
 
+from cfxstore.migrate.errors import MaintenanceError
+
 #: Other backends in this database tagged for the schema; this process's own connections left out.
 _TAGGED = ("SELECT application_name, host(client_addr), pid FROM pg_stat_activity "
            "WHERE datname = current_database() AND left(application_name, %s) = %s "
@@ -92,17 +94,17 @@ def pg_holders(url: str) -> list[str]:
 
 
 def require_alone(path: str, what: str) -> None:
-    """ValueError naming the holders if another process has the database at path (or URL) open."""
+    """MaintenanceError naming the holders if another process has the database at path (or URL) open."""
     advice = f"stop it before `cfxstore migrate {what}`, or pass --force if you are sure it does not write"
     if pgurl.is_url(path):
         found = pg_holders(path)
         if found:
             more = f" and {len(found) - _NAMED} more" if len(found) > _NAMED else ""
-            raise ValueError(f"database {pgurl.redact(path)} is in use by {len(found)} other process(es): "
-                             f"{'; '.join(found[:_NAMED])}{more} (a router or service?): {advice}")
+            raise MaintenanceError(f"database {pgurl.redact(path)} is in use by {len(found)} other process(es): "
+                                   f"{'; '.join(found[:_NAMED])}{more} (a router or service?): {advice}")
         return
     found = holders(path)
     if found == []:
         return
     who = f"process(es) {', '.join(map(str, found))}" if found else "another process"
-    raise ValueError(f"database {path} is open in {who} (a router or service?): {advice}")
+    raise MaintenanceError(f"database {path} is open in {who} (a router or service?): {advice}")

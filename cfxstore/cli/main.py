@@ -19,6 +19,7 @@ from cfxstore.cli.principal_records import show as show_principal
 from cfxstore.cli.principal_records import update as update_principal
 from cfxstore.cli.principals import principals
 from cfxstore.cli.realms import realms
+from cfxstore.cli.render import describe
 from cfxstore.cli.roles import roles
 from cfxstore.cli.router import router
 from cfxstore.cli.sessions import sessions
@@ -36,20 +37,6 @@ class _Commands(click.Group):
             if os.environ.get("CFXSTORE_TRACEBACK"):
                 raise
             raise click.ClickException(describe(exc)) from None
-
-
-def describe(exc: BaseException) -> str:
-    """One line for an operator: cfxstore's own errors speak for themselves; others get their kind."""
-    from cfxstore.migrate.errors import MaintenanceError
-    from orm import OrmError
-
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    text = " ".join(str(exc).split())
-    if isinstance(exc, (MaintenanceError, OrmError, ValueError, LookupError, OSError)) and text:
-        return text
-    return (f"unexpected {type(exc).__name__}: {text or 'no details'} "
-            "(run with CFXSTORE_TRACEBACK=1 to see where it came from)")
 
 
 # The connection pool logs each failed connection attempt; with no logging configured Python would print

@@ -11,13 +11,14 @@ import json
 import os
 from typing import Any, Mapping
 
+from cfxstore.errors import Error
 from cfxstore.router import nodeconfig
 from cfxstore.router.config import DEFAULT_DB_PATH, STORE_TYPE, resolve_path
 
 CONFIG_FILES = ("config.json", "config.yaml")
 
 
-class NodeConfigError(ValueError):
+class NodeConfigError(Error, ValueError):
     """A node directory or its config that cannot be used; the message names the file."""
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import click
 
 from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
+from cfxstore.errors import Error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,12 +41,9 @@ def principals() -> None:
 def _credential_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cfxstore.credentials.service import CredentialError
-        from cfxstore.management.errors import ManagementError
-
         try:
             return fn(*args, **kwargs)
-        except (CredentialError, ManagementError) as exc:
+        except Error as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+import cfxstore
 import orm
 from cfxstore.database import default_path
 from cfxstore.timeutil import NS_PER_SECOND, parse_time
@@ -100,17 +101,23 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cfxstore.migrate.errors import MaintenanceError
-
         try:
             return fn(*args, **kwargs)
-        except (MaintenanceError, orm.OrmError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}" if exc.filename
-                                       else str(exc)) from None
+        except (cfxstore.Error, orm.Error, OSError) as exc:
+            raise click.ClickException(describe(exc)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an operator: errors of cfxstore, orm and the system speak for themselves; others get their kind."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (cfxstore.Error, orm.Error, OSError)) and text:
+        return text
+    return (f"unexpected {type(exc).__name__}: {text or 'no details'} "
+            "(run with CFXSTORE_TRACEBACK=1 to see where it came from)")
 
 
 # -- values --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from orm.keys import uuid_from_bytes
 
 from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
+from cfxstore.errors import InvalidArgument
 
 VALUE_HASH_SIZE = 32
 # RFC 6265 cookie-name = token (RFC 7230 tchar).
@@ -49,16 +50,16 @@ class Cookie(Entity):
         require_ns(owner, "modified", self.modified)
         require_type(owner, "max_age", self.max_age, int)
         if self.max_age <= 0:
-            raise ValueError(f"Cookie.max_age: must be a positive number of seconds, got {self.max_age}")
+            raise InvalidArgument(f"Cookie.max_age: must be a positive number of seconds, got {self.max_age}")
         require_ns(owner, "expires", self.expires)
         if self.expires < self.created:
-            raise ValueError(f"Cookie.expires: {self.expires} is before created {self.created}")
+            raise InvalidArgument(f"Cookie.expires: {self.expires} is before created {self.created}")
         require_str(owner, "name", self.name)
         if not _COOKIE_NAME.fullmatch(self.name):
-            raise ValueError(f"Cookie.name: {self.name!r} is not a valid cookie name (RFC 6265 token)")
+            raise InvalidArgument(f"Cookie.name: {self.name!r} is not a valid cookie name (RFC 6265 token)")
         require_type(owner, "value_hash", self.value_hash, bytes)
         if len(self.value_hash) != VALUE_HASH_SIZE:
-            raise ValueError(f"Cookie.value_hash: expected {VALUE_HASH_SIZE} bytes, got {len(self.value_hash)}")
+            raise InvalidArgument(f"Cookie.value_hash: expected {VALUE_HASH_SIZE} bytes, got {len(self.value_hash)}")
         for name, check in _CHANGEABLE.items():
             check(getattr(self, name))
 
@@ -71,7 +72,7 @@ class Cookie(Entity):
         """
         unknown = changes.keys() - _CHANGEABLE.keys()
         if unknown:
-            raise ValueError(f"Cookie.with_auth: cannot change {sorted(unknown)}; allowed: {sorted(_CHANGEABLE)}")
+            raise InvalidArgument(f"Cookie.with_auth: cannot change {sorted(unknown)}; allowed: {sorted(_CHANGEABLE)}")
         for name, value in changes.items():
             _CHANGEABLE[name](value)
         require_ns("Cookie", "modified", modified)

@@ -15,7 +15,8 @@ from typing import Any
 import orm
 from orm.keys import random_uuid
 
-from cfxstore.service import Service
+from cfxstore.errors import InvalidArgument, WrongType
+from cfxstore.service import Service, attached
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
@@ -37,7 +38,7 @@ _RETRIES = 50
 
 def _seconds(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int (seconds), got {value!r}")
+        raise InvalidArgument(f"{name}: expected a positive int (seconds), got {value!r}")
     return value
 
 
@@ -47,10 +48,10 @@ def _context(context: dict[str, Any] | None) -> dict[str, Any]:
     if context is None:
         return {}
     if not isinstance(context, dict):
-        raise ValueError(f"context: expected a dict or None, got {type(context).__name__}")
+        raise InvalidArgument(f"context: expected a dict or None, got {type(context).__name__}")
     unknown = context.keys() - _CONTEXT_FIELDS
     if unknown:
-        raise ValueError(f"context: unknown keys {sorted(unknown)}; allowed: {sorted(_CONTEXT_FIELDS)}")
+        raise InvalidArgument(f"context: unknown keys {sorted(unknown)}; allowed: {sorted(_CONTEXT_FIELDS)}")
     fields = dict(context)
     if fields.get("transport") is not None:
         fields["transport"] = scrub_transport(fields["transport"])
@@ -63,14 +64,14 @@ class CookieService(Service):
     def __init__(self, db: orm.Database, *, default_max_age: int = DEFAULT_MAX_AGE) -> None:
         self.db = db
         self.default_max_age = _seconds("default_max_age", default_max_age)
-        self.schema = CookieStore.attach(db)
+        self.schema = attached(CookieStore, db)
         self._cookies = self.schema.cookies
 
     @staticmethod
     def hash_value(value: str) -> bytes:
         """SHA-256 of a raw cookie value: the only form of it that is stored."""
         if not isinstance(value, str):
-            raise TypeError(f"cookie value must be str, got {type(value).__name__}")
+            raise WrongType(f"cookie value must be str, got {type(value).__name__}")
         return hashlib.sha256(value.encode("utf-8")).digest()
 
     # -- create and read -----------------------------------------------------
@@ -83,7 +84,7 @@ class CookieService(Service):
         is not retrievable later.
         """
         if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-            raise ValueError(f"nbytes: expected an int, got {type(nbytes).__name__}")
+            raise InvalidArgument(f"nbytes: expected an int, got {type(nbytes).__name__}")
         max_age = self.default_max_age if max_age is None else _seconds("max_age", max_age)
         fields = _context(context)
         value = secrets.token_urlsafe(max(nbytes, MIN_VALUE_BYTES))
@@ -127,7 +128,7 @@ class CookieService(Service):
         The expiry stays as set at creation: authenticating does not extend it.
         """
         if authid is None:
-            raise ValueError("set_auth: authid must not be None")
+            raise InvalidArgument("set_auth: authid must not be None")
         h = self.hash_value(value)
         fields = _context(context)
 
@@ -181,7 +182,7 @@ class CookieService(Service):
         """Delete every cookie whose expiry is at or before now (int ns); returns how many."""
         now = now_ns() if now is None else now
         if isinstance(now, bool) or not isinstance(now, int):
-            raise TypeError(f"now: expected int nanoseconds, got {type(now).__name__}")
+            raise WrongType(f"now: expected int nanoseconds, got {type(now).__name__}")
         by_expiry = self.schema.idx_cookies_by_expiry
         # Inclusive upper bound; at the last representable instant, everything.
         until = None if now >= _NS_MAX else now + 1

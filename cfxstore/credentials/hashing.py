@@ -24,6 +24,8 @@ import secrets
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from cfxstore.errors import InvalidArgument
+
 FAST_TAG = "$hmac-sha256$"
 SLOW_TAG = "$argon2id$"
 # A generated ticket carries at least this much randomness (128 bits).
@@ -49,7 +51,7 @@ class TicketHasher:
 
     def __init__(self, argon2: PasswordHasher) -> None:
         if argon2.type is not Type.ID:
-            raise ValueError(f"the ticket hasher must use argon2id, got {argon2.type.name}")
+            raise InvalidArgument(f"the ticket hasher must use argon2id, got {argon2.type.name}")
         self.argon2 = argon2
 
     def hash_generated(self, ticket: str) -> str:

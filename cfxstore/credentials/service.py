@@ -26,9 +26,10 @@ from argon2 import PasswordHasher
 from autobahn.wamp.auth import derive_key
 
 from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
+from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.timeutil import now_ns
@@ -47,31 +48,15 @@ DEFAULT_WAMPCRA_KEYLEN = 32
 _DECOY_KEY_META = "cfxstore.credentials.decoy_key"
 
 
-class CredentialError(Exception):
-    """Base class of the errors CredentialService raises on purpose."""
-
-
-class PrincipalExists(CredentialError, ValueError):
-    """add_principal for a (realm, authid) that already has a principal."""
-
-
-class PrincipalNotFound(CredentialError, LookupError):
-    """A credential was set for a (realm, authid) without a principal."""
-
-
-class InvalidName(CredentialError, ValueError):
-    """A realm, authid or role longer than its byte limit."""
+# The older names of cfxstore's shared errors, kept because callers import them from here.
+CredentialError = Error
+PrincipalExists = AlreadyExists
+PrincipalNotFound = NotFound
+InvalidName = InvalidArgument
 
 
 def _fits(value: Any, limit: int) -> bool:
     return isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) <= limit
-
-
-def _require_bytes(field: str, value: Any, limit: int) -> None:
-    try:
-        require_bytes("Principal", field, value, limit)
-    except ValueError as exc:
-        raise InvalidName(str(exc)) from None
 
 
 class CredentialService(Service):
@@ -83,10 +68,10 @@ class CredentialService(Service):
         try:
             self._tickets = TicketHasher(hasher if hasher is not None else owasp_argon2id())
         except ValueError as exc:
-            raise ValueError(f"CredentialService: {exc}") from None
+            raise InvalidArgument(f"CredentialService: {exc}") from None
         self._hasher = self._tickets.argon2
         self.db = db
-        self._schema = MrealmSchema.attach(db)
+        self._schema = attached(MrealmSchema, db)
         self._wampcra_iterations = wampcra_iterations
         self._dummy_hash: str | None = None
         self._decoy_key: bytes | None = None
@@ -98,10 +83,10 @@ class CredentialService(Service):
     # --- principals ---
 
     def add_principal(self, *, realm: str, authid: str, role: str, extra: dict | None = None) -> Principal:
-        """Create the principal; PrincipalExists if (realm, authid) is taken, InvalidName if a name is too long."""
-        _require_bytes("realm", realm, MAX_REALM_BYTES)
-        _require_bytes("authid", authid, MAX_AUTHID_BYTES)
-        _require_bytes("role", role, MAX_ROLE_BYTES)
+        """Create the principal; AlreadyExists if (realm, authid) is taken, InvalidArgument if a name is too long."""
+        require_bytes("Principal", "realm", realm, MAX_REALM_BYTES)
+        require_bytes("Principal", "authid", authid, MAX_AUTHID_BYTES)
+        require_bytes("Principal", "role", role, MAX_ROLE_BYTES)
         principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
         try:
             with self.db.begin(write=True) as txn:
@@ -148,14 +133,14 @@ class CredentialService(Service):
         _require_secret("ticket", ticket, nonempty=True)
         if generated:
             if len(ticket) < 22:  # token_urlsafe(16): 128 bits in 22 characters
-                raise ValueError("a generated ticket must carry at least 128 random bits (22+ characters)")
+                raise InvalidArgument("a generated ticket must carry at least 128 random bits (22+ characters)")
             return {"hash": self._tickets.hash_generated(ticket)}
         return {"hash": self._tickets.hash_chosen(ticket)}
 
     def generate_ticket(self, realm: str, authid: str, nbytes: int = 24) -> str:
         """Set a new random ticket of ``nbytes`` (16 or more) random bytes, stored with the fast hash; returns it."""
         if nbytes < MIN_GENERATED_BYTES:
-            raise ValueError(f"a generated ticket needs at least {MIN_GENERATED_BYTES} random bytes, got {nbytes}")
+            raise InvalidArgument(f"a generated ticket needs at least {MIN_GENERATED_BYTES} random bytes, got {nbytes}")
         ticket = secrets.token_urlsafe(nbytes)
         self.set_ticket(realm, authid, ticket, generated=True)
         return ticket
@@ -183,7 +168,9 @@ class CredentialService(Service):
         with self.db.begin() as txn:
             cred = self._credential(txn, "ticket", realm, authid)
             principal = None if cred is None else self._schema.principals[txn, cred.principal_oid]
-        stored = cred.authconfig.get("hash") if cred is not None and principal is not None else None
+        if cred is None or principal is None:
+            return None
+        stored = cred.authconfig.get("hash")
         if not isinstance(stored, str):
             return None
         return TicketVerifier(self, principal, cred, stored)
@@ -217,11 +204,11 @@ class CredentialService(Service):
         if salt is None:
             salt = secrets.token_urlsafe(24)
         elif not isinstance(salt, str) or not salt:
-            raise ValueError("set_wampcra: salt must be a non-empty str")
+            raise InvalidArgument("set_wampcra: salt must be a non-empty str")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"set_wampcra: iterations must be a positive int, got {iterations!r}")
+            raise InvalidArgument(f"set_wampcra: iterations must be a positive int, got {iterations!r}")
         if isinstance(keylen, bool) or not isinstance(keylen, int) or not _MIN_KEYLEN <= keylen <= _MAX_KEYLEN:
-            raise ValueError(f"set_wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
+            raise InvalidArgument(f"set_wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
         key = derive_key(secret, salt, iterations, keylen).decode("ascii")
         return {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
 
@@ -347,6 +334,6 @@ class TicketVerifier:
 
 def _require_secret(name: str, value: Any, nonempty: bool = False) -> None:
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        raise WrongType(f"{name} must be a str, got {type(value).__name__}")
     if nonempty and not value:
-        raise ValueError(f"{name} must not be empty")
+        raise InvalidArgument(f"{name} must not be empty")

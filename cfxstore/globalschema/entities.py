@@ -11,6 +11,7 @@ import uuid
 from typing import Any, ClassVar
 
 from cfxstore.entity import Entity, require_choice, require_ns, require_str, require_type, require_uuid
+from cfxstore.errors import InvalidArgument
 from cfxstore.timeutil import now_ns
 
 __all__ = [
@@ -46,16 +47,16 @@ def require_name(owner: str, name: str, value: Any, optional: bool = False) -> N
     if value is None:
         return
     if len(value) > _MAX_NAME:
-        raise ValueError(f"{owner}.{name}: at most {_MAX_NAME} characters, got {len(value)}")
+        raise InvalidArgument(f"{owner}.{name}: at most {_MAX_NAME} characters, got {len(value)}")
     if _NAME_BAD.search(value):
-        raise ValueError(f"{owner}.{name}: must not contain whitespace or control characters, got {value!r}")
+        raise InvalidArgument(f"{owner}.{name}: must not contain whitespace or control characters, got {value!r}")
 
 
 def require_pubkey(owner: str, name: str, value: Any, optional: bool = False) -> None:
     """An Ed25519 public key as 64 lowercase hex characters (the WAMP-cryptosign form)."""
     require_str(owner, name, value, optional)
     if value is not None and not _PUBKEY.match(value):
-        raise ValueError(f"{owner}.{name}: expected 64 lowercase hex characters, got {value!r}")
+        raise InvalidArgument(f"{owner}.{name}: expected 64 lowercase hex characters, got {value!r}")
 
 
 def require_tags(owner: str, name: str, value: Any) -> None:
@@ -74,18 +75,18 @@ def require_counters(owner: str, name: str, value: Any) -> None:
 def require_roles(owner: str, name: str, value: Any) -> None:
     require_type(owner, name, value, list)
     if not value:
-        raise ValueError(f"{owner}.{name}: must grant at least one role")
+        raise InvalidArgument(f"{owner}.{name}: must grant at least one role")
     for role in value:
         require_choice(owner, name, role, USER_ROLES)
     if len(set(value)) != len(value):
-        raise ValueError(f"{owner}.{name}: duplicate roles in {value!r}")
+        raise InvalidArgument(f"{owner}.{name}: duplicate roles in {value!r}")
 
 
 def require_email(owner: str, name: str, value: Any) -> None:
     require_str(owner, name, value)
     local, at, domain = value.partition("@")
     if not at or not local or not domain or _NAME_BAD.search(value) or len(value) > 254:
-        raise ValueError(f"{owner}.{name}: expected an email address, got {value!r}")
+        raise InvalidArgument(f"{owner}.{name}: expected an email address, got {value!r}")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -155,7 +156,8 @@ class ActivationToken(Entity):
         require_ns("ActivationToken", "completed", self.completed, optional=True)
         require_type("ActivationToken", "code_hash", self.code_hash, bytes)
         if len(self.code_hash) != self.CODE_HASH_SIZE:
-            raise ValueError(f"ActivationToken.code_hash: expected {self.CODE_HASH_SIZE} bytes, got {len(self.code_hash)}")
+            raise InvalidArgument(f"ActivationToken.code_hash: expected {self.CODE_HASH_SIZE} bytes, "
+                                  f"got {len(self.code_hash)}")
         require_email("ActivationToken", "email", self.email)
         require_pubkey("ActivationToken", "pubkey", self.pubkey)
 
@@ -265,7 +267,7 @@ class Node(Described):
         require_name("Node", "authid", self.authid, optional=True)
         # Half a pairing would make the (mrealm, authid) index silently skip the node.
         if (self.mrealm_oid is None) != (self.authid is None):
-            raise ValueError("Node: mrealm_oid and authid must be set together (paired) or both be None")
+            raise InvalidArgument("Node: mrealm_oid and authid must be set together (paired) or both be None")
         require_type("Node", "authextra", self.authextra, dict, optional=True)
         require_str("Node", "cluster_ip", self.cluster_ip, optional=True)
 
@@ -292,7 +294,7 @@ class UsageRecord(Entity):
         require_ns("UsageRecord", "timestamp", self.timestamp)
         require_ns("UsageRecord", "timestamp_from", self.timestamp_from)
         if self.timestamp_from > self.timestamp:
-            raise ValueError("UsageRecord: timestamp_from must not be after timestamp")
+            raise InvalidArgument("UsageRecord: timestamp_from must not be after timestamp")
         require_uuid("UsageRecord", "mrealm_oid", self.mrealm_oid)
         require_pubkey("UsageRecord", "pubkey", self.pubkey, optional=True)
         require_choice("UsageRecord", "status", self.status, ("received", "processed", "failed"))

@@ -24,12 +24,13 @@ limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.service import Management
 from cfxstore.management.store import Collection
 from cfxstore.management.wire import from_wire, to_wire
+from cfxstore.mrealm.entities import Principal
 
 __all__ = ["procedures", "SLOW", "CHANGE_TOPIC"]
 
@@ -74,8 +75,8 @@ def _record_procedures(name: str, coll: Collection) -> dict[str, Callable[..., A
     def delete(key: Any) -> dict:
         return to_wire(coll.delete(key))
 
-    procs = {f"{name}.create": create, f"{name}.get": get, f"{name}.list": list_, f"{name}.update": update,
-             f"{name}.delete": delete}
+    procs: dict[str, Callable[..., Any]] = {f"{name}.create": create, f"{name}.get": get, f"{name}.list": list_,
+                                            f"{name}.update": update, f"{name}.delete": delete}
     unique = coll.kind.unique[0] if coll.kind.unique else None
     if unique is not None and "oid" not in unique.label:
         def get_by(index_key: Any) -> dict:
@@ -99,7 +100,8 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
 
     def set_secret(key: Any, method: str, secret: str) -> dict:
         principals.set_secret(key, method, secret)
-        return {"principal": str(principals.get(key).oid), "authmethod": method}
+        principal = cast(Principal, principals.get(key))
+        return {"principal": str(principal.oid), "authmethod": method}
 
     def credentials(key: Any) -> list:
         from cfxstore.management.wire import ns_to_iso
@@ -114,7 +116,7 @@ def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -
     from cfxstore.cookies.service import CookieService
     from cfxstore.realmstore.service import SessionHistory
 
-    services: dict[str, Any] = {}
+    services: dict[type, Any] = {}
 
     def service(kind: type) -> Any:
         if kind not in services:

@@ -19,6 +19,7 @@ from cfxstore.management import generation
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.rules import ACTIONS, Rules, authorization
 from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.service import attached
 
 __all__ = ["StoreAuthorizer", "DEFAULT_RECHECK", "MAX_CACHED"]
 
@@ -34,7 +35,7 @@ class StoreAuthorizer:
         self.db = db
         self.cache = cache
         self.recheck = recheck
-        self._schema = MrealmSchema.attach(db)
+        self._schema = attached(MrealmSchema, db)
         self._decisions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self._rules: dict[tuple[str, str], Rules | None] = {}
         self._local = generation.local()
@@ -89,7 +90,7 @@ class StoreAuthorizer:
             try:
                 arealm = s.arealms.get_by_index(txn, "idx_arealms_by_name", realm)
                 role = s.roles.get_by_index(txn, "idx_roles_by_name", authrole)
-            except (orm.OrmError, ValueError):  # a name no index can hold is no stored name
+            except (orm.Error, ValueError):  # a name no index can hold is no stored name
                 return None
             if arealm is None or role is None or s.arealm_role_associations[txn, (arealm.oid, role.oid)] is None:
                 rules = None

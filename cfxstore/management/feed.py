@@ -23,9 +23,11 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import orm
+from cfxstore.service import attached
 from cfxstore.timeutil import now_ns
 
-__all__ = ["ChangeFeedSchema", "ChangeFeed", "append", "on_local_commit", "META_KEY", "CHANNEL", "KEEP"]
+__all__ = ["ChangeFeedSchema", "ChangeFeed", "changes_table", "append",
+           "on_local_commit", "META_KEY", "CHANNEL", "KEEP"]
 
 META_KEY = "cfxstore.changes.sequence"
 #: PostgreSQL notification channel; the payload carries nothing, the stored sequence says what is new.
@@ -45,6 +47,11 @@ class ChangeFeedSchema(orm.Schema):
 
     def attach(self, db: orm.Database) -> None:
         self.changes = orm.Map(65, key="uint64", value="cbor")
+
+
+def changes_table(db: orm.Database) -> orm.Map:
+    """The change feed's table on db."""
+    return attached(ChangeFeedSchema, db).changes
 
 
 def append(db: orm.Database, table: orm.Map, txn: Any, kind: str, op: str, record: dict[str, Any]) -> int:
@@ -77,7 +84,7 @@ class ChangeFeed:
 
     def __init__(self, db: orm.Database) -> None:
         self.db = db
-        self.table = ChangeFeedSchema.attach(db).changes
+        self.table = changes_table(db)
 
     def last(self) -> int:
         """The sequence of the newest change (0: none yet)."""

@@ -10,11 +10,12 @@ derivation (600,000 PBKDF2 rounds) then keeps the caller's writer waiting; gener
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, cast
 
 from cfxstore.entity import Entity
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.store import Collection
+from cfxstore.mrealm.entities import Credential, Principal
 
 __all__ = ["PrincipalCollection", "SECRET_METHODS"]
 
@@ -34,7 +35,7 @@ class PrincipalCollection(Collection):
                    for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
 
         def run(t: Any) -> Entity:
-            principal = Collection.create(self, t, **fields)
+            principal = cast(Principal, Collection.create(self, t, **fields))
             for method, config in configs.items():
                 self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
             return principal
@@ -46,7 +47,7 @@ class PrincipalCollection(Collection):
         config = self._config(method, secret, options)
 
         def run(t: Any) -> Entity:
-            principal = self.get(key, t)
+            principal = cast(Principal, self.get(key, t))
             self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
             self._m.changed(t, self.kind, "updated", principal)  # the record is unchanged; its secrets are not
             return principal
@@ -68,11 +69,11 @@ class PrincipalCollection(Collection):
 
     def credentials(self, key: Any, txn: Any = None) -> list[dict[str, Any]]:
         """The kinds of secret the principal has and when they were set (never the material)."""
-        principal = self.get(key, txn)
+        principal = cast(Principal, self.get(key, txn))
         creds = self._m.collection("credential")
         with self._m.transaction(txn) as t:
-            return [{"authmethod": c.authmethod, "created": c.created, "modified": c.modified}
-                    for c in creds.referring(t, "principal_oid", principal.oid)]
+            found = cast(Iterator[Credential], creds.referring(t, "principal_oid", principal.oid))
+            return [{"authmethod": c.authmethod, "created": c.created, "modified": c.modified} for c in found]
 
 
 def _require_secret(method: str, secret: Any) -> None:

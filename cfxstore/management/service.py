@@ -15,7 +15,7 @@ change feed (feed.py) in its transaction; listeners registered with
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, cast
 
 import orm
 from cfxstore.entity import Entity
@@ -26,8 +26,9 @@ from cfxstore.management.kinds import KINDS, Kind, Ref
 from cfxstore.management.principals import PrincipalCollection
 from cfxstore.management.store import Collection
 from cfxstore.management.wire import to_wire
+from cfxstore.mrealm.entities import ApplicationRealm, Principal, Role
 from cfxstore.mrealm.schema import MrealmSchema
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 
 __all__ = ["Management", "Listener"]
 
@@ -43,10 +44,10 @@ class Management(Service):
     def __init__(self, db: orm.Database, *, credentials: Any = None) -> None:
         """``credentials``: the CredentialService secrets go through (built on db when first needed)."""
         self.db = db
-        self.global_schema = GlobalSchema.attach(db)
-        self.mrealm_schema = MrealmSchema.attach(db)
+        self.global_schema = attached(GlobalSchema, db)
+        self.mrealm_schema = attached(MrealmSchema, db)
         # Read-only: nothing to append (and the table may not exist yet in an older database).
-        self._changes = None if db.readonly else feed.ChangeFeedSchema.attach(db).changes
+        self._changes = None if db.readonly else feed.changes_table(db)
         self._credentials = credentials
         self._listeners: list[Listener] = []
         self._collections = {name: (PrincipalCollection if name == "principal" else Collection)(self, kind)
@@ -116,7 +117,8 @@ class Management(Service):
         """Record a change made in txn: authorization generation, change feed, then listeners after commit."""
         if kind.authz:
             generation.bump(self.db, txn)
-        if not kind.internal:  # credentials hold derived secrets: never in the feed
+        # Credentials hold derived secrets: never in the feed. A read-only database has no feed to write.
+        if not kind.internal and self._changes is not None:
             feed.append(self.db, self._changes, txn, kind.name, op, to_wire(record))
         if self._listeners:
             txn.on_commit(lambda: self.notify(kind.name, op, record))
@@ -130,10 +132,13 @@ class Management(Service):
     def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None:
         # Principals hold the names the router sees; a rename would leave theirs behind.
         link = {"role": "role_oid", "arealm": "arealm_oid"}.get(kind.name)
-        if link is not None and old.name != new.name:
-            linked = next(self.principals.referring(txn, link, old.oid), None)
+        if link is None:
+            return
+        was, now = cast(Role | ApplicationRealm, old), cast(Role | ApplicationRealm, new)
+        if was.name != now.name:
+            linked = cast(Principal | None, next(self.principals.referring(txn, link, was.oid), None))
             if linked is not None:
-                raise InUse(f"{kind.name} {old.name!r} cannot be renamed while principal {linked.authid!r} "
+                raise InUse(f"{kind.name} {was.name!r} cannot be renamed while principal {linked.authid!r} "
                             f"({link}) is linked to it; change or unlink the principal first")
 
     def check_record(self, txn: Any, kind: Kind, record: Entity) -> None:

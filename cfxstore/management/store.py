@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import dataclasses
 import itertools
 from typing import TYPE_CHECKING, Any, Iterator
@@ -72,7 +73,7 @@ class Collection:
         with self._m.transaction(txn) as t:
             try:
                 record = self.table.get_by_index(t, unique.index, index_key)
-            except (orm.OrmError, ValueError, TypeError) as exc:
+            except (orm.Error, ValueError, TypeError) as exc:
                 raise InvalidArgument(f"{self.kind.name} {unique.label}: {exc}") from None
         if record is None:
             raise NotFound(f"no {self.kind.name} with {unique.label} {_show(index_key)}")
@@ -216,7 +217,7 @@ class Collection:
                 continue
             try:
                 holder = getattr(self.schema, unique.index)[txn, ikey]
-            except (orm.OrmError, ValueError) as exc:
+            except (orm.Error, ValueError) as exc:
                 raise InvalidArgument(f"{self.kind.name}.{unique.label}: {exc}") from None
             if holder is not None and holder != key:
                 raise AlreadyExists(f"{self.kind.name} with {unique.label} {_show(ikey)} already exists")
@@ -230,7 +231,7 @@ class Collection:
         except (orm.KeyTooLong, orm.NullIndexKey, orm.ValueCodecError) as exc:
             raise InvalidArgument(f"{self.kind.name}: {exc}") from None
 
-    def _plan_delete(self, txn: Any, record: Entity, plan: list, seen: set) -> None:
+    def _plan_delete(self, txn: Any, record: Entity, plan: builtins.list[tuple[Collection, Entity]], seen: set) -> None:
         mark = (self.kind.name, self.kind.key_of(record))
         if mark in seen:
             return
@@ -263,9 +264,11 @@ class Collection:
             if how.how == "pk":
                 return ((k, k) for k in self.table.select(txn, prefix=(value,), from_key=start,
                                                           return_values=False))
+            index = how.index
+            assert index is not None  # every filter but "pk" names its index (kinds.py)
             if how.how == "set":
-                return ((k, k) for k in self.table.keys_by_index(txn, how.index, value))
-            return iter(getattr(self.schema, how.index).select(txn, prefix=(value,), from_key=start))
+                return ((k, k) for k in self.table.keys_by_index(txn, index, value))
+            return iter(getattr(self.schema, index).select(txn, prefix=(value,), from_key=start))
         if kind.order:
             return iter(getattr(self.schema, kind.order).select(txn, from_key=start))
         return ((k, k) for k in self.table.select(txn, from_key=start, return_values=False))

@@ -21,7 +21,6 @@ import base64
 import binascii
 import calendar
 import datetime
-import functools
 import re
 import typing
 import uuid
@@ -68,9 +67,18 @@ def iso_to_ns(text: str, field: str = "time") -> int:
     return seconds * _NS + int((m.group(2) or "0").ljust(9, "0"))
 
 
-@functools.cache
+# By record class (a plain dict: type checkers take a dataclass's class for unhashable).
+_CONVERSIONS: dict[type[Entity], dict[str, str]] = {}
+
+
 def _conversions(cls: type[Entity]) -> dict[str, str]:
     """field name -> conversion, derived once per record class from its annotations."""
+    if cls not in _CONVERSIONS:
+        _CONVERSIONS[cls] = _derive_conversions(cls)
+    return _CONVERSIONS[cls]
+
+
+def _derive_conversions(cls: type[Entity]) -> dict[str, str]:
     hints = typing.get_type_hints(cls)
     out: dict[str, str] = {}
     for name in cls._fields():

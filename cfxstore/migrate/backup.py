@@ -43,7 +43,7 @@ def backup(db: orm.Database, dest: str | os.PathLike[str]) -> str:
     """
     try:
         return db.backup(dest, compact=True)
-    except orm.OrmError as exc:
+    except orm.Error as exc:
         raise BackupError(str(exc)) from None
 
 

@@ -89,7 +89,7 @@ def check(db: orm.Database, *, repair: bool = False, on_row: RowCallback | None 
     for schema in present(db):
         try:
             schemas.append(schema.attach(db))
-        except orm.OrmError as exc:
+        except orm.Error as exc:
             report.problems.append(f"schema {schema.__name__} does not match the database: {exc}")
     with db.begin(write=repair) as txn:
         derived = rawtables.index_slots(catalog)

@@ -19,8 +19,10 @@ import math
 import uuid
 from typing import Any
 
+from cfxstore.errors import Error
 
-class CodecError(ValueError):
+
+class CodecError(Error, ValueError):
     """A value that cannot be written, or a tagged object that cannot be read."""
 
 

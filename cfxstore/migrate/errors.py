@@ -5,8 +5,10 @@ Each message says what was wrong and, where there is one, what to do.
 
 from __future__ import annotations
 
+from cfxstore.errors import Error
 
-class MaintenanceError(Exception):
+
+class MaintenanceError(Error):
     """Base class of the errors raised on purpose by cfxstore.migrate."""
 
 

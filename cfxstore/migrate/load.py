@@ -248,7 +248,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
                     tab[txn, key].add(record)
                 else:
                     tab[txn, key] = record
-            except (orm.OrmError, ValueError, TypeError, RecursionError) as exc:
+            except (orm.Error, ValueError, TypeError, RecursionError) as exc:
                 raise MaintenanceError(f"{info.path}, line {number}: {_why(exc)}") from None
             written[name] += 1
     return written

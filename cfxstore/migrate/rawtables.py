@@ -18,7 +18,7 @@ def bind(db: orm.Database, entry: dict[str, Any], txn: Any = None) -> orm.Table 
     """The table of one catalog entry, or None if the engine has no such table (see orm's stored_table)."""
     try:
         return db.stored_table(entry, txn)
-    except (orm.OrmError, ValueError, TypeError) as exc:
+    except (orm.Error, ValueError, TypeError) as exc:
         raise MaintenanceError(f"table {entry.get('name')!r} (slot {entry.get('slot')}): cannot read its stored "
                                f"key/value types {entry.get('key')!r}/{entry.get('value')!r}: {exc}") from None
 

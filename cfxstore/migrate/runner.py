@@ -12,6 +12,7 @@ import dataclasses
 import time
 from typing import Any, Protocol, Sequence
 
+import cfxstore
 import orm
 from cfxstore.timeutil import now_ns
 
@@ -170,7 +171,7 @@ class Runner:
         except MigrationError:
             raise
         except Exception as exc:
-            what = str(exc) if isinstance(exc, orm.OrmError) else f"{type(exc).__name__}: {exc}"
+            what = str(exc) if isinstance(exc, (cfxstore.Error, orm.Error)) else f"{type(exc).__name__}: {exc}"
             raise MigrationError(f"migration {migration.name} ({plan.direction}) failed: {what}; "
                                  f"the database stays at version {from_version}") from exc
         stamp(self.db, txn, to_version)

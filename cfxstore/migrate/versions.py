@@ -29,7 +29,7 @@ MIGRATIONS_DIRNAME = "migrations"
 MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
 
 
-class SchemaVersionError(orm.DatabaseError):
+class SchemaVersionError(cfxstore.Error, orm.DatabaseError):
     """A database's schema version does not match what this code supports."""
 
     def __init__(self, message: str, *, path: str, version: int | None, supported: int) -> None:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from cfxstore.entity import Entity, require_choice, require_ns, require_str, require_type, require_uuid
+from cfxstore.errors import InvalidArgument
 from cfxstore.globalschema.entities import Described, require_counters, require_name
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
 from cfxstore.timeutil import now_ns
@@ -39,7 +40,7 @@ def _require_int(owner: str, name: str, value: Any, lo: int, hi: int | None = No
         return
     if value < lo or (hi is not None and value > hi):
         bound = f">= {lo}" if hi is None else f"in {lo}..{hi}"
-        raise ValueError(f"{owner}.{name}: expected an int {bound}, got {value}")
+        raise InvalidArgument(f"{owner}.{name}: expected an int {bound}, got {value}")
 
 
 def _require_bool(owner: str, name: str, value: Any, optional: bool = False) -> None:
@@ -200,7 +201,7 @@ class Credential(Entity):
         require_type("Credential", "authconfig", self.authconfig, dict)
         leaked = _PLAINTEXT_KEYS.intersection(self.authconfig)
         if leaked:
-            raise ValueError(f"Credential.authconfig: must not hold plaintext secrets, found {sorted(leaked)}")
+            raise InvalidArgument(f"Credential.authconfig: must not hold plaintext secrets, found {sorted(leaked)}")
         require_ns("Credential", "created", self.created)
         require_ns("Credential", "modified", self.modified)
 
@@ -243,7 +244,7 @@ class RouterClusterNodeMembership(Entity):
         _require_int("RouterClusterNodeMembership", "softlimit", self.softlimit, 0, optional=True)
         _require_int("RouterClusterNodeMembership", "hardlimit", self.hardlimit, 0, optional=True)
         if self.softlimit is not None and self.hardlimit is not None and self.softlimit > self.hardlimit:
-            raise ValueError("RouterClusterNodeMembership: softlimit must not exceed hardlimit")
+            raise InvalidArgument("RouterClusterNodeMembership: softlimit must not exceed hardlimit")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -338,7 +339,7 @@ class WebCluster(Described):
         for name in ("tls_key", "tls_certificate", "tls_dhparam", "tls_ciphers"):
             require_str(o, name, getattr(self, name), optional=True)
         if self.tls_key is not None and "PRIVATE KEY" in self.tls_key:
-            raise ValueError("WebCluster.tls_key: expected a file name, got key material")
+            raise InvalidArgument("WebCluster.tls_key: expected a file name, got key material")
         for name in ("tls_chain_certificates", "tls_ca_certificates"):
             value = getattr(self, name)
             require_type(o, name, value, list, optional=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import orm
 
+from cfxstore.entity import Entity
 from cfxstore.mrealm.entities import (
     ApplicationRealm,
     ApplicationRealmRoleAssociation,
@@ -35,7 +36,7 @@ from cfxstore.mrealm.entities import (
 __all__ = ["MrealmSchema"]
 
 
-def _cbor(slot: int, entity: type, key: object = "uuid") -> orm.Map:
+def _cbor(slot: int, entity: type[Entity], key: object = "uuid") -> orm.Map:
     return orm.Map(slot, key=key, value="cbor", marshal=entity.marshal, unmarshal=entity.parse)
 
 

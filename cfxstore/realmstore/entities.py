@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
+from cfxstore.errors import InvalidArgument
 
 
 
@@ -49,7 +50,7 @@ class Session(Entity):
         require_ns(owner, "joined_at", self.joined_at)
         require_ns(owner, "left_at", self.left_at, optional=True)
         if self.left_at is not None and self.left_at < self.joined_at:
-            raise ValueError(f"Session.left_at: {self.left_at} is before joined_at {self.joined_at}")
+            raise InvalidArgument(f"Session.left_at: {self.left_at} is before joined_at {self.joined_at}")
         require_type(owner, "left_approximate", self.left_approximate, bool, optional=True)
         require_str(owner, "run", self.run, optional=True)
 

@@ -13,8 +13,9 @@ from typing import Any, Iterable
 
 import orm
 
+from cfxstore.errors import InvalidArgument
 from cfxstore.plaindata import require_plain
-from cfxstore.service import Service
+from cfxstore.service import Service, attached
 from cfxstore.timeutil import now_ns
 from cfxstore.transport import scrub_transport
 
@@ -34,7 +35,7 @@ class SessionHistory(Service):
 
     def __init__(self, db: orm.Database) -> None:
         self.db = db
-        self.schema = RealmStore.attach(db)
+        self.schema = attached(RealmStore, db)
         self._sessions = self.schema.sessions
         self._publications = self.schema.publications
         self._deliveries = self.schema.deliveries
@@ -198,10 +199,10 @@ class SessionHistory(Service):
 
     def _publication_of(self, i: int, item: Any) -> Publication:
         if not isinstance(item, dict):
-            raise ValueError(f"publications[{i}]: expected a dict, got {type(item).__name__}")
+            raise InvalidArgument(f"publications[{i}]: expected a dict, got {type(item).__name__}")
         unknown = item.keys() - _PUBLICATION_ARGS
         if unknown:
-            raise ValueError(f"publications[{i}]: unknown keys {sorted(unknown)}")
+            raise InvalidArgument(f"publications[{i}]: unknown keys {sorted(unknown)}")
         fields = dict(item)
         if fields.get("timestamp") is None:
             fields["timestamp"] = now_ns()
@@ -210,7 +211,7 @@ class SessionHistory(Service):
         try:
             return Publication(**fields)
         except TypeError as exc:  # a required key is missing
-            raise ValueError(f"publications[{i}]: {exc}") from None
+            raise InvalidArgument(f"publications[{i}]: {exc}") from None
 
     # -- history -------------------------------------------------------------
 
@@ -274,10 +275,10 @@ class SessionHistory(Service):
         other and with writers; the loser runs again on the winner's result.
         """
         if older_than is None and keep_last is None:
-            raise ValueError("purge: give older_than and/or keep_last")
+            raise InvalidArgument("purge: give older_than and/or keep_last")
         if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int)
                                       or keep_last < 0):
-            raise ValueError(f"keep_last: expected an int >= 0, got {keep_last!r}")
+            raise InvalidArgument(f"keep_last: expected an int >= 0, got {keep_last!r}")
         return self.db.transact(lambda txn: self._purge(txn, older_than, keep_last), retries=PURGE_RETRIES)
 
     def _purge(self, txn: Any, older_than: int | None, keep_last: int | None) -> int:

@@ -23,6 +23,8 @@ from twisted.logger import Logger
 from orm.engine.pgurl import is_url
 from orm.errors import DatabaseError
 
+from cfxstore.errors import Error
+
 log = Logger()
 T = TypeVar("T")
 PROBE_SECONDS = 0.5
@@ -30,12 +32,14 @@ PROBE_SECONDS = 0.5
 STORE_UNAVAILABLE = "cfxstore.error.store_unavailable"
 
 
-class StoreUnavailable(ApplicationError):
+class StoreUnavailable(ApplicationError, Error):
     """The database cannot be reached: a WAMP error whose message names the store, never the URL.
 
     Raised through Crossbar (a meta procedure reading history, the
     revocation procedure, the authenticator) it reaches the client as is.
     """
+
+    uri = STORE_UNAVAILABLE
 
     def __init__(self, store: str) -> None:
         self.text = f"the {store} is unavailable; retry later"

@@ -42,6 +42,7 @@ from orm.keys import random_uuid
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
+from cfxstore.errors import Error
 from cfxstore.plaindata import require_plain
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.config import CookieConfig
@@ -53,7 +54,7 @@ log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 
 
-class RefusedCookie(ValueError):
+class RefusedCookie(Error, ValueError):
     """A cookie record that the database could never store (named in the message)."""
 
 

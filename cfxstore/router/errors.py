@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cfxstore.errors import Error
 
-class RouterConfigError(ValueError):
+
+class RouterConfigError(Error, ValueError):
     """A cfxstore item in a Crossbar node configuration is invalid.
 
     ``key`` is the dotted path of the offending key (for example

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, NoReturn
 
 from cfxstore.cli import nodepaths
 from cfxstore.cli.nodepaths import NodeConfigError, load_node_config
+from cfxstore.errors import NotFound
 from cfxstore.migrate.access import open_existing
 from cfxstore.router import nodeconfig
 from cfxstore.router.config import DatabaseConfig
@@ -41,7 +42,7 @@ def add_principal(cbdir: str, *, realm: str, authid: str, role: str, ticket: str
     config = load_node_config(cbdir)
     paths = nodeconfig.credential_databases(config, cbdir)
     if not paths:
-        raise LookupError(f"the node config in {cbdir} uses no cfxstore authenticator")
+        raise NotFound(f"the node config in {cbdir} uses no cfxstore authenticator")
     _require_role(config, cbdir, realm, role)
     # A generated ticket (128+ random bits) is stored with the fast hash; one an operator chose with argon2id.
     generated = ticket is None

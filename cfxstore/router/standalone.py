@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Any
 
+from cfxstore.errors import InvalidArgument
+
 __all__ = ["main"]
 
 COMPONENTS = {
@@ -57,7 +59,7 @@ def _with_login(cls: type, authid: str | None, ticket: str | None) -> type:
 
         def onChallenge(self, challenge: Any) -> str:
             if challenge.method != "ticket" or not ticket:
-                raise ValueError(f"cannot answer a {challenge.method} challenge")
+                raise InvalidArgument(f"cannot answer a {challenge.method} challenge")
             return ticket
 
     return Standalone

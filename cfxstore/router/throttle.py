@@ -35,6 +35,7 @@ import itertools
 import time
 from typing import Callable, Hashable
 
+from cfxstore.errors import Error
 from cfxstore.router.config import ThrottleConfig
 
 
@@ -48,7 +49,7 @@ class Limits:
     clear_on_success: bool = True
 
 
-class Throttled(Exception):
+class Throttled(Error):
     """An attempt refused for now: the key is ``locked`` for ``wait`` seconds, or has enough attempts in flight."""
 
     def __init__(self, wait: float, what: str, locked: bool) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cfxstore.errors import InvalidArgument
+
 
 def uri_matches(uri: str, pattern: str, match: str) -> bool:
     """True if ``uri`` matches ``pattern`` under "exact", "prefix" or "wildcard".
@@ -17,4 +19,4 @@ def uri_matches(uri: str, pattern: str, match: str) -> bool:
         parts = uri.split(".")
         wanted = pattern.split(".")
         return len(parts) == len(wanted) and all(w == "" or w == p for w, p in zip(wanted, parts))
-    raise ValueError(f"unknown match policy {match!r}")
+    raise InvalidArgument(f"unknown match policy {match!r}")

@@ -14,8 +14,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from cfxstore.errors import Error
 
-class PoolBusy(Exception):
+
+class PoolBusy(Error):
     """Every thread of the pool is busy and its queue is full."""
 
 

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Protocol
 
+from ..errors import InvalidArgument
 
-class Handle(Protocol):
-    """An engine's reference to one table; opaque to orm, valid until the engine closes."""
+
+#: An engine's reference to one table; opaque to orm (each engine has its own kind), valid until
+#: the engine closes.
+Handle = Any
 
 
 class EngineTransaction(Protocol):
@@ -76,8 +79,8 @@ class Engine(Protocol):
 
     def begin(self, write: bool) -> EngineTransaction:
         """A transaction; one writer at a time (a second writer waits), readers never wait."""
-    def open_table(self, name: str, create: bool, txn: EngineTransaction | None = None) -> Handle | None:
-        """The table's handle, creating it if asked (None if absent); inside txn if given."""
+    def open_table(self, name: str, create: bool, txn: Any = None) -> Handle | None:
+        """The table's handle, creating it if asked (None if absent); inside txn (one this engine began) if given."""
     def info(self) -> dict[str, Any]:
         """Figures for ``Database.stats``: at least map_size and used_bytes."""
     def copy(self, dest: str, compact: bool) -> None:
@@ -109,4 +112,4 @@ def open_engine(kind: str, path: str, **options: Any) -> Engine:
     if kind == "postgres":
         from .postgres import PostgresEngine
         return PostgresEngine(path, readonly=options["readonly"])
-    raise ValueError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    raise InvalidArgument(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

@@ -26,13 +26,13 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NoReturn
 
 import lmdb
 
 from .hooks import TransactionHooks
 from .lmdbfile import check_whole
-from ..errors import DatabaseError, KeyTooLong, MapFull, OrmError, ReadOnlyError, TransactionError, ValueCodecError
+from ..errors import DatabaseError, Error, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
 
 try:
     if os.environ.get("ORM_PURE_PYTHON"):
@@ -119,7 +119,7 @@ class LmdbEngine:
 
     def translate(self, exc: Exception, what: str) -> Exception:
         """An LMDB exception as an orm error naming what was being done."""
-        if isinstance(exc, OrmError) or not isinstance(exc, lmdb.Error):
+        if isinstance(exc, Error) or not isinstance(exc, lmdb.Error):
             return exc
         if isinstance(exc, lmdb.BadValsizeError):
             return KeyTooLong(f"{what}: key is empty or longer than the engine limit of {self.max_key_size} bytes")
@@ -344,7 +344,7 @@ class _Errors:
 
     def __init__(self, engine: LmdbEngine) -> None:
         self.engine = engine
-        self.failed: OrmError | None = None
+        self.failed: Error | None = None
 
     def fail(self, exc: BaseException, what: str) -> BaseException:
         """exc as an orm error; a full map (and any later use of the broken transaction) raises MapFull."""
@@ -386,7 +386,8 @@ class LmdbTransaction(TransactionHooks):
     def __init__(self, engine: LmdbEngine, t: "lmdb.Transaction", write: bool, st: _ThreadState) -> None:
         self._engine = engine
         self._st = st
-        self._t = t
+        # py-lmdb's stubs type what it reads as bytes or buffers; without buffers=True it is bytes.
+        self._t: Any = t
         self.write = write
         self._done = False
         # The error state lives apart from the transaction: the calls below hold
@@ -396,21 +397,23 @@ class LmdbTransaction(TransactionHooks):
         on_error = errors.call_failed
         if Call is not None:
             self.get = Call(t.get, (1, None, 0), 2, on_error)
-            if write:
-                self.put = Call(t.put, (1, 2, True, True, False, 0), 3, on_error)
-                self.insert = Call(t.put, (1, 2, True, False, False, 0), 3, on_error)
+            if write:  # py-lmdb's put takes the place of the read-only refusal
+                self.put = Call(t.put, (1, 2, True, True, False, 0), 3, on_error)  # type: ignore[method-assign]
+                self.insert = Call(t.put, (1, 2, True, False, False, 0), 3, on_error)  # type: ignore[method-assign]
         else:
             self.get = _py_call(t.get, lambda h, k: (k, None, h), on_error)
             if write:
-                self.put = _py_call(t.put, lambda h, k, v: (k, v, True, True, False, h), on_error)
-                self.insert = _py_call(t.put, lambda h, k, v: (k, v, True, False, False, h), on_error)
+                self.put = _py_call(  # type: ignore[method-assign]
+                    t.put, lambda h, k, v: (k, v, True, True, False, h), on_error)
+                self.insert = _py_call(  # type: ignore[method-assign]
+                    t.put, lambda h, k, v: (k, v, True, False, False, h), on_error)
 
     def _fail(self, exc: BaseException, what: str) -> BaseException:
         return self._errors.fail(exc, what)
 
     # -- refusals of a read-only transaction ------------------------------------------
 
-    def put(self, h: Any, key: bytes, value: bytes) -> None:
+    def put(self, h: Any, key: bytes, value: bytes) -> NoReturn:
         raise ReadOnlyError("write inside a read-only transaction (use db.begin(write=True))")
 
     insert = put

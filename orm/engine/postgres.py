@@ -43,7 +43,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from . import pgurl
 from .hooks import TransactionHooks, check_new_writer
 from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
-from ..errors import (Conflict, DatabaseError, DatabaseNotFound, OrmError, ReadOnlyError, TransactionError,
+from ..errors import (Conflict, DatabaseError, DatabaseNotFound, Error, ReadOnlyError, TransactionError,
                       ValueCodecError)
 
 _FIRST_PAGE, _LAST_PAGE = 64, 4096
@@ -92,7 +92,7 @@ class PostgresEngine:
 
     # -- errors ------------------------------------------------------------------
 
-    def error(self, exc: BaseException, doing: str, retryable: bool = True) -> Exception:
+    def error(self, exc: BaseException, doing: str, retryable: bool = True) -> Error:
         """An orm error for a psycopg/pool exception, without credentials."""
         if isinstance(exc, _CONFLICTS):
             return Conflict(f"{doing} on {self.path} conflicted with a concurrent transaction and was rolled back; "
@@ -220,9 +220,9 @@ class PostgresEngine:
     def info(self) -> dict[str, Any]:
         try:
             with self._pool.connection() as conn:
-                used, page = conn.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s), "
-                                          "current_setting('block_size')::int",
-                                          (f"{self.schema}.kv", f"{self.schema}.tables")).fetchone()
+                [(used, page)] = conn.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s), "
+                                              "current_setting('block_size')::int",
+                                              (f"{self.schema}.kv", f"{self.schema}.tables")).fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
             raise self.error(exc, "reading sizes", retryable=False) from None
         return {"engine": "postgres", "url": self.path, "schema": self.schema, "map_size": used, "used_bytes": used,
@@ -302,7 +302,7 @@ class PostgresTransaction(TransactionHooks):
         self._sql = engine._sql
         self.write = write
         self._done = False
-        self._failed: Exception | None = None
+        self._failed: Error | None = None
         self._writes = 0  # bumped by every write, so an iteration knows its page went stale
         # Puts wait here and go to the server as one statement just before the next statement or
         # the commit: what the transaction reads is unchanged, and N puts cost one round trip.
@@ -376,7 +376,8 @@ class PostgresTransaction(TransactionHooks):
         while True:
             if reverse:
                 bound = last if last is not None else stop
-                params = (h,) + ((start,) if start is not None else ()) + ((bound,) if bound is not None else ()) + (size,)
+                params: tuple[Any, ...] = ((h,) + ((start,) if start is not None else ())
+                                           + ((bound,) if bound is not None else ()) + (size,))
                 sql = self._sql.page(">=" if start is not None else "", "<" if bound is not None else "", True)
             else:
                 low, lbound = (">", last) if last is not None else ((">=", start) if start is not None else ("", None))
@@ -442,7 +443,7 @@ class PostgresTransaction(TransactionHooks):
         if self._pending:
             try:
                 self._flush()
-            except OrmError:
+            except Error:
                 self._finish(self._on_abort, rollback=True)
                 raise
         try:

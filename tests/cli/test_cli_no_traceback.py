@@ -11,6 +11,8 @@ import pytest
 from cli_helpers import subprocess_cli
 from store_factories import populate, set_version
 
+import orm
+from cfxstore.errors import InvalidArgument
 from cfxstore.router.launcher import init_node
 
 
@@ -127,6 +129,24 @@ def test_unexpected_errors_are_one_line_too(run, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: unexpected RuntimeError: disk on fire "
                                      "(run with CFXSTORE_TRACEBACK=1 to see where it came from)")
+
+
+@pytest.mark.parametrize("error,line", [
+    (orm.DatabaseError("database /srv/db is\nlocked"), "Error: database /srv/db is locked"),
+    (InvalidArgument("Principal.authid: at most 255 UTF-8 bytes, got 300"),
+     "Error: Principal.authid: at most 255 UTF-8 bytes, got 300"),
+    (ValueError("bad"), "Error: unexpected ValueError: bad (run with CFXSTORE_TRACEBACK=1 to see where it came from)"),
+], ids=["orm.Error", "cfxstore.Error", "another ValueError"])
+def test_errors_of_orm_and_cfxstore_are_their_message_on_one_line(run, tmp_path, monkeypatch, error, line):
+    import cfxstore.cli.nodepaths as nodepaths
+
+    def failing(cbdir):
+        raise error
+
+    monkeypatch.setattr(nodepaths, "load_node_config", failing)
+    result = run("sessions", "list", "--cbdir", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == line
 
 
 def _free_port() -> int:
