@@ -61,17 +61,11 @@ def test_the_stock_nodes_logins_survive_adoption(node):
     assert verifies(cbdir, TICKET)
 
 
-def test_adopting_again_with_an_unchanged_ticket_keeps_the_principals_logins(node):
+@pytest.mark.parametrize("again, kept", [(TICKET, True), ("user0-new-static-ticket", False)],
+                         ids=["same ticket", "new ticket"])
+def test_adopting_again_ends_the_principals_logins_only_for_a_new_ticket(node, again, kept):
     cbdir, value = node
     adopt_stock(cbdir, TICKET)
-    adopt_stock(cbdir, TICKET)
-    assert login_of(cbdir, value) == "user0"
-    assert verifies(cbdir, TICKET)
-
-
-def test_adopting_again_with_a_changed_ticket_ends_the_principals_logins(node):
-    cbdir, value = node
-    adopt_stock(cbdir, TICKET)
-    adopt_stock(cbdir, "user0-new-static-ticket")
-    assert login_of(cbdir, value) is None
-    assert verifies(cbdir, "user0-new-static-ticket") and not verifies(cbdir, TICKET)
+    adopt_stock(cbdir, again)
+    assert login_of(cbdir, value) == ("user0" if kept else None)
+    assert verifies(cbdir, again) and verifies(cbdir, TICKET) == kept
