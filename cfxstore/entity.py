@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import MappingProxyType
-import uuid
-from typing import Any, Iterable, Self
+from typing import Any, Self
 
 from cfxstore.errors import InvalidArgument
 from cfxstore.fields import declared_fields
@@ -75,50 +74,3 @@ class Entity:
 # A class-level stand-in for records rebuilt without __init__ (fast load paths):
 # read-only, so no record can change another's unknown keys through it.
 Entity._unknown = MappingProxyType({})  # type: ignore[assignment]
-
-
-# --- validation helpers: each raises InvalidArgument naming the record and field ---
-
-def require_type(owner: str, name: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got bool")
-    if not isinstance(value, types):
-        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got {type(value).__name__}")
-
-
-def require_str(owner: str, name: str, value: Any, optional: bool = False, nonempty: bool = True) -> None:
-    require_type(owner, name, value, str, optional)
-    if value is not None and nonempty and not value:
-        raise InvalidArgument(f"{owner}.{name}: must not be empty")
-
-
-def require_uint64(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    """WAMP ids (sessions, publications, subscriptions) are unsigned 64-bit."""
-    require_type(owner, name, value, int, optional)
-    if value is not None and not 0 <= value < 2**64:
-        raise InvalidArgument(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
-
-
-def require_uuid(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    require_type(owner, name, value, uuid.UUID, optional)
-
-
-def require_ns(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    """A timestamp in int nanoseconds (the project's one time convention)."""
-    require_type(owner, name, value, int, optional)
-
-
-def require_choice(owner: str, name: str, value: Any, choices: Iterable[Any], optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    choices = tuple(choices)
-    if value not in choices:
-        raise InvalidArgument(f"{owner}.{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def _names(types: type | tuple[type, ...]) -> str:
-    if isinstance(types, tuple):
-        return " or ".join(t.__name__ for t in types)
-    return types.__name__

@@ -3,12 +3,12 @@
 A record class (a keyword-only dataclass deriving from ``cfxstore.entity.Entity``)
 annotates each field with its Python type; where the type alone does not say
 everything, the field's default is a declaration made with ``field()`` (or one
-of the named kinds below) that adds bounds, secrecy, a wire name or a reference::
+of the named kinds below: time, uint64, name_field, ...) that adds bounds, secrecy, a wire name or a reference::
 
     @dataclasses.dataclass(kw_only=True)
     class Principal(Described):
         oid: uuid.UUID = field(default_factory=uuid.uuid4)
-        realm: str = name(max_bytes=MAX_REALM_BYTES)
+        realm: str = name_field(max_bytes=MAX_REALM_BYTES)
         arealm_oid: uuid.UUID | None = field(default=None, ref=Ref("arealm", REFUSE))
         created: int = time(default_factory=now_ns)
 
@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterable
 
 from cfxstore.errors import InvalidArgument
 
-__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Ref", "Spec", "Declared", "field", "time", "uint64", "name", "email",
-           "pubkey", "declared_fields", "check_field"]
+__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Ref", "Spec", "Declared", "field", "time", "uint64", "name_field",
+           "email_field", "pubkey_field", "declared_fields", "check_field"]
 
 #: What deleting a referenced record does to the records referring to it:
 #: refuse the delete while they exist, delete them too, or set the reference to None.
@@ -123,16 +123,16 @@ def _pubkey_rule(value: str) -> str | None:
     return None if _PUBKEY.match(value) else f"expected 64 lowercase hex characters, got {value!r}"
 
 
-def name(**kw: Any) -> Any:
+def name_field(**kw: Any) -> Any:
     """A name users type and look up: 1..255 characters, no whitespace or control characters."""
     return field(max_chars=255, rule=_name_rule, **kw)
 
 
-def email(**kw: Any) -> Any:
+def email_field(**kw: Any) -> Any:
     return field(rule=_email_rule, **kw)
 
 
-def pubkey(**kw: Any) -> Any:
+def pubkey_field(**kw: Any) -> Any:
     """An Ed25519 public key as 64 lowercase hex characters (the WAMP-cryptosign form)."""
     return field(rule=_pubkey_rule, **kw)
 
@@ -250,10 +250,11 @@ def _bounds(origin: Any, spec: Spec) -> Iterable[Step]:
     if origin is str:
         if not spec.empty:
             yield _nonempty
-        if spec.max_chars is not None:
-            yield _max_chars(spec.max_chars)
+        # Bytes first: they are what an index key can hold, the tighter limit where one is declared.
         if spec.max_bytes is not None:
             yield _max_bytes(spec.max_bytes)
+        if spec.max_chars is not None:
+            yield _max_chars(spec.max_chars)
     elif origin is int:
         if spec.uint64:
             yield _int_range(0, 2**64 - 1, "in 0..2**64-1")

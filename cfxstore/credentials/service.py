@@ -28,7 +28,7 @@ from autobahn.wamp.auth import derive_key
 from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
-from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES
 from cfxstore.service import Service, attached
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
@@ -84,9 +84,6 @@ class CredentialService(Service):
 
     def add_principal(self, *, realm: str, authid: str, role: str, extra: dict | None = None) -> Principal:
         """Create the principal; AlreadyExists if (realm, authid) is taken, InvalidArgument if a name is too long."""
-        require_bytes("Principal", "realm", realm, MAX_REALM_BYTES)
-        require_bytes("Principal", "authid", authid, MAX_AUTHID_BYTES)
-        require_bytes("Principal", "role", role, MAX_ROLE_BYTES)
         principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
         try:
             with self.db.begin(write=True) as txn:
