@@ -28,7 +28,7 @@ import orm
 from cfxstore.entity import Entity
 from cfxstore.fields import Declared, declared_fields
 
-__all__ = ["Index", "unique", "index", "Stored", "stored", "table", "DeclaredSchema", "key_codec"]
+__all__ = ["Index", "unique", "index", "Stored", "stored", "plain_table", "DeclaredSchema", "key_codec"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +133,11 @@ class Stored:
         # Reached only before attach() put the table on the instance.
         raise AttributeError(f"{owner.__name__}.{self.name}: the schema is not attached")
 
+    def index_key(self, idx: Index) -> Callable[[Any], Any]:
+        """The function computing a record's key in index idx."""
+        assert self.record is not None  # indexes are declared only with a record kind
+        return idx.key or _key_fn(self.record, idx.on)
+
     def nullable(self, idx: Index) -> bool:
         if idx.nullable is not None:
             return idx.nullable
@@ -159,7 +164,7 @@ class Stored:
                 itable = orm.Map(idx.slot, key=codec, value=value)
             else:
                 itable = orm.SetMap(idx.slot, key=codec, member=self.key_codec)
-            main.attach_index(idx.name, itable, idx.key or _key_fn(record, idx.on), unique=idx.unique,
+            main.attach_index(idx.name, itable, self.index_key(idx), unique=idx.unique,
                               nullable=self.nullable(idx))
             yield idx.name, itable
 
@@ -169,7 +174,7 @@ def stored(slot: int, record: type[Entity], *indexes: Index, key: tuple[str, ...
     return Stored(slot, record, indexes, key, "cbor")
 
 
-def table(slot: int, *, key: Any, value: str) -> Stored:
+def plain_table(slot: int, *, key: Any, value: str) -> Stored:
     """A table of plain values (no record kind): its key and value codecs given outright."""
     return Stored(slot, None, (), key, value)
 

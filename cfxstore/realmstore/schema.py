@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import orm
 
-from cfxstore.tables import DeclaredSchema, index, stored, table, unique
+from cfxstore.tables import DeclaredSchema, index, plain_table, stored, unique
 
 from .entities import Publication, Run, Session
 
@@ -42,7 +42,7 @@ class RealmStore(DeclaredSchema):
         key="publication_id",
     )
     # A delivery is its key; the empty value keeps recording to one small put.
-    deliveries = table(12, key=DELIVERY_KEY, value="bytes")
+    deliveries = plain_table(12, key=DELIVERY_KEY, value="bytes")
     # Router runs (one per process and database) with their last heartbeat.
     runs = stored(13, Run, key="run")
 

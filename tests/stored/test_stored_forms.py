@@ -110,4 +110,4 @@ def test_stored_record_reads_back_equal(table, form, cls, fields):
 def test_every_stored_kind_has_a_sample():
     records = {name for name in table_owners() if not name.startswith("idx_")}
     # Deliveries and the import ledger store bare keys and bytes; the change feed stores wire forms.
-    assert records - {table for table, *_ in SAMPLES} == {"deliveries", "imported"}
+    assert records - {table for table, *_ in SAMPLES} == {"deliveries", "imported", "changes"}
