@@ -9,7 +9,7 @@ of the named kinds below: time, uint64, name_field, ...) that adds bounds, secre
     class Principal(Described):
         oid: uuid.UUID = field(default_factory=uuid.uuid4)
         realm: str = name_field(max_bytes=MAX_REALM_BYTES)
-        arealm_oid: uuid.UUID | None = field(default=None, ref=Ref("arealm", REFUSE))
+        arealm_oid: uuid.UUID | None = field(default=None, ref=Reference("arealm", REFUSE))
         created: int = time(default_factory=now_ns)
 
 Validation is derived from the annotation plus the declaration (``X | None``
@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 
 from cfxstore.errors import InvalidArgument
 
-__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Ref", "Spec", "Declared", "field", "time", "uint64", "name_field",
+__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Reference", "Spec", "Declared", "field", "time", "uint64", "name_field",
            "email_field", "pubkey_field", "declared_fields", "check_field"]
 
 #: What deleting a referenced record does to the records referring to it:
@@ -47,7 +47,7 @@ Step = Callable[[str, str, Any], None]
 
 
 @dataclasses.dataclass(frozen=True)
-class Ref:
+class Reference:
     """The field holds the key of a record of kind ``target`` (a management kind name)."""
 
     target: str
@@ -55,7 +55,7 @@ class Ref:
 
     def __post_init__(self) -> None:
         if self.on_delete not in _ON_DELETE:
-            raise ValueError(f"Ref({self.target!r}): on_delete must be one of {', '.join(_ON_DELETE)}, "
+            raise ValueError(f"Reference({self.target!r}): on_delete must be one of {', '.join(_ON_DELETE)}, "
                              f"got {self.on_delete!r}")
 
 
@@ -83,7 +83,7 @@ class Spec:
     secret: bool = False
     #: the field's name in the wire form, when it differs.
     wire: str | None = None
-    ref: Ref | None = None
+    ref: Reference | None = None
 
 
 def field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,

@@ -11,7 +11,7 @@ from typing import Any
 
 from cfxstore.entity import Entity
 from cfxstore.errors import InvalidArgument
-from cfxstore.fields import CASCADE, REFUSE, Ref, email_field, field, name_field, pubkey_field, time
+from cfxstore.fields import CASCADE, REFUSE, Reference, email_field, field, name_field, pubkey_field, time
 from cfxstore.timeutil import now_ns
 
 __all__ = [
@@ -108,8 +108,8 @@ class Organization(Described):
 class UserOrganizationRole(Entity):
     """The roles a user holds in an organization; stored under (user_oid, org_oid)."""
 
-    user_oid: uuid.UUID = field(ref=Ref("user", CASCADE))
-    org_oid: uuid.UUID = field(ref=Ref("organization", CASCADE))
+    user_oid: uuid.UUID = field(ref=Reference("user", CASCADE))
+    org_oid: uuid.UUID = field(ref=Reference("organization", CASCADE))
     roles: list[str] = roles_field()
     granted: int = time(default_factory=now_ns)
 
@@ -125,7 +125,7 @@ class ManagementRealm(Described):
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     name: str = name_field()
     created: int = time(default_factory=now_ns)
-    owner: uuid.UUID = field(ref=Ref("user", REFUSE))
+    owner: uuid.UUID = field(ref=Reference("user", REFUSE))
     cf_router_worker: str | None = None
     cf_container_worker: str | None = None
 
@@ -134,8 +134,8 @@ class ManagementRealm(Described):
 class UserMrealmRole(Entity):
     """The roles a user holds on a management realm; stored under (user_oid, mrealm_oid)."""
 
-    user_oid: uuid.UUID = field(ref=Ref("user", CASCADE))
-    mrealm_oid: uuid.UUID = field(ref=Ref("mrealm", CASCADE))
+    user_oid: uuid.UUID = field(ref=Reference("user", CASCADE))
+    mrealm_oid: uuid.UUID = field(ref=Reference("mrealm", CASCADE))
     roles: list[str] = roles_field()
     granted: int = time(default_factory=now_ns)
 
@@ -152,8 +152,8 @@ class Node(Described):
 
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     pubkey: str = pubkey_field()
-    owner_oid: uuid.UUID | None = field(default=None, ref=Ref("user", REFUSE))
-    mrealm_oid: uuid.UUID | None = field(default=None, ref=Ref("mrealm", REFUSE))
+    owner_oid: uuid.UUID | None = field(default=None, ref=Reference("user", REFUSE))
+    mrealm_oid: uuid.UUID | None = field(default=None, ref=Reference("mrealm", REFUSE))
     authid: str | None = name_field(default=None)
     authextra: dict[str, Any] | None = None
     cluster_ip: str | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from cfxstore.entity import Entity
 from cfxstore.errors import InvalidArgument
-from cfxstore.fields import CASCADE, REFUSE, Ref, field, name_field, time
+from cfxstore.fields import CASCADE, REFUSE, Reference, field, name_field, time
 from cfxstore.globalschema.entities import Described
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES
 from cfxstore.timeutil import now_ns
@@ -51,8 +51,8 @@ class ApplicationRealm(Described):
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     name: str = name_field()
     status: str = field(default="stopped", choices=RUN_STATUSES)
-    workergroup_oid: uuid.UUID | None = field(default=None, ref=Ref("router_workergroup", REFUSE))
-    webcluster_oid: uuid.UUID | None = field(default=None, ref=Ref("webcluster", REFUSE))
+    workergroup_oid: uuid.UUID | None = field(default=None, ref=Reference("router_workergroup", REFUSE))
+    webcluster_oid: uuid.UUID | None = field(default=None, ref=Reference("webcluster", REFUSE))
     owner_oid: uuid.UUID | None = None
     changed: int = time(default_factory=now_ns)
 
@@ -70,7 +70,7 @@ class Permission(Described):
     """What a role may do on a URI (pattern)."""
 
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    role_oid: uuid.UUID = field(ref=Ref("role", CASCADE))
+    role_oid: uuid.UUID = field(ref=Reference("role", CASCADE))
     # "" with match="prefix" is the catch-all rule, so empty is allowed.
     uri: str = field(empty=True)
     match: str = field(default="exact", choices=MATCH_TYPES)
@@ -90,8 +90,8 @@ class Permission(Described):
 class ApplicationRealmRoleAssociation(Entity):
     """Role ``role_oid`` is in effect on realm ``arealm_oid``; stored under (arealm_oid, role_oid)."""
 
-    arealm_oid: uuid.UUID = field(ref=Ref("arealm", CASCADE))
-    role_oid: uuid.UUID = field(ref=Ref("role", REFUSE))
+    arealm_oid: uuid.UUID = field(ref=Reference("arealm", CASCADE))
+    role_oid: uuid.UUID = field(ref=Reference("role", REFUSE))
     created: int = time(default_factory=now_ns)
 
     @property
@@ -116,8 +116,8 @@ class Principal(Described):
     authid: str = name_field(max_bytes=MAX_AUTHID_BYTES)
     role: str = name_field(max_bytes=MAX_ROLE_BYTES)
     extra: dict[str, Any] | None = None
-    arealm_oid: uuid.UUID | None = field(default=None, ref=Ref("arealm", REFUSE))
-    role_oid: uuid.UUID | None = field(default=None, ref=Ref("role", REFUSE))
+    arealm_oid: uuid.UUID | None = field(default=None, ref=Reference("arealm", REFUSE))
+    role_oid: uuid.UUID | None = field(default=None, ref=Reference("role", REFUSE))
     created: int = time(default_factory=now_ns)
     modified: int = time(default_factory=now_ns)
 
@@ -131,7 +131,7 @@ class Credential(Entity):
     """
 
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    principal_oid: uuid.UUID = field(ref=Ref("principal", CASCADE))
+    principal_oid: uuid.UUID = field(ref=Reference("principal", CASCADE))
     authmethod: str = field(choices=AUTH_METHODS)
     realm: str = name_field()
     authid: str = name_field()
@@ -155,8 +155,8 @@ class RouterCluster(Described):
 class RouterClusterNodeMembership(Entity):
     """Node ``node_oid`` serves router cluster ``cluster_oid``; stored under (cluster_oid, node_oid)."""
 
-    cluster_oid: uuid.UUID = field(ref=Ref("routercluster", CASCADE))
-    node_oid: uuid.UUID = field(ref=Ref("node", REFUSE))
+    cluster_oid: uuid.UUID = field(ref=Reference("routercluster", CASCADE))
+    node_oid: uuid.UUID = field(ref=Reference("node", REFUSE))
     softlimit: int | None = field(default=None, min=0)
     hardlimit: int | None = field(default=None, min=0)
 
@@ -173,7 +173,7 @@ class RouterClusterNodeMembership(Entity):
 @dataclasses.dataclass(kw_only=True)
 class RouterWorkerGroup(Described):
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    cluster_oid: uuid.UUID = field(ref=Ref("routercluster", REFUSE))
+    cluster_oid: uuid.UUID = field(ref=Reference("routercluster", REFUSE))
     name: str = name_field()
     scale: int = field(default=1, min=1)
     status: str = field(default="stopped", choices=RUN_STATUSES)
@@ -231,8 +231,8 @@ class WebCluster(Described):
 class WebClusterNodeMembership(Entity):
     """Node ``node_oid`` serves web cluster ``cluster_oid``; stored under (cluster_oid, node_oid)."""
 
-    cluster_oid: uuid.UUID = field(ref=Ref("webcluster", CASCADE))
-    node_oid: uuid.UUID = field(ref=Ref("node", REFUSE))
+    cluster_oid: uuid.UUID = field(ref=Reference("webcluster", CASCADE))
+    node_oid: uuid.UUID = field(ref=Reference("node", REFUSE))
     parallel: int = field(default=1, min=1)
     standby: bool = False
 
@@ -246,7 +246,7 @@ class WebService(Described):
     """A web service mounted at ``path`` of a web cluster; ``config`` is type specific."""
 
     oid: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    webcluster_oid: uuid.UUID = field(ref=Ref("webcluster", CASCADE))
+    webcluster_oid: uuid.UUID = field(ref=Reference("webcluster", CASCADE))
     path: str = name_field()
     service_type: str = name_field()
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
