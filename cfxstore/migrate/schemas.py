@@ -10,6 +10,7 @@ import functools
 
 import orm
 from cfxstore.cookies.schema import CookieStore
+from cfxstore.fields import declared_fields
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management.feed import ChangeFeedSchema
 from cfxstore.mrealm.schema import MrealmSchema
@@ -17,7 +18,7 @@ from cfxstore.migrate.import_ledger import ImportLedger
 from cfxstore.realmstore.schema import RealmStore
 from cfxstore.tables import DeclaredSchema
 
-__all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "present", "attach_present"]
+__all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "secret_fields", "present", "attach_present"]
 
 #: Every schema, in slot order of its first table (the order the docs list them in).
 KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
@@ -39,6 +40,19 @@ def table_owners() -> dict[str, type[DeclaredSchema]]:
         for name in declared(schema).tables():
             owners[name] = schema
     return owners
+
+
+def secret_fields(skip: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:
+    """Table name -> its record's fields declared secret, for the tables (not in skip) that have any."""
+    found: dict[str, tuple[str, ...]] = {}
+    for schema in KNOWN_SCHEMAS:
+        for name, decl in schema.declarations().items():
+            if decl.record is None or name in skip:
+                continue
+            secret = tuple(f.name for f in declared_fields(decl.record).values() if f.spec.secret)
+            if secret:
+                found[name] = secret
+    return found
 
 
 def present(db: orm.Database) -> list[type[DeclaredSchema]]:
