@@ -9,7 +9,7 @@ import orm
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from cfxstore.migrate.versions import DatabaseTooNew, DatabaseTooOld, latest_version
+from cfxstore.schemaversion import DatabaseTooNew, DatabaseTooOld, latest_version
 from cfxstore.realmstore.service import SessionHistory
 
 
