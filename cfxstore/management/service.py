@@ -18,6 +18,7 @@ import contextlib
 from typing import Any, Callable, Iterator, TypeVar, cast
 
 import orm
+from cfxstore.credentials.service import CredentialService
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import feed, generation
@@ -68,8 +69,6 @@ class Management(Service):
     @property
     def credentials(self) -> Any:
         if self._credentials is None:
-            from cfxstore.credentials.service import CredentialService
-
             self._credentials = CredentialService(self.db)
         return self._credentials
 
