@@ -353,7 +353,7 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
         check_sources(cookies, realmstore)
     history = ()
     if node_config is not None and realmstore is not None:
-        from cfxstore.migrate.history_rules import load_rules
+        from cfxstore.node.history_rules import load_rules
 
         history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)

@@ -43,9 +43,9 @@ from orm.keys import random_uuid
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.errors import Error
+from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
 from cfxstore.router.availability import StoreUnavailable
-from cfxstore.router.config import CookieConfig
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
