@@ -41,6 +41,7 @@ _ON_DELETE = (REFUSE, CASCADE, NULLIFY)
 _SPEC = "cfxstore.spec"
 
 #: A rule beyond type and bounds: returns what is wrong with a (well-typed) value, or None.
+#: Its docstring says what it requires (docs/schemas.md shows it).
 Rule = Callable[[Any], "str | None"]
 #: One check of a field value: (record kind, field name, value); raises InvalidArgument.
 Step = Callable[[str, str, Any], None]
@@ -107,12 +108,14 @@ _PUBKEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _name_rule(value: str) -> str | None:
+    """no whitespace or control characters"""
     if _NAME_BAD.search(value):
         return f"must not contain whitespace or control characters, got {value!r}"
     return None
 
 
 def _email_rule(value: str) -> str | None:
+    """an email address"""
     local, at, domain = value.partition("@")
     if not at or not local or not domain or _NAME_BAD.search(value) or len(value) > 254:
         return f"expected an email address, got {value!r}"
@@ -120,6 +123,7 @@ def _email_rule(value: str) -> str | None:
 
 
 def _pubkey_rule(value: str) -> str | None:
+    """64 lowercase hex characters"""
     return None if _PUBKEY.match(value) else f"expected 64 lowercase hex characters, got {value!r}"
 
 
