@@ -29,13 +29,13 @@ from typing import Any, Callable, Iterable
 
 from cfxstore.errors import InvalidArgument
 
-__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Reference", "Spec", "Declared", "field", "time", "uint64", "name_field",
+__all__ = ["REFUSE", "CASCADE", "Reference", "Spec", "Declared", "field", "time", "uint64", "name_field",
            "email_field", "pubkey_field", "declared_fields", "validation_plan", "check_field", "check_type"]
 
 #: What deleting a referenced record does to the records referring to it:
-#: refuse the delete while they exist, delete them too, or set the reference to None.
-REFUSE, CASCADE, NULLIFY = "refuse", "cascade", "nullify"
-_ON_DELETE = (REFUSE, CASCADE, NULLIFY)
+#: refuse the delete while they exist, or delete them too.
+REFUSE, CASCADE = "refuse", "cascade"
+_ON_DELETE = (REFUSE, CASCADE)
 
 # The metadata key under which a dataclass field carries its Spec.
 _SPEC = "cfxstore.spec"
@@ -56,8 +56,8 @@ class Reference:
 
     def __post_init__(self) -> None:
         if self.on_delete not in _ON_DELETE:
-            raise ValueError(f"Reference({self.target!r}): on_delete must be one of {', '.join(_ON_DELETE)}, "
-                             f"got {self.on_delete!r}")
+            raise InvalidArgument(f"Reference({self.target!r}): on_delete must be one of "
+                                  f"{', '.join(_ON_DELETE)}, got {self.on_delete!r}")
 
 
 @dataclasses.dataclass(frozen=True)

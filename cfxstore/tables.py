@@ -81,7 +81,9 @@ def _part_codec(record: type[Entity], field: Declared) -> str:
         return "uint64"
     if field.base is bytes and spec.size is not None:
         return f"bytes{spec.size}"
-    raise orm.SchemaError(f"{record.__name__}.{field.name}: a {field.type} field cannot be part of a key")
+    kind = getattr(field.type, "__name__", str(field.type))
+    raise orm.SchemaError(f"{record.__name__}.{field.name}: a {kind} field cannot be part of a key "
+                          "(keys are made of UUIDs, strings, times, WAMP ids and fixed-size bytes)")
 
 
 def _unknown(record: type[Entity], name: str) -> str:
