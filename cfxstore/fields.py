@@ -3,7 +3,8 @@
 A record class (a keyword-only dataclass deriving from ``cfxstore.entity.Entity``)
 annotates each field with its Python type; where the type alone does not say
 everything, the field's default is a declaration made with ``field()`` (or one
-of the named kinds below: time, uint64, name_field, ...) that adds bounds, secrecy, a wire name or a reference::
+of the named kinds below: time, uint64, name_field, ...) that adds bounds,
+secrecy, a wire name or a reference::
 
     @dataclasses.dataclass(kw_only=True)
     class Principal(Described):
@@ -14,8 +15,9 @@ of the named kinds below: time, uint64, name_field, ...) that adds bounds, secre
 
 Validation is derived from the annotation plus the declaration (``X | None``
 makes a field optional; ``list[str]`` checks every item; strings are non-empty
-unless ``empty=True``); so are the wire form, the index key codecs and the
-management kinds' references. Every check raises InvalidArgument naming the
+unless ``empty=True``); so are the wire form, the index key codecs
+(cfxstore.tables), the management kinds' references, the fields a dump leaves
+out and docs/schemas.md. Every check raises InvalidArgument naming the
 record kind, the field and what was wrong.
 """
 
@@ -80,7 +82,7 @@ class Spec:
     #: a str (or str item) may be empty.
     empty: bool = False
     rule: Rule | None = None
-    #: holds derived secret material (hashes, keys): never shown by listings that hide secrets.
+    #: holds secret material (hashes, keys): left out of dumps unless the operator asks for secrets.
     secret: bool = False
     #: the field's name in the wire form, when it differs.
     wire: str | None = None
