@@ -18,6 +18,8 @@ from .engine.lmdb import database_exists
 from .engine.pgurl import is_url, redact
 from .errors import (Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, Error, InvalidArgument, ReadOnlyError,
                      SchemaError)
+from .map import Map
+from .setmap import SetMap
 from .table import Table
 
 Transaction = EngineTransaction
@@ -281,9 +283,6 @@ class Database:
         is written to the catalog. Bind before beginning a read transaction, or
         pass this thread's write transaction.
         """
-        from .map import Map
-        from .setmap import SetMap
-
         slot, kind, key, value = entry["slot"], entry.get("kind"), entry.get("key"), entry.get("value", "")
         if kind == "set" and value.startswith("set(") and value.endswith(")"):
             tab: Table = SetMap(slot, key=key, member=value[4:-1])

@@ -110,7 +110,7 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
     from cfxstore.migrate.discovery import load_migrations
     from cfxstore.migrate.info import version_state
     from cfxstore.migrate.runner import head
-    from cfxstore.migrate.versions import HISTORY_KEY, effective_version
+    from cfxstore.schemaversion import HISTORY_KEY, effective_version
 
     migrations = load_migrations()
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
@@ -228,7 +228,7 @@ def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bo
 def current(path: str | None, db: str | None, as_json: bool) -> None:
     """The database's schema version alone ("-" for an empty, unstamped database)."""
     from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.versions import effective_version
+    from cfxstore.schemaversion import effective_version
 
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         with database.begin() as txn:
@@ -247,7 +247,7 @@ def current(path: str | None, db: str | None, as_json: bool) -> None:
 def history(path: str | None, db: str | None, as_json: bool) -> None:
     """Every migration step run on the database, oldest first."""
     from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.versions import HISTORY_KEY
+    from cfxstore.schemaversion import HISTORY_KEY
 
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         with database.begin() as txn:
@@ -275,8 +275,8 @@ def stamp(version: int, path: str | None, db: str | None, force: bool) -> None:
     """
     from cfxstore.migrate.discovery import load_migrations
     from cfxstore.migrate.runner import head
-    from cfxstore.migrate.versions import effective_version
-    from cfxstore.migrate.versions import stamp as write_stamp
+    from cfxstore.schemaversion import effective_version
+    from cfxstore.schemaversion import stamp as write_stamp
 
     latest = head(load_migrations())
     if version > latest:
@@ -313,7 +313,7 @@ def new(name: str, directory: str | None) -> None:
         f.write(TEMPLATE.format(version=version, previous=version - 1, description=description))
     click.echo(f"wrote {path}")
     if os.path.realpath(directory) == os.path.realpath(migrations_dir()):
-        note(f"raise SCHEMA_VERSION in cfxstore/migrate/versions.py to {version}")
+        note(f"raise SCHEMA_VERSION in cfxstore/schemaversion.py to {version}")
 
 
 @migrate.command("import-cfxdb")
@@ -353,7 +353,7 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
         check_sources(cookies, realmstore)
     history = ()
     if node_config is not None and realmstore is not None:
-        from cfxstore.migrate.history_rules import load_rules
+        from cfxstore.node.history_rules import load_rules
 
         history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)

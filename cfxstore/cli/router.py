@@ -103,7 +103,7 @@ def check(cbdir: str) -> None:
 @_CBDIR
 def status(cbdir: str) -> None:
     """Whether the node in the directory runs; exit status 0 if it does, 3 if not."""
-    from cfxstore.cli.nodeprocess import running_pid
+    from cfxstore.node.process import running_pid
 
     pid = running_pid(os.path.abspath(cbdir))
     if pid is None:
@@ -118,7 +118,7 @@ def status(cbdir: str) -> None:
               help="Seconds to wait for a clean shutdown.")
 def stop(cbdir: str, timeout: float) -> None:
     """Stop the node cleanly (sessions are closed and history written); exit status 1 if it does not stop."""
-    from cfxstore.cli.nodeprocess import stop_node
+    from cfxstore.node.process import stop_node
 
     pid = stop_node(os.path.abspath(cbdir), timeout)
     click.echo(f"stopped: node in {cbdir}" + (f" (pid {pid})" if pid else " was not running"))

@@ -12,7 +12,7 @@ import binascii
 import builtins
 import dataclasses
 import itertools
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Callable, ContextManager, Iterator, Protocol, TypeVar
 
 import cbor2
 
@@ -20,12 +20,10 @@ import orm
 from cfxstore.entity import Entity
 from cfxstore.management import relations
 from cfxstore.management.errors import AlreadyExists, InUse, InvalidArgument, NotFound
-from cfxstore.management.kinds import REFUSE, Kind
+from cfxstore.management.kinds import REFUSE, Kind, Ref
 from cfxstore.management.wire import is_uuid_field, parse_uuid
 from cfxstore.timeutil import now_ns
 
-if TYPE_CHECKING:
-    from cfxstore.management.service import Management
 
 __all__ = ["Collection", "Page", "DEFAULT_LIMIT", "MAX_LIMIT"]
 
@@ -42,10 +40,28 @@ class Page:
     next: str | None
 
 
+T = TypeVar("T")
+
+
+class Owner(Protocol):
+    """What a collection asks of the service that owns it (cfxstore.management.service.Management)."""
+
+    @property
+    def credentials(self) -> Any: ...
+    def collection(self, kind: str) -> Collection: ...
+    def schema_of(self, kind: Kind) -> Any: ...
+    def referrers(self, kind: str) -> list[tuple[Collection, Ref]]: ...
+    def transaction(self, txn: Any = None) -> ContextManager[Any]: ...
+    def write(self, txn: Any, fn: Callable[[Any], T]) -> T: ...
+    def changed(self, txn: Any, kind: Kind, op: str, record: Entity) -> None: ...
+    def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None: ...
+    def check_record(self, txn: Any, kind: Kind, record: Entity) -> None: ...
+
+
 class Collection:
     """The records of one kind in a Management's database."""
 
-    def __init__(self, management: "Management", kind: Kind) -> None:
+    def __init__(self, management: Owner, kind: Kind) -> None:
         self.kind = kind
         self._m = management
         self.schema = management.schema_of(kind)

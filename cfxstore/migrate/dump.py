@@ -23,12 +23,12 @@ from typing import Any, Callable, TextIO
 
 import orm
 
+from cfxstore.schemaversion import effective_version
 from cfxstore.transport import scrub_transport
 
 from . import dumpcodec, rawtables
 from .errors import MaintenanceError
 from .schemas import secret_fields, table_owners
-from .versions import effective_version
 
 DUMP_FORMAT = "cfxstore-dump"
 DUMP_VERSION = 1

@@ -23,14 +23,14 @@ from typing import Any, Mapping
 
 from orm import atomic, crashpoint
 
-from cfxstore.cli.nodeprocess import running_pid
 from cfxstore.management import Management
 from cfxstore.migrate.errors import MaintenanceError
-from cfxstore.router.config import STORE_TYPE, resolve_path
-from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
+from cfxstore.node.config import STORE_TYPE, resolve_path
+from cfxstore.node.nodeconfig import AUTHENTICATOR, config_path
+from cfxstore.node.process import running_pid
 # The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
-from cfxstore.router.nodeconfig import _routers as routers
-from cfxstore.router.nodeconfig import _websocket_configs as websocket_configs
+from cfxstore.node.nodeconfig import _routers as routers
+from cfxstore.node.nodeconfig import _websocket_configs as websocket_configs
 
 DB_PATH = "cfxstore-db"
 # Stock realm-store keys that keep their meaning in a cfxstore realm store.
@@ -107,7 +107,7 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
 
 def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
     """The conversion of a stock node config (the input is not changed)."""
-    from cfxstore.migrate.history_rules import rules_of
+    from cfxstore.node.history_rules import rules_of
 
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])

@@ -32,8 +32,8 @@ import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
+from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.availability import StoreUnavailable, availability
-from cfxstore.router.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool

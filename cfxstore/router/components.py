@@ -12,8 +12,8 @@ import dataclasses
 import os
 from typing import Any, Mapping
 
-from cfxstore.router.config import DEFAULT_DB_PATH, DatabaseConfig, resolve_path
-from cfxstore.router.errors import RouterConfigError
+from cfxstore.node.config import DEFAULT_DB_PATH, DatabaseConfig, resolve_path
+from cfxstore.node.errors import RouterConfigError
 
 __all__ = ["ComponentConfig", "EXTRA_KEYS", "extra_problems", "parse_extra", "component_config", "shared_database", "INTERNAL_ERROR"]
 

@@ -11,12 +11,11 @@ import threading
 import time
 from typing import Any, Callable, Mapping, NoReturn
 
-from cfxstore.cli import nodepaths
-from cfxstore.cli.nodepaths import NodeConfigError, load_node_config
 from cfxstore.errors import NotFound
 from cfxstore.migrate.access import open_existing
-from cfxstore.router import nodeconfig
-from cfxstore.router.config import DatabaseConfig
+from cfxstore.node import nodeconfig
+from cfxstore.node.config import DatabaseConfig
+from cfxstore.node.paths import NodeConfigError, load_node_config, node_databases
 
 
 def is_initialized(cbdir: str) -> bool:
@@ -232,7 +231,7 @@ def start(cbdir: str, *, loglevel: str = "info") -> NoReturn:
                               require_optimal_reactor=False)
     config = check_node(cbdir)
     require_ports_free(config, cbdir)
-    for path in nodepaths.node_databases(cbdir):
+    for path in node_databases(cbdir):
         if os.path.exists(path):  # a missing one is created by the router; an old one must be migrated first
             open_existing(path, readonly=True).close()
 

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from autobahn.twisted.wamp import ApplicationRunner
 
     from cfxstore.router.components import parse_extra
-    from cfxstore.router.errors import RouterConfigError
+    from cfxstore.node.errors import RouterConfigError
 
     extra = _extra(args)
     try:

@@ -23,8 +23,8 @@ from crossbar.router.unisocket import UniSocketServerFactory
 from crossbar.webservice.websocket import RouterWebServiceWebSocket
 from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
+from cfxstore.node.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router import logfilter
-from cfxstore.router.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore

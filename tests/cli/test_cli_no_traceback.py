@@ -119,7 +119,7 @@ def test_broken_input_gives_one_error_line(run, tmp_path, what, make, command, w
 
 def test_unexpected_errors_are_one_line_too(run, tmp_path, monkeypatch):
     """Even a fault nobody foresaw ends in one line (its kind named), not a traceback."""
-    import cfxstore.cli.nodepaths as nodepaths
+    import cfxstore.node.paths as nodepaths
 
     def broken(cbdir):
         raise RuntimeError("disk on fire")
@@ -138,7 +138,7 @@ def test_unexpected_errors_are_one_line_too(run, tmp_path, monkeypatch):
     (ValueError("bad"), "Error: unexpected ValueError: bad (run with CFXSTORE_TRACEBACK=1 to see where it came from)"),
 ], ids=["orm.Error", "cfxstore.Error", "another ValueError"])
 def test_errors_of_orm_and_cfxstore_are_their_message_on_one_line(run, tmp_path, monkeypatch, error, line):
-    import cfxstore.cli.nodepaths as nodepaths
+    import cfxstore.node.paths as nodepaths
 
     def failing(cbdir):
         raise error

@@ -179,7 +179,7 @@ def test_principal_commands_of_the_cli_enter_the_feed_without_their_secrets(tmp_
 
 def test_a_principal_added_to_a_node_enters_the_feed_with_its_ticket_in_the_same_write(tmp_path):
     from cfxstore.credentials.service import CredentialService
-    from cfxstore.router import nodeconfig
+    from cfxstore.node import nodeconfig
     from cfxstore.router.launcher import add_principal, init_node
 
     cbdir = str(tmp_path / "node")
