@@ -119,9 +119,10 @@ class Stored:
             self.key_fields = (key,) if isinstance(key, str) else key
             self.key_codec = key_codec(record, self.key_fields)
         self.name = ""
+        self.schema: type | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.schema, self.name = owner, name
 
     @overload
     def __get__(self, obj: None, owner: type) -> Self: ...
