@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Self, TypeVar
 
 import orm
+from cfxstore.database import open_database
 
 # Keyword arguments of open() that go to the database rather than the service.
 _DB_OPTIONS = ("readonly", "maxsize", "sync")
@@ -35,8 +36,6 @@ class Service:
 
         ``readonly``, ``maxsize`` and ``sync`` go to the database, the rest to the service.
         """
-        from cfxstore.database import open_database
-
         db = open_database(path, **{k: options.pop(k) for k in _DB_OPTIONS if k in options})
         try:
             service = cls(db, **options)

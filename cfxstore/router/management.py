@@ -35,6 +35,8 @@ from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
 from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuthorized
 from cfxstore.management.service import Management
 from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
+from cfxstore.router.cookiebackend import all_backends
+from cfxstore.router.revoke import revoke_authid
 
 __all__ = ["ManagementComponent", "FOLLOW_INTERVAL", "PG_FOLLOW_INTERVAL"]
 
@@ -143,9 +145,6 @@ def _worker_revocation() -> Callable[[str], Any]:
 
     Decided per call: components start before the transports that create the cookie stores.
     """
-    from cfxstore.router.cookiebackend import all_backends
-    from cfxstore.router.revoke import revoke_authid
-
     def revoke(authid: str) -> Any:
         return revoke_authid(authid) if all_backends() else None
 

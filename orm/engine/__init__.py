@@ -26,6 +26,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, Protocol
 
 from ..errors import InvalidArgument
+from .lmdb import LmdbEngine
+from .memory import MemoryEngine
 
 
 #: An engine's reference to one table; opaque to orm (each engine has its own kind), valid until
@@ -104,12 +106,11 @@ ENGINES = ("lmdb", "memory", "postgres")
 def open_engine(kind: str, path: str, **options: Any) -> Engine:
     """An engine of the named kind on path; options are the Database's."""
     if kind == "lmdb":
-        from .lmdb import LmdbEngine
         return LmdbEngine(path, **options)
     if kind == "memory":
-        from .memory import MemoryEngine
         return MemoryEngine(path, readonly=options["readonly"])
     if kind == "postgres":
+        # psycopg is optional (the postgres extra).
         from .postgres import PostgresEngine
         return PostgresEngine(path, readonly=options["readonly"])
     raise InvalidArgument(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

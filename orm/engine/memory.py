@@ -20,8 +20,9 @@ import threading
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Callable, Iterator
 
-from .hooks import TransactionHooks, check_new_writer
 from ..errors import DatabaseNotFound, KeyTooLong, ReadOnlyError, TransactionError, ValueCodecError
+from .hooks import TransactionHooks, check_new_writer
+from .lmdb import LmdbEngine
 
 #: LMDB's limit on a default build, so both engines refuse the same keys.
 MAX_KEY_SIZE = 511
@@ -110,8 +111,6 @@ class MemoryEngine:
 
     def copy(self, dest: str, compact: bool) -> None:
         """Export into a new LMDB database at dest: a backup of memory is a real database."""
-        from .lmdb import LmdbEngine
-
         root = self._store.root
         size = 2 * sum(len(k) + len(v) + 64 for t in root.values() for k, v in t.data.items()) + (1 << 22)
         out = LmdbEngine(dest, maxsize=size, maxsize_limit=size, readonly=False, sync=True,

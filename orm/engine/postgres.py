@@ -41,10 +41,11 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import pgurl
-from .hooks import TransactionHooks, check_new_writer
-from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
 from ..errors import (Conflict, DatabaseError, DatabaseNotFound, Error, ReadOnlyError, TransactionError,
                       ValueCodecError)
+from .hooks import TransactionHooks, check_new_writer
+from .lmdb import LmdbEngine
+from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
 
 _FIRST_PAGE, _LAST_PAGE = 64, 4096
 #: Pending puts sent at once when this many wait (bounds the client's memory and one statement's size).
@@ -234,8 +235,6 @@ class PostgresEngine:
 
     def copy(self, dest: str, compact: bool) -> None:
         """Export a snapshot into a new LMDB database at dest: a backup of PostgreSQL is an LMDB database."""
-        from .lmdb import LmdbEngine
-
         with self.begin(write=False) as txn:
             names = self.table_names(txn)
             size = txn._one(self._sql.data_size, (), "sizing the copy")[0] or 0
