@@ -109,11 +109,11 @@ class ManagementComponent(ApplicationSession):
             reactor.callFromThread(self._publish_new)
 
         self._stops = [feed.on_local_commit(wake)]
-        listen = getattr(self._mgmt.db._live().engine, "listen", None)
-        if listen is not None:
-            self._stops.append(listen(feed.CHANNEL, wake).stop)
+        shared = self._mgmt.db.notifies_other_processes
+        if shared:
+            self._stops.append(self._mgmt.db.listen(feed.CHANNEL, wake).stop)
         loop = LoopingCall(self._publish_new)
-        loop.start(FOLLOW_INTERVAL if listen is None else PG_FOLLOW_INTERVAL, now=False)
+        loop.start(PG_FOLLOW_INTERVAL if shared else FOLLOW_INTERVAL, now=False)
         self._stops.append(loop.stop)
 
     def _publish_new(self) -> None:
