@@ -8,6 +8,8 @@ from typing import Any, Callable, Self, TypeVar
 import orm
 from cfxstore.database import open_database
 
+T = TypeVar("T")
+
 # Keyword arguments of open() that go to the database rather than the service.
 _DB_OPTIONS = ("readonly", "maxsize", "sync")
 S = TypeVar("S", bound=orm.Schema)
@@ -25,10 +27,18 @@ class Service:
 
     db: orm.Database
     _owns_db = False
+    #: How often a write that conflicted with a concurrent writer (another process or router node
+    #: on the same PostgreSQL database) is run again before the conflict reaches the caller.
+    write_retries = 10
 
     def __init__(self, db: orm.Database) -> None:
         """A service on db (subclasses take their own options after it)."""
         self.db = db
+
+    def transact(self, fn: Callable[[orm.Transaction], T], retries: int | None = None) -> T:
+        """fn(txn) in a write transaction of the service's database, run again on a conflict:
+        the one way services write (a conflicting attempt wrote nothing)."""
+        return self.db.transact(fn, self.write_retries if retries is None else retries)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Self:

@@ -33,7 +33,7 @@ CONFLICT_PAUSE = 0.01
 CONFLICT_PAUSE_MAX = 1.0
 
 
-def pause_after_conflict(attempt: int) -> None:
+def _pause_after_conflict(attempt: int) -> None:
     """Wait before running a transaction again after its attempt-th conflict (counted from 0):
     writers that collided and started again at once would collide again."""
     time.sleep(random.uniform(0, min(CONFLICT_PAUSE_MAX, CONFLICT_PAUSE * 2**attempt)))
@@ -244,7 +244,7 @@ class Database:
                 if not exc.retryable or attempt >= retries:
                     raise
                 if isinstance(exc, Conflict):
-                    pause_after_conflict(attempt)
+                    _pause_after_conflict(attempt)
                 attempt += 1
 
     # -- catalog ---------------------------------------------------------------
@@ -277,16 +277,7 @@ class Database:
             return
         # Processes registering the same tables at once (routers starting together on a fresh
         # PostgreSQL schema) conflict on the catalog; the loser runs again and finds them recorded.
-        # Only conflicts: an unreachable server is reported at once, not after 20 timeouts.
-        for attempt in range(_REGISTER_ATTEMPTS):
-            try:
-                with self.begin(write=True) as txn:
-                    self._register(txn, tables)
-                return
-            except Conflict:
-                if attempt == _REGISTER_ATTEMPTS - 1:
-                    raise
-                pause_after_conflict(attempt)
+        self.transact(lambda txn: self._register(txn, tables), _REGISTER_ATTEMPTS - 1)
 
     def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
         catalog: Catalog = self._live().catalog  # type: ignore[assignment]

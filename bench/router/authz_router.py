@@ -77,13 +77,15 @@ def _principals(cbdir: str) -> dict[str, str]:
     with open_database(os.path.join(cbdir, DB)) as db:
         creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                             type=Type.ID))
+        m = Management(db, credentials=creds)
         for realm, authid, role in (("mgmt", "ops", "admin"), ("realm1", "callee", "user"),
                                     ("realm1", "st", "static"), ("realm1", "dy", "app")):
-            if creds.get_principal(realm, authid) is None:
-                creds.add_principal(realm=realm, authid=authid, role=role)
             tickets[authid] = f"bench-{authid}"
-            creds.set_ticket(realm, authid, tickets[authid])
-        m = Management(db)
+            principal = creds.get_principal(realm, authid)
+            if principal is None:
+                m.principals.create(realm=realm, authid=authid, role=role, ticket=tickets[authid])
+            else:
+                m.principals.set_secret(principal.oid, "ticket", tickets[authid])
         realm, role = m.arealms.create(name="realm1"), m.roles.create(name="app")
         m.arealm_roles.create(arealm_oid=realm.oid, role_oid=role.oid)
         m.permissions.create(role_oid=role.oid, uri="com.bench.", match="prefix", allow_call=True)

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import shutil
 import sys
 import tempfile
@@ -123,6 +124,7 @@ def _client_cpu() -> float:
 @defer.inlineCallbacks
 def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
     from cfxstore.credentials.service import CredentialService
+    from cfxstore.management import Management
     from cfxstore.database import open_database
 
     base = args.postgres
@@ -137,8 +139,9 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
               f"{args.seconds:g} s per run, best of {args.rounds}")
         with open_database(url) as db:
             credentials = CredentialService(db)
-            credentials.add_principal(realm=REALM, authid=AUTHID, role="user")
-            ticket = credentials.generate_ticket(REALM, AUTHID)
+            ticket = secrets.token_urlsafe(24)
+            Management(credentials.db, credentials=credentials).principals.create(
+                realm=REALM, authid=AUTHID, role="user", ticket=ticket, generated=True)
         a, port_a = cluster_node(tmp, "a", url)
         nodes.append(a)
         b, port_b = cluster_node(tmp, "b", url)

@@ -154,12 +154,13 @@ def crossbar_node(tmp: str, ticket: str, function: bool = False) -> tuple[_Node,
     allow = {"call": True, "register": True, "publish": True, "subscribe": True}
     if function:
         from cfxstore.credentials.service import CredentialService
+        from cfxstore.management import Management
         from cfxstore.database import open_database
 
         with open_database(os.path.join(cbdir, "cfxstore-db")) as db:
             credentials = CredentialService(db)
-            credentials.add_principal(realm=REALM, authid="generated", role="user")
-            credentials.set_ticket(REALM, "generated", ticket, generated=True)
+            Management(credentials.db, credentials=credentials).principals.create(
+                realm=REALM, authid="generated", role="user", ticket=ticket, generated=True)
         auth = {"type": "function", "create": "cfxstore.router.auth.create_authenticator",
                 "config": {"path": "cfxstore-db"}}
     else:

@@ -30,10 +30,6 @@ _CONTEXT_FIELDS = frozenset({"node", "worker", "session", "transport"})
 _BY_VALUE = "idx_cookies_by_value"
 _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
-#: Every write runs through Database.transact: on PostgreSQL concurrent writers (other router
-#: nodes, the CLI) conflict often (their index entries share pages), and a conflicting attempt
-#: wrote nothing, so it runs again; each conflict means another writer got through.
-_RETRIES = 50
 
 
 def _seconds(name: str, value: Any) -> int:
@@ -61,6 +57,10 @@ def _context(context: dict[str, Any] | None) -> dict[str, Any]:
 class CookieService(Service):
     """Persistent cookie authentication on an orm.Database."""
 
+    #: On PostgreSQL concurrent cookie writers (other router nodes, the CLI) conflict often: their
+    #: index entries share pages. Each conflict means another writer got through.
+    write_retries = 50
+
     def __init__(self, db: orm.Database, *, default_max_age: int = DEFAULT_MAX_AGE) -> None:
         self.db = db
         self.default_max_age = _seconds("default_max_age", default_max_age)
@@ -78,11 +78,18 @@ class CookieService(Service):
 
     def create(self, *, max_age: int | None = None, name: str = "cbtid", nbytes: int = 24,
                context: dict[str, Any] | None = None) -> tuple[str, Cookie]:
-        """A new anonymous cookie: returns (raw value, stored Cookie).
+        """A new anonymous cookie, stored now: returns (raw value, stored Cookie).
 
         The raw value is urlsafe base64 of max(nbytes, 16) random bytes and
         is not retrievable later.
         """
+        value, cookie = self.new(max_age=max_age, name=name, nbytes=nbytes, context=context)
+        self.transact(lambda txn: self.put(txn, [cookie]))
+        return value, cookie
+
+    def new(self, *, max_age: int | None = None, name: str = "cbtid", nbytes: int = 24,
+            context: dict[str, Any] | None = None) -> tuple[str, Cookie]:
+        """A new anonymous cookie, not stored yet (``put`` stores it): returns (raw value, Cookie)."""
         if isinstance(nbytes, bool) or not isinstance(nbytes, int):
             raise InvalidArgument(f"nbytes: expected an int, got {type(nbytes).__name__}")
         max_age = self.default_max_age if max_age is None else _seconds("max_age", max_age)
@@ -92,12 +99,23 @@ class CookieService(Service):
         cookie = Cookie(oid=random_uuid(), created=now, modified=now, max_age=max_age,
                         expires=now + max_age * NS_PER_SECOND,
                         name=name, value_hash=self.hash_value(value), **fields)
-
-        def write(txn: orm.Transaction) -> None:
-            self._cookies[txn, cookie.oid] = cookie
-
-        self.db.transact(write, _RETRIES)
         return value, cookie
+
+    @staticmethod
+    def login(cookie: Cookie, *, authid: str | None, authrole: str | None, authmethod: str | None,
+              authextra: dict[str, Any] | None, authrealm: str | None,
+              context: dict[str, Any] | None = None) -> Cookie:
+        """cookie as it is after this login (authid None: after a logout), not stored yet.
+
+        The expiry stays as set at creation: authenticating does not extend it.
+        """
+        return cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod, authextra=authextra,
+                                authrealm=authrealm, modified=max(now_ns(), cookie.created), **_context(context))
+
+    def put(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
+        """Store cookies made by ``new`` / ``login`` in the write transaction txn."""
+        for cookie in cookies:
+            self._cookies[txn, cookie.oid] = cookie
 
     def lookup(self, value: str) -> Cookie | None:
         """The live cookie with this raw value; None if unknown or expired."""
@@ -130,26 +148,23 @@ class CookieService(Service):
         if authid is None:
             raise InvalidArgument("set_auth: authid must not be None")
         h = self.hash_value(value)
-        fields = _context(context)
+        _context(context)  # refused before the transaction
 
         def write(txn: orm.Transaction) -> bool:
             cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
-            now = now_ns()
-            if cookie is None or cookie.expires <= now:
+            if cookie is None or cookie.expires <= now_ns():
                 return False
-            updated = cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod,
-                                       authextra=authextra, authrealm=authrealm,
-                                       modified=max(now, cookie.created), **fields)
-            self._cookies[txn, updated.oid] = updated
+            self.put(txn, [self.login(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
+                                      authextra=authextra, authrealm=authrealm, context=context)])
             return True
 
-        return self.db.transact(write, _RETRIES)
+        return self.transact(write)
 
     def clear_auth(self, value: str) -> bool:
         """Delete the cookie (logout). False if it was unknown or already expired."""
         h = self.hash_value(value)
 
-        found = self.db.transact(lambda txn: self.delete_hashes(txn, [h]), _RETRIES)
+        found = self.transact(lambda txn: self.delete_hashes(txn, [h]))
         return bool(found) and found[0].expires > now_ns()
 
     def delete_hashes(self, txn: orm.Transaction, value_hashes: list[bytes]) -> list[Cookie]:
@@ -165,18 +180,20 @@ class CookieService(Service):
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid (expired ones too); returns their value hashes."""
+        return self.transact(lambda txn: self.end_logins(txn, authid))
 
-        def write(txn: orm.Transaction) -> list[bytes]:
-            hashes = []
-            for oid in list(self._cookies.keys_by_index(txn, _BY_AUTHID, authid)):
-                cookie = self._cookies[txn, oid]
-                if cookie is not None:
-                    hashes.append(cookie.value_hash)
-                    self._cookies.delete(txn, oid)
-            announce_deleted(txn, hashes)
-            return hashes
-
-        return self.db.transact(write, _RETRIES)
+    def end_logins(self, txn: orm.Transaction, authid: str, realm: str | None = None) -> list[bytes]:
+        """Delete in txn the cookies authid logged in with (on realm only, if given), telling the
+        other nodes; returns their value hashes. The owner of principals calls it whenever a
+        principal changes, so no cookie outlives the principal it names."""
+        hashes = []
+        for oid in list(self._cookies.keys_by_index(txn, _BY_AUTHID, authid)):
+            cookie = self._cookies[txn, oid]
+            if cookie is not None and (realm is None or cookie.authrealm == realm):
+                hashes.append(cookie.value_hash)
+                self._cookies.delete(txn, oid)
+        announce_deleted(txn, hashes)
+        return hashes
 
     def purge_expired(self, now: int | None = None) -> int:
         """Delete every cookie whose expiry is at or before now (int ns); returns how many."""
@@ -194,4 +211,4 @@ class CookieService(Service):
                 self._cookies.delete(txn, oid)
             return len(doomed)
 
-        return self.db.transact(write, _RETRIES)
+        return self.transact(write)

@@ -25,10 +25,10 @@ import orm
 from argon2 import PasswordHasher
 from autobahn.wamp.auth import derive_key
 
-from cfxstore.credentials.hashing import MIN_GENERATED_BYTES, TicketHasher, owasp_argon2id
+from cfxstore.credentials.hashing import TicketHasher, owasp_argon2id
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
-from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES, require_bytes
+from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES
 from cfxstore.service import Service, attached
 from cfxstore.mrealm.entities import Credential, Principal
 from cfxstore.mrealm.schema import MrealmSchema
@@ -38,7 +38,6 @@ __all__ = ["CredentialService", "CredentialError", "PrincipalExists", "Principal
 
 _BY_REALM_AUTHID = "idx_principals_by_realm_authid"
 _BY_AUTH = "idx_credentials_by_auth"
-_BY_PRINCIPAL = "idx_credentials_by_principal"
 
 _MIN_KEYLEN, _MAX_KEYLEN = 16, 64
 # OWASP 2023 for PBKDF2-HMAC-SHA256. Keys derived with fewer iterations keep working.
@@ -80,20 +79,7 @@ class CredentialService(Service):
     def schema(self) -> MrealmSchema:
         return self._schema
 
-    # --- principals ---
-
-    def add_principal(self, *, realm: str, authid: str, role: str, extra: dict | None = None) -> Principal:
-        """Create the principal; AlreadyExists if (realm, authid) is taken, InvalidArgument if a name is too long."""
-        require_bytes("Principal", "realm", realm, MAX_REALM_BYTES)
-        require_bytes("Principal", "authid", authid, MAX_AUTHID_BYTES)
-        require_bytes("Principal", "role", role, MAX_ROLE_BYTES)
-        principal = Principal(realm=realm, authid=authid, role=role, extra=extra)
-        try:
-            with self.db.begin(write=True) as txn:
-                self._schema.principals[txn, principal.oid] = principal
-        except orm.UniqueViolation:
-            raise PrincipalExists(f"principal {authid!r} already exists on realm {realm!r}") from None
-        return principal
+    # --- principals (read here; written only by cfxstore.management's PrincipalCollection) ---
 
     def get_principal(self, realm: str, authid: str) -> Principal | None:
         with self.db.begin() as txn:
@@ -106,27 +92,7 @@ class CredentialService(Service):
             oids = self._schema.idx_principals_by_realm_authid.select(txn, prefix=prefix, return_keys=False)
             return [self._schema.principals[txn, oid] for oid in oids]
 
-    def remove_principal(self, realm: str, authid: str) -> bool:
-        """Delete the principal and all its credentials; False if unknown."""
-        with self.db.begin(write=True) as txn:
-            principal = self._principal(txn, realm, authid)
-            if principal is None:
-                return False
-            for cred_oid in self._schema.credentials.keys_by_index(txn, _BY_PRINCIPAL, principal.oid):
-                del self._schema.credentials[txn, cred_oid]
-            del self._schema.principals[txn, principal.oid]
-        return True
-
     # --- ticket ---
-
-    def set_ticket(self, realm: str, authid: str, ticket: str, *, generated: bool = False, txn: Any = None) -> None:
-        """Store (or replace) the hash of ``ticket``: argon2id, or the fast form if the system ``generated`` it.
-
-        With ``txn`` (a write transaction) the credential is written in it; the hash is
-        computed first either way, but inside a caller's transaction an argon2id hash holds
-        the writer for its duration (tens of milliseconds): prefer generated tickets there.
-        """
-        self._put_credential(realm, authid, "ticket", self.ticket_config(ticket, generated=generated), txn)
 
     def ticket_config(self, ticket: str, *, generated: bool = False) -> dict[str, Any]:
         """The stored form of a ticket credential (its hash), as set_ticket stores it."""
@@ -136,14 +102,6 @@ class CredentialService(Service):
                 raise InvalidArgument("a generated ticket must carry at least 128 random bits (22+ characters)")
             return {"hash": self._tickets.hash_generated(ticket)}
         return {"hash": self._tickets.hash_chosen(ticket)}
-
-    def generate_ticket(self, realm: str, authid: str, nbytes: int = 24) -> str:
-        """Set a new random ticket of ``nbytes`` (16 or more) random bytes, stored with the fast hash; returns it."""
-        if nbytes < MIN_GENERATED_BYTES:
-            raise InvalidArgument(f"a generated ticket needs at least {MIN_GENERATED_BYTES} random bytes, got {nbytes}")
-        ticket = secrets.token_urlsafe(nbytes)
-        self.set_ticket(realm, authid, ticket, generated=True)
-        return ticket
 
     def verify_ticket(self, realm: str, authid: str, ticket: str) -> Principal | None:
         """The principal if ``ticket`` is right, else None (unknown authid included).
@@ -176,24 +134,6 @@ class CredentialService(Service):
         return TicketVerifier(self, principal, cred, stored)
 
     # --- WAMP-CRA ---
-
-    def set_wampcra(
-        self,
-        realm: str,
-        authid: str,
-        secret: str,
-        *,
-        salt: str | None = None,
-        iterations: int | None = None,
-        keylen: int = DEFAULT_WAMPCRA_KEYLEN,
-        txn: Any = None,
-    ) -> None:
-        """Store the PBKDF2 key derived from ``secret`` (a random salt; the service's iterations unless given).
-
-        With ``txn`` the credential is written in that write transaction (see set_ticket).
-        """
-        config = self.wampcra_config(secret, salt=salt, iterations=iterations, keylen=keylen)
-        self._put_credential(realm, authid, "wampcra", config, txn)
 
     def wampcra_config(self, secret: str, *, salt: str | None = None, iterations: int | None = None,
                        keylen: int = DEFAULT_WAMPCRA_KEYLEN) -> dict[str, Any]:
@@ -262,12 +202,15 @@ class CredentialService(Service):
 
     def _decoy_secret(self) -> bytes:
         if self._decoy_key is None:
+            def write(txn: orm.Transaction) -> bytes:
+                key = self.db.get_meta(txn, _DECOY_KEY_META)
+                if not isinstance(key, bytes) or len(key) < 32:
+                    key = secrets.token_bytes(32)
+                    self.db.set_meta(txn, _DECOY_KEY_META, key)
+                return key
+
             try:
-                with self.db.begin(write=True) as txn:
-                    key = self.db.get_meta(txn, _DECOY_KEY_META)
-                    if not isinstance(key, bytes) or len(key) < 32:
-                        key = secrets.token_bytes(32)
-                        self.db.set_meta(txn, _DECOY_KEY_META, key)
+                key = self.transact(write)
             except orm.ReadOnlyError:
                 key = secrets.token_bytes(32)  # stable for this process only
             self._decoy_key = key
@@ -279,15 +222,13 @@ class CredentialService(Service):
     def _credential(self, txn: Any, authmethod: str, realm: str, authid: str) -> Credential | None:
         return self._schema.credentials.get_by_index(txn, _BY_AUTH, (authmethod, realm, authid))
 
-    def _put_credential(self, realm: str, authid: str, authmethod: str, config: dict[str, Any],
-                        txn: Any = None) -> None:
-        if txn is not None:
-            return self.put_credential(txn, realm, authid, authmethod, config)
-        with self.db.begin(write=True) as own:
-            self.put_credential(own, realm, authid, authmethod, config)
-
     def put_credential(self, txn: Any, realm: str, authid: str, authmethod: str, config: dict[str, Any]) -> None:
-        """Write a credential made by ticket_config/wampcra_config in the write transaction txn."""
+        """Write a credential made by ticket_config/wampcra_config in the write transaction txn.
+
+        The one writer of credentials: called by the principals' owner
+        (cfxstore.management PrincipalCollection), which ends the principal's
+        logins with it, and by a login that upgrades its own hash.
+        """
         principal = self._principal(txn, realm, authid)
         if principal is None:
             raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
@@ -303,9 +244,11 @@ class CredentialService(Service):
         self._schema.credentials[txn, cred.oid] = cred
 
     def _rehash(self, cred: Credential, ticket: str) -> None:
-        # A changed argon2id cost upgrades stored hashes on the next login.
+        # A changed argon2id cost upgrades stored hashes on the next login: the same secret in a
+        # new form, so the principal's logins stay (unlike a new secret, set through its owner).
+        config = {"hash": self._tickets.hash_chosen(ticket)}
         try:
-            self._put_credential(cred.realm, cred.authid, "ticket", {"hash": self._tickets.hash_chosen(ticket)})
+            self.transact(lambda txn: self.put_credential(txn, cred.realm, cred.authid, "ticket", config))
         except (orm.ReadOnlyError, PrincipalNotFound):
             pass
 

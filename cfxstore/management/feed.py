@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 import orm
 from cfxstore.service import attached
+from cfxstore.tables import DeclaredSchema, plain_table
 from cfxstore.timeutil import now_ns
 
 __all__ = ["ChangeFeedSchema", "ChangeFeed", "changes_table", "append",
@@ -40,13 +41,10 @@ BATCH = 1000
 _listeners: list[Callable[[], None]] = []
 
 
-class ChangeFeedSchema(orm.Schema):
+class ChangeFeedSchema(DeclaredSchema):
     """The change feed: slot 65, in the range of the management realm's tables (MrealmSchema)."""
 
-    changes: orm.Map
-
-    def attach(self, db: orm.Database) -> None:
-        self.changes = orm.Map(65, key="uint64", value="cbor")
+    changes = plain_table(65, key="uint64", value="cbor")
 
 
 def changes_table(db: orm.Database) -> orm.Map:

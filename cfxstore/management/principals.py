@@ -1,5 +1,11 @@
 """Principals: the generic record operations plus their secrets, which CredentialService hashes.
 
+This collection is the one writer of principals and the only caller of
+CredentialService.put_credential: every way to add, change or remove a
+principal or one of its secrets (the CLI, the management API, ``router
+adopt``, the cfxdb import) comes here, so the relations a principal starts
+(relations.py: its logins end, its credentials follow its name) always hold.
+
 A secret is hashed (or its key derived) before any transaction begins, then the principal and
 its credentials are written together: in the caller's transaction when one is given, else in
 one of their own. Inside a caller's transaction the hashing is already done when the write
@@ -49,7 +55,8 @@ class PrincipalCollection(Collection):
         def run(t: Any) -> Entity:
             principal = cast(Principal, self.get(key, t))
             self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
-            self._m.changed(t, self.kind, "updated", principal)  # the record is unchanged; its secrets are not
+            # The record is unchanged; its secrets are not (so its logins end: relations.py).
+            self._m.changed(t, self.kind, "updated", principal, principal)
             return principal
 
         self._m.write(txn, run)

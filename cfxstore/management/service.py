@@ -15,19 +15,20 @@ change feed (feed.py) in its transaction; listeners registered with
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, TypeVar, cast
+from typing import Any, Callable, Iterator, TypeVar
 
 import orm
 from cfxstore.credentials.service import CredentialService
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
-from cfxstore.management import feed, generation
-from cfxstore.management.errors import InUse, InvalidArgument
+from cfxstore.cookies.service import CookieService
+from cfxstore.credentials.service import CredentialService
+from cfxstore.management import feed, generation, relations
+from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.kinds import KINDS, Kind, Ref
 from cfxstore.management.principals import PrincipalCollection
 from cfxstore.management.store import Collection
 from cfxstore.management.wire import to_wire
-from cfxstore.mrealm.entities import ApplicationRealm, Principal, Role
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.service import Service, attached
 
@@ -50,6 +51,7 @@ class Management(Service):
         # Read-only: nothing to append (and the table may not exist yet in an older database).
         self._changes = None if db.readonly else feed.changes_table(db)
         self._credentials = credentials
+        self._cookies: CookieService | None = None
         self._listeners: list[Listener] = []
         self._collections = {name: (PrincipalCollection if name == "principal" else Collection)(self, kind)
                              for name, kind in KINDS.items()}
@@ -67,10 +69,17 @@ class Management(Service):
         self.webclusters, self.webcluster_nodes = c["webcluster"], c["webcluster_node"]
 
     @property
-    def credentials(self) -> Any:
+    def credentials(self) -> CredentialService:
         if self._credentials is None:
             self._credentials = CredentialService(self.db)
         return self._credentials
+
+    @property
+    def cookies(self) -> CookieService:
+        """The cookies' owner, through which principal changes end logins (attached when first needed)."""
+        if self._cookies is None:
+            self._cookies = CookieService(self.db)
+        return self._cookies
 
     def collections(self) -> dict[str, Collection]:
         """Every collection by record kind name (internal kinds included)."""
@@ -102,7 +111,7 @@ class Management(Service):
         """fn(txn) in the caller's write transaction, or in an own one that is run again on a
         retryable engine error (the map grew, a concurrent writer conflicted)."""
         if txn is None:
-            return self.db.transact(fn)
+            return self.transact(fn)
         if not getattr(txn, "write", False):
             raise InvalidArgument("txn: this operation writes and needs a write transaction")
         return fn(txn)
@@ -112,8 +121,16 @@ class Management(Service):
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def changed(self, txn: Any, kind: Kind, op: str, record: Entity) -> None:
-        """Record a change made in txn: authorization generation, change feed, then listeners after commit."""
+    def changed(self, txn: Any, kind: Kind, op: str, record: Entity, old: Entity | None = None) -> None:
+        """Record a change made in txn: what it implies for other records (relations.py), the
+        authorization generation, the change feed, then listeners after commit.
+
+        ``old``: the record before an update (a deleted record is ``record`` itself).
+        """
+        if op == "deleted":
+            relations.run(self, txn, kind.name, op, relations.AFTER, record, None)
+        else:
+            relations.run(self, txn, kind.name, op, relations.AFTER, old, record)
         if kind.authz:
             generation.bump(self.db, txn)
         # Credentials hold derived secrets: never in the feed. A read-only database has no feed to write.
@@ -125,28 +142,3 @@ class Management(Service):
     def notify(self, kind: str, op: str, record: Entity) -> None:
         for listener in list(self._listeners):
             listener(kind, op, record)
-
-    # -- cross-record rules that the declarations cannot express --------------
-
-    def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None:
-        # Principals hold the names the router sees; a rename would leave theirs behind.
-        link = {"role": "role_oid", "arealm": "arealm_oid"}.get(kind.name)
-        if link is None:
-            return
-        was, now = cast(Role | ApplicationRealm, old), cast(Role | ApplicationRealm, new)
-        if was.name != now.name:
-            linked = cast(Principal | None, next(self.principals.referring(txn, link, was.oid), None))
-            if linked is not None:
-                raise InUse(f"{kind.name} {was.name!r} cannot be renamed while principal {linked.authid!r} "
-                            f"({link}) is linked to it; change or unlink the principal first")
-
-    def check_record(self, txn: Any, kind: Kind, record: Entity) -> None:
-        if kind.name == "principal":
-            # The router sees names; a linked record must carry the same name.
-            for link, coll, name in (("role_oid", self.roles, "role"), ("arealm_oid", self.arealms, "realm")):
-                oid = getattr(record, link)
-                if oid is not None:
-                    linked = coll.table[txn, oid]
-                    if linked.name != getattr(record, name):
-                        raise InvalidArgument(f"principal.{name}: {getattr(record, name)!r} differs from the name "
-                                              f"{linked.name!r} of the {coll.kind.name} in {link}")

@@ -18,6 +18,7 @@ import cbor2
 
 import orm
 from cfxstore.entity import Entity
+from cfxstore.management import relations
 from cfxstore.management.errors import AlreadyExists, InUse, InvalidArgument, NotFound
 from cfxstore.management.kinds import REFUSE, Kind, Ref
 from cfxstore.management.wire import is_uuid_field, parse_uuid
@@ -138,7 +139,7 @@ class Collection:
             key = self.kind.key_of(record)
             if self.table[t, key] is not None:
                 raise AlreadyExists(f"{self.kind.name} {_show(key)} already exists")
-            self._check(t, record, key)
+            self._check(t, record, key, "created", None)
             self._put(t, key, record)
             self._m.changed(t, self.kind, "created", record)
             return record
@@ -163,10 +164,9 @@ class Collection:
                 record = dataclasses.replace(old, **changes, **touched)
             except (TypeError, ValueError) as exc:
                 raise InvalidArgument(str(exc)) from None
-            self._check(t, record, key)
-            self._m.check_update(t, self.kind, old, record)
+            self._check(t, record, key, "updated", old)
             self._put(t, key, record)
-            self._m.changed(t, self.kind, "updated", record)
+            self._m.changed(t, self.kind, "updated", record, old)
             return record
 
         return self._m.write(txn, run)
@@ -221,8 +221,8 @@ class Collection:
                                   f"({', '.join(self.kind.key_fields)}), got {key!r}")
         return tuple(parse_uuid(v, f"{self.kind.name}.{f}") for v, f in zip(key, self.kind.key_fields))
 
-    def _check(self, txn: Any, record: Entity, key: Any) -> None:
-        """References resolve and unique names are free (before anything is written)."""
+    def _check(self, txn: Any, record: Entity, key: Any, op: str, old: Entity | None) -> None:
+        """References resolve, unique names are free and the kind's relations allow it (before anything is written)."""
         for ref in self.kind.refs:
             value = getattr(record, ref.field)
             if value is not None and self._m.collection(ref.target).table[txn, value] is None:
@@ -237,7 +237,7 @@ class Collection:
                 raise InvalidArgument(f"{self.kind.name}.{unique.label}: {exc}") from None
             if holder is not None and holder != key:
                 raise AlreadyExists(f"{self.kind.name} with {unique.label} {_show(ikey)} already exists")
-        self._m.check_record(txn, self.kind, record)
+        relations.run(self._m, txn, self.kind.name, op, relations.CHECK, old, record)
 
     def _put(self, txn: Any, key: Any, record: Entity) -> None:
         try:

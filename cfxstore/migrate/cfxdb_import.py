@@ -30,11 +30,10 @@ import orm
 from orm import crashpoint
 
 from cfxstore.cookies.entities import Cookie
-from cfxstore.cookies.schema import CookieStore
 from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService
 from cfxstore.realmstore.entities import Publication, Session
 from cfxstore.realmstore.rules import UriRule, history_id, matching
-from cfxstore.realmstore.schema import RealmStore
+from cfxstore.realmstore.service import SessionHistory
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
@@ -166,7 +165,7 @@ def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[byte
 
 # -- cookies -------------------------------------------------------------------
 
-def _cookie_put(store: CookieStore, ledger: Ledger, now: int
+def _cookie_put(store: CookieService, ledger: Ledger, now: int
                 ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(c: Any, result: TableResult) -> Callable[[Any], bool] | None:
         value = c.value
@@ -190,7 +189,7 @@ def _cookie_put(store: CookieStore, ledger: Ledger, now: int
 
         def write(txn: Any) -> bool:
             try:
-                store.cookies[txn, cookie.oid] = cookie
+                store.put(txn, [cookie])
             except orm.UniqueViolation:  # another cookie already has this value
                 result.skip("value already used by another cookie")
                 return False
@@ -204,14 +203,14 @@ def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = Non
     cfxdb = _cfxdb()
     with CfxdbSource(path, "cookie store") as source:
         source.require(COOKIES, kind="cookie store")
-        store = CookieStore.attach(db)
+        store = CookieService(db)
         return _walk(source, COOKIES, "cookies", cfxdb.cookiestore.Cookie.cast, db,
                      _cookie_put(store, Ledger(db), now_ns()), on_row)
 
 
 # -- realm store ---------------------------------------------------------------
 
-def _session_put(store: RealmStore, ledger: Ledger, ended: int
+def _session_put(store: SessionHistory, ledger: Ledger, ended: int
                  ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(s: Any, result: TableResult) -> Callable[[Any], bool] | None:
         joined_at = _ns(s.joined_at)
@@ -241,7 +240,7 @@ def _session_put(store: RealmStore, ledger: Ledger, ended: int
 
         def write(txn: Any) -> bool:
             try:
-                store.sessions[txn, session.oid] = session
+                store.put_session(txn, session)
             except orm.UniqueViolation:
                 result.skip("another session has the same id and join time")
                 return False
@@ -250,7 +249,7 @@ def _session_put(store: RealmStore, ledger: Ledger, ended: int
     return convert
 
 
-def _publication_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
+def _publication_put(store: SessionHistory, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
                      ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(p: Any, result: TableResult) -> Callable[[Any], bool] | None:
         if p.publication is None or not p.topic or not p.timestamp:
@@ -272,9 +271,8 @@ def _publication_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ..
                 for hid in _history_ids(rules, publication.topic)]
 
         def write(txn: Any) -> bool:
-            store.publications[txn, publication.publication_id] = publication
-            for key in keys:
-                store.deliveries[txn, key] = b""
+            store.put_publication(txn, publication)
+            store.put_deliveries(txn, keys)
             return True
         return once(ledger, publication_key(publication.publication_id), result, write)
     return convert
@@ -286,7 +284,7 @@ def _history_ids(rules: tuple[UriRule, ...], topic: str | None) -> list[int]:
     return [history_id(rule) for rule in matching(rules, topic)]
 
 
-def _event_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
+def _event_put(store: SessionHistory, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
                ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(e: Any, result: TableResult) -> Callable[[Any], bool] | None:
         if not e.timestamp or e.subscription is None or e.receiver is None or e.publication is None:
@@ -299,8 +297,7 @@ def _event_put(store: RealmStore, ledger: Ledger, rules: tuple[UriRule, ...], to
         keys = [(hid, *source[1:]) for hid in ids] or [source]
 
         def write(txn: Any) -> bool:
-            for key in keys:
-                store.deliveries[txn, key] = b""
+            store.put_deliveries(txn, keys)
             return True
         return once(ledger, event_key(*source), result, write)
     return convert
@@ -317,7 +314,7 @@ def import_realmstore(path: str, db: orm.Database, on_row: RowCallback | None = 
     rs = cfxdb.realmstore
     with CfxdbSource(path, "realm store") as source:
         source.require(SESSIONS, PUBLICATIONS, EVENTS, kind="realm store")
-        store, ledger = RealmStore.attach(db), Ledger(db)
+        store, ledger = SessionHistory(db), Ledger(db)
         topics: dict[int, str] = {}  # publication id -> topic, for re-keying its events
         return {
             "sessions": _walk(source, SESSIONS, "sessions", rs.Session.cast, db,

@@ -20,6 +20,7 @@ with cfxdb's ``cast`` and their metrics become cfxstore counters.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import uuid
@@ -31,6 +32,7 @@ import orm
 from cfxstore.credentials.service import CredentialService
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
+from cfxstore.management import Management
 from cfxstore.mrealm import entities as m
 from cfxstore.mrealm.schema import MrealmSchema
 from orm import crashpoint
@@ -273,7 +275,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
 
     schema, ledger = MrealmSchema.attach(db), Ledger(db)
     known_by = _last_write(path)  # for times cfxdb does not keep
-    credentials = CredentialService(db)
+    mgmt = Management(db)
     realm_names: dict[uuid.UUID, str] = {}
     role_names: dict[uuid.UUID, str] = {}
 
@@ -313,7 +315,8 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
             return False
         f = _fields(o, rename={"authextra": "extra"})
         f.update(realm=realm, role=role, created=f.get("modified", known_by))
-        schema.principals[txn, o.oid] = m.Principal.parse(f)
+        # Through the principals' owner, in the import's transaction (relations.py, change feed).
+        mgmt.principals.create(txn, **dataclasses.asdict(m.Principal.parse(f)))
         return True
 
     Put = Callable[[Any, Any, bytes, TableResult], bool]
@@ -387,12 +390,12 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
              _Kind("worker logs", WORKER_LOGS, lambda: MWorkerLog, worker_logs, flatbuffers=True)]
     results = _import(path, "management-realm database", MREALM_TABLES, db, kinds, ledger)
     with CfxdbSource(path, "management-realm database") as source:
-        results["credentials"] = _credentials(source, db, credentials, ledger, cm.Credential)
+        results["credentials"] = _credentials(source, db, mgmt, ledger, cm.Credential)
     return results
 
 
-def _credentials(source: CfxdbSource, db: orm.Database, service: Any, ledger: Ledger, cls: Any) -> TableResult:
-    """Credentials through CredentialService: the secret is hashed or derived on the way in."""
+def _credentials(source: CfxdbSource, db: orm.Database, mgmt: Management, ledger: Ledger, cls: Any) -> TableResult:
+    """Credentials through the principals' owner: the secret is hashed or derived on the way in."""
     result = TableResult()
     for key, raw in source.items(CREDENTIALS):
         result.read += 1
@@ -404,15 +407,16 @@ def _credentials(source: CfxdbSource, db: orm.Database, service: Any, ledger: Le
         try:
             o = cls.parse(cbor2.loads(raw))
             config = dict(o.authconfig or {})
-            if service.get_principal(o.realm, o.authid) is None:
+            principal = mgmt.credentials.get_principal(o.realm, o.authid)
+            if principal is None:
                 result.skip("no principal for it")
                 continue
             if o.authmethod == "ticket" and isinstance(config.get("secret"), str):
-                service.set_ticket(o.realm, o.authid, config["secret"])
+                mgmt.principals.set_secret(principal.oid, "ticket", config["secret"])
                 result.change("ticket hashed (argon2id)")
             elif o.authmethod == "wampcra" and isinstance(config.get("secret"), str):
-                service.set_wampcra(o.realm, o.authid, config["secret"], salt=config.get("salt"),
-                                    iterations=config.get("iterations"), keylen=config.get("keylen") or 32)
+                mgmt.principals.set_secret(principal.oid, "wampcra", config["secret"], salt=config.get("salt"),
+                                           iterations=config.get("iterations"), keylen=config.get("keylen") or 32)
                 result.change("WAMP-CRA key derived")
             else:
                 result.skip(f"{o.authmethod} credentials are not imported")

@@ -54,8 +54,7 @@ class SessionHistory(Service):
         session = self.new_session(session_id=session_id, realm=realm, authid=authid, authrole=authrole,
                                    authmethod=authmethod, authprovider=authprovider, authextra=authextra,
                                    transport=transport, joined_at=joined_at, run=run)
-        with self.db.begin(write=True) as txn:
-            self.put_session(txn, session)
+        self.transact(lambda txn: self.put_session(txn, session))
         return session
 
     def new_session(self, *, transport: Any = None, joined_at: int | None = None, **fields: Any) -> Session:
@@ -77,8 +76,7 @@ class SessionHistory(Service):
         left_at, now is used (but never earlier than joined_at, so a clock
         step backwards cannot make the record invalid).
         """
-        with self.db.begin(write=True) as txn:
-            return self.leave(txn, (session_id, left_at))
+        return self.transact(lambda txn: self.leave(txn, (session_id, left_at)))
 
     def leave(self, txn: Any, left: tuple[int, int | None]) -> Session | None:
         """session_left inside the caller's write transaction; ``left`` is (session_id, left_at)."""
@@ -97,15 +95,21 @@ class SessionHistory(Service):
     # -- runs: closing what a stop or a crash left joined ---------------------
 
     def start_run(self, run: Run) -> None:
-        with self.db.begin(write=True) as txn:
+        def write(txn: Any) -> None:
             self.schema.runs[txn, run.run] = run
+
+        self.transact(write)
 
     def heartbeat(self, run: str, alive: int | None = None) -> None:
         """Stamp the run as alive now (or at ``alive``)."""
-        with self.db.begin(write=True) as txn:
+        at = now_ns() if alive is None else alive
+
+        def write(txn: Any) -> None:
             record = self.schema.runs[txn, run]
             if record is not None:
-                self.schema.runs[txn, run] = dataclasses.replace(record, alive=now_ns() if alive is None else alive)
+                self.schema.runs[txn, run] = dataclasses.replace(record, alive=at)
+
+        self.transact(write)
 
     def runs(self) -> list[Run]:
         with self.db.begin() as txn:
@@ -115,16 +119,18 @@ class SessionHistory(Service):
         """Mark every session the run left joined as left at ``left_at`` (default now) and
         forget the run; returns how many sessions were closed."""
         at = now_ns() if left_at is None else left_at
-        with self.db.begin(write=True) as txn:
-            live = self.schema.idx_sessions_live_by_run
-            oids = list(live[txn, run])
+
+        def write(txn: Any) -> int:
+            oids = list(self.schema.idx_sessions_live_by_run[txn, run])
             for oid in oids:
                 session = self._sessions[txn, oid]
                 if session is not None and session.left_at is None:
                     self._sessions[txn, oid] = dataclasses.replace(
                         session, left_at=max(at, session.joined_at), left_approximate=approximate or None)
             self.schema.runs.delete(txn, run)
-        return len(oids)
+            return len(oids)
+
+        return self.transact(write)
 
     def get_session(self, session_id: int, joined_at: int | None = None) -> Session | None:
         """The session with session_id that joined at joined_at, or the latest one."""
@@ -158,8 +164,7 @@ class SessionHistory(Service):
                                   args=list(args) if isinstance(args, tuple) else args, kwargs=kwargs,
                                   publisher_authid=publisher_authid, publisher_authrole=publisher_authrole,
                                   timestamp=now_ns() if timestamp is None else timestamp)
-        with self.db.begin(write=True) as txn:
-            self._publications[txn, publication_id] = publication
+        self.transact(lambda txn: self.put_publication(txn, publication))
         return publication
 
     def new_publication(self, **fields: Any) -> Publication:
@@ -183,8 +188,7 @@ class SessionHistory(Service):
                        timestamp: int | None = None) -> None:
         """Record that publication_id was delivered to receiver on subscription_id."""
         ts = now_ns() if timestamp is None else timestamp
-        with self.db.begin(write=True) as txn:
-            self._deliveries[txn, (subscription_id, ts, receiver, publication_id)] = b""
+        self.transact(lambda txn: self.put_deliveries(txn, [(subscription_id, ts, receiver, publication_id)]))
 
     def store_batch(self, publications: list[dict[str, Any]],
                     deliveries: Iterable[tuple[int, int, int, int]]) -> None:
@@ -192,10 +196,14 @@ class SessionHistory(Service):
         (subscription, timestamp, receiver, publication) in one transaction:
         all of them or, on any bad item, none."""
         records = [self._publication_of(i, p) for i, p in enumerate(publications)]
-        with self.db.begin(write=True) as txn:
+        keys = list(deliveries)
+
+        def write(txn: Any) -> None:
             for publication in records:
-                self._publications[txn, publication.publication_id] = publication
-            self._deliveries.put_many(txn, ((key, b"") for key in deliveries))
+                self.put_publication(txn, publication)
+            self.put_deliveries(txn, keys)
+
+        self.transact(write)
 
     def _publication_of(self, i: int, item: Any) -> Publication:
         if not isinstance(item, dict):
@@ -279,7 +287,7 @@ class SessionHistory(Service):
         if keep_last is not None and (isinstance(keep_last, bool) or not isinstance(keep_last, int)
                                       or keep_last < 0):
             raise InvalidArgument(f"keep_last: expected an int >= 0, got {keep_last!r}")
-        return self.db.transact(lambda txn: self._purge(txn, older_than, keep_last), retries=PURGE_RETRIES)
+        return self.transact(lambda txn: self._purge(txn, older_than, keep_last), PURGE_RETRIES)
 
     def _purge(self, txn: Any, older_than: int | None, keep_last: int | None) -> int:
         deleted = 0

@@ -25,7 +25,7 @@ from autobahn.wamp.auth import derive_key
 
 from orm import atomic, crashpoint
 
-from cfxstore.credentials.service import CredentialService
+from cfxstore.management import Management
 from cfxstore.migrate.access import open_or_create
 from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import MaintenanceError
@@ -192,23 +192,25 @@ def _backup(cbdir: str, text: str) -> str:
 
 
 def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
-    service = CredentialService(db)
+    mgmt = Management(db)
+    service = mgmt.credentials
     done = []
     for p in principals:
         existing = service.get_principal(p.realm, p.authid)
         if existing is None:
-            service.add_principal(realm=p.realm, authid=p.authid, role=p.role)
+            existing = mgmt.principals.create(realm=p.realm, authid=p.authid, role=p.role)
         elif existing.role != p.role:
             raise AdoptError(f"principal {p.authid!r} on realm {p.realm!r} already exists in the store "
                              f"with role {existing.role!r}, the config says {p.role!r}")
+        # Unchanged secrets are left alone: setting one again would end the principal's logins.
         if p.method == "ticket":
             if service.verify_ticket(p.realm, p.authid, p.secret) is None:
-                service.set_ticket(p.realm, p.authid, p.secret)
+                mgmt.principals.set_secret(existing.oid, "ticket", p.secret)
         else:
             stored = service.get_wampcra(p.realm, p.authid)
             if stored is None or not _same_cra(stored, p):
-                service.set_wampcra(p.realm, p.authid, p.secret, salt=p.salt, iterations=p.iterations,
-                                    keylen=p.keylen if p.keylen else 32)
+                mgmt.principals.set_secret(existing.oid, "wampcra", p.secret, salt=p.salt, iterations=p.iterations,
+                                           keylen=p.keylen if p.keylen else 32)
         done.append(f"{p.method} principal {p.authid!r} (role {p.role!r}) on realm {p.realm!r}")
     return done
 

@@ -6,7 +6,8 @@ others and a revocation reaches every connection.
 
 Durability policy:
 
-* creating a cookie and recording a login are written behind, through the
+* creating a cookie and recording a login are written behind (the records
+  are made and written by CookieService, the cookies' one owner), through the
   database's one write-behind (writebehind.py, shared with the realm stores):
   kept in memory at once and committed in batches by a thread. A crash can
   lose the logins of the last few milliseconds (their users log in again); a
@@ -32,13 +33,10 @@ the write-behind serialises database writes with its thread.
 
 from __future__ import annotations
 
-import secrets
 from time import monotonic
 from typing import Any, Callable
 
 from twisted.logger import Logger
-
-from orm.keys import random_uuid
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
@@ -47,7 +45,7 @@ from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.writebehind import WriteBehind
-from cfxstore.timeutil import NS_PER_SECOND, now_ns
+from cfxstore.timeutil import now_ns
 
 _hash = CookieService.hash_value
 log = Logger()
@@ -124,10 +122,7 @@ class CookieBackend:
 
     def create(self, *, name: str, max_age: int, nbytes: int) -> tuple[str, Cookie]:
         """A new anonymous cookie (raw value, record); committed with the next batch."""
-        value = secrets.token_urlsafe(nbytes)
-        now = now_ns()
-        cookie = Cookie(oid=random_uuid(), created=now, modified=now, max_age=max_age,
-                        expires=now + max_age * NS_PER_SECOND, name=name, value_hash=_hash(value))
+        value, cookie = self.service.new(max_age=max_age, name=name, nbytes=nbytes)
         self._stage(cookie)
         return value, cookie
 
@@ -145,9 +140,8 @@ class CookieBackend:
                 (authid, authrole, authmethod, authextra, authrealm):
             return False
         try:
-            updated = cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod,
-                                       authextra=authextra, authrealm=authrealm,
-                                       modified=max(now_ns(), cookie.created))
+            updated = self.service.login(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
+                                         authextra=authextra, authrealm=authrealm)
             require_plain("authextra", authextra)
             # Refuse here what the batch could never write: index keys too long for the engine.
             # The value encodes: every field is checked, authextra is plain data.
@@ -159,15 +153,10 @@ class CookieBackend:
 
     def _stage(self, cookie: Cookie) -> None:
         """Stage a cookie (anonymous ones are made here from checked settings: always storable)."""
-        self.writer.stage(self._put, cookie, cookie.value_hash)
+        self.writer.stage(self.service.put, cookie, cookie.value_hash)
         # Write-through: this process wrote it, so it may serve it from memory.
         if self._cache_ttl > 0 and self._cache_size > 0:
             self._remember(cookie.value_hash, cookie)
-
-    def _put(self, txn: Any, cookies: list[Cookie]) -> None:
-        table = self._table
-        for cookie in cookies:
-            table[txn, cookie.oid] = cookie
 
     def flush(self) -> None:
         """Commit everything staged for this database now, on this thread."""

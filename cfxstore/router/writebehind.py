@@ -41,8 +41,7 @@ from typing import Any, Callable, Hashable
 from twisted.logger import Logger
 
 from cfxstore.router.availability import availability
-from orm.database import pause_after_conflict
-from orm.errors import Conflict, DatabaseError, TransactionError
+from orm.errors import DatabaseError, TransactionError
 
 log = Logger()
 
@@ -233,15 +232,7 @@ class WriteBehind:
     def _commit(self, fn: Callable[[Any], Any]) -> None:
         """fn(txn) in a write transaction, committed; run again when it conflicts with another writer
         (another node on the same PostgreSQL database): a conflict is not the database failing."""
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                with self.db.begin(write=True) as txn:
-                    fn(txn)
-                return
-            except Conflict:
-                if attempt == CONFLICT_RETRIES:
-                    raise
-                pause_after_conflict(attempt)
+        self.db.transact(fn, CONFLICT_RETRIES)
 
     @staticmethod
     def _keep(batch: _Batch, entries: list[tuple[Hashable | None, tuple[Apply, Any]]]) -> None:
