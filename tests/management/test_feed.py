@@ -128,7 +128,7 @@ def test_on_postgresql_a_change_in_another_process_notifies_and_is_read_from_the
     with open_database(pg_url) as db:
         reader = ChangeFeed(db)
         heard = threading.Event()
-        listener = db._live().engine.listen(feed.CHANNEL, lambda payload: heard.set())
+        listener = db.listen(feed.CHANNEL, lambda payload: heard.set())
         try:
             assert listener.ready.wait(10), "the listener did not start listening"
             child = multiprocessing.get_context("spawn").Process(target=_create_roles, args=(pg_url, "pg", 1))
