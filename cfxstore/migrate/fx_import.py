@@ -28,7 +28,6 @@ from typing import Any, Callable
 import cbor2
 
 import orm
-from cfxstore.credentials.service import CredentialService
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
