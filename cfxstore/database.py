@@ -13,6 +13,8 @@ import orm
 from orm import atomic, crashpoint
 from orm.engine.pgurl import is_url
 
+from cfxstore.schemaversion import check_database, effective_version
+
 #: Where services keep their data unless told otherwise (override with CFXSTORE_DB).
 DEFAULT_PATH = os.path.join(".cfxstore", "db")
 #: The <purpose> part of a database's temporary name while it is created (see orm.atomic).
@@ -74,8 +76,6 @@ def create_database(path: str | os.PathLike[str], *, maxsize: int = 2**28) -> bo
 
 
 def _create(final: str, path: str, maxsize: int, publish: Callable[[str, str], Any]) -> bool:
-    from cfxstore.migrate.versions import check_database
-
     tmp = atomic.temp_dir(final, TEMP_PURPOSE)
     try:
         with orm.Database(tmp, maxsize=maxsize) as db:
@@ -99,8 +99,6 @@ def _create_on_server(url: str) -> bool:
     PostgreSQL's transactions make this atomic: several nodes starting at once
     conflict, and the loser finds the database the winner stamped.
     """
-    from cfxstore.migrate.versions import check_database, effective_version
-
     with orm.Database(url) as db:
         for _ in range(10):
             try:
@@ -130,8 +128,6 @@ def open_database(path: str | os.PathLike[str] | None = None, *, readonly: bool 
         create_database(path, maxsize=maxsize)
     db = orm.Database(path, maxsize=maxsize, readonly=readonly, sync=sync)
     if check_version:
-        from cfxstore.migrate.versions import check_database
-
         try:
             check_database(db)
         except BaseException:

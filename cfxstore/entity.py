@@ -1,6 +1,7 @@
 """Base class of the stored domain records.
 
-Records are keyword-only dataclasses validated on construction. ``marshal()``
+Records are keyword-only dataclasses whose fields are declared once (see
+cfxstore.fields) and validated from those declarations on construction. ``marshal()``
 produces the CBOR-ready dict and ``parse()`` reads one back; keys that this
 version of the code does not know are kept aside and written back unchanged,
 so a newer writer's fields survive an older reader's read-modify-write.
@@ -9,11 +10,11 @@ so a newer writer's fields survive an older reader's read-modify-write.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from types import MappingProxyType
-from typing import Any, ClassVar, Iterable, Self
+from typing import Any, Self
 
 from cfxstore.errors import InvalidArgument
+from cfxstore.fields import check_type, declared_fields, validation_plan
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -22,28 +23,40 @@ class Entity:
 
     _unknown: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
-    # Names of the dataclass fields that are stored (filled in per subclass).
-    _stored_fields: ClassVar[tuple[str, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # Subclasses are decorated with @dataclass after this runs, so the
-        # field list is computed lazily on first use.
-        cls._stored_fields = ()
-
     @classmethod
     def _fields(cls) -> tuple[str, ...]:
-        names = cls.__dict__.get("_stored_fields") or ()
-        if not names:
-            names = tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
-            cls._stored_fields = names
+        """Names of the stored fields, in declaration order."""
+        names: tuple[str, ...] | None = cls.__dict__.get("_names")
+        if names is None:
+            names = tuple(declared_fields(cls))
+            setattr(cls, "_names", names)
         return names
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first invalid field. Subclasses extend this."""
+        """Raise InvalidArgument naming the first invalid field.
+
+        Every declared field is checked; subclasses extend this with the rules
+        that span fields (call this first).
+        """
+        owner = type(self).__name__
+        state = self.__dict__
+        for name, optional, classes, steps in validation_plan(type(self)):
+            value = state[name]
+            if value is None and optional:
+                continue
+            # The exact class is the common case; check_type handles subclasses (and refuses bools).
+            if classes is not None and value.__class__ not in classes:
+                check_type(owner, name, value, classes)
+            for step in steps:
+                step(owner, name, value)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Self:
+        """Read a record back from the store (the tables' unmarshal); kinds with a faster path override it."""
+        return cls.parse(data)
 
     def marshal(self) -> dict[str, Any]:
         """The stored form: known fields plus the unknown keys read earlier."""
@@ -69,50 +82,3 @@ class Entity:
 # A class-level stand-in for records rebuilt without __init__ (fast load paths):
 # read-only, so no record can change another's unknown keys through it.
 Entity._unknown = MappingProxyType({})  # type: ignore[assignment]
-
-
-# --- validation helpers: each raises InvalidArgument naming the record and field ---
-
-def require_type(owner: str, name: str, value: Any, types: type | tuple[type, ...], optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got bool")
-    if not isinstance(value, types):
-        raise InvalidArgument(f"{owner}.{name}: expected {_names(types)}, got {type(value).__name__}")
-
-
-def require_str(owner: str, name: str, value: Any, optional: bool = False, nonempty: bool = True) -> None:
-    require_type(owner, name, value, str, optional)
-    if value is not None and nonempty and not value:
-        raise InvalidArgument(f"{owner}.{name}: must not be empty")
-
-
-def require_uint64(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    """WAMP ids (sessions, publications, subscriptions) are unsigned 64-bit."""
-    require_type(owner, name, value, int, optional)
-    if value is not None and not 0 <= value < 2**64:
-        raise InvalidArgument(f"{owner}.{name}: expected an int in 0..2**64-1, got {value}")
-
-
-def require_uuid(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    require_type(owner, name, value, uuid.UUID, optional)
-
-
-def require_ns(owner: str, name: str, value: Any, optional: bool = False) -> None:
-    """A timestamp in int nanoseconds (the project's one time convention)."""
-    require_type(owner, name, value, int, optional)
-
-
-def require_choice(owner: str, name: str, value: Any, choices: Iterable[Any], optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    choices = tuple(choices)
-    if value not in choices:
-        raise InvalidArgument(f"{owner}.{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def _names(types: type | tuple[type, ...]) -> str:
-    if isinstance(types, tuple):
-        return " or ".join(t.__name__ for t in types)
-    return types.__name__

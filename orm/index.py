@@ -8,20 +8,30 @@ are one contiguous range.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from .engine import prefix_end
 from .errors import KeyTooLong, NullIndexKey, SchemaError, UniqueViolation, WrongType
+from .keys import KeyCodec
+from .setmap import SetMap
+from .table import Table
 
-if TYPE_CHECKING:
-    from .map import Map
-    from .table import Table
+
+class Indexed(Protocol):
+    """What an index reads of the table it indexes (an orm.Map, whose module builds on this one)."""
+
+    key_codec: KeyCodec
+    _h: Any
+
+    def describe(self) -> str: ...
+    def decode_value(self, data: bytes) -> Any: ...
+
 
 # Value codecs whose bytes equal a key codec's final encoding.
 _VALUE_AS_KEY = {"uuid": "uuid", "oid": "uint64", "str": "str", "bytes": "bytes"}
 
 
-def _stores_keys_of(index_table: "Table", unique: bool) -> str:
+def _stores_keys_of(index_table: Table, unique: bool) -> str:
     if unique:
         sig = index_table.value_signature
         return sig[4:] if sig.startswith("key:") else _VALUE_AS_KEY.get(sig, "?" + sig)
@@ -31,9 +41,8 @@ def _stores_keys_of(index_table: "Table", unique: bool) -> str:
 class Index:
     """One index of a Map: name, index table, key function and its rules."""
 
-    def __init__(self, name: str, owner: "Map", table: "Table", key_fn: Callable[[Any], Any],
+    def __init__(self, name: str, owner: Indexed, table: Table, key_fn: Callable[[Any], Any],
                  unique: bool, nullable: bool) -> None:
-        from .setmap import SetMap
         if not isinstance(name, str) or not name:
             raise SchemaError("an index needs a non-empty name")
         if not callable(key_fn):

@@ -11,15 +11,12 @@ KeyError), so ``if tab[txn, k] is None`` is the way to test for absence.
 from __future__ import annotations
 
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from .core import TableCore
 from .engine import prefix_end
 from .errors import Error, InvalidArgument, KeyTooLong, SchemaError, WrongType
 from .keys import KeyCodec, Tuple, key_codec
-
-if TYPE_CHECKING:
-    from .database import Database
 
 MAX_SLOT = 65535
 
@@ -54,7 +51,7 @@ class Table(TableCore):
         self._kdec = self.key_codec.decode
         self.name: str | None = None
         self.table_oid: Any = None
-        self.db: "Database | None" = None
+        self.db: Any = None  # the orm.Database bound to (not named: database.py builds on this module)
         self._h: Any = UNBOUND
         self._maxkey = 0
 
@@ -70,7 +67,7 @@ class Table(TableCore):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()} key={self.key_codec.name} value={self.value_signature}>"
 
-    def _bind(self, db: "Database", name: str, slot: int, handle: Any) -> None:
+    def _bind(self, db: Any, name: str, slot: int, handle: Any) -> None:
         self.db, self.name, self.slot, self._h = db, name, slot, handle
         self._maxkey = db.max_key_size
         self._replan()

@@ -27,9 +27,9 @@ from cfxstore.entity import Entity
 from cfxstore.migrate.dump import dump
 from cfxstore.migrate.errors import DumpFormatError, MaintenanceError
 from cfxstore.migrate.load import load, validate
-from cfxstore.router.config import parse_auth, parse_cookie, parse_realm_store
+from cfxstore.node.config import parse_auth, parse_cookie, parse_realm_store
+from cfxstore.node.errors import RouterConfigError
 from cfxstore.router.cookiestore import _VALUE, parse_cookie_header
-from cfxstore.router.errors import RouterConfigError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import orm
-from cfxstore.migrate.versions import SCHEMA_VERSION, stamp
+from cfxstore.schemaversion import SCHEMA_VERSION, stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("orm", "cfxstore", "migrations", "pyproject.toml", "setup.py", "README.md")

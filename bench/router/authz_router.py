@@ -38,7 +38,7 @@ def _free_port() -> int:
 
 
 def _start_router(cbdir: str, port: int) -> subprocess.Popen:
-    from cfxstore.router import nodeconfig
+    from cfxstore.node import nodeconfig
     from cfxstore.router.managementconfig import add_authorizer, add_management
 
     config = nodeconfig.default_config(port=port)

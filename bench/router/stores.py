@@ -39,7 +39,7 @@ from typing import Any, Callable
 from bench.orm import timed
 from bench.orm_postgres import default_url, drop_schema, in_schema, server_url
 
-from cfxstore.router.config import CookieConfig, DatabaseConfig
+from cfxstore.node.config import CookieConfig, DatabaseConfig
 
 PG_SCHEMA = "bench_router"
 WARM_SLICE = 500  # cookies per warm pass: read within cache_ttl (1 s) of their first read on any engine

@@ -24,6 +24,7 @@ from rich.table import Table
 import cfxstore
 import orm
 from cfxstore.database import default_path
+from cfxstore.node.paths import default_node_database, node_database, refuse_node_dir
 from cfxstore.timeutil import NS_PER_SECOND, parse_time
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,8 +50,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 def db_path(option: str | None, argument: str | None = None) -> str:
     """The database path from --db, the PATH argument (not both) or --cbdir, else the default."""
-    from cfxstore.cli import nodepaths
-
     if option and argument and os.path.realpath(option) != os.path.realpath(argument):
         raise click.UsageError(f"two database paths given: --db {option} and {argument}")
     given = argument or option
@@ -59,13 +58,13 @@ def db_path(option: str | None, argument: str | None = None) -> str:
     if cbdir is not None:
         if given:
             raise click.UsageError(f"give either a database path ({given}) or --cbdir {cbdir}, not both")
-        return nodepaths.node_database(cbdir)
+        return node_database(cbdir)
     if given:
-        nodepaths.refuse_node_dir(given)
+        refuse_node_dir(given)
         return given
     if os.environ.get("CFXSTORE_DB"):
         return default_path()
-    return nodepaths.default_node_database() or default_path()
+    return default_node_database() or default_path()
 
 
 class TimeType(click.ParamType):

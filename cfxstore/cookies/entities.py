@@ -14,12 +14,18 @@ from typing import Any
 
 from orm.keys import uuid_from_bytes
 
-from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
+from cfxstore.entity import Entity
 from cfxstore.errors import InvalidArgument
+from cfxstore.fields import check_field, field, time, uint64
 
 VALUE_HASH_SIZE = 32
 # RFC 6265 cookie-name = token (RFC 7230 tchar).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _cookie_name(value: str) -> str | None:
+    """an RFC 6265 cookie name (token)"""
+    return None if _COOKIE_NAME.fullmatch(value) else f"{value!r} is not a valid cookie name (RFC 6265 token)"
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -27,12 +33,12 @@ class Cookie(Entity):
     """A persistent authentication cookie. Times are int ns UTC; max_age is seconds."""
 
     oid: uuid.UUID
-    created: int
-    modified: int
-    max_age: int
-    expires: int
-    name: str
-    value_hash: bytes
+    created: int = time()
+    modified: int = time()
+    max_age: int = field(min=1)
+    expires: int = time()
+    name: str = field(rule=_cookie_name)
+    value_hash: bytes = field(size=VALUE_HASH_SIZE, secret=True)
     authid: str | None = None
     authrole: str | None = None
     authmethod: str | None = None
@@ -40,28 +46,13 @@ class Cookie(Entity):
     authextra: dict[str, Any] | None = None
     node: str | None = None
     worker: str | None = None
-    session: int | None = None
+    session: int | None = uint64(default=None)
     transport: dict[str, Any] | None = None
 
     def validate(self) -> None:
-        owner = "Cookie"
-        require_uuid(owner, "oid", self.oid)
-        require_ns(owner, "created", self.created)
-        require_ns(owner, "modified", self.modified)
-        require_type(owner, "max_age", self.max_age, int)
-        if self.max_age <= 0:
-            raise InvalidArgument(f"Cookie.max_age: must be a positive number of seconds, got {self.max_age}")
-        require_ns(owner, "expires", self.expires)
+        super().validate()
         if self.expires < self.created:
             raise InvalidArgument(f"Cookie.expires: {self.expires} is before created {self.created}")
-        require_str(owner, "name", self.name)
-        if not _COOKIE_NAME.fullmatch(self.name):
-            raise InvalidArgument(f"Cookie.name: {self.name!r} is not a valid cookie name (RFC 6265 token)")
-        require_type(owner, "value_hash", self.value_hash, bytes)
-        if len(self.value_hash) != VALUE_HASH_SIZE:
-            raise InvalidArgument(f"Cookie.value_hash: expected {VALUE_HASH_SIZE} bytes, got {len(self.value_hash)}")
-        for name, check in _CHANGEABLE.items():
-            check(getattr(self, name))
 
     def with_auth(self, *, modified: int, **changes: Any) -> Cookie:
         """A copy with new authentication (and authenticated-on context) fields.
@@ -70,12 +61,12 @@ class Cookie(Entity):
         this record was built. ``changes`` may name authid, authrole, authmethod,
         authrealm, authextra, node, worker, session and transport.
         """
-        unknown = changes.keys() - _CHANGEABLE.keys()
+        unknown = changes.keys() - _CHANGEABLE
         if unknown:
             raise InvalidArgument(f"Cookie.with_auth: cannot change {sorted(unknown)}; allowed: {sorted(_CHANGEABLE)}")
         for name, value in changes.items():
-            _CHANGEABLE[name](value)
-        require_ns("Cookie", "modified", modified)
+            check_field(Cookie, name, value)
+        check_field(Cookie, "modified", modified)
         copy = _new_object(Cookie)
         copy.__dict__ = {**self.__dict__, **changes, "modified": modified}
         return copy
@@ -130,18 +121,9 @@ class Cookie(Entity):
         return self.authid is not None
 
 
-def _optional(check: Any, name: str, *args: Any) -> Any:
-    return lambda value: check("Cookie", name, value, *args, optional=True)
-
-
-# The fields a login (with_auth) may change, each with its check.
-_CHANGEABLE = {
-    **{name: _optional(require_str, name) for name in ("authid", "authrole", "authmethod", "authrealm",
-                                                        "node", "worker")},
-    "authextra": _optional(require_type, "authextra", dict),
-    "transport": _optional(require_type, "transport", dict),
-    "session": _optional(require_uint64, "session"),
-}
+# The fields a login (with_auth) may change.
+_CHANGEABLE = frozenset({"authid", "authrole", "authmethod", "authrealm", "authextra", "node", "worker", "session",
+                         "transport"})
 _STORED_KEYS = frozenset(Cookie._fields())
 # Optional fields (default None): left out of the stored form while unset.
 _OPTIONAL_NONE = {f.name: None for f in dataclasses.fields(Cookie) if f.default is None}

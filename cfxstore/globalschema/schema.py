@@ -9,6 +9,8 @@ Slots by area (main table / its indexes at +100):
 
 from __future__ import annotations
 
+from typing import Any
+
 import orm
 
 from cfxstore.globalschema.entities import (
@@ -22,106 +24,73 @@ from cfxstore.globalschema.entities import (
     UserOrganizationRole,
     email_key,
 )
+from cfxstore.tables import DeclaredSchema, index, stored, unique
 
 __all__ = ["GlobalSchema"]
 
 
-class GlobalSchema(orm.Schema):
+def _pairing(node: Node) -> tuple[Any, Any] | None:
+    # Null until the node is paired with a management realm.
+    return (node.mrealm_oid, node.authid) if node.paired else None
+
+
+class GlobalSchema(DeclaredSchema):
     """Users, organizations, management realms, nodes and their relations."""
 
-    users: orm.Map
-    activation_tokens: orm.Map
-    organizations: orm.Map
-    user_org_roles: orm.Map
-    mrealms: orm.Map
-    user_mrealm_roles: orm.Map
-    nodes: orm.Map
-    usage: orm.Map
-
-    def attach(self, db: orm.Database) -> None:
-        # -- users and authentication (20-24, 120-124)
-        self.users = orm.Map(20, key="uuid", value="cbor", marshal=User.marshal, unmarshal=User.parse)
-        self.activation_tokens = orm.Map(
-            21, key="uuid", value="cbor", marshal=ActivationToken.marshal, unmarshal=ActivationToken.parse
-        )
-        self.idx_users_by_email = orm.Map(120, key="str", value="uuid")
-        self.idx_users_by_pubkey = orm.Map(121, key="str", value="uuid")
+    # -- users and authentication (20-24, 120-124)
+    users = stored(
+        20, User,
+        unique("idx_users_by_email", 120, "email", key=lambda u: email_key(u.email)),
+        unique("idx_users_by_pubkey", 121, "pubkey"),
+    )
+    activation_tokens = stored(
+        21, ActivationToken,
         # Non-unique: every login attempt issues a fresh token (new code, new
         # expiry) while earlier ones for the same (email, pubkey) may still be
         # pending or kept for audit; a unique index would force deleting them.
-        self.idx_activation_tokens_by_email_pubkey = orm.SetMap(122, key=("str", "str"), member="uuid")
+        index("idx_activation_tokens_by_email_pubkey", 122, "email", "pubkey",
+              key=lambda t: (email_key(t.email), t.pubkey)),
         # Lets expired tokens be purged by a range scan instead of a full scan.
-        self.idx_activation_tokens_by_created = orm.SetMap(123, key="timestamp", member="uuid")
+        index("idx_activation_tokens_by_created", 123, "created"),
+    )
 
-        self.users.attach_index("idx_users_by_email", self.idx_users_by_email, lambda u: email_key(u.email))
-        self.users.attach_index("idx_users_by_pubkey", self.idx_users_by_pubkey, lambda u: u.pubkey, nullable=True)
-        self.activation_tokens.attach_index(
-            "idx_activation_tokens_by_email_pubkey",
-            self.idx_activation_tokens_by_email_pubkey,
-            lambda t: (email_key(t.email), t.pubkey),
-            unique=False,
-        )
-        self.activation_tokens.attach_index(
-            "idx_activation_tokens_by_created", self.idx_activation_tokens_by_created, lambda t: t.created, unique=False
-        )
+    # -- organizations (25-29, 125-129)
+    organizations = stored(25, Organization, unique("idx_organizations_by_name", 125, "name"))
+    # Keyed (user_oid, org_oid): a user's organizations are one prefix scan;
+    # the index is the reverse direction, an organization's members.
+    user_org_roles = stored(26, UserOrganizationRole, index("idx_user_org_roles_by_org", 126, "org_oid"),
+                            key=("user_oid", "org_oid"))
 
-        # -- organizations (25-29, 125-129)
-        self.organizations = orm.Map(
-            25, key="uuid", value="cbor", marshal=Organization.marshal, unmarshal=Organization.parse
-        )
-        # Keyed (user_oid, org_oid): a user's organizations are one prefix scan.
-        self.user_org_roles = orm.Map(
-            26, key=("uuid", "uuid"), value="cbor",
-            marshal=UserOrganizationRole.marshal, unmarshal=UserOrganizationRole.parse,
-        )
-        self.idx_organizations_by_name = orm.Map(125, key="str", value="uuid")
-        # The reverse direction: an organization's members.
-        self.idx_user_org_roles_by_org = orm.SetMap(126, key="uuid", member=("uuid", "uuid"))
+    # -- management realms (30-34, 130-134)
+    mrealms = stored(
+        30, ManagementRealm,
+        unique("idx_mrealms_by_name", 130, "name"),
+        index("idx_mrealms_by_owner", 131, "owner"),
+    )
+    user_mrealm_roles = stored(31, UserMrealmRole, index("idx_user_mrealm_roles_by_mrealm", 132, "mrealm_oid"),
+                               key=("user_oid", "mrealm_oid"))
 
-        self.organizations.attach_index("idx_organizations_by_name", self.idx_organizations_by_name, lambda o: o.name)
-        self.user_org_roles.attach_index(
-            "idx_user_org_roles_by_org", self.idx_user_org_roles_by_org, lambda r: r.org_oid, unique=False
-        )
+    # -- nodes and usage metering (35-39, 135-139)
+    nodes = stored(
+        35, Node,
+        unique("idx_nodes_by_pubkey", 135, "pubkey"),
+        unique("idx_nodes_by_authid", 136, "mrealm_oid", "authid", key=_pairing),
+        index("idx_nodes_by_owner", 137, "owner_oid"),
+    )
+    # Keyed (timestamp, oid): billing reads time ranges.
+    usage = stored(36, UsageRecord, index("idx_usage_by_mrealm", 138, "mrealm_oid", "timestamp"),
+                   key=("timestamp", "oid"))
 
-        # -- management realms (30-34, 130-134)
-        self.mrealms = orm.Map(
-            30, key="uuid", value="cbor", marshal=ManagementRealm.marshal, unmarshal=ManagementRealm.parse
-        )
-        self.user_mrealm_roles = orm.Map(
-            31, key=("uuid", "uuid"), value="cbor",
-            marshal=UserMrealmRole.marshal, unmarshal=UserMrealmRole.parse,
-        )
-        self.idx_mrealms_by_name = orm.Map(130, key="str", value="uuid")
-        self.idx_mrealms_by_owner = orm.SetMap(131, key="uuid", member="uuid")
-        self.idx_user_mrealm_roles_by_mrealm = orm.SetMap(132, key="uuid", member=("uuid", "uuid"))
-
-        self.mrealms.attach_index("idx_mrealms_by_name", self.idx_mrealms_by_name, lambda m: m.name)
-        self.mrealms.attach_index("idx_mrealms_by_owner", self.idx_mrealms_by_owner, lambda m: m.owner, unique=False)
-        self.user_mrealm_roles.attach_index(
-            "idx_user_mrealm_roles_by_mrealm", self.idx_user_mrealm_roles_by_mrealm, lambda r: r.mrealm_oid,
-            unique=False,
-        )
-
-        # -- nodes and usage metering (35-39, 135-139)
-        self.nodes = orm.Map(35, key="uuid", value="cbor", marshal=Node.marshal, unmarshal=Node.parse)
-        # Keyed (timestamp, oid): billing reads time ranges.
-        self.usage = orm.Map(
-            36, key=("timestamp", "uuid"), value="cbor", marshal=UsageRecord.marshal, unmarshal=UsageRecord.parse
-        )
-        self.idx_nodes_by_pubkey = orm.Map(135, key="str", value="uuid")
-        self.idx_nodes_by_authid = orm.Map(136, key=("uuid", "str"), value="uuid")
-        self.idx_nodes_by_owner = orm.SetMap(137, key="uuid", member="uuid")
-        self.idx_usage_by_mrealm = orm.SetMap(138, key=("uuid", "timestamp"), member=("timestamp", "uuid"))
-
-        self.nodes.attach_index("idx_nodes_by_pubkey", self.idx_nodes_by_pubkey, lambda n: n.pubkey)
-        # Null until the node is paired with a management realm.
-        self.nodes.attach_index(
-            "idx_nodes_by_authid", self.idx_nodes_by_authid,
-            lambda n: (n.mrealm_oid, n.authid) if n.paired else None, nullable=True,
-        )
-        self.nodes.attach_index(
-            "idx_nodes_by_owner", self.idx_nodes_by_owner, lambda n: n.owner_oid, unique=False, nullable=True
-        )
-        self.usage.attach_index(
-            "idx_usage_by_mrealm", self.idx_usage_by_mrealm, lambda u: (u.mrealm_oid, u.timestamp), unique=False
-        )
+    idx_users_by_email: orm.Map
+    idx_users_by_pubkey: orm.Map
+    idx_activation_tokens_by_email_pubkey: orm.SetMap
+    idx_activation_tokens_by_created: orm.SetMap
+    idx_organizations_by_name: orm.Map
+    idx_user_org_roles_by_org: orm.SetMap
+    idx_mrealms_by_name: orm.Map
+    idx_mrealms_by_owner: orm.SetMap
+    idx_user_mrealm_roles_by_mrealm: orm.SetMap
+    idx_nodes_by_pubkey: orm.Map
+    idx_nodes_by_authid: orm.Map
+    idx_nodes_by_owner: orm.SetMap
+    idx_usage_by_mrealm: orm.SetMap

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 import orm
 from cfxstore.service import attached
+from cfxstore.tables import DeclaredSchema, plain_table
 from cfxstore.timeutil import now_ns
 
 __all__ = ["ChangeFeedSchema", "ChangeFeed", "changes_table", "append",
@@ -40,13 +41,10 @@ BATCH = 1000
 _listeners: list[Callable[[], None]] = []
 
 
-class ChangeFeedSchema(orm.Schema):
+class ChangeFeedSchema(DeclaredSchema):
     """The change feed: slot 65, in the range of the management realm's tables (MrealmSchema)."""
 
-    changes: orm.Map
-
-    def attach(self, db: orm.Database) -> None:
-        self.changes = orm.Map(65, key="uint64", value="cbor")
+    changes = plain_table(65, key="uint64", value="cbor")
 
 
 def changes_table(db: orm.Database) -> orm.Map:
@@ -61,9 +59,7 @@ def append(db: orm.Database, table: orm.Map, txn: Any, kind: str, op: str, recor
     table[txn, seq] = {"kind": kind, "op": op, "record": record, "at": now_ns()}
     if seq > KEEP:
         table.delete(txn, seq - KEEP)
-    notify = getattr(txn, "notify", None)
-    if notify is not None:
-        notify(CHANNEL, "")  # equal payloads in one transaction reach listeners once
+    txn.notify(CHANNEL, "")  # equal payloads in one transaction reach listeners once
     txn.on_commit(_committed)
     return seq
 

@@ -1,14 +1,23 @@
-"""What the management services manage, declared once: one Kind per record type.
+"""What the management services manage: one Kind per record type.
 
-A Kind names its table, its primary key, its unique names, how it can be
-listed and filtered, and the references its fields make to other records
-with the rule applied when the referenced record is deleted:
+A Kind names a declared table (cfxstore.tables) and says how the management
+services treat it (default list order, whether it matters to authorization,
+whether it is offered for create/update). Everything else is derived from
+the declarations of the table and its record fields:
 
-* ``refuse``  - the delete fails with InUse while such records exist;
-* ``cascade`` - they are deleted with it (and their own rules apply).
+* the primary key fields, and the unique indexes with the fields they hold;
+* the references fields make to other kinds, with the rule applied when the
+  referenced record is deleted:
+
+  * ``refuse``  - the delete fails with InUse while such records exist;
+  * ``cascade`` - they are deleted with it (and their own rules apply);
+
+* the filters a listing accepts: the first primary key field of a composite
+  key, the field of a non-unique index, the leading field of a composite
+  unique index.
 
 The services (store.py) derive validation of references, integrity on
-delete, uniqueness errors, filters and pagination from these declarations.
+delete, uniqueness errors, filters and pagination from these.
 """
 
 from __future__ import annotations
@@ -17,17 +26,12 @@ import dataclasses
 from typing import Any, Callable
 
 from cfxstore.entity import Entity
-from cfxstore.globalschema.entities import (
-    ManagementRealm, Node, Organization, User, UserMrealmRole, UserOrganizationRole, email_key,
-)
-from cfxstore.mrealm.entities import (
-    ApplicationRealm, ApplicationRealmRoleAssociation, Credential, Permission, Principal, Role, RouterCluster,
-    RouterClusterNodeMembership, RouterWorkerGroup, WebCluster, WebClusterNodeMembership, WebService,
-)
+from cfxstore.fields import CASCADE, REFUSE, declared_fields
+from cfxstore.globalschema.schema import GlobalSchema
+from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.tables import Stored
 
 __all__ = ["Ref", "Unique", "Filter", "Kind", "KINDS", "REFUSE", "CASCADE"]
-
-REFUSE, CASCADE = "refuse", "cascade"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,20 +68,43 @@ class Filter:
 @dataclasses.dataclass(frozen=True)
 class Kind:
     name: str
-    entity: type[Entity]
-    table: str
-    key_fields: tuple[str, ...] = ("oid",)
-    unique: tuple[Unique, ...] = ()
-    refs: tuple[Ref, ...] = ()
-    filters: dict[str, Filter] = dataclasses.field(default_factory=dict)
+    stored: Stored
     #: A unique index on a name giving the default list order (else primary key order).
     order: str | None = None
     #: Changes to these records change what the store-backed authorizer answers.
     authz: bool = False
     #: Kept consistent by the services (integrity) but not offered for create/update.
     internal: bool = False
-    #: "global" (GlobalSchema) or "mrealm" (MrealmSchema).
-    schema: str = "mrealm"
+
+    @property
+    def schema(self) -> str:
+        """"global" (a GlobalSchema table) or "mrealm" (a MrealmSchema table)."""
+        return "global" if self.stored.schema is GlobalSchema else "mrealm"
+
+    @property
+    def entity(self) -> type[Entity]:
+        assert self.stored.record is not None  # kinds are declared only on record tables
+        return self.stored.record
+
+    @property
+    def table(self) -> str:
+        return self.stored.name
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return self.stored.key_fields
+
+    @property
+    def unique(self) -> tuple[Unique, ...]:
+        return _derived(self)[0]
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        return _derived(self)[1]
+
+    @property
+    def filters(self) -> dict[str, Filter]:
+        return _derived(self)[2]
 
     @property
     def immutable(self) -> frozenset[str]:
@@ -89,77 +116,52 @@ class Kind:
         return tuple(getattr(record, f) for f in self.key_fields)
 
 
-def _name(field: str = "name") -> Callable[[Any], Any]:
-    return lambda r: getattr(r, field)
+_DERIVED: dict[str, tuple[tuple[Unique, ...], tuple[Ref, ...], dict[str, Filter]]] = {}
 
+
+def _derived(kind: Kind) -> tuple[tuple[Unique, ...], tuple[Ref, ...], dict[str, Filter]]:
+    """(unique indexes, references, filters) of kind, derived once from its declarations."""
+    found = _DERIVED.get(kind.name)
+    if found is None:
+        decl = kind.stored
+        unique = tuple(Unique(i.name, i.label, decl.index_key(i)) for i in decl.indexes if i.unique)
+        refs = tuple(Ref(f.name, f.spec.ref.target, f.spec.ref.on_delete)
+                     for f in declared_fields(kind.entity).values() if f.spec.ref is not None)
+        filters: dict[str, Filter] = {}
+        if len(decl.key_fields) > 1:
+            filters[decl.key_fields[0]] = Filter("pk")
+        for i in decl.indexes:
+            if not i.unique and len(i.on) == 1:
+                filters.setdefault(i.on[0], Filter("set", i.name))
+            elif i.unique and len(i.on) > 1:
+                filters.setdefault(i.on[0], Filter("unique", i.name))
+        found = _DERIVED[kind.name] = (unique, refs, filters)
+    return found
+
+
+G, M = GlobalSchema, MrealmSchema
 
 _KINDS = [
     # --- global database ---
-    Kind("user", User, "users", schema="global",
-         unique=(Unique("idx_users_by_email", "email", lambda u: email_key(u.email)),
-                 Unique("idx_users_by_pubkey", "pubkey", lambda u: u.pubkey))),
-    Kind("organization", Organization, "organizations", schema="global",
-         unique=(Unique("idx_organizations_by_name", "name", _name()),), order="idx_organizations_by_name"),
-    Kind("organization_role", UserOrganizationRole, "user_org_roles", schema="global",
-         key_fields=("user_oid", "org_oid"),
-         refs=(Ref("user_oid", "user", CASCADE), Ref("org_oid", "organization", CASCADE)),
-         filters={"user_oid": Filter("pk"), "org_oid": Filter("set", "idx_user_org_roles_by_org")}),
-    Kind("mrealm", ManagementRealm, "mrealms", schema="global",
-         unique=(Unique("idx_mrealms_by_name", "name", _name()),),
-         refs=(Ref("owner", "user", REFUSE),),
-         filters={"owner": Filter("set", "idx_mrealms_by_owner")}, order="idx_mrealms_by_name"),
-    Kind("mrealm_role", UserMrealmRole, "user_mrealm_roles", schema="global", key_fields=("user_oid", "mrealm_oid"),
-         refs=(Ref("user_oid", "user", CASCADE), Ref("mrealm_oid", "mrealm", CASCADE)),
-         filters={"user_oid": Filter("pk"), "mrealm_oid": Filter("set", "idx_user_mrealm_roles_by_mrealm")}),
-    Kind("node", Node, "nodes", schema="global",
-         unique=(Unique("idx_nodes_by_pubkey", "pubkey", _name("pubkey")),
-                 Unique("idx_nodes_by_authid", "(mrealm_oid, authid)",
-                        lambda n: (n.mrealm_oid, n.authid) if n.paired else None)),
-         refs=(Ref("owner_oid", "user", REFUSE), Ref("mrealm_oid", "mrealm", REFUSE)),
-         filters={"owner_oid": Filter("set", "idx_nodes_by_owner"),
-                  "mrealm_oid": Filter("unique", "idx_nodes_by_authid")}),
+    Kind("user", G.users),
+    Kind("organization", G.organizations, order="idx_organizations_by_name"),
+    Kind("organization_role", G.user_org_roles),
+    Kind("mrealm", G.mrealms, order="idx_mrealms_by_name"),
+    Kind("mrealm_role", G.user_mrealm_roles),
+    Kind("node", G.nodes),
     # --- management realm database ---
-    Kind("arealm", ApplicationRealm, "arealms", authz=True,
-         unique=(Unique("idx_arealms_by_name", "name", _name()),),
-         refs=(Ref("webcluster_oid", "webcluster", REFUSE), Ref("workergroup_oid", "router_workergroup", REFUSE)),
-         filters={"webcluster_oid": Filter("set", "idx_arealms_by_webcluster")}, order="idx_arealms_by_name"),
-    Kind("role", Role, "roles", authz=True,
-         unique=(Unique("idx_roles_by_name", "name", _name()),), order="idx_roles_by_name"),
-    Kind("permission", Permission, "permissions", authz=True,
-         unique=(Unique("idx_permissions_by_uri", "(role_oid, uri)", lambda p: (p.role_oid, p.uri)),),
-         refs=(Ref("role_oid", "role", CASCADE),),
-         filters={"role_oid": Filter("unique", "idx_permissions_by_uri")}),
-    Kind("arealm_role", ApplicationRealmRoleAssociation, "arealm_role_associations", authz=True,
-         key_fields=("arealm_oid", "role_oid"),
-         refs=(Ref("arealm_oid", "arealm", CASCADE), Ref("role_oid", "role", REFUSE)),
-         filters={"arealm_oid": Filter("pk"), "role_oid": Filter("set", "idx_arealm_role_associations_by_role")}),
-    Kind("principal", Principal, "principals",
-         unique=(Unique("idx_principals_by_realm_authid", "(realm, authid)", lambda p: (p.realm, p.authid)),),
-         refs=(Ref("arealm_oid", "arealm", REFUSE), Ref("role_oid", "role", REFUSE)),
-         filters={"realm": Filter("unique", "idx_principals_by_realm_authid")},
-         order="idx_principals_by_realm_authid"),
-    Kind("credential", Credential, "credentials", internal=True,
-         refs=(Ref("principal_oid", "principal", CASCADE),),
-         filters={"principal_oid": Filter("set", "idx_credentials_by_principal")}),
-    Kind("routercluster", RouterCluster, "routerclusters",
-         unique=(Unique("idx_routerclusters_by_name", "name", _name()),), order="idx_routerclusters_by_name"),
-    Kind("routercluster_node", RouterClusterNodeMembership, "routercluster_node_memberships",
-         key_fields=("cluster_oid", "node_oid"),
-         refs=(Ref("cluster_oid", "routercluster", CASCADE), Ref("node_oid", "node", REFUSE)),
-         filters={"cluster_oid": Filter("pk"),
-                  "node_oid": Filter("set", "idx_routercluster_node_memberships_by_node")}),
-    Kind("router_workergroup", RouterWorkerGroup, "router_workergroups", internal=True,
-         refs=(Ref("cluster_oid", "routercluster", REFUSE),),
-         filters={"cluster_oid": Filter("unique", "idx_workergroups_by_cluster_name")}),
-    Kind("webcluster", WebCluster, "webclusters",
-         unique=(Unique("idx_webclusters_by_name", "name", _name()),), order="idx_webclusters_by_name"),
-    Kind("webcluster_node", WebClusterNodeMembership, "webcluster_node_memberships",
-         key_fields=("cluster_oid", "node_oid"),
-         refs=(Ref("cluster_oid", "webcluster", CASCADE), Ref("node_oid", "node", REFUSE)),
-         filters={"cluster_oid": Filter("pk"), "node_oid": Filter("set", "idx_webcluster_node_memberships_by_node")}),
-    Kind("webservice", WebService, "webservices", internal=True,
-         refs=(Ref("webcluster_oid", "webcluster", CASCADE),),
-         filters={"webcluster_oid": Filter("unique", "idx_webservices_by_path")}),
+    Kind("arealm", M.arealms, authz=True, order="idx_arealms_by_name"),
+    Kind("role", M.roles, authz=True, order="idx_roles_by_name"),
+    Kind("permission", M.permissions, authz=True),
+    Kind("arealm_role", M.arealm_role_associations, authz=True),
+    Kind("principal", M.principals, order="idx_principals_by_realm_authid"),
+    Kind("credential", M.credentials, internal=True),
+    Kind("routercluster", M.routerclusters, order="idx_routerclusters_by_name"),
+    Kind("routercluster_node", M.routercluster_node_memberships),
+    Kind("router_workergroup", M.router_workergroups, internal=True),
+    Kind("webcluster", M.webclusters, order="idx_webclusters_by_name"),
+    Kind("webcluster_node", M.webcluster_node_memberships),
+    Kind("webservice", M.webservices, internal=True),
 ]
 
 #: Every kind by name.

@@ -12,7 +12,7 @@ import binascii
 import builtins
 import dataclasses
 import itertools
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import cbor2
 
@@ -21,11 +21,10 @@ from cfxstore.entity import Entity
 from cfxstore.management import relations
 from cfxstore.management.errors import AlreadyExists, InUse, InvalidArgument, NotFound
 from cfxstore.management.kinds import REFUSE, Kind
+from cfxstore.management.owner import Owner
 from cfxstore.management.wire import is_uuid_field, parse_uuid
 from cfxstore.timeutil import now_ns
 
-if TYPE_CHECKING:
-    from cfxstore.management.service import Management
 
 __all__ = ["Collection", "Page", "DEFAULT_LIMIT", "MAX_LIMIT"]
 
@@ -45,7 +44,7 @@ class Page:
 class Collection:
     """The records of one kind in a Management's database."""
 
-    def __init__(self, management: "Management", kind: Kind) -> None:
+    def __init__(self, management: Owner, kind: Kind) -> None:
         self.kind = kind
         self._m = management
         self.schema = management.schema_of(kind)

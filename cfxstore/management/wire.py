@@ -1,18 +1,19 @@
 """Records in their WAMP/JSON-safe form ("wire form") and back.
 
-The rules, one per Python type of a field (read from the record's annotations):
+The rules, one per declared field type (cfxstore.fields):
 
 * ``uuid.UUID``  -> the canonical 36-character lowercase string;
-* times (the int-nanosecond fields named in TIME_FIELDS) -> an ISO 8601 UTC
+* times (int-nanosecond fields declared with ``time()``) -> an ISO 8601 UTC
   string with nine fractional digits, ``"2026-12-02T08:38:58.123456789Z"``:
   exact to the nanosecond, and unlike a nanosecond int it survives JSON
   parsers that read numbers as doubles (JavaScript's 2**53 limit);
 * ``bytes`` -> standard base64;
 * everything else (str, int, bool, float, lists, dicts, None) as is.
 
-Keys a record does not know (written by a newer version) travel unchanged and
-come back into the record, so a read-modify-write through the API keeps them.
-On input, times are also accepted as int nanoseconds.
+A field travels under its declared wire name (its own name unless declared
+otherwise). Keys a record does not know (written by a newer version) travel
+unchanged and come back into the record, so a read-modify-write through the
+API keeps them. On input, times are also accepted as int nanoseconds.
 """
 
 from __future__ import annotations
@@ -20,21 +21,17 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import dataclasses
 import datetime
 import re
-import typing
 import uuid
 from typing import Any, Mapping
 
 from cfxstore.entity import Entity
+from cfxstore.fields import declared_fields
 from cfxstore.management.errors import InvalidArgument
 
-__all__ = ["TIME_FIELDS", "is_uuid_field", "parse_uuid", "to_wire", "from_wire", "record_from_wire", "ns_to_iso",
-           "iso_to_ns"]
-
-#: Fields that hold a time in int nanoseconds since the Unix epoch (UTC).
-TIME_FIELDS = frozenset({"created", "modified", "changed", "registered", "granted", "completed",
-                         "timestamp", "timestamp_from", "sent", "joined_at", "left_at"})
+__all__ = ["is_uuid_field", "parse_uuid", "to_wire", "from_wire", "record_from_wire", "ns_to_iso", "iso_to_ns"]
 
 _NS = 1_000_000_000
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
@@ -67,39 +64,47 @@ def iso_to_ns(text: str, field: str = "time") -> int:
     return seconds * _NS + int((m.group(2) or "0").ljust(9, "0"))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Form:
+    """How one record class travels: conversions by field name, and wire names that differ."""
+
+    conversions: dict[str, str]
+    to_wire_name: dict[str, str]
+    from_wire_name: dict[str, str]
+
+
 # By record class (a plain dict: type checkers take a dataclass's class for unhashable).
-_CONVERSIONS: dict[type[Entity], dict[str, str]] = {}
+_FORMS: dict[type[Entity], _Form] = {}
 
 
-def _conversions(cls: type[Entity]) -> dict[str, str]:
-    """field name -> conversion, derived once per record class from its annotations."""
-    if cls not in _CONVERSIONS:
-        _CONVERSIONS[cls] = _derive_conversions(cls)
-    return _CONVERSIONS[cls]
-
-
-def _derive_conversions(cls: type[Entity]) -> dict[str, str]:
-    hints = typing.get_type_hints(cls)
-    out: dict[str, str] = {}
-    for name in cls._fields():
-        args = set(typing.get_args(hints[name])) or {hints[name]}
-        if uuid.UUID in args:
-            out[name] = _UUID
-        elif bytes in args:
-            out[name] = _BYTES
-        elif name in TIME_FIELDS and int in args:
-            out[name] = _TIME
-    return out
+def _form(cls: type[Entity]) -> _Form:
+    """cls's wire form, derived once from its field declarations."""
+    form = _FORMS.get(cls)
+    if form is None:
+        conversions: dict[str, str] = {}
+        renamed: dict[str, str] = {}
+        for name, field in declared_fields(cls).items():
+            if field.base is uuid.UUID:
+                conversions[name] = _UUID
+            elif field.base is bytes:
+                conversions[name] = _BYTES
+            elif field.spec.time:
+                conversions[name] = _TIME
+            if field.wire_name != name:
+                renamed[name] = field.wire_name
+        form = _FORMS[cls] = _Form(conversions, renamed, {w: n for n, w in renamed.items()})
+    return form
 
 
 def is_uuid_field(cls: type[Entity], name: str) -> bool:
-    return _conversions(cls).get(name) == _UUID
+    return _form(cls).conversions.get(name) == _UUID
 
 
 def to_wire(record: Entity) -> dict[str, Any]:
     """The record's stored fields (and unknown keys) in wire form."""
+    form = _form(type(record))
     data = record.marshal()
-    for name, conv in _conversions(type(record)).items():
+    for name, conv in form.conversions.items():
         value = data.get(name)
         if value is None:
             continue
@@ -109,6 +114,8 @@ def to_wire(record: Entity) -> dict[str, Any]:
             data[name] = ns_to_iso(value)
         else:
             data[name] = base64.b64encode(value).decode("ascii")
+    if form.to_wire_name:
+        data = {form.to_wire_name.get(k, k): v for k, v in data.items()}
     return data
 
 
@@ -120,16 +127,17 @@ def from_wire(cls: type[Entity], data: Mapping[str, Any], *, unknown: str = "ref
     """
     if not isinstance(data, Mapping):
         raise InvalidArgument(f"{_kind(cls)}: expected an object (dict) of fields, got {type(data).__name__}")
-    names = set(cls._fields())
+    form = _form(cls)
     if unknown == "refuse":
+        names = {form.to_wire_name.get(n, n) for n in cls._fields()}
         extra = sorted(str(k) for k in data if k not in names)
         if extra:
             raise InvalidArgument(f"{_kind(cls)}: unknown field(s) {', '.join(extra)}; "
                                   f"known fields are {', '.join(sorted(names))}")
-    conversions = _conversions(cls)
     out: dict[str, Any] = {}
-    for name, value in data.items():
-        conv = conversions.get(name)
+    for wire_name, value in data.items():
+        name = form.from_wire_name.get(wire_name, wire_name)
+        conv = form.conversions.get(name)
         if value is None or conv is None:
             out[name] = value
         elif conv == _UUID:

@@ -1,5 +1,4 @@
-"""Database maintenance: schema versions, the migration runner, backups, dumps and the cfxdb import.
+"""Database maintenance: the migration runner, backups, dumps and the cfxdb import.
 
-Kept import-free: ``open_database`` imports ``cfxstore.migrate.versions`` on
-every open and should not pay for the rest.
+The schema version a database is stamped with is cfxstore.schemaversion's.
 """

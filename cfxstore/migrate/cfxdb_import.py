@@ -32,15 +32,13 @@ from orm import crashpoint
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService
 from cfxstore.realmstore.entities import Publication, Session
+from cfxstore.realmstore.rules import UriRule, history_id, matching
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
-from cfxstore.router.config import UriRule
-
 from .cfxdb_source import COOKIES, EVENTS, PUBLICATIONS, SESSIONS, CfxdbSource
 from .errors import ImportSourceError
-from .history_rules import matching
 from .import_ledger import Ledger, cookie_key, event_key, publication_key, session_key
 
 BATCH = 5000
@@ -88,6 +86,7 @@ def once(ledger: Ledger, key: bytes, result: TableResult, write: Callable[[Any],
 
 def _cfxdb() -> Any:
     try:
+        # cfxdb is optional: only an import from a cfxdb database needs it.
         import cfxdb.cookiestore
         import cfxdb.realmstore
     except ImportError:
@@ -282,8 +281,6 @@ def _publication_put(store: SessionHistory, ledger: Ledger, rules: tuple[UriRule
 def _history_ids(rules: tuple[UriRule, ...], topic: str | None) -> list[int]:
     if not rules or topic is None:
         return []
-    from cfxstore.router.realmstore import history_id  # the router's stable ids (imports Crossbar)
-
     return [history_id(rule) for rule in matching(rules, topic)]
 
 

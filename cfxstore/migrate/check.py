@@ -6,10 +6,10 @@ import dataclasses
 from typing import Any, Callable
 
 import orm
+from cfxstore.schemaversion import effective_version, latest_version
 
 from . import rawtables
 from .schemas import present, table_owners
-from .versions import effective_version, latest_version
 
 RowCallback = Callable[[str, int, int], None]
 

@@ -23,23 +23,20 @@ from typing import Any, Callable, TextIO
 
 import orm
 
+from cfxstore.schemaversion import effective_version
 from cfxstore.transport import scrub_transport
 
 from . import dumpcodec, rawtables
 from .errors import MaintenanceError
-from .schemas import table_owners
-from .versions import effective_version
+from .schemas import secret_fields, table_owners
 
 DUMP_FORMAT = "cfxstore-dump"
 DUMP_VERSION = 1
 
-#: Tables that hold nothing but secrets, and secret fields of other tables:
-#: left out unless the operator asks for them.
+#: Tables that hold nothing but secrets, and the fields other tables' records
+#: declare secret: left out unless the operator asks for them.
 SECRET_TABLES = frozenset({"credentials"})
-SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "cookies": ("value_hash",),
-    "activation_tokens": ("code_hash",),
-}
+SECRET_FIELDS: dict[str, tuple[str, ...]] = secret_fields(skip=SECRET_TABLES)
 
 #: Never exported, whatever the flags: raw credentials in transport details
 #: (cookie values, Authorization headers) of records an older version stored,

@@ -28,13 +28,12 @@ from typing import Any, Callable
 import cbor2
 
 import orm
-from orm import crashpoint
-
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
 from cfxstore.mrealm import entities as m
 from cfxstore.mrealm.schema import MrealmSchema
+from orm import crashpoint
 
 from .cfxdb_import import TableResult, _ns
 from .cfxdb_source import CfxdbSource
@@ -106,6 +105,7 @@ def _status(obj: Any) -> str | None:
 
 def _run_status(code: Any, r: TableResult) -> str:
     """A cfxdb cluster / worker group status code as a cfxstore run status."""
+    # cfxdb is optional: only an import from a cfxdb database needs it.
     from cfxdb.mrealm.types import STATUS_BY_CODE
 
     text = str(STATUS_BY_CODE.get(code, "NONE")).lower()
@@ -192,6 +192,7 @@ def _uuids(key: bytes) -> tuple[uuid.UUID, ...]:
 
 def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
     """Import the controller database (cfxdb GlobalSchema) at path into db's GlobalSchema."""
+    # cfxdb is optional: only an import from a cfxdb database needs it.
     import cfxdb.user as cu
     import cfxdb.mrealm as cm
     from cfxdb.usage import MasterNodeUsage
@@ -266,6 +267,7 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
 
 def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     """Import a management-realm database (cfxdb MrealmSchema) at path into db's MrealmSchema."""
+    # cfxdb is optional: only an import from a cfxdb database needs it.
     import cfxdb.mrealm as cm
     from cfxdb.log import MNodeLog, MWorkerLog
 

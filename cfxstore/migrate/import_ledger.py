@@ -17,17 +17,16 @@ from typing import Any
 
 import orm
 
+from cfxstore.tables import DeclaredSchema, plain_table
+
 _EVENT = struct.Struct(">QQQQ")
 _PUBLICATION = struct.Struct(">Q")
 
 
-class ImportLedger(orm.Schema):
+class ImportLedger(DeclaredSchema):
     """Source record keys (kind byte + the record's key in the source) already imported."""
 
-    imported: orm.Map
-
-    def attach(self, db: orm.Database) -> None:
-        self.imported = orm.Map(90, key="bytes", value="bytes")
+    imported = plain_table(90, key="bytes", value="bytes")
 
 
 def cookie_key(oid: uuid.UUID) -> bytes:

@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 import orm
+from cfxstore.schemaversion import effective_version, latest_version
 
 from . import rawtables
 from .schemas import table_owners
-from .versions import effective_version, latest_version
 
 #: Entries read per table to estimate its size; smaller tables are measured exactly.
 SAMPLE = 1000

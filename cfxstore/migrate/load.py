@@ -17,13 +17,13 @@ from typing import Any, Callable, Iterator
 
 import orm
 
-from . import dumpcodec
+from cfxstore.schemaversion import effective_version
 from cfxstore.transport import scrub_transport
 
+from . import dumpcodec
 from .dump import DUMP_FORMAT, DUMP_VERSION, SECRET_FIELDS, TRANSPORT_TABLES
 from .errors import DumpFormatError, MaintenanceError
 from .schemas import declared, table_owners
-from .versions import effective_version
 
 #: Deep enough for any record, shallow enough for the C stack (see _bounded_recursion).
 SAFE_RECURSION_LIMIT = 3000

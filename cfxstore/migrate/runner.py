@@ -14,12 +14,12 @@ from typing import Any, Protocol, Sequence
 
 import cfxstore
 import orm
+from cfxstore.schemaversion import HISTORY_KEY, effective_version, stamp
 from cfxstore.timeutil import now_ns
 
 from .context import MigrationContext
 from .discovery import Migration
 from .errors import MigrationError
-from .versions import HISTORY_KEY, effective_version, stamp
 
 
 class Reporter(Protocol):

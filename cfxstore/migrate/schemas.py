@@ -1,44 +1,61 @@
-"""The schemas cfxstore knows, and which of them a database holds."""
+"""The one registry of the schemas cfxstore stores, and which of them a database holds.
+
+Check, dump, load, copy, info and the schema docs all read it: a table
+belongs to cfxstore when a schema listed here declares it.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import orm
 from cfxstore.cookies.schema import CookieStore
+from cfxstore.fields import declared_fields
 from cfxstore.globalschema.schema import GlobalSchema
+from cfxstore.management.feed import ChangeFeedSchema
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.migrate.import_ledger import ImportLedger
 from cfxstore.realmstore.schema import RealmStore
+from cfxstore.tables import DeclaredSchema
 
-KNOWN_SCHEMAS: tuple[type[orm.Schema], ...] = (CookieStore, RealmStore, GlobalSchema, MrealmSchema, ImportLedger)
+__all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "secret_fields", "present", "attach_present"]
 
-
-class _Recorder:
-    """Stands in for a database so a schema's tables can be declared without binding them."""
-
-    def attach_tables(self, tables: Any) -> None:
-        pass
+#: Every schema, in slot order of its first table (the order the docs list them in).
+KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
+    CookieStore, RealmStore, GlobalSchema, MrealmSchema, ChangeFeedSchema, ImportLedger,
+)
 
 
 @functools.lru_cache(maxsize=None)
-def declared(schema: type[orm.Schema]) -> orm.Schema:
+def declared(schema: type[DeclaredSchema]) -> DeclaredSchema:
     """An unbound instance of schema: its tables with their codecs and hooks (for validation)."""
-    return schema.attach(_Recorder())  # type: ignore[arg-type]
+    return schema.unbound()
 
 
 @functools.lru_cache(maxsize=1)
-def table_owners() -> dict[str, type[orm.Schema]]:
+def table_owners() -> dict[str, type[DeclaredSchema]]:
     """Table name -> the known schema declaring it (index tables included)."""
-    owners: dict[str, type[orm.Schema]] = {}
+    owners: dict[str, type[DeclaredSchema]] = {}
     for schema in KNOWN_SCHEMAS:
         for name in declared(schema).tables():
             owners[name] = schema
     return owners
 
 
-def present(db: orm.Database) -> list[type[orm.Schema]]:
+def secret_fields(skip: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:
+    """Table name -> its record's fields declared secret, for the tables (not in skip) that have any."""
+    found: dict[str, tuple[str, ...]] = {}
+    for schema in KNOWN_SCHEMAS:
+        for name, decl in schema.declarations().items():
+            if decl.record is None or name in skip:
+                continue
+            secret = tuple(f.name for f in declared_fields(decl.record).values() if f.spec.secret)
+            if secret:
+                found[name] = secret
+    return found
+
+
+def present(db: orm.Database) -> list[type[DeclaredSchema]]:
     """Known schemas with at least one table in db's catalog."""
     names = {e["name"] for e in db.catalog().values()}
     return [s for s in KNOWN_SCHEMAS if names & set(declared(s).tables())]

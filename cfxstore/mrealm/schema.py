@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import orm
 
-from cfxstore.entity import Entity
 from cfxstore.mrealm.entities import (
     ApplicationRealm,
     ApplicationRealmRoleAssociation,
@@ -32,141 +31,86 @@ from cfxstore.mrealm.entities import (
     WebService,
     WorkerLog,
 )
+from cfxstore.tables import DeclaredSchema, index, stored, unique
 
 __all__ = ["MrealmSchema"]
 
 
-def _cbor(slot: int, entity: type[Entity], key: object = "uuid") -> orm.Map:
-    return orm.Map(slot, key=key, value="cbor", marshal=entity.marshal, unmarshal=entity.parse)
-
-
-class MrealmSchema(orm.Schema):
+class MrealmSchema(DeclaredSchema):
     """Application realms, authorization, authentication and cluster configuration."""
 
-    arealms: orm.Map
-    roles: orm.Map
-    permissions: orm.Map
-    arealm_role_associations: orm.Map
-    principals: orm.Map
-    credentials: orm.Map
-    routerclusters: orm.Map
-    routercluster_node_memberships: orm.Map
-    router_workergroups: orm.Map
-    router_workergroup_placements: orm.Map
-    webclusters: orm.Map
-    webcluster_node_memberships: orm.Map
-    webservices: orm.Map
-    node_logs: orm.Map
-    worker_logs: orm.Map
+    # -- application realms, roles, permissions (40-44, 140-144)
+    arealms = stored(
+        40, ApplicationRealm,
+        unique("idx_arealms_by_name", 140, "name"),
+        index("idx_arealms_by_webcluster", 141, "webcluster_oid"),
+    )
+    roles = stored(41, Role, unique("idx_roles_by_name", 142, "name"))
+    permissions = stored(42, Permission, unique("idx_permissions_by_uri", 143, "role_oid", "uri"))
+    # Associations are keyed (arealm, role); the index answers "which realms use a role".
+    arealm_role_associations = stored(
+        43, ApplicationRealmRoleAssociation, index("idx_arealm_role_associations_by_role", 144, "role_oid"),
+        key=("arealm_oid", "role_oid"),
+    )
 
-    def attach(self, db: orm.Database) -> None:
-        # -- application realms, roles, permissions (40-44, 140-144)
-        self.arealms = _cbor(40, ApplicationRealm)
-        self.roles = _cbor(41, Role)
-        self.permissions = _cbor(42, Permission)
-        self.arealm_role_associations = _cbor(43, ApplicationRealmRoleAssociation, key=("uuid", "uuid"))
-        self.idx_arealms_by_name = orm.Map(140, key="str", value="uuid")
-        self.idx_arealms_by_webcluster = orm.SetMap(141, key="uuid", member="uuid")
-        self.idx_roles_by_name = orm.Map(142, key="str", value="uuid")
-        self.idx_permissions_by_uri = orm.Map(143, key=("uuid", "str"), value="uuid")
-        # Associations are keyed (arealm, role); this answers "which realms use a role".
-        self.idx_arealm_role_associations_by_role = orm.SetMap(144, key="uuid", member=("uuid", "uuid"))
+    # -- principals and credentials (45-49, 145-149)
+    # Keyed by realm name, not arealm oid: the router authenticates by the
+    # realm string in HELLO and may run without managed arealm records.
+    principals = stored(45, Principal, unique("idx_principals_by_realm_authid", 145, "realm", "authid"))
+    credentials = stored(
+        46, Credential,
+        unique("idx_credentials_by_auth", 146, "authmethod", "realm", "authid"),
+        index("idx_credentials_by_principal", 147, "principal_oid"),
+    )
 
-        self.arealms.attach_index("idx_arealms_by_name", self.idx_arealms_by_name, lambda r: r.name)
-        self.arealms.attach_index(
-            "idx_arealms_by_webcluster", self.idx_arealms_by_webcluster, lambda r: r.webcluster_oid,
-            unique=False, nullable=True,
-        )
-        self.roles.attach_index("idx_roles_by_name", self.idx_roles_by_name, lambda r: r.name)
-        self.permissions.attach_index(
-            "idx_permissions_by_uri", self.idx_permissions_by_uri, lambda p: (p.role_oid, p.uri)
-        )
-        self.arealm_role_associations.attach_index(
-            "idx_arealm_role_associations_by_role", self.idx_arealm_role_associations_by_role,
-            lambda a: a.role_oid, unique=False,
-        )
+    # -- router clusters and worker groups (50-54, 150-154)
+    routerclusters = stored(50, RouterCluster, unique("idx_routerclusters_by_name", 150, "name"))
+    routercluster_node_memberships = stored(
+        51, RouterClusterNodeMembership, index("idx_routercluster_node_memberships_by_node", 151, "node_oid"),
+        key=("cluster_oid", "node_oid"),
+    )
+    # Worker group names are unique within their cluster only.
+    router_workergroups = stored(52, RouterWorkerGroup,
+                                 unique("idx_workergroups_by_cluster_name", 152, "cluster_oid", "name"))
+    router_workergroup_placements = stored(
+        53, RouterWorkerGroupPlacement,
+        unique("idx_placements_by_worker", 153, "worker_group_oid", "cluster_oid", "node_oid", "worker_name"),
+        index("idx_placements_by_cluster_node", 154, "cluster_oid", "node_oid"),
+    )
 
-        # -- principals and credentials (45-49, 145-149)
-        self.principals = _cbor(45, Principal)
-        self.credentials = _cbor(46, Credential)
-        # Keyed by realm name, not arealm oid: the router authenticates by the
-        # realm string in HELLO and may run without managed arealm records.
-        self.idx_principals_by_realm_authid = orm.Map(145, key=("str", "str"), value="uuid")
-        self.idx_credentials_by_auth = orm.Map(146, key=("str", "str", "str"), value="uuid")
-        self.idx_credentials_by_principal = orm.SetMap(147, key="uuid", member="uuid")
+    # -- web clusters and services (55-59, 155-159)
+    webclusters = stored(55, WebCluster, unique("idx_webclusters_by_name", 155, "name"))
+    webcluster_node_memberships = stored(
+        56, WebClusterNodeMembership, index("idx_webcluster_node_memberships_by_node", 156, "node_oid"),
+        key=("cluster_oid", "node_oid"),
+    )
+    # Paths are unique within their web cluster; a prefix scan lists a cluster's services.
+    webservices = stored(57, WebService, unique("idx_webservices_by_path", 157, "webcluster_oid", "path"))
 
-        self.principals.attach_index(
-            "idx_principals_by_realm_authid", self.idx_principals_by_realm_authid, lambda p: (p.realm, p.authid)
-        )
-        self.credentials.attach_index(
-            "idx_credentials_by_auth", self.idx_credentials_by_auth, lambda c: (c.authmethod, c.realm, c.authid)
-        )
-        self.credentials.attach_index(
-            "idx_credentials_by_principal", self.idx_credentials_by_principal, lambda c: c.principal_oid,
-            unique=False,
-        )
+    # -- heartbeat logs (60-64, 160-164): keyed by time first so purging
+    # old logs and "everything in the last minute" are range scans; the
+    # indexes give one node's / worker's history in time order.
+    node_logs = stored(60, NodeLog, index("idx_node_logs_by_node", 160, "node_oid", "timestamp"),
+                       key=("timestamp", "node_oid"))
+    worker_logs = stored(61, WorkerLog,
+                         index("idx_worker_logs_by_worker", 161, "node_oid", "worker_id", "timestamp"),
+                         key=("timestamp", "node_oid", "worker_id"))
 
-        # -- router clusters and worker groups (50-54, 150-154)
-        self.routerclusters = _cbor(50, RouterCluster)
-        self.routercluster_node_memberships = _cbor(51, RouterClusterNodeMembership, key=("uuid", "uuid"))
-        self.router_workergroups = _cbor(52, RouterWorkerGroup)
-        self.router_workergroup_placements = _cbor(53, RouterWorkerGroupPlacement)
-        self.idx_routerclusters_by_name = orm.Map(150, key="str", value="uuid")
-        self.idx_routercluster_node_memberships_by_node = orm.SetMap(151, key="uuid", member=("uuid", "uuid"))
-        # Worker group names are unique within their cluster only.
-        self.idx_workergroups_by_cluster_name = orm.Map(152, key=("uuid", "str"), value="uuid")
-        self.idx_placements_by_worker = orm.Map(153, key=("uuid", "uuid", "uuid", "str"), value="uuid")
-        self.idx_placements_by_cluster_node = orm.SetMap(154, key=("uuid", "uuid"), member="uuid")
-
-        self.routerclusters.attach_index("idx_routerclusters_by_name", self.idx_routerclusters_by_name, lambda c: c.name)
-        self.routercluster_node_memberships.attach_index(
-            "idx_routercluster_node_memberships_by_node", self.idx_routercluster_node_memberships_by_node,
-            lambda m: m.node_oid, unique=False,
-        )
-        self.router_workergroups.attach_index(
-            "idx_workergroups_by_cluster_name", self.idx_workergroups_by_cluster_name, lambda g: (g.cluster_oid, g.name)
-        )
-        self.router_workergroup_placements.attach_index(
-            "idx_placements_by_worker", self.idx_placements_by_worker,
-            lambda p: (p.worker_group_oid, p.cluster_oid, p.node_oid, p.worker_name),
-        )
-        self.router_workergroup_placements.attach_index(
-            "idx_placements_by_cluster_node", self.idx_placements_by_cluster_node,
-            lambda p: (p.cluster_oid, p.node_oid), unique=False,
-        )
-
-        # -- web clusters and services (55-59, 155-159)
-        self.webclusters = _cbor(55, WebCluster)
-        self.webcluster_node_memberships = _cbor(56, WebClusterNodeMembership, key=("uuid", "uuid"))
-        self.webservices = _cbor(57, WebService)
-        self.idx_webclusters_by_name = orm.Map(155, key="str", value="uuid")
-        self.idx_webcluster_node_memberships_by_node = orm.SetMap(156, key="uuid", member=("uuid", "uuid"))
-        # Paths are unique within their web cluster; a prefix scan lists a cluster's services.
-        self.idx_webservices_by_path = orm.Map(157, key=("uuid", "str"), value="uuid")
-
-        self.webclusters.attach_index("idx_webclusters_by_name", self.idx_webclusters_by_name, lambda c: c.name)
-        self.webcluster_node_memberships.attach_index(
-            "idx_webcluster_node_memberships_by_node", self.idx_webcluster_node_memberships_by_node,
-            lambda m: m.node_oid, unique=False,
-        )
-        self.webservices.attach_index(
-            "idx_webservices_by_path", self.idx_webservices_by_path, lambda s: (s.webcluster_oid, s.path)
-        )
-
-        # -- heartbeat logs (60-64, 160-164): keyed by time first so purging
-        # old logs and "everything in the last minute" are range scans.
-        self.node_logs = _cbor(60, NodeLog, key=("timestamp", "uuid"))
-        self.worker_logs = _cbor(61, WorkerLog, key=("timestamp", "uuid", "str"))
-        # One node's / worker's history in time order without a full scan.
-        self.idx_node_logs_by_node = orm.SetMap(160, key=("uuid", "timestamp"), member=("timestamp", "uuid"))
-        self.idx_worker_logs_by_worker = orm.SetMap(
-            161, key=("uuid", "str", "timestamp"), member=("timestamp", "uuid", "str")
-        )
-
-        self.node_logs.attach_index(
-            "idx_node_logs_by_node", self.idx_node_logs_by_node, lambda g: (g.node_oid, g.timestamp), unique=False
-        )
-        self.worker_logs.attach_index(
-            "idx_worker_logs_by_worker", self.idx_worker_logs_by_worker,
-            lambda g: (g.node_oid, g.worker_id, g.timestamp), unique=False,
-        )
+    idx_arealms_by_name: orm.Map
+    idx_arealms_by_webcluster: orm.SetMap
+    idx_roles_by_name: orm.Map
+    idx_permissions_by_uri: orm.Map
+    idx_arealm_role_associations_by_role: orm.SetMap
+    idx_principals_by_realm_authid: orm.Map
+    idx_credentials_by_auth: orm.Map
+    idx_credentials_by_principal: orm.SetMap
+    idx_routerclusters_by_name: orm.Map
+    idx_routercluster_node_memberships_by_node: orm.SetMap
+    idx_workergroups_by_cluster_name: orm.Map
+    idx_placements_by_worker: orm.Map
+    idx_placements_by_cluster_node: orm.SetMap
+    idx_webclusters_by_name: orm.Map
+    idx_webcluster_node_memberships_by_node: orm.SetMap
+    idx_webservices_by_path: orm.Map
+    idx_node_logs_by_node: orm.SetMap
+    idx_worker_logs_by_worker: orm.SetMap

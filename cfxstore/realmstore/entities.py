@@ -10,9 +10,9 @@ import dataclasses
 import uuid
 from typing import Any
 
-from cfxstore.entity import Entity, require_ns, require_str, require_type, require_uint64, require_uuid
+from cfxstore.entity import Entity
 from cfxstore.errors import InvalidArgument
-
+from cfxstore.fields import time, uint64
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -25,7 +25,7 @@ class Session(Entity):
     """
 
     oid: uuid.UUID
-    session_id: int
+    session_id: int = uint64()
     realm: str
     authid: str | None = None
     authrole: str | None = None
@@ -33,26 +33,15 @@ class Session(Entity):
     authprovider: str | None = None
     authextra: dict[str, Any] | None = None
     transport: dict[str, Any] | None = None
-    joined_at: int
-    left_at: int | None = None
+    joined_at: int = time()
+    left_at: int | None = time(default=None)
     left_approximate: bool | None = None
     run: str | None = None
 
     def validate(self) -> None:
-        owner = "Session"
-        require_uuid(owner, "oid", self.oid)
-        require_uint64(owner, "session_id", self.session_id)
-        require_str(owner, "realm", self.realm)
-        for name in ("authid", "authrole", "authmethod", "authprovider"):
-            require_str(owner, name, getattr(self, name), optional=True)
-        require_type(owner, "authextra", self.authextra, dict, optional=True)
-        require_type(owner, "transport", self.transport, dict, optional=True)
-        require_ns(owner, "joined_at", self.joined_at)
-        require_ns(owner, "left_at", self.left_at, optional=True)
+        super().validate()
         if self.left_at is not None and self.left_at < self.joined_at:
             raise InvalidArgument(f"Session.left_at: {self.left_at} is before joined_at {self.joined_at}")
-        require_type(owner, "left_approximate", self.left_approximate, bool, optional=True)
-        require_str(owner, "run", self.run, optional=True)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -61,48 +50,25 @@ class Run(Entity):
 
     run: str
     host: str
-    pid: int
-    started: int
-    alive: int
-
-    def validate(self) -> None:
-        owner = "Run"
-        require_str(owner, "run", self.run)
-        require_str(owner, "host", self.host)
-        require_uint64(owner, "pid", self.pid)
-        require_ns(owner, "started", self.started)
-        require_ns(owner, "alive", self.alive)
-
-
-def _validate_payload(owner: str, args: Any, kwargs: Any) -> None:
-    # Tuples would read back as lists from CBOR; accepting only lists keeps
-    # a stored record equal to the one that was written.
-    require_type(owner, "args", args, list, optional=True)
-    require_type(owner, "kwargs", kwargs, dict, optional=True)
+    pid: int = uint64()
+    started: int = time()
+    alive: int = time()
 
 
 @dataclasses.dataclass(kw_only=True)
 class Publication(Entity):
     """A publication on a topic with event history."""
 
-    publication_id: int
+    publication_id: int = uint64()
     topic: str
-    publisher: int | None = None
+    publisher: int | None = uint64(default=None)
+    # Lists, not tuples: tuples would read back as lists from CBOR, and a
+    # stored record must equal the one that was written.
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
     publisher_authid: str | None = None
     publisher_authrole: str | None = None
-    timestamp: int
-
-    def validate(self) -> None:
-        owner = "Publication"
-        require_uint64(owner, "publication_id", self.publication_id)
-        require_str(owner, "topic", self.topic)
-        require_uint64(owner, "publisher", self.publisher, optional=True)
-        _validate_payload(owner, self.args, self.kwargs)
-        require_str(owner, "publisher_authid", self.publisher_authid, optional=True)
-        require_str(owner, "publisher_authrole", self.publisher_authrole, optional=True)
-        require_ns(owner, "timestamp", self.timestamp)
+    timestamp: int = time()
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -113,28 +79,16 @@ class Event(Entity):
     stored (or has been purged).
     """
 
-    timestamp: int
-    subscription_id: int
-    receiver: int
-    publication_id: int
+    timestamp: int = time()
+    subscription_id: int = uint64()
+    receiver: int = uint64()
+    publication_id: int = uint64()
     topic: str | None = None
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
-    publisher: int | None = None
+    publisher: int | None = uint64(default=None)
     publisher_authid: str | None = None
     publisher_authrole: str | None = None
-
-    def validate(self) -> None:
-        owner = "Event"
-        require_ns(owner, "timestamp", self.timestamp)
-        require_uint64(owner, "subscription_id", self.subscription_id)
-        require_uint64(owner, "receiver", self.receiver)
-        require_uint64(owner, "publication_id", self.publication_id)
-        require_str(owner, "topic", self.topic, optional=True)
-        _validate_payload(owner, self.args, self.kwargs)
-        require_uint64(owner, "publisher", self.publisher, optional=True)
-        require_str(owner, "publisher_authid", self.publisher_authid, optional=True)
-        require_str(owner, "publisher_authrole", self.publisher_authrole, optional=True)
 
     @classmethod
     def of(cls, subscription_id: int, timestamp: int, receiver: int, publication_id: int,

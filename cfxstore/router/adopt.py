@@ -23,16 +23,21 @@ import os
 import tempfile
 from typing import Any, Mapping
 
+from autobahn.wamp.auth import derive_key
+
 from orm import atomic, crashpoint
 
-from cfxstore.cli.nodeprocess import running_pid
 from cfxstore.management import Management
+from cfxstore.migrate.access import open_or_create
+from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import MaintenanceError
-from cfxstore.router.config import STORE_TYPE, resolve_path
-from cfxstore.router.nodeconfig import AUTHENTICATOR, config_path
+from cfxstore.node.config import STORE_TYPE, resolve_path
+from cfxstore.node.history_rules import rules_of
+from cfxstore.node.nodeconfig import AUTHENTICATOR, config_path
+from cfxstore.node.process import running_pid
 # The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
-from cfxstore.router.nodeconfig import _routers as routers
-from cfxstore.router.nodeconfig import _websocket_configs as websocket_configs
+from cfxstore.node.nodeconfig import _routers as routers
+from cfxstore.node.nodeconfig import _websocket_configs as websocket_configs
 
 DB_PATH = "cfxstore-db"
 # Stock realm-store keys that keep their meaning in a cfxstore realm store.
@@ -76,6 +81,7 @@ class Plan:
 
 def _secret(value: Any, where: str) -> str:
     """A static secret as Crossbar reads it: literal, or "${VAR}" from the environment."""
+    # Crossbar is optional (the router extra).
     from crossbar.common.checkconfig import maybe_from_env
 
     if not isinstance(value, str) or not value:
@@ -109,8 +115,6 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
 
 def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
     """The conversion of a stock node config (the input is not changed)."""
-    from cfxstore.migrate.history_rules import rules_of
-
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])
     authenticator = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
@@ -214,8 +218,6 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
 
 
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
-    from autobahn.wamp.auth import derive_key
-
     if p.salt is None or stored.get("salt") != p.salt:
         return False
     key = derive_key(p.secret, p.salt, p.iterations, p.keylen).decode("ascii")
@@ -232,9 +234,6 @@ class Report:
 
 def adopt(cbdir: str) -> Report:
     """Convert the stock node in cbdir to cfxstore; a converted node is left as it is."""
-    from cfxstore.migrate.access import open_or_create
-    from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
-
     cbdir = os.path.abspath(cbdir)
     pid = running_pid(cbdir)
     if pid is not None:

@@ -32,8 +32,8 @@ import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
+from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.availability import StoreUnavailable, availability
-from cfxstore.router.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
@@ -195,6 +195,7 @@ class Authenticator:
 
 def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Authenticator:
     """Factory named in the node config; ``config`` is the authenticator's "config" item."""
+    # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
     from twisted.internet import reactor
 
     parsed = parse_auth(config)

@@ -13,8 +13,7 @@ from typing import Any
 
 from crossbar.router.realmstore import QueuedCall
 
-from cfxstore.router.config import UriRule
-from cfxstore.router.uris import uri_matches
+from cfxstore.realmstore.rules import UriRule, uri_matches
 
 
 class CallQueue:

@@ -41,9 +41,9 @@ from twisted.logger import Logger
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.errors import Error
+from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
 from cfxstore.router.availability import StoreUnavailable
-from cfxstore.router.config import CookieConfig
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import now_ns
 

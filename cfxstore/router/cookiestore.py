@@ -21,8 +21,8 @@ from typing import Any, Mapping
 from twisted.logger import Logger
 
 from cfxstore.cookies.service import CookieService
+from cfxstore.node.config import CookieConfig
 from cfxstore.router.availability import StoreUnavailable
-from cfxstore.router.config import CookieConfig
 from cfxstore.router.cookiebackend import CookieBackend, RefusedCookie
 
 # cfxstore issues urlsafe base64 values; stock Crossbar issued standard base64 ones

@@ -29,16 +29,16 @@ from crossbar import personality as crossbar_personality  # noqa: E402
 from crossbar.common import checkconfig  # noqa: E402
 from crossbar.common.checkconfig import InvalidConfigException  # noqa: E402
 
-from cfxstore.router import logfilter, wampcra  # noqa: E402
-from cfxstore.router.config import (  # noqa: E402
+from cfxstore.node.config import (  # noqa: E402
     STORE_TYPE,
     is_cfxstore_cookie,
     parse_auth,
     parse_cookie,
     parse_realm_store,
 )
-from cfxstore.router.errors import RouterConfigError  # noqa: E402
-from cfxstore.router.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
+from cfxstore.node.errors import RouterConfigError  # noqa: E402
+from cfxstore.node.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
+from cfxstore.router import logfilter, wampcra  # noqa: E402
 from cfxstore.router.realmstore import CfxRealmStore  # noqa: E402
 from cfxstore.router.revoke import allowed_roles  # noqa: E402
 from cfxstore.router.transport import (  # noqa: E402

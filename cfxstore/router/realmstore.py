@@ -26,7 +26,6 @@ once, newest first, in the format of Crossbar's memory store plus
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, Callable, Iterable
 
@@ -36,9 +35,10 @@ from txaio import make_logger
 from crossbar.interfaces import IRealmStore
 from crossbar.router.service import RouterServiceAgent
 
+from cfxstore.node.config import RealmStoreConfig, parse_realm_store, resolve_path
 from cfxstore.realmstore.entities import Event, Session
+from cfxstore.realmstore.rules import UriRule, history_id
 from cfxstore.router.callqueue import CallQueue
-from cfxstore.router.config import RealmStoreConfig, UriRule, parse_realm_store, resolve_path
 from cfxstore.router.noderun import NodeRun, node_run
 from cfxstore.router.services import node_services
 from cfxstore.router.transportinfo import stored_transport
@@ -57,12 +57,6 @@ def _node_dir(factory: Any) -> str:
         return os.getcwd()  # Crossbar workers run in the node directory
 
 
-def history_id(rule: UriRule) -> int:
-    """The stable id a tracked topic's history is stored under (53 bits: exact in JSON)."""
-    digest = hashlib.sha256(f"{rule.match}\x00{rule.uri}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**53 - 1)
-
-
 def _session_id(session: Any) -> int | None:
     details = getattr(session, "_session_details", None)
     sid = getattr(details, "session", None) if details is not None else None
@@ -78,6 +72,7 @@ class CfxRealmStore:
                  defer_to_thread: Any = None) -> None:
         """Crossbar passes (personality, factory, config); reactor and defer_to_thread are for tools."""
         if reactor is None:
+            # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
             from twisted.internet import reactor
 
         self._personality = personality

@@ -23,8 +23,8 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
 from twisted.internet.defer import inlineCallbacks
 
+from cfxstore.node.errors import RouterConfigError
 from cfxstore.router.cookiebackend import all_backends
-from cfxstore.router.errors import RouterConfigError
 
 PROCEDURE = "cfxstore.cookie.revoke_by_authid"
 CLOSE_CODE = 1000

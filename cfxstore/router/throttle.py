@@ -36,7 +36,7 @@ import time
 from typing import Callable, Hashable
 
 from cfxstore.errors import Error
-from cfxstore.router.config import ThrottleConfig
+from cfxstore.node.config import ThrottleConfig
 
 
 @dataclasses.dataclass(frozen=True)

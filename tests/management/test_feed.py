@@ -128,7 +128,7 @@ def test_on_postgresql_a_change_in_another_process_notifies_and_is_read_from_the
     with open_database(pg_url) as db:
         reader = ChangeFeed(db)
         heard = threading.Event()
-        listener = db._live().engine.listen(feed.CHANNEL, lambda payload: heard.set())
+        listener = db.listen(feed.CHANNEL, lambda payload: heard.set())
         try:
             assert listener.ready.wait(10), "the listener did not start listening"
             child = multiprocessing.get_context("spawn").Process(target=_create_roles, args=(pg_url, "pg", 1))
@@ -182,7 +182,7 @@ def test_principal_commands_of_the_cli_enter_the_feed_without_their_secrets(tmp_
 
 def test_a_principal_added_to_a_node_enters_the_feed_with_its_ticket_in_the_same_write(tmp_path):
     from cfxstore.credentials.service import CredentialService
-    from cfxstore.router import nodeconfig
+    from cfxstore.node import nodeconfig
     from cfxstore.router.launcher import add_principal, init_node
 
     cbdir = str(tmp_path / "node")

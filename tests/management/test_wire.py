@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from cfxstore.management import InvalidArgument
 from cfxstore.management.kinds import KINDS
-from cfxstore.management.wire import TIME_FIELDS, from_wire, iso_to_ns, ns_to_iso, record_from_wire, to_wire
+from cfxstore.entity import Entity
+from cfxstore.fields import declared_fields, field, time
+from cfxstore.management.wire import from_wire, iso_to_ns, ns_to_iso, record_from_wire, to_wire
 from cfxstore.mrealm.entities import MATCH_TYPES, URI_CHECK_LEVELS, Permission
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -55,7 +57,7 @@ def _base(kind: str) -> dict:
 def test_every_kind_round_trips_through_json(kind, times, unknown):
     cls = KINDS[kind].entity
     values = _base(kind)
-    time_fields = [f for f in cls._fields() if f in TIME_FIELDS]
+    time_fields = [name for name, f in declared_fields(cls).items() if f.spec.time]
     for name, ns in zip(time_fields, times):
         values[name] = ns
     record = cls(**values, _unknown=unknown)
@@ -72,6 +74,25 @@ def test_uuids_are_strings_and_times_are_iso_8601_with_nanoseconds():
     wire = to_wire(role)
     assert wire["oid"] == str(role.oid)
     assert wire["created"] == "2023-11-14T22:13:20.123456789Z"
+
+
+@dataclasses.dataclass(kw_only=True)
+class Renamed(Entity):
+    """A record whose fields travel under other names."""
+
+    oid: uuid.UUID = field(wire="id")
+    at: int = time(wire="when")
+    note: str = "n"
+
+
+def test_a_field_travels_under_its_declared_wire_name():
+    record = Renamed(oid=uuid.UUID(int=1), at=0)
+    wire = to_wire(record)
+    assert wire == {"id": "00000000-0000-0000-0000-000000000001", "when": "1970-01-01T00:00:00.000000000Z",
+                    "note": "n"}
+    assert record_from_wire(Renamed, wire) == record
+    with pytest.raises(InvalidArgument, match="unknown field.*oid"):
+        from_wire(Renamed, {"oid": str(record.oid)})
 
 
 @given(INT64)

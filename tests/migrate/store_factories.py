@@ -15,7 +15,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.migrate import rawtables
-from cfxstore.migrate.versions import HISTORY_KEY, VERSION_KEY, stamp
+from cfxstore.schemaversion import HISTORY_KEY, VERSION_KEY, stamp
 from cfxstore.realmstore.service import SessionHistory
 
 MAXSIZE = 2**24

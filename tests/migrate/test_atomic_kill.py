@@ -24,7 +24,7 @@ from orm.engine.lmdb import LmdbEngine
 from cfxstore.database import create_database, exists, open_database
 from cfxstore.migrate.backup import BackupError, backup
 from cfxstore.migrate.check import check
-from cfxstore.migrate.versions import SCHEMA_VERSION
+from cfxstore.schemaversion import SCHEMA_VERSION
 
 DEADLINE = 60
 # Runs the CLI in a child that says READY once imported, so outside kills land in the work itself.

@@ -124,8 +124,8 @@ def test_a_rerun_imports_new_records_and_never_revives_a_revoked_cookie(tmp_path
 
 
 def test_events_are_stored_under_the_history_rule_the_router_reads(crossbar, db_path):
-    from cfxstore.migrate.history_rules import rules_of
-    from cfxstore.router.realmstore import history_id
+    from cfxstore.node.history_rules import rules_of
+    from cfxstore.realmstore.rules import history_id
 
     _, _, realm_path, realm = crossbar
     rules = rules_of({"event-history": [{"uri": "com.example.", "match": "prefix"},

@@ -16,6 +16,7 @@ from cfxstore.migrate import rawtables
 from cfxstore.migrate.backup import BackupError, backup, backup_path
 from cfxstore.migrate.check import check
 from cfxstore.migrate.info import database_info
+from cfxstore.management import Management
 
 
 def break_an_index(path):
@@ -65,6 +66,17 @@ def test_a_table_of_another_application_is_noted_not_checked(db_path):
     with open_database(db_path, readonly=True) as db:
         report = check(db)
     assert report.ok and any("'things'" in n for n in report.notes)
+
+
+def test_the_change_feed_belongs_to_a_cfxstore_schema(db_path):
+    populate(db_path)
+    with open_database(db_path) as db:
+        Management(db).roles.create(name="reader")  # appends to the change feed
+    with open_database(db_path, readonly=True) as db:
+        assert "changes" in {e["name"] for e in db.catalog().values()}
+        report = check(db)
+    assert report.ok, report.problems
+    assert not any("belongs to no cfxstore schema" in n for n in report.notes), report.notes
 
 
 def test_info_reports_version_sizes_and_tables(db_path):

@@ -14,7 +14,8 @@ import pytest
 from cfxstore.migrate import discovery
 from cfxstore.migrate.discovery import load_migrations, new_migration_dir
 from cfxstore.migrate.errors import MigrationError
-from cfxstore.migrate.versions import SCHEMA_VERSION, migrations_dir, versions_in
+from cfxstore.migrate.versions import migrations_dir, versions_in
+from cfxstore.schemaversion import SCHEMA_VERSION
 
 
 def write(directory, name, body):
@@ -94,7 +95,8 @@ import json, sys
 import migrations  # the project's own package wins the import ...
 from cfxstore.database import open_database
 from cfxstore.migrate.discovery import load_migrations
-from cfxstore.migrate.versions import latest_version, migrations_dir, stored_version
+from cfxstore.migrate.versions import migrations_dir
+from cfxstore.schemaversion import latest_version, stored_version
 with open_database(sys.argv[1]) as db, db.begin() as txn:
     stamped = stored_version(db, txn)
 print(json.dumps({"imported": migrations.__file__, "dir": migrations_dir(), "latest": latest_version(),

@@ -11,7 +11,7 @@ from store_factories import MAXSIZE, as_loaded, populate, snapshot
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from cfxstore.migrate.dump import DUMP_FORMAT, dump
+from cfxstore.migrate.dump import DUMP_FORMAT, SECRET_FIELDS, dump
 from cfxstore.migrate.errors import DumpFormatError, MaintenanceError
 from cfxstore.migrate.load import load, validate
 
@@ -82,6 +82,11 @@ def test_secrets_are_left_out_by_default(source, tmp_path):
     assert written["sessions"] == 3 and written["principals"] == 1
     with CookieService.open(target) as cookies:
         assert cookies.lookup(made["cookies"][0]["value"]) is None
+
+
+def test_the_fields_left_out_are_the_ones_the_records_declare_secret():
+    # The cookie's value hash and the activation code's hash would let a reader of the dump log in.
+    assert SECRET_FIELDS == {"cookies": ("value_hash",), "activation_tokens": ("code_hash",)}
 
 
 def test_a_dump_is_one_consistent_snapshot(source, tmp_path):

@@ -11,7 +11,7 @@ from cfxstore.database import open_database
 from cfxstore.migrate.discovery import load_migrations
 from cfxstore.migrate.errors import MigrationError
 from cfxstore.migrate.runner import Runner, plan_down, plan_up
-from cfxstore.migrate.versions import HISTORY_KEY
+from cfxstore.schemaversion import HISTORY_KEY
 from cfxstore.realmstore.service import SessionHistory
 
 BASE = '''

@@ -9,8 +9,8 @@ import orm
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
-from cfxstore.migrate.versions import DatabaseTooNew, DatabaseTooOld, latest_version
 from cfxstore.realmstore.service import SessionHistory
+from cfxstore.schemaversion import DatabaseTooNew, DatabaseTooOld, latest_version
 
 
 def test_latest_version_is_the_newest_migration_file():
@@ -72,7 +72,7 @@ def test_maintenance_opens_can_skip_the_check(db_path):
 
 
 def test_the_router_refuses_an_older_database(db_path):
-    from cfxstore.router.config import DatabaseConfig
+    from cfxstore.node.config import DatabaseConfig
     from cfxstore.router.services import NodeServices
 
     populate(db_path, version=1)

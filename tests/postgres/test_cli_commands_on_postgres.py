@@ -16,7 +16,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.migrate.discovery import load_migrations
 from cfxstore.migrate.runner import head
-from cfxstore.migrate.versions import stamp
+from cfxstore.schemaversion import stamp
 from orm.engine import pgurl
 from pg_cli import Cli, new_schemas, populate, records, subprocess_cli, version_of  # noqa: F401 - new_schemas is a fixture
 

@@ -11,7 +11,7 @@ import pytest
 import orm
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
-from cfxstore.migrate.versions import DatabaseTooOld, latest_version, stamp
+from cfxstore.schemaversion import DatabaseTooOld, latest_version, stamp
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def test_services_run_on_postgres_and_the_database_is_stamped(pg_url):
         assert cookies.lookup(value).oid == cookie.oid
         assert cookies.lookup(value + "x") is None
     with open_database(pg_url, readonly=True) as db:
-        from cfxstore.migrate.versions import stored_version
+        from cfxstore.schemaversion import stored_version
         with db.begin() as txn:
             assert stored_version(db, txn) == latest_version()
 

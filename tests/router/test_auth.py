@@ -14,8 +14,8 @@ from twisted.internet import defer, reactor
 from cfxstore.credentials import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
+from cfxstore.node.config import AuthConfig, DatabaseConfig, ThrottleConfig, WampcraConfig
 from cfxstore.router.auth import Authenticator, peer_host
-from cfxstore.router.config import AuthConfig, DatabaseConfig, ThrottleConfig, WampcraConfig
 from cfxstore.router.throttle import LoginThrottle
 from cfxstore.router.verifypool import VerifyPool
 from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK

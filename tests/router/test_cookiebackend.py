@@ -7,7 +7,7 @@ from twisted.internet.defer import Deferred, succeed
 
 import cfxstore.router.cookiebackend as cookiebackend
 from cfxstore.cookies.service import CookieService
-from cfxstore.router.config import CookieConfig, DatabaseConfig
+from cfxstore.node.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.timeutil import NS_PER_SECOND

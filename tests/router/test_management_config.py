@@ -8,11 +8,11 @@ import os
 
 import pytest
 
+from cfxstore.node.config import DEFAULT_DB_PATH
+from cfxstore.node.errors import RouterConfigError
+from cfxstore.node.nodeconfig import default_config
 from cfxstore.router.components import DEFAULT_PREFIX, parse_extra
-from cfxstore.router.config import DEFAULT_DB_PATH
-from cfxstore.router.errors import RouterConfigError
 from cfxstore.router.managementconfig import AUTHORIZER_COMPONENT, MANAGEMENT_COMPONENT, add_authorizer, add_management
-from cfxstore.router.nodeconfig import default_config
 
 personality = pytest.importorskip("cfxstore.router.personality")
 
@@ -56,7 +56,7 @@ def test_router_init_adds_the_management_realm_and_store_roles(tmp_path):
     from click.testing import CliRunner
 
     from cfxstore.cli.main import cli
-    from cfxstore.router.nodeconfig import load_config
+    from cfxstore.node.nodeconfig import load_config
 
     result = CliRunner().invoke(cli, ["router", "init", "--cbdir", str(tmp_path), "--management",
                                       "--store-role", "app"])
@@ -129,8 +129,8 @@ def test_a_config_from_add_management_and_other_components_pass_the_check():
 
 
 def test_router_check_and_start_refuse_a_bad_extra_naming_its_key(tmp_path):
-    from cfxstore.cli.nodeprocess import PID_FILE
-    from cfxstore.router.nodeconfig import load_config, write_config
+    from cfxstore.node.process import PID_FILE
+    from cfxstore.node.nodeconfig import load_config, write_config
     from router_harness import run_cli
 
     config, m, _ = _config()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cfxstore.router.config import parse_auth, parse_cookie, parse_realm_store
-from cfxstore.router.errors import RouterConfigError
+from cfxstore.node.config import parse_auth, parse_cookie, parse_realm_store
+from cfxstore.node.errors import RouterConfigError
 
 STORE = {"type": "cfxstore"}
 

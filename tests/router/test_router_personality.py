@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from cfxstore.router.nodeconfig import default_config
+from cfxstore.node.nodeconfig import default_config
 
 personality = pytest.importorskip("cfxstore.router.personality")
 from crossbar.common.checkconfig import InvalidConfigException  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cfxstore.router.config import ThrottleConfig
+from cfxstore.node.config import ThrottleConfig
 from cfxstore.router.throttle import FailureThrottle, Limits, LoginThrottle, Throttled
 
 

@@ -1,4 +1,4 @@
-from cfxstore.router.uris import uri_matches
+from cfxstore.realmstore.rules import uri_matches
 
 
 def test_policies():

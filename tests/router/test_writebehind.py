@@ -8,8 +8,8 @@ from twisted.internet.defer import Deferred
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES
+from cfxstore.node.config import CookieConfig, DatabaseConfig
 from cfxstore.realmstore.service import SessionHistory
-from cfxstore.router.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import NodeServices

@@ -1,7 +1,7 @@
-"""Which "event-history" rules of a node config a topic falls under.
+"""The "event-history" rules a node config gives a realm store, for re-keying imported history.
 
 Stock Crossbar keys event history by subscription ids that change on every
-start; cfxstore keys it by a stable id per rule (cfxstore.router.realmstore
+start; cfxstore keys it by a stable id per rule (cfxstore.realmstore.rules
 .history_id). Imported history is re-keyed with these rules so the router
 returns it for a subscription matching the topic.
 """
@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from cfxstore.router.config import UriRule, parse_realm_store
-
-from .errors import ImportSourceError
-
-
-def matches(rule: UriRule, topic: str) -> bool:
-    """WAMP pattern matching of Crossbar's subscription map."""
-    if rule.match == "exact":
-        return topic == rule.uri
-    if rule.match == "prefix":
-        return topic.startswith(rule.uri)
-    pattern, parts = rule.uri.split("."), topic.split(".")
-    return len(pattern) == len(parts) and all(p == "" or p == t for p, t in zip(pattern, parts))
-
-
-def matching(rules: Iterable[UriRule], topic: str) -> list[UriRule]:
-    return [rule for rule in rules if matches(rule, topic)]
+from cfxstore.migrate.errors import ImportSourceError
+from cfxstore.node.config import parse_realm_store, resolve_path
+from cfxstore.node.nodeconfig import realms
+from cfxstore.realmstore.rules import UriRule
 
 
 def rules_of(store: Mapping[str, Any]) -> tuple[UriRule, ...]:
@@ -43,11 +30,8 @@ def rules_for_store(config: Mapping[str, Any], cbdir: str, store_path: str) -> t
     If no realm's store is at that path, the rules of every realm (a copied
     database is still one realm's history).
     """
-    from cfxstore.router.config import resolve_path
-    from cfxstore.router.nodeconfig import realms
-
     target = os.path.realpath(store_path)
-    stores = [r.get("store") for r in realms(config) if isinstance(r.get("store"), Mapping)]
+    stores: list[Mapping[str, Any]] = [r["store"] for r in realms(config) if isinstance(r.get("store"), Mapping)]
     own = [s for s in stores if isinstance(s.get("path"), str)
            and os.path.realpath(resolve_path(s["path"], cbdir)) == target]
     rules: list[UriRule] = []

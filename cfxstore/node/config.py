@@ -14,7 +14,8 @@ import os
 import re
 from typing import Any, Mapping
 
-from cfxstore.router.errors import RouterConfigError
+from cfxstore.node.errors import RouterConfigError
+from cfxstore.realmstore.rules import UriRule
 from orm.engine.pgurl import is_url
 
 STORE_TYPE = "cfxstore"
@@ -202,15 +203,6 @@ def parse_cookie(cookie: Mapping[str, Any], key: str = "cookie") -> CookieConfig
 
 
 # --- realm "store" item of type cfxstore ---
-
-@dataclasses.dataclass(frozen=True)
-class UriRule:
-    """One "event-history" or "call-queue" entry."""
-
-    uri: str
-    match: str = "exact"
-    limit: int | None = None
-
 
 @dataclasses.dataclass(frozen=True)
 class RetentionConfig:

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Iterator, Mapping
 
-from cfxstore.router.config import DEFAULT_DB_PATH, STORE_TYPE, is_cfxstore_cookie, resolve_path
+from cfxstore.node.config import DEFAULT_DB_PATH, STORE_TYPE, is_cfxstore_cookie, resolve_path
 
 CONFIG_FILE = "config.json"
 AUTHENTICATOR = "cfxstore.router.auth.create_authenticator"
@@ -83,7 +83,7 @@ def load_config(cbdir: str) -> dict[str, Any]:
             return json.load(f)
     yaml_path = os.path.join(cbdir, "config.yaml")
     if os.path.exists(yaml_path):
-        import yaml
+        import yaml  # PyYAML comes with Crossbar; only a node configured in YAML needs it
 
         with open(yaml_path, encoding="utf-8") as f:
             return yaml.safe_load(f)
@@ -131,7 +131,7 @@ def cookie_databases(config: Mapping[str, Any], cbdir: str) -> list[str]:
     for router in _routers(config):
         for transport in router.get("transports") or []:
             for ws in _websocket_configs(transport):
-                cookie = ws.get("cookie")
+                cookie: Any = ws.get("cookie")
                 if is_cfxstore_cookie(cookie):
                     paths.add(resolve_path(cookie["store"].get("path", DEFAULT_DB_PATH), cbdir))
     return sorted(paths)

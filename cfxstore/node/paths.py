@@ -12,8 +12,8 @@ import os
 from typing import Any, Mapping
 
 from cfxstore.errors import Error
-from cfxstore.router import nodeconfig
-from cfxstore.router.config import DEFAULT_DB_PATH, STORE_TYPE, resolve_path
+from cfxstore.node import nodeconfig
+from cfxstore.node.config import DEFAULT_DB_PATH, STORE_TYPE, resolve_path
 
 CONFIG_FILES = ("config.json", "config.yaml")
 

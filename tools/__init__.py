@@ -1,0 +1,1 @@
+"""Maintenance tools run from a checkout (not installed): ``python -m tools.<name>``."""
