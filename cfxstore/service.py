@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Self, TypeVar
 
 import orm
+from cfxstore.database import open_database
 
 T = TypeVar("T")
 
@@ -45,8 +46,6 @@ class Service:
 
         ``readonly``, ``maxsize`` and ``sync`` go to the database, the rest to the service.
         """
-        from cfxstore.database import open_database
-
         db = open_database(path, **{k: options.pop(k) for k in _DB_OPTIONS if k in options})
         try:
             service = cls(db, **options)

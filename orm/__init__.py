@@ -10,7 +10,9 @@ See docs/orm.md for the API, key byte layouts, the catalog and indexes.
 
 from .aliases import *  # noqa: F401,F403
 from .aliases import __all__ as _aliases
+from .copy import copy_tables
 from .database import Database, Transaction
+from .engine import Subscription
 from .entity import table
 from .errors import *  # noqa: F401,F403
 from .evolve import drop_table, rename_table, retype_table
@@ -23,6 +25,6 @@ from .setmap import SetMap, SetView
 from .table import Table
 from .values import ValueCodec, value_codec
 
-__all__ = ["Database", "Transaction", "Schema", "table", "Map", "SetMap", "SetView", "Table", "Index",
+__all__ = ["Database", "Transaction", "Subscription", "copy_tables", "Schema", "table", "Map", "SetMap", "SetView", "Table", "Index",
            "key_codec", "value_codec", "ValueCodec", "to_ns",
            "drop_table", "rename_table", "retype_table", *_aliases, *_errors]

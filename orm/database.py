@@ -13,7 +13,7 @@ import cbor2
 
 from . import atomic, crashpoint
 from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
-from .engine import ENGINES, Engine, EngineTransaction, open_engine
+from .engine import ENGINES, Engine, EngineTransaction, Subscription, open_engine
 from .engine.lmdb import database_exists
 from .engine.pgurl import is_url, redact
 from .errors import (Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, Error, InvalidArgument, ReadOnlyError,
@@ -185,6 +185,32 @@ class Database:
         if self._shared is None:
             raise DatabaseClosed(f"database {self.path} is closed")
         return self._shared
+
+    # -- notifications ---------------------------------------------------------
+
+    @property
+    def notifies_other_processes(self) -> bool:
+        """True if notifications reach listeners in other processes: on PostgreSQL only.
+
+        LMDB and memory databases accept ``txn.notify`` and ``listen`` and
+        deliver nothing; other processes see their changes by reading.
+        """
+        return self._live().engine.notifies_other_processes
+
+    def listen(self, channel: str, callback: Callable[[str], None],
+               on_error: Callable[[DatabaseError], None] | None = None) -> Subscription:
+        """Call callback(payload) for each notification on channel committed by another process.
+
+        ``txn.notify(channel, payload)`` sends one when txn commits. On
+        PostgreSQL a thread of its own holds a connection in LISTEN and runs
+        callback; notifications sent through this process's own handles on
+        the database are not delivered back. A lost connection is reopened,
+        and notifications sent meanwhile are missed: on_error (on the same
+        thread) hears of the loss and of every failed reconnect. LMDB and
+        memory databases deliver nothing (``notifies_other_processes``).
+        ``stop()`` the result to stop listening.
+        """
+        return self._live().engine.listen(channel, callback, on_error)
 
     # -- transactions ----------------------------------------------------------
 

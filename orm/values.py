@@ -13,10 +13,11 @@ import uuid
 from typing import Any, Callable
 
 import cbor2
+import flatbuffers
 
 from .core import Decoder as FastDecoder
-from .errors import InvalidArgument, SchemaError, ValueCodecError, WrongType
 from .entity import TYPED_OBJECT_MARK, cbor_default, cbor_tag_hook
+from .errors import InvalidArgument, SchemaError, ValueCodecError, WrongType
 
 Encoder = Callable[[Any], bytes]
 Decoder = Callable[[bytes], Any]
@@ -114,6 +115,7 @@ def _oid_decode(data: bytes) -> int:
 
 
 def _numpy_encode(obj: Any) -> bytes:
+    # numpy is optional (the numpy extra).
     import numpy
     from numpy.lib.format import dtype_to_descr
     if not isinstance(obj, numpy.ndarray):
@@ -130,6 +132,7 @@ def _numpy_encode(obj: Any) -> bytes:
 
 
 def _numpy_decode(data: bytes) -> Any:
+    # numpy is optional (the numpy extra).
     import numpy
     from numpy.lib.format import descr_to_dtype
     n = int.from_bytes(data[:2], "big")
@@ -159,7 +162,6 @@ def flatbuffers_marshal(build: Callable[..., Any]) -> Callable[[Any], Any]:
     """
     if not _takes_builder(build):
         return build
-    import flatbuffers
 
     def marshal(obj: Any) -> bytes:
         builder = flatbuffers.Builder(0)

@@ -7,6 +7,7 @@ import os
 import click
 
 from cfxstore.cli.render import emit_json, handle_errors, json_option, note, table
+from cfxstore.router.adopt import adopt as run
 
 
 @click.command()
@@ -24,8 +25,6 @@ def adopt(cbdir: str, as_json: bool) -> None:
     and switches cookie stores, realm stores and authenticators to
     cfxstore. Safe to run again: a converted node is left as it is.
     """
-    from cfxstore.router.adopt import adopt as run
-
     report = run(os.path.abspath(cbdir))
     imported = {name: r.__dict__ for name, r in report.imported.items()}
     if as_json:

@@ -9,6 +9,9 @@ import click
 
 from cfxstore.cli.render import (db_option, db_path, emit_json, fields, fmt_time, handle_errors, json_option, note,
                                  table, text)
+from cfxstore.cookies.service import CookieService
+from cfxstore.migrate.access import open_existing
+from cfxstore.timeutil import now_ns
 
 
 @click.group()
@@ -17,8 +20,6 @@ def cookies() -> None:
 
 
 def _open(path: str | None, readonly: bool) -> Any:
-    from cfxstore.migrate.access import open_existing
-
     return open_existing(db_path(path), readonly=readonly)
 
 
@@ -43,9 +44,6 @@ def _record(cookie: Any, now: int) -> dict[str, Any]:
 @handle_errors
 def list_(db: str | None, authid: str | None, show_all: bool, limit: int | None, as_json: bool) -> None:
     """Cookies, oldest first (live ones unless --all)."""
-    from cfxstore.cookies.service import CookieService
-    from cfxstore.timeutil import now_ns
-
     now = now_ns()
     found: list[Any] = []
     with _open(db, readonly=True) as database:
@@ -77,9 +75,6 @@ def list_(db: str | None, authid: str | None, show_all: bool, limit: int | None,
 @handle_errors
 def show(cookie_id: str, db: str | None, as_json: bool) -> None:
     """One cookie by its id (the UUID shown by `cookies list`)."""
-    from cfxstore.cookies.service import CookieService
-    from cfxstore.timeutil import now_ns
-
     try:
         oid = uuid.UUID(cookie_id)
     except ValueError:
@@ -114,8 +109,6 @@ def revoke(db: str | None, authid: str, yes: bool, as_json: bool) -> None:
     within their cookie cache time and live connections stay open (the router
     procedure cfxstore.cookie.revoke_by_authid closes them).
     """
-    from cfxstore.cookies.service import CookieService
-
     with _open(db, readonly=False) as database:
         count = 0
         if _has_store(database):
@@ -136,8 +129,6 @@ def revoke(db: str | None, authid: str, yes: bool, as_json: bool) -> None:
 @handle_errors
 def purge_expired(db: str | None, as_json: bool) -> None:
     """Delete every expired cookie."""
-    from cfxstore.cookies.service import CookieService
-
     with _open(db, readonly=False) as database:
         count = CookieService(database).purge_expired() if _has_store(database) else 0
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cfxstore.cli.render import emit_json, handle_errors, json_option, note
+from cfxstore.migrate.copy_database import copy_database
 
 
 @click.command("copy")
@@ -19,8 +20,6 @@ def copy(src: str, dst: str, as_json: bool) -> None:
     (?schema=NAME picks the schema, default cfxstore). DST is written in one
     transaction: a copy that fails leaves it as it was.
     """
-    from cfxstore.migrate.copy_database import copy_database
-
     def progress(table: str, done: int) -> None:
         if not as_json:
             note(f"{table}: {done} entries")

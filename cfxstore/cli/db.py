@@ -10,9 +10,16 @@ from typing import Any, TextIO
 
 import click
 
-from orm.engine.pgurl import is_url, shown
 from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fields, fmt_bytes, handle_errors,
                                  json_option, note, split_paths, status, table)
+from cfxstore.database import open_database
+from cfxstore.migrate.access import open_existing, open_or_create
+from cfxstore.migrate.backup import backup as run_backup
+from cfxstore.migrate.check import check as run_check
+from cfxstore.migrate.dump import dump as run_dump
+from cfxstore.migrate.info import database_info
+from cfxstore.migrate.load import load as run_load, validate
+from orm.engine.pgurl import is_url, shown
 
 
 @click.group()
@@ -28,9 +35,6 @@ def db() -> None:
 @handle_errors
 def info(path: str | None, db: str | None, show_all: bool, as_json: bool) -> None:
     """Schema version, size and tables of the database at PATH."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.info import database_info
-
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         data = database_info(database)
     if as_json:
@@ -85,9 +89,6 @@ def info(path: str | None, db: str | None, show_all: bool, as_json: bool) -> Non
 @handle_errors
 def check(path: str | None, db: str | None, repair: bool, as_json: bool) -> None:
     """Check catalog, records and indexes; exit status 1 if problems remain."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.check import check as run_check
-
     with open_existing(db_path(db, path), readonly=not repair, check_version=False) as database:
         with RowProgress(enabled=not as_json) as progress:
             report = run_check(database, repair=repair, on_row=progress.row)
@@ -122,9 +123,6 @@ def backup(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     DEST URL` puts it back into PostgreSQL. For a PostgreSQL-level backup
     use pg_dump --schema=NAME instead.
     """
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.backup import backup as run_backup
-
     if len(paths) == 1 and db is None and click.get_current_context().meta.get("cfxstore.cbdir") is None \
             and (is_url(paths[0]) or os.path.isfile(os.path.join(paths[0], "data.mdb"))):
         raise click.UsageError(f"{shown(paths[0])} is a database: give where to write the backup too "
@@ -159,9 +157,6 @@ def dump(path: str | None, db: str | None, out_path: str | None, include_secrets
     Secrets are left out unless --include-secrets is given; a dump without
     them restores everything but logins (credentials) and browser cookies.
     """
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.dump import dump as run_dump
-
     if out_path is not None and is_url(out_path):
         raise click.UsageError(f"--out takes a file, not {shown(out_path)}; "
                                "to copy a database into PostgreSQL use `cfxstore db copy SRC URL`")
@@ -211,11 +206,6 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     The whole file is validated before anything is written, then loaded in
     one transaction: a bad file leaves no trace.
     """
-    from cfxstore.database import open_database
-    from cfxstore.migrate.access import open_or_create
-    from cfxstore.migrate.load import load as run_load
-    from cfxstore.migrate.load import validate
-
     target, file = split_paths(paths, db, "FILE")
     if is_url(file):
         raise click.UsageError(f"{shown(file)} is a database, not a dump file: give the FILE to load too "

@@ -6,8 +6,11 @@ from typing import Any
 
 import click
 
+from cfxstore.cli import eventhistory
 from cfxstore.cli.render import (TIME, db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note,
                                  table, text)
+from cfxstore.migrate.access import open_existing
+from cfxstore.realmstore.service import SessionHistory
 
 
 @click.group()
@@ -17,9 +20,6 @@ def events() -> None:
 
 def _history(path: str) -> Any:
     """The SessionHistory of the database at path (None if it has no realm store), and the open database."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.realmstore.service import SessionHistory
-
     database = open_existing(path, readonly=True)
     if not any(e["name"] == "deliveries" for e in database.catalog().values()):
         return database, None
@@ -39,8 +39,6 @@ def _history(path: str) -> Any:
 def list_(db: str | None, topic: str | None, subscription: int | None, since: int | None, until: int | None,
           limit: int, as_json: bool) -> None:
     """Stored publications, newest first, each once with the sessions that received it."""
-    from cfxstore.cli import eventhistory
-
     if (topic is None) == (subscription is None):
         raise click.UsageError("give --topic URI or --subscription ID (one of them)")
     database, history = _history(db_path(db))
@@ -70,8 +68,6 @@ def list_(db: str | None, topic: str | None, subscription: int | None, since: in
 @handle_errors
 def subscriptions_(db: str | None, as_json: bool) -> None:
     """History subscription ids (stable across router restarts) with what they recorded."""
-    from cfxstore.cli import eventhistory
-
     database, history = _history(db_path(db))
     with database:
         found = [] if history is None else eventhistory.subscriptions(history)

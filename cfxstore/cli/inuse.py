@@ -19,9 +19,9 @@ import fcntl
 import os
 from collections import defaultdict
 
-from orm.engine import pgurl
-
 from cfxstore.migrate.errors import MaintenanceError
+from orm import DatabaseError
+from orm.engine import pgurl
 
 #: Other backends in this database tagged for the schema; this process's own connections left out.
 _TAGGED = ("SELECT application_name, host(client_addr), pid FROM pg_stat_activity "
@@ -72,9 +72,8 @@ def _pids(inode: int) -> list[int]:
 def pg_holders(url: str) -> list[str]:
     """The other processes connected to the schema of url, each as ``<application_name> from <address>
     (backend pids ...)``; [] if none."""
+    # psycopg is optional (the postgres extra); only a PostgreSQL database gets here.
     import psycopg
-
-    from orm import DatabaseError
 
     parsed = pgurl.parse(url)
     prefix = pgurl.tag_prefix(parsed.schema)

@@ -9,6 +9,10 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 import click
 
 from cfxstore.cli.render import db_option, db_path, emit_json, fields, handle_errors, json_option, note, table
+from cfxstore.management import Management
+from cfxstore.management.errors import ManagementError
+from cfxstore.management.wire import to_wire
+from cfxstore.migrate.access import open_existing, open_or_create
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,8 +27,6 @@ def management_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cfxstore.management.errors import ManagementError
-
         try:
             return fn(*args, **kwargs)
         except ManagementError as exc:
@@ -37,9 +39,6 @@ def management_errors(fn: F) -> F:
 def management(path: str | None, *, write: bool, create: bool = False) -> Iterator[Any]:
     """A Management on the database at path; only ``create`` makes a database where there is none
     (adding a first record), so a mistyped path fails every other command instead of creating one."""
-    from cfxstore.management import Management
-    from cfxstore.migrate.access import open_existing, open_or_create
-
     if create:
         database, created = open_or_create(db_path(path))
         if created:
@@ -53,8 +52,6 @@ def management(path: str | None, *, write: bool, create: bool = False) -> Iterat
 def emit_records(records: Sequence[Any], columns: Sequence[str], row: Callable[[Any], Sequence[Any]],
                  as_json: bool, next_cursor: str | None = None, what: str = "record") -> None:
     """A table of records, or their wire form as JSON ({"items", "next"} for listings)."""
-    from cfxstore.management.wire import to_wire
-
     if as_json:
         emit_json({"items": [to_wire(r) for r in records], "next": next_cursor})
         return
@@ -73,8 +70,6 @@ def report(as_json: bool, message: str, record: Any = None, data: dict[str, Any]
 
 
 def emit_record(record: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from cfxstore.management.wire import to_wire
-
     data = {**to_wire(record), **(extra or {})}
     if as_json:
         emit_json(data)

@@ -9,8 +9,20 @@ from typing import Any
 
 import click
 
+from cfxstore.cli.inuse import require_alone
 from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fmt_time, handle_errors, json_option,
                                  note, status, table)
+from cfxstore.migrate.access import open_existing, open_or_create, require_database
+from cfxstore.migrate.backup import backup, backup_beside, backup_path
+from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+from cfxstore.migrate.discovery import load_migrations, new_migration_dir
+from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
+from cfxstore.migrate.info import version_state
+from cfxstore.migrate.runner import Runner, head, plan_down, plan_up
+from cfxstore.migrate.versions import migrations_dir, versions_in
+from cfxstore.node.history_rules import load_rules
+from cfxstore.schemaversion import HISTORY_KEY, effective_version, stamp as write_stamp
+from orm.engine import pgurl
 
 TEMPLATE = '''"""Version {version}: {description}
 
@@ -71,18 +83,12 @@ class _Reporter:
 def _backup(database: Any, version: int) -> str:
     """The backup taken before migrating: beside an LMDB database; for a PostgreSQL one, an LMDB copy
     named after its schema in the current directory (it has no directory of its own)."""
-    from cfxstore.migrate.backup import backup, backup_beside, backup_path
-    from orm.engine import pgurl
-
     if not pgurl.is_url(database.path):
         return backup_beside(database, version)
     return backup(database, backup_path(os.path.abspath(pgurl.parse(database.path).schema), version))
 
 
 def _require_alone(path: str, what: str, force: bool) -> None:
-    from cfxstore.cli.inuse import require_alone
-    from cfxstore.migrate.access import require_database
-
     real = require_database(path)
     if not force:
         require_alone(real, what)
@@ -93,8 +99,6 @@ _FORCE = click.option("--force", is_flag=True,
 
 
 def _open(path: str) -> Any:
-    from cfxstore.migrate.access import open_existing
-
     return open_existing(path, readonly=False, check_version=False)
 
 
@@ -106,12 +110,6 @@ def _open(path: str) -> Any:
 @handle_errors
 def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> None:
     """The database's schema version and the migrations applied or pending."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.migrate.discovery import load_migrations
-    from cfxstore.migrate.info import version_state
-    from cfxstore.migrate.runner import head
-    from cfxstore.schemaversion import HISTORY_KEY, effective_version
-
     migrations = load_migrations()
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         with database.begin() as txn:
@@ -151,9 +149,6 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
 
 def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bool, as_json: bool,
          force: bool = False) -> None:
-    from cfxstore.migrate.discovery import load_migrations
-    from cfxstore.migrate.runner import Runner, plan_down, plan_up
-
     migrations = load_migrations()
     _require_alone(path, direction, force or dry_run)
     with _open(path) as database:
@@ -227,9 +222,6 @@ def down(path: str | None, db: str | None, to: int, dry_run: bool, no_backup: bo
 @handle_errors
 def current(path: str | None, db: str | None, as_json: bool) -> None:
     """The database's schema version alone ("-" for an empty, unstamped database)."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.schemaversion import effective_version
-
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         with database.begin() as txn:
             version = effective_version(database, txn)
@@ -246,9 +238,6 @@ def current(path: str | None, db: str | None, as_json: bool) -> None:
 @handle_errors
 def history(path: str | None, db: str | None, as_json: bool) -> None:
     """Every migration step run on the database, oldest first."""
-    from cfxstore.migrate.access import open_existing
-    from cfxstore.schemaversion import HISTORY_KEY
-
     with open_existing(db_path(db, path), readonly=True, check_version=False) as database:
         with database.begin() as txn:
             steps = list(database.get_meta(txn, HISTORY_KEY, []) or [])
@@ -273,11 +262,6 @@ def stamp(version: int, path: str | None, db: str | None, force: bool) -> None:
     For a database whose records are known to be at VERSION already (made
     by hand or restored); `migrate up` otherwise.
     """
-    from cfxstore.migrate.discovery import load_migrations
-    from cfxstore.migrate.runner import head
-    from cfxstore.schemaversion import effective_version
-    from cfxstore.schemaversion import stamp as write_stamp
-
     latest = head(load_migrations())
     if version > latest:
         raise click.ClickException(f"no schema version {version}: this cfxstore knows versions 0 to {latest}")
@@ -298,9 +282,6 @@ def stamp(version: int, path: str | None, db: str | None, force: bool) -> None:
 @handle_errors
 def new(name: str, directory: str | None) -> None:
     """Write a template for the next migration, NNNN_NAME.py."""
-    from cfxstore.migrate.discovery import new_migration_dir
-    from cfxstore.migrate.versions import migrations_dir, versions_in
-
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not slug:
         raise click.UsageError("NAME needs letters or digits")
@@ -340,10 +321,6 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
     only records new in the source; nothing revoked or deleted here since
     comes back.
     """
-    from cfxstore.migrate.access import open_or_create
-    from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
-    from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
-
     target = db_path(db, dest)
     for source in (cookies, realmstore, *fx):
         if source is not None and os.path.realpath(source) == os.path.realpath(target):
@@ -353,8 +330,6 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
         check_sources(cookies, realmstore)
     history = ()
     if node_config is not None and realmstore is not None:
-        from cfxstore.node.history_rules import load_rules
-
         history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)
     results: dict[str, Any] = {}

@@ -8,6 +8,7 @@ import click
 
 from cfxstore.cli.manage import after_option, emit_records, limit_option, management, management_errors, report
 from cfxstore.cli.render import db_option, json_option
+from cfxstore.management.errors import NotFound
 
 ACTIONS = ("call", "register", "publish", "subscribe")
 _role = click.option("--role", required=True, help="The role the permission belongs to.")
@@ -36,8 +37,6 @@ def _flags(allow: str | None, disclose: str | None) -> dict[str, Any]:
 
 
 def _find(m: Any, role: str, uri: str) -> Any:
-    from cfxstore.management.errors import NotFound
-
     role_oid = m.roles.get_by(role).oid
     perm = next((p for p in m.permissions.list(role_oid=role_oid, limit=1000).items if p.uri == uri), None)
     if perm is None:

@@ -16,7 +16,11 @@ from typing import Any, Callable, Iterator, TypeVar
 import click
 
 from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
+from cfxstore.credentials.service import CredentialService
 from cfxstore.errors import Error
+from cfxstore.management import Management
+from cfxstore.management.errors import InvalidArgument, NotFound
+from cfxstore.migrate.access import open_existing, open_or_create
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,9 +68,6 @@ def _read_secret(from_stdin: bool, what: str) -> str:
 @contextlib.contextmanager
 def _service(path: str | None, readonly: bool, *, create: bool = False) -> Iterator[Any]:
     """A CredentialService on the database at path, closed afterwards."""
-    from cfxstore.credentials.service import CredentialService
-    from cfxstore.migrate.access import open_existing, open_or_create
-
     if create:
         database, created = open_or_create(db_path(path))
         if created:
@@ -80,15 +81,11 @@ def _service(path: str | None, readonly: bool, *, create: bool = False) -> Itera
 @contextlib.contextmanager
 def _management(path: str | None, *, create: bool = False) -> Iterator[Any]:
     """The service layer (secrets through a CredentialService): its changes reach the change feed."""
-    from cfxstore.management import Management
-
     with _service(path, readonly=False, create=create) as service:
         yield Management(service.db, credentials=service)
 
 
 def _principal(mgmt: Any, realm: str, authid: str) -> Any:
-    from cfxstore.management.errors import InvalidArgument, NotFound
-
     try:
         return mgmt.principals.get_by((realm, authid))
     except (NotFound, InvalidArgument):  # a name no index can hold names no principal either
@@ -97,14 +94,10 @@ def _principal(mgmt: Any, realm: str, authid: str) -> Any:
 
 def _require_usable(path: str | None) -> None:
     """The errors opening the database would give (missing, wrong kind, old schema), without writing."""
-    from cfxstore.migrate.access import open_existing
-
     open_existing(db_path(path), readonly=True).close()
 
 
 def _has_tables(path: str | None) -> bool:
-    from cfxstore.migrate.access import open_existing
-
     with open_existing(db_path(path), readonly=True) as database:
         return any(e["name"] == "principals" for e in database.catalog().values())
 

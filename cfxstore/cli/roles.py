@@ -8,6 +8,7 @@ from cfxstore.cli.manage import (
     add_named_commands, after_option, emit_record, emit_records, limit_option, management, management_errors,
 )
 from cfxstore.cli.render import db_option, fmt_time, json_option
+from cfxstore.management.wire import to_wire
 
 
 @click.group()
@@ -37,8 +38,6 @@ def list_(db: str | None, limit: int, after: str | None, as_json: bool) -> None:
 @management_errors
 def show(name: str, db: str | None, as_json: bool) -> None:
     """The role NAME with its permissions and the realms it is in effect on."""
-    from cfxstore.management.wire import to_wire
-
     with management(db, write=False) as m:
         role = m.roles.get_by(name)
         perms = [to_wire(p) for p in m.permissions.list(role_oid=role.oid, limit=1000).items]

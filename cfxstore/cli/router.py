@@ -28,15 +28,11 @@ def router() -> None:
 def init(cbdir: str, host: str, port: int, realm: str, force: bool, management: bool,
          store_roles: tuple[str, ...]) -> None:
     """Write a working default node config."""
-    from cfxstore.router.launcher import init_node
-
     try:
         path = init_node(os.path.abspath(cbdir), host=host, port=port, realm=realm, force=force)
     except FileExistsError as e:
         raise click.ClickException(str(e)) from None
     if management or store_roles:
-        from cfxstore.router.managementconfig import extend_node_config
-
         extend_node_config(os.path.abspath(cbdir), management=management, realm=realm, store_roles=store_roles)
     click.echo(f"wrote {path}")
     click.echo(f"start the router with: cfxstore router start --cbdir {cbdir}")
@@ -52,8 +48,6 @@ def start(cbdir: str, loglevel: str) -> None:
 
     The config and ports are checked first; stop with Ctrl-C or `cfxstore router stop`.
     """
-    from cfxstore.router.launcher import start as start_node
-
     start_node(cbdir, loglevel=loglevel)
 
 
@@ -66,9 +60,6 @@ def start(cbdir: str, loglevel: str) -> None:
 @click.argument("authid")
 def add_principal(cbdir: str, realm: str, role: str, choose_ticket: bool, authid: str) -> None:
     """Add a principal that logs in with a ticket (generated and shown once, unless --choose-ticket)."""
-    from cfxstore.router.launcher import add_principal as add
-    from cfxstore.router.launcher import check_role
-
     cbdir = os.path.abspath(cbdir)
     check_role(cbdir, realm, role)  # before asking for a secret
     ticket = read_secret("ticket") if choose_ticket else None
@@ -93,8 +84,6 @@ def read_secret(what: str) -> str:
 @_CBDIR
 def check(cbdir: str) -> None:
     """Check the node config completely (Crossbar's checks and cfxstore's keys); exit status 1 on a problem."""
-    from cfxstore.router.launcher import check_node
-
     check_node(os.path.abspath(cbdir))
     click.echo(f"ok: {os.path.join(os.path.abspath(cbdir), 'config.json')} is a valid cfxstore node config")
 
@@ -103,8 +92,6 @@ def check(cbdir: str) -> None:
 @_CBDIR
 def status(cbdir: str) -> None:
     """Whether the node in the directory runs; exit status 0 if it does, 3 if not."""
-    from cfxstore.node.process import running_pid
-
     pid = running_pid(os.path.abspath(cbdir))
     if pid is None:
         click.echo(f"stopped: no node runs from {cbdir}")
@@ -118,8 +105,6 @@ def status(cbdir: str) -> None:
               help="Seconds to wait for a clean shutdown.")
 def stop(cbdir: str, timeout: float) -> None:
     """Stop the node cleanly (sessions are closed and history written); exit status 1 if it does not stop."""
-    from cfxstore.node.process import stop_node
-
     pid = stop_node(os.path.abspath(cbdir), timeout)
     click.echo(f"stopped: node in {cbdir}" + (f" (pid {pid})" if pid else " was not running"))
 
@@ -134,12 +119,13 @@ def revoke(cbdir: str, authid: str) -> None:
     they stay open (the router procedure cfxstore.cookie.revoke_by_authid
     closes them).
     """
-    from cfxstore.router.launcher import revoke as revoke_cookies
-
     count = revoke_cookies(os.path.abspath(cbdir), authid)
     click.echo(f"deleted {count} cookie(s) of {authid!r}")
 
 
 from cfxstore.cli.adopt import adopt  # noqa: E402  (the command lives in its own file)
+from cfxstore.router.launcher import add_principal as add, check_node, check_role, init_node, revoke as revoke_cookies, start as start_node
+from cfxstore.router.managementconfig import extend_node_config
+from cfxstore.node.process import running_pid, stop_node
 
 router.add_command(adopt)

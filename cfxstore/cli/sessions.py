@@ -9,6 +9,8 @@ import click
 
 from cfxstore.cli.render import (TIME, db_option, db_path, emit_json, fields, fmt_time, handle_errors, json_option, note,
                                  table, text)
+from cfxstore.migrate.access import open_existing
+from cfxstore.realmstore.service import SessionHistory
 
 
 @click.group()
@@ -18,16 +20,12 @@ def sessions() -> None:
 
 def _history(database: Any) -> Any:
     """The SessionHistory of database, or None if it has no realm store."""
-    from cfxstore.realmstore.service import SessionHistory
-
     if not any(e["name"] == "sessions" for e in database.catalog().values()):
         return None
     return SessionHistory(database)
 
 
 def _open(path: str | None) -> Any:
-    from cfxstore.migrate.access import open_existing
-
     return open_existing(db_path(path), readonly=True)
 
 

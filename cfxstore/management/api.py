@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, cast
 
+from cfxstore.cookies.service import CookieService
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.service import Management
 from cfxstore.management.store import Collection
-from cfxstore.management.wire import from_wire, to_wire
+from cfxstore.management.wire import from_wire, ns_to_iso, to_wire
 from cfxstore.mrealm.entities import Principal
+from cfxstore.realmstore.service import SessionHistory
 
 __all__ = ["procedures", "SLOW", "CHANGE_TOPIC"]
 
@@ -104,8 +106,6 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
         return {"principal": str(principal.oid), "authmethod": method}
 
     def credentials(key: Any) -> list:
-        from cfxstore.management.wire import ns_to_iso
-
         return [{**c, "created": ns_to_iso(c["created"]), "modified": ns_to_iso(c["modified"])}
                 for c in principals.credentials(key)]
 
@@ -113,9 +113,6 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
 
 
 def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -> dict[str, Callable[..., Any]]:
-    from cfxstore.cookies.service import CookieService
-    from cfxstore.realmstore.service import SessionHistory
-
     services: dict[type, Any] = {}
 
     def service(kind: type) -> Any:

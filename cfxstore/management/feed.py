@@ -60,9 +60,7 @@ def append(db: orm.Database, table: orm.Map, txn: Any, kind: str, op: str, recor
     table[txn, seq] = {"kind": kind, "op": op, "record": record, "at": now_ns()}
     if seq > KEEP:
         table.delete(txn, seq - KEEP)
-    notify = getattr(txn, "notify", None)
-    if notify is not None:
-        notify(CHANNEL, "")  # equal payloads in one transaction reach listeners once
+    txn.notify(CHANNEL, "")  # equal payloads in one transaction reach listeners once
     txn.on_commit(_committed)
     return seq
 

@@ -16,14 +16,12 @@ tests/management/test_relations.py tests each relation declared here.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import Any, Callable, cast
 
 from cfxstore.entity import Entity
 from cfxstore.errors import InUse, InvalidArgument
+from cfxstore.management.owner import Owner
 from cfxstore.mrealm.entities import ApplicationRealm, Credential, Principal, Role
-
-if TYPE_CHECKING:
-    from cfxstore.management.service import Management
 
 __all__ = ["Relation", "RELATIONS", "CHECK", "AFTER"]
 
@@ -31,7 +29,7 @@ __all__ = ["Relation", "RELATIONS", "CHECK", "AFTER"]
 CHECK, AFTER = "check", "after"
 
 #: enforce(management, txn, old record or None, new record or None)
-Enforce = Callable[["Management", Any, Any, Any], None]
+Enforce = Callable[[Owner, Any, Any, Any], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +45,11 @@ class Relation:
     enforce: Enforce
 
 
-def _end_logins(m: "Management", txn: Any, old: Principal, new: Principal | None) -> None:
+def _end_logins(m: Owner, txn: Any, old: Principal, new: Principal | None) -> None:
     m.cookies.end_logins(txn, old.authid, old.realm)
 
 
-def _credentials_follow(m: "Management", txn: Any, old: Principal, new: Principal) -> None:
+def _credentials_follow(m: Owner, txn: Any, old: Principal, new: Principal) -> None:
     if (old.realm, old.authid) == (new.realm, new.authid):
         return
     creds = m.collection("credential")
@@ -60,7 +58,7 @@ def _credentials_follow(m: "Management", txn: Any, old: Principal, new: Principa
         creds.table[txn, cred.oid] = dataclasses.replace(cred, realm=new.realm, authid=new.authid)
 
 
-def _names_match_links(m: "Management", txn: Any, old: Principal | None, new: Principal) -> None:
+def _names_match_links(m: Owner, txn: Any, old: Principal | None, new: Principal) -> None:
     for link, coll, name in (("role_oid", m.roles, "role"), ("arealm_oid", m.arealms, "realm")):
         oid = getattr(new, link)
         if oid is not None:
@@ -71,7 +69,7 @@ def _names_match_links(m: "Management", txn: Any, old: Principal | None, new: Pr
 
 
 def _no_rename_under_principals(link: str) -> Enforce:
-    def check(m: "Management", txn: Any, old: Role | ApplicationRealm, new: Role | ApplicationRealm) -> None:
+    def check(m: Owner, txn: Any, old: Role | ApplicationRealm, new: Role | ApplicationRealm) -> None:
         if old.name == new.name:
             return
         linked = cast(Principal | None, next(m.principals.referring(txn, link, old.oid), None))
@@ -98,7 +96,7 @@ RELATIONS: tuple[Relation, ...] = (
 )
 
 
-def run(m: "Management", txn: Any, kind: str, op: str, when: str, old: Entity | None, new: Entity | None) -> None:
+def run(m: Owner, txn: Any, kind: str, op: str, when: str, old: Entity | None, new: Entity | None) -> None:
     """Enforce the relations of ``kind`` set off by ``op`` at ``when`` (CHECK or AFTER) in txn."""
     for relation in RELATIONS:
         if relation.kind == kind and relation.when == when and op in relation.on:

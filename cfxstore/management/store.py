@@ -12,7 +12,7 @@ import binascii
 import builtins
 import dataclasses
 import itertools
-from typing import Any, Callable, ContextManager, Iterator, Protocol, TypeVar
+from typing import Any, Iterator
 
 import cbor2
 
@@ -20,7 +20,8 @@ import orm
 from cfxstore.entity import Entity
 from cfxstore.management import relations
 from cfxstore.management.errors import AlreadyExists, InUse, InvalidArgument, NotFound
-from cfxstore.management.kinds import REFUSE, Kind, Ref
+from cfxstore.management.kinds import REFUSE, Kind
+from cfxstore.management.owner import Owner
 from cfxstore.management.wire import is_uuid_field, parse_uuid
 from cfxstore.timeutil import now_ns
 
@@ -38,24 +39,6 @@ class Page:
 
     items: list[Any]
     next: str | None
-
-
-T = TypeVar("T")
-
-
-class Owner(Protocol):
-    """What a collection asks of the service that owns it (cfxstore.management.service.Management)."""
-
-    @property
-    def credentials(self) -> Any: ...
-    def collection(self, kind: str) -> Collection: ...
-    def schema_of(self, kind: Kind) -> Any: ...
-    def referrers(self, kind: str) -> list[tuple[Collection, Ref]]: ...
-    def transaction(self, txn: Any = None) -> ContextManager[Any]: ...
-    def write(self, txn: Any, fn: Callable[[Any], T]) -> T: ...
-    def changed(self, txn: Any, kind: Kind, op: str, record: Entity) -> None: ...
-    def check_update(self, txn: Any, kind: Kind, old: Entity, new: Entity) -> None: ...
-    def check_record(self, txn: Any, kind: Kind, record: Entity) -> None: ...
 
 
 class Collection:

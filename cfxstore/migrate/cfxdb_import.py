@@ -86,6 +86,7 @@ def once(ledger: Ledger, key: bytes, result: TableResult, write: Callable[[Any],
 
 def _cfxdb() -> Any:
     try:
+        # cfxdb is optional: only an import from a cfxdb database needs it.
         import cfxdb.cookiestore
         import cfxdb.realmstore
     except ImportError:

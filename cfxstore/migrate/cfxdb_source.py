@@ -30,7 +30,7 @@ _CATALOG_PREFIX = b"\x00\x00"
 
 def _lmdb() -> Any:
     try:
-        import zlmdb.lmdb as binding  # the binding Crossbar writes with
+        import zlmdb.lmdb as binding  # optional, with cfxdb: the binding Crossbar writes with
     except ImportError:
         raise ImportSourceError("importing a Crossbar database needs the cfxdb package (installed with "
                                 "Crossbar): pip install cfxdb") from None

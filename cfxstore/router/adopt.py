@@ -3,9 +3,11 @@
 Order, so that a kill at any moment and a re-run end like one clean run:
 1. the stock config is copied to a backup (a new file, renamed into place;
    its name carries a digest of the content, so a re-run finds it again);
-2. cookies and realm-store history are imported (the import ledger makes
-   this idempotent) and static principals written to the credential store
-   (skipped when the stored credential already verifies);
+2. static principals are written to the credential store (skipped when the
+   stored credential already verifies), then cookies and realm-store history
+   are imported (the import ledger makes this idempotent): in this order, as
+   a principal's new secret ends the logins of its cookies, and the imported
+   ones are logins the stock node allowed with the secret it has;
 3. the converted config replaces config.json in one rename.
 Until step 3 the node is still a stock node; after it, nothing is left to
 convert and a re-run changes nothing.
@@ -21,11 +23,16 @@ import os
 import tempfile
 from typing import Any, Mapping
 
+from autobahn.wamp.auth import derive_key
+
 from orm import atomic, crashpoint
 
 from cfxstore.management import Management
+from cfxstore.migrate.access import open_or_create
+from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.node.config import STORE_TYPE, resolve_path
+from cfxstore.node.history_rules import rules_of
 from cfxstore.node.nodeconfig import AUTHENTICATOR, config_path
 from cfxstore.node.process import running_pid
 # The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
@@ -74,6 +81,7 @@ class Plan:
 
 def _secret(value: Any, where: str) -> str:
     """A static secret as Crossbar reads it: literal, or "${VAR}" from the environment."""
+    # Crossbar is optional (the router extra).
     from crossbar.common.checkconfig import maybe_from_env
 
     if not isinstance(value, str) or not value:
@@ -107,8 +115,6 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
 
 def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
     """The conversion of a stock node config (the input is not changed)."""
-    from cfxstore.node.history_rules import rules_of
-
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])
     authenticator = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
@@ -212,8 +218,6 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
 
 
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
-    from autobahn.wamp.auth import derive_key
-
     if p.salt is None or stored.get("salt") != p.salt:
         return False
     key = derive_key(p.secret, p.salt, p.iterations, p.keylen).decode("ascii")
@@ -230,9 +234,6 @@ class Report:
 
 def adopt(cbdir: str) -> Report:
     """Convert the stock node in cbdir to cfxstore; a converted node is left as it is."""
-    from cfxstore.migrate.access import open_or_create
-    from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
-
     cbdir = os.path.abspath(cbdir)
     pid = running_pid(cbdir)
     if pid is not None:
@@ -260,6 +261,8 @@ def adopt(cbdir: str) -> Report:
     imported: dict[str, Any] = {}
     database, _ = open_or_create(os.path.join(cbdir, DB_PATH))
     with database:
+        principals = _write_principals(database, todo.principals)
+        crashpoint.reached("adopt-principals-stored")
         for source in todo.cookie_sources:
             if os.path.exists(source):  # a stock store that never wrote has no database yet
                 imported[f"cookies ({os.path.relpath(source, cbdir)})"] = import_cookies(source, database)
@@ -267,8 +270,6 @@ def adopt(cbdir: str) -> Report:
             if os.path.exists(source):
                 for name, result in import_realmstore(source, database, history=rules).items():
                     imported[f"{name} ({os.path.relpath(source, cbdir)})"] = result
-        crashpoint.reached("adopt-imported")
-        principals = _write_principals(database, todo.principals)
-    crashpoint.reached("adopt-principals-stored")
+    crashpoint.reached("adopt-imported")
     _atomic_write(path, json.dumps(todo.config, indent=2) + "\n", 0o600)
     return Report(backup, todo.changes, imported, principals)

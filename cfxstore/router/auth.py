@@ -195,6 +195,7 @@ class Authenticator:
 
 def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Authenticator:
     """Factory named in the node config; ``config`` is the authenticator's "config" item."""
+    # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
     from twisted.internet import reactor
 
     parsed = parse_auth(config)

@@ -5,25 +5,22 @@ with the deleted cookies' value hashes (cfxstore/cookies/announce.py). Each
 node listens (PostgreSQL LISTEN, pushed by the server) and, on the reactor
 thread, drops those cookies from its cache and closes the connections that
 presented them - the same close a local revocation makes. The listening
-connection dropping is also how a node first notices that the database is
-gone (availability.py).
+connection dropping, or failing to open again, is also how a node first
+notices that the database is gone (availability.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from twisted.internet import task
 from twisted.logger import Logger
 
+import orm
 from cfxstore.cookies.announce import CHANNEL
-from cfxstore.router.availability import Availability
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.revoke import CLOSE_CODE, CLOSE_REASON
-from orm.errors import DatabaseError
 
 log = Logger()
-WATCH_SECONDS = 0.25  # how often the listener's connection state is looked at (a flag, no database call)
 
 
 def forget_cookie(backend: CookieBackend, value_hash: bytes) -> int:
@@ -35,10 +32,14 @@ def forget_cookie(backend: CookieBackend, value_hash: bytes) -> int:
     return len(protos)
 
 
-def follow_deletions(backend: CookieBackend, db: Any, reactor: Any) -> Any:
-    """Start listening for cookie deletions on db (a PostgreSQL database); returns the listener."""
-    engine = db._live().engine
+def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> orm.Subscription:
+    """Start listening for cookie deletions on db (a PostgreSQL database); returns the subscription.
 
+    The server closing the idle listening connection, or the listener failing
+    to open one again, is the first sign of an outage: it marks the database
+    down at once, where otherwise the next request would wait for a pooled
+    connection for the URL's ``timeout``, stalling the reactor.
+    """
     def heard(payload: str) -> None:
         try:
             value_hash = bytes.fromhex(payload)
@@ -47,29 +48,7 @@ def follow_deletions(backend: CookieBackend, db: Any, reactor: Any) -> Any:
             return
         reactor.callFromThread(forget_cookie, backend, value_hash)
 
-    listener = engine.listen(CHANNEL, heard)
+    listener = db.listen(CHANNEL, heard, on_error=backend.writer.availability.lost)
     reactor.addSystemEventTrigger("before", "shutdown", listener.stop)
-    watch = task.LoopingCall(_watch(listener, backend.writer.availability))
-    watch.clock = reactor
-    watch.start(WATCH_SECONDS, now=False)
-    reactor.addSystemEventTrigger("before", "shutdown", watch.stop)
     return listener
 
-
-def _watch(listener: Any, availability: Availability) -> Callable[[], None]:
-    """A check that marks the database down as soon as the listening connection drops.
-
-    The server closing that idle connection is the first sign of an outage;
-    without it the first request after one would wait for a pooled
-    connection for the URL's ``timeout``, stalling the reactor.
-    """
-    listening = False
-
-    def check() -> None:
-        nonlocal listening
-        ready = listener.ready.is_set()
-        if listening and not ready:
-            availability.lost(DatabaseError("the listening connection to the database was lost"))
-        listening = ready
-
-    return check

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from cfxstore.node.config import DEFAULT_DB_PATH, DatabaseConfig, resolve_path
 from cfxstore.node.errors import RouterConfigError
+from cfxstore.router.services import node_services
 
 __all__ = ["ComponentConfig", "EXTRA_KEYS", "extra_problems", "parse_extra", "component_config", "shared_database", "INTERNAL_ERROR"]
 
@@ -71,8 +72,6 @@ def parse_extra(extra: Any, key: str = "components[].extra") -> ComponentConfig:
 
 def shared_database(path: str) -> Any:
     """This process's handle of the database at an absolute path."""
-    from cfxstore.router.services import node_services
-
     return node_services(path, DatabaseConfig(path=path)).db
 
 

@@ -22,6 +22,7 @@ _ROUTER_ITEMS = (("realms", "check_router_realm"), ("transports", "check_router_
 
 def config_problems(personality: Any, config: Any) -> list[str]:
     """Problems of the node config as "path: message" lines; empty if it is valid."""
+    # Crossbar is optional (the router extra).
     from crossbar.common.checkconfig import InvalidConfigException
 
     problems: list[str] = []

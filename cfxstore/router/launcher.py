@@ -11,11 +11,16 @@ import threading
 import time
 from typing import Any, Callable, Mapping, NoReturn
 
+from autobahn.twisted import install_reactor
+
 from cfxstore.errors import NotFound
+from cfxstore.management import Management
 from cfxstore.migrate.access import open_existing
 from cfxstore.node import nodeconfig
 from cfxstore.node.config import DatabaseConfig
 from cfxstore.node.paths import NodeConfigError, load_node_config, node_databases
+from cfxstore.router.configcheck import config_problems
+from cfxstore.router.services import node_services
 
 
 def is_initialized(cbdir: str) -> bool:
@@ -31,8 +36,6 @@ def init_node(cbdir: str, *, host: str = "127.0.0.1", port: int = 8080, realm: s
 
 
 def _credentials(path: str):
-    from cfxstore.router.services import node_services
-
     return node_services(path, DatabaseConfig(path=path)).credentials
 
 
@@ -46,8 +49,6 @@ def add_principal(cbdir: str, *, realm: str, authid: str, role: str, ticket: str
     # A generated ticket (128+ random bits) is stored with the fast hash; one an operator chose with argon2id.
     generated = ticket is None
     ticket = ticket or secrets.token_urlsafe(24)
-    from cfxstore.management import Management
-
     for path in paths:
         credentials = _credentials(path)
         # Through the service layer: principal and ticket in one transaction, and in the change feed.
@@ -80,8 +81,7 @@ def check_node(cbdir: str) -> dict[str, Any]:
     config = load_node_config(cbdir)
     import crossbar  # noqa: F401  (applies Crossbar's import-time compatibility shims)
 
-    from cfxstore.router.configcheck import config_problems
-    from cfxstore.router.personality import Personality
+    from cfxstore.router.personality import Personality  # imports Crossbar
 
     problems = config_problems(Personality, config)
     if len(problems) == 1:
@@ -205,8 +205,6 @@ def revoke(cbdir: str, authid: str) -> int:
     time (cache_ttl); to close live connections too, call the router's
     cfxstore.cookie.revoke_by_authid procedure instead.
     """
-    from cfxstore.router.services import node_services
-
     total = 0
     for path in nodeconfig.cookie_databases(load_node_config(cbdir), cbdir):
         total += len(node_services(path, DatabaseConfig(path=path)).cookies.revoke_authid(authid))
@@ -225,8 +223,6 @@ def start(cbdir: str, *, loglevel: str = "info") -> NoReturn:
         print(f"cfxstore: initialized node directory {cbdir} ({init_node(cbdir)})", flush=True)
 
     # Crossbar wants its reactor installed before anything imports twisted.internet.reactor.
-    from autobahn.twisted import install_reactor
-
     reactor = install_reactor(explicit_reactor=os.environ.get("CROSSBAR_REACTOR"), verbose=False,
                               require_optimal_reactor=False)
     config = check_node(cbdir)
@@ -246,6 +242,7 @@ def start(cbdir: str, *, loglevel: str = "info") -> NoReturn:
 
         _when_listening(config, show_first_principal)
 
+    # Crossbar is optional (the router extra).
     from crossbar.node.main import main
 
     from cfxstore.router.personality import Personality  # also installs the log filter

@@ -35,6 +35,8 @@ from cfxstore.management.api import CHANGE_TOPIC, SLOW, procedures
 from cfxstore.management.errors import InvalidArgument, ManagementError, NotAuthorized
 from cfxstore.management.service import Management
 from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
+from cfxstore.router.cookiebackend import all_backends
+from cfxstore.router.revoke import revoke_authid
 
 __all__ = ["ManagementComponent", "FOLLOW_INTERVAL", "PG_FOLLOW_INTERVAL"]
 
@@ -107,11 +109,11 @@ class ManagementComponent(ApplicationSession):
             reactor.callFromThread(self._publish_new)
 
         self._stops = [feed.on_local_commit(wake)]
-        listen = getattr(self._mgmt.db._live().engine, "listen", None)
-        if listen is not None:
-            self._stops.append(listen(feed.CHANNEL, wake).stop)
+        shared = self._mgmt.db.notifies_other_processes
+        if shared:
+            self._stops.append(self._mgmt.db.listen(feed.CHANNEL, wake).stop)
         loop = LoopingCall(self._publish_new)
-        loop.start(FOLLOW_INTERVAL if listen is None else PG_FOLLOW_INTERVAL, now=False)
+        loop.start(PG_FOLLOW_INTERVAL if shared else FOLLOW_INTERVAL, now=False)
         self._stops.append(loop.stop)
 
     def _publish_new(self) -> None:
@@ -143,9 +145,6 @@ def _worker_revocation() -> Callable[[str], Any]:
 
     Decided per call: components start before the transports that create the cookie stores.
     """
-    from cfxstore.router.cookiebackend import all_backends
-    from cfxstore.router.revoke import revoke_authid
-
     def revoke(authid: str) -> Any:
         return revoke_authid(authid) if all_backends() else None
 

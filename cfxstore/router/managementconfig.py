@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from cfxstore.node import nodeconfig
 from cfxstore.node.config import DEFAULT_DB_PATH
 from cfxstore.router.components import DEFAULT_AUTHORIZER, DEFAULT_PREFIX, extra_problems
 
@@ -61,8 +62,6 @@ def add_authorizer(config: dict[str, Any], *, realm: str, roles: Iterable[str], 
 
 def extend_node_config(cbdir: str, *, management: bool, realm: str, store_roles: Iterable[str]) -> str:
     """Add the management realm and/or store-authorized roles to the node config in cbdir."""
-    from cfxstore.node import nodeconfig
-
     config = nodeconfig.load_config(cbdir)
     if management:
         add_management(config)

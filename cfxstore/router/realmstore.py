@@ -72,6 +72,7 @@ class CfxRealmStore:
                  defer_to_thread: Any = None) -> None:
         """Crossbar passes (personality, factory, config); reactor and defer_to_thread are for tools."""
         if reactor is None:
+            # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
             from twisted.internet import reactor
 
         self._personality = personality

@@ -9,16 +9,15 @@ this registry.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cfxstore.cookies.service import CookieService
+from cfxstore.credentials.service import CredentialService
+from cfxstore.database import open_database
 from cfxstore.node.config import DatabaseConfig
+from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.writebehind import WriteBehind
-
-if TYPE_CHECKING:
-    from cfxstore.cookies.service import CookieService
-    from cfxstore.credentials.service import CredentialService
-    from cfxstore.realmstore.service import SessionHistory
 
 _lock = threading.Lock()
 _nodes: dict[str, "NodeServices"] = {}
@@ -28,8 +27,6 @@ class NodeServices:
     """The database at one path and the services built on it (created on first use)."""
 
     def __init__(self, path: str, config: DatabaseConfig) -> None:
-        from cfxstore.database import open_database
-
         self.path = path
         self.db = open_database(path, maxsize=config.maxsize, sync=config.sync)
         self._lock = threading.Lock()
@@ -55,18 +52,15 @@ class NodeServices:
             return self._writer
 
     @property
-    def cookies(self) -> "CookieService":
-        from cfxstore.cookies.service import CookieService
+    def cookies(self) -> CookieService:
         return self._get("cookies", CookieService)
 
     @property
-    def history(self) -> "SessionHistory":
-        from cfxstore.realmstore.service import SessionHistory
+    def history(self) -> SessionHistory:
         return self._get("history", SessionHistory)
 
     @property
-    def credentials(self) -> "CredentialService":
-        from cfxstore.credentials.service import CredentialService
+    def credentials(self) -> CredentialService:
         return self._get("credentials", CredentialService)
 
 

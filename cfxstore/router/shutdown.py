@@ -25,6 +25,7 @@ def on_shutdown(step: Callable[[], Any], reactor: Any = None, *, phase: str = "f
     _steps[phase].append(step)
     if not _installed:
         if reactor is None:
+            # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
             from twisted.internet import reactor
         reactor.addSystemEventTrigger("before", "shutdown", run_all)
         _installed = True

@@ -18,7 +18,11 @@ import os
 import sys
 from typing import Any
 
+from autobahn.twisted.wamp import ApplicationRunner
+
 from cfxstore.errors import InvalidArgument
+from cfxstore.node.errors import RouterConfigError
+from cfxstore.router.components import parse_extra
 
 __all__ = ["main"]
 
@@ -67,11 +71,6 @@ def _with_login(cls: type, authid: str | None, ticket: str | None) -> type:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from autobahn.twisted.wamp import ApplicationRunner
-
-    from cfxstore.router.components import parse_extra
-    from cfxstore.node.errors import RouterConfigError
-
     extra = _extra(args)
     try:
         parse_extra(extra, key="options")

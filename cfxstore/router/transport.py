@@ -25,6 +25,7 @@ from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
 from cfxstore.node.config import is_cfxstore_cookie, parse_cookie, resolve_path
 from cfxstore.router import logfilter
+from cfxstore.router.cluster import follow_deletions
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore
@@ -37,6 +38,7 @@ _maintained: set[int] = set()
 
 def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookieStore:
     """A cfxstore cookie store for a transport's "cookie" item (validated here)."""
+    # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
     from twisted.internet import reactor
 
     config = parse_cookie(cookie)
@@ -52,7 +54,6 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
         _maintained.add(id(backend))
         _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
         if is_url(path):
-            from cfxstore.router.cluster import follow_deletions
             follow_deletions(backend, node.db, reactor)
     log.info("cfxstore cookie store active (database {path})", path=shown(path))
     return CfxCookieStore(backend, config)

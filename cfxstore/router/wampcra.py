@@ -68,6 +68,7 @@ class PendingAuthWampCraDerived(PendingAuthWampCra):
         deny = Deny(message="WAMP-CRA client signature is invalid")
         if delay <= 0:
             return deny
+        # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
         from twisted.internet import reactor
 
         return deferLater(reactor, delay, lambda: deny)

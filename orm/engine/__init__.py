@@ -19,13 +19,21 @@ Errors: an engine raises orm errors only (``KeyTooLong``, ``ReadOnlyError``,
 its own exceptions. An error with ``retryable`` set means the whole
 transaction may be run again (``Database.transact`` does that); the
 transaction must then be aborted, and it wrote nothing.
+
+Notifications: a transaction's ``notify(channel, payload)`` is sent when it
+commits, to the ``listen(channel, ...)`` callbacks of other engines on the
+same database. Only an engine whose ``notifies_other_processes`` is True
+delivers them (PostgreSQL: LISTEN/NOTIFY); LMDB and memory accept both
+calls and deliver nothing (other processes see changes by reading).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Protocol
 
-from ..errors import InvalidArgument
+from ..errors import DatabaseError, InvalidArgument
+from .lmdb import LmdbEngine
+from .memory import MemoryEngine
 
 
 #: An engine's reference to one table; opaque to orm (each engine has its own kind), valid until
@@ -64,9 +72,18 @@ class EngineTransaction(Protocol):
         """End the transaction, undoing its writes; a no-op once ended."""
     def on_commit(self, fn: Callable[[], None]) -> None: ...
     def on_abort(self, fn: Callable[[], None]) -> None: ...
+    def notify(self, channel: str, payload: str) -> None:
+        """Send payload to the listeners of channel when (and only if) this commits."""
     def __enter__(self) -> "EngineTransaction": ...
     def __exit__(self, *exc: Any) -> None:
         """Commit if the block succeeded, abort if it raised."""
+
+
+class Subscription(Protocol):
+    """A ``listen`` in progress."""
+
+    def stop(self) -> None:
+        """Stop listening; no callback runs after this returns."""
 
 
 class Engine(Protocol):
@@ -76,6 +93,8 @@ class Engine(Protocol):
     readonly: bool
     #: Longest key (including every table-level prefix) the engine stores, in bytes.
     max_key_size: int
+    #: Whether notifications reach listeners in other processes (False: they reach no one).
+    notifies_other_processes: bool
 
     def begin(self, write: bool) -> EngineTransaction:
         """A transaction; one writer at a time (a second writer waits), readers never wait."""
@@ -88,6 +107,12 @@ class Engine(Protocol):
     def close(self) -> None: ...
     def thread_write_txn(self) -> EngineTransaction | None:
         """The write transaction this thread has open, if any."""
+    def listen(self, channel: str, callback: Callable[[str], None],
+               on_error: Callable[[DatabaseError], None] | None = None) -> Subscription:
+        """callback(payload) for each notification on channel that another engine commits.
+
+        on_error(error) hears of each failure to listen (a lost connection, a failed reconnect).
+        """
 
 
 def prefix_end(prefix: bytes) -> bytes | None:
@@ -104,12 +129,11 @@ ENGINES = ("lmdb", "memory", "postgres")
 def open_engine(kind: str, path: str, **options: Any) -> Engine:
     """An engine of the named kind on path; options are the Database's."""
     if kind == "lmdb":
-        from .lmdb import LmdbEngine
         return LmdbEngine(path, **options)
     if kind == "memory":
-        from .memory import MemoryEngine
         return MemoryEngine(path, readonly=options["readonly"])
     if kind == "postgres":
+        # psycopg is optional (the postgres extra).
         from .postgres import PostgresEngine
         return PostgresEngine(path, readonly=options["readonly"])
     raise InvalidArgument(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")

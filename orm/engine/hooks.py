@@ -1,4 +1,5 @@
-"""What every engine transaction shares: commit/abort callbacks and the context manager."""
+"""What the engines share: commit/abort callbacks, the context manager, and the silence of the
+engines that deliver no notifications."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ def check_new_writer(engine: Any) -> None:
         raise ReadOnlyError(f"database {engine.path} is open read-only")
     if engine.thread_write_txn() is not None:
         raise TransactionError("this thread already has an open write transaction; a second would deadlock")
+
+
+class NoDelivery:
+    """The subscription of an engine without notifications: nothing is ever delivered to it."""
+
+    def stop(self) -> None:
+        pass
 
 
 class TransactionHooks:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, NoReturn
 
 import lmdb
 
-from .hooks import TransactionHooks
+from .hooks import NoDelivery, TransactionHooks
 from .lmdbfile import check_whole
 from ..errors import DatabaseError, Error, KeyTooLong, MapFull, ReadOnlyError, TransactionError, ValueCodecError
 
@@ -61,6 +61,9 @@ def address_space_for(size: int) -> bool:
 
 class LmdbEngine:
     """One LMDB environment plus the bookkeeping that keeps resizing safe."""
+
+    #: LMDB has no notifications: processes sharing the file see each other's changes by reading.
+    notifies_other_processes = False
 
     def __init__(self, path: str, *, maxsize: int, maxsize_limit: int, readonly: bool, sync: bool,
                  max_tables: int, max_readers: int = 126) -> None:
@@ -152,6 +155,11 @@ class LmdbEngine:
             with self._cond:
                 self._states.add(st)
             return st
+
+    def listen(self, channel: str, callback: Callable[[str], None],
+               on_error: Callable[[DatabaseError], None] | None = None) -> NoDelivery:
+        """Nothing is ever delivered: LMDB has no notifications (see notifies_other_processes)."""
+        return NoDelivery()
 
     def thread_write_txn(self) -> "LmdbTransaction | None":
         return self._state().writer
@@ -410,6 +418,9 @@ class LmdbTransaction(TransactionHooks):
 
     def _fail(self, exc: BaseException, what: str) -> BaseException:
         return self._errors.fail(exc, what)
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Accepted and dropped: LMDB delivers no notifications (see LmdbEngine.listen)."""
 
     # -- refusals of a read-only transaction ------------------------------------------
 

@@ -20,8 +20,9 @@ import threading
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Callable, Iterator
 
-from .hooks import TransactionHooks, check_new_writer
-from ..errors import DatabaseNotFound, KeyTooLong, ReadOnlyError, TransactionError, ValueCodecError
+from ..errors import DatabaseError, DatabaseNotFound, KeyTooLong, ReadOnlyError, TransactionError, ValueCodecError
+from .hooks import NoDelivery, TransactionHooks, check_new_writer
+from .lmdb import LmdbEngine
 
 #: LMDB's limit on a default build, so both engines refuse the same keys.
 MAX_KEY_SIZE = 511
@@ -58,6 +59,8 @@ class MemoryEngine:
     """One in-memory database (see the module docstring)."""
 
     max_key_size = MAX_KEY_SIZE
+    #: Nothing leaves the process, notifications included: they reach no one.
+    notifies_other_processes = False
 
     def __init__(self, path: str, *, readonly: bool) -> None:
         self.path = path
@@ -73,6 +76,11 @@ class MemoryEngine:
                                            "(read-only open does not create one)")
                 store = _stores[path] = _Store()
         self._store = store
+
+    def listen(self, channel: str, callback: Callable[[str], None],
+               on_error: Callable[[DatabaseError], None] | None = None) -> NoDelivery:
+        """Nothing is ever delivered: the memory engine has no notifications (see notifies_other_processes)."""
+        return NoDelivery()
 
     def begin(self, write: bool) -> "MemoryTransaction":
         store = self._store
@@ -110,8 +118,6 @@ class MemoryEngine:
 
     def copy(self, dest: str, compact: bool) -> None:
         """Export into a new LMDB database at dest: a backup of memory is a real database."""
-        from .lmdb import LmdbEngine
-
         root = self._store.root
         size = 2 * sum(len(k) + len(v) + 64 for t in root.values() for k, v in t.data.items()) + (1 << 22)
         out = LmdbEngine(dest, maxsize=size, maxsize_limit=size, readonly=False, sync=True,
@@ -137,6 +143,9 @@ class MemoryTransaction(TransactionHooks):
         self._work: dict[str, _Table] = {}
         self.write = write
         self._done = False
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Accepted and dropped: the memory engine delivers no notifications (see MemoryEngine.listen)."""
 
     # -- helpers ---------------------------------------------------------------
 

@@ -41,10 +41,11 @@ from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import pgurl
-from .hooks import TransactionHooks, check_new_writer
-from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
 from ..errors import (Conflict, DatabaseError, DatabaseNotFound, Error, ReadOnlyError, TransactionError,
                       ValueCodecError)
+from .hooks import TransactionHooks, check_new_writer
+from .lmdb import LmdbEngine
+from .memory import MAX_KEY_SIZE, _check_key  # LMDB's limit: databases copy between engines both ways
 
 _FIRST_PAGE, _LAST_PAGE = 64, 4096
 #: Pending puts sent at once when this many wait (bounds the client's memory and one statement's size).
@@ -58,6 +59,8 @@ class PostgresEngine:
     """One orm database in a PostgreSQL schema (see the module docstring)."""
 
     max_key_size = MAX_KEY_SIZE
+    #: LISTEN/NOTIFY: every engine on this database, in any process on any host, hears them.
+    notifies_other_processes = True
 
     def __init__(self, url: str, *, readonly: bool) -> None:
         self._url = url
@@ -131,9 +134,10 @@ class PostgresEngine:
     def close(self) -> None:
         self._pool.close()
 
-    def listen(self, channel: str, callback: Callable[[str], None]) -> "Listener":
+    def listen(self, channel: str, callback: Callable[[str], None],
+               on_error: Callable[[DatabaseError], None] | None = None) -> "Listener":
         """Call callback(payload) for every notification on channel from other engines (see Listener)."""
-        return Listener(self, channel, callback)
+        return Listener(self, channel, callback, on_error)
 
     def channel(self, name: str) -> str:
         """The PostgreSQL channel of name in this database (channels are server-wide, so the schema is in it)."""
@@ -234,8 +238,6 @@ class PostgresEngine:
 
     def copy(self, dest: str, compact: bool) -> None:
         """Export a snapshot into a new LMDB database at dest: a backup of PostgreSQL is an LMDB database."""
-        from .lmdb import LmdbEngine
-
         with self.begin(write=False) as txn:
             names = self.table_names(txn)
             size = txn._one(self._sql.data_size, (), "sizing the copy")[0] or 0
@@ -480,13 +482,18 @@ class Listener:
     Delivery is by the server (LISTEN/NOTIFY), not by polling tables. A lost
     connection is reopened (every second until it answers); notifications
     sent meanwhile are missed, so a user of it must fall back on re-reading
-    (cookie lookups do: the cache lives at most cache_ttl).
+    (cookie lookups do: the cache lives at most cache_ttl). ``ready`` is set
+    while the connection listens; on_error, from this thread, hears of the
+    connection lost and of every reconnect that fails, each as a plain
+    DatabaseError (the database is unreachable).
     """
 
-    def __init__(self, engine: PostgresEngine, channel: str, callback: Callable[[str], None]) -> None:
+    def __init__(self, engine: PostgresEngine, channel: str, callback: Callable[[str], None],
+                 on_error: Callable[[DatabaseError], None] | None = None) -> None:
         self._engine = engine
         self._channel = engine.channel(channel)
         self._callback = callback
+        self._on_error = on_error
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"listen {self._channel}", daemon=True)
@@ -505,8 +512,10 @@ class Listener:
                         for note in conn.notifies(timeout=1.0):
                             if not note.payload.startswith(own):
                                 self._callback(note.payload.split(" ", 1)[-1])
-            except psycopg.Error:
+            except psycopg.Error as exc:
                 self.ready.clear()
+                if self._on_error is not None and not self._stop.is_set():
+                    self._on_error(DatabaseError(f"listening on {self._engine.path} failed: {exc}"))
                 self._stop.wait(1.0)
 
     def stop(self) -> None:
