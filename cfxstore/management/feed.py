@@ -44,7 +44,8 @@ _listeners: list[Callable[[], None]] = []
 class ChangeFeedSchema(DeclaredSchema):
     """The change feed: slot 65, in the range of the management realm's tables (MrealmSchema)."""
 
-    changes = plain_table(65, key="uint64", value="cbor")
+    # Not dumped: the feed tells followers what changed in this database; a loaded database starts its own.
+    changes = plain_table(65, key="uint64", value="cbor", dumped=False)
 
 
 def changes_table(db: orm.Database) -> orm.Map:
