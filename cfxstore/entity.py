@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, Self
 
 from cfxstore.errors import InvalidArgument
-from cfxstore.fields import declared_fields
+from cfxstore.fields import check_type, declared_fields, validation_plan
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -42,8 +42,16 @@ class Entity:
         that span fields (call this first).
         """
         owner = type(self).__name__
-        for name, field in declared_fields(type(self)).items():
-            field.check(owner, getattr(self, name))
+        state = self.__dict__
+        for name, optional, classes, steps in validation_plan(type(self)):
+            value = state[name]
+            if value is None and optional:
+                continue
+            # The exact class is the common case; check_type handles subclasses (and refuses bools).
+            if classes is not None and value.__class__ not in classes:
+                check_type(owner, name, value, classes)
+            for step in steps:
+                step(owner, name, value)
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Self:

@@ -3,7 +3,8 @@
 A record class (a keyword-only dataclass deriving from ``cfxstore.entity.Entity``)
 annotates each field with its Python type; where the type alone does not say
 everything, the field's default is a declaration made with ``field()`` (or one
-of the named kinds below: time, uint64, name_field, ...) that adds bounds, secrecy, a wire name or a reference::
+of the named kinds below: time, uint64, name_field, ...) that adds bounds,
+secrecy, a wire name or a reference::
 
     @dataclasses.dataclass(kw_only=True)
     class Principal(Described):
@@ -14,8 +15,9 @@ of the named kinds below: time, uint64, name_field, ...) that adds bounds, secre
 
 Validation is derived from the annotation plus the declaration (``X | None``
 makes a field optional; ``list[str]`` checks every item; strings are non-empty
-unless ``empty=True``); so are the wire form, the index key codecs and the
-management kinds' references. Every check raises InvalidArgument naming the
+unless ``empty=True``); so are the wire form, the index key codecs
+(cfxstore.tables), the management kinds' references, the fields a dump leaves
+out and docs/schemas.md. Every check raises InvalidArgument naming the
 record kind, the field and what was wrong.
 """
 
@@ -29,18 +31,19 @@ from typing import Any, Callable, Iterable
 
 from cfxstore.errors import InvalidArgument
 
-__all__ = ["REFUSE", "CASCADE", "NULLIFY", "Reference", "Spec", "Declared", "field", "time", "uint64", "name_field",
-           "email_field", "pubkey_field", "declared_fields", "check_field"]
+__all__ = ["REFUSE", "CASCADE", "Reference", "Spec", "Declared", "field", "time", "uint64", "name_field",
+           "email_field", "pubkey_field", "declared_fields", "validation_plan", "check_field", "check_type"]
 
 #: What deleting a referenced record does to the records referring to it:
-#: refuse the delete while they exist, delete them too, or set the reference to None.
-REFUSE, CASCADE, NULLIFY = "refuse", "cascade", "nullify"
-_ON_DELETE = (REFUSE, CASCADE, NULLIFY)
+#: refuse the delete while they exist, or delete them too.
+REFUSE, CASCADE = "refuse", "cascade"
+_ON_DELETE = (REFUSE, CASCADE)
 
 # The metadata key under which a dataclass field carries its Spec.
 _SPEC = "cfxstore.spec"
 
 #: A rule beyond type and bounds: returns what is wrong with a (well-typed) value, or None.
+#: Its docstring says what it requires (docs/schemas.md shows it).
 Rule = Callable[[Any], "str | None"]
 #: One check of a field value: (record kind, field name, value); raises InvalidArgument.
 Step = Callable[[str, str, Any], None]
@@ -55,8 +58,8 @@ class Reference:
 
     def __post_init__(self) -> None:
         if self.on_delete not in _ON_DELETE:
-            raise ValueError(f"Reference({self.target!r}): on_delete must be one of {', '.join(_ON_DELETE)}, "
-                             f"got {self.on_delete!r}")
+            raise InvalidArgument(f"Reference({self.target!r}): on_delete must be one of "
+                                  f"{', '.join(_ON_DELETE)}, got {self.on_delete!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +82,7 @@ class Spec:
     #: a str (or str item) may be empty.
     empty: bool = False
     rule: Rule | None = None
-    #: holds derived secret material (hashes, keys): never shown by listings that hide secrets.
+    #: holds secret material (hashes, keys): left out of dumps unless the operator asks for secrets.
     secret: bool = False
     #: the field's name in the wire form, when it differs.
     wire: str | None = None
@@ -107,12 +110,14 @@ _PUBKEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _name_rule(value: str) -> str | None:
+    """no whitespace or control characters"""
     if _NAME_BAD.search(value):
         return f"must not contain whitespace or control characters, got {value!r}"
     return None
 
 
 def _email_rule(value: str) -> str | None:
+    """an email address"""
     local, at, domain = value.partition("@")
     if not at or not local or not domain or _NAME_BAD.search(value) or len(value) > 254:
         return f"expected an email address, got {value!r}"
@@ -120,6 +125,7 @@ def _email_rule(value: str) -> str | None:
 
 
 def _pubkey_rule(value: str) -> str | None:
+    """64 lowercase hex characters"""
     return None if _PUBKEY.match(value) else f"expected 64 lowercase hex characters, got {value!r}"
 
 
@@ -141,14 +147,17 @@ def pubkey_field(**kw: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Declared:
-    """One field of a record kind as declared: its name, type and Spec, and its check."""
+    """One field of a record kind as declared: its name, type and Spec, and how it is checked."""
 
     name: str
     #: The annotated type without ``| None`` (e.g. ``str``, ``uuid.UUID``, ``list[str]``).
     type: Any
     optional: bool
     spec: Spec
-    check: Callable[[str, Any], None] = dataclasses.field(repr=False, compare=False)
+    #: The classes a value may have (None where the choices are checked instead).
+    classes: tuple[type, ...] | None = dataclasses.field(repr=False, compare=False)
+    #: The checks after the type's: bounds, items, rule.
+    steps: tuple[Step, ...] = dataclasses.field(repr=False, compare=False)
 
     @property
     def base(self) -> type:
@@ -158,6 +167,16 @@ class Declared:
     @property
     def wire_name(self) -> str:
         return self.spec.wire or self.name
+
+    def check(self, owner: str, value: Any) -> None:
+        """Raise InvalidArgument naming ``owner.name`` if value is not valid here."""
+        if value is None and self.optional:
+            return
+        _check(owner, self.name, value, self.classes, self.steps)
+
+
+#: Per field, what Entity.validate runs: (name, optional, classes, steps).
+Plan = tuple[tuple[str, bool, "tuple[type, ...] | None", tuple[Step, ...]], ...]
 
 
 def declared_fields(cls: type) -> dict[str, Declared]:
@@ -173,9 +192,31 @@ def declared_fields(cls: type) -> dict[str, Declared]:
     return found
 
 
+def validation_plan(cls: type) -> Plan:
+    """The checks of every field of cls, flattened for the validation loop (derived once per class)."""
+    plan: Plan | None = cls.__dict__.get("_plan")
+    if plan is None:
+        plan = tuple((f.name, f.optional, f.classes, f.steps) for f in declared_fields(cls).values())
+        setattr(cls, "_plan", plan)
+    return plan
+
+
 def check_field(cls: type, name: str, value: Any) -> None:
     """Raise InvalidArgument if value is not valid for field ``name`` of record class cls."""
     declared_fields(cls)[name].check(cls.__name__, value)
+
+
+def check_type(owner: str, name: str, value: Any, classes: tuple[type, ...]) -> None:
+    """Raise InvalidArgument unless value is an instance of classes (a bool only where bool is one)."""
+    if not isinstance(value, classes) or (value.__class__ is bool and bool not in classes):
+        raise InvalidArgument(f"{owner}.{name}: expected {_names(classes)}, got {type(value).__name__}")
+
+
+def _check(owner: str, name: str, value: Any, classes: tuple[type, ...] | None, steps: tuple[Step, ...]) -> None:
+    if classes is not None and value.__class__ not in classes:
+        check_type(owner, name, value, classes)
+    for step in steps:
+        step(owner, name, value)
 
 
 def _declare(name: str, hint: Any, spec: Spec) -> Declared:
@@ -184,36 +225,35 @@ def _declare(name: str, hint: Any, spec: Spec) -> Declared:
     if optional:
         rest = tuple(a for a in args if a is not type(None))
         hint = rest[0] if len(rest) == 1 else typing.Union[rest]
-    step = _compile(hint, optional, spec)
-    return Declared(name, hint, optional, spec, lambda owner, value: step(owner, name, value))
+    classes, steps = _compile(hint, spec)
+    return Declared(name, hint, optional, spec, classes, steps)
 
 
-def _compile(hint: Any, optional: bool, spec: Spec) -> Step:
-    """A field's check (owner, name, value), built once from small steps chosen by its type and Spec."""
+def _compile(hint: Any, spec: Spec) -> tuple[tuple[type, ...] | None, tuple[Step, ...]]:
+    """A field's checks, chosen once by its type and Spec: the classes its value may have, then the steps."""
     origin = typing.get_origin(hint) or hint
     args = typing.get_args(hint)
+    classes: tuple[type, ...] | None = None
     steps: list[Step] = []
     if spec.choices is not None and origin is not list:
         steps.append(_one_of(spec.choices))
     else:
-        steps.append(_is(_types(hint)))
+        classes = _types(hint)
         steps.extend(_bounds(origin, spec))
         if origin is list and args and args[0] is not Any:
             # Items share the list's choices and string bounds.
             item = Spec(choices=spec.choices, empty=spec.empty, max_chars=spec.max_chars, max_bytes=spec.max_bytes)
-            steps.append(_items(_compile(args[0], False, item)))
+            steps.append(_items(_step(*_compile(args[0], item))))
         elif origin is dict and len(args) == 2 and args[1] is not Any:
-            steps.append(_entries(_compile(args[0], False, Spec()), _compile(args[1], False, Spec())))
+            steps.append(_entries(_step(*_compile(args[0], Spec())), _step(*_compile(args[1], Spec()))))
     if spec.rule is not None:
         steps.append(_ruled(spec.rule))
+    return classes, tuple(steps)
 
-    def check(owner: str, name: str, value: Any) -> None:
-        if value is None and optional:
-            return
-        for step in steps:
-            step(owner, name, value)
 
-    return check
+def _step(classes: tuple[type, ...] | None, steps: tuple[Step, ...]) -> Step:
+    """The checks of a list item or dict entry as one step."""
+    return lambda owner, name, value: _check(owner, name, value, classes, steps)
 
 
 def _types(hint: Any) -> tuple[type, ...]:
@@ -225,17 +265,6 @@ def _types(hint: Any) -> tuple[type, ...]:
 
 def _names(classes: tuple[type, ...]) -> str:
     return " or ".join(c.__name__ for c in classes)
-
-
-def _is(classes: tuple[type, ...]) -> Step:
-    # bool is an int subclass; a bool only passes where bool is declared.
-    allows_bool = bool in classes
-
-    def step(owner: str, name: str, value: Any) -> None:
-        if not isinstance(value, classes) or (value.__class__ is bool and not allows_bool):
-            raise InvalidArgument(f"{owner}.{name}: expected {_names(classes)}, got {type(value).__name__}")
-
-    return step
 
 
 def _one_of(choices: tuple[Any, ...]) -> Step:

@@ -81,7 +81,9 @@ def _part_codec(record: type[Entity], field: Declared) -> str:
         return "uint64"
     if field.base is bytes and spec.size is not None:
         return f"bytes{spec.size}"
-    raise orm.SchemaError(f"{record.__name__}.{field.name}: a {field.type} field cannot be part of a key")
+    kind = getattr(field.type, "__name__", str(field.type))
+    raise orm.SchemaError(f"{record.__name__}.{field.name}: a {kind} field cannot be part of a key "
+                          "(keys are made of UUIDs, strings, times, WAMP ids and fixed-size bytes)")
 
 
 def _unknown(record: type[Entity], name: str) -> str:
@@ -117,9 +119,10 @@ class Stored:
             self.key_fields = (key,) if isinstance(key, str) else key
             self.key_codec = key_codec(record, self.key_fields)
         self.name = ""
+        self.schema: type | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.schema, self.name = owner, name
 
     @overload
     def __get__(self, obj: None, owner: type) -> Self: ...

@@ -66,3 +66,13 @@ def test_runs_from_a_checkout(tmp_path):
     subprocess.run([sys.executable, "-m", "tools.schemadoc", "--output", str(out)], cwd=root, check=True,
                    capture_output=True)
     assert out.read_text(encoding="utf-8") == schemadoc.generate()
+
+
+def test_record_fields_are_documented_from_their_declarations():
+    doc = schemadoc.describe(MrealmSchema)
+    principals = next(r for r in doc.records if r.table == "principals")
+    realm = next(f for f in principals.fields if f.name == "realm")
+    assert (principals.record, realm.type, realm.default) == ("Principal", "str", "required")
+    assert "at most 240 UTF-8 bytes" in realm.rules
+    role_oid = next(f for f in principals.fields if f.name == "role_oid")
+    assert role_oid.rules == "references `role` (deleting it: refuse)"

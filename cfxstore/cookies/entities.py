@@ -24,6 +24,7 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _cookie_name(value: str) -> str | None:
+    """an RFC 6265 cookie name (token)"""
     return None if _COOKIE_NAME.fullmatch(value) else f"{value!r} is not a valid cookie name (RFC 6265 token)"
 
 

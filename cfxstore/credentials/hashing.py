@@ -28,8 +28,6 @@ from cfxstore.errors import InvalidArgument
 
 FAST_TAG = "$hmac-sha256$"
 SLOW_TAG = "$argon2id$"
-# A generated ticket carries at least this much randomness (128 bits).
-MIN_GENERATED_BYTES = 16
 _SALT_BYTES = 16
 
 

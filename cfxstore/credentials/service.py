@@ -95,7 +95,7 @@ class CredentialService(Service):
     # --- ticket ---
 
     def ticket_config(self, ticket: str, *, generated: bool = False) -> dict[str, Any]:
-        """The stored form of a ticket credential (its hash), as set_ticket stores it."""
+        """The stored form of a ticket credential (its hash), as put_credential stores it."""
         _require_secret("ticket", ticket, nonempty=True)
         if generated:
             if len(ticket) < 22:  # token_urlsafe(16): 128 bits in 22 characters
@@ -144,11 +144,11 @@ class CredentialService(Service):
         if salt is None:
             salt = secrets.token_urlsafe(24)
         elif not isinstance(salt, str) or not salt:
-            raise InvalidArgument("set_wampcra: salt must be a non-empty str")
+            raise InvalidArgument("wampcra: salt must be a non-empty str")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise InvalidArgument(f"set_wampcra: iterations must be a positive int, got {iterations!r}")
+            raise InvalidArgument(f"wampcra: iterations must be a positive int, got {iterations!r}")
         if isinstance(keylen, bool) or not isinstance(keylen, int) or not _MIN_KEYLEN <= keylen <= _MAX_KEYLEN:
-            raise InvalidArgument(f"set_wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
+            raise InvalidArgument(f"wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
         key = derive_key(secret, salt, iterations, keylen).decode("ascii")
         return {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
 
@@ -188,7 +188,7 @@ class CredentialService(Service):
                           hashlib.sha256).digest()
         return {
             "secret": base64.b64encode(secrets.token_bytes(keylen)).decode("ascii"),
-            # Same alphabet and length as the salts set_wampcra makes (token_urlsafe(24)).
+            # Same alphabet and length as the salts wampcra_config makes (token_urlsafe(24)).
             "salt": base64.urlsafe_b64encode(digest[:24]).decode("ascii"),
             "iterations": iterations,
             "keylen": keylen,

@@ -37,6 +37,7 @@ def email_key(email: str) -> str:
 
 
 def _roles(value: list[str]) -> str | None:
+    """at least one role, no duplicates"""
     if not value:
         return "must grant at least one role"
     if len(set(value)) != len(value):

@@ -75,8 +75,11 @@ class Kind:
     authz: bool = False
     #: Kept consistent by the services (integrity) but not offered for create/update.
     internal: bool = False
-    #: "global" (GlobalSchema) or "mrealm" (MrealmSchema).
-    schema: str = "mrealm"
+
+    @property
+    def schema(self) -> str:
+        """"global" (a GlobalSchema table) or "mrealm" (a MrealmSchema table)."""
+        return "global" if self.stored.schema is GlobalSchema else "mrealm"
 
     @property
     def entity(self) -> type[Entity]:
@@ -140,12 +143,12 @@ G, M = GlobalSchema, MrealmSchema
 
 _KINDS = [
     # --- global database ---
-    Kind("user", G.users, schema="global"),
-    Kind("organization", G.organizations, schema="global", order="idx_organizations_by_name"),
-    Kind("organization_role", G.user_org_roles, schema="global"),
-    Kind("mrealm", G.mrealms, schema="global", order="idx_mrealms_by_name"),
-    Kind("mrealm_role", G.user_mrealm_roles, schema="global"),
-    Kind("node", G.nodes, schema="global"),
+    Kind("user", G.users),
+    Kind("organization", G.organizations, order="idx_organizations_by_name"),
+    Kind("organization_role", G.user_org_roles),
+    Kind("mrealm", G.mrealms, order="idx_mrealms_by_name"),
+    Kind("mrealm_role", G.user_mrealm_roles),
+    Kind("node", G.nodes),
     # --- management realm database ---
     Kind("arealm", M.arealms, authz=True, order="idx_arealms_by_name"),
     Kind("role", M.roles, authz=True, order="idx_roles_by_name"),

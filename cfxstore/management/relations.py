@@ -1,6 +1,7 @@
 """Invariants that span record kinds, declared once and kept by the owner of the records they start from.
 
-Delete rules between managed kinds (refuse, cascade) are declared on each
+Delete rules between managed kinds (refuse, cascade) are declared on the
+referring record fields (cfxstore.fields.Reference) and derived into each
 Kind's references (kinds.py). What those cannot say is declared here: each
 Relation names the kind it starts from, the records it reaches, the
 operations that set it off and what it does. Management runs every relation

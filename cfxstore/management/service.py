@@ -18,7 +18,6 @@ import contextlib
 from typing import Any, Callable, Iterator, TypeVar
 
 import orm
-from cfxstore.credentials.service import CredentialService
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.cookies.service import CookieService

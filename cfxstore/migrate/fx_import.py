@@ -20,7 +20,6 @@ with cfxdb's ``cast`` and their metrics become cfxstore counters.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import os
 import uuid
@@ -29,7 +28,6 @@ from typing import Any, Callable
 import cbor2
 
 import orm
-from cfxstore.credentials.service import CredentialService
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
@@ -316,7 +314,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
         f = _fields(o, rename={"authextra": "extra"})
         f.update(realm=realm, role=role, created=f.get("modified", known_by))
         # Through the principals' owner, in the import's transaction (relations.py, change feed).
-        mgmt.principals.create(txn, **dataclasses.asdict(m.Principal.parse(f)))
+        mgmt.principals.create(txn, **m.Principal.parse(f).marshal())
         return True
 
     Put = Callable[[Any, Any, bytes, TableResult], bool]
@@ -412,22 +410,27 @@ def _credentials(source: CfxdbSource, db: orm.Database, mgmt: Management, ledger
                 result.skip("no principal for it")
                 continue
             if o.authmethod == "ticket" and isinstance(config.get("secret"), str):
-                mgmt.principals.set_secret(principal.oid, "ticket", config["secret"])
-                result.change("ticket hashed (argon2id)")
+                method, options, change = "ticket", {}, "ticket hashed (argon2id)"
             elif o.authmethod == "wampcra" and isinstance(config.get("secret"), str):
-                mgmt.principals.set_secret(principal.oid, "wampcra", config["secret"], salt=config.get("salt"),
-                                           iterations=config.get("iterations"), keylen=config.get("keylen") or 32)
-                result.change("WAMP-CRA key derived")
+                method, change = "wampcra", "WAMP-CRA key derived"
+                options = {"salt": config.get("salt"), "iterations": config.get("iterations"),
+                           "keylen": config.get("keylen") or 32}
             else:
                 result.skip(f"{o.authmethod} credentials are not imported")
                 continue
+
+            # The secret and its ledger entry commit together: setting it again on a re-run would end
+            # the principal's logins again. Its hash is computed in the transaction; the import runs offline.
+            def write(txn: Any) -> None:
+                mgmt.principals.set_secret(principal.oid, method, config["secret"], txn, **options)
+                ledger.enter(txn, lkey)
+
+            mgmt.transact(write)
+            result.change(change)
         except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
             result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
             continue
-        # Setting a secret again is harmless, so a kill before this entry only repeats it.
         crashpoint.reached("fx-secret-set")
-        with db.begin(write=True) as txn:
-            ledger.enter(txn, lkey)
         result.imported += 1
     return result
 

@@ -36,11 +36,13 @@ _PLAINTEXT_KEYS = frozenset({"secret", "password", "ticket", "plaintext"})
 
 
 def _derived_only(authconfig: dict[str, Any]) -> str | None:
+    """derived material only: no plaintext secret keys"""
     leaked = _PLAINTEXT_KEYS.intersection(authconfig)
     return f"must not hold plaintext secrets, found {sorted(leaked)}" if leaked else None
 
 
 def _file_name_only(tls_key: str) -> str | None:
+    """a file name, not key material"""
     return "expected a file name, got key material" if "PRIVATE KEY" in tls_key else None
 
 

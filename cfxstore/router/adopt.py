@@ -3,9 +3,11 @@
 Order, so that a kill at any moment and a re-run end like one clean run:
 1. the stock config is copied to a backup (a new file, renamed into place;
    its name carries a digest of the content, so a re-run finds it again);
-2. cookies and realm-store history are imported (the import ledger makes
-   this idempotent) and static principals written to the credential store
-   (skipped when the stored credential already verifies);
+2. static principals are written to the credential store (skipped when the
+   stored credential already verifies), then cookies and realm-store history
+   are imported (the import ledger makes this idempotent): in this order, as
+   a principal's new secret ends the logins of its cookies, and the imported
+   ones are logins the stock node allowed with the secret it has;
 3. the converted config replaces config.json in one rename.
 Until step 3 the node is still a stock node; after it, nothing is left to
 convert and a re-run changes nothing.
@@ -259,6 +261,8 @@ def adopt(cbdir: str) -> Report:
     imported: dict[str, Any] = {}
     database, _ = open_or_create(os.path.join(cbdir, DB_PATH))
     with database:
+        principals = _write_principals(database, todo.principals)
+        crashpoint.reached("adopt-principals-stored")
         for source in todo.cookie_sources:
             if os.path.exists(source):  # a stock store that never wrote has no database yet
                 imported[f"cookies ({os.path.relpath(source, cbdir)})"] = import_cookies(source, database)
@@ -266,8 +270,6 @@ def adopt(cbdir: str) -> Report:
             if os.path.exists(source):
                 for name, result in import_realmstore(source, database, history=rules).items():
                     imported[f"{name} ({os.path.relpath(source, cbdir)})"] = result
-        crashpoint.reached("adopt-imported")
-        principals = _write_principals(database, todo.principals)
-    crashpoint.reached("adopt-principals-stored")
+    crashpoint.reached("adopt-imported")
     _atomic_write(path, json.dumps(todo.config, indent=2) + "\n", 0o600)
     return Report(backup, todo.changes, imported, principals)

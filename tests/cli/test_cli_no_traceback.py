@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import subprocess_cli
+from ports import free_port
 from store_factories import populate, set_version
 
 import orm
@@ -149,12 +150,6 @@ def test_errors_of_orm_and_cfxstore_are_their_message_on_one_line(run, tmp_path,
     assert result.stderr.strip() == line
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_router_start_on_a_taken_port_fails_in_one_line_and_creates_no_principal(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -170,7 +165,7 @@ def test_router_start_on_a_taken_port_fails_in_one_line_and_creates_no_principal
 
 
 def test_router_start_on_an_old_database_says_to_migrate(tmp_path):
-    cbdir = _node(tmp_path, port=_free_port())
+    cbdir = _node(tmp_path, port=free_port())
     populate(os.path.join(cbdir, "cfxstore-db"))
     set_version(os.path.join(cbdir, "cfxstore-db"), 1)
     result = subprocess_cli("router", "start", "--cbdir", cbdir)

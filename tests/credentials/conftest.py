@@ -30,5 +30,13 @@ def svc(db, hasher):
 
 
 @pytest.fixture
-def alice(svc):
-    return svc.add_principal(realm="realm1", authid="alice", role="user", extra={"tier": "gold"})
+def principals(db, svc):
+    # Principals and their secrets are written by their owner; svc verifies what it wrote.
+    from cfxstore.management import Management
+
+    return Management(db, credentials=svc).principals
+
+
+@pytest.fixture
+def alice(principals):
+    return principals.create(realm="realm1", authid="alice", role="user", extra={"tier": "gold"})

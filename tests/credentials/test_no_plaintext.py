@@ -7,10 +7,8 @@ PASSWORD = "password-b81d40aa-do-not-store"
 
 
 @pytest.fixture
-def db_bytes(db_path, db, svc):
-    svc.add_principal(realm="realm1", authid="authid-marker-alice", role="user")
-    svc.set_ticket("realm1", "authid-marker-alice", TICKET)
-    svc.set_wampcra("realm1", "authid-marker-alice", PASSWORD)
+def db_bytes(db_path, db, svc, principals):
+    principals.create(realm="realm1", authid="authid-marker-alice", role="user", ticket=TICKET, wampcra=PASSWORD)
     assert svc.verify_ticket("realm1", "authid-marker-alice", TICKET) is not None
     db.close()
     return b"".join(p.read_bytes() for p in sorted(db_path.iterdir()) if p.is_file())

@@ -144,13 +144,16 @@ def test_on_postgresql_a_change_in_another_process_notifies_and_is_read_from_the
 
 
 def test_a_database_from_before_the_feed_reads_read_only_and_gains_the_feed_when_written(tmp_path):
-    from cfxstore.credentials.service import CredentialService
     from cfxstore.globalschema.schema import GlobalSchema
+    from cfxstore.mrealm.entities import Principal
+    from cfxstore.mrealm.schema import MrealmSchema
 
     path = str(tmp_path / "old")
     with open_database(path) as database:  # the management tables as they were before the feed
         GlobalSchema.attach(database)
-        CredentialService(database).add_principal(realm="realm1", authid="ann", role="user")
+        ann = Principal(realm="realm1", authid="ann", role="user")
+        with database.begin(write=True) as txn:
+            MrealmSchema.attach(database).principals[txn, ann.oid] = ann
         assert "changes" not in {e["name"] for e in database.catalog().values()}
     with open_database(path, readonly=True) as database:
         assert [p.authid for p in Management(database).principals.list().items] == ["ann"]

@@ -1,7 +1,7 @@
 """A killed import-cfxdb or router adopt, run again, ends exactly like an uninterrupted run.
 
 Real `cfxstore` processes are SIGKILLed at named points (ORM_CRASH_AT: after a
-committed import batch, after adopt's backup, import and principals) and from
+committed import batch, after adopt's backup, principals and import) and from
 outside at instants spread over the work; then the same command is run again.
 """
 
@@ -96,13 +96,21 @@ CREDENTIAL_TABLES = ("principals", "credentials", "idx_principals_by_realm_authi
                      "idx_credentials_by_principal")
 
 
+def feed_by_meaning(tables):
+    """The change feed as (kind, op, realm, authid) per entry: its records carry per-run ids and times."""
+    entries = tables.pop("changes", [])
+    return [(e["kind"], e["op"], e["record"].get("realm"), e["record"].get("authid")) for _, e in entries]
+
+
 def adopted_state(cbdir):
-    """The config, the backups, every imported table, and the principals with the logins they allow."""
+    """The config, the backups, every imported table, the principal changes published, and the principals
+    with the logins they allow."""
     db = str(cbdir / "cfxstore-db")
     tables = snapshot(db)
     credentials = len(tables["credentials"])
     for name in CREDENTIAL_TABLES:
         tables.pop(name, None)
+    tables["changes"] = feed_by_meaning(tables)
     with open_database(db, readonly=True) as database:
         service = CredentialService(database)
         principals = [(p.realm, p.authid, p.role) for p in service.list_principals()]
@@ -123,8 +131,8 @@ def adopt_reference(sources, tmp_path_factory):
     return state
 
 
-@pytest.mark.parametrize("point", ["adopt-backed-up", "import-batch-committed", "adopt-imported",
-                                   "adopt-principals-stored"])
+@pytest.mark.parametrize("point", ["adopt-backed-up", "adopt-principals-stored", "import-batch-committed",
+                                   "adopt-imported"])
 def test_adopt_killed_at_a_point_then_rerun_matches_an_uninterrupted_run(sources, adopt_reference, tmp_path, point):
     cbdir = node_copy(sources, tmp_path)
     stock = (cbdir / "config.json").read_text()

@@ -1,7 +1,7 @@
 """Test harness: a Twisted reactor in a background thread and a real router process.
 
 The router is ``cfxstore router start`` in a subprocess (its own process
-group, killed in a finally), on ports picked free at test time. Readiness is
+group, killed in a finally), on ports leased free at test time (tests/ports.py). Readiness is
 polled with deadlines: the port accepts connections and the log says the
 worker is ready.
 """
@@ -21,15 +21,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ports import free_port  # noqa: F401 (the router tests import it from here)
+
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
