@@ -44,7 +44,10 @@ class Entity:
         owner = type(self).__name__
         state = self.__dict__
         for name, optional, classes, steps in validation_plan(type(self)):
-            value = state[name]
+            try:
+                value = state[name]
+            except KeyError:  # a record read by a fast load leaves unset optional fields to the class default
+                value = getattr(self, name)
             if value is None and optional:
                 continue
             # The exact class is the common case; check_type handles subclasses (and refuses bools).
