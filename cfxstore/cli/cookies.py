@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -52,7 +52,7 @@ def list_(db: str | None, authid: str | None, show_all: bool, limit: int | None,
             with database.begin() as txn:
                 if authid is not None:
                     oids = service.schema.cookies.keys_by_index(txn, "idx_cookies_by_authid", authid)
-                    records = (service.schema.cookies[txn, oid] for oid in oids)
+                    records: Iterator[Any] = (service.schema.cookies[txn, oid] for oid in oids)
                 else:
                     records = service.schema.cookies.select(txn, return_keys=False)
                 found = [c for c in records if c is not None and (show_all or not c.is_expired(now))]

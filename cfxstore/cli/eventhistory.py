@@ -30,7 +30,7 @@ class PublicationEvents:
     receivers: set[int] = dataclasses.field(default_factory=set)
 
     def marshal(self) -> dict[str, Any]:
-        data = self.publication.marshal() if self.publication is not None else {
+        data: dict[str, Any] = self.publication.marshal() if self.publication is not None else {
             "publication_id": self.publication_id, "timestamp": self.timestamp}
         data["subscriptions"] = sorted(self.subscriptions)
         data["receivers"] = sorted(self.receivers)

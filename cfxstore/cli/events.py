@@ -47,7 +47,7 @@ def list_(db: str | None, topic: str | None, subscription: int | None, since: in
             found = []
         elif topic is not None:
             found = eventhistory.by_topic(history, topic, since, until, limit)
-        else:
+        elif subscription is not None:  # exactly one of the two, checked above
             found = eventhistory.by_subscription(history, subscription, since, until, limit)
     if as_json:
         emit_json([e.marshal() for e in found])

@@ -102,8 +102,8 @@ def require_alone(path: str, what: str) -> None:
             raise MaintenanceError(f"database {pgurl.redact(path)} is in use by {len(found)} other process(es): "
                                    f"{'; '.join(found[:_NAMED])}{more} (a router or service?): {advice}")
         return
-    found = holders(path)
-    if found == []:
+    pids = holders(path)
+    if pids == []:
         return
-    who = f"process(es) {', '.join(map(str, found))}" if found else "another process"
+    who = f"process(es) {', '.join(map(str, pids))}" if pids else "another process"
     raise MaintenanceError(f"database {path} is open in {who} (a router or service?): {advice}")

@@ -21,6 +21,7 @@ from cfxstore.migrate.info import version_state
 from cfxstore.migrate.runner import Runner, head, plan_down, plan_up
 from cfxstore.migrate.versions import migrations_dir, versions_in
 from cfxstore.node.history_rules import load_rules
+from cfxstore.realmstore.rules import UriRule
 from cfxstore.schemaversion import HISTORY_KEY, effective_version, stamp as write_stamp
 from orm.engine import pgurl
 
@@ -125,7 +126,7 @@ def status_(path: str | None, db: str | None, check_: bool, as_json: bool) -> No
         else:
             applied_at.pop(h.get("version"), None)
     current = 0 if version is None else version
-    steps = [{"version": m.version, "name": m.name, "description": m.description,
+    steps: list[dict[str, Any]] = [{"version": m.version, "name": m.name, "description": m.description,
               "applied": m.version <= current,
               "applied_at": applied_at.get(m.version) if m.version <= current else None,
               "reversible": m.reversible} for m in migrations]
@@ -157,7 +158,11 @@ def _run(path: str, direction: str, to: int | None, dry_run: bool, no_backup: bo
             current = runner.current_version()
             if direction == "down" and to is not None and to < 0:  # relative: -1 is one step down
                 to = max(current + to, 0)
-            plan = plan_up(current, migrations, to) if direction == "up" else plan_down(current, migrations, to)
+            if direction == "up":
+                plan = plan_up(current, migrations, to)
+            else:
+                assert to is not None, "migrate down requires --to"
+                plan = plan_down(current, migrations, to)
             result: dict[str, Any] = {"path": database.path, "from": current, "to": plan.target,
                                       "dry_run": dry_run, "backup": None, "steps": []}
             if plan.empty:
@@ -328,7 +333,7 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
     fx_kinds = fx_sources(fx)
     if not fx_kinds or cookies is not None or realmstore is not None:
         check_sources(cookies, realmstore)
-    history = ()
+    history: tuple[UriRule, ...] = ()
     if node_config is not None and realmstore is not None:
         history = load_rules(node_config, realmstore)
     database, created = open_or_create(target)

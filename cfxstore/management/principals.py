@@ -31,7 +31,7 @@ SECRET_METHODS = ("ticket", "wampcra")
 class PrincipalCollection(Collection):
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
-               generated: bool = False, **fields: Any) -> Entity:
+               generated: bool = False, **fields: Any) -> Principal:
         """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived), in one write.
 
         ``generated``: the ticket carries 128+ random bits and is stored with the fast hash.
@@ -40,7 +40,7 @@ class PrincipalCollection(Collection):
         configs = {m: self._config(m, s, options[m])
                    for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
 
-        def run(t: Any) -> Entity:
+        def run(t: Any) -> Principal:
             principal = cast(Principal, Collection.create(self, t, **fields))
             for method, config in configs.items():
                 self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)

@@ -287,10 +287,11 @@ def _history_ids(rules: tuple[UriRule, ...], topic: str | None) -> list[int]:
 def _event_put(store: SessionHistory, ledger: Ledger, rules: tuple[UriRule, ...], topics: dict[int, str]
                ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(e: Any, result: TableResult) -> Callable[[Any], bool] | None:
-        if not e.timestamp or e.subscription is None or e.receiver is None or e.publication is None:
+        timestamp = _ns(e.timestamp)  # None when unset
+        if timestamp is None or e.subscription is None or e.receiver is None or e.publication is None:
             result.skip("no time, subscription, receiver or publication")
             return None
-        source = (e.subscription, _ns(e.timestamp), e.receiver, e.publication)
+        source = (e.subscription, timestamp, e.receiver, e.publication)
         ids = _history_ids(rules, topics.get(e.publication))
         if ids:
             result.change("moved to the history of a rule")

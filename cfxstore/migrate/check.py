@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import orm
 from cfxstore.schemaversion import effective_version, latest_version
+from cfxstore.service import attached
 
 from . import rawtables
 from .schemas import present, table_owners
@@ -85,16 +86,16 @@ def check(db: orm.Database, *, repair: bool = False, on_row: RowCallback | None 
     _check_version(db, report)
     catalog = db.catalog()
     _check_catalog(db, catalog, report)
-    schemas = []
+    schemas: list[orm.Schema] = []
     for schema in present(db):
         try:
-            schemas.append(schema.attach(db))
+            schemas.append(attached(schema, db))
         except orm.Error as exc:
             report.problems.append(f"schema {schema.__name__} does not match the database: {exc}")
     with db.begin(write=repair) as txn:
         derived = rawtables.index_slots(catalog)
-        for schema in schemas:
-            for tab in schema.tables().values():
+        for held in schemas:
+            for tab in held.tables().values():
                 if tab.slot in derived:
                     continue
                 report.tables += 1

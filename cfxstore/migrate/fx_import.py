@@ -28,11 +28,13 @@ from typing import Any, Callable
 import cbor2
 
 import orm
+from cfxstore.entity import Entity
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
 from cfxstore.mrealm import entities as m
 from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.service import attached
 from orm import crashpoint
 
 from .cfxdb_import import TableResult, _ns
@@ -197,7 +199,7 @@ def import_global(path: str, db: orm.Database) -> dict[str, TableResult]:
     import cfxdb.mrealm as cm
     from cfxdb.usage import MasterNodeUsage
 
-    schema, ledger = GlobalSchema.attach(db), Ledger(db)
+    schema, ledger = attached(GlobalSchema, db), Ledger(db)
     known_by = _last_write(path)  # for times cfxdb does not keep
 
     def users(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
@@ -271,7 +273,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     import cfxdb.mrealm as cm
     from cfxdb.log import MNodeLog, MWorkerLog
 
-    schema, ledger = MrealmSchema.attach(db), Ledger(db)
+    schema, ledger = attached(MrealmSchema, db), Ledger(db)
     known_by = _last_write(path)  # for times cfxdb does not keep
     mgmt = Management(db)
     realm_names: dict[uuid.UUID, str] = {}
@@ -319,7 +321,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
 
     Put = Callable[[Any, Any, bytes, TableResult], bool]
 
-    def with_run_status(table: orm.Map, entity: type) -> Put:
+    def with_run_status(table: orm.Map, entity: type[Entity]) -> Put:
         """Clusters, worker groups and placements: their fields, the status code as a name."""
         def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
             f = _fields(o)
@@ -328,7 +330,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
             return True
         return put
 
-    def membership(table: orm.Map, entity: type) -> Put:
+    def membership(table: orm.Map, entity: type[Entity]) -> Put:
         def put(txn: Any, o: Any, key: bytes, r: TableResult) -> bool:
             cluster_oid, node_oid = _uuids(key)[:2]  # keyed (cluster, node), as in cfxdb
             table[txn, (cluster_oid, node_oid)] = entity.parse(

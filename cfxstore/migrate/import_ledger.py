@@ -17,6 +17,7 @@ from typing import Any
 
 import orm
 
+from cfxstore.service import attached
 from cfxstore.tables import DeclaredSchema, plain_table
 
 _EVENT = struct.Struct(">QQQQ")
@@ -54,7 +55,7 @@ class Ledger:
     """The ledger of one database, used inside the import's write transactions."""
 
     def __init__(self, db: orm.Database) -> None:
-        self._table = ImportLedger.attach(db).imported
+        self._table = attached(ImportLedger, db).imported
 
     def seen(self, txn: Any, key: bytes) -> bool:
         return self._table[txn, key] is not None

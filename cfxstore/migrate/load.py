@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterator
 import orm
 
 from cfxstore.schemaversion import effective_version
+from cfxstore.service import attached
+from cfxstore.tables import DeclaredSchema
 from cfxstore.transport import scrub_transport
 
 from . import dumpcodec
@@ -203,10 +205,10 @@ def validate(path: str, on_progress: ProgressCallback | None = None) -> DumpInfo
     with _bounded_recursion():
         for item in _rows(path, on_progress):
             if len(item) == 2:
-                header = item[1]  # type: ignore[assignment]
+                header = item[1]
                 rows = {name: 0 for name in header["tables"]}
                 continue
-            _, name, _, record = item  # type: ignore[misc]
+            _, name, _, record = item
             if record is None:
                 without[name] = without.get(name, 0) + 1
             else:
@@ -223,11 +225,11 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
                                f"is at version {version}; load it with the cfxstore that wrote it, or into "
                                "a database at the same version")
     owners = table_owners()
-    schemas = {}
+    schemas: dict[type[DeclaredSchema], orm.Schema] = {}
     for name in info.tables:
         schema = owners[name]
         if schema not in schemas:
-            schemas[schema] = schema.attach(db)
+            schemas[schema] = attached(schema, db)
     tables = {name: schemas[owners[name]].tables()[name] for name in info.tables}
     written = {name: 0 for name in info.tables}
     with _bounded_recursion(), db.begin(write=True) as txn:
@@ -239,7 +241,7 @@ def load(db: orm.Database, info: DumpInfo, on_progress: ProgressCallback | None 
         for item in _rows(info.path, on_progress):
             if len(item) == 2:
                 continue
-            number, name, key, record = item  # type: ignore[misc]
+            number, name, key, record = item
             if record is None:
                 continue
             tab = tables[name]

@@ -16,6 +16,7 @@ from cfxstore.management.feed import ChangeFeedSchema
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.migrate.import_ledger import ImportLedger
 from cfxstore.realmstore.schema import RealmStore
+from cfxstore.service import attached
 from cfxstore.tables import DeclaredSchema
 
 __all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "undumped_tables", "secret_fields", "present",
@@ -27,10 +28,15 @@ KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+# A dict rather than functools.lru_cache: mypy does not take a class for a Hashable argument.
+_declared: dict[type[DeclaredSchema], DeclaredSchema] = {}
+
+
 def declared(schema: type[DeclaredSchema]) -> DeclaredSchema:
     """An unbound instance of schema: its tables with their codecs and hooks (for validation)."""
-    return schema.unbound()
+    if schema not in _declared:
+        _declared[schema] = schema.unbound()
+    return _declared[schema]
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,4 +76,4 @@ def present(db: orm.Database) -> list[type[DeclaredSchema]]:
 
 def attach_present(db: orm.Database) -> list[orm.Schema]:
     """Attach every known schema that db holds (works read-only when the catalog matches)."""
-    return [schema.attach(db) for schema in present(db)]
+    return [attached(schema, db) for schema in present(db)]

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 from cfxstore.node.errors import RouterConfigError
 from cfxstore.realmstore.rules import UriRule
@@ -151,7 +151,7 @@ _COOKIE_STORE_KEYS = ("type", "path", "maxsize", "sync", "readonly", "purge_on_s
                       "flush_ms", "max_pending", "cache_ttl", "cache_size")
 
 
-def is_cfxstore_cookie(cookie: Any) -> bool:
+def is_cfxstore_cookie(cookie: Any) -> TypeGuard[Mapping[str, Any]]:
     """True for a transport "cookie" item whose store is cfxstore."""
     return (isinstance(cookie, Mapping) and isinstance(cookie.get("store"), Mapping)
             and cookie["store"].get("type") == STORE_TYPE)

@@ -117,7 +117,7 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
     """The conversion of a stock node config (the input is not changed)."""
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])
-    authenticator = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
+    authenticator: dict[str, Any] = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
     for w, worker in enumerate(routers(new)):
         realms = [r["name"] for r in worker.get("realms") or [] if isinstance(r.get("name"), str)]
         for realm in worker.get("realms") or []:
@@ -134,7 +134,7 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                 where = f"workers[{w}].transports[{t}]"
                 cookie = ws.get("cookie")
                 store = cookie.get("store") if isinstance(cookie, dict) else None
-                if isinstance(store, dict) and store.get("type") in _STOCK_COOKIE_STORES:
+                if isinstance(cookie, dict) and isinstance(store, dict) and store.get("type") in _STOCK_COOKIE_STORES:
                     if store["type"] == "database" and isinstance(store.get("path"), str):
                         result.cookie_sources.append(resolve_path(store["path"], cbdir))
                     cookie["store"] = {"type": STORE_TYPE, "path": DB_PATH,

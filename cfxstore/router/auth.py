@@ -41,7 +41,7 @@ from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
 from orm.engine.pgurl import shown
 
 txaio.use_twisted()  # this module is Twisted code; importing it outside Crossbar must work too
-log = txaio.make_logger()
+log = txaio.make_logger()  # type: ignore[attr-defined]  # txaio defines it once a framework is chosen
 
 FAILED = ApplicationError.AUTHENTICATION_FAILED
 STORE = "credential store"  # how errors name it (availability.py)

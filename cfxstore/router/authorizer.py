@@ -46,7 +46,8 @@ class StoreAuthorizerComponent(ApplicationSession):
         if config is None:
             return
         # The stored application realm is the joined one unless "store_realm" maps it.
-        self._realm = config.store_realm or details.realm
+        # Kept apart from ApplicationSession._realm, the realm the session joined.
+        self._stored_realm: str = config.store_realm or details.realm
         self._authz = authorizer_for(config.path)
         yield self.register(self.authorize, config.procedure)
         self.log.info("cfxstore authorizer {proc} ready on realm {realm}", proc=config.procedure, realm=details.realm)
@@ -57,6 +58,6 @@ class StoreAuthorizerComponent(ApplicationSession):
             raise ApplicationError("cfxstore.error.invalid_argument", "session: expected session details "
                                                                       "with an authrole")
         try:
-            return self._authz.authorize(self._realm, role, uri, action)
+            return self._authz.authorize(self._stored_realm, role, uri, action)
         except ManagementError as exc:
             raise ApplicationError(exc.uri, str(exc)) from None

@@ -48,7 +48,10 @@ def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> 
             return
         reactor.callFromThread(forget_cookie, backend, value_hash)
 
-    listener = db.listen(CHANNEL, heard, on_error=backend.writer.availability.lost)
+    def lost(exc: orm.DatabaseError) -> None:
+        backend.writer.availability.lost(exc)
+
+    listener = db.listen(CHANNEL, heard, on_error=lost)
     reactor.addSystemEventTrigger("before", "shutdown", listener.stop)
     return listener
 

@@ -89,6 +89,7 @@ class CookieBackend:
         if value_hash in self._deleted:
             return None
         cached = self._cache.get(value_hash)
+        cookie: Cookie | None
         if cached is not None and monotonic() - cached[1] < self._cache_ttl:
             cookie = cached[0]
         else:

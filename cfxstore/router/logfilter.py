@@ -18,9 +18,9 @@ controller as JSON, which is filtered again there).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_cookie", "cookie_deleted",
@@ -126,4 +126,4 @@ def install() -> None:
         return
     _installed = True
     # Private but stable since Twisted 15.2: observers run in list order on one shared event.
-    globalLogPublisher._observers.insert(0, redact)
+    globalLogPublisher._observers.insert(0, cast(ILogObserver, redact))  # a plain callable is an observer

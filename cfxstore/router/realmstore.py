@@ -30,7 +30,7 @@ import os
 from typing import Any, Callable, Iterable
 
 from twisted.internet import task, threads
-from txaio import make_logger
+from txaio import make_logger  # type: ignore[attr-defined]  # txaio defines it once a framework is chosen
 
 from crossbar.interfaces import IRealmStore
 from crossbar.router.service import RouterServiceAgent

@@ -56,7 +56,7 @@ def _extra(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _with_login(cls: type, authid: str | None, ticket: str | None) -> type:
-    class Standalone(cls):  # type: ignore[misc, valid-type]
+    class Standalone(cls):
         def onConnect(self) -> None:
             methods = ["ticket"] if ticket else ["anonymous"]
             self.join(self.config.realm, authmethods=methods, authid=authid)

@@ -33,7 +33,7 @@ import dataclasses
 import heapq
 import itertools
 import time
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from cfxstore.errors import Error
 from cfxstore.node.config import ThrottleConfig
@@ -115,7 +115,7 @@ class FailureThrottle:
         record = self._records.get(attempt.key)
         started = None if record is None else record.pending.pop(attempt.ident, None)
         live = started is not None and now - started <= self._limits.attempt_timeout
-        if success and live:
+        if success and live and record is not None:  # live implies a record
             if self._limits.clear_on_success:
                 if record.pending:  # other attempts still running keep their places
                     record.failures, record.locked_until = 0, 0.0
@@ -192,7 +192,7 @@ class LoginThrottle:
     """Admits a login attempt only if both its (realm, authid) and its peer address may try now."""
 
     def __init__(self, config: ThrottleConfig, clock: Callable[[], float] = time.monotonic) -> None:
-        common = dict(base_delay=config.base_delay, max_delay=config.max_delay, max_tracked=config.max_tracked,
+        common: dict[str, Any] = dict(base_delay=config.base_delay, max_delay=config.max_delay, max_tracked=config.max_tracked,
                       attempt_timeout=config.attempt_timeout)
         self.authids = FailureThrottle(Limits(free_failures=config.free_failures, **common), "authid", clock)
         self.peers = None if config.peer_free_failures is None else FailureThrottle(

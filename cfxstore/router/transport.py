@@ -11,12 +11,12 @@ original config back.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet import task, threads
 from twisted.internet.defer import inlineCallbacks
-from txaio import make_logger
+from txaio import make_logger  # type: ignore[attr-defined]  # txaio defines it once a framework is chosen
 
 from crossbar.router.protocol import WampWebSocketServerFactory
 from crossbar.router.unisocket import UniSocketServerFactory
@@ -98,8 +98,17 @@ def _universal_stand_in(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**config, "websocket": {path: _stand_in(ws) for path, ws in websockets.items()}}
 
 
-class _CookieAwareFactoryMixin:
+# The mixin is only ever combined with a RouterTransport: type checkers read it as one.
+if TYPE_CHECKING:
+    _MixinBase = RouterTransport
+else:
+    _MixinBase = object
+
+
+class _CookieAwareFactoryMixin(_MixinBase):
     """Overrides RouterTransport._create_factory (see the module docstring)."""
+
+    _config: Mapping[str, Any]
 
     @inlineCallbacks
     def _create_factory(self, create_paths: bool = False, ignore: list[str] = []):  # noqa: B006 (Crossbar's signature)

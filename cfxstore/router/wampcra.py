@@ -57,10 +57,12 @@ class PendingAuthWampCraDerived(PendingAuthWampCra):
         signature = auth.compute_wcs(user["secret"].encode("utf8"), challenge.encode("utf8")).decode("ascii")
         return extra, signature
 
-    def authenticate(self, signature: str) -> Accept | Deny | Deferred:
+    # Crossbar's hint names Accept | Deny, but its router awaits whatever authenticate returns.
+    def authenticate(self, signature: str) -> Accept | Deny | Deferred:  # type: ignore[override]
         outcome, self._outcome = self._outcome, None
         if outcome is None:
             return super().authenticate(signature)
+        assert self._signature is not None, "_compute_challenge sets it before Crossbar asks to authenticate"
         ok = isinstance(signature, str) and hmac.compare_digest(signature.encode(), self._signature.encode())
         accepted, delay = outcome(ok)
         if accepted:

@@ -161,6 +161,7 @@ class WriteBehind:
             return
         batch, self._pending = self._pending, _Batch()
         self._inflight = batch
+        assert self._defer_to_thread is not None, "flushes are scheduled only for a writer given a reactor"
         d = self._defer_to_thread(self._write, batch)
 
         def done(result: Any) -> Any:
