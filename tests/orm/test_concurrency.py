@@ -100,7 +100,8 @@ def test_readers_in_threads_and_processes_see_only_consistent_snapshots(path):
         assert out["errors"] == []
         assert out["reads"] > 0 and out["sums"] == [total]
     grower = writer_outs[1]  # its reader threads were open while it grew its map
-    assert grower["start_map"] == 1 << 20 and grower["end_map"] > 8 << 20
+    # It asked for 1 MiB, but opens at whatever size the other writer has grown the map to by then.
+    assert grower["end_map"] > max(grower["start_map"], 8 << 20)
 
 
 def test_opening_while_another_process_grows_the_database(path):
