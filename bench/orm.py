@@ -27,17 +27,10 @@ import cbor2
 import lmdb
 
 import orm
+from bench import orm_processes
+from bench.records import make_records
 
 TARGETS = {"put": 0.9, "put_many": 0.9, "get": 0.9, "select": 0.9, "indexed put": 0.55}
-
-
-def make_records(n: int) -> list[tuple[uuid.UUID, dict[str, Any]]]:
-    """Session-like records: what a router stores per key."""
-    now = time.time_ns()
-    return [(uuid.uuid4(), {"session": 1000 + i, "realm": "realm1", "authid": f"user-{i}",
-                            "authrole": "user", "authmethod": "ticket", "email": f"user-{i}@example.com",
-                            "joined": now + i, "transport": {"type": "websocket", "peer": "tcp4:127.0.0.1:5000"}})
-            for i in range(n)]
 
 
 class Bench(orm.Schema):
@@ -148,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", action="store_true", help="run the multi-process benchmark instead")
     args = ap.parse_args(argv)
     if args.processes:
-        from bench import orm_processes  # here, not at the top: it imports make_records from this module
         return orm_processes.main(["--records", str(args.records)])
     results = run(args.records, args.rounds)
     n = args.records

@@ -25,7 +25,7 @@ from typing import Any
 import cbor2
 import lmdb
 
-from bench.orm import make_records
+from bench.records import make_records
 
 SIDES = ("raw", "orm")
 

@@ -42,12 +42,10 @@ class Entity:
         that span fields (call this first).
         """
         owner = type(self).__name__
-        state = self.__dict__
         for name, optional, classes, steps in validation_plan(type(self)):
-            try:
-                value = state[name]
-            except KeyError:  # a record read by a fast load leaves unset optional fields to the class default
-                value = getattr(self, name)
+            # getattr, not the instance dict: records rebuilt by a fast load path leave unset
+            # optional fields to their class defaults.
+            value = getattr(self, name)
             if value is None and optional:
                 continue
             # The exact class is the common case; check_type handles subclasses (and refuses bools).

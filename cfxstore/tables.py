@@ -110,8 +110,10 @@ class Stored:
     on an attached schema, the orm table."""
 
     def __init__(self, slot: int, record: type[Entity] | None, indexes: tuple[Index, ...],
-                 key: tuple[str, ...] | str, value: str) -> None:
+                 key: tuple[str, ...] | str, value: str, dumped: bool = True) -> None:
         self.slot, self.record, self.indexes, self.value = slot, record, indexes, value
+        #: Whether a dump carries this table (False: it only describes this database, e.g. its recent changes).
+        self.dumped = dumped
         if record is None:
             self.key_fields: tuple[str, ...] = ()
             self.key_codec: Any = key
@@ -177,9 +179,9 @@ def stored(slot: int, record: type[Entity], *indexes: Index, key: tuple[str, ...
     return Stored(slot, record, indexes, key, "cbor")
 
 
-def plain_table(slot: int, *, key: Any, value: str) -> Stored:
+def plain_table(slot: int, *, key: Any, value: str, dumped: bool = True) -> Stored:
     """A table of plain values (no record kind): its key and value codecs given outright."""
-    return Stored(slot, None, (), key, value)
+    return Stored(slot, None, (), key, value, dumped)
 
 
 class DeclaredSchema(orm.Schema):

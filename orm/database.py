@@ -223,15 +223,18 @@ class Database:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
         return shared.engine.begin(write)
 
-    def transact(self, fn: Callable[[Transaction], T], retries: int = 3) -> T:
+    def transact(self, fn: Callable[[Transaction], T], retries: int = 3, *, conflicts_only: bool = False) -> T:
         """fn(txn) in a write transaction, committed; the whole of it runs again on a retryable error.
 
         Retryable errors (``exc.retryable``): the map filled and can grow, a
-        conflict with a concurrent transaction. The failed attempt wrote
-        nothing; fn must not keep effects outside the transaction (or must
-        make them idempotent). After ``retries`` retries the error is raised.
+        conflict with a concurrent transaction, a lost connection. The failed
+        attempt wrote nothing; fn must not keep effects outside the transaction
+        (or must make them idempotent). After ``retries`` retries the error is raised.
         A conflict is run again after a random pause that doubles per attempt:
         writers that collided and started again at once would collide again.
+        ``conflicts_only``: any other error is raised at once, for callers that
+        handle an unreachable database themselves (each attempt would wait out
+        the connection timeout).
         """
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InvalidArgument(f"retries must be an int >= 0, got {retries!r}")
@@ -241,7 +244,7 @@ class Database:
                 with self.begin(write=True) as txn:
                     return fn(txn)
             except Error as exc:
-                if not exc.retryable or attempt >= retries:
+                if not exc.retryable or attempt >= retries or (conflicts_only and not isinstance(exc, Conflict)):
                     raise
                 if isinstance(exc, Conflict):
                     _pause_after_conflict(attempt)

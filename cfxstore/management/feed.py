@@ -9,9 +9,10 @@ made it (the CLI, a service, a management API)::
 The last sequence is kept in the database's metadata; it only grows, also
 when old entries are trimmed (the newest KEEP entries are kept). Readers
 (the management API component) remember the last sequence they handled and
-read what lies after it. They are woken at once by commits in their own
-process, on PostgreSQL by a notification on CHANNEL sent with the commit,
-and otherwise find changes by checking the stored sequence.
+read what lies after it. They are woken at once by commits to their database
+in their own process (on_local_commit), on PostgreSQL by a notification on
+CHANNEL sent with the commit, and otherwise find changes by checking the
+stored sequence.
 
 The table is a schema of its own, attached only by writers and followers:
 like every table it is created when first attached for writing, and
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import orm
+from cfxstore.registry import Slot, registry
 from cfxstore.service import attached
 from cfxstore.tables import DeclaredSchema, plain_table
 from cfxstore.timeutil import now_ns
@@ -38,13 +40,15 @@ KEEP = 10_000
 #: Entries read per transaction while following.
 BATCH = 1000
 
-_listeners: list[Callable[[], None]] = []
+#: The local-commit listeners of each database path.
+LISTENERS: Slot[list[Callable[[], None]]] = Slot("change feed listeners")
 
 
 class ChangeFeedSchema(DeclaredSchema):
     """The change feed: slot 65, in the range of the management realm's tables (MrealmSchema)."""
 
-    changes = plain_table(65, key="uint64", value="cbor")
+    # Not dumped: the feed tells followers what changed in this database; a loaded database starts its own.
+    changes = plain_table(65, key="uint64", value="cbor", dumped=False)
 
 
 def changes_table(db: orm.Database) -> orm.Map:
@@ -60,18 +64,24 @@ def append(db: orm.Database, table: orm.Map, txn: Any, kind: str, op: str, recor
     if seq > KEEP:
         table.delete(txn, seq - KEEP)
     txn.notify(CHANNEL, "")  # equal payloads in one transaction reach listeners once
-    txn.on_commit(_committed)
+    listeners = _listeners(db)
+    txn.on_commit(lambda: _wake(listeners))
     return seq
 
 
-def on_local_commit(listener: Callable[[], None]) -> Callable[[], None]:
-    """Call listener() after each commit in this process that added changes; returns the remover."""
-    _listeners.append(listener)
-    return lambda: _listeners.remove(listener) if listener in _listeners else None
+def on_local_commit(db: orm.Database, listener: Callable[[], None]) -> Callable[[], None]:
+    """Call listener() after each commit in this process that added changes to db; returns the remover."""
+    listeners = _listeners(db)
+    listeners.append(listener)
+    return lambda: listeners.remove(listener) if listener in listeners else None
 
 
-def _committed() -> None:
-    for listener in list(_listeners):
+def _listeners(db: orm.Database) -> list[Callable[[], None]]:
+    return registry.get(LISTENERS, db.path, list)
+
+
+def _wake(listeners: list[Callable[[], None]]) -> None:
+    for listener in list(listeners):
         listener()
 
 

@@ -10,7 +10,8 @@ Line 1 is the header, then one line per record, then an end line:
     {"end": true, "rows": {"cookies": 10, ...}}
 
 Keys and values are written as stored, tagged by dumpcodec. Index tables
-are left out (a load rebuilds them). The whole dump reads one snapshot,
+are left out (a load rebuilds them), and so is the change feed (a loaded
+database starts its own). The whole dump reads one snapshot,
 so it is consistent while writers run.
 """
 
@@ -28,7 +29,7 @@ from cfxstore.transport import scrub_transport
 
 from . import dumpcodec, rawtables
 from .errors import MaintenanceError
-from .schemas import secret_fields, table_owners
+from .schemas import secret_fields, table_owners, undumped_tables
 
 DUMP_FORMAT = "cfxstore-dump"
 DUMP_VERSION = 1
@@ -37,6 +38,9 @@ DUMP_VERSION = 1
 #: declare secret: left out unless the operator asks for them.
 SECRET_TABLES = frozenset({"credentials"})
 SECRET_FIELDS: dict[str, tuple[str, ...]] = secret_fields(skip=SECRET_TABLES)
+
+#: Left out like index tables: they describe only the database they are in (the change feed).
+LOCAL_TABLES = undumped_tables()
 
 #: Never exported, whatever the flags: raw credentials in transport details
 #: (cookie values, Authorization headers) of records an older version stored,
@@ -85,7 +89,7 @@ def dump(db: orm.Database, out: TextIO, *, include_secrets: bool = False,
         skipped: list[str] = []
         for slot, entry in sorted(catalog.items()):
             name = entry["name"]
-            if slot in derived:
+            if slot in derived or name in LOCAL_TABLES:
                 continue
             if name not in owners:
                 skipped.append(name)

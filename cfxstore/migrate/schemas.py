@@ -19,7 +19,8 @@ from cfxstore.realmstore.schema import RealmStore
 from cfxstore.service import attached
 from cfxstore.tables import DeclaredSchema
 
-__all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "secret_fields", "present", "attach_present"]
+__all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "undumped_tables", "secret_fields", "present",
+           "attach_present"]
 
 #: Every schema, in slot order of its first table (the order the docs list them in).
 KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
@@ -46,6 +47,12 @@ def table_owners() -> dict[str, type[DeclaredSchema]]:
         for name in declared(schema).tables():
             owners[name] = schema
     return owners
+
+
+def undumped_tables() -> frozenset[str]:
+    """Tables a dump leaves out because they describe only the database they are in."""
+    return frozenset(name for schema in KNOWN_SCHEMAS for name, decl in schema.declarations().items()
+                     if not decl.dumped)
 
 
 def secret_fields(skip: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:

@@ -109,7 +109,9 @@ class SessionHistory(Service):
             if record is not None:
                 self.schema.runs[txn, run] = dataclasses.replace(record, alive=at)
 
-        self.transact(write)
+        # Not run again: the next beat makes up for a missed one, and retrying a lost connection
+        # would hold the beat (and the outage warning) for every attempt's connection timeout.
+        self.transact(write, retries=0)
 
     def runs(self) -> list[Run]:
         with self.db.begin() as txn:

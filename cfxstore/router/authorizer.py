@@ -24,19 +24,17 @@ from twisted.internet.defer import inlineCallbacks
 
 from cfxstore.management.authorizer import StoreAuthorizer
 from cfxstore.management.errors import ManagementError
+from cfxstore.registry import Slot, registry
 from cfxstore.router.components import component_config, shared_database
 
 __all__ = ["StoreAuthorizerComponent", "authorizer_for"]
 
-_authorizers: dict[str, StoreAuthorizer] = {}
+AUTHORIZERS: Slot[StoreAuthorizer] = Slot("authorizer")
 
 
 def authorizer_for(path: str) -> StoreAuthorizer:
     """One authorizer (and cache) per database per process, shared by every realm's component."""
-    authz = _authorizers.get(path)
-    if authz is None:
-        authz = _authorizers[path] = StoreAuthorizer(shared_database(path))
-    return authz
+    return registry.get(AUTHORIZERS, path, lambda: StoreAuthorizer(shared_database(path)))
 
 
 class StoreAuthorizerComponent(ApplicationSession):

@@ -14,7 +14,6 @@ are local files and never marked down.
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any, Callable, TypeVar
 
 from autobahn.wamp.exception import ApplicationError
@@ -24,6 +23,7 @@ from orm.engine.pgurl import is_url
 from orm.errors import DatabaseError
 
 from cfxstore.errors import Error
+from cfxstore.registry import Slot, registry
 
 log = Logger()
 T = TypeVar("T")
@@ -55,7 +55,7 @@ class Availability:
     """The reachability of one database as this process last saw it."""
 
     def __init__(self, db: Any) -> None:
-        self._db = weakref.ref(db)  # the registry below is keyed by db: no strong reference back
+        self._db = db
         self._remote = is_url(getattr(db, "path", None))
         self._lock = threading.Lock()
         self._down = False
@@ -94,11 +94,10 @@ class Availability:
 
     def _probe(self) -> None:
         while not self._stopped.wait(PROBE_SECONDS):
-            db = self._db()
-            if db is None:
+            if self._db.closed:
                 return
             try:
-                with db.begin():
+                with self._db.begin():
                     pass
             except Exception:
                 continue
@@ -110,14 +109,9 @@ class Availability:
         self._stopped.set()
 
 
-_registry: weakref.WeakKeyDictionary[Any, Availability] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
+AVAILABILITY: Slot[Availability] = Slot("availability")
 
 
 def availability(db: Any) -> Availability:
     """The one Availability of a database object in this process."""
-    with _registry_lock:
-        found = _registry.get(db)
-        if found is None:
-            found = _registry[db] = Availability(db)
-        return found
+    return registry.get(AVAILABILITY, db, lambda: Availability(db))

@@ -43,6 +43,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.errors import Error
 from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
+from cfxstore.registry import Slot, registry
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import now_ns
@@ -220,17 +221,14 @@ class CookieBackend:
         return list(self._protos.get(value_hash, ()))
 
 
-_backends: dict[str, CookieBackend] = {}
+BACKENDS: Slot[CookieBackend] = Slot("cookie backend")
 
 
 def cookie_backend(path: str, service: CookieService, config: CookieConfig, writer: WriteBehind) -> CookieBackend:
     """The backend for the database at ``path`` (first caller's cache settings win)."""
-    backend = _backends.get(path)
-    if backend is None:
-        backend = _backends[path] = CookieBackend(service, config, writer=writer)
-    return backend
+    return registry.get(BACKENDS, path, lambda: CookieBackend(service, config, writer=writer))
 
 
 def all_backends() -> list[CookieBackend]:
     """Every cookie backend of this process (for revocation and shutdown)."""
-    return list(_backends.values())
+    return registry.all(BACKENDS)

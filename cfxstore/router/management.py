@@ -108,7 +108,7 @@ class ManagementComponent(ApplicationSession):
         def wake(*_: Any) -> None:  # from any thread: commits and notifications arrive on others
             reactor.callFromThread(self._publish_new)
 
-        self._stops = [feed.on_local_commit(wake)]
+        self._stops = [feed.on_local_commit(self._mgmt.db, wake)]
         shared = self._mgmt.db.notifies_other_processes
         if shared:
             self._stops.append(self._mgmt.db.listen(feed.CHANNEL, wake).stop)

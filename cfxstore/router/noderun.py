@@ -22,6 +22,7 @@ from twisted.logger import Logger
 
 from cfxstore.realmstore.entities import Run
 from cfxstore.realmstore.service import SessionHistory
+from cfxstore.registry import Slot, registry
 from cfxstore.router.availability import is_outage
 from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.writebehind import WriteBehind
@@ -31,7 +32,6 @@ from orm.atomic import process_alive
 log = Logger()
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = int(6 * HEARTBEAT_SECONDS * NS_PER_SECOND)
-_runs: dict[str, "NodeRun"] = {}
 
 
 def is_dead(run: Run, now: int, host: str) -> bool:
@@ -93,10 +93,14 @@ class NodeRun:
         return self._writer.run(lambda: self._history.end_run(self.id))
 
 
+RUNS: Slot[NodeRun] = Slot("node run")
+
+
 def node_run(path: str, history: SessionHistory, writer: WriteBehind, reactor: Any) -> NodeRun:
     """The started run of this process on the database at path."""
-    run = _runs.get(path)
-    if run is None:
-        run = _runs[path] = NodeRun(history, writer, reactor)
+    def start() -> NodeRun:
+        run = NodeRun(history, writer, reactor)
         run.start()
-    return run
+        return run
+
+    return registry.get(RUNS, path, start)

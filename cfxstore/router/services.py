@@ -3,7 +3,7 @@
 The cookie stores of several transports, the realm stores of several realms
 and the authenticator of a router worker usually share one LMDB file; they
 share one handle, one instance of each service and one write-behind through
-this registry.
+the process's registry (cfxstore/registry.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.node.config import DatabaseConfig
 from cfxstore.realmstore.service import SessionHistory
+from cfxstore.registry import Slot, registry
 from cfxstore.router.shutdown import on_shutdown
 from cfxstore.router.writebehind import WriteBehind
 
-_lock = threading.Lock()
-_nodes: dict[str, "NodeServices"] = {}
 
 
 class NodeServices:
@@ -64,10 +63,9 @@ class NodeServices:
         return self._get("credentials", CredentialService)
 
 
+NODES: Slot[NodeServices] = Slot("node services")
+
+
 def node_services(path: str, config: DatabaseConfig) -> NodeServices:
     """The shared services for the database at an absolute ``path``."""
-    with _lock:
-        node = _nodes.get(path)
-        if node is None:
-            node = _nodes[path] = NodeServices(path, config)
-        return node
+    return registry.get(NODES, path, lambda: NodeServices(path, config))

@@ -24,6 +24,7 @@ from crossbar.webservice.websocket import RouterWebServiceWebSocket
 from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
 from cfxstore.node.config import is_cfxstore_cookie, parse_cookie, resolve_path
+from cfxstore.registry import Slot, registry
 from cfxstore.router import logfilter
 from cfxstore.router.cluster import follow_deletions
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
@@ -33,7 +34,8 @@ from cfxstore.router.services import node_services
 from orm.engine.pgurl import is_url, shown
 
 log = make_logger()
-_maintained: set[int] = set()
+#: The cookie backends whose maintenance (purging, following deletions made elsewhere) runs.
+MAINTAINED: Slot[CookieBackend] = Slot("maintained cookie backend")
 
 
 def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookieStore:
@@ -50,11 +52,14 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     writer = node.writer(delay=config.flush_ms / 1000.0, max_items=config.max_pending, reactor=reactor,
                          defer_to_thread=threads.deferToThread)
     backend = cookie_backend(path, node.cookies, config, writer)
-    if id(backend) not in _maintained:
-        _maintained.add(id(backend))
+
+    def maintain() -> CookieBackend:
         _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
         if is_url(path):
             follow_deletions(backend, node.db, reactor)
+        return backend
+
+    registry.get(MAINTAINED, path, maintain)
     log.info("cfxstore cookie store active (database {path})", path=shown(path))
     return CfxCookieStore(backend, config)
 

@@ -233,7 +233,7 @@ class WriteBehind:
     def _commit(self, fn: Callable[[Any], Any]) -> None:
         """fn(txn) in a write transaction, committed; run again when it conflicts with another writer
         (another node on the same PostgreSQL database): a conflict is not the database failing."""
-        self.db.transact(fn, CONFLICT_RETRIES)
+        self.db.transact(fn, CONFLICT_RETRIES, conflicts_only=True)
 
     @staticmethod
     def _keep(batch: _Batch, entries: list[tuple[Hashable | None, tuple[Apply, Any]]]) -> None:

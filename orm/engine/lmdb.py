@@ -24,7 +24,6 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-import time
 import weakref
 from typing import Any, Callable, Iterator, NoReturn
 

@@ -78,7 +78,7 @@ def test_the_feed_keeps_the_newest_entries_and_the_sequence_keeps_growing(mgmt, 
 
 def test_commits_in_this_process_wake_local_listeners_only_after_commit(mgmt, db):
     heard = []
-    remove = feed.on_local_commit(lambda: heard.append(ChangeFeed(db).last()))
+    remove = feed.on_local_commit(db, lambda: heard.append(ChangeFeed(db).last()))
     try:
         with db.begin(write=True) as txn:
             mgmt.roles.create(txn, name="woken")

@@ -89,14 +89,6 @@ def version_of(path: str | os.PathLike[str]) -> int | None:
         return db.get_meta(txn, VERSION_KEY)
 
 
-def as_loaded(tables: dict[str, list[tuple[Any, Any]]]) -> dict[str, list[tuple[Any, Any]]]:
-    """A snapshot without what a dump does not carry: the metadata and the change feed (no table of a
-    schema the dump knows, listed as skipped; its sequence lives in the metadata)."""
-    out = {k: v for k, v in tables.items() if k not in ("__meta__", "changes")}
-    out["__catalog__"] = [e for e in tables["__catalog__"] if e[1]["name"] != "changes"]
-    return out
-
-
 def snapshot(path: str | os.PathLike[str]) -> dict[str, list[tuple[Any, Any]]]:
     """Every table's (key, value) pairs as stored, plus the metadata: to compare a database before and after."""
     with orm.Database(str(path), readonly=True) as db:

@@ -128,6 +128,32 @@ def test_transact_retries_a_retryable_error_and_stops_at_the_limit(db):
     assert len(calls) == 2
 
 
+def test_transact_with_conflicts_only_raises_other_retryable_errors_at_once(db):
+    calls = []
+
+    def lost(txn):
+        calls.append(1)
+        raise orm.DatabaseError("the connection was lost", retryable=True)
+
+    with pytest.raises(orm.DatabaseError):
+        db.transact(lost, retries=2)
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(orm.DatabaseError):
+        db.transact(lost, retries=2, conflicts_only=True)
+    assert len(calls) == 1
+
+    def conflicted_once(txn):
+        calls.append(1)
+        if len(calls) == 1:
+            raise orm.Conflict("a concurrent transaction won")
+        return "done"
+
+    calls.clear()
+    assert db.transact(conflicted_once, retries=2, conflicts_only=True) == "done"
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize("error", [KeyError("not an orm error"), orm.UniqueViolation("taken")])
 def test_transact_does_not_retry_other_errors(db, error):
     calls = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from twisted.internet import defer, reactor
 
 from cfxstore.credentials import CredentialService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from cfxstore.node.config import AuthConfig, DatabaseConfig, ThrottleConfig, WampcraConfig
 from cfxstore.router.auth import Authenticator, peer_host
 from cfxstore.router.throttle import LoginThrottle
@@ -55,10 +57,17 @@ def outcomes(rt, calls) -> list:
     return rt.call(run, timeout=60)
 
 
-def add(creds, authid, ticket=None, generated=False):
-    creds.add_principal(realm=REALM, authid=authid, role="user")
-    if ticket is not None:
-        creds.set_ticket(REALM, authid, ticket, generated=generated)
+def add(creds, authid, ticket=None, generated=False, wampcra=None):
+    """A principal of REALM with these secrets, written by its owner with creds' hashing."""
+    Management(creds.db, credentials=creds).principals.create(realm=REALM, authid=authid, role="user", ticket=ticket,
+                                                              generated=generated, wampcra=wampcra)
+
+
+def add_generated(creds, authid):
+    """A principal with a generated ticket (fast hash); returns the ticket."""
+    ticket = secrets.token_urlsafe(24)
+    add(creds, authid, ticket, generated=True)
+    return ticket
 
 
 def test_peer_host():
@@ -77,8 +86,7 @@ def test_a_burst_of_50_wrong_tickets_reaches_the_hash_at_most_free_failures_time
 
 
 def test_generated_ticket_is_checked_at_once_without_a_thread(reactor_thread, creds):
-    creds.add_principal(realm=REALM, authid="svc", role="user")
-    ticket = creds.generate_ticket(REALM, "svc")
+    ticket = add_generated(creds, "svc")
     auth = make_auth(creds)
     result = reactor_thread.call(lambda: defer.succeed(auth(REALM, "svc", details(ticket=ticket))))
     assert result == {"realm": REALM, "authid": "svc", "role": "user"}
@@ -113,8 +121,7 @@ def test_global_cap_refuses_slow_checks_beyond_the_pool_and_its_queue(reactor_th
 def test_fast_logins_are_not_queued_behind_argon2(reactor_thread, creds):
     for i in range(4):
         add(creds, f"slow{i}", "chosen password")
-    creds.add_principal(realm=REALM, authid="fast", role="user")
-    ticket = creds.generate_ticket(REALM, "fast")
+    ticket = add_generated(creds, "fast")
     auth = make_auth(creds, max_verifying=1, max_waiting=10)
     calls = [(auth, REALM, f"slow{i}", details(ticket="wrong", peer=f"tcp4:10.0.1.{i}:1")) for i in range(4)]
     calls.append((auth, REALM, "fast", details(ticket=ticket)))
@@ -122,8 +129,7 @@ def test_fast_logins_are_not_queued_behind_argon2(reactor_thread, creds):
 
 
 def test_failures_are_answered_after_the_deny_delay_whatever_the_hash(reactor_thread, creds):
-    creds.add_principal(realm=REALM, authid="gen", role="user")
-    creds.generate_ticket(REALM, "gen")
+    add_generated(creds, "gen")
     auth = make_auth(creds, deny_delay=0.3, peer_free_failures=None)
     for authid in ("gen", "nobody"):
         started = time.monotonic()
@@ -151,8 +157,7 @@ def test_peer_limit_through_the_authenticator(reactor_thread, creds):
 # --- WAMP-CRA ---
 
 def test_unknown_wampcra_authid_gets_a_challenge_shaped_like_a_real_one(reactor_thread, db, creds):
-    creds.add_principal(realm=REALM, authid="real", role="user")
-    creds.set_wampcra(REALM, "real", "pw")
+    add(creds, "real", wampcra="pw")
     auth = make_auth(creds)
     real = outcomes(reactor_thread, [(auth, REALM, "real", details("wampcra"))])[0]
     decoy = outcomes(reactor_thread, [(auth, REALM, "ghost", details("wampcra"))])[0]
@@ -181,8 +186,7 @@ class FakeClock:
 
 
 def test_abandoned_challenge_plus_wrong_signatures_do_not_lock_out_until_restart(reactor_thread, creds):
-    creds.add_principal(realm=REALM, authid="carol", role="user")
-    creds.set_wampcra(REALM, "carol", "pw")
+    add(creds, "carol", wampcra="pw")
     auth = make_auth(creds, free_failures=3, base_delay=1.0, max_delay=300.0, attempt_timeout=1.0)
 
     def hello():
@@ -212,8 +216,7 @@ def test_parallel_logins_of_one_account_wait_for_each_other_instead_of_failing(r
 
 
 def test_answer_to_an_expired_challenge_is_refused(reactor_thread, creds):
-    creds.add_principal(realm=REALM, authid="dave", role="user")
-    creds.set_wampcra(REALM, "dave", "pw")
+    add(creds, "dave", wampcra="pw")
     clock = FakeClock()
     auth = make_auth(creds, clock, attempt_timeout=30.0)
     challenge = outcomes(reactor_thread, [(auth, REALM, "dave", details("wampcra"))])[0]

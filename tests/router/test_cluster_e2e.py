@@ -12,6 +12,7 @@ from autobahn.wamp.types import PublishOptions, SubscribeOptions
 import pg
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
@@ -53,8 +54,7 @@ def _principal(url: str, role: str) -> tuple[str, str]:
     with open_database(url) as db:
         creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                             type=Type.ID))
-        creds.add_principal(realm=REALM, authid=authid, role=role)
-        creds.set_ticket(REALM, authid, ticket)
+        Management(db, credentials=creds).principals.create(realm=REALM, authid=authid, role=role, ticket=ticket)
     return authid, ticket
 
 

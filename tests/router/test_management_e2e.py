@@ -63,11 +63,11 @@ def tickets(node_db):
     """Principals: an admin and a non-admin on the management realm, an "app" user on realm1."""
     creds = CredentialService(node_db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                              type=Type.ID))
+    principals = Management(node_db, credentials=creds).principals
     out = {}
     for realm, authid, role in (("mgmt", "ops", "admin"), ("mgmt", "viewer", "auditor"),
                                 ("realm1", "alice", "app")):
-        creds.add_principal(realm=realm, authid=authid, role=role)
-        creds.set_ticket(realm, authid, f"ticket-of-{authid}")
+        principals.create(realm=realm, authid=authid, role=role, ticket=f"ticket-of-{authid}")
         out[authid] = f"ticket-of-{authid}"
     return out
 

@@ -27,8 +27,7 @@ def node(tmp_path_factory, reactor_thread, pg_url):
     with open_database(pg_url) as db:
         creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                             type=Type.ID))
-        creds.add_principal(realm="mgmt", authid="ops", role="admin")
-        creds.set_ticket("mgmt", "ops", TICKET)
+        Management(db, credentials=creds).principals.create(realm="mgmt", authid="ops", role="admin", ticket=TICKET)
     cbdir = tmp_path_factory.mktemp("node")
     port = free_port()
     assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0

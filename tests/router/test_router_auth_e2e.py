@@ -16,6 +16,7 @@ from twisted.internet import defer
 from cfxstore.credentials.hashing import FAST_TAG
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running
 from router_wampclient import Client, Denied, leave, login
 
@@ -47,6 +48,11 @@ def credentials(router):
     yield CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID),
                             wampcra_iterations=1000)
     db.close()
+
+
+@pytest.fixture(scope="module")
+def principals(credentials):
+    return Management(credentials.db, credentials=credentials).principals
 
 
 def new_authid(prefix: str) -> str:
@@ -95,10 +101,9 @@ def burst(rt, router, authid, tickets):
     return rt.call(run, timeout=60)
 
 
-def test_a_burst_of_20_wrong_tickets_gets_at_most_3_evaluated(reactor_thread, router, credentials):
+def test_a_burst_of_20_wrong_tickets_gets_at_most_3_evaluated(reactor_thread, router, principals):
     authid, ticket = new_authid("burst"), secrets.token_urlsafe(16)
-    credentials.add_principal(realm=REALM, authid=authid, role="user")
-    credentials.set_ticket(REALM, authid, ticket)
+    principals.create(realm=REALM, authid=authid, role="user", ticket=ticket)
     results = burst(reactor_thread, router, authid, [f"guess{i}" for i in range(20)])
     assert sum(r == "invalid authid or ticket" for r in results) <= 3
     assert all(r == "invalid authid or ticket" or "too many failed attempts" in r for r in results)
@@ -135,10 +140,10 @@ def probe(rt, router, authid):
     return rt.call(run)
 
 
-def test_unknown_wampcra_authid_gets_a_challenge_like_a_real_one(reactor_thread, router, credentials):
+def test_unknown_wampcra_authid_gets_a_challenge_like_a_real_one(reactor_thread, router, principals):
     real = new_authid("cra")
-    credentials.add_principal(realm=REALM, authid=real, role="user")
-    credentials.set_wampcra(REALM, real, "pw", iterations=600_000)
+    principal = principals.create(realm=REALM, authid=real, role="user")
+    principals.set_secret(principal.oid, "wampcra", "pw", iterations=600_000)
     known, ghost = probe(reactor_thread, router, real), probe(reactor_thread, router, new_authid("ghost"))
     assert set(known) == set(ghost) == {"challenge", "salt", "iterations", "keylen"}
     assert (known["iterations"], known["keylen"]) == (ghost["iterations"], ghost["keylen"])
@@ -159,14 +164,14 @@ class Silent(Client):
         return defer.Deferred()
 
 
-def test_an_abandoned_challenge_does_not_lock_the_user_out(reactor_thread, router, credentials):
+def test_an_abandoned_challenge_does_not_lock_the_user_out(reactor_thread, router, principals):
     from autobahn.twisted.websocket import WampWebSocketClientFactory
     from twisted.internet import reactor
     from twisted.internet.endpoints import TCP4ClientEndpoint
 
     authid, secret = new_authid("carol"), "carol's secret"
-    credentials.add_principal(realm=REALM, authid=authid, role="user")
-    credentials.set_wampcra(REALM, authid, secret, iterations=1000)
+    principal = principals.create(realm=REALM, authid=authid, role="user")
+    principals.set_secret(principal.oid, "wampcra", secret, iterations=1000)
     silent = Silent(ComponentConfig(REALM), authmethods=["wampcra"], authid=authid, ticket=None, secret=None)
     silent.challenged = defer.Deferred()
     silent.joined.addErrback(lambda failure: failure.trap(Denied))  # it never joins, by design

@@ -18,6 +18,7 @@ from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
@@ -75,17 +76,21 @@ def credentials(node_db):
 
 
 @pytest.fixture(scope="module")
+def principals(node_db, credentials):
+    return Management(node_db, credentials=credentials).principals
+
+
+@pytest.fixture(scope="module")
 def stored_cookies(node_db):
     return CookieService(node_db)
 
 
 @pytest.fixture
-def user(credentials):
+def user(principals):
     """A fresh principal (authid, ticket) with role "user"."""
     authid = f"user-{uuid.uuid4().hex[:8]}"
     ticket = secrets.token_urlsafe(16)
-    credentials.add_principal(realm=REALM, authid=authid, role="user")
-    credentials.set_ticket(REALM, authid, ticket)
+    principals.create(realm=REALM, authid=authid, role="user", ticket=ticket)
     return authid, ticket
 
 
@@ -278,10 +283,10 @@ def test_repeated_failures_lock_the_authid_out(reactor_thread, router, user):
     assert "too many failed attempts" in e.value.message
 
 
-def test_wampcra_login_with_stored_derived_key(reactor_thread, router, credentials):
+def test_wampcra_login_with_stored_derived_key(reactor_thread, router, principals):
     authid, secret = f"cra-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    credentials.add_principal(realm=REALM, authid=authid, role="user")
-    credentials.set_wampcra(REALM, authid, secret, iterations=100)
+    principal = principals.create(realm=REALM, authid=authid, role="user")
+    principals.set_secret(principal.oid, "wampcra", secret, iterations=100)
     result = reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret=secret)
     assert result.details.authmethod == "wampcra"
     assert result.details.authid == authid
@@ -290,10 +295,10 @@ def test_wampcra_login_with_stored_derived_key(reactor_thread, router, credentia
         reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")
 
 
-def test_repeated_wampcra_failures_lock_the_authid_out(reactor_thread, router, credentials):
+def test_repeated_wampcra_failures_lock_the_authid_out(reactor_thread, router, principals):
     authid, secret = f"cra-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    credentials.add_principal(realm=REALM, authid=authid, role="user")
-    credentials.set_wampcra(REALM, authid, secret, iterations=100)
+    principal = principals.create(realm=REALM, authid=authid, role="user")
+    principals.set_secret(principal.oid, "wampcra", secret, iterations=100)
     for _ in range(4):  # 3 free failures, the 4th starts a lockout
         with pytest.raises(Denied):
             reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher, Type
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from cfxstore.realmstore.service import SessionHistory
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
@@ -57,12 +58,12 @@ def router(tmp_path_factory, reactor_thread):
     db = open_database(str(cbdir / "cfxstore-db"))
     credentials = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                               type=Type.ID))
+    principals = Management(db, credentials=credentials).principals
     # Principals made before the first start: the node prints no one-time admin ticket.
     node.admin = ("admin", secrets.token_urlsafe(16))
-    credentials.add_principal(realm=REALM, authid="admin", role="admin")
-    credentials.set_ticket(REALM, *node.admin)
+    principals.create(realm=REALM, authid="admin", role="admin", ticket=node.admin[1])
     remember(node.admin[1])
-    node.db, node.credentials = db, credentials
+    node.db, node.principals = db, principals
     try:
         with running(node):
             yield node
@@ -73,8 +74,7 @@ def router(tmp_path_factory, reactor_thread):
 @pytest.fixture
 def user(router):
     authid, ticket = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    router.credentials.add_principal(realm=REALM, authid=authid, role="user")
-    router.credentials.set_ticket(REALM, authid, ticket)
+    router.principals.create(realm=REALM, authid=authid, role="user", ticket=ticket)
     remember(ticket)
     return authid, ticket
 
