@@ -280,7 +280,8 @@ class Database:
             return
         # Processes registering the same tables at once (routers starting together on a fresh
         # PostgreSQL schema) conflict on the catalog; the loser runs again and finds them recorded.
-        self.transact(lambda txn: self._register(txn, tables), _REGISTER_ATTEMPTS - 1)
+        # Only conflicts: an unreachable server is reported at once, not after 20 timeouts.
+        self.transact(lambda txn: self._register(txn, tables), _REGISTER_ATTEMPTS - 1, conflicts_only=True)
 
     def _register(self, txn: Transaction, tables: list[tuple[str, Table]]) -> None:
         catalog: Catalog = self._live().catalog  # type: ignore[assignment]
