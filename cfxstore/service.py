@@ -35,10 +35,11 @@ class Service:
         """A service on db (subclasses take their own options after it)."""
         self.db = db
 
-    def transact(self, fn: Callable[[orm.Transaction], T], retries: int | None = None) -> T:
-        """fn(txn) in a write transaction of the service's database, run again on a conflict:
-        the one way services write (a conflicting attempt wrote nothing)."""
-        return self.db.transact(fn, self.write_retries if retries is None else retries)
+    def transact(self, fn: Callable[[orm.Transaction], T], retries: int | None = None, *,
+                 conflicts_only: bool = False) -> T:
+        """fn(txn) in a write transaction of the service's database, run again on a retryable error
+        (see orm.Database.transact): the one way services write (a failed attempt wrote nothing)."""
+        return self.db.transact(fn, self.write_retries if retries is None else retries, conflicts_only=conflicts_only)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **options: Any) -> Self:

@@ -210,7 +210,7 @@ class CredentialService(Service):
                 return key
 
             try:
-                key = self.transact(write)
+                key = self.transact(write, conflicts_only=True)  # a login waits on it: an outage fails at once
             except orm.ReadOnlyError:
                 key = secrets.token_bytes(32)  # stable for this process only
             self._decoy_key = key
@@ -248,7 +248,8 @@ class CredentialService(Service):
         # new form, so the principal's logins stay (unlike a new secret, set through its owner).
         config = {"hash": self._tickets.hash_chosen(ticket)}
         try:
-            self.transact(lambda txn: self.put_credential(txn, cred.realm, cred.authid, "ticket", config))
+            self.transact(lambda txn: self.put_credential(txn, cred.realm, cred.authid, "ticket", config),
+                          conflicts_only=True)  # in a login: an outage fails it at once
         except (orm.ReadOnlyError, PrincipalNotFound):
             pass
 
