@@ -22,6 +22,8 @@ from typing import Any, cast
 
 from twisted.logger import ILogObserver, LogLevel, globalLogPublisher
 
+from orm.engine import pgurl
+
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset({"cbtid", "http_cbtid", "cookie", "set-cookie", "set_cookie", "cookie_deleted",
                            "ticket", "signature", "secret", "password", "authorization", "proxy-authorization",
@@ -31,8 +33,10 @@ _SKIP = frozenset({"log_logger", "log_source", "log_level", "log_namespace", "lo
                    "log_system", "log_trace", "log_io", "log_observer", "log_category"})
 _HEADER = re.compile(r"(?im)^([ \t]*(?:proxy-)?authorization|[ \t]*(?:set-)?cookie)([ \t]*:[ \t]*)(?![ \t{])[^\r\n]*")
 # Values, not format placeholders: "signature={signature}" in a log_format stays intact.
-_FIELD = re.compile(r"(?i)\b(signature|ticket|secret|password|authorization)(['\"]?[ \t]*[=:][ \t]*)"
+_FIELD = re.compile(r"(?i)\b(signature|ticket|\w*secret|\w*password|authorization)(['\"]?[ \t]*[=:][ \t]*)"
                     r"('[^']*'|\"[^\"]*\"|[^\s,;)}\]{][^\s,;)}\]]*)")
+# A PostgreSQL URL anywhere in text is shown as pgurl.redact shows it (userinfo and secret parameters masked).
+_PG_URL = re.compile(r"(?i)\bpostgres(?:ql)?://[^\s'\"<>]+")
 _cookie_names: set[str] = {"cbtid"}
 _cookie_pair = re.compile(r"\b(cbtid)=(\"?)(?!\{)[^\s;,\"']+")
 _MAX_DEPTH = 8
@@ -51,6 +55,7 @@ def scrub_text(text: str) -> str:
     """text with header values, cookie pairs and signature/ticket fields replaced by [redacted]."""
     if "=" not in text and ":" not in text:
         return text
+    text = _PG_URL.sub(lambda m: pgurl.redact(m.group(0)), text)
     text = _HEADER.sub(rf"\1\2{REDACTED}", text)
     text = _cookie_pair.sub(rf"\1=\2{REDACTED}", text)
     return _FIELD.sub(rf"\1\2{REDACTED}", text)
@@ -58,7 +63,10 @@ def scrub_text(text: str) -> str:
 
 def _is_secret(key: Any) -> bool:
     # Flattened events name fields "cbtid!:" or "cbtid!r:"; keep the field name.
-    return isinstance(key, str) and key.split("!", 1)[0].split(":", 1)[0].lower() in SECRET_FIELDS
+    if not isinstance(key, str):
+        return False
+    name = key.split("!", 1)[0].split(":", 1)[0].lower()
+    return name in SECRET_FIELDS or name.endswith(("password", "secret"))
 
 
 def _field(key: Any, value: Any, depth: int = 0) -> Any:

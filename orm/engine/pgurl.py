@@ -58,17 +58,41 @@ def is_url(path: object) -> bool:
     return isinstance(path, str) and path.split("://", 1)[0].lower() in SCHEMES and "://" in path
 
 
+#: URL parameters shown in logs and errors: orm's options and the libpq keywords that carry no secret
+#: (names, paths, modes, timeouts). Every other parameter - password, sslpassword, oauth_client_secret,
+#: and any keyword a later libpq adds - is taken for a secret and never shown.
+SHOWN_PARAMS = frozenset({
+    *ORM_OPTIONS, "application_name", "fallback_application_name", "host", "hostaddr", "port", "dbname",
+    "user", "passfile", "channel_binding", "connect_timeout", "client_encoding", "options", "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication",
+    "gssencmode", "sslmode", "requiressl", "sslnegotiation", "sslcompression", "sslcert", "sslkey",
+    "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "require_auth",
+    "ssl_min_protocol_version", "ssl_max_protocol_version", "min_protocol_version", "max_protocol_version",
+    "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs", "load_balance_hosts",
+    "oauth_issuer", "oauth_client_id", "oauth_scope",
+})
+MASK = "***"
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a URL parameter that may carry a secret (every one not known to carry none)."""
+    return name.lower() not in SHOWN_PARAMS
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs and error messages)."""
+    """The URL with its password and every secret-bearing parameter replaced by ``***`` (for logs and errors)."""
     try:
         parts = urlsplit(url)
+        password = parts.password
     except ValueError:
         return "<unparsable URL>"
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*")
+    query = urlencode([(k, MASK if is_secret_param(k) else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*/")
     netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if password is not None:
+        userinfo, at, hosts = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:{MASK}{at}{hosts}"
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def shown(path: str) -> str:
@@ -76,16 +100,21 @@ def shown(path: str) -> str:
     return redact(path) if is_url(path) else path
 
 
-def scrub(message: str, url: str) -> str:
-    """message with the URL's password (plain or percent-encoded) removed."""
+def secrets_of(url: str) -> list[str]:
+    """The secret values a URL carries (its password and secret-bearing parameters), each non-empty."""
     try:
         parts = urlsplit(url)
-        secrets = [parts.password] + [v for k, v in parse_qsl(parts.query) if k == "password"]
+        found = [parts.password] + [v for k, v in parse_qsl(parts.query) if is_secret_param(k)]
     except ValueError:
-        return message
-    for secret in filter(None, secrets):
-        for form in {secret, unquote(secret), quote(secret, safe="")}:
-            message = message.replace(form, "***")
+        return []
+    return [secret for secret in found if secret]
+
+
+def scrub(message: str, url: str) -> str:
+    """message with every secret of the URL (plain or percent-encoded) replaced by ``***``."""
+    for secret in secrets_of(url):
+        for form in sorted({secret, unquote(secret), quote(secret, safe="")}, key=len, reverse=True):
+            message = message.replace(form, MASK)
     return message
 
 

@@ -1,7 +1,8 @@
 """The db and migrate commands on a postgresql:// URL: the same results as on LMDB, and one-line errors.
 
-The URLs carry a password (trust authentication ignores it) so that every
-output can be checked for it.
+The URLs carry a password and an sslpassword (trust authentication and a
+connection without a client key ignore them) so that every output can be
+checked for both.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ SECRET = "hunter2pw"
 
 
 def with_password(url: str) -> str:
-    return url.replace("://postgres@", f"://postgres:{SECRET}@", 1)
+    url = url.replace("://postgres@", f"://postgres:{SECRET}@", 1)
+    return f"{url}{'&' if '?' in url else '?'}sslpassword={SECRET}"
 
 
 @pytest.fixture
@@ -112,11 +114,11 @@ def test_migrate_status_up_history_current_down_and_stamp_on_a_url(run, url, tmp
 
 
 def test_a_bad_url_is_named_in_one_line(run):
-    error = one_line_error(run("db", "info", f"postgresql://postgres:{SECRET}@127.0.0.1/test?schema=Bad-Name"))
+    error = one_line_error(run("db", "info", f"postgresql://postgres:{SECRET}@127.0.0.1/test?schema=Bad-Name&sslpassword={SECRET}"))
     assert "schema 'Bad-Name'" in error and "***" in error
 
 
-UNREACHABLE = f"postgresql://postgres:{SECRET}@127.0.0.1:1/test?timeout=1"
+UNREACHABLE = f"postgresql://postgres:{SECRET}@127.0.0.1:1/test?timeout=1&sslpassword={SECRET}"
 
 
 def test_an_unreachable_server_is_named_in_one_line(run):

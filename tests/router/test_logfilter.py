@@ -71,3 +71,16 @@ def test_format_placeholders_are_not_taken_for_values():
     ))
     assert formatEvent(events[0]) == "=> authorization=\n{'allow': True} cbtid=[redacted] signature=[redacted]"
     assert formatEvent(events[1]) == "authorization: {'allow': False}"
+
+
+def test_database_urls_and_secret_bearing_fields_are_masked_in_any_text():
+    url = f"postgresql://app:{SECRET}@db:5432/app?sslmode=require&sslpassword={SECRET}&oauth_client_secret={SECRET}"
+    events = emitted(lambda log: (
+        log.error("cannot open {path}", path=url),
+        log.error(f"connect failed ({url}); retrying"),
+        log.info("config {c}", c={"sslpassword": SECRET, "client_secret": SECRET}),
+        log.info(f"conninfo host=db sslpassword={SECRET} user=app"),
+    ))
+    for event in events:
+        assert SECRET not in formatEvent(event) and SECRET not in repr(event)
+    assert "postgresql://app:***@db:5432/app?sslmode=require" in formatEvent(events[0])
