@@ -1,20 +1,83 @@
-"""Telling the other router nodes of a shared database that cookies were deleted.
+"""Telling every process of a database that cookies were deleted, so their connections close.
 
-On PostgreSQL a deletion sends each deleted cookie's value hash on the
-``cookie-deleted`` channel inside the deleting transaction, so nodes hear of
-it exactly when it commits (cfxstore/router/cluster.py listens). Engines
-without notifications (LMDB, memory: one machine) deliver it to no one.
+A deletion is announced inside the deleting transaction and delivered when it
+commits (never if it aborts):
+
+* to the listeners of this process (``on_deleted``: the router's cookie
+  backends), on every engine;
+* on PostgreSQL to the other processes and nodes, by a notification on the
+  ``cookie-deleted`` channel carrying the value hash (cfxstore/router/cluster.py
+  listens);
+* on LMDB to the other processes of the machine, through the database's
+  deletion file (deletionlog.py), which router processes poll.
+
+``refuse_now`` delivers the same without a transaction: for a logout whose
+deletion could not commit, so its cookie is refused everywhere at once.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import logging
+from typing import Callable, Iterable
 
 import orm
+from cfxstore.registry import Slot, registry
+
+from . import deletionlog
 
 CHANNEL = "cookie-deleted"
+Listener = Callable[[list[bytes]], None]
+#: The in-process listeners of each database path.
+LISTENERS: Slot[list[Listener]] = Slot("cookie deletion listeners")
+log = logging.getLogger(__name__)
 
 
-def announce_deleted(txn: orm.Transaction, value_hashes: Iterable[bytes]) -> None:
-    for value_hash in value_hashes:
+def on_deleted(db: orm.Database, listener: Listener) -> Callable[[], None]:
+    """Call listener(value_hashes) after each deletion of cookies of db in this process (on the
+    committing thread); returns the remover."""
+    listeners = _listeners(db)
+    listeners.append(listener)
+    return lambda: listeners.remove(listener) if listener in listeners else None
+
+
+def _listeners(db: orm.Database) -> list[Listener]:
+    return registry.get(LISTENERS, db.path, list)
+
+
+def announce_deleted(db: orm.Database, txn: orm.Transaction, value_hashes: Iterable[bytes]) -> None:
+    """Tell every process, when txn commits, that the cookies with these value hashes are gone."""
+    hashes = list(value_hashes)
+    if not hashes:
+        return
+    for value_hash in hashes:
         txn.notify(CHANNEL, value_hash.hex())
+    txn.on_commit(lambda: _deliver(db, hashes))
+
+
+def refuse_now(db: orm.Database, value_hashes: list[bytes]) -> None:
+    """Tell every process at once to refuse these cookies, whatever becomes of their deletion.
+
+    On PostgreSQL the notification needs a transaction of its own: when the
+    server is unreachable the other nodes cannot be told (this process still is).
+    """
+    _deliver(db, value_hashes)
+    if db.notifies_other_processes:
+        def send(txn: orm.Transaction) -> None:
+            for value_hash in value_hashes:
+                txn.notify(CHANNEL, value_hash.hex())
+        try:
+            db.transact(send, conflicts_only=True)
+        except Exception as exc:
+            log.error("cfxstore: could not tell the other nodes to refuse a logged-out cookie: %s",
+                      f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _deliver(db: orm.Database, hashes: list[bytes]) -> None:
+    for listener in list(_listeners(db)):
+        listener(hashes)
+    path = deletionlog.log_path(db)
+    if path is not None:
+        try:
+            deletionlog.append(path, hashes)
+        except OSError as exc:  # a full disk: the other processes see the deletion within their cache time
+            log.error("cfxstore: could not tell the other processes of a cookie deletion: %s", exc)

@@ -175,7 +175,7 @@ class CookieService(Service):
             if cookie is not None:
                 self._cookies.delete(txn, cookie.oid)
                 found.append(cookie)
-        announce_deleted(txn, [c.value_hash for c in found])
+        announce_deleted(self.db, txn, [c.value_hash for c in found])
         return found
 
     def revoke_authid(self, authid: str) -> list[bytes]:
@@ -192,7 +192,7 @@ class CookieService(Service):
             if cookie is not None and (realm is None or cookie.authrealm == realm):
                 hashes.append(cookie.value_hash)
                 self._cookies.delete(txn, oid)
-        announce_deleted(txn, hashes)
+        announce_deleted(self.db, txn, hashes)
         return hashes
 
     def purge_expired(self, now: int | None = None) -> int:

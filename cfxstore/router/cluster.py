@@ -1,57 +1,90 @@
-"""Router clusters: nodes sharing one PostgreSQL database hear of each other's cookie deletions.
+"""Every router process hears of cookie deletions made anywhere, and closes those cookies' connections.
 
-A logout or revocation on any node (or by the CLI) commits a notification
-with the deleted cookies' value hashes (cfxstore/cookies/announce.py). Each
-node listens (PostgreSQL LISTEN, pushed by the server) and, on the reactor
-thread, drops those cookies from its cache and closes the connections that
-presented them - the same close a local revocation makes. The listening
-connection dropping, or failing to open again, is also how a node first
-notices that the database is gone (availability.py).
+A logout, revocation or principal change in any process (a router, the CLI,
+a management API, an import) announces the deleted cookies' value hashes
+when it commits (cfxstore/cookies/announce.py). Each router process hears of
+them - from its own process directly, from other nodes of a PostgreSQL
+database by LISTEN (pushed by the server), from other processes of an LMDB
+database by polling its deletion file every ``POLL_INTERVAL`` seconds - and,
+on the reactor thread, refuses those cookies from then on and closes the
+connections that presented them: the same close a local revocation makes.
+The listening connection dropping, or failing to open again, is also how a
+node first notices that a PostgreSQL database is gone (availability.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 import orm
-from cfxstore.cookies.announce import CHANNEL
+from cfxstore.cookies import deletionlog
+from cfxstore.cookies.announce import CHANNEL, on_deleted
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.revoke import CLOSE_CODE, CLOSE_REASON
 
 log = Logger()
+#: Seconds between two looks at an LMDB database's deletion file (a stat; a short read when it grew).
+POLL_INTERVAL = 0.1
 
 
 def forget_cookie(backend: CookieBackend, value_hash: bytes) -> int:
-    """Drop a cookie deleted elsewhere from this node and close its connections; returns how many."""
-    backend._cache.pop(value_hash, None)
+    """Refuse a cookie deleted elsewhere and close its connections here; returns how many."""
+    backend.refuse(value_hash)
     protos = backend.protos(value_hash)
     for proto in protos:
         proto.sendClose(CLOSE_CODE, CLOSE_REASON)
     return len(protos)
 
 
-def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> orm.Subscription:
-    """Start listening for cookie deletions on db (a PostgreSQL database); returns the subscription.
+def _forget_all(backend: CookieBackend, value_hashes: Iterable[bytes]) -> None:
+    for value_hash in value_hashes:
+        forget_cookie(backend, value_hash)
 
-    The server closing the idle listening connection, or the listener failing
-    to open one again, is the first sign of an outage: it marks the database
-    down at once, where otherwise the next request would wait for a pooled
-    connection for the URL's ``timeout``, stalling the reactor.
+
+def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> Callable[[], None]:
+    """Start hearing of cookie deletions on db; returns the function that stops it.
+
+    On PostgreSQL the server closing the idle listening connection, or the
+    listener failing to open one again, is the first sign of an outage: it
+    marks the database down at once, where otherwise the next request would
+    wait for a pooled connection for the URL's ``timeout``, stalling the reactor.
     """
-    def heard(payload: str) -> None:
-        try:
-            value_hash = bytes.fromhex(payload)
-        except ValueError:
-            log.warn("cfxstore: ignored a malformed cookie-deleted notification")
-            return
-        reactor.callFromThread(forget_cookie, backend, value_hash)
+    stops = [on_deleted(db, lambda hashes: reactor.callFromThread(_forget_all, backend, hashes))]
+    if db.notifies_other_processes:
+        def heard(payload: str) -> None:
+            try:
+                value_hash = bytes.fromhex(payload)
+            except ValueError:
+                log.warn("cfxstore: ignored a malformed cookie-deleted notification")
+                return
+            reactor.callFromThread(forget_cookie, backend, value_hash)
 
-    def lost(exc: orm.DatabaseError) -> None:
-        backend.writer.availability.lost(exc)
+        def lost(exc: orm.DatabaseError) -> None:
+            backend.writer.availability.lost(exc)
 
-    listener = db.listen(CHANNEL, heard, on_error=lost)
-    reactor.addSystemEventTrigger("before", "shutdown", listener.stop)
-    return listener
+        stops.append(db.listen(CHANNEL, heard, on_error=lost).stop)
+    path = deletionlog.log_path(db)
+    if path is not None:
+        follower = deletionlog.Follower(path)
 
+        def poll() -> None:
+            try:
+                _forget_all(backend, follower.poll())
+            except OSError as exc:
+                log.warn("cfxstore: reading the cookie deletion file failed: {error}", error=str(exc))
+
+        loop = LoopingCall(poll)
+        loop.clock = reactor
+        loop.start(POLL_INTERVAL, now=False)
+        stops.append(lambda: loop.stop() if loop.running else None)
+
+    def stop() -> None:
+        for fn in stops:
+            fn()
+        stops.clear()
+
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    return stop

@@ -17,13 +17,15 @@ Durability policy:
   that login is not remembered on the cookie, is logged, and nothing else is
   held up.
 * deleting (logout, revocation, purge) is written through before returning,
-  so a deleted cookie can never come back. A logout while the database is
-  unreachable is the exception: the cookie is refused by this process at
-  once and deleted with the staged writes when the database answers.
+  so a deleted cookie can never come back. A logout whose deletion fails
+  (the database unreachable, full, or conflicting past the retries) is the
+  exception: the cookie is refused at once by every process that can be told
+  (cfxstore/cookies/announce.py ``refuse_now``) and deleted with the staged
+  writes when the database takes them.
 
 Reads see a short-lived cache first (``cache_ttl`` seconds; a deletion made by
-another process, e.g. the CLI, is seen by new connections after at most that
-long), then staged writes, then the database. While a PostgreSQL database is
+another process, e.g. the CLI, is heard at once through cfxstore/router/cluster.py,
+and its cookie refused), then staged writes, then the database. While a PostgreSQL database is
 unreachable, reads and deletions that need it raise StoreUnavailable at once
 (availability.py); staged writes wait for it.
 
@@ -38,6 +40,7 @@ from typing import Any, Callable
 
 from twisted.logger import Logger
 
+from cfxstore.cookies.announce import refuse_now
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.errors import Error
@@ -51,6 +54,8 @@ from cfxstore.timeutil import now_ns
 _hash = CookieService.hash_value
 log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
+#: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
+REFUSED_KEPT = 100_000
 
 
 class RefusedCookie(Error, ValueError):
@@ -73,8 +78,9 @@ class CookieBackend:
         self.writer = writer
         # value hash -> (cookie, monotonic time it was read from the database)
         self._cache: dict[bytes, tuple[Cookie, float]] = {}
-        # Cookies logged out while the database was unreachable (deleted with the staged writes).
-        self._deleted: set[bytes] = set()
+        # Value hashes refused whatever the database says: logged out here while the deletion could
+        # not commit (it is retried with the staged writes), or heard of as deleted (cluster.py).
+        self._refused: dict[bytes, None] = {}
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         self._protos: dict[bytes, set[Any]] = {}
 
@@ -86,7 +92,7 @@ class CookieBackend:
         A fresh cache entry comes first: staging a cookie also caches it, so
         the cache never holds an older version than the staged writes.
         """
-        if value_hash in self._deleted:
+        if value_hash in self._refused:
             return None
         cached = self._cache.get(value_hash)
         cookie: Cookie | None
@@ -167,21 +173,39 @@ class CookieBackend:
     # -- write-through: deletions ------------------------------------------------
 
     def delete(self, value: str) -> bool:
-        """Delete one cookie (logout); True if it existed and was live (or cannot be told now)."""
+        """Delete one cookie (logout); True if it existed and was live (or cannot be told now).
+
+        Never raises (Crossbar calls it from a session's onLeave): whatever the
+        deletion meets, the cookie is refused at once here and in every
+        process that can be told, and deleted once the database takes it.
+        """
         value_hash = _hash(value)
         try:
             live = self.lookup(value_hash) is not None
-        except StoreUnavailable:
+        except Exception:
             live = True
         self._cache.pop(value_hash, None)
         try:
             self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
-        except StoreUnavailable:
-            # The client was told it logged out: refuse the cookie here from now on, and delete
-            # it (telling the other nodes) with the staged writes once the database answers.
-            self._deleted.add(value_hash)
+        except Exception as exc:
+            if not isinstance(exc, StoreUnavailable):
+                log.error("cfxstore: a logout could not delete its cookie now ({error}); it is refused and "
+                          "deleted with the staged writes", error=f"{type(exc).__name__}: {exc}"[:300])
+            self.refuse(value_hash)
+            try:
+                refuse_now(self.service.db, [value_hash])
+            except Exception:
+                log.failure("cfxstore: telling the other processes to refuse a logged-out cookie failed")
             self.writer.append(self.service.delete_hashes, value_hash)
         return live
+
+    def refuse(self, value_hash: bytes) -> None:
+        """Refuse this cookie from now on in this process (it is deleted, or its deletion is pending)."""
+        self._cache.pop(value_hash, None)
+        refused = self._refused
+        refused[value_hash] = None
+        if len(refused) > REFUSED_KEPT:
+            del refused[next(iter(refused))]
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid; returns their value hashes."""

@@ -1,5 +1,16 @@
-"""Crossbar's WAMP-over-WebSocket server protocol, refusing cookie logins clearly while the store is down.
+"""Crossbar's WAMP-over-WebSocket server protocol, with two cookie additions.
 
+Logout by the router: Crossbar deletes a cookie when its client leaves with
+``wamp.close.logout``, but not when the router ends the session with that
+reason (``wamp.session.kill``, ``kill_by_authid``, ``kill_by_authrole``): it
+sends the GOODBYE and waits for the client's reply, whose reason is the
+client's. Here the GOODBYE the router sends with ``wamp.close.logout``
+deletes the connection's cookie like a logout by its client: every process
+and node then closes the connections that used it (cluster.py). A kill with
+any other reason (or none) ends the session only: the cookie stays logged
+in, and the browser's next connection logs in with it again.
+
+Refusing cookie logins clearly while the store is down:
 Crossbar reads the cookie during the WebSocket handshake and, when the
 cookie store cannot answer, would go on as if the cookie were not logged in:
 a client offering only "cookie" would be told that none of its authmethods
@@ -18,6 +29,8 @@ from crossbar.router.protocol import WampWebSocketServerProtocol
 
 from cfxstore.router.availability import STORE_UNAVAILABLE
 
+LOGOUT = "wamp.close.logout"
+
 
 class CookieAwareServerProtocol(WampWebSocketServerProtocol):
     """A WAMP WebSocket connection of a transport with a cfxstore cookie store."""
@@ -30,6 +43,11 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
         if unavailable is not None and self._cbtid:
             self._unavailable = unavailable(self._cbtid)
         return result
+
+    def send(self, msg: message.Message) -> None:
+        if isinstance(msg, message.Goodbye) and msg.reason == LOGOUT and self._cbtid:
+            self.factory._cookiestore.delAuth(self._cbtid)  # never raises (cookiebackend.py)
+        super().send(msg)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         if self._unavailable is not None:

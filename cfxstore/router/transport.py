@@ -31,7 +31,7 @@ from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.services import node_services
-from orm.engine.pgurl import is_url, shown
+from orm.engine.pgurl import shown
 
 log = make_logger()
 #: The cookie backends whose maintenance (purging, following deletions made elsewhere) runs.
@@ -55,8 +55,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
 
     def maintain() -> CookieBackend:
         _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
-        if is_url(path):
-            follow_deletions(backend, node.db, reactor)
+        follow_deletions(backend, node.db, reactor)
         return backend
 
     registry.get(MAINTAINED, path, maintain)

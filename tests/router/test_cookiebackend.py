@@ -6,6 +6,9 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 
 import cfxstore.router.cookiebackend as cookiebackend
+import orm
+from cfxstore.cookies import deletionlog
+from cfxstore.cookies.announce import on_deleted
 from cfxstore.cookies.service import CookieService
 from cfxstore.node.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
@@ -175,3 +178,27 @@ def test_purge_on_startup_deletes_every_cookie(service):
     values = [store.create()[0] for _ in range(3)]
     assert store.backend.purge_all() == 3
     assert not any(service.exists(v) for v in values)
+
+
+def test_a_logout_the_database_refuses_is_refused_in_every_process_at_once(tmp_path):
+    path = tmp_path / "db"
+    with orm.Database(path, maxsize=2**24) as db:
+        service = CookieService(db)
+        value, _ = service.create()
+        assert service.set_auth(value, "alice", "user", "ticket", None, "realm1")
+    # Not "unavailable": a database that refuses the write (read-only here; a full map alike).
+    with orm.Database(path, readonly=True) as readonly:
+        heard: list = []
+        stop = on_deleted(readonly, heard.append)       # e.g. another transport's backend in this process
+        other_process = deletionlog.Follower(deletionlog.log_path(readonly), pid=0)
+        store = make_store(CookieService(readonly), FakeReactor())
+        assert store.getAuth(value)[0] == "alice"
+        assert store.delAuth(value)                      # Crossbar's onLeave gets no exception
+        assert store.getAuth(value) == (None, None, None, None, None)
+        value_hash = CookieService.hash_value(value)
+        assert heard == [[value_hash]]
+        assert other_process.poll() == [value_hash]
+        # The deletion waits with the staged writes for a database that takes it.
+        assert CookieService(readonly).lookup(value) is not None
+        assert len(store.backend.writer) == 1
+        stop()
