@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 GENERATED_BYTES = 24
 
 _realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
-_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra"]), default="ticket",
+_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra", "scram"]), default="ticket",
                               show_default=True, help="How the principal authenticates.")
 _stdin_option = click.option("--password-stdin", is_flag=True,
                              help="Read the secret from the first line of stdin instead of a prompt.")

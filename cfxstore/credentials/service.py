@@ -8,6 +8,9 @@ Secrets never reach the database in a recoverable form:
 * WAMP-CRA stores only the PBKDF2 key the router signs challenges with
   (plus salt, iterations, key length), never the password. That key is
   password-equivalent: whoever holds it can answer challenges.
+* WAMP-SCRAM stores salt, cost parameters, StoredKey and ServerKey
+  (scram.py); neither is password-equivalent.
+* TLS stores which client certificate a principal logs in with (tls.py).
 
 Realm names and authids are limited in UTF-8 bytes so that every index that
 stores them (here and in the cookie store) stays within LMDB's 511-byte keys.
@@ -25,6 +28,7 @@ import orm
 from argon2 import PasswordHasher
 from autobahn.wamp.auth import derive_key
 
+from cfxstore.credentials import scram, tls
 from cfxstore.credentials.hashing import TicketHasher, owasp_argon2id
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
@@ -38,6 +42,7 @@ __all__ = ["CredentialService", "CredentialError", "PrincipalExists", "Principal
 
 _BY_REALM_AUTHID = "idx_principals_by_realm_authid"
 _BY_AUTH = "idx_credentials_by_auth"
+_BY_CERTIFICATE = "idx_credentials_by_certificate"
 
 _MIN_KEYLEN, _MAX_KEYLEN = 16, 64
 # OWASP 2023 for PBKDF2-HMAC-SHA256. Keys derived with fewer iterations keep working.
@@ -198,7 +203,56 @@ class CredentialService(Service):
             "extra": None,
         }
 
+    # --- WAMP-SCRAM ---
+
+    def scram_config(self, password: str, **options: Any) -> dict[str, Any]:
+        """The stored form of a WAMP-SCRAM credential for ``password`` (options: kdf, iterations, memory)."""
+        return scram.derive(password, **options)
+
+    def get_scram(self, realm: str, authid: str) -> tuple[Principal, dict[str, Any]] | None:
+        """The principal and its SCRAM credential (stored form), or None."""
+        return self._with_principal("scram", realm, authid)
+
+    def scram_decoy(self, realm: str, authid: str, **options: Any) -> dict[str, Any]:
+        """A SCRAM credential for an authid without one: same salt on every probe, and no password matches."""
+        return scram.decoy(self._decoy_seed("scram", realm, authid), **options)
+
+    # --- TLS client certificates ---
+
+    def tls_principal(self, realm: str, keys: list[str]) -> Principal | None:
+        """The principal whose TLS credential matches one of ``keys`` (tls.peer_keys), first key first."""
+        if not _fits(realm, MAX_REALM_BYTES):
+            return None
+        with self.db.begin() as txn:
+            for key in keys:
+                cred = self._schema.credentials.get_by_index(txn, _BY_CERTIFICATE, (realm, key))
+                if cred is not None:
+                    return self._schema.principals[txn, cred.principal_oid]
+        return None
+
+    # --- credentials made elsewhere ---
+
+    def stored_config(self, method: str, config: Any) -> dict[str, Any]:
+        """A credential given in its stored form (SCRAM derived elsewhere, a TLS match), checked."""
+        if method == "scram":
+            return scram.check_stored(config)
+        if method == "tls":
+            return tls.check(config)
+        raise InvalidArgument(f"method: a {method} credential is not given in its stored form")
+
     # --- internals ---
+
+    def _with_principal(self, method: str, realm: str, authid: str) -> tuple[Principal, dict[str, Any]] | None:
+        if not (_fits(realm, MAX_REALM_BYTES) and _fits(authid, MAX_AUTHID_BYTES)):
+            return None
+        with self.db.begin() as txn:
+            cred = self._credential(txn, method, realm, authid)
+            principal = None if cred is None else self._schema.principals[txn, cred.principal_oid]
+        return None if cred is None or principal is None else (principal, dict(cred.authconfig))
+
+    def _decoy_seed(self, method: str, realm: str, authid: str) -> bytes:
+        return hmac.new(self._decoy_secret(), f"{method}\x00{realm}\x00{authid}".encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).digest()
 
     def _decoy_secret(self) -> bytes:
         if self._decoy_key is None:
@@ -233,6 +287,8 @@ class CredentialService(Service):
         if principal is None:
             raise PrincipalNotFound(f"no principal {authid!r} on realm {realm!r}")
         cred = self._credential(txn, authmethod, realm, authid)
+        if authmethod == "tls":
+            self._certificate_free(txn, principal, config)
         now = now_ns()
         if cred is None:
             cred = Credential(principal_oid=principal.oid, authmethod=authmethod, realm=realm, authid=authid,
@@ -242,6 +298,13 @@ class CredentialService(Service):
             cred.modified = now
             cred.validate()
         self._schema.credentials[txn, cred.oid] = cred
+
+    def _certificate_free(self, txn: Any, principal: Principal, config: dict[str, Any]) -> None:
+        ((kind, value),) = config.items()
+        holder = self._schema.credentials.get_by_index(txn, _BY_CERTIFICATE, (principal.realm, f"{kind}:{value}"))
+        if holder is not None and holder.principal_oid != principal.oid:
+            raise AlreadyExists(f"tls: {kind} {value!r} already identifies principal {holder.authid!r} "
+                                f"on realm {principal.realm!r}")
 
     def _rehash(self, cred: Credential, ticket: str) -> None:
         # A changed argon2id cost upgrades stored hashes on the next login: the same secret in a

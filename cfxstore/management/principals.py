@@ -23,22 +23,27 @@ from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.store import Collection
 from cfxstore.mrealm.entities import Credential, Principal
 
-__all__ = ["PrincipalCollection", "SECRET_METHODS"]
+__all__ = ["PrincipalCollection", "SECRET_METHODS", "STORED_METHODS"]
 
-SECRET_METHODS = ("ticket", "wampcra")
+SECRET_METHODS = ("ticket", "wampcra", "scram")
+#: Methods whose credential is given in its stored form (set_credential): SCRAM derived elsewhere, TLS matches.
+STORED_METHODS = ("scram", "tls")
 
 
 class PrincipalCollection(Collection):
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
-               generated: bool = False, **fields: Any) -> Principal:
-        """A principal, with a ticket and/or WAMP-CRA secret when given (stored hashed/derived), in one write.
+               scram: str | None = None, tls: dict[str, Any] | None = None, generated: bool = False,
+               **fields: Any) -> Principal:
+        """A principal, with the secrets given (stored hashed/derived) and a TLS certificate match, in one write.
 
         ``generated``: the ticket carries 128+ random bits and is stored with the fast hash.
         """
-        options = {"ticket": {"generated": True} if generated else {}, "wampcra": {}}
-        configs = {m: self._config(m, s, options[m])
-                   for m, s in (("ticket", ticket), ("wampcra", wampcra)) if s is not None}
+        options: dict[str, dict[str, Any]] = {"ticket": {"generated": True} if generated else {}}
+        configs = {m: self._config(m, s, options.get(m, {}))
+                   for m, s in (("ticket", ticket), ("wampcra", wampcra), ("scram", scram)) if s is not None}
+        if tls is not None:
+            configs["tls"] = self._stored("tls", tls)
 
         def run(t: Any) -> Principal:
             principal = cast(Principal, Collection.create(self, t, **fields))
@@ -49,9 +54,14 @@ class PrincipalCollection(Collection):
         return self._m.write(txn, run)
 
     def set_secret(self, key: Any, method: str, secret: str, txn: Any = None, **options: Any) -> None:
-        """Store the hash (ticket) or derived key (wampcra) of ``secret`` for the principal."""
-        config = self._config(method, secret, options)
+        """Store the hash (ticket) or derived keys (wampcra, scram) of ``secret`` for the principal."""
+        self._put_credential(key, method, self._config(method, secret, options), txn)
 
+    def set_credential(self, key: Any, method: str, config: dict[str, Any], txn: Any = None) -> None:
+        """Store a credential given in its stored form: a SCRAM one derived elsewhere, a TLS certificate match."""
+        self._put_credential(key, method, self._stored(method, config), txn)
+
+    def _put_credential(self, key: Any, method: str, config: dict[str, Any], txn: Any) -> None:
         def run(t: Any) -> Entity:
             principal = cast(Principal, self.get(key, t))
             self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
@@ -70,7 +80,17 @@ class PrincipalCollection(Collection):
         try:
             if method == "ticket":
                 return creds.ticket_config(secret, **options)
+            if method == "scram":
+                return creds.scram_config(secret, **options)
             return creds.wampcra_config(secret, **options)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"{method}: {exc}") from None
+
+    def _stored(self, method: str, config: Any) -> dict[str, Any]:
+        if method not in STORED_METHODS:
+            raise InvalidArgument(f"method: expected one of {', '.join(STORED_METHODS)}, got {method!r}")
+        try:
+            return self._m.credentials.stored_config(method, config)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"{method}: {exc}") from None
 

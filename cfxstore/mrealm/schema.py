@@ -36,6 +36,18 @@ from cfxstore.tables import DeclaredSchema, index, stored, unique
 __all__ = ["MrealmSchema"]
 
 
+def _certificate(cred: Credential) -> tuple[str, str] | None:
+    """(realm, "<kind>:<value>") of a TLS credential, whose one item is its certificate match.
+
+    The router finds the principal of a client certificate under the keys
+    cfxstore.credentials.tls.peer_keys makes (its fingerprints, its CN).
+    """
+    if cred.authmethod != "tls" or len(cred.authconfig) != 1:
+        return None
+    ((kind, value),) = cred.authconfig.items()
+    return (cred.realm, f"{kind}:{value}")
+
+
 class MrealmSchema(DeclaredSchema):
     """Application realms, authorization, authentication and cluster configuration."""
 
@@ -61,6 +73,7 @@ class MrealmSchema(DeclaredSchema):
         46, Credential,
         unique("idx_credentials_by_auth", 146, "authmethod", "realm", "authid"),
         index("idx_credentials_by_principal", 147, "principal_oid"),
+        unique("idx_credentials_by_certificate", 149, "realm", "authid", key=_certificate, nullable=True),
     )
 
     # -- router clusters and worker groups (50-54, 150-154)
@@ -104,6 +117,7 @@ class MrealmSchema(DeclaredSchema):
     idx_principals_by_realm_authid: orm.Map
     idx_credentials_by_auth: orm.Map
     idx_credentials_by_principal: orm.SetMap
+    idx_credentials_by_certificate: orm.Map
     idx_routerclusters_by_name: orm.Map
     idx_routercluster_node_memberships_by_node: orm.SetMap
     idx_workergroups_by_cluster_name: orm.Map

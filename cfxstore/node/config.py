@@ -309,14 +309,35 @@ class WampcraConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScramConfig:
+    """WAMP-SCRAM parameters shown to unknown authids (match those of real users); role of those decoys."""
+
+    kdf: str = "argon2id-13"
+    iterations: int = 2
+    memory: int = 19456
+    decoy_role: str = "user"
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsConfig:
+    """CA certificate files (relative to the node directory) whose certificates may be matched by subject CN."""
+
+    cn_issuers: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class AuthConfig:
     database: DatabaseConfig
     throttle: ThrottleConfig = ThrottleConfig()
     argon2: Argon2Config = Argon2Config()
     wampcra: WampcraConfig = WampcraConfig()
+    scram: ScramConfig = ScramConfig()
+    tls: TlsConfig = TlsConfig()
 
 
-_AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle", "argon2", "wampcra")
+_AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle", "argon2", "wampcra", "scram", "tls")
+_SCRAM_KEYS = ("kdf", "iterations", "memory", "decoy_role")
+_TLS_KEYS = ("cn_issuers",)
 _THROTTLE_KEYS = ("free_failures", "base_delay", "max_delay", "max_tracked", "peer_free_failures",
                   "attempt_timeout", "max_verifying", "max_waiting", "deny_delay")
 _ARGON2_KEYS = ("memory_kib", "time_cost", "parallelism")
@@ -356,7 +377,15 @@ def parse_auth(config: Mapping[str, Any] | None, key: str = "auth.config") -> Au
     tkey, throttle = _section(key, config, "throttle", _THROTTLE_KEYS)
     akey, argon2 = _section(key, config, "argon2", _ARGON2_KEYS)
     wkey, wampcra = _section(key, config, "wampcra", _WAMPCRA_KEYS)
-    a, w = Argon2Config(), WampcraConfig()
+    skey, scram = _section(key, config, "scram", _SCRAM_KEYS)
+    lkey, tls = _section(key, config, "tls", _TLS_KEYS)
+    a, w, sc = Argon2Config(), WampcraConfig(), ScramConfig()
+    issuers = tls.get("cn_issuers", [])
+    if not isinstance(issuers, list) or not all(isinstance(i, str) and i for i in issuers):
+        raise RouterConfigError(_join(lkey, "cn_issuers"), "must be a list of CA certificate file names")
+    kdf = scram.get("kdf", sc.kdf)
+    if kdf not in ("argon2id-13", "pbkdf2"):
+        raise RouterConfigError(_join(skey, "kdf"), "must be argon2id-13 or pbkdf2")
     return AuthConfig(
         database=_database(key, config),
         throttle=_throttle(tkey, throttle),
@@ -370,4 +399,11 @@ def parse_auth(config: Mapping[str, Any] | None, key: str = "auth.config") -> Au
             keylen=_int(_join(wkey, "keylen"), wampcra.get("keylen", w.keylen), 16, 64),
             decoy_role=_str(_join(wkey, "decoy_role"), wampcra.get("decoy_role", w.decoy_role)),
         ),
+        scram=ScramConfig(
+            kdf=kdf,
+            iterations=_int(_join(skey, "iterations"), scram.get("iterations", sc.iterations), 1, 10**8),
+            memory=_int(_join(skey, "memory"), scram.get("memory", sc.memory), 0, 2**22),
+            decoy_role=_str(_join(skey, "decoy_role"), scram.get("decoy_role", sc.decoy_role)),
+        ),
+        tls=TlsConfig(cn_issuers=tuple(issuers)),
     )

@@ -1,4 +1,4 @@
-"""Crossbar "function" authenticator for WAMP-Ticket and WAMP-CRA on cfxstore credentials.
+"""Crossbar "function" authenticator for WAMP-Ticket, WAMP-CRA, WAMP-SCRAM and TLS on cfxstore credentials.
 
 Node config (one transport's "auth" item)::
 
@@ -33,6 +33,7 @@ import txaio
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
 from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
+from cfxstore.router import scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
@@ -46,6 +47,7 @@ log = txaio.make_logger()  # type: ignore[attr-defined]  # txaio defines it once
 FAILED = ApplicationError.AUTHENTICATION_FAILED
 STORE = "credential store"  # how errors name it (availability.py)
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
+METHODS = ("ticket", "wampcra", "scram", "tls")
 
 
 def peer_host(details: dict[str, Any]) -> str | None:
@@ -64,9 +66,10 @@ class Authenticator:
     """``authenticate(realm, authid, details)`` as Crossbar's function authenticators are called."""
 
     def __init__(self, credentials: CredentialService, config: AuthConfig, reactor: Any,
-                 throttle: LoginThrottle | None = None, pool: VerifyPool | None = None) -> None:
+                 throttle: LoginThrottle | None = None, pool: VerifyPool | None = None, cbdir: str = ".") -> None:
         self._credentials = credentials
         self._config = config
+        self._cn_issuers = tls.load_issuers(config.tls.cn_issuers, cbdir)
         self._reactor = reactor
         self.throttle = throttle if throttle is not None else LoginThrottle(config.throttle, reactor.seconds)
         self.pool = pool if pool is not None else VerifyPool(reactor, config.throttle.max_verifying,
@@ -79,12 +82,16 @@ class Authenticator:
         method = details.get("authmethod")
         if not isinstance(realm, str) or not realm:
             raise ApplicationError(ApplicationError.NO_SUCH_REALM, "no realm requested")
-        if not isinstance(authid, str) or not authid:
-            raise ApplicationError(FAILED, "an authid is required")
-        if method not in ("ticket", "wampcra"):
+        if method not in METHODS:
             raise ApplicationError(FAILED, f"cfxstore authenticator does not handle authmethod {method!r}")
+        # A client certificate names its principal; the other methods need the authid.
+        if method == "tls" and authid is not None and not isinstance(authid, str):
+            raise ApplicationError(FAILED, "an authid must be a string")
+        if method != "tls" and (not isinstance(authid, str) or not authid):
+            raise ApplicationError(FAILED, "an authid is required")
         try:
-            attempts = self.throttle.begin(realm, authid, peer_host(details))
+            key = tls.throttle_key(authid, details) if method == "tls" else authid
+            attempts = self.throttle.begin(realm, key, peer_host(details))
         except Throttled as exc:
             if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
                 raise ApplicationError(FAILED, str(exc)) from None
@@ -95,6 +102,12 @@ class Authenticator:
             self._availability.check(STORE)
             if method == "ticket":
                 return self._ticket(attempts, started, realm, authid, details.get("ticket"))
+            if method == "tls":
+                principal = tls.principal_of(self._credentials, realm, authid, details, self._cn_issuers)
+                return self._outcome(attempts, started, principal, "invalid authid or client certificate")
+            if method == "scram":
+                return self._challenged(attempts, started,
+                                        scram.principal_for(self._credentials, self._config.scram, realm, authid))
             return self._wampcra(attempts, started, realm, authid)
         except StoreUnavailable:
             self.throttle.cancel(attempts)
@@ -147,10 +160,10 @@ class Authenticator:
                        lambda failure: self._lookup_failed(attempts, failure))
         return d
 
-    def _outcome(self, attempts: Any, started: float, principal: Any) -> Any:
+    def _outcome(self, attempts: Any, started: float, principal: Any, denial: str = "invalid authid or ticket") -> Any:
         self.throttle.end(attempts, principal is not None)
         if principal is None:
-            return self._deny_later(started, "invalid authid or ticket")
+            return self._deny_later(started, denial)
         result = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
         if principal.extra is not None:
             result["extra"] = principal.extra
@@ -184,7 +197,10 @@ class Authenticator:
         if cra.get("extra") is not None:
             principal["extra"] = cra["extra"]
         principal[DERIVED_FLAG] = True
+        return self._challenged(attempts, started, principal)
 
+    def _challenged(self, attempts: Any, started: float, principal: dict[str, Any]) -> dict[str, Any]:
+        """The principal to challenge, with the hook its pending authentication reports the outcome to."""
         def outcome(ok: bool) -> tuple[bool, float]:
             accepted = self.throttle.end(attempts, ok) and ok
             return accepted, 0.0 if accepted else self.deny_delay(started)
@@ -206,4 +222,4 @@ def create_authenticator(config: dict[str, Any] | None, controller: Any = None) 
     credentials = CredentialService(db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
                                     wampcra_iterations=parsed.wampcra.iterations)
     log.info("cfxstore authenticator active (database {path})", path=shown(path))
-    return Authenticator(credentials, parsed, reactor)
+    return Authenticator(credentials, parsed, reactor, cbdir=os.getcwd())
