@@ -11,6 +11,7 @@ within ``recheck`` seconds for changes committed by other processes.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -41,9 +42,22 @@ class StoreAuthorizer:
         self._local = generation.local()
         self._stored = generation.stored(db)
         self._checked = time.monotonic()
+        # Decisions may be made in threads (the router reads PostgreSQL off its reactor): one at a time,
+        # so a decision read before a change is never cached after the change dropped the cache.
+        self._lock = threading.RLock()
+
+    def cached(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any] | None:
+        """The cached answer, if there is one known to be current, without reading the database."""
+        if generation.local() != self._local or time.monotonic() - self._checked >= self.recheck:
+            return None
+        return self._decisions.get((realm, authrole, uri, action))
 
     def authorize(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any]:
         """{"allow": bool, "cache": False[, "disclose": bool]} (treat the dict as read-only)."""
+        with self._lock:
+            return self._authorize(realm, authrole, uri, action)
+
+    def _authorize(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any]:
         key = (realm, authrole, uri, action)
         self._refresh()
         answer = self._decisions.get(key)
@@ -65,8 +79,9 @@ class StoreAuthorizer:
 
     def invalidate(self) -> None:
         """Forget every cached decision and rule set."""
-        self._decisions.clear()
-        self._rules.clear()
+        with self._lock:
+            self._decisions.clear()
+            self._rules.clear()
 
     def _refresh(self) -> None:
         local = generation.local()

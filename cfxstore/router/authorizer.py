@@ -12,6 +12,13 @@ Crossbar calls ``authorize(session, uri, action, options)`` from the realm's
 service session; the answer never asks Crossbar to cache it (Crossbar's cache
 has no invalidation), the component caches instead and drops its cache when
 roles or permissions change - so changes apply to sessions already joined.
+
+A cached answer is given on the reactor; one that needs the database is read
+in a thread when the database is PostgreSQL, and refused at once while the
+database is known to be unreachable. Crossbar sends the text of a failed
+authorization to the client, so every failure is answered with a fixed,
+generic error: a client never sees the database's URL or error text (the
+node's log keeps it, redacted).
 """
 
 from __future__ import annotations
@@ -20,16 +27,25 @@ from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
+
+from orm.engine.pgurl import is_url
 
 from cfxstore.management.authorizer import StoreAuthorizer
 from cfxstore.management.errors import ManagementError
 from cfxstore.registry import Slot, registry
-from cfxstore.router.components import component_config, shared_database
+from cfxstore.router.availability import StoreUnavailable, availability
+from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
 
 __all__ = ["StoreAuthorizerComponent", "authorizer_for"]
 
 AUTHORIZERS: Slot[StoreAuthorizer] = Slot("authorizer")
+STORE = "authorization store"
+#: What a client is told when a decision failed for any reason but an outage (the log says why).
+FAILED = "the authorization could not be decided; retry later"
+log = Logger()
 
 
 def authorizer_for(path: str) -> StoreAuthorizer:
@@ -52,12 +68,31 @@ class StoreAuthorizerComponent(ApplicationSession):
         yield self.register(self.authorize, config.procedure)
         self.log.info("cfxstore authorizer {proc} ready on realm {realm}", proc=config.procedure, realm=details.realm)
 
-    def authorize(self, session: Any, uri: Any, action: Any, options: Any = None) -> dict[str, Any]:
+    def authorize(self, session: Any, uri: Any, action: Any, options: Any = None
+                  ) -> dict[str, Any] | Deferred[dict[str, Any]]:
         role = session.get("authrole") if isinstance(session, dict) else None
         if not isinstance(role, str):
             raise ApplicationError("cfxstore.error.invalid_argument", "session: expected session details "
                                                                       "with an authrole")
+        question = (self._stored_realm, role, uri, action)
+        answer = self._authz.cached(*question)
+        if answer is not None:
+            return answer
+        db = self._authz.db
+        gate = availability(db)
+        gate.check(STORE)  # fails closed at once while the database is known to be down
+        if is_url(db.path):  # a remote database is never waited on on the reactor
+            return threads.deferToThread(self._decide, question)
+        return self._decide(question)
+
+    def _decide(self, question: tuple[str, str, Any, Any]) -> dict[str, Any]:
         try:
-            return self._authz.authorize(self._stored_realm, role, uri, action)
-        except ManagementError as exc:
+            return availability(self._authz.db).call(STORE, lambda: self._authz.authorize(*question))
+        except (StoreUnavailable, ApplicationError):
+            raise
+        except ManagementError as exc:  # a malformed question: the message names the argument, nothing stored
             raise ApplicationError(exc.uri, str(exc)) from None
+        except Exception as exc:
+            log.error("cfxstore authorizer: deciding {action} on {uri} for role {role} failed: {error}",
+                      action=question[3], uri=question[2], role=question[1], error=f"{type(exc).__name__}: {exc}")
+            raise ApplicationError(INTERNAL_ERROR, FAILED) from None
