@@ -5,6 +5,7 @@ mapped field by field onto the cfxstore entity and validated; a record that
 does not validate is skipped with the reason. Secrets are not stored as
 read: activation codes become their SHA-256, principal tickets argon2id
 hashes and WAMP-CRA secrets PBKDF2-derived keys (CredentialService).
+Credentials are imported per method by the functions in CREDENTIAL_IMPORTS.
 Records go in through the import ledger (import_ledger.py), so a re-run
 imports only what is new and a kill followed by a re-run ends like one run.
 
@@ -394,8 +395,56 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     return results
 
 
+class SkipCredential(Exception):
+    """A credential that is not imported; the message is the reason the summary counts."""
+
+
+# How one credential method is imported: ``import_x(mgmt, txn, principal, fields)`` stores the credential
+# for the principal through the principals' owner in txn and returns what changed on the way in (the
+# summary's "changed" note), or raises SkipCredential. ``fields`` are the method's settings wherever
+# cfxdb holds them (see _credential_fields).
+CredentialImport = Callable[[Management, Any, m.Principal, dict[str, Any]], str]
+
+
+def _secret(method: str, fields: dict[str, Any]) -> str:
+    secret = fields.get("secret")
+    if not isinstance(secret, str) or not secret:
+        raise SkipCredential(f"{method} credential without a secret")
+    return secret
+
+
+def _import_ticket(mgmt: Management, txn: Any, principal: m.Principal, fields: dict[str, Any]) -> str:
+    mgmt.principals.set_secret(principal.oid, "ticket", _secret("ticket", fields), txn)
+    return "ticket hashed (argon2id)"
+
+
+def _import_wampcra(mgmt: Management, txn: Any, principal: m.Principal, fields: dict[str, Any]) -> str:
+    # No iterations: the cfxstore default (clients derive the key with what the challenge names).
+    options = {"salt": fields.get("salt"), "iterations": fields.get("iterations"),
+               "keylen": fields.get("keylen") or 32}
+    mgmt.principals.set_secret(principal.oid, "wampcra", _secret("wampcra", fields), txn, **options)
+    # Without a salt Crossbar signs with the secret itself; cfxstore always derives the key.
+    return "WAMP-CRA key derived" if options["salt"] else "WAMP-CRA key derived with a new salt"
+
+
+CREDENTIAL_IMPORTS: dict[str, CredentialImport] = {"ticket": _import_ticket, "wampcra": _import_wampcra}
+
+
+def _credential_fields(o: Any) -> dict[str, Any]:
+    """A credential's method settings: Crossbar FX's API stores them at the top level of the record
+    (cfxdb keeps them among its unknown fields), a credential built with cfxdb directly under ``authconfig``."""
+    top, config = dict(o._unknown or {}), dict(o.authconfig or {})
+    differing = sorted(k for k in top.keys() & config.keys() if top[k] != config[k])
+    if differing:
+        raise SkipCredential(f"{', '.join(differing)} differs between authconfig and the top level")
+    return {**top, **config}
+
+
 def _credentials(source: CfxdbSource, db: orm.Database, mgmt: Management, ledger: Ledger, cls: Any) -> TableResult:
-    """Credentials through the principals' owner: the secret is hashed or derived on the way in."""
+    """Credentials through the principals' owner: secrets are hashed or derived on the way in.
+
+    Every credential read is imported or skipped with the reason; one imported may be counted as changed.
+    """
     result = TableResult()
     for key, raw in source.items(CREDENTIALS):
         result.read += 1
@@ -405,35 +454,35 @@ def _credentials(source: CfxdbSource, db: orm.Database, mgmt: Management, ledger
                 result.skip("imported before")
                 continue
         try:
-            o = cls.parse(cbor2.loads(raw))
-            config = dict(o.authconfig or {})
+            try:
+                o = cls.parse(cbor2.loads(raw))
+            except Exception as exc:  # cfxdb checks authconfig itself and refuses some (tls, cookie) outright
+                raise SkipCredential(f"refused by cfxdb ({type(exc).__name__}: {str(exc)[:80]})") from None
+            importer = CREDENTIAL_IMPORTS.get(o.authmethod)
+            if importer is None:
+                raise SkipCredential(f"{o.authmethod} credentials have no cfxstore counterpart")
+            fields = _credential_fields(o)
             principal = mgmt.credentials.get_principal(o.realm, o.authid)
             if principal is None:
-                result.skip("no principal for it")
-                continue
-            if o.authmethod == "ticket" and isinstance(config.get("secret"), str):
-                method, options, change = "ticket", {}, "ticket hashed (argon2id)"
-            elif o.authmethod == "wampcra" and isinstance(config.get("secret"), str):
-                method, change = "wampcra", "WAMP-CRA key derived"
-                options = {"salt": config.get("salt"), "iterations": config.get("iterations"),
-                           "keylen": config.get("keylen") or 32}
-            else:
-                result.skip(f"{o.authmethod} credentials are not imported")
-                continue
+                raise SkipCredential("no principal with its realm and authid")
 
-            # The secret and its ledger entry commit together: setting it again on a re-run would end
-            # the principal's logins again. Its hash is computed in the transaction; the import runs offline.
-            def write(txn: Any) -> None:
-                mgmt.principals.set_secret(principal.oid, method, config["secret"], txn, **options)
+            # The credential and its ledger entry commit together: setting a secret again on a re-run would
+            # end the principal's logins again. Hashes are computed in the transaction; the import runs offline.
+            def write(txn: Any) -> str:
+                change = importer(mgmt, txn, principal, fields)
                 ledger.enter(txn, lkey)
+                return change
 
-            mgmt.transact(write)
-            result.change(change)
-        except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
+            change = mgmt.transact(write)
+        except SkipCredential as skip:
+            result.skip(str(skip))
+            continue
+        except Exception as exc:  # a credential that does not validate
             result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")
             continue
         crashpoint.reached("fx-secret-set")
         result.imported += 1
+        result.change(change)
     return result
 
 

@@ -153,9 +153,35 @@ def build_fx_global(path: str) -> dict[str, Any]:
         db.__exit__(None, None, None)
 
 
-def build_fx_mrealm(path: str) -> dict[str, Any]:
-    """A Crossbar FX management-realm database written through cfxdb's MrealmSchema."""
-    from cfxdb.mrealm import ApplicationRealm, ApplicationRealmRoleAssociation, Credential, Permission, Principal, Role
+# authid -> (authmethod, settings, form) of the credentials build_fx_mrealm writes. "api": as Crossbar FX's
+# add_principal_credential writes them (the dict it is called with parsed by cfxdb: settings at the top
+# level); "authconfig": built with cfxdb's authconfig.
+FX_CREDENTIALS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "dave": ("ticket", {"secret": "dave-fx-ticket"}, "api"),
+    "erin": ("wampcra", {"secret": "erin-fx-secret", "salt": "pepper", "iterations": 50, "keylen": 32}, "api"),
+    "fred": ("ticket", {"secret": "fred-fx-ticket"}, "authconfig"),
+    "gina": ("wampcra", {"secret": "gina-fx-secret", "salt": "salt", "iterations": 60, "keylen": 16},
+             "authconfig"),
+}
+
+
+def fx_credential(authmethod: str, settings: dict[str, Any], form: str) -> Any:
+    """A cfxdb Credential with its settings where form says (see FX_CREDENTIALS), not yet keyed."""
+    from cfxdb.mrealm import Credential
+
+    if form == "api":
+        return Credential.parse({"authmethod": authmethod, **settings})
+    return Credential.parse({"authmethod": authmethod, "authconfig": settings})
+
+
+def build_fx_mrealm(path: str, credentials: dict[str, tuple[str, dict[str, Any], str]] | None = None
+                    ) -> dict[str, Any]:
+    """A Crossbar FX management-realm database written through cfxdb's MrealmSchema.
+
+    One principal per entry of credentials (default FX_CREDENTIALS), each with its credential, keyed and
+    stamped as Crossbar FX does it.
+    """
+    from cfxdb.mrealm import ApplicationRealm, ApplicationRealmRoleAssociation, Permission, Principal, Role
     from cfxdb.mrealmschema import MrealmSchema
 
     db = zlmdb.Database(dbpath=path, maxsize=2**26)
@@ -173,15 +199,13 @@ def build_fx_mrealm(path: str) -> dict[str, Any]:
             schema.arealm_role_associations[txn, (arealm.oid, role.oid)] = ApplicationRealmRoleAssociation(
                 arealm_oid=arealm.oid, role_oid=role.oid)
             principals = {}
-            for authid, method, config in (("dave", "ticket", {"secret": "dave-fx-ticket"}),
-                                           ("erin", "wampcra", {"secret": "erin-fx-secret", "salt": "pepper",
-                                                                "iterations": 50, "keylen": 32})):
+            for authid, (method, settings, form) in (FX_CREDENTIALS if credentials is None else credentials).items():
                 p = Principal(oid=uuid.uuid4(), modified=now, arealm_oid=arealm.oid, authid=authid, role_oid=role.oid)
                 schema.principals[txn, p.oid] = p
-                c = Credential(oid=uuid.uuid4(), created=now, authmethod=method, realm="app1", authid=authid,
-                               principal_oid=p.oid, authconfig=config)
+                c = fx_credential(method, settings, form)
+                c.oid, c.created, c.realm, c.authid, c.principal_oid = uuid.uuid4(), now, arealm.name, authid, p.oid
                 schema.credentials[txn, c.oid] = c
-                principals[authid] = config
+                principals[authid] = settings
         return {"arealm": arealm, "role": role, "permission": perm, "principals": principals}
     finally:
         db.__exit__(None, None, None)

@@ -10,7 +10,8 @@ import uuid
 import numpy as np
 import pytest
 import zlmdb
-from cfxdb_factories import build_cookie_store, build_fx_global, build_fx_mrealm
+from autobahn.wamp.auth import derive_key
+from cfxdb_factories import FX_CREDENTIALS, build_cookie_store, build_fx_global, build_fx_mrealm, fx_credential
 from click.testing import CliRunner
 from store_factories import MAXSIZE, snapshot
 
@@ -128,10 +129,10 @@ def test_management_realm_fields_are_mapped_and_secrets_hashed(fx, db_path):
         results = import_mrealm(path, db)
         assert {k: (r.read, r.imported) for k, r in results.items()} == {
             "application realms": (1, 1), "roles": (1, 1), "permissions": (1, 1), "role associations": (1, 1),
-            "principals": (2, 2), "router clusters": (1, 1), "router cluster memberships": (1, 1),
+            "principals": (4, 4), "router clusters": (1, 1), "router cluster memberships": (1, 1),
             "router worker groups": (1, 1), "worker group placements": (1, 1), "web clusters": (1, 1),
             "web cluster memberships": (1, 1), "web services": (1, 1), "node logs": (1, 1), "worker logs": (1, 1),
-            "credentials": (2, 2)}
+            "credentials": (4, 4)}
         schema = MrealmSchema.attach(db)
         with db.begin() as txn:
             arealm = schema.arealms[txn, made["arealm"].oid]
@@ -139,14 +140,73 @@ def test_management_realm_fields_are_mapped_and_secrets_hashed(fx, db_path):
         assert (arealm.name, arealm.status) == ("app1", "stopped")
         assert (perm.uri, perm.match, perm.allow_call, perm.allow_subscribe, perm.allow_publish) == \
             ("com.example.", "prefix", True, True, False)
-        service = CredentialService(db)
-        assert service.verify_ticket("app1", "dave", "dave-fx-ticket").role == "frontend"
-        assert service.verify_ticket("app1", "dave", "wrong") is None
-        cra = service.get_wampcra("app1", "erin")
-        assert (cra["salt"], cra["iterations"], cra["role"]) == ("pepper", 50, "frontend")
+        assert_logins(CredentialService(db))
     with open(os.path.join(db_path, "data.mdb"), "rb") as f:
         data = f.read()
-    assert b"dave-fx-ticket" not in data and b"erin-fx-secret" not in data
+    assert not [authid for authid, (_, settings, _) in FX_CREDENTIALS.items() if settings["secret"].encode() in data]
+
+
+def assert_logins(service):
+    """Every FX_CREDENTIALS principal logs in with its FX secret, and only with it."""
+    for authid, (method, settings, _) in FX_CREDENTIALS.items():
+        if method == "ticket":
+            assert service.verify_ticket("app1", authid, settings["secret"]).role == "frontend"
+            assert service.verify_ticket("app1", authid, settings["secret"] + "x") is None
+        else:
+            cra = service.get_wampcra("app1", authid)
+            assert (cra["salt"], cra["iterations"], cra["keylen"], cra["role"]) == \
+                (settings["salt"], settings["iterations"], settings["keylen"], "frontend")
+            # What a WAMP-CRA client derives from its secret and the challenge's parameters.
+            assert cra["secret"] == derive_key(settings["secret"], cra["salt"], cra["iterations"],
+                                               cra["keylen"]).decode()
+
+
+def add_fx_credential(path, authid, method, settings, form, *, principal_oid=None):
+    """One more credential in an FX management-realm database, written through cfxdb."""
+    from cfxdb.mrealmschema import MrealmSchema as CfxdbMrealm
+
+    c = fx_credential(method, settings, form)
+    c.oid, c.created, c.realm, c.authid = uuid.uuid4(), np.datetime64(time.time_ns(), "ns"), "app1", authid
+    c.principal_oid = principal_oid or uuid.uuid4()
+    with zlmdb.Database(dbpath=path, maxsize=2**26) as db:
+        with db.begin(write=True) as txn:
+            CfxdbMrealm.attach(db).credentials[txn, c.oid] = c
+
+
+def test_credentials_as_crossbar_fx_writes_them_and_in_authconfig_are_imported(tmp_path, db_path):
+    path = str(tmp_path / "mrealm")
+    build_fx_mrealm(path)
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        result = import_mrealm(path, db)["credentials"]
+        assert (result.read, result.imported, result.skipped) == (4, 4, {})
+        assert result.changed == {"ticket hashed (argon2id)": 2, "WAMP-CRA key derived": 2}
+        assert_logins(CredentialService(db))
+
+
+def test_every_credential_read_is_imported_or_skipped_with_its_reason(tmp_path, db_path):
+    path = str(tmp_path / "mrealm")
+    build_fx_mrealm(path, {"hank": ("wampcra", {"secret": "hank-fx-secret"}, "api"),
+                           "ivy": ("ticket", {}, "api"),
+                           "jill": ("cookie", {}, "api"),
+                           "kate": ("anonymous", {}, "authconfig"),
+                           "liam": ("ticket", {"secret": ""}, "authconfig")})
+    add_fx_credential(path, "nobody", "ticket", {"secret": "t"}, "api")
+    # The same setting in both places, differently: which one Crossbar FX would use is unknown.
+    both = {"secret": "top", "authconfig": {"secret": "nested"}}
+    add_fx_credential(path, "hank", "ticket", both, "api")
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        result = import_mrealm(path, db)["credentials"]
+        cra = CredentialService(db).get_wampcra("app1", "hank")
+    assert result.read == result.imported + sum(result.skipped.values()) == 7
+    assert result.imported == 1 and result.changed == {"WAMP-CRA key derived with a new salt": 1}
+    assert result.skipped == {"ticket credential without a secret": 2,
+                              "cookie credentials have no cfxstore counterpart": 1,
+                              "anonymous credentials have no cfxstore counterpart": 1,
+                              "no principal with its realm and authid": 1,
+                              "secret differs between authconfig and the top level": 1}
+    # Without a salt Crossbar FX signed with the secret itself: cfxstore's challenge now names a salt.
+    assert cra["salt"] and cra["secret"] == derive_key("hank-fx-secret", cra["salt"], cra["iterations"],
+                                                       cra["keylen"]).decode()
 
 
 def test_usage_records_are_mapped(fx, db_path):
@@ -253,7 +313,7 @@ def test_the_cli_imports_fx_databases_with_a_summary(fx, db_path):
     assert result.exit_code == 0, result.output
     tables = json.loads(result.output)["tables"]
     assert tables["users (controller)"]["imported"] == 1
-    assert tables["credentials (mrealm)"]["changed"] == {"ticket hashed (argon2id)": 1, "WAMP-CRA key derived": 1}
+    assert tables["credentials (mrealm)"]["changed"] == {"ticket hashed (argon2id)": 2, "WAMP-CRA key derived": 2}
 
 
 def test_a_cookie_store_given_as_fx_database_is_refused(tmp_path):
