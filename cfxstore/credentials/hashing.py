@@ -40,8 +40,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _bytes(ticket: str) -> bytes:
+    """UTF-8, where lone surrogates (valid in WAMP-JSON, never in a stored ticket) pass instead of raising."""
+    return ticket.encode("utf-8", "surrogatepass")
+
+
 def _mac(salt: bytes, ticket: str) -> bytes:
-    return hmac.new(salt, ticket.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(salt, _bytes(ticket), hashlib.sha256).digest()
 
 
 class TicketHasher:
@@ -76,7 +81,7 @@ class TicketHasher:
                 return False
             return hmac.compare_digest(_mac(salt, ticket), expected)
         try:
-            return self.argon2.verify(stored, ticket)
+            return self.argon2.verify(stored, _bytes(ticket))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -101,7 +101,7 @@ class CredentialService(Service):
 
     def ticket_config(self, ticket: str, *, generated: bool = False) -> dict[str, Any]:
         """The stored form of a ticket credential (its hash), as put_credential stores it."""
-        _require_secret("ticket", ticket, nonempty=True)
+        _require_secret("ticket", ticket, stored=True)
         if generated:
             if len(ticket) < 22:  # token_urlsafe(16): 128 bits in 22 characters
                 raise InvalidArgument("a generated ticket must carry at least 128 random bits (22+ characters)")
@@ -145,7 +145,7 @@ class CredentialService(Service):
         """The stored form of a WAMP-CRA credential (the derived key and its parameters)."""
         if iterations is None:
             iterations = self._wampcra_iterations
-        _require_secret("secret", secret, nonempty=True)
+        _require_secret("secret", secret, stored=True)
         if salt is None:
             salt = secrets.token_urlsafe(24)
         elif not isinstance(salt, str) or not salt:
@@ -339,8 +339,15 @@ class TicketVerifier:
         return self.principal
 
 
-def _require_secret(name: str, value: Any, nonempty: bool = False) -> None:
+def _require_secret(name: str, value: Any, stored: bool = False) -> None:
+    """A str; one to be stored must also be non-empty and encodable, so no stored secret holds a lone surrogate."""
     if not isinstance(value, str):
         raise WrongType(f"{name} must be a str, got {type(value).__name__}")
-    if nonempty and not value:
+    if not stored:
+        return
+    if not value:
         raise InvalidArgument(f"{name} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{name} must be text that UTF-8 can encode (it holds a lone surrogate)") from None

@@ -9,6 +9,7 @@ the dotted key.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -287,7 +288,9 @@ class ThrottleConfig:
     attempt_timeout: float = 30.0  # seconds an unanswered attempt (an abandoned challenge) counts as in flight
     max_verifying: int = 2        # slow (argon2id) verifications running at once, in their own threads
     max_waiting: int = 100        # slow verifications queued behind those; more are refused at once
-    deny_delay: float = 0.25      # a failed login is answered no sooner than this after it began
+    deny_delay: float = 1.0       # every failed login is answered this long after it began (0: at once)
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies whose X-Forwarded-For names the client
+    ipv6_prefix: int = 64         # IPv6 clients are counted by this many leading bits of their address
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,7 +342,8 @@ _AUTH_KEYS = ("path", "maxsize", "sync", "readonly", "throttle", "argon2", "wamp
 _SCRAM_KEYS = ("kdf", "iterations", "memory", "decoy_role")
 _TLS_KEYS = ("cn_issuers",)
 _THROTTLE_KEYS = ("free_failures", "base_delay", "max_delay", "max_tracked", "peer_free_failures",
-                  "attempt_timeout", "max_verifying", "max_waiting", "deny_delay")
+                  "attempt_timeout", "max_verifying", "max_waiting", "deny_delay", "trusted_proxies",
+                  "ipv6_prefix")
 _ARGON2_KEYS = ("memory_kib", "time_cost", "parallelism")
 _WAMPCRA_KEYS = ("iterations", "keylen", "decoy_role")
 
@@ -349,6 +353,19 @@ def _section(key: str, config: Mapping[str, Any], name: str, allowed: tuple[str,
     item = _mapping(skey, config.get(name, {}))
     _known(skey, item, allowed)
     return skey, item
+
+
+def _networks(key: str, value: Any) -> tuple[str, ...]:
+    """A list of CIDRs ("10.0.0.0/8", "::1"), normalised; host bits set are an error."""
+    if not isinstance(value, list):
+        raise RouterConfigError(key, f"expected a list of CIDRs, got {_shown(value)}")
+    networks = []
+    for i, item in enumerate(value):
+        try:
+            networks.append(str(ipaddress.ip_network(_str(f"{key}[{i}]", item))))
+        except ValueError as exc:
+            raise RouterConfigError(f"{key}[{i}]", f"not a CIDR: {exc}") from None
+    return tuple(networks)
 
 
 def _throttle(key: str, item: Mapping[str, Any]) -> ThrottleConfig:
@@ -364,6 +381,8 @@ def _throttle(key: str, item: Mapping[str, Any]) -> ThrottleConfig:
         max_verifying=_int(_join(key, "max_verifying"), item.get("max_verifying", d.max_verifying), 1, 256),
         max_waiting=_int(_join(key, "max_waiting"), item.get("max_waiting", d.max_waiting), 0),
         deny_delay=_number(_join(key, "deny_delay"), item.get("deny_delay", d.deny_delay)),
+        trusted_proxies=_networks(_join(key, "trusted_proxies"), item.get("trusted_proxies", [])),
+        ipv6_prefix=_int(_join(key, "ipv6_prefix"), item.get("ipv6_prefix", d.ipv6_prefix), 1, 128),
     )
     if parsed.max_delay < parsed.base_delay:
         raise RouterConfigError(_join(key, "max_delay"), "must be >= base_delay")

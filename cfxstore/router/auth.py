@@ -11,23 +11,32 @@ Crossbar imports ``create_authenticator``, calls it once per worker and
 *caches the result by the "create" name*, so all auth methods (and
 transports) of a worker share the first config given; use one config.
 
-Every attempt is admitted by the LoginThrottle (per authid and per peer
-address) before any work is done. Generated tickets are checked in the
-reactor thread (microseconds); argon2id tickets in a bounded pool of their
-own. Unknown WAMP-CRA authids get a decoy challenge that looks like a real
-one. A failure of either method is answered no sooner than ``deny_delay``
-after the attempt began, so timing tells neither which authids exist nor
-which kind of ticket they have.
+Every method goes through one path, ``Authenticator.attempt``: the attempt
+is admitted by the LoginThrottle (per authid and per client address, see
+clientaddr.py) before any work is done, its check runs, its outcome is
+counted, and every failure, whichever method failed and whatever the hash
+cost, is answered exactly ``deny_delay`` after the attempt began with one
+message per method. A check that has not finished by then is answered "the
+router is busy" (not counted), as is every failed ticket attempt while the
+argon2 pool is full, so load tells no principal's hash apart from another's.
+
+Generated tickets are checked in the reactor thread (microseconds); argon2id
+tickets in a bounded pool of their own. Unknown WAMP-CRA authids get a decoy
+or WAMP-SCRAM challenge that looks like a real one. A challenged attempt
+(WAMP-CRA, WAMP-SCRAM) begins when its answer arrives, not at the HELLO: a
+challenge nobody answers holds nothing, so no one can delay another client's
+login by leaving challenges unanswered.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
 import txaio
 
 from cfxstore.credentials.hashing import owasp_argon2id
@@ -35,6 +44,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
+from cfxstore.router.clientaddr import ClientKeys
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
@@ -46,20 +56,16 @@ log = txaio.make_logger()  # type: ignore[attr-defined]  # txaio defines it once
 
 FAILED = ApplicationError.AUTHENTICATION_FAILED
 STORE = "credential store"  # how errors name it (availability.py)
+WRONG_TICKET = "invalid authid or ticket"
+WRONG_SIGNATURE = "WAMP-CRA client signature is invalid"
+BUSY = "the router is busy checking other logins; retry later"
+UNAVAILABLE = "authentication is unavailable; retry later"
+WRONG_CERTIFICATE = "invalid authid or client certificate"
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
 METHODS = ("ticket", "wampcra", "scram", "tls")
 
-
-def peer_host(details: dict[str, Any]) -> str | None:
-    """The peer's IP address from Crossbar's transport details ("tcp4:1.2.3.4:5678"); None if not TCP."""
-    transport = details.get("transport")
-    peer = transport.get("peer") if isinstance(transport, dict) else None
-    if not isinstance(peer, str):
-        return None
-    kind, _, rest = peer.partition(":")
-    if kind not in ("tcp4", "tcp6") or ":" not in rest:
-        return None
-    return rest.rsplit(":", 1)[0]
+# A check: returns what the login is accepted with (or a Deferred of it), None for wrong credentials.
+Check = Callable[[], Any]
 
 
 class Authenticator:
@@ -74,6 +80,7 @@ class Authenticator:
         self.throttle = throttle if throttle is not None else LoginThrottle(config.throttle, reactor.seconds)
         self.pool = pool if pool is not None else VerifyPool(reactor, config.throttle.max_verifying,
                                                              config.throttle.max_waiting)
+        self.clients = ClientKeys(config.throttle.trusted_proxies, config.throttle.ipv6_prefix)
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
         self.throttle.on_settle = self._settled
@@ -89,43 +96,105 @@ class Authenticator:
             raise ApplicationError(FAILED, "an authid must be a string")
         if method != "tls" and (not isinstance(authid, str) or not authid):
             raise ApplicationError(FAILED, "an authid is required")
-        try:
-            key = tls.throttle_key(authid, details) if method == "tls" else authid
-            attempts = self.throttle.begin(realm, key, peer_host(details))
-        except Throttled as exc:
-            if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
-                raise ApplicationError(FAILED, str(exc)) from None
-            # Only too many attempts in flight (say, parallel logins of one account): wait for one to settle.
-            return self._hold().addCallback(lambda _: self(realm, authid, details))
-        started = self._reactor.seconds()
+        client = self.clients.key(details.get("transport"))
+        if method == "ticket":
+            ticket = details.get("ticket")
+            return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket),
+                                WRONG_TICKET)
+        if method == "tls":
+            return self.attempt(realm, tls.throttle_key(authid, details), client,
+                                lambda: _principal(tls.principal_of(self._credentials, realm, authid, details,
+                                                                    self._cn_issuers)), WRONG_CERTIFICATE)
+        if method == "scram":
+            return self._challenge(realm, authid, client, scram.DENIED,
+                                   lambda: scram.principal_for(self._credentials, self._config.scram, realm, authid))
+        return self._challenge(realm, authid, client, WRONG_SIGNATURE, lambda: self._cra_principal(realm, authid))
+
+    # --- the one path every attempt takes ---
+
+    def attempt(self, realm: str, authid: str, client: str | None, check: Check, wrong: str,
+                started: float | None = None) -> Any:
+        """Admit, check, count and answer one login attempt; a failure raises (or errbacks) ApplicationError.
+
+        ``check`` runs only once the attempt is admitted; ``wrong`` is the
+        message for wrong credentials. Every refusal is answered
+        ``deny_delay`` after ``started`` (by default: now).
+        """
+        started = self._reactor.seconds() if started is None else started
         try:
             self._availability.check(STORE)
-            if method == "ticket":
-                return self._ticket(attempts, started, realm, authid, details.get("ticket"))
-            if method == "tls":
-                principal = tls.principal_of(self._credentials, realm, authid, details, self._cn_issuers)
-                return self._outcome(attempts, started, principal, "invalid authid or client certificate")
-            if method == "scram":
-                return self._challenged(attempts, started,
-                                        scram.principal_for(self._credentials, self._config.scram, realm, authid))
-            return self._wampcra(attempts, started, realm, authid)
-        except StoreUnavailable:
-            self.throttle.cancel(attempts)
-            raise
-        except ApplicationError:
-            raise
-        except Exception as exc:  # a database failure: never let the engine's exception reach the client
-            self.throttle.cancel(attempts)
-            if self._availability.lost(exc):
-                raise StoreUnavailable(STORE) from None
-            log.error("cfxstore authenticator: credential lookup failed: {exc}", exc=repr(exc))
-            raise ApplicationError(FAILED, "authentication is unavailable; retry later") from None
+            attempts = self.throttle.begin(realm, authid, client)
+        except Throttled as exc:
+            if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
+                return self.deny(started, str(exc))
+            # Only too many attempts of this client in flight (parallel logins of one account): wait for one.
+            return self._hold().addCallback(lambda _: self.attempt(realm, authid, client, check, wrong))
+        try:
+            result = check()
+        except Exception as exc:
+            return self._failed(attempts, started, exc)
+        if isinstance(result, Deferred):
+            return result.addCallbacks(lambda value: self._settle(attempts, started, value, wrong),
+                                       lambda failure: self._failed(attempts, started, failure.value))
+        return self._settle(attempts, started, result, wrong)
+
+    def _settle(self, attempts: Any, started: float, accepted: Any, wrong: str) -> Any:
+        live = self.throttle.end(attempts, accepted is not None)
+        if accepted is not None and live:
+            return accepted
+        return self.deny(started, wrong)
+
+    def _failed(self, attempts: Any, started: float, exc: BaseException) -> Any:
+        """A check that could not say yes or no: counted neither way."""
+        self.throttle.cancel(attempts)
+        if isinstance(exc, PoolBusy):
+            return self.deny(started, BUSY)
+        if isinstance(exc, StoreUnavailable):
+            raise exc
+        if self._availability.lost(exc):
+            raise StoreUnavailable(STORE) from None
+        # The type only: an exception's text may quote what the client sent.
+        log.error("cfxstore authenticator: credential check failed: {kind}", kind=type(exc).__name__)
+        return self.deny(started, UNAVAILABLE)
+
+    def deny(self, started: float, message: str) -> Deferred:
+        """A refusal, answered ``deny_delay`` after ``started`` whatever made it."""
+        def refuse() -> None:
+            raise ApplicationError(FAILED, message)
+        delay = started + self._config.throttle.deny_delay - self._reactor.seconds()
+        return deferLater(self._reactor, max(0.0, delay), refuse)
+
+    def _in_time(self, d: Deferred, started: float) -> Deferred:
+        """d's result if it comes before the fixed answer time, else PoolBusy then (d's result is dropped)."""
+        delay = self._config.throttle.deny_delay
+        if delay <= 0:
+            return d
+        answer: Deferred = Deferred()
+
+        def too_late() -> None:
+            if not answer.called:
+                answer.errback(PoolBusy("not checked in time"))
+
+        timer = self._reactor.callLater(max(0.0, started + delay - self._reactor.seconds()), too_late)
+
+        def done(result: Any) -> None:
+            if answer.called:
+                return  # answered "busy" already; a late failure is dropped here too
+            if timer.active():
+                timer.cancel()
+            if isinstance(result, Failure):
+                answer.errback(result)
+            else:
+                answer.callback(result)
+
+        d.addBoth(done)
+        return answer
 
     # --- attempts held back until another one settles ---
 
     def _hold(self) -> Deferred:
         d: Deferred = Deferred()
-        # An abandoned attempt never settles; it expires after attempt_timeout, so try again then.
+        # An attempt that never settles expires after attempt_timeout, so try again then.
         timer = self._reactor.callLater(self._config.throttle.attempt_timeout + 0.01, self._release, d)
         self._held[d] = timer
         return d
@@ -145,49 +214,49 @@ class Authenticator:
 
     # --- WAMP-Ticket ---
 
-    def _ticket(self, attempts: Any, started: float, realm: str, authid: str, ticket: Any) -> Any:
+    def _check_ticket(self, realm: str, authid: str, ticket: Any) -> Any:
+        started = self._reactor.seconds()
+        busy = self.pool.full  # while the pool is full, every failed ticket attempt is answered alike
         verifier = self._credentials.ticket_verifier(realm, authid) if isinstance(ticket, str) else None
-        if verifier is None:
-            return self._outcome(attempts, started, None)
-        if not verifier.slow:
-            return self._outcome(attempts, started, verifier(ticket))
+        if verifier is not None and verifier.slow:
+            if busy:
+                raise PoolBusy("the argon2 pool is full")
+            return self._in_time(self.pool.run(verifier, ticket), started).addCallback(_principal)
+        principal = None if verifier is None else verifier(ticket)
+        if principal is None and busy:
+            raise PoolBusy("the argon2 pool is full")
+        return _principal(principal)
+
+    # --- challenged methods: WAMP-CRA, WAMP-SCRAM ---
+
+    def _challenge(self, realm: str, authid: str, client: str | None, wrong: str,
+                   lookup: Callable[[], dict[str, Any]]) -> Any:
+        """What Crossbar needs to challenge authid; the attempt itself is made when the answer arrives."""
+        issued = self.throttle.clock()
         try:
-            d = self.pool.run(verifier, ticket)
-        except PoolBusy:
-            self.throttle.cancel(attempts)
-            raise ApplicationError(FAILED, "the router is busy checking other logins; retry later") from None
-        d.addCallbacks(lambda principal: self._outcome(attempts, started, principal),
-                       lambda failure: self._lookup_failed(attempts, failure))
-        return d
+            self._availability.check(STORE)
+            self.throttle.check(realm, authid, client)
+            principal = lookup()
+        except Throttled as exc:
+            return self.deny(self._reactor.seconds(), str(exc))
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # a database failure: never let the engine's exception reach the client
+            if self._availability.lost(exc):
+                raise StoreUnavailable(STORE) from None
+            log.error("cfxstore authenticator: credential lookup failed: {kind}", kind=type(exc).__name__)
+            return self.deny(self._reactor.seconds(), UNAVAILABLE)
+        timeout = self._config.throttle.attempt_timeout
 
-    def _outcome(self, attempts: Any, started: float, principal: Any, denial: str = "invalid authid or ticket") -> Any:
-        self.throttle.end(attempts, principal is not None)
-        if principal is None:
-            return self._deny_later(started, denial)
-        result = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
-        if principal.extra is not None:
-            result["extra"] = principal.extra
-        return result
+        def answered(ok: bool) -> Any:
+            # An answer after attempt_timeout is refused like a wrong one: a challenge does not live forever.
+            fresh = self.throttle.clock() - issued <= timeout
+            return self.attempt(realm, authid, client, lambda: True if ok and fresh else None, wrong)
 
-    def _lookup_failed(self, attempts: Any, failure: Any) -> None:
-        self.throttle.cancel(attempts)
-        if self._availability.lost(failure.value):
-            raise StoreUnavailable(STORE)
-        log.error("cfxstore authenticator: ticket check failed: {exc}", exc=repr(failure.value))
-        raise ApplicationError(FAILED, "authentication is unavailable; retry later")
+        principal[OUTCOME_HOOK] = answered
+        return principal
 
-    def deny_delay(self, started: float) -> float:
-        """Seconds still to wait before a failure of an attempt that began at ``started`` is answered."""
-        return max(0.0, started + self._config.throttle.deny_delay - self._reactor.seconds())
-
-    def _deny_later(self, started: float, message: str) -> Deferred:
-        def deny() -> None:
-            raise ApplicationError(FAILED, message)
-        return deferLater(self._reactor, self.deny_delay(started), deny)
-
-    # --- WAMP-CRA ---
-
-    def _wampcra(self, attempts: Any, started: float, realm: str, authid: str) -> dict[str, Any]:
+    def _cra_principal(self, realm: str, authid: str) -> dict[str, Any]:
         cra = self._credentials.get_wampcra(realm, authid)
         if cra is None:
             decoy = self._config.wampcra
@@ -197,16 +266,17 @@ class Authenticator:
         if cra.get("extra") is not None:
             principal["extra"] = cra["extra"]
         principal[DERIVED_FLAG] = True
-        return self._challenged(attempts, started, principal)
-
-    def _challenged(self, attempts: Any, started: float, principal: dict[str, Any]) -> dict[str, Any]:
-        """The principal to challenge, with the hook its pending authentication reports the outcome to."""
-        def outcome(ok: bool) -> tuple[bool, float]:
-            accepted = self.throttle.end(attempts, ok) and ok
-            return accepted, 0.0 if accepted else self.deny_delay(started)
-
-        principal[OUTCOME_HOOK] = outcome
         return principal
+
+
+def _principal(principal: Any) -> dict[str, Any] | None:
+    """The authenticator's answer for a ticket's principal (None stays None)."""
+    if principal is None:
+        return None
+    result = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
+    if principal.extra is not None:
+        result["extra"] = principal.extra
+    return result
 
 
 def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Authenticator:

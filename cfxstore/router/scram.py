@@ -3,8 +3,8 @@
 Crossbar's SCRAM already keeps only StoredKey and ServerKey and compares in
 constant time. What this subclass adds, for principals from cfxstore: the
 client's proof is checked without raising on malformed input, the outcome
-goes to the throttle (which says whether the attempt may still succeed and
-how long to wait before a denial), and a failure is one denial whatever
+goes to the authenticator's one path for every attempt (auth.py: counted,
+a denial answered at the fixed delay), and a failure is one denial whatever
 went wrong, whether the authid exists or not (unknown authids get a decoy
 challenge from the authenticator). Everything else is Crossbar's SCRAM.
 """
@@ -20,14 +20,13 @@ from typing import Any, Callable
 from autobahn.wamp.types import Accept, Deny
 from passlib.utils import saslprep  # type: ignore[import-untyped]  # comes with Crossbar, untyped
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.scram import PendingAuthScram
 
 from cfxstore.credentials.service import CredentialService
 from cfxstore.node.config import ScramConfig
-from cfxstore.router.wampcra import OUTCOME_HOOK
+from cfxstore.router.wampcra import OUTCOME_HOOK, settle
 
 DENIED = "SCRAM authentication failed"
 
@@ -42,7 +41,7 @@ def _proof(signature: Any) -> bytes | None:
 class PendingAuthScramStored(PendingAuthScram):
     """Crossbar's pending WAMP-SCRAM, reporting to the throttle."""
 
-    _outcome: Callable[[bool], tuple[bool, float]] | None = None
+    _outcome: Callable[[bool], Any] | None = None
     # Set by Crossbar's SCRAM from the HELLO and the principal, before authenticate is called.
     _authid: str
     _client_nonce: bytes
@@ -72,20 +71,15 @@ class PendingAuthScramStored(PendingAuthScram):
             client_signature = hmac.new(self._stored_key, auth_message, hashlib.sha256).digest()
             client_key = bytes(a ^ b for a, b in zip(client_signature, proof))
             ok = hmac.compare_digest(hashlib.sha256(client_key).digest(), self._stored_key)
-        accepted, delay = outcome(ok)
-        if accepted:
+
+        def accept() -> Accept:
             server_signature = hmac.new(self._server_key, auth_message, hashlib.sha256).digest()
             # Sent back in WELCOME, so the client can tell it talked to a router that knows its keys.
             self._authextra = {**(self._authextra or {}),
                                "scram_server_signature": base64.b64encode(server_signature).decode("ascii")}
             return self._accept()
-        deny = Deny(message=DENIED)
-        if delay <= 0:
-            return deny
-        # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
-        from twisted.internet import reactor
 
-        return deferLater(reactor, delay, lambda: deny)
+        return settle(outcome, ok, accept)
 
     def _auth_message(self) -> str:
         """RFC 5802's AuthMessage, as Crossbar's SCRAM and Autobahn's client build it (no channel binding)."""

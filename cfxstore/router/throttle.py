@@ -1,26 +1,29 @@
-"""Slow down password guessing: lockouts per (realm, authid) and per peer address.
+"""Slow down password guessing: lockouts per (realm, authid) and per client address.
 
 A FailureThrottle counts failed attempts per key. After ``free_failures``
 failures (at least one) the key is locked for ``base_delay`` seconds, and
 each further failure doubles that (capped at ``max_delay``). Attempts still in
-flight count against the limit from the first one: a key may have at most
-``free_failures - failures`` attempts running (at least one), so a burst of
-parallel guesses is admitted only as far as the free failures reach.
+flight count against the limit from the first one, per source (the client
+address): one source may have at most ``free_failures - failures`` attempts
+of a key running (at least one), so a burst of parallel guesses is admitted
+only as far as the free failures reach, while another client's attempts
+never wait behind it.
 
 One failure is forgiven per ``max_delay`` seconds without attempts (and
 without a lockout), so over
 time a key gets at most one guess per ``max_delay`` beyond its free failures,
 whether it pauses or not; a record with nothing left to forgive is dropped.
 
-An attempt that never reports its outcome (a WAMP-CRA challenge the client
-abandoned) stops counting as in flight after ``attempt_timeout`` seconds; if
-its outcome arrives later, a failure still counts and a success is refused.
+An attempt stops counting as in flight ``attempt_timeout`` seconds after it
+began; if its outcome arrives later, a failure still counts and a success is
+refused. Whether an attempt is still live depends on the attempt alone, not
+on its key's record: a record dropped meanwhile never refuses a success.
 
 Memory is bounded: at most ``max_tracked`` keys are remembered. When full, a
 tenth of them is dropped, cleanest first (no active lockout, fewest failures,
 oldest), so flooding the tracker with fresh keys cannot release a lockout.
 
-LoginThrottle combines a throttle per (realm, authid) with one per peer
+LoginThrottle combines a throttle per (realm, authid) with one per client
 address (which a success does not clear: one valid account must not buy an
 attacker fresh guesses at others). It calls ``on_settle`` whenever an attempt
 ends, so that callers holding attempts back (not locked, only too many in
@@ -63,11 +66,12 @@ class Throttled(Error):
 class Attempt:
     """One admitted attempt; hand it back to end() or cancel()."""
 
-    __slots__ = ("key", "ident")
+    __slots__ = ("key", "ident", "started")
 
-    def __init__(self, key: Hashable, ident: int) -> None:
+    def __init__(self, key: Hashable, ident: int, started: float) -> None:
         self.key = key
         self.ident = ident
+        self.started = started
 
 
 class _Record:
@@ -76,7 +80,7 @@ class _Record:
     def __init__(self, now: float) -> None:
         self.failures = 0
         self.locked_until = 0.0
-        self.pending: dict[int, float] = {}   # attempt ident -> start time
+        self.pending: dict[int, tuple[float, Hashable]] = {}   # attempt ident -> (start time, source)
         self.last = now
 
 
@@ -91,39 +95,45 @@ class FailureThrottle:
     def __len__(self) -> int:
         return len(self._records)
 
-    def begin(self, key: Hashable) -> Attempt:
-        """Admit an attempt for key, or raise Throttled."""
+    def check(self, key: Hashable) -> None:
+        """Raise Throttled if key is locked out now (nothing is counted)."""
+        now = self._clock()
+        record = self._live_record(key, now)
+        if record is not None and now < record.locked_until:
+            raise Throttled(record.locked_until - now, self._what, locked=True)
+
+    def begin(self, key: Hashable, source: Hashable = None) -> Attempt:
+        """Admit an attempt for key from source, or raise Throttled."""
         now = self._clock()
         limits = self._limits
         record = self._live_record(key, now)
         if record is not None:
             if now < record.locked_until:
                 raise Throttled(record.locked_until - now, self._what, locked=True)
-            if len(record.pending) >= max(1, limits.free_failures - record.failures):
-                oldest = min(record.pending.values())
-                raise Throttled(max(oldest + limits.attempt_timeout - now, 0.001), self._what, locked=False)
+            mine = [started for started, src in record.pending.values() if src == source]
+            if len(mine) >= max(1, limits.free_failures - record.failures):
+                raise Throttled(max(min(mine) + limits.attempt_timeout - now, 0.001), self._what, locked=False)
         else:
             record = self._insert(key, now)
         ident = next(self._ids)
-        record.pending[ident] = now
+        record.pending[ident] = (now, source)
         record.last = now
-        return Attempt(key, ident)
+        return Attempt(key, ident, now)
 
     def end(self, attempt: Attempt, success: bool) -> bool:
         """Record the outcome; False if the attempt had expired (a late success must then be refused)."""
         now = self._clock()
         record = self._records.get(attempt.key)
-        started = None if record is None else record.pending.pop(attempt.ident, None)
-        live = started is not None and now - started <= self._limits.attempt_timeout
-        if success and live and record is not None:  # live implies a record
-            if self._limits.clear_on_success:
+        if record is not None:
+            record.pending.pop(attempt.ident, None)
+        live = now - attempt.started <= self._limits.attempt_timeout
+        if success:
+            if live and record is not None and self._limits.clear_on_success:
                 if record.pending:  # other attempts still running keep their places
                     record.failures, record.locked_until = 0, 0.0
                 else:
                     del self._records[attempt.key]
-            return True
-        if success:
-            return False
+            return live
         if record is None:
             record = self._insert(attempt.key, now)
         record.failures += 1
@@ -147,7 +157,7 @@ class FailureThrottle:
         if record is None:
             return None
         timeout = self._limits.attempt_timeout
-        for ident in [i for i, started in record.pending.items() if now - started > timeout]:
+        for ident in [i for i, (started, _) in record.pending.items() if now - started > timeout]:
             del record.pending[ident]
         if self._forgettable(record, now):
             del self._records[key]
@@ -189,7 +199,7 @@ class FailureThrottle:
 
 
 class LoginThrottle:
-    """Admits a login attempt only if both its (realm, authid) and its peer address may try now."""
+    """Admits a login attempt only if both its (realm, authid) and its client address may try now."""
 
     def __init__(self, config: ThrottleConfig, clock: Callable[[], float] = time.monotonic) -> None:
         common: dict[str, Any] = dict(base_delay=config.base_delay, max_delay=config.max_delay, max_tracked=config.max_tracked,
@@ -198,10 +208,17 @@ class LoginThrottle:
         self.peers = None if config.peer_free_failures is None else FailureThrottle(
             Limits(free_failures=config.peer_free_failures, clear_on_success=False, **common), "peer address", clock)
         self.on_settle: Callable[[], None] = lambda: None
+        self.clock = clock
+
+    def check(self, realm: str, authid: str, peer: str | None) -> None:
+        """Raise Throttled if the authid or the client address is locked out now (nothing is counted)."""
+        self.authids.check((realm, authid))
+        if peer is not None and self.peers is not None:
+            self.peers.check(peer)
 
     def begin(self, realm: str, authid: str, peer: str | None) -> tuple[Attempt, Attempt | None]:
         """Admit an attempt (raises Throttled); pass the result to end() or cancel()."""
-        by_authid = self.authids.begin((realm, authid))
+        by_authid = self.authids.begin((realm, authid), peer)
         if peer is None or self.peers is None:
             return by_authid, None
         try:

@@ -35,9 +35,14 @@ class VerifyPool:
         """Checks running or waiting."""
         return self._pending
 
+    @property
+    def full(self) -> bool:
+        """True while a further check would be refused."""
+        return self._pending >= self._limit
+
     def run(self, fn: Callable[..., Any], *args: Any) -> Deferred:
         """fn(*args) in the pool; raises PoolBusy at once when the pool and its queue are full."""
-        if self._pending >= self._limit:
+        if self.full:
             raise PoolBusy(f"{self._pending} credential checks are already running or waiting")
         self._pending += 1
         d = deferToThreadPool(self._reactor, self._pool, fn, *args)

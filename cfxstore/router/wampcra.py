@@ -7,10 +7,9 @@ salt, derives the key from the principal's "secret" itself, which would derive
 twice. Principals from cfxstore carry ``"secret_is_derived": True``; for them
 this subclass signs with the stored key as is, compares the client's signature
 in constant time (Crossbar uses ``==`` and logs the expected signature) and
-reports the outcome to cfxstore's failure throttle, which says whether the
-attempt may still succeed (an expired challenge may not) and how long to
-wait before a denial is sent. Everything else behaves exactly like Crossbar's
-WAMP-CRA.
+hands the outcome to the authenticator (auth.py), whose one path for every
+attempt counts it and answers a denial at the fixed delay. Everything else
+behaves exactly like Crossbar's WAMP-CRA.
 """
 
 from __future__ import annotations
@@ -21,23 +20,24 @@ from typing import Any, Callable
 
 from autobahn import util
 from autobahn.wamp import auth
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import Accept, Deny
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.wampcra import PendingAuthWampCra
 
 DERIVED_FLAG = "secret_is_derived"
-# Principal key holding a callable(ok: bool) -> (accepted: bool, deny_delay: float)
-# that the authenticator wants to hear the signature check's outcome on.
+# Principal key holding a callable(ok: bool) that the authenticator wants to hear the signature check's
+# outcome on: it returns (or fires a Deferred with) anything when the login is accepted, and raises
+# (or errbacks) an ApplicationError whose message is the denial.
 OUTCOME_HOOK = "_cfxstore_outcome"
 
 
 class PendingAuthWampCraDerived(PendingAuthWampCra):
     """Crossbar's pending WAMP-CRA, plus support for pre-derived keys."""
 
-    _outcome: Callable[[bool], tuple[bool, float]] | None = None
+    _outcome: Callable[[bool], Any] | None = None
 
     def _compute_challenge(self, user: dict[str, Any]) -> tuple[dict[str, Any], str]:
         self._outcome = user.pop(OUTCOME_HOOK, None)
@@ -63,17 +63,30 @@ class PendingAuthWampCraDerived(PendingAuthWampCra):
         if outcome is None:
             return super().authenticate(signature)
         assert self._signature is not None, "_compute_challenge sets it before Crossbar asks to authenticate"
-        ok = isinstance(signature, str) and hmac.compare_digest(signature.encode(), self._signature.encode())
-        accepted, delay = outcome(ok)
-        if accepted:
-            return self._accept()
-        deny = Deny(message="WAMP-CRA client signature is invalid")
-        if delay <= 0:
-            return deny
-        # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
-        from twisted.internet import reactor
+        # surrogatepass: any string the client sends compares (and fails) instead of raising.
+        ok = isinstance(signature, str) and hmac.compare_digest(signature.encode("utf-8", "surrogatepass"),
+                                                                self._signature.encode())
+        return settle(outcome, ok, self._accept)
 
-        return deferLater(reactor, delay, lambda: deny)
+
+def settle(outcome: Callable[[bool], Any], ok: bool, accept: Callable[[], Accept]) -> Accept | Deny | Deferred:
+    """Hand a challenge's outcome to the authenticator: accept() if it accepts, else a Deny with its message."""
+    try:
+        result = outcome(ok)
+    except ApplicationError as exc:
+        return _deny(exc)
+    if isinstance(result, Deferred):
+        return result.addCallbacks(lambda _: accept(), _denied)
+    return accept()
+
+
+def _deny(exc: ApplicationError) -> Deny:
+    return Deny(message=exc.args[0] if exc.args else "authentication failed")
+
+
+def _denied(failure: Any) -> Deny:
+    failure.trap(ApplicationError)
+    return _deny(failure.value)
 
 
 def install() -> None:

@@ -8,11 +8,13 @@ blocks for the result of the Deferred it returns.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
 from autobahn.wamp import auth
+from autobahn.wamp.serializer import JsonObjectSerializer, JsonSerializer
 from autobahn.wamp.types import ComponentConfig
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
@@ -98,17 +100,32 @@ class _Protocol(WampWebSocketClientProtocol):
 @defer.inlineCallbacks
 def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: str | None = None,
           ticket: str | None = None, secret: str | None = None, cookie: str | None = None, path: str = "",
-          headers: dict[str, str] | None = None):
+          headers: dict[str, str] | None = None, serializers: list | None = None):
     """Connect and join (sending extra HTTP headers, if any); returns a Login, or fails with Denied."""
     session = Client(ComponentConfig(realm), authmethods=authmethods, authid=authid, ticket=ticket, secret=secret)
     headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})} or None
-    factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/{path}", headers=headers)
+    factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/{path}", headers=headers,
+                                         serializers=serializers)
     factory.protocol = _Protocol
     factory.set_cookie = None
     factory.session_joined = session.joined
     yield TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10).connect(factory)
     details = yield session.joined
     return Login(session, details, factory.set_cookie)
+
+
+class _AsciiJson(JsonObjectSerializer):
+    def serialize(self, obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+class AsciiJsonSerializer(JsonSerializer):
+    """WAMP-JSON with every non-ASCII character escaped, so that strings UTF-8 cannot encode
+    (lone surrogates, which JSON allows) reach the router as "\\ud800"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._serializer = _AsciiJson()
 
 
 @defer.inlineCallbacks

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 import pytest
 from argon2 import PasswordHasher, Type
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
+from twisted.internet.task import Clock
 
 from cfxstore.credentials import CredentialService
 from cfxstore.database import open_database
+from cfxstore.errors import InvalidArgument
 from cfxstore.management import Management
 from cfxstore.node.config import AuthConfig, DatabaseConfig, ThrottleConfig, WampcraConfig
-from cfxstore.router.auth import Authenticator, peer_host
+from cfxstore.router.auth import Authenticator
 from cfxstore.router.throttle import LoginThrottle
 from cfxstore.router.verifypool import VerifyPool
 from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
@@ -68,13 +71,6 @@ def add_generated(creds, authid):
     ticket = secrets.token_urlsafe(24)
     add(creds, authid, ticket, generated=True)
     return ticket
-
-
-def test_peer_host():
-    assert peer_host(details(peer="tcp4:10.1.2.3:5000")) == "10.1.2.3"
-    assert peer_host(details(peer="tcp6:::1:5000")) == "::1"
-    assert peer_host(details(peer="unix:/tmp/x")) is None
-    assert peer_host({}) is None
 
 
 def test_a_burst_of_50_wrong_tickets_reaches_the_hash_at_most_free_failures_times(reactor_thread, creds):
@@ -173,8 +169,22 @@ def test_unknown_wampcra_authid_gets_a_challenge_shaped_like_a_real_one(reactor_
     assert again["salt"] == decoy["salt"] != other["salt"]
     assert again["secret"] != decoy["secret"]
     # The decoy can never be answered: its outcome is a failure that counts.
-    accepted, _ = decoy[OUTCOME_HOOK](False)
-    assert not accepted and decoy[DERIVED_FLAG]
+    assert decoy[DERIVED_FLAG]
+    assert answer(reactor_thread, decoy, False) == "WAMP-CRA client signature is invalid"
+    assert auth.throttle.authids._records[(REALM, "ghost")].failures == 1
+
+
+def answer(rt, challenge, ok: bool):
+    """True if answering the challenge rightly (ok) or wrongly is accepted, else the denial message."""
+    def run():
+        d = defer.maybeDeferred(challenge[OUTCOME_HOOK], ok)
+        return d.addErrback(lambda f: f.value.args[0])
+    return rt.call(run)
+
+
+def hello(rt, auth, authid, peer="tcp4:10.0.0.1:4711"):
+    """The challenge for a WAMP-CRA HELLO, or the denial message."""
+    return outcomes(rt, [(auth, REALM, authid, details("wampcra", peer=peer))])[0]
 
 
 class FakeClock:
@@ -185,26 +195,39 @@ class FakeClock:
         return self.now
 
 
-def test_abandoned_challenge_plus_wrong_signatures_do_not_lock_out_until_restart(reactor_thread, creds):
+def test_unanswered_challenges_hold_no_one_back(reactor_thread, creds):
+    add(creds, "carol", "carol's ticket", wampcra="pw")
+    auth = make_auth(creds, free_failures=3, attempt_timeout=300.0)
+    for i in range(10):                                  # HELLOs from two addresses, never answered
+        hello(reactor_thread, auth, "carol", peer=f"tcp4:10.6.6.{i % 2}:1")
+    # carol's own logins, by either method, are answered at once (before: held for attempt_timeout)
+    assert answer(reactor_thread, hello(reactor_thread, auth, "carol", peer="tcp4:10.0.0.9:1"), True) is True
+    ticket_login = outcomes(reactor_thread, [(auth, REALM, "carol", details(ticket="carol's ticket",
+                                                                            peer="tcp4:10.0.0.9:1"))])[0]
+    assert ticket_login["authid"] == "carol"
+
+
+def test_wrong_signatures_lock_the_authid_for_the_lockout_times_only(reactor_thread, creds):
     add(creds, "carol", wampcra="pw")
-    auth = make_auth(creds, free_failures=3, base_delay=1.0, max_delay=300.0, attempt_timeout=1.0)
-
-    def hello():
-        return outcomes(reactor_thread, [(auth, REALM, "carol", details("wampcra"))])[0]
-
-    hello()                                              # a challenge nobody answers: in flight, counts
-    for _ in range(2):
-        hello()[OUTCOME_HOOK](False)
-    started = time.monotonic()
-    held = hello()                                       # held back until the abandoned challenge expires
-    assert time.monotonic() - started >= 0.9 and OUTCOME_HOOK in held
-    held[OUTCOME_HOOK](False)                            # third failure: locked for base_delay
-    assert "too many failed attempts" in hello()
+    auth = make_auth(creds, free_failures=3, base_delay=1.0, max_delay=300.0)
+    for _ in range(3):
+        assert answer(reactor_thread, hello(reactor_thread, auth, "carol"), False) == \
+            "WAMP-CRA client signature is invalid"
+    assert "too many failed attempts" in hello(reactor_thread, auth, "carol", peer="tcp4:10.0.0.9:1")
     deadline = time.monotonic() + 10
-    while "too many failed attempts" in str(challenge := hello()):
+    while "too many failed attempts" in str(challenge := hello(reactor_thread, auth, "carol")):
         assert time.monotonic() < deadline, "the lockout did not end"
         time.sleep(0.1)
-    assert challenge[OUTCOME_HOOK](True) == (True, 0.0)
+    assert answer(reactor_thread, challenge, True) is True
+
+
+def test_a_correct_signature_succeeds_after_flooding_evicted_its_record(reactor_thread, creds):
+    add(creds, "erin", wampcra="pw")
+    auth = make_auth(creds, max_tracked=10, peer_free_failures=None)
+    challenge = hello(reactor_thread, auth, "erin")
+    outcomes(reactor_thread, [(auth, REALM, f"flood{i}", details(ticket="x")) for i in range(50)])
+    assert (REALM, "erin") not in auth.throttle.authids._records
+    assert answer(reactor_thread, challenge, True) is True
 
 
 def test_parallel_logins_of_one_account_wait_for_each_other_instead_of_failing(reactor_thread, creds):
@@ -219,7 +242,104 @@ def test_answer_to_an_expired_challenge_is_refused(reactor_thread, creds):
     add(creds, "dave", wampcra="pw")
     clock = FakeClock()
     auth = make_auth(creds, clock, attempt_timeout=30.0)
-    challenge = outcomes(reactor_thread, [(auth, REALM, "dave", details("wampcra"))])[0]
+    challenge = hello(reactor_thread, auth, "dave")
     clock.now += 31
-    accepted, _ = challenge[OUTCOME_HOOK](True)
-    assert not accepted
+    assert answer(reactor_thread, challenge, True) == "WAMP-CRA client signature is invalid"
+
+
+# --- odd tickets, the fixed delay and load: a failure looks the same whoever it is about ---
+
+ODD_TICKETS = ["\ud800", "a\x00b", "x" * 1_000_000]
+
+
+def test_odd_tickets_are_refused_and_counted_like_wrong_ones(reactor_thread, creds):
+    add(creds, "chosen", "chosen password")
+    add_generated(creds, "gen")
+    auth = make_auth(creds, free_failures=3, base_delay=60.0, peer_free_failures=None)
+    for authid in ("chosen", "gen", "nobody"):
+        results = outcomes(reactor_thread, [(auth, REALM, authid, details(ticket=t)) for t in ODD_TICKETS])
+        assert results == ["invalid authid or ticket"] * 3, authid
+        assert "too many failed attempts" in outcomes(reactor_thread, [(auth, REALM, authid, details(ticket="x"))])[0]
+
+
+def test_a_lone_surrogate_cannot_be_stored_as_a_secret(creds):
+    with pytest.raises(InvalidArgument, match="lone surrogate"):
+        add(creds, "odd", "\ud800")
+
+
+class ClockReactor(Clock):
+    """Twisted's deterministic clock, with the two reactor calls the argon2 pool makes at start."""
+
+    def callWhenRunning(self, *args):  # noqa: N802 (Twisted's name)
+        pass
+
+    def addSystemEventTrigger(self, *args):  # noqa: N802
+        pass
+
+
+def answered_at(clock: Clock, d: defer.Deferred, step: float = 1 / 32, limit: float = 5.0) -> tuple[float, str]:
+    """(seconds after now at which d fired, its denial message or "ok"), advancing the clock step by step.
+
+    Every time in these tests is a multiple of 1/32 s, exact in binary: no rounding in the sums.
+    """
+    outcome: list = []
+    d.addCallbacks(lambda _: outcome.append("ok"), lambda f: outcome.append(f.value.args[0]))
+    waited = 0.0
+    while not outcome:
+        assert waited < limit, "never answered"
+        clock.advance(step)
+        waited += step
+    return waited, outcome[0]
+
+
+def test_every_failure_is_answered_at_the_fixed_delay_whatever_made_it(creds):
+    add_generated(creds, "gen")
+    add(creds, "carol", wampcra="pw")
+    clock = ClockReactor()
+    config = AuthConfig(database=DatabaseConfig(), wampcra=WampcraConfig(iterations=1000),
+                        throttle=ThrottleConfig(deny_delay=0.5, free_failures=1, base_delay=60.0))
+    auth = Authenticator(creds, config, clock)
+
+    def ticket(authid, value):
+        return defer.maybeDeferred(auth, REALM, authid, details(ticket=value))
+
+    assert answered_at(clock, ticket("nobody", "x")) == (0.5, "invalid authid or ticket")
+    assert answered_at(clock, ticket("gen", "\ud800")) == (0.5, "invalid authid or ticket")
+    locked = answered_at(clock, ticket("gen", "x"))           # one free failure was used above
+    assert locked[0] == 0.5 and "too many failed attempts" in locked[1]
+    # A WAMP-CRA failure: half a second after the signature arrived.
+    challenge = auth(REALM, "carol", details("wampcra", peer="tcp4:10.0.0.2:1"))
+    clock.advance(3.0)
+    assert answered_at(clock, defer.maybeDeferred(challenge[OUTCOME_HOOK], False)) == \
+        (0.5, "WAMP-CRA client signature is invalid")
+    # A check that fails at once, one that fails after 0.25 s and one that has not finished by 0.5 s.
+    def failing():
+        raise RuntimeError("a bug")
+    assert answered_at(clock, defer.maybeDeferred(auth.attempt, REALM, "a", None, failing, "wrong")) == \
+        (0.5, "authentication is unavailable; retry later")
+    slow: defer.Deferred = defer.Deferred()
+    clock.callLater(0.25, slow.callback, None)
+    assert answered_at(clock, defer.maybeDeferred(auth.attempt, REALM, "b", None, lambda: slow, "wrong")) == \
+        (0.5, "wrong")
+    late = defer.Deferred()
+    clock.callLater(0.75, late.callback, {"authid": "c"})
+    assert answered_at(clock, defer.maybeDeferred(auth.attempt, REALM, "c", None,
+                                                  lambda: auth._in_time(late, clock.seconds()), "wrong")) == \
+        (0.5, "the router is busy checking other logins; retry later")
+    assert auth.throttle.authids._records[(REALM, "c")].failures == 0    # not counted
+
+
+def test_while_the_argon2_pool_is_full_every_failed_ticket_is_answered_alike(reactor_thread, creds):
+    add(creds, "chosen", "chosen password")
+    ticket = add_generated(creds, "gen")
+    auth = make_auth(creds, max_verifying=1, max_waiting=1, peer_free_failures=None)
+    gate = threading.Event()
+    reactor_thread.call(lambda: [auth.pool.run(gate.wait, 30) for _ in range(2)] and None)
+    try:
+        calls = [(auth, REALM, authid, details(ticket="wrong")) for authid in ("chosen", "gen", "nobody")]
+        assert outcomes(reactor_thread, calls) == ["the router is busy checking other logins; retry later"] * 3
+        assert outcomes(reactor_thread, [(auth, REALM, "gen", details(ticket=ticket))])[0]["authid"] == "gen"
+    finally:
+        gate.set()
+    records = auth.throttle.authids._records
+    assert all(r.failures == 0 for r in records.values()) and records    # none of the refusals counted

@@ -18,10 +18,13 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running
-from router_wampclient import Client, Denied, leave, login
+from router_wampclient import AsciiJsonSerializer, Client, Denied, leave, login
 
 REALM = "realm1"
-THROTTLE = {"free_failures": 3, "base_delay": 3.0, "attempt_timeout": 1.0, "deny_delay": 0.05}
+# A long attempt_timeout: a login held back by someone else's unanswered challenge would time out the test.
+# No peer limit: every client here is 127.0.0.1 (tests/router/test_router_proxy_e2e.py tests that limit).
+THROTTLE = {"free_failures": 3, "base_delay": 3.0, "attempt_timeout": 300.0, "deny_delay": 1.0,
+            "max_tracked": 50, "peer_free_failures": None}
 
 
 @pytest.fixture(scope="module")
@@ -184,9 +187,8 @@ def test_an_abandoned_challenge_does_not_lock_the_user_out(reactor_thread, route
         proto.transport.loseConnection()
 
     reactor_thread.call(abandon)
-    # One challenge left unanswered plus three wrong signatures: before, this locked the user out until
-    # the router restarted. Now the abandoned challenge expires after attempt_timeout (1 s), the third
-    # failure starts an ordinary lockout (base_delay, 3 s), and then the right secret logs in.
+    # One challenge left unanswered plus three wrong signatures: the abandoned challenge counts for
+    # nothing, the third failure starts an ordinary lockout (base_delay, 3 s), then the right secret logs in.
     for _ in range(3):
         with pytest.raises(Denied):
             reactor_thread.call(login, router.port, authmethods=["wampcra"], authid=authid, secret="wrong")
@@ -201,3 +203,84 @@ def test_an_abandoned_challenge_does_not_lock_the_user_out(reactor_thread, route
             time.sleep(0.2)
     assert result.details.authid == authid
     reactor_thread.call(leave, result.session)
+
+
+class Paused(Client):
+    """A WAMP-CRA client that signals when challenged and answers (rightly) only once ``go`` fires."""
+
+    def onChallenge(self, challenge):
+        self.challenged.callback(None)
+        return self.go.addCallback(lambda _: super(Paused, self).onChallenge(challenge))
+
+
+def paused_login(rt, router, authid, secret=None):
+    """A WAMP-CRA client of authid that holds its challenge unanswered (connected, on the reactor)."""
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    client = Paused(ComponentConfig(REALM), authmethods=["wampcra"], authid=authid, ticket=None, secret=secret)
+    client.challenged, client.go = defer.Deferred(), defer.Deferred()
+    if secret is None:
+        client.joined.addErrback(lambda failure: failure.trap(Denied))  # it never joins, by design
+
+    @defer.inlineCallbacks
+    def connect():
+        factory = WampWebSocketClientFactory(lambda: client, url=f"ws://127.0.0.1:{router.port}/")
+        yield TCP4ClientEndpoint(reactor, "127.0.0.1", router.port).connect(factory)
+        yield client.challenged
+
+    rt.call(connect)
+    return client
+
+
+def test_unanswered_hellos_for_a_user_never_hold_up_its_logins(reactor_thread, router, principals):
+    authid, secret, ticket = new_authid("victim"), "victim's secret", secrets.token_urlsafe(16)
+    principal = principals.create(realm=REALM, authid=authid, role="user", ticket=ticket)
+    principals.set_secret(principal.oid, "wampcra", secret, iterations=1000)
+    attackers = [paused_login(reactor_thread, router, authid) for _ in range(6)]   # challenged, never answering
+    # Before, three of these held every login of the victim for attempt_timeout (here 300 s).
+    for methods, kw in ((["ticket"], {"ticket": ticket}), (["wampcra"], {"secret": secret})):
+        result = reactor_thread.call(login, router.port, authmethods=methods, authid=authid, **kw)
+        assert result.details.authid == authid
+        reactor_thread.call(leave, result.session)
+    for attacker in attackers:
+        reactor_thread.call(lambda a=attacker: a.disconnect())
+
+
+def test_odd_tickets_get_the_wrong_ticket_refusal_and_count(reactor_thread, router, principals):
+    authid = new_authid("odd")
+    principals.create(realm=REALM, authid=authid, role="user", ticket="a chosen ticket")   # argon2id
+    for odd in ("\ud800", "a\x00b", "x" * 1_000_000):
+        with pytest.raises(Denied) as denied:
+            reactor_thread.call(login, router.port, authmethods=["ticket"], authid=authid, ticket=odd,
+                                serializers=[AsciiJsonSerializer()])
+        assert denied.value.message == "invalid authid or ticket"
+    # Three odd tickets were three failures: the account is locked now.
+    with pytest.raises(Denied, match="too many failed attempts"):
+        ticket_login(reactor_thread, router, authid, "a chosen ticket")
+    assert "surrogates not allowed" not in router.log()
+
+
+def test_a_correct_signature_succeeds_after_flooding_evicts_its_record(reactor_thread, router, principals):
+    authid, secret = new_authid("evicted"), "evicted's secret"
+    principal = principals.create(realm=REALM, authid=authid, role="user")
+    principals.set_secret(principal.oid, "wampcra", secret, iterations=1000)
+    user = paused_login(reactor_thread, router, authid, secret)
+    # Fresh authids fill the throttle (max_tracked 50) well past its size while the user's challenge is out.
+    results = burst_authids(reactor_thread, router, [new_authid("flood") for _ in range(120)])
+    assert set(results) == {"invalid authid or ticket"}
+    reactor_thread.call(lambda: user.go.callback(None))
+    details = reactor_thread.call(lambda: user.joined)
+    assert details.authid == authid
+    reactor_thread.call(leave, user)
+
+
+def burst_authids(rt, router, authids):
+    """A wrong ticket for each authid, all at once; the denial message of each."""
+    def run():
+        def one(authid):
+            d = login(router.port, authmethods=["ticket"], authid=authid, ticket="wrong")
+            return d.addCallbacks(lambda result: "ok", lambda f: getattr(f.value, "message", repr(f.value)))
+        return defer.gatherResults([one(a) for a in authids])
+    return rt.call(run, timeout=120)

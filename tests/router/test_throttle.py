@@ -254,3 +254,32 @@ def test_peer_limit_can_be_switched_off():
     throttle = login_throttle(Clock(), free_failures=100, peer_free_failures=None)
     for i in range(200):
         throttle.end(throttle.begin("realm1", f"u{i}", "10.0.0.1"), success=False)
+
+
+def test_a_success_is_accepted_after_flooding_evicted_its_record():
+    throttle = FailureThrottle(Limits(free_failures=3, max_tracked=10), clock=Clock())
+    attempt = throttle.begin("victim")
+    for i in range(100):                                   # fresh keys, one failure each: the victim is dropped
+        fail(throttle, f"flood{i}")
+    assert "victim" not in throttle._records
+    assert throttle.end(attempt, success=True) is True
+
+
+def test_attempts_in_flight_hold_back_only_their_own_source():
+    throttle = FailureThrottle(Limits(free_failures=3), clock=Clock())
+    admitted = [throttle.begin("alice", "10.6.6.6") for _ in range(3)]
+    with pytest.raises(Throttled, match="in progress"):
+        throttle.begin("alice", "10.6.6.6")
+    mine = throttle.begin("alice", "10.0.0.1")            # another client is not held back
+    assert throttle.end(mine, success=True) is True
+    assert len(admitted) == 3
+
+
+def test_check_refuses_only_a_lockout_and_counts_nothing():
+    throttle = login_throttle(Clock(), free_failures=1, peer_free_failures=2, base_delay=60.0)
+    for _ in range(5):
+        throttle.check("realm1", "alice", "10.0.0.1")      # a HELLO: nothing is in flight or counted
+    assert len(throttle.authids._records) == 0
+    throttle.end(throttle.begin("realm1", "alice", "10.0.0.1"), success=False)
+    with pytest.raises(Throttled, match="authid"):
+        throttle.check("realm1", "alice", "10.0.0.2")
