@@ -241,3 +241,7 @@ def load(paths: tuple[str, ...], db: str | None, as_json: bool) -> None:
     for name, n in info.without_secrets.items():
         note(f"left out {n} {name} record(s): the dump was made without their secret fields")
 
+
+from cfxstore.cli.copy import copy  # noqa: E402  (the command lives in its own file)
+
+db.add_command(copy)

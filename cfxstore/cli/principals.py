@@ -235,3 +235,9 @@ def remove(authid: str, db: str | None, realm: str, yes: bool, as_json: bool) ->
         emit_json({"realm": realm, "authid": authid, "removed": True})
     else:
         click.echo(f"removed {authid!r} from realm {realm!r}")
+
+
+from cfxstore.cli.principal_records import show, update  # noqa: E402  (the commands live in their own file)
+
+principals.add_command(show)
+principals.add_command(update)

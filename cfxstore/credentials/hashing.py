@@ -88,3 +88,13 @@ class TicketHasher:
     def needs_rehash(self, stored: str) -> bool:
         """An argon2id hash whose cost differs from the configured one."""
         return stored.startswith("$argon2") and self.argon2.check_needs_rehash(stored)
+
+
+def wampcra_key(secret: str, salt: str, iterations: int, keylen: int) -> str:
+    """The key WAMP-CRA signs with: PBKDF2-HMAC-SHA256 of the UTF-8 secret and salt, in base64.
+
+    The same bytes as autobahn's ``derive_key``, computed with hashlib so that storing a
+    credential does not load the WAMP stack (the CLI starts faster without it).
+    """
+    key = hashlib.pbkdf2_hmac("sha256", secret.encode("utf-8"), salt.encode("utf-8"), iterations, keylen)
+    return base64.b64encode(key).decode("ascii")

@@ -26,10 +26,9 @@ from typing import Any
 
 import orm
 from argon2 import PasswordHasher
-from autobahn.wamp.auth import derive_key
 
 from cfxstore.credentials import scram, tls
-from cfxstore.credentials.hashing import TicketHasher, owasp_argon2id
+from cfxstore.credentials.hashing import TicketHasher, owasp_argon2id, wampcra_key
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument, NotFound, WrongType
 # UTF-8 byte limits, shared with every index that stores these names.
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES
@@ -154,7 +153,7 @@ class CredentialService(Service):
             raise InvalidArgument(f"wampcra: iterations must be a positive int, got {iterations!r}")
         if isinstance(keylen, bool) or not isinstance(keylen, int) or not _MIN_KEYLEN <= keylen <= _MAX_KEYLEN:
             raise InvalidArgument(f"wampcra: keylen must be an int in {_MIN_KEYLEN}..{_MAX_KEYLEN}, got {keylen!r}")
-        key = derive_key(secret, salt, iterations, keylen).decode("ascii")
+        key = wampcra_key(secret, salt, iterations, keylen)
         return {"key": key, "salt": salt, "iterations": iterations, "keylen": keylen}
 
     def get_wampcra(self, realm: str, authid: str) -> dict | None:

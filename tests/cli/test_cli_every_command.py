@@ -31,7 +31,10 @@ CREATES = {("realms", "add"), ("roles", "add")}
 
 
 def _leaves(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the top group imports its command groups when asked
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{' '.join(path + (name,))} is listed but cannot be loaded"
         if isinstance(command, click.Group):
             yield from _leaves(command, path + (name,))
         elif path + (name,) not in SKIP:

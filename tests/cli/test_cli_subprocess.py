@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from cfxdb_factories import build_cookie_store, build_realm_store
@@ -109,3 +110,14 @@ def test_a_closed_stderr_does_not_interrupt_a_migration(tmp_path):
     proc.stdout.read()
     assert proc.wait(timeout=120) == 0
     assert version_of(path) == 2
+
+
+def test_database_commands_start_without_the_router_layer():
+    """`cfxstore db|principals|...` must not pay for importing Crossbar's stack (Twisted, Autobahn)."""
+    probe = ("import sys; from cfxstore.cli.main import cli\n"
+             "for group in ('db', 'principals', 'roles', 'realms', 'permissions', 'migrate'):\n"
+             "    try: cli([group, '--help'])\n"
+             "    except SystemExit: pass\n"
+             "print(sorted(m for m in ('twisted', 'autobahn', 'crossbar', 'cfxstore.router') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -1,6 +1,9 @@
 """CredentialService: WAMP-CRA keeps the PBKDF2-derived key, never the password."""
 
+import pytest
 from autobahn.wamp.auth import compute_wcs, derive_key
+
+from cfxstore.credentials.hashing import wampcra_key
 
 
 CHALLENGE = b'{"authid": "alice", "nonce": "8b1d", "timestamp": "2025-01-01T00:00:00Z"}'
@@ -78,3 +81,9 @@ def test_unknown_authid_has_no_wampcra(svc):
 def test_ticket_only_principal_has_no_wampcra(svc, principals, alice):
     principals.set_secret(alice.oid, "ticket", "t")
     assert svc.get_wampcra("realm1", "alice") is None
+
+
+@pytest.mark.parametrize("secret, salt, iterations, keylen", [
+    ("secret", "salt", 1000, 32), ("pässwörd ✓", "saltz", 10, 16), ("x" * 200, "s" * 64, 3, 64)])
+def test_the_stored_key_is_the_one_autobahn_clients_derive(secret, salt, iterations, keylen):
+    assert wampcra_key(secret, salt, iterations, keylen) == derive_key(secret, salt, iterations, keylen).decode("ascii")
