@@ -100,8 +100,9 @@ class _Protocol(WampWebSocketClientProtocol):
 @defer.inlineCallbacks
 def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: str | None = None,
           ticket: str | None = None, secret: str | None = None, cookie: str | None = None, path: str = "",
-          headers: dict[str, str] | None = None, serializers: list | None = None):
-    """Connect and join (sending extra HTTP headers, if any); returns a Login, or fails with Denied."""
+          headers: dict[str, str] | None = None, serializers: list | None = None, bind: str | None = None):
+    """Connect and join (sending extra HTTP headers, if any; from address ``bind``, if given);
+    returns a Login, or fails with Denied."""
     session = Client(ComponentConfig(realm), authmethods=authmethods, authid=authid, ticket=ticket, secret=secret)
     headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})} or None
     factory = WampWebSocketClientFactory(lambda: session, url=f"ws://127.0.0.1:{port}/{path}", headers=headers,
@@ -109,7 +110,8 @@ def login(port: int, *, realm: str = "realm1", authmethods: list[str], authid: s
     factory.protocol = _Protocol
     factory.set_cookie = None
     factory.session_joined = session.joined
-    yield TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10).connect(factory)
+    yield TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=10,
+                             bindAddress=None if bind is None else (bind, 0)).connect(factory)
     details = yield session.joined
     return Login(session, details, factory.set_cookie)
 
