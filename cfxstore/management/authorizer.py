@@ -18,7 +18,7 @@ from typing import Any
 import orm
 from cfxstore.management import generation
 from cfxstore.management.errors import InvalidArgument
-from cfxstore.management.rules import ACTIONS, Rules, authorization
+from cfxstore.management.rules import ACTIONS, MATCHES, Rules, authorization
 from cfxstore.mrealm.schema import MrealmSchema
 from cfxstore.service import attached
 
@@ -37,7 +37,7 @@ class StoreAuthorizer:
         self.cache = cache
         self.recheck = recheck
         self._schema = attached(MrealmSchema, db)
-        self._decisions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._decisions: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
         self._rules: dict[tuple[str, str], Rules | None] = {}
         self._local = generation.local()
         self._stored = generation.stored(db)
@@ -46,19 +46,25 @@ class StoreAuthorizer:
         # so a decision read before a change is never cached after the change dropped the cache.
         self._lock = threading.RLock()
 
-    def cached(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any] | None:
+    def cached(self, realm: str, authrole: str, uri: str, action: str, match: str = "exact"
+               ) -> dict[str, Any] | None:
         """The cached answer, if there is one known to be current, without reading the database."""
         if generation.local() != self._local or time.monotonic() - self._checked >= self.recheck:
             return None
-        return self._decisions.get((realm, authrole, uri, action))
+        return self._decisions.get((realm, authrole, uri, action, match))
 
-    def authorize(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any]:
-        """{"allow": bool, "cache": False[, "disclose": bool]} (treat the dict as read-only)."""
+    def authorize(self, realm: str, authrole: str, uri: str, action: str, match: str = "exact") -> dict[str, Any]:
+        """{"allow": bool, "cache": False[, "disclose": bool]} (treat the dict as read-only).
+
+        match is that of a subscription or registration; a prefix or wildcard one is allowed
+        only where every URI it can reach is allowed (Rules.covers: the strict question).
+        "exact" decides by the URI's text, as Crossbar does whatever the match.
+        """
         with self._lock:
-            return self._authorize(realm, authrole, uri, action)
+            return self._authorize(realm, authrole, uri, action, match)
 
-    def _authorize(self, realm: str, authrole: str, uri: str, action: str) -> dict[str, Any]:
-        key = (realm, authrole, uri, action)
+    def _authorize(self, realm: str, authrole: str, uri: str, action: str, match: str) -> dict[str, Any]:
+        key = (realm, authrole, uri, action, match)
         self._refresh()
         answer = self._decisions.get(key)
         if answer is not None:
@@ -68,10 +74,16 @@ class StoreAuthorizer:
                 raise InvalidArgument(f"{name}: expected a string, got {type(value).__name__}")
         if action not in ACTIONS:
             raise InvalidArgument(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
+        if match not in MATCHES:
+            raise InvalidArgument(f"match: expected one of {', '.join(MATCHES)}, got {match!r}")
         rules = self._rules_for(realm, authrole)
         permission = rules.lookup(uri) if rules is not None else None
         answer = authorization(permission, action)
-        if self.cache and (permission is None or permission.cache):
+        cacheable = permission is None or permission.cache
+        if match != "exact":
+            answer["allow"] = answer["allow"] and rules is not None and rules.covers(uri, match, action)
+            cacheable = rules is None or all(p.cache for p in rules.permissions())
+        if self.cache and cacheable:
             if len(self._decisions) >= MAX_CACHED:
                 self._decisions.clear()
             self._decisions[key] = answer

@@ -18,6 +18,15 @@ Rules takes permissions in the order Crossbar's config would list them; the
 store-backed authorizer gives them in URI order (the order of
 ``cfxstore permissions list``). tests/management/test_rules.py checks the
 decisions against RouterRoleStaticAuth itself.
+
+Crossbar decides a prefix or wildcard subscription (or registration) by the
+permission of its URI text alone, so an exact permission on ``com.app.x``
+lets a prefix subscription on ``com.app.x`` receive ``com.app.x_admin``.
+``Rules.covers`` answers the strict question instead: does the permission
+that decides each URI the subscription can match allow the action? It may
+say no where a closer look would say yes (a pattern or an exact permission
+that only might decide some of those URIs counts against it), never the
+reverse.
 """
 
 from __future__ import annotations
@@ -27,9 +36,11 @@ from typing import Any, Callable, Iterable
 
 from cfxstore.mrealm.entities import Permission
 
-__all__ = ["Rules", "authorization", "ACTIONS"]
+__all__ = ["Rules", "authorization", "allows", "ACTIONS", "MATCHES"]
 
 ACTIONS = ("call", "register", "publish", "subscribe")
+#: Match policies of a subscription or registration.
+MATCHES = ("exact", "prefix", "wildcard")
 
 # autobahn.wamp.uri.Pattern's component grammar (endpoint patterns), facts taken from its source.
 _COMPONENT = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
@@ -72,6 +83,35 @@ class Rules:
                 return pattern
         return found
 
+    def covers(self, uri: str, match: str, action: str) -> bool:
+        """True if every URI that a subscription or registration on uri with match policy match can
+        match is allowed action (conservatively: see the module docstring)."""
+        parts = uri.split(".")
+        if match == "exact" or (match == "wildcard" and "" not in parts):
+            return allows(self.lookup(uri), action)
+        if match == "prefix":
+            start = uri
+        elif match == "wildcard":
+            start = "".join(f"{part}." for part in parts[:parts.index("")])
+        else:
+            return False
+        # Only permissions whose URI (or text before "..") can start one of those URIs can decide one.
+        plain = [p for key, p in self.plain.items() if _may_start(key, uri, match)]
+        patterns = [(key, matcher, p) for key, (matcher, p) in self.patterns.items()
+                    if matcher is not None and _may_start(key, uri, match)]
+        if not all(allows(p, action) for _, _, p in patterns):
+            return False
+        base = _longest_prefix(self.plain, [n for n in self._plain_lengths if n <= len(start)], start)
+        if base is not None and base.match == "prefix" and allows(base, action):
+            # The base decides every URI no longer permission starts; each of those must allow, and
+            # none may be an exact one that only starts some URI (which leaves it to nothing).
+            return all(allows(p, action) and (p.match == "prefix" or not _may_start(p.uri, uri, match, proper=True))
+                       for p in plain if len(p.uri) > len(start))
+        # Else one pattern must match every URI, with no longer pattern start to hide it (wildcards only).
+        longest = max(patterns, key=lambda entry: len(entry[0]), default=None)
+        return (match == "wildcard" and longest is not None and _pattern_covers(longest[2].uri, parts)
+                and all(allows(p, action) for p in plain if p.match != "prefix"))
+
     def permissions(self) -> list[Permission]:
         """Every permission that can decide (patterns hidden by a later one with the same start are not)."""
         return [*self.plain.values(), *(p for _, p in self.patterns.values())]
@@ -85,6 +125,36 @@ def _longest_prefix(table: dict[str, Any], lengths: list[int], uri: str) -> Any:
             if value is not None:
                 return value
     return None
+
+
+def _may_start(key: str, uri: str, match: str, proper: bool = False) -> bool:
+    """True if key starts (proper: starts and is shorter than) some URI that (uri, match) matches."""
+    if match == "prefix":
+        return key.startswith(uri) or uri.startswith(key)
+    parts, keys = uri.split("."), key.split(".")
+    if len(keys) > len(parts):
+        return False
+    for part, k in zip(parts, keys[:-1]):
+        if not k or (part and part != k):
+            return False
+    last, part = keys[-1], parts[len(keys) - 1]
+    if part and not part.startswith(last):
+        return False
+    return not proper or len(keys) < len(parts) or not part or len(last) < len(part)
+
+
+def _pattern_covers(pattern: str, parts: list[str]) -> bool:
+    """True if the permission pattern matches every URI that the wildcard URI of these parts matches."""
+    components = pattern.split(".")
+    if len(components) != len(parts):
+        return False
+    for component, part in zip(components, parts):
+        typed = _NAMED_TYPED.match(component)
+        if component == "" or _NAMED.match(component) or (typed and typed.group(2) != "int"):
+            continue
+        if not part or (typed and not part.isdigit()) or (not typed and component != part):
+            return False
+    return True
 
 
 def _compile(uri: str) -> Matcher | None:
@@ -125,6 +195,11 @@ def _compile(uri: str) -> Matcher | None:
         return True
 
     return matches
+
+
+def allows(permission: Permission | None, action: str) -> bool:
+    """Whether permission allows action (None allows nothing)."""
+    return bool(authorization(permission, action)["allow"])
 
 
 def authorization(permission: Permission | None, action: str) -> dict[str, Any]:

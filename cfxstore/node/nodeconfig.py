@@ -28,6 +28,9 @@ def default_config(*, host: str = "127.0.0.1", port: int = 8080, realm: str = "r
             "type": "router",
             "realms": [{
                 "name": realm,
+                # A prefix or wildcard subscription or registration only where every URI it can
+                # match is allowed (docs/router.md, "Strict matching").
+                "options": {"strict_match": True},
                 "roles": [
                     {"name": "user", "permissions": [
                         {"uri": "", "match": "prefix", "allow": _ALL, "disclose": {"caller": False,

@@ -38,6 +38,7 @@ from cfxstore.management.errors import ManagementError
 from cfxstore.registry import Slot, registry
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.components import INTERNAL_ERROR, component_config, shared_database
+from cfxstore.router.strictmatch import OPTION as STRICT_OPTION
 
 __all__ = ["StoreAuthorizerComponent", "authorizer_for"]
 
@@ -74,7 +75,11 @@ class StoreAuthorizerComponent(ApplicationSession):
         if not isinstance(role, str):
             raise ApplicationError("cfxstore.error.invalid_argument", "session: expected session details "
                                                                       "with an authrole")
-        question = (self._stored_realm, role, uri, action)
+        # A strict realm (strictmatch.py) asks about a prefix or wildcard subscription or registration
+        # with its match policy: granted only where the permissions cover every URI it can match.
+        strict = isinstance(options, dict) and options.get(STRICT_OPTION) is True
+        match = options.get("match") if strict else None
+        question = (self._stored_realm, role, uri, action, match or "exact")
         answer = self._authz.cached(*question)
         if answer is not None:
             return answer
@@ -85,7 +90,7 @@ class StoreAuthorizerComponent(ApplicationSession):
             return threads.deferToThread(self._decide, question)
         return self._decide(question)
 
-    def _decide(self, question: tuple[str, str, Any, Any]) -> dict[str, Any]:
+    def _decide(self, question: tuple[str, str, Any, Any, Any]) -> dict[str, Any]:
         try:
             return availability(self._authz.db).call(STORE, lambda: self._authz.authorize(*question))
         except (StoreUnavailable, ApplicationError):

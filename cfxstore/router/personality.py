@@ -11,6 +11,7 @@ subclass:
   config, revocation component) when the node config is checked, so bad config stops the node at
   startup with a message naming the key;
 * signs WAMP-CRA challenges with the derived keys cfxstore stores;
+* runs router workers that honour a realm's ``strict_match`` option (strictmatch.py);
 * keeps cookie values, tickets and Authorization headers out of the logs
   (logfilter.py).
 """
@@ -38,7 +39,7 @@ from cfxstore.node.config import (  # noqa: E402
 )
 from cfxstore.node.errors import RouterConfigError  # noqa: E402
 from cfxstore.node.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
-from cfxstore.router import logfilter, scram, tls, wampcra  # noqa: E402
+from cfxstore.router import logfilter, scram, strictmatch, tls, wampcra  # noqa: E402
 from cfxstore.router.realmstore import CfxRealmStore  # noqa: E402
 from cfxstore.router.revoke import allowed_roles  # noqa: E402
 from cfxstore.router.transport import (  # noqa: E402
@@ -83,8 +84,12 @@ def check_transport_auth(personality: Any, auth: Any, ignore: list[str] = [], ch
 
 
 def check_router_realm(personality: Any, realm: Any, ignore: list[str] = []) -> None:  # noqa: B006
-    """Crossbar's realm check, plus a "cfxstore" realm store."""
-    checkconfig.check_router_realm(personality, realm, ignore)
+    """Crossbar's realm check, plus a "cfxstore" realm store and the strict_match option."""
+    checkconfig.check_router_realm(personality, realm, [*ignore, strictmatch.OPTION])
+    options = realm.get("options") if isinstance(realm, Mapping) else None
+    if isinstance(options, Mapping) and not isinstance(options.get(strictmatch.OPTION, False), bool):
+        raise InvalidConfigException(f"realms[{realm.get('name')}].options.{strictmatch.OPTION}: expected true "
+                                     f"or false, got {options[strictmatch.OPTION]!r}")
     store = realm.get("store") if isinstance(realm, Mapping) else None
     if isinstance(store, Mapping) and store.get("type") == STORE_TYPE:
         try:
@@ -112,6 +117,11 @@ class Personality(crossbar_personality.Personality):
 
     WEB_SERVICE_FACTORIES = {**crossbar_personality.Personality.WEB_SERVICE_FACTORIES,
                              "websocket": CfxWebSocketService}
+
+    # Router workers whose realms may ask for strict matching (strictmatch.py).
+    native_workers = {**crossbar_personality.Personality.native_workers,
+                      "router": {**crossbar_personality.Personality.native_workers["router"],
+                                 "worker_class": strictmatch.StrictRouterController}}
 
     create_router_transport = create_router_transport
     RouterTransport = CfxRouterTransport

@@ -24,6 +24,7 @@ from cfxstore.router.managementconfig import add_authorizer
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import leave, login
 from test_cluster_e2e import PASSWORD, _principal
+from test_management_e2e import _app_role
 from test_cluster_outage import pg_url, proxy  # noqa: F401 - fixtures: a private schema, the proxy to it
 
 # Long enough that waiting for a connection cannot pass for an answer.
@@ -36,12 +37,7 @@ UNREACHABLE = "database unreachable, refusing what needs it"
 def node(tmp_path_factory, reactor_thread, pg_url, proxy):
     with open_database(pg_url) as db:
         mgmt = Management(db)
-
-        def app_role(txn):
-            role = mgmt.roles.create(txn, name="app")
-            mgmt.arealm_roles.create(txn, arealm_oid=mgmt.arealms.create(txn, name="realm1").oid, role_oid=role.oid)
-            return role
-        role = mgmt.write(None, app_role)
+        role = _app_role(mgmt)
         mgmt.permissions.create(role_oid=role.oid, uri="com.app.", match="prefix", allow_register=True,
                                 allow_call=True, allow_publish=True, allow_subscribe=True)
     cbdir = tmp_path_factory.mktemp("node")
