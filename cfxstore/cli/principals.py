@@ -1,4 +1,4 @@
-"""``cfxstore principals``: WAMP principals and their ticket or WAMP-CRA secrets.
+"""``cfxstore principals``: WAMP principals and their ticket, WAMP-CRA or WAMP-SCRAM secrets or TLS certificates.
 
 Secrets are read from a hidden prompt or from stdin (--password-stdin),
 never from the command line, where they would land in shell history and
@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import click
 
+from cfxstore.cli.principal_methods import (certificate, certificate_match, certificate_options, scram_options,
+                                            scram_settings)
 from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
 from cfxstore.credentials.service import CredentialService
 from cfxstore.errors import Error
@@ -28,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 GENERATED_BYTES = 24
 
 _realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
-_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra", "scram"]), default="ticket",
+_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra", "scram", "tls"]), default="ticket",
                               show_default=True, help="How the principal authenticates.")
 _stdin_option = click.option("--password-stdin", is_flag=True,
                              help="Read the secret from the first line of stdin instead of a prompt.")
@@ -102,13 +104,13 @@ def _has_tables(path: str | None) -> bool:
         return any(e["name"] == "principals" for e in database.catalog().values())
 
 
-def _set_secret(mgmt: Any, principal: Any, method: str, secret: str | None) -> str | None:
+def _set_secret(mgmt: Any, principal: Any, method: str, secret: str | None, options: dict[str, Any]) -> str | None:
     """Store the secret (a generated ticket if secret is None); returns the generated ticket."""
     if secret is None:
         ticket = secrets.token_urlsafe(GENERATED_BYTES)
         mgmt.principals.set_secret(principal.oid, "ticket", ticket, generated=True)
         return ticket
-    mgmt.principals.set_secret(principal.oid, method, secret)
+    mgmt.principals.set_secret(principal.oid, method, secret, **options)
     return None
 
 
@@ -130,31 +132,38 @@ def _show_generated(ticket: str | None, as_json: bool) -> None:
 @_method_option
 @_stdin_option
 @_generate_option
+@scram_options
+@certificate_options
 @click.option("--no-secret", is_flag=True, help="Create the principal without a secret (set one with passwd).")
 @click.option("--create", is_flag=True, help="Create the database if there is none at the path.")
 @json_option
 @handle_errors
 @_credential_errors
 def add(authid: str, db: str | None, realm: str, role: str, method: str, password_stdin: bool, generate: bool,
-        no_secret: bool, create: bool, as_json: bool) -> None:
-    """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate)."""
+        kdf: str | None, iterations: int | None, memory: int | None, fingerprint: str | None,
+        certificate: str | None, cn: str | None, no_secret: bool, create: bool, as_json: bool) -> None:
+    """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate) or a TLS certificate."""
     _check_generate(generate, method)
+    options = scram_settings(method, kdf, iterations, memory)
+    match = certificate_match(method, fingerprint, certificate, cn, required=not no_secret)
     if not create:
         _require_usable(db)  # before asking for a secret
-    secret = None if no_secret or generate else _read_secret(password_stdin, f"{method} for {authid}")
+    asks = not (no_secret or generate or method == "tls")
+    secret = _read_secret(password_stdin, f"{method} for {authid}") if asks else None
     generated = None
     with _management(db, create=create) as mgmt:
         if generate:
             generated = secret = secrets.token_urlsafe(GENERATED_BYTES)
         # The secret is hashed before the one write of principal and secret.
-        mgmt.principals.create(realm=realm, authid=authid, role=role, generated=generate,
-                               **({method: secret} if secret is not None else {}))
+        mgmt.principals.create(realm=realm, authid=authid, role=role, generated=generate, scram_options=options,
+                               **({method: secret} if secret is not None else {}),
+                               **({"tls": match} if match is not None else {}))
     if as_json:
         emit_json({"realm": realm, "authid": authid, "role": role, "method": None if no_secret else method,
                    **({"ticket": generated} if generated else {})})
     else:
-        click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r}"
-                   + ("" if no_secret else f" with a {method} secret"))
+        what = "" if no_secret else " with a TLS client certificate" if method == "tls" else f" with a {method} secret"
+        click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r}{what}")
         _show_generated(generated, as_json)
 
 
@@ -192,20 +201,24 @@ def list_(db: str | None, realm: str | None, as_json: bool) -> None:
 @_method_option
 @_stdin_option
 @_generate_option
+@scram_options
 @json_option
 @handle_errors
 @_credential_errors
 def passwd(authid: str, db: str | None, realm: str, method: str, password_stdin: bool, generate: bool,
-           as_json: bool) -> None:
+           kdf: str | None, iterations: int | None, memory: int | None, as_json: bool) -> None:
     """Set (or replace) the secret of AUTHID."""
     _check_generate(generate, method)
+    if method == "tls":
+        raise click.UsageError("a TLS principal has no secret: set its certificate with `principals certificate`")
+    options = scram_settings(method, kdf, iterations, memory)
     _require_usable(db)  # before asking for a secret
     secret = None if generate else _read_secret(password_stdin, f"new {method} for {authid}")
     with _management(db) as mgmt:
         principal = _principal(mgmt, realm, authid)
         if principal is None:
             raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
-        generated = _set_secret(mgmt, principal, method, secret)
+        generated = _set_secret(mgmt, principal, method, secret, options)
     if as_json:
         emit_json({"realm": realm, "authid": authid, "method": method, **({"ticket": generated} if generated else {})})
     else:
@@ -241,3 +254,4 @@ from cfxstore.cli.principal_records import show, update  # noqa: E402  (the comm
 
 principals.add_command(show)
 principals.add_command(update)
+principals.add_command(certificate)

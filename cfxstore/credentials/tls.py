@@ -86,8 +86,8 @@ def peer_keys(peer_cert: Any, cn_issuers: tuple[dict[str, str], ...] = ()) -> li
 def _load(pem: bytes, what: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
-        raise InvalidArgument(f"{what}: not a PEM certificate ({exc})") from None
+    except ValueError:
+        raise InvalidArgument(f"{what}: not a PEM certificate") from None
 
 
 def pem_fingerprint(pem: bytes) -> str:

@@ -16,8 +16,9 @@ routercluster_node, webcluster, webcluster_node):
     <kind>.update(key, changes)      -> record
     <kind>.delete(key)               -> record       (refuse / cascade rules apply)
 
-and principal.create(fields, ticket=, wampcra=), principal.set_secret(key,
-method, secret), principal.credentials(key); session.get(session_id),
+and principal.create(fields, ticket=, wampcra=, scram=, tls=),
+principal.set_secret(key, method, secret), principal.set_credential(key,
+method, config), principal.credentials(key); session.get(session_id),
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
 limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid).
 """
@@ -97,19 +98,29 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
     principals = mgmt.principals
     cls = principals.kind.entity
 
-    def create(fields: dict, ticket: str | None = None, wampcra: str | None = None) -> dict:
-        return to_wire(principals.create(ticket=ticket, wampcra=wampcra, **from_wire(cls, fields)))
+    def create(fields: dict, ticket: str | None = None, wampcra: str | None = None, scram: str | None = None,
+               tls: dict | None = None) -> dict:
+        return to_wire(principals.create(ticket=ticket, wampcra=wampcra, scram=scram, tls=tls,
+                                         **from_wire(cls, fields)))
+
+    def stored(key: Any, method: str) -> dict:
+        principal = cast(Principal, principals.get(key))
+        return {"principal": str(principal.oid), "authmethod": method}
 
     def set_secret(key: Any, method: str, secret: str) -> dict:
         principals.set_secret(key, method, secret)
-        principal = cast(Principal, principals.get(key))
-        return {"principal": str(principal.oid), "authmethod": method}
+        return stored(key, method)
+
+    def set_credential(key: Any, method: str, config: dict) -> dict:
+        principals.set_credential(key, method, config)
+        return stored(key, method)
 
     def credentials(key: Any) -> list:
         return [{**c, "created": ns_to_iso(c["created"]), "modified": ns_to_iso(c["modified"])}
                 for c in principals.credentials(key)]
 
-    return {"principal.create": create, "principal.set_secret": set_secret, "principal.credentials": credentials}
+    return {"principal.create": create, "principal.set_secret": set_secret, "principal.set_credential": set_credential,
+            "principal.credentials": credentials}
 
 
 def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -> dict[str, Callable[..., Any]]:

@@ -34,12 +34,13 @@ class PrincipalCollection(Collection):
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
                scram: str | None = None, tls: dict[str, Any] | None = None, generated: bool = False,
-               **fields: Any) -> Principal:
+               scram_options: dict[str, Any] | None = None, **fields: Any) -> Principal:
         """A principal, with the secrets given (stored hashed/derived) and a TLS certificate match, in one write.
 
         ``generated``: the ticket carries 128+ random bits and is stored with the fast hash.
+        ``scram_options``: kdf, iterations, memory of the SCRAM key derivation.
         """
-        options: dict[str, dict[str, Any]] = {"ticket": {"generated": True} if generated else {}}
+        options = {"ticket": {"generated": True} if generated else {}, "scram": scram_options or {}}
         configs = {m: self._config(m, s, options.get(m, {}))
                    for m, s in (("ticket", ticket), ("wampcra", wampcra), ("scram", scram)) if s is not None}
         if tls is not None:

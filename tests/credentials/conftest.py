@@ -1,5 +1,11 @@
+import sys
+from pathlib import Path
+
 import pytest
 from argon2 import PasswordHasher, Type
+
+# The router tests' certificate maker (tlscerts.py), for the TLS credential tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "router"))
 
 
 @pytest.fixture

@@ -86,6 +86,34 @@ def test_principal_secrets_and_credentials(mgmt):
         procs["principal.set_secret"](p["oid"], "ticket", "")
 
 
+def test_principal_scram_and_tls_credentials(mgmt):
+    procs = procedures(mgmt)
+    fingerprint = ":".join(["AB"] * 32)
+    p = procs["principal.create"]({"realm": "r1", "authid": "a1", "role": "user"}, scram="pw-1",
+                                  tls={"sha256": fingerprint})
+    assert sorted(c["authmethod"] for c in procs["principal.credentials"](p["oid"])) == ["scram", "tls"]
+    assert mgmt.credentials.tls_principal("r1", ["sha256:" + "ab" * 32]).authid == "a1"
+    assert procs["principal.set_credential"](p["oid"], "tls", {"cn": "device-1"}) == {"principal": p["oid"],
+                                                                                       "authmethod": "tls"}
+    assert mgmt.credentials.tls_principal("r1", ["cn:device-1"]).authid == "a1"
+    assert procs["principal.set_secret"](p["oid"], "scram", "pw-2")["authmethod"] == "scram"
+
+
+@pytest.mark.parametrize("method, config, field", [
+    ("tls", {"sha256": "abc"}, "tls: sha256: "),
+    ("tls", {"cn": "a", "sha1": "ab" * 20}, "tls: expected exactly one"),
+    ("scram", {"kdf": "pbkdf2", "iterations": 4096, "memory": 0, "salt": "00", "stored-key": "00",
+               "server-key": "ab" * 32}, "scram: stored-key: "),
+    ("ticket", {"hash": "x"}, "method: "),
+])
+def test_principal_set_credential_refuses_bad_input_and_writes_nothing(mgmt, method, config, field):
+    procs = procedures(mgmt)
+    p = procs["principal.create"]({"realm": "r1", "authid": "a1", "role": "user"})
+    with pytest.raises(InvalidArgument, match=f"^{field}"):
+        procs["principal.set_credential"](p["oid"], method, config)
+    assert procs["principal.credentials"](p["oid"]) == []
+
+
 @pytest.mark.parametrize("name, args", [
     ("session.get", ("x",)), ("session.get", (-1,)), ("session.by_authid", ("",)),
     ("event.by_subscription", (True,)), ("publication.by_topic", (None,)), ("cookie.revoke_by_authid", (3,)),
