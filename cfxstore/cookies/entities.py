@@ -19,6 +19,8 @@ from cfxstore.errors import InvalidArgument
 from cfxstore.fields import check_field, field, time, uint64
 
 VALUE_HASH_SIZE = 32
+MAX_PEER_CHARS = 200
+MAX_USER_AGENT_CHARS = 500
 # RFC 6265 cookie-name = token (RFC 7230 tchar).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -48,6 +50,10 @@ class Cookie(Entity):
     worker: str | None = None
     session: int | None = uint64(default=None)
     transport: dict[str, Any] | None = None
+    # The device, as of its last login (listed per authid; added later: older records lack them).
+    last_login: int | None = time(default=None)
+    peer: str | None = field(default=None, max_chars=MAX_PEER_CHARS, empty=True)
+    user_agent: str | None = field(default=None, max_chars=MAX_USER_AGENT_CHARS, empty=True)
 
     def validate(self) -> None:
         super().validate()
@@ -59,7 +65,8 @@ class Cookie(Entity):
 
         Only the fields that change are validated: the rest were validated when
         this record was built. ``changes`` may name authid, authrole, authmethod,
-        authrealm, authextra, node, worker, session and transport.
+        authrealm, authextra, node, worker, session, transport, last_login,
+        peer and user_agent.
         """
         unknown = changes.keys() - _CHANGEABLE
         if unknown:
@@ -123,7 +130,7 @@ class Cookie(Entity):
 
 # The fields a login (with_auth) may change.
 _CHANGEABLE = frozenset({"authid", "authrole", "authmethod", "authrealm", "authextra", "node", "worker", "session",
-                         "transport"})
+                         "transport", "last_login", "peer", "user_agent"})
 _STORED_KEYS = frozenset(Cookie._fields())
 # Optional fields (default None): left out of the stored form while unset.
 _OPTIONAL_NONE = {f.name: None for f in dataclasses.fields(Cookie) if f.default is None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from typing import Any
 
 import orm
@@ -21,12 +22,14 @@ from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
 from .announce import announce_deleted
-from .entities import Cookie
+from .entities import MAX_PEER_CHARS, MAX_USER_AGENT_CHARS, Cookie
 from .schema import CookieStore
 
 DEFAULT_MAX_AGE = 7 * 24 * 3600
 MIN_VALUE_BYTES = 16  # 128 bits of randomness at the least
-_CONTEXT_FIELDS = frozenset({"node", "worker", "session", "transport"})
+_CONTEXT_FIELDS = frozenset({"node", "worker", "session", "transport", "peer", "user_agent"})
+# What a client says of itself is kept, cut to the field's size, rather than refusing its login.
+_CUT = {"peer": MAX_PEER_CHARS, "user_agent": MAX_USER_AGENT_CHARS}
 _BY_VALUE = "idx_cookies_by_value"
 _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
@@ -51,6 +54,9 @@ def _context(context: dict[str, Any] | None) -> dict[str, Any]:
     fields = dict(context)
     if fields.get("transport") is not None:
         fields["transport"] = scrub_transport(fields["transport"])
+    for name, size in _CUT.items():
+        if isinstance(fields.get(name), str):
+            fields[name] = fields[name][:size]
     return fields
 
 
@@ -109,8 +115,15 @@ class CookieService(Service):
 
         The expiry stays as set at creation: authenticating does not extend it.
         """
+        now = max(now_ns(), cookie.created)
         return cookie.with_auth(authid=authid, authrole=authrole, authmethod=authmethod, authextra=authextra,
-                                authrealm=authrealm, modified=max(now_ns(), cookie.created), **_context(context))
+                                authrealm=authrealm, modified=now, last_login=now, **_context(context))
+
+    @staticmethod
+    def used(cookie: Cookie, context: dict[str, Any] | None = None) -> Cookie:
+        """cookie as it is after a login with it (its device's last login and address), not stored yet."""
+        now = max(now_ns(), cookie.created)
+        return cookie.with_auth(modified=now, last_login=now, **_context(context))
 
     def put(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
         """Store cookies made by ``new`` / ``login`` in the write transaction txn."""
@@ -194,6 +207,21 @@ class CookieService(Service):
                 self._cookies.delete(txn, oid)
         announce_deleted(self.db, txn, hashes)
         return hashes
+
+    def revoke(self, oid: Any) -> Cookie | None:
+        """Delete one cookie by its id (one device's login), telling every node; the cookie, or None."""
+        if not isinstance(oid, uuid.UUID):
+            raise WrongType(f"cookie id: expected a UUID, got {type(oid).__name__}")
+        table = self._cookies
+
+        def write(txn: orm.Transaction) -> Cookie | None:
+            cookie = table[txn, oid]
+            if cookie is not None:
+                table.delete(txn, oid)
+                announce_deleted(self.db, txn, [cookie.value_hash])
+            return cookie
+
+        return self.transact(write)
 
     def purge_expired(self, now: int | None = None) -> int:
         """Delete every cookie whose expiry is at or before now (int ns); returns how many."""

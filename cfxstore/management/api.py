@@ -20,13 +20,17 @@ and principal.create(fields, ticket=, wampcra=, scram=, tls=),
 principal.set_secret(key, method, secret), principal.set_credential(key,
 method, config), principal.credentials(key); session.get(session_id),
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
-limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid).
+limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid),
+cookie.by_authid(authid, limit=) (an authid's logins, one per device) and
+cookie.revoke(cookie_id) (one of them).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Callable, cast
 
+from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.service import Management
@@ -35,7 +39,7 @@ from cfxstore.management.wire import from_wire, ns_to_iso, to_wire
 from cfxstore.mrealm.entities import Principal
 from cfxstore.realmstore.service import SessionHistory
 
-__all__ = ["procedures", "SLOW", "CHANGE_TOPIC"]
+__all__ = ["procedures", "device", "SLOW", "CHANGE_TOPIC"]
 
 #: Procedures that hash secrets: run them off the event loop.
 SLOW = frozenset({"principal.create", "principal.set_secret"})
@@ -158,8 +162,35 @@ def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -
             return done
         return {"authid": authid, "cookies_deleted": len(service(CookieService).revoke_authid(authid))}
 
+    def cookies_by_authid(authid: str, limit: int = 100) -> list:
+        _require_name("authid", authid)
+        _require_limit(limit)
+        return [device(c) for c in service(CookieService).cookies_by_authid(authid)[:limit]]
+
+    def revoke_cookie(cookie_id: str) -> dict:
+        try:
+            oid = uuid.UUID(cookie_id) if isinstance(cookie_id, str) else None
+        except ValueError:
+            oid = None
+        if oid is None:
+            raise InvalidArgument(f"cookie_id: expected a cookie id (a UUID string), got {cookie_id!r}")
+        cookie = service(CookieService).revoke(oid)
+        return {"id": cookie_id, "authid": None if cookie is None else cookie.authid,
+                "cookies_deleted": 0 if cookie is None else 1}
+
     return {"session.get": session_get, "session.by_authid": session_by_authid, "event.by_subscription": events,
-            "publication.by_topic": publications, "cookie.revoke_by_authid": revoke_by_authid}
+            "publication.by_topic": publications, "cookie.revoke_by_authid": revoke_by_authid,
+            "cookie.by_authid": cookies_by_authid, "cookie.revoke": revoke_cookie}
+
+
+def device(cookie: Cookie) -> dict[str, Any]:
+    """One login of an authid as listed: when and where it was made and used, never the cookie's value."""
+    def iso(ns: int | None) -> str | None:
+        return None if ns is None else ns_to_iso(ns)
+
+    return {"id": str(cookie.oid), "authid": cookie.authid, "realm": cookie.authrealm, "role": cookie.authrole,
+            "authmethod": cookie.authmethod, "created": iso(cookie.created), "last_login": iso(cookie.last_login),
+            "expires": iso(cookie.expires), "peer": cookie.peer, "user_agent": cookie.user_agent}
 
 
 def _require_id(name: str, value: Any) -> None:

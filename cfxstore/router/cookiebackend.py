@@ -6,12 +6,17 @@ others and a revocation reaches every connection.
 
 Durability policy:
 
-* creating a cookie and recording a login are written behind (the records
-  are made and written by CookieService, the cookies' one owner), through the
-  database's one write-behind (writebehind.py, shared with the realm stores):
-  kept in memory at once and committed in batches by a thread. A crash can
-  lose the logins of the last few milliseconds (their users log in again); a
-  clean stop loses nothing.
+* an anonymous cookie (issued on a connection, nobody logged in yet) is
+  never stored: it lives in memory while its connection is open. A login on
+  that connection binds it (see ``set_auth``: a login never binds a cookie
+  value the client brought), so unauthenticated handshakes cost the database
+  nothing and a planted value cannot become someone's login.
+* recording a login is written behind (the records are made and written by
+  CookieService, the cookies' one owner), through the database's one
+  write-behind (writebehind.py, shared with the realm stores): kept in memory
+  at once and committed in batches by a thread. A crash can lose the logins
+  of the last few milliseconds (their users log in again); a clean stop
+  loses nothing.
 * a record that could never be stored (an authid too long for the authid
   index, an authextra the codec cannot encode) is refused when it is made:
   that login is not remembered on the cookie, is logged, and nothing else is
@@ -56,6 +61,8 @@ log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 #: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
 REFUSED_KEPT = 100_000
+#: A login with a cookie notes its device's last login when the noted one is older than this (ns).
+LAST_LOGIN_EVERY = 60 * 1_000_000_000
 
 
 class RefusedCookie(Error, ValueError):
@@ -81,8 +88,11 @@ class CookieBackend:
         # Value hashes refused whatever the database says: logged out here while the deletion could
         # not commit (it is retried with the staged writes), or heard of as deleted (cluster.py).
         self._refused: dict[bytes, None] = {}
+        # Anonymous cookies handed out on open connections (never stored), by value hash.
+        self._issued: dict[bytes, Cookie] = {}
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
-        self._protos: dict[bytes, set[Any]] = {}
+        # (a dict used as an ordered set: the latest connection last)
+        self._protos: dict[bytes, dict[Any, None]] = {}
 
     # -- reads -----------------------------------------------------------------
 
@@ -126,38 +136,63 @@ class CookieBackend:
                 del cache[key]
         cache[value_hash] = (cookie, monotonic())
 
-    # -- write-behind: create and login ------------------------------------------
+    # -- anonymous cookies and logins ---------------------------------------------
 
     def create(self, *, name: str, max_age: int, nbytes: int) -> tuple[str, Cookie]:
-        """A new anonymous cookie (raw value, record); committed with the next batch."""
+        """A new anonymous cookie (raw value, record), kept in memory only: it is stored when a
+        login on its connection binds it, and forgotten when its last connection closes."""
         value, cookie = self.service.new(max_age=max_age, name=name, nbytes=nbytes)
-        self._stage(cookie)
+        self._issued[cookie.value_hash] = cookie
         return value, cookie
 
     def set_auth(self, value_hash: bytes, authid: str | None, authrole: str | None, authmethod: str | None,
-                 authextra: dict[str, Any] | None, authrealm: str | None) -> bool:
-        """Record (or, with authid None, clear) who authenticated with the cookie.
+                 authextra: dict[str, Any] | None, authrealm: str | None,
+                 context: dict[str, Any] | None = None) -> bool:
+        """Record who logged in on the connection this cookie was issued to (staged, written behind).
 
-        False if the cookie is unknown or unchanged; RefusedCookie (nothing
-        staged) if the login could never be stored.
+        A login binds only a cookie this process issued and has not bound yet;
+        a stored login is updated only by a login of the same authid on the
+        same realm (its role or authextra may have changed). Anything else is
+        refused (False), as is an unchanged login: a presented cookie value
+        never becomes someone else's login. RefusedCookie (nothing staged) if
+        the login could never be stored. ``context``: the device (peer, user_agent).
         """
-        cookie = self.lookup(value_hash)
-        if cookie is None:
+        if authid is None:
             return False
-        if (cookie.authid, cookie.authrole, cookie.authmethod, cookie.authextra, cookie.authrealm) == \
-                (authid, authrole, authmethod, authextra, authrealm):
+        cookie = self._issued.pop(value_hash, None)
+        issued = cookie is not None
+        if cookie is None:
+            cookie = self.lookup(value_hash)
+            if cookie is None or (cookie.authid, cookie.authrealm) != (authid, authrealm):
+                return False
+            if (cookie.authrole, cookie.authmethod, cookie.authextra) == (authrole, authmethod, authextra):
+                return False
+        elif cookie.expires <= now_ns():
             return False
         try:
             updated = self.service.login(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
-                                         authextra=authextra, authrealm=authrealm)
+                                         authextra=authextra, authrealm=authrealm, context=context)
             require_plain("authextra", authextra)
             # Refuse here what the batch could never write: index keys too long for the engine.
             # The value encodes: every field is checked, authextra is plain data.
             self._table.check_put(updated.oid, updated, encode=False)
         except ValueError as exc:
+            if issued:
+                self._issued[value_hash] = cookie  # still this connection's, anonymous
             raise RefusedCookie(str(exc)) from None
         self._stage(updated)
         return True
+
+    def used(self, cookie: Cookie, context: dict[str, Any] | None) -> None:
+        """Note a login with this cookie on its device (staged), at most once per ``LAST_LOGIN_EVERY``."""
+        if cookie.last_login is not None and now_ns() - cookie.last_login < LAST_LOGIN_EVERY:
+            return
+        try:
+            updated = self.service.used(cookie, context)
+        except ValueError as exc:
+            log.warn("cfxstore: the device of a cookie login not noted: {error}", error=str(exc)[:300])
+            return
+        self._stage(updated)
 
     def _stage(self, cookie: Cookie) -> None:
         """Stage a cookie (anonymous ones are made here from checked settings: always storable)."""
@@ -228,17 +263,19 @@ class CookieBackend:
     # -- live connections ----------------------------------------------------------
 
     def add_proto(self, value_hash: bytes, proto: Any) -> int:
-        protos = self._protos.setdefault(value_hash, set())
-        protos.add(proto)
+        protos = self._protos.setdefault(value_hash, {})
+        protos[proto] = None
         return len(protos)
 
     def drop_proto(self, value_hash: bytes, proto: Any) -> int:
         protos = self._protos.get(value_hash)
         if protos is None:
+            self._issued.pop(value_hash, None)
             return 0
-        protos.discard(proto)
+        protos.pop(proto, None)
         if not protos:
             del self._protos[value_hash]
+            self._issued.pop(value_hash, None)  # its connection is gone without a login: nothing to keep
         return len(protos)
 
     def protos(self, value_hash: bytes) -> list[Any]:

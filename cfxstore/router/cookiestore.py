@@ -98,8 +98,11 @@ class CfxCookieStore:
         return self._failed[1] if self._failed is not None and self._failed[0] == cbtid else None
 
     def exists(self, cbtid: str) -> bool:
+        """Whether the client keeps the cookie it presented: only a logged-in one. An anonymous or
+        unknown value gets a fresh cookie, so a login never binds a value the client brought."""
+        cookie = self._lookup(cbtid)
         # Unknown while the store is unreachable: keep the client's cookie rather than replace it.
-        return self._lookup(cbtid) is not None
+        return cookie is UNAVAILABLE or (cookie is not None and cookie.authid is not None)
 
     def create(self) -> tuple[str, str]:
         """A new cookie: (value, Set-Cookie header value without the optional flags)."""
@@ -116,6 +119,7 @@ class CfxCookieStore:
         cookie = self._lookup(cbtid)
         if cookie is None or cookie is UNAVAILABLE or cookie.authid is None:
             return _NO_AUTH
+        self._backend.used(cookie, self._device(self._hash(cbtid)))
         return cookie.authid, cookie.authrole, "cookie", cookie.authrealm, cookie.authextra
 
     def setAuth(self, cbtid: str, authid: str | None, authrole: str | None,  # noqa: N802
@@ -127,12 +131,25 @@ class CfxCookieStore:
         """
         if authextra is not None and not isinstance(authextra, dict):
             authextra = None
+        value_hash = self._hash(cbtid)
         try:
-            return self._backend.set_auth(self._hash(cbtid), authid, authrole, authmethod, authextra, authrealm)
+            return self._backend.set_auth(value_hash, authid, authrole, authmethod, authextra, authrealm,
+                                          self._device(value_hash))
         except (RefusedCookie, StoreUnavailable) as exc:
             log.warn("cfxstore: login of {authid} not remembered on its cookie: {error}",
                      authid=repr(authid)[:80], error=getattr(exc, "text", str(exc))[:300])
             return False
+
+    def _device(self, value_hash: bytes) -> dict[str, Any] | None:
+        """The peer address and user agent of the latest connection with this cookie."""
+        protos = self._backend.protos(value_hash)
+        if not protos:
+            return None
+        proto = protos[-1]
+        headers = getattr(proto, "http_headers", None) or {}
+        peer, agent = getattr(proto, "peer", None), headers.get("user-agent")
+        return {"peer": peer if isinstance(peer, str) else None,
+                "user_agent": agent if isinstance(agent, str) else None}
 
     def delAuth(self, cbtid: str) -> bool:  # noqa: N802
         """Delete the cookie (logout)."""

@@ -60,16 +60,74 @@ def make_store(service, reactor, **overrides) -> CfxCookieStore:
     return CfxCookieStore(CookieBackend(service, config, reactor, in_thread), config)
 
 
-def test_created_cookie_exists_at_once_and_is_committed_by_the_flush(service):
+def test_an_anonymous_cookie_is_never_stored_and_its_login_is_committed_by_the_flush(service):
     reactor = FakeReactor()
     store = make_store(service, reactor)
     value, header = store.create()
     assert header == f"cbtid={value};max-age={7 * 86400}"
+    assert not store.exists(value)            # presented again, anonymous: it would be replaced
+    reactor.run()
+    assert not service.exists(value)
+    assert store.setAuth(value, "alice", "user", "ticket", None, "realm1")
     assert store.exists(value)
     assert not service.exists(value)          # still buffered
     reactor.run()
     assert service.exists(value)
     assert service.lookup(value).value_hash == CookieService.hash_value(value)
+
+
+def test_a_login_binds_only_a_cookie_issued_here_and_never_rebinds_another_login(service):
+    store = make_store(service, FakeReactor())
+    planted, _ = service.create()              # anonymous, in the database (as an older version left them)
+    assert not store.exists(planted)
+    assert not store.setAuth(planted, "alice", "user", "ticket", None, "realm1")
+    assert not store.setAuth("never-issued-value", "alice", "user", "ticket", None, "realm1")
+    mallory, _ = store.create()
+    assert store.setAuth(mallory, "mallory", "user", "ticket", None, "realm1")
+    # Mallory's logged-in cookie planted in Alice's browser: Alice's login does not take it over.
+    assert not store.setAuth(mallory, "alice", "user", "ticket", None, "realm1")
+    assert store.getAuth(mallory)[0] == "mallory"
+    # The same principal logging in again may refresh its role.
+    assert store.setAuth(mallory, "mallory", "admin", "ticket", None, "realm1")
+    assert store.getAuth(mallory)[1] == "admin"
+    assert service.lookup(planted).authid is None
+
+
+def test_an_issued_cookie_is_forgotten_when_its_connection_closes_without_a_login(service):
+    store = make_store(service, FakeReactor())
+    value, _ = store.create()
+    connection = object()
+    store.addProto(value, connection)
+    assert store.dropProto(value, connection) == 0
+    assert not store.setAuth(value, "alice", "user", "ticket", None, "realm1")
+    assert store.backend._issued == {}
+
+
+class Connection:
+    peer = "tcp4:192.0.2.7:50000"
+    http_headers = {"user-agent": "Browser/1.0 " + "x" * 600}
+
+
+def test_a_login_records_its_device_and_a_cookie_login_its_time(service, monkeypatch):
+    store = make_store(service, FakeReactor())
+    value, _ = store.create()
+    store.addProto(value, Connection())
+    assert store.setAuth(value, "alice", "user", "ticket", None, "realm1")
+    store.backend.flush()
+    cookie = service.lookup(value)
+    assert cookie.peer == "tcp4:192.0.2.7:50000"
+    assert cookie.user_agent.startswith("Browser/1.0 ") and len(cookie.user_agent) == 500
+    first = cookie.last_login
+    assert first is not None
+    monkeypatch.setattr(cookiebackend, "LAST_LOGIN_EVERY", 0)
+    later = Connection()
+    later.peer = "tcp6:[2001:db8::1]:443"
+    fresh = make_store(service, FakeReactor())
+    fresh.addProto(value, later)
+    assert fresh.getAuth(value)[0] == "alice"
+    fresh.backend.flush()
+    cookie = service.lookup(value)
+    assert cookie.peer == "tcp6:[2001:db8::1]:443" and cookie.last_login > first
 
 
 def test_login_is_reported_as_cookie_auth_and_survives_a_new_backend(service):
@@ -141,6 +199,8 @@ def test_deletion_by_another_process_is_seen_after_the_cache_time(service, monke
 def test_full_buffer_is_committed_at_once(service):
     store = make_store(service, FakeReactor(), max_pending=3)
     values = [store.create()[0] for _ in range(3)]
+    for i, value in enumerate(values):
+        assert store.setAuth(value, f"user{i}", "user", "ticket", None, "realm1")
     assert all(service.exists(v) for v in values)
 
 
@@ -176,6 +236,8 @@ def test_logout_while_a_batch_is_being_written_by_the_thread(service):
 def test_purge_on_startup_deletes_every_cookie(service):
     store = make_store(service, FakeReactor())
     values = [store.create()[0] for _ in range(3)]
+    for value in values:
+        store.setAuth(value, "alice", "user", "ticket", None, "realm1")
     assert store.backend.purge_all() == 3
     assert not any(service.exists(v) for v in values)
 

@@ -10,6 +10,7 @@ and the cookie is refused from then on.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 
@@ -195,3 +196,45 @@ def test_a_kill_with_another_reason_leaves_the_cookie_logged_in(reactor_thread, 
     again = reactor_thread.call(login, router.port, authmethods=["cookie"], cookie=first.cookie)
     assert again.details.authid == user[0].authid
     reactor_thread.call(leave, again.session)
+
+
+# --- per-device logins ---
+
+def device_login(rt, router, mgmt, principal, ticket, agent):
+    connection = rt.call(login, router.port, authmethods=["ticket"], authid=principal.authid, ticket=ticket,
+                         headers={"User-Agent": agent})
+    value = connection.cookie.partition("=")[2]
+    wait_for(lambda: getattr(CookieService(mgmt.db).lookup(value), "authid", None), 10, "the login to be committed")
+    return connection
+
+
+def test_an_authids_logins_are_listed_per_device_and_one_is_revoked(reactor_thread, router, mgmt, admin, user):
+    rt = reactor_thread
+    phone = device_login(rt, router, mgmt, *user, "PhoneBrowser/1.0")
+    laptop = device_login(rt, router, mgmt, *user, "LaptopBrowser/2.0")
+    listed = rt.call(admin.call, P + "cookie.by_authid", user[0].authid)
+    assert len(listed) == 2
+    by_agent = {next(a for a in ("PhoneBrowser", "LaptopBrowser") if a in d["user_agent"]): d for d in listed}
+    for entry in listed:
+        assert entry["peer"].startswith("tcp4:127.0.0.1:") and entry["last_login"] and entry["created"]
+        assert set(entry) == {"id", "authid", "realm", "role", "authmethod", "created", "last_login", "expires",
+                              "peer", "user_agent"}
+    for connection in (phone, laptop):  # never the value, nor its hash
+        value = connection.cookie.partition("=")[2]
+        assert value not in repr(listed) and CookieService.hash_value(value).hex() not in repr(listed)
+    cli = run_cli("cookies", "list", "--authid", user[0].authid, "--db", str(router.cbdir / DB), "--json")
+    assert cli.returncode == 0, cli.stderr
+    assert sorted(c["user_agent"] for c in json.loads(cli.stdout)) == \
+        sorted(d["user_agent"] for d in listed)
+    revoked = rt.call(admin.call, P + "cookie.revoke", by_agent["PhoneBrowser"]["id"])
+    assert revoked == {"id": by_agent["PhoneBrowser"]["id"], "authid": user[0].authid, "cookies_deleted": 1}
+    rt.call(lambda: phone.session.left, timeout=CLOSE_DEADLINE)
+    assert laptop.session.is_attached()
+    assert [d["id"] for d in rt.call(admin.call, P + "cookie.by_authid", user[0].authid)] == \
+        [by_agent["LaptopBrowser"]["id"]]
+    # The CLI revokes the other device; the router closes its connection.
+    out = run_cli("cookies", "revoke", "--id", by_agent["LaptopBrowser"]["id"], "--db", str(router.cbdir / DB))
+    assert out.returncode == 0 and "revoked cookie" in out.stdout, out.stdout + out.stderr
+    rt.call(lambda: laptop.session.left, timeout=CLOSE_DEADLINE)
+    again = run_cli("cookies", "revoke", "--id", by_agent["LaptopBrowser"]["id"], "--db", str(router.cbdir / DB))
+    assert again.returncode == 1 and "no cookie" in again.stderr

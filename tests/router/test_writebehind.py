@@ -168,7 +168,7 @@ def test_a_thousand_cookies_are_stored_around_one_poisoned_login(db):
     writer.flush()
     assert len(writer.refused) == 1
     assert all(service.lookup(v).authid == f"user{i}" for i, v in enumerate(values))
-    assert service.lookup(poisoned).authid is None         # the cookie stands, anonymous
+    assert service.lookup(poisoned) is None                # its connection's anonymous cookie, never stored
     # Revocation and logout keep working.
     assert store.backend.revoke_authid("user0")
     assert service.lookup(values[0]) is None

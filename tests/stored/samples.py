@@ -131,3 +131,11 @@ SAMPLES: list[tuple[str, type, dict[str, Any], dict[str, Any]]] = [
           period=10, state="stopping", sent=T0, seq=3, counters={"n": 1}),
      dict(timestamp=T1, node_oid=oid(7), worker_id="worker1")),
 ]
+
+
+# Records with fields added after their kind was first stored: (table, form, record class, fields). The
+# forms above, written without those fields, keep their pins and read back as before.
+LATER_FORMS: list[tuple[str, str, type, dict[str, Any]]] = [
+    ("cookies", "with device", Cookie,
+     dict(SAMPLES[0][2], last_login=T1, peer="tcp4:192.0.2.7:50000", user_agent="Browser/1.0")),
+]

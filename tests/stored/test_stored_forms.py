@@ -9,12 +9,13 @@ import pytest
 
 from cfxstore.migrate.schemas import declared, table_owners
 
-from .samples import SAMPLES
+from .samples import LATER_FORMS, SAMPLES
 
 # sha256 (first 16 hex digits) over the value, primary key and index key bytes, per sample.
 PINNED: dict[tuple[str, str], str] = {
     ('cookies', 'full'): '7d2ab077049f772d',
     ('cookies', 'sparse'): 'a4df298424d09e43',
+    ('cookies', 'with device'): '6b1f45249713c044',
     ('sessions', 'full'): 'f9ef166899837c23',
     ('sessions', 'sparse'): 'f8a5554d528f5900',
     ('runs', 'full'): '8357282064abcb67',
@@ -91,7 +92,7 @@ def digest(parts: list[bytes]) -> str:
 
 
 CASES = [(table, form, cls, fields) for table, cls, full, sparse in SAMPLES
-         for form, fields in (("full", full), ("sparse", sparse))]
+         for form, fields in (("full", full), ("sparse", sparse))] + LATER_FORMS
 
 
 @pytest.mark.parametrize("table, form, cls, fields", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
