@@ -1,12 +1,13 @@
 // Drives headless Chromium (playwright-core, Debian's /usr/bin/chromium) through the example page:
-// argv: URL AUTHID TICKET USER_DATA_DIR. Prints one JSON line per step; before the last step it
-// prints {"step": "wait"} and reads a line on stdin (the test revokes the cookie meanwhile).
+// argv: URL AUTHID TICKET USER_DATA_DIR [PLANTED]. Prints one JSON line per step; before the last step it
+// prints {"step": "wait"} and reads a line on stdin (the test revokes the cookie meanwhile). With
+// PLANTED (a cbtid value an attacker got), the browser starts with that cookie, visits and logs in.
 "use strict";
 
 const { chromium } = require("playwright-core");
 const readline = require("readline");
 
-const [url, authid, ticket, userDataDir] = process.argv.slice(2);
+const [url, authid, ticket, userDataDir, planted] = process.argv.slice(2);
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -38,6 +39,13 @@ async function ticketLogin(page) {
   });
   try {
     const page = context.pages()[0] || await context.newPage();
+    if (planted) {
+      await context.addCookies([{ name: "cbtid", value: planted, url }]);
+      await page.goto(url);
+      report("planted-visit", { ...(await settled(page)), cookies: await context.cookies(url) });
+      report("ticket-login", { ...(await ticketLogin(page)), cookies: await context.cookies(url) });
+      return;
+    }
     await page.goto(url);
     report("first-visit", await settled(page));
     report("ticket-login", { ...(await ticketLogin(page)), cookies: await context.cookies(url) });

@@ -8,12 +8,14 @@ worker is ready.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -46,6 +48,34 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def websocket_handshake(port: int, cookie: str | None = None, path: str = "",
+                        tls: bool = False) -> Iterator[str | None]:
+    """A raw WebSocket upgrade to the router, kept open for the block; yields the "name=value" of the
+    cookie the router set, if any (tls: without checking the test's self-signed certificate)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET /{path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n"
+               + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+        sock = plain
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            sock = context.wrap_socket(plain)
+        sock.sendall(request.encode())
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(4096)
+            assert chunk, f"the router closed the handshake: {response!r}"
+            response += chunk
+        head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        assert head.startswith("HTTP/1.1 101"), head
+        set_cookie = [line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
+                      if line.lower().startswith("set-cookie:")]
+        yield set_cookie[0].split(";", 1)[0] if set_cookie else None
 
 
 def run_cli(*args: str, timeout: float = 60.0, input: str | None = None) -> subprocess.CompletedProcess:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from cfxstore.cookies.service import CookieService
+from cfxstore.database import open_database
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for, websocket_handshake
 
 CHROMIUM = "/usr/bin/chromium"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "browser"
@@ -95,8 +97,9 @@ def driver_modules(tmp_path_factory):
 class Browser:
     """The driver process; steps() yields its JSON lines, each within a deadline."""
 
-    def __init__(self, url: str, authid: str, ticket: str, profile: Path, modules: Path) -> None:
-        self.proc = subprocess.Popen(["node", str(DRIVER), url, authid, ticket, str(profile)], stdin=subprocess.PIPE,
+    def __init__(self, url: str, authid: str, ticket: str, profile: Path, modules: Path, *extra: str) -> None:
+        self.proc = subprocess.Popen(["node", str(DRIVER), url, authid, ticket, str(profile), *extra],
+                                     stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, "NODE_PATH": str(modules)})
         self.lines: queue.Queue = queue.Queue()
@@ -159,3 +162,31 @@ def test_ticket_login_then_cookie_alone_then_logout_and_revocation(node, driver_
         assert browser.step("after-revoke")["state"] == "denied"
     finally:
         browser.close()
+
+
+def test_a_planted_cookie_never_becomes_the_browsers_login(node, driver_modules, tmp_path):
+    ticket = node.admin_ticket()
+    url = f"{node.scheme}://127.0.0.1:{node.port}/"
+    # The attacker's own handshake gets a cookie value and keeps its connection open meanwhile.
+    with websocket_handshake(node.port, path="ws", tls=node.scheme == "https") as attackers:
+        planted = attackers.partition("=")[2]
+        browser = Browser(url, "admin", ticket, tmp_path / "profile", driver_modules, planted)
+        try:
+            visit = browser.step("planted-visit")
+            assert visit["state"] == "denied"  # the planted value logs nobody in ...
+            (replaced,) = [c["value"] for c in visit["cookies"] if c["name"] == "cbtid"]
+            assert replaced != planted         # ... and the router replaced it at once
+            login = browser.step("ticket-login")
+            assert login["state"] == "joined", login
+            (bound,) = [c["value"] for c in login["cookies"] if c["name"] == "cbtid"]
+            assert bound != planted
+        finally:
+            browser.close()
+    db = open_database(str(node.cbdir / "cfxstore-db"))
+    try:
+        cookies = CookieService(db)
+        wait_for(lambda: cookies.lookup(bound) is not None, 10, "the browser's login to be committed")
+        assert cookies.lookup(bound).authid == "admin"
+        assert cookies.lookup(planted) is None
+    finally:
+        db.close()

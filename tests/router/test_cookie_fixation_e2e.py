@@ -7,13 +7,8 @@ the router's memory) while the victim presents that value and logs in.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import os
 import secrets
-import socket
 import uuid
-from typing import Iterator
 
 import pytest
 
@@ -21,6 +16,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from router_harness import RouterProcess, free_port, run_cli, running, wait_for
+from router_harness import websocket_handshake as handshake
 from router_wampclient import Denied, leave, login
 
 DB = "cfxstore-db"
@@ -50,27 +46,6 @@ def user(node_db):
     ticket = secrets.token_urlsafe(16)
     Management(node_db).principals.create(realm="realm1", authid=authid, role="user", ticket=ticket, generated=True)
     return authid, ticket
-
-
-@contextlib.contextmanager
-def handshake(port: int, cookie: str | None = None) -> Iterator[str | None]:
-    """A WebSocket upgrade, kept open for the block; yields the cookie value the router set, if any."""
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.json\r\n"
-               + (f"Cookie: {cookie}\r\n" if cookie else "") + "\r\n")
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request.encode())
-        response = b""
-        while b"\r\n\r\n" not in response:
-            chunk = sock.recv(4096)
-            assert chunk, f"the router closed the handshake: {response!r}"
-            response += chunk
-        head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        assert head.startswith("HTTP/1.1 101"), head
-        set_cookie = [line.split(":", 1)[1].strip() for line in head.split("\r\n")[1:]
-                      if line.lower().startswith("set-cookie:")]
-        yield set_cookie[0].split(";", 1)[0] if set_cookie else None
 
 
 def stored_cookies(db) -> int:
