@@ -6,6 +6,7 @@ import os
 
 import click
 
+from cfxstore.cli.migrate import short_cookie_life_option
 from cfxstore.cli.render import emit_json, handle_errors, json_option, note, table
 from cfxstore.router.adopt import adopt as run
 
@@ -13,9 +14,10 @@ from cfxstore.router.adopt import adopt as run
 @click.command()
 @click.option("--cbdir", default=".crossbar", show_default=True, type=click.Path(file_okay=False),
               help="The stock node directory (stop the node first).")
+@short_cookie_life_option
 @json_option
 @handle_errors
-def adopt(cbdir: str, as_json: bool) -> None:
+def adopt(cbdir: str, short_cookie_life: int, as_json: bool) -> None:
     """Convert a stopped stock Crossbar node to cfxstore, keeping its users, cookies and history.
 
     Backs up config.json (config.json.stock-<digest>, owner-only: it holds
@@ -23,9 +25,11 @@ def adopt(cbdir: str, as_json: bool) -> None:
     realm stores into <cbdir>/cfxstore-db, moves static ticket and WAMP-CRA
     principals into the credential store (hashed) and out of the config,
     and switches cookie stores, realm stores and authenticators to
-    cfxstore. Safe to run again: a converted node is left as it is.
+    cfxstore. Imported cookies whose values carry under 128 bits live at
+    most --short-cookie-life seconds. Safe to run again: a converted node is
+    left as it is.
     """
-    report = run(os.path.abspath(cbdir))
+    report = run(os.path.abspath(cbdir), short_cookie_life)
     imported = {name: r.__dict__ for name, r in report.imported.items()}
     if as_json:
         emit_json({"backup": report.backup, "changes": report.changes, "principals": report.principals,

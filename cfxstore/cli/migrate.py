@@ -14,7 +14,7 @@ from cfxstore.cli.render import (RowProgress, db_option, db_path, emit_json, fmt
                                  note, status, table)
 from cfxstore.migrate.access import open_existing, open_or_create, require_database
 from cfxstore.migrate.backup import backup, backup_beside, backup_path
-from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+from cfxstore.migrate.cfxdb_import import SHORT_COOKIE_LIFE, check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.discovery import load_migrations, new_migration_dir
 from cfxstore.migrate.fx_import import fx_sources, import_global, import_mrealm
 from cfxstore.migrate.info import version_state
@@ -302,6 +302,11 @@ def new(name: str, directory: str | None) -> None:
         note(f"raise SCHEMA_VERSION in cfxstore/schemaversion.py to {version}")
 
 
+short_cookie_life_option = click.option(
+    "--short-cookie-life", "short_cookie_life", metavar="SECONDS", type=click.IntRange(1), default=SHORT_COOKIE_LIFE,
+    show_default=True, help="Imported cookies whose values carry under 128 bits live at most this long.")
+
+
 @migrate.command("import-cfxdb")
 @click.option("--cookies", "cookies", metavar="PATH", default=None, help="A Crossbar cookie store database.")
 @click.option("--realmstore", "realmstore", metavar="PATH", default=None, help="A Crossbar realm store database.")
@@ -309,12 +314,13 @@ def new(name: str, directory: str | None) -> None:
               help="A Crossbar FX controller or management-realm database (repeatable).")
 @click.option("--node-config", "node_config", metavar="FILE", default=None, type=click.Path(dir_okay=False),
               help="The stock node's config.json: its event-history rules key the imported history.")
+@short_cookie_life_option
 @click.argument("dest", required=False)
 @db_option
 @json_option
 @handle_errors
 def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...], node_config: str | None,
-                 dest: str | None, db: str | None, as_json: bool) -> None:
+                 short_cookie_life: int, dest: str | None, db: str | None, as_json: bool) -> None:
     """Import stock Crossbar / Crossbar FX databases into the cfxstore database DEST.
 
     --cookies: a `database` cookie store; --realmstore: a `cfxdb` realm
@@ -340,7 +346,8 @@ def import_cfxdb(cookies: str | None, realmstore: str | None, fx: tuple[str, ...
     results: dict[str, Any] = {}
     with database, RowProgress(enabled=True) as progress:
         if cookies is not None:
-            results["cookies"] = import_cookies(cookies, database, on_row=progress.row)
+            results["cookies"] = import_cookies(cookies, database, on_row=progress.row,
+                                                short_life=short_cookie_life)
         if realmstore is not None:
             results.update(import_realmstore(realmstore, database, on_row=progress.row, history=history))
         for path, kind in fx_kinds:

@@ -35,6 +35,12 @@ _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
 
 
+def guessable(value: str) -> bool:
+    """A value too short to carry 128 random bits: stock Crossbar's (6 to 64 base64 characters, 6 bits each)
+    can be; the values cfxstore issues never are."""
+    return len(value) * 6 < MIN_VALUE_BYTES * 8
+
+
 def _seconds(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidArgument(f"{name}: expected a positive int (seconds), got {value!r}")

@@ -30,7 +30,7 @@ import orm
 from orm import crashpoint
 
 from cfxstore.cookies.entities import Cookie
-from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService
+from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService, guessable
 from cfxstore.realmstore.entities import Publication, Session
 from cfxstore.realmstore.rules import UriRule, history_id, matching
 from cfxstore.realmstore.service import SessionHistory
@@ -165,7 +165,11 @@ def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[byte
 
 # -- cookies -------------------------------------------------------------------
 
-def _cookie_put(store: CookieService, ledger: Ledger, now: int
+#: Seconds an imported cookie whose value carries under 128 bits may live on (from the import).
+SHORT_COOKIE_LIFE = 86400
+
+
+def _cookie_put(store: CookieService, ledger: Ledger, now: int, short_life: int
                 ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(c: Any, result: TableResult) -> Callable[[Any], bool] | None:
         value = c.value
@@ -178,6 +182,12 @@ def _cookie_put(store: CookieService, ledger: Ledger, now: int
         if expires <= now:
             result.skip("expired")
             return None
+        if guessable(value) and expires > now + short_life * NS_PER_SECOND:
+            # A stock value can be 6 characters (36 bits): guessable, and its unsalted hash recoverable
+            # from a copied database. It keeps working, for a bounded time only.
+            max_age = max(1, (now - created) // NS_PER_SECOND + short_life)
+            expires = created + max_age * NS_PER_SECOND
+            result.change(f"short value (under 128 bits): life cut to {short_life} s")
         authenticated = _ns(c.authenticated)
         cookie = Cookie(
             oid=c.oid, created=created, modified=max(authenticated or created, created), max_age=max_age,
@@ -198,14 +208,18 @@ def _cookie_put(store: CookieService, ledger: Ledger, now: int
     return convert
 
 
-def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = None) -> TableResult:
-    """Import the cookies of the Crossbar cookie store at path into db."""
+def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = None,
+                   short_life: int = SHORT_COOKIE_LIFE) -> TableResult:
+    """Import the cookies of the Crossbar cookie store at path into db.
+
+    A cookie whose value carries under 128 bits lives at most ``short_life`` seconds from now.
+    """
     cfxdb = _cfxdb()
     with CfxdbSource(path, "cookie store") as source:
         source.require(COOKIES, kind="cookie store")
         store = CookieService(db)
         return _walk(source, COOKIES, "cookies", cfxdb.cookiestore.Cookie.cast, db,
-                     _cookie_put(store, Ledger(db), now_ns()), on_row)
+                     _cookie_put(store, Ledger(db), now_ns(), short_life), on_row)
 
 
 # -- realm store ---------------------------------------------------------------

@@ -143,13 +143,19 @@ class CookieConfig:
     max_pending: int = 10000
     cache_ttl: float = 1.0
     cache_size: int = 100_000
+    # Unknown cookie values under 128 bits (imported short ones can be guessed) per client address before
+    # that address's short values are ignored for a while; None: no limit.
+    guess_free_failures: int | None = 10
+    trusted_proxies: tuple[str, ...] = ()   # as the authenticator's throttle settings
+    ipv6_prefix: int = 64
     # Set when "length" asked for fewer than MIN_COOKIE_BYTES random bytes.
     length_warning: str | None = None
 
 
 _COOKIE_KEYS = ("name", "length", "max_age", "store", "secure", "http_strict", "same_site")
 _COOKIE_STORE_KEYS = ("type", "path", "maxsize", "sync", "readonly", "purge_on_startup", "purge_interval",
-                      "flush_ms", "max_pending", "cache_ttl", "cache_size")
+                      "flush_ms", "max_pending", "cache_ttl", "cache_size", "guess_free_failures",
+                      "trusted_proxies", "ipv6_prefix")
 
 
 def is_cfxstore_cookie(cookie: Any) -> TypeGuard[Mapping[str, Any]]:
@@ -199,6 +205,10 @@ def parse_cookie(cookie: Mapping[str, Any], key: str = "cookie") -> CookieConfig
         max_pending=_int(_join(skey, "max_pending"), store.get("max_pending", 10000), 1),
         cache_ttl=_number(_join(skey, "cache_ttl"), store.get("cache_ttl", 1.0)),
         cache_size=_int(_join(skey, "cache_size"), store.get("cache_size", 100_000), 0),
+        guess_free_failures=_optional(_join(skey, "guess_free_failures"), store.get("guess_free_failures", 10),
+                                      _int, 0),
+        trusted_proxies=_networks(_join(skey, "trusted_proxies"), store.get("trusted_proxies", [])),
+        ipv6_prefix=_int(_join(skey, "ipv6_prefix"), store.get("ipv6_prefix", 64), 1, 128),
         length_warning=warning,
     )
 

@@ -29,7 +29,7 @@ from orm import atomic, crashpoint
 
 from cfxstore.management import Management
 from cfxstore.migrate.access import open_or_create
-from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
+from cfxstore.migrate.cfxdb_import import SHORT_COOKIE_LIFE, check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import MaintenanceError
 from cfxstore.node.config import STORE_TYPE, resolve_path
 from cfxstore.node.history_rules import rules_of
@@ -232,8 +232,11 @@ class Report:
     principals: list[str]
 
 
-def adopt(cbdir: str) -> Report:
-    """Convert the stock node in cbdir to cfxstore; a converted node is left as it is."""
+def adopt(cbdir: str, short_cookie_life: int = SHORT_COOKIE_LIFE) -> Report:
+    """Convert the stock node in cbdir to cfxstore; a converted node is left as it is.
+
+    Imported cookies whose values carry under 128 bits live at most short_cookie_life seconds.
+    """
     cbdir = os.path.abspath(cbdir)
     pid = running_pid(cbdir)
     if pid is not None:
@@ -265,7 +268,8 @@ def adopt(cbdir: str) -> Report:
         crashpoint.reached("adopt-principals-stored")
         for source in todo.cookie_sources:
             if os.path.exists(source):  # a stock store that never wrote has no database yet
-                imported[f"cookies ({os.path.relpath(source, cbdir)})"] = import_cookies(source, database)
+                name = f"cookies ({os.path.relpath(source, cbdir)})"
+                imported[name] = import_cookies(source, database, short_life=short_cookie_life)
         for source, rules in todo.realm_sources:
             if os.path.exists(source):
                 for name, result in import_realmstore(source, database, history=rules).items():

@@ -1,4 +1,4 @@
-"""Crossbar's WAMP-over-WebSocket server protocol, with two cookie additions.
+"""Crossbar's WAMP-over-WebSocket server protocol, with three cookie additions.
 
 Logout by the router: Crossbar deletes a cookie when its client leaves with
 ``wamp.close.logout``, but not when the router ends the session with that
@@ -18,6 +18,10 @@ can be used. Here the connection remembers that its cookie could not be
 read (cookiestore.py) and answers a HELLO offering "cookie" with
 ``ABORT(cfxstore.error.store_unavailable, "the cookie store is unavailable;
 retry later")``; every other HELLO goes to Crossbar unchanged.
+
+Guessing short cookie values: a presented value too short to be unguessable
+that no cookie has counts against the client's address, and while that
+address is locked its short values are not looked up (cookieguesses.py).
 """
 
 from __future__ import annotations
@@ -38,8 +42,17 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
     _unavailable: str | None = None
 
     def onConnect(self, request: Any) -> Any:
+        store = self.factory._cookiestore
+        presented = store.parse(request.headers)
+        client = store.guesses.client(presented, self.peer, request.headers)
+        if store.guesses.locked(client):
+            # Not looked up at all: the connection gets a fresh cookie, as if it had presented none.
+            request.headers = {k: v for k, v in request.headers.items() if k != "cookie"}
+            client = None
         result = super().onConnect(request)
-        unavailable = getattr(self.factory._cookiestore, "unavailable", None)
+        if client is not None and store.unknown(presented):
+            store.guesses.missed(client)
+        unavailable = getattr(store, "unavailable", None)
         if unavailable is not None and self._cbtid:
             self._unavailable = unavailable(self._cbtid)
         return result

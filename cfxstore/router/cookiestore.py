@@ -24,6 +24,7 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.node.config import CookieConfig
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.cookiebackend import CookieBackend, RefusedCookie
+from cfxstore.router.cookieguesses import CookieGuesses
 
 # cfxstore issues urlsafe base64 values; stock Crossbar issued standard base64 ones
 # (autobahn's newid(), 6 to 64 characters), which stay valid after an upgrade. Lookups go
@@ -63,6 +64,7 @@ class CfxCookieStore:
         self._last_hash = b""
         # (cookie value, message) of the latest lookup the unreachable store could not answer.
         self._failed: tuple[str, str] | None = None
+        self.guesses = CookieGuesses(config)
 
     def _hash(self, value: str) -> bytes:
         if value != self._last_value:
@@ -96,6 +98,10 @@ class CfxCookieStore:
     def unavailable(self, cbtid: str) -> str | None:
         """Why the latest lookup of cbtid could not be answered (the store is unreachable), else None."""
         return self._failed[1] if self._failed is not None and self._failed[0] == cbtid else None
+
+    def unknown(self, cbtid: str) -> bool:
+        """True if no cookie has this value (False while the store cannot tell)."""
+        return self._lookup(cbtid) is None
 
     def exists(self, cbtid: str) -> bool:
         """Whether the client keeps the cookie it presented: only a logged-in one. An anonymous or

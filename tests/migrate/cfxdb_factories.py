@@ -30,11 +30,12 @@ def transport_with_secrets(value: str) -> dict[str, Any]:
     }
 
 
-def build_cookie_store(path: str, n: int = 3, *, expired: int = 0, lib_version: str | None = None
-                       ) -> list[dict[str, Any]]:
+def build_cookie_store(path: str, n: int = 3, *, expired: int = 0, lib_version: str | None = None,
+                       values: list[str] | None = None, max_age: int = HOUR) -> list[dict[str, Any]]:
     """A Crossbar cookie store with n live cookies (alternately authenticated) and some expired ones.
 
-    lib_version picks the LMDB data format ("0.9" as older Crossbar releases wrote, "1.0").
+    lib_version picks the LMDB data format ("0.9" as older Crossbar releases wrote, "1.0"); values
+    (if given) are the live cookies' values, max_age their lives in seconds.
     Returns what each live cookie was created with, raw value included.
     """
     db = zlmdb.Database(dbpath=path, maxsize=2**26, lib_version=lib_version)
@@ -48,9 +49,9 @@ def build_cookie_store(path: str, n: int = 3, *, expired: int = 0, lib_version: 
                 c = CfxCookie()
                 c.oid = uuid.uuid4()
                 c.created = np.datetime64(now - (0 if live else 10 * HOUR * 10**9), "ns")
-                c.max_age = HOUR
+                c.max_age = max_age if live else HOUR
                 c.name = "cbtid"
-                c.value = secrets.token_urlsafe(18)
+                c.value = values[i] if values is not None and live else secrets.token_urlsafe(18)
                 if i % 2 == 0:
                     c.authenticated = np.datetime64(now, "ns")
                     c.authid = f"user{i}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from cfxdb_factories import build_cookie_store, build_realm_store
@@ -227,3 +228,19 @@ def test_a_source_refused_midway_writes_nothing(tmp_path, db_path):
         with pytest.raises(ImportSourceError):
             import_cookies(str(tmp_path / "missing"), db)
     assert snapshot(db_path) == before
+
+
+def test_short_cookie_values_get_a_bounded_life_and_the_import_says_so(tmp_path, db_path):
+    source = str(tmp_path / "cookies")
+    year = 365 * 86400
+    short, exact, long_ = "Ab3dE6", "x" * 21, "y" * 22          # 36 and 126 bits; 132 bits
+    build_cookie_store(source, 3, values=[short, exact, long_], max_age=year)
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        before = time.time_ns()
+        result = import_cookies(source, db, short_life=3600)
+    assert result.changed == {"short value (under 128 bits): life cut to 3600 s": 2}
+    with CookieService.open(db_path) as service:
+        for value in (short, exact):
+            cookie = service.lookup(value)                          # still logs in ...
+            assert cookie is not None and cookie.expires <= before + 3601 * 10**9   # ... for an hour at most
+        assert service.lookup(long_).expires > before + (year - 60) * 10**9        # 128+ bits: as it was
