@@ -1,4 +1,5 @@
-"""``cfxstore principals``: WAMP principals and their ticket, WAMP-CRA or WAMP-SCRAM secrets or TLS certificates.
+"""``cfxstore principals``: WAMP principals and their ticket, WAMP-CRA or WAMP-SCRAM secrets, TLS certificates
+or cryptosign keys.
 
 Secrets are read from a hidden prompt or from stdin (--password-stdin),
 never from the command line, where they would land in shell history and
@@ -17,7 +18,9 @@ import click
 
 from cfxstore.cli.principal_methods import (certificate, certificate_match, certificate_options, scram_options,
                                             scram_settings)
+from cfxstore.cli.principal_keys import key_fields, key_options, keys
 from cfxstore.cli.render import db_option, db_path, emit_json, fmt_time, handle_errors, json_option, note, table
+from cfxstore.credentials.cryptosign import CryptosignKeyring
 from cfxstore.credentials.service import CredentialService
 from cfxstore.errors import Error
 from cfxstore.management import Management
@@ -32,6 +35,9 @@ GENERATED_BYTES = 24
 _realm_option = click.option("--realm", default="realm1", show_default=True, help="The WAMP realm.")
 _method_option = click.option("--method", type=click.Choice(["ticket", "wampcra", "scram", "tls"]), default="ticket",
                               show_default=True, help="How the principal authenticates.")
+# add also takes cryptosign, whose public keys are given with --pubkey (more with `principals keys add`).
+_add_method_option = click.option("--method", type=click.Choice(["ticket", "wampcra", "scram", "tls", "cryptosign"]),
+                                  default="ticket", show_default=True, help="How the principal authenticates.")
 _stdin_option = click.option("--password-stdin", is_flag=True,
                              help="Read the secret from the first line of stdin instead of a prompt.")
 _generate_option = click.option("--generate", is_flag=True,
@@ -129,11 +135,14 @@ def _show_generated(ticket: str | None, as_json: bool) -> None:
 @db_option
 @_realm_option
 @click.option("--role", required=True, help="The WAMP role the principal gets.")
-@_method_option
+@_add_method_option
 @_stdin_option
 @_generate_option
 @scram_options
 @certificate_options
+@click.option("--pubkey", default=None, metavar="HEX",
+              help="With --method cryptosign: the principal's Ed25519 public key (64 hex characters).")
+@key_options
 @click.option("--no-secret", is_flag=True, help="Create the principal without a secret (set one with passwd).")
 @click.option("--create", is_flag=True, help="Create the database if there is none at the path.")
 @json_option
@@ -141,9 +150,16 @@ def _show_generated(ticket: str | None, as_json: bool) -> None:
 @_credential_errors
 def add(authid: str, db: str | None, realm: str, role: str, method: str, password_stdin: bool, generate: bool,
         kdf: str | None, iterations: int | None, memory: int | None, fingerprint: str | None,
-        certificate: str | None, cn: str | None, no_secret: bool, create: bool, as_json: bool) -> None:
-    """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate) or a TLS certificate."""
+        certificate: str | None, cn: str | None, pubkey: str | None, label: str | None, not_before: str | None,
+        not_after: str | None, no_secret: bool, create: bool, as_json: bool) -> None:
+    """Add a principal AUTHID with a secret (prompted, --password-stdin, or --generate), a TLS certificate
+    or a cryptosign key."""
     _check_generate(generate, method)
+    if method == "cryptosign":
+        _add_with_key(authid, db, realm, role, pubkey, key_fields(label, not_before, not_after), create, as_json)
+        return
+    if pubkey is not None or label is not None or not_before is not None or not_after is not None:
+        raise click.UsageError("--pubkey, --label, --not-before and --not-after go with --method cryptosign")
     options = scram_settings(method, kdf, iterations, memory)
     match = certificate_match(method, fingerprint, certificate, cn, required=not no_secret)
     if not create:
@@ -167,6 +183,23 @@ def add(authid: str, db: str | None, realm: str, role: str, method: str, passwor
         _show_generated(generated, as_json)
 
 
+def _add_with_key(authid: str, db: str | None, realm: str, role: str, pubkey: str | None, fields: dict[str, Any],
+                  create: bool, as_json: bool) -> None:
+    """The principal and its first cryptosign key, in one write."""
+    if pubkey is None:
+        raise click.UsageError("--method cryptosign needs --pubkey HEX (the Ed25519 public key)")
+    with _management(db, create=create) as mgmt:
+        def write(txn: Any) -> Any:
+            principal = mgmt.principals.create(txn, realm=realm, authid=authid, role=role)
+            return mgmt.principals.add_key(principal.oid, pubkey, txn=txn, **fields)
+
+        key = mgmt.transact(write)
+    if as_json:
+        emit_json({"realm": realm, "authid": authid, "role": role, "method": "cryptosign", "pubkey": key.pubkey})
+    else:
+        click.echo(f"added {authid!r} (role {role!r}) on realm {realm!r} with cryptosign key {key.pubkey}")
+
+
 @principals.command("list")
 @db_option
 @click.option("--realm", default=None, help="Only principals of this realm.")
@@ -178,12 +211,14 @@ def list_(db: str | None, realm: str | None, as_json: bool) -> None:
     if _has_tables(db):
         with _service(db, readonly=True) as service:
             schema = service.schema
+            keyed = CryptosignKeyring(service.db).principals_with_keys()
             with service.schema.db.begin() as txn:
                 for p in service.list_principals(realm):
                     creds = [schema.credentials[txn, oid] for oid in
                              schema.credentials.keys_by_index(txn, "idx_credentials_by_principal", p.oid)]
                     rows.append({"realm": p.realm, "authid": p.authid, "role": p.role, "extra": p.extra,
-                                 "methods": sorted(c.authmethod for c in creds if c is not None),
+                                 "methods": sorted([c.authmethod for c in creds if c is not None]
+                                                   + (["cryptosign"] if p.oid in keyed else [])),
                                  "created": p.created})
     if as_json:
         emit_json(rows)
@@ -255,3 +290,4 @@ from cfxstore.cli.principal_records import show, update  # noqa: E402  (the comm
 principals.add_command(show)
 principals.add_command(update)
 principals.add_command(certificate)
+principals.add_command(keys)

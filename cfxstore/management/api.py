@@ -18,7 +18,8 @@ routercluster_node, webcluster, webcluster_node):
 
 and principal.create(fields, ticket=, wampcra=, scram=, tls=),
 principal.set_secret(key, method, secret), principal.set_credential(key,
-method, config), principal.credentials(key); session.get(session_id),
+method, config), principal.credentials(key), the cryptosign key procedures
+of key_api.py (principal.keys, principal.add_key, principal.revoke_key); session.get(session_id),
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
 limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid),
 cookie.by_authid(authid, limit=) (an authid's logins, one per device) and
@@ -33,6 +34,7 @@ from typing import Any, Callable, cast
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
 from cfxstore.management.errors import InvalidArgument
+from cfxstore.management.key_api import key_procedures
 from cfxstore.management.service import Management
 from cfxstore.management.store import Collection
 from cfxstore.management.wire import from_wire, ns_to_iso, to_wire
@@ -59,6 +61,7 @@ def procedures(mgmt: Management, *, revoke: Callable[[str], Any] | None = None) 
         if not coll.kind.internal:
             procs.update(_record_procedures(name, coll))
     procs.update(_principal_procedures(mgmt))
+    procs.update(key_procedures(mgmt.principals))
     procs.update(_history_procedures(mgmt, revoke))
     return procs
 

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from cfxstore.entity import Entity
 from cfxstore.fields import CASCADE, REFUSE, declared_fields
 from cfxstore.globalschema.schema import GlobalSchema
-from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.mrealm.schema import CryptosignKeySchema, MrealmSchema
 from cfxstore.tables import Stored
 
 __all__ = ["Ref", "Unique", "Filter", "Kind", "KINDS", "REFUSE", "CASCADE"]
@@ -75,11 +75,18 @@ class Kind:
     authz: bool = False
     #: Kept consistent by the services (integrity) but not offered for create/update.
     internal: bool = False
+    #: Its changes enter the change feed; internal kinds' only when they say so (credentials never).
+    published: bool | None = None
 
     @property
-    def schema(self) -> str:
-        """"global" (a GlobalSchema table) or "mrealm" (a MrealmSchema table)."""
-        return "global" if self.stored.schema is GlobalSchema else "mrealm"
+    def in_feed(self) -> bool:
+        return not self.internal if self.published is None else self.published
+
+    @property
+    def schema(self) -> type:
+        """The schema class declaring the kind's table (GlobalSchema, MrealmSchema, ...)."""
+        assert self.stored.schema is not None  # set when the schema class declared the table
+        return self.stored.schema
 
     @property
     def entity(self) -> type[Entity]:
@@ -111,8 +118,8 @@ class Kind:
         return frozenset(self.key_fields) | {"created", "registered"}
 
     def key_of(self, record: Any) -> Any:
-        if self.key_fields == ("oid",):
-            return record.oid
+        if len(self.key_fields) == 1:
+            return getattr(record, self.key_fields[0])
         return tuple(getattr(record, f) for f in self.key_fields)
 
 
@@ -156,6 +163,8 @@ _KINDS = [
     Kind("arealm_role", M.arealm_role_associations, authz=True),
     Kind("principal", M.principals, order="idx_principals_by_realm_authid"),
     Kind("credential", M.credentials, internal=True),
+    # Written by the principals' owner (add_key, revoke_key); public keys, so their changes are published.
+    Kind("cryptosign_key", CryptosignKeySchema.cryptosign_keys, internal=True, published=True),
     Kind("routercluster", M.routerclusters, order="idx_routerclusters_by_name"),
     Kind("routercluster_node", M.routercluster_node_memberships),
     Kind("router_workergroup", M.router_workergroups, internal=True),

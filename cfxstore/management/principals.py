@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterator, cast
 
 from cfxstore.entity import Entity
+from cfxstore.management.cryptosign_keys import CryptosignKeys
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.store import Collection
 from cfxstore.mrealm.entities import Credential, Principal
@@ -30,7 +31,8 @@ SECRET_METHODS = ("ticket", "wampcra", "scram")
 STORED_METHODS = ("scram", "tls")
 
 
-class PrincipalCollection(Collection):
+class PrincipalCollection(CryptosignKeys, Collection):
+    """Principals, their secrets (here) and their cryptosign keys (CryptosignKeys)."""
 
     def create(self, txn: Any = None, *, ticket: str | None = None, wampcra: str | None = None,
                scram: str | None = None, tls: dict[str, Any] | None = None, generated: bool = False,
@@ -101,7 +103,8 @@ class PrincipalCollection(Collection):
         creds = self._m.collection("credential")
         with self._m.transaction(txn) as t:
             found = cast(Iterator[Credential], creds.referring(t, "principal_oid", principal.oid))
-            return [{"authmethod": c.authmethod, "created": c.created, "modified": c.modified} for c in found]
+            listed = [{"authmethod": c.authmethod, "created": c.created, "modified": c.modified} for c in found]
+        return listed + self.keys_summary(principal.oid, txn)
 
 
 def _require_secret(method: str, secret: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Callable, cast
 from cfxstore.entity import Entity
 from cfxstore.errors import InUse, InvalidArgument
 from cfxstore.management.owner import Owner
-from cfxstore.mrealm.entities import ApplicationRealm, Credential, Principal, Role
+from cfxstore.mrealm.entities import ApplicationRealm, Credential, CryptosignKey, Principal, Role
 
 __all__ = ["Relation", "RELATIONS", "CHECK", "AFTER"]
 
@@ -47,6 +47,14 @@ class Relation:
 
 def _end_logins(m: Owner, txn: Any, old: Principal, new: Principal | None) -> None:
     m.cookies.end_logins(txn, old.authid, old.realm)
+
+
+def _key_ends_logins(m: Owner, txn: Any, old: CryptosignKey, new: CryptosignKey) -> None:
+    if new.revoked == old.revoked:
+        return
+    principal = cast(Principal | None, m.principals.table[txn, old.principal_oid])
+    if principal is not None:
+        m.cookies.end_logins(txn, principal.authid, principal.realm)
 
 
 def _credentials_follow(m: Owner, txn: Any, old: Principal, new: Principal) -> None:
@@ -85,6 +93,8 @@ RELATIONS: tuple[Relation, ...] = (
     Relation("principal", "cookie", "a principal's logins end (its cookies are deleted, and router nodes "
              "close their connections) when it is deleted or changed or its secrets change",
              _CHANGED, AFTER, _end_logins),
+    Relation("cryptosign_key", "cookie", "a principal's logins end when one of its cryptosign keys is revoked",
+             frozenset({"updated"}), AFTER, _key_ends_logins),
     Relation("principal", "credential", "a principal's credentials carry its realm and authid",
              frozenset({"updated"}), AFTER, _credentials_follow),
     Relation("principal", "role", "a principal linked to a role or realm record carries its name",

@@ -47,6 +47,15 @@ class Management(Service):
         self.db = db
         self.global_schema = attached(GlobalSchema, db)
         self.mrealm_schema = attached(MrealmSchema, db)
+        self._schemas: dict[type, Any] = {GlobalSchema: self.global_schema, MrealmSchema: self.mrealm_schema}
+        for kind in KINDS.values():
+            if kind.schema not in self._schemas:
+                try:
+                    self._schemas[kind.schema] = attached(kind.schema, db)
+                except orm.SchemaError:
+                    # A schema of its own (cryptosign keys) on a read-only database written before it
+                    # existed: its records are absent, and reading them says so (schema_of).
+                    pass
         # Read-only: nothing to append (and the table may not exist yet in an older database).
         self._changes = None if db.readonly else feed.changes_table(db)
         self._credentials = credentials
@@ -91,7 +100,10 @@ class Management(Service):
             raise InvalidArgument(f"unknown record kind {kind!r}; kinds: {', '.join(self._collections)}") from None
 
     def schema_of(self, kind: Kind) -> Any:
-        return self.global_schema if kind.schema == "global" else self.mrealm_schema
+        schema = self._schemas.get(kind.schema)
+        if schema is None:  # absent from a read-only database (see __init__): this raises orm.SchemaError
+            schema = self._schemas[kind.schema] = attached(kind.schema, self.db)
+        return schema
 
     def referrers(self, kind: str) -> list[tuple[Collection, Ref]]:
         """(collection, reference) pairs of the records that can refer to a ``kind`` record."""
@@ -133,7 +145,7 @@ class Management(Service):
         if kind.authz:
             generation.bump(self.db, txn)
         # Credentials hold derived secrets: never in the feed. A read-only database has no feed to write.
-        if not kind.internal and self._changes is not None:
+        if kind.in_feed and self._changes is not None:
             feed.append(self.db, self._changes, txn, kind.name, op, to_wire(record))
         if self._listeners:
             txn.on_commit(lambda: self.notify(kind.name, op, record))

@@ -47,8 +47,15 @@ class Collection:
     def __init__(self, management: Owner, kind: Kind) -> None:
         self.kind = kind
         self._m = management
-        self.schema = management.schema_of(kind)
-        self.table: orm.Map = getattr(self.schema, kind.table)
+
+    @property
+    def schema(self) -> Any:
+        """The attached schema of the kind's table (attached on first use: see Management.schema_of)."""
+        return self._m.schema_of(self.kind)
+
+    @property
+    def table(self) -> orm.Map:
+        return getattr(self.schema, self.kind.table)
 
     # -- reading -------------------------------------------------------------
 
@@ -198,7 +205,12 @@ class Collection:
     def _key(self, key: Any) -> Any:
         n = len(self.kind.key_fields)
         if n == 1:
-            return parse_uuid(key, f"{self.kind.name}.{self.kind.key_fields[0]}")
+            name = self.kind.key_fields[0]
+            if is_uuid_field(self.kind.entity, name):
+                return parse_uuid(key, f"{self.kind.name}.{name}")
+            if not isinstance(key, str) or not key:  # a key that is a name (cryptosign keys: the public key)
+                raise InvalidArgument(f"{self.kind.name}.{name}: expected a non-empty string, got {key!r}")
+            return key
         if not isinstance(key, (tuple, list)) or len(key) != n:
             raise InvalidArgument(f"{self.kind.name}: expected a key of {n} parts "
                                   f"({', '.join(self.kind.key_fields)}), got {key!r}")

@@ -13,7 +13,7 @@ from cfxstore.cookies.schema import CookieStore
 from cfxstore.fields import declared_fields
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management.feed import ChangeFeedSchema
-from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.mrealm.schema import CryptosignKeySchema, MrealmSchema
 from cfxstore.migrate.import_ledger import ImportLedger
 from cfxstore.realmstore.schema import RealmStore
 from cfxstore.service import attached
@@ -24,7 +24,7 @@ __all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "undumped_tables", "secr
 
 #: Every schema, in slot order of its first table (the order the docs list them in).
 KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
-    CookieStore, RealmStore, GlobalSchema, MrealmSchema, ChangeFeedSchema, ImportLedger,
+    CookieStore, RealmStore, GlobalSchema, MrealmSchema, CryptosignKeySchema, ChangeFeedSchema, ImportLedger,
 )
 
 

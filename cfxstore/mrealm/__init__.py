@@ -5,6 +5,7 @@ from cfxstore.mrealm.entities import (
     ApplicationRealm,
     ApplicationRealmRoleAssociation,
     Credential,
+    CryptosignKey,
     NodeLog,
     Permission,
     Principal,
@@ -18,16 +19,18 @@ from cfxstore.mrealm.entities import (
     WebService,
     WorkerLog,
 )
-from cfxstore.mrealm.schema import MrealmSchema
+from cfxstore.mrealm.schema import CryptosignKeySchema, MrealmSchema
 
 __all__ = [
     "MrealmSchema",
+    "CryptosignKeySchema",
     "ApplicationRealm",
     "Role",
     "Permission",
     "ApplicationRealmRoleAssociation",
     "Principal",
     "Credential",
+    "CryptosignKey",
     "RouterCluster",
     "RouterClusterNodeMembership",
     "RouterWorkerGroup",

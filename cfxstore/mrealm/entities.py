@@ -10,7 +10,7 @@ from typing import Any
 
 from cfxstore.entity import Entity
 from cfxstore.errors import InvalidArgument
-from cfxstore.fields import CASCADE, REFUSE, Reference, field, name_field, time
+from cfxstore.fields import CASCADE, REFUSE, Reference, field, name_field, pubkey_field, time
 from cfxstore.globalschema.entities import Described
 from cfxstore.limits import MAX_AUTHID_BYTES, MAX_REALM_BYTES, MAX_ROLE_BYTES
 from cfxstore.timeutil import now_ns
@@ -18,7 +18,7 @@ from cfxstore.timeutil import now_ns
 __all__ = [
     "RUN_STATUSES", "MATCH_TYPES", "URI_CHECK_LEVELS", "AUTH_METHODS", "WORKER_TYPES",
     "ApplicationRealm", "Role", "Permission", "ApplicationRealmRoleAssociation",
-    "Principal", "Credential",
+    "Principal", "Credential", "CryptosignKey",
     "RouterCluster", "RouterClusterNodeMembership", "RouterWorkerGroup", "RouterWorkerGroupPlacement",
     "WebCluster", "WebClusterNodeMembership", "WebService",
     "NodeLog", "WorkerLog",
@@ -140,6 +140,37 @@ class Credential(Entity):
     authconfig: dict[str, Any] = field(default_factory=dict, rule=_derived_only, secret=True)
     created: int = time(default_factory=now_ns)
     modified: int = time(default_factory=now_ns)
+
+
+@dataclasses.dataclass(kw_only=True)
+class CryptosignKey(Entity):
+    """An Ed25519 public key principal ``principal_oid`` logs in with (WAMP-cryptosign); stored under ``pubkey``.
+
+    A key is usable from ``not_before`` (inclusive) to ``not_after`` (exclusive), either open, until it
+    is ``revoked``. A revoked key is kept, so the same key is never accepted again.
+    """
+
+    pubkey: str = pubkey_field()
+    principal_oid: uuid.UUID = field(ref=Reference("principal", CASCADE))
+    label: str | None = field(default=None, max_chars=255)
+    not_before: int | None = time(default=None)
+    not_after: int | None = time(default=None)
+    revoked: int | None = time(default=None)
+    created: int = time(default_factory=now_ns)
+
+    @property
+    def key(self) -> str:
+        return self.pubkey
+
+    def validate(self) -> None:
+        super().validate()
+        if self.not_before is not None and self.not_after is not None and self.not_after <= self.not_before:
+            raise InvalidArgument("CryptosignKey.not_after: must be later than not_before")
+
+    def usable(self, now: int) -> bool:
+        """Whether the key may log in at ``now`` (int ns)."""
+        return (self.revoked is None and (self.not_before is None or self.not_before <= now)
+                and (self.not_after is None or now < self.not_after))
 
 
 # --- router clusters ---

@@ -3,6 +3,7 @@
 Slots by area (main tables / their indexes):
   40-44 application realms, roles, permissions     140-144
   45-49 principals and credentials                 145-149
+        (47/148: cryptosign keys, CryptosignKeySchema)
   50-54 router clusters and worker groups          150-154
   55-59 web clusters and web services              155-159
   60-64 node and worker heartbeat logs             160-164
@@ -18,6 +19,7 @@ from cfxstore.mrealm.entities import (
     ApplicationRealm,
     ApplicationRealmRoleAssociation,
     Credential,
+    CryptosignKey,
     NodeLog,
     Permission,
     Principal,
@@ -33,7 +35,7 @@ from cfxstore.mrealm.entities import (
 )
 from cfxstore.tables import DeclaredSchema, index, stored, unique
 
-__all__ = ["MrealmSchema"]
+__all__ = ["MrealmSchema", "CryptosignKeySchema"]
 
 
 def _certificate(cred: Credential) -> tuple[str, str] | None:
@@ -128,3 +130,18 @@ class MrealmSchema(DeclaredSchema):
     idx_webservices_by_path: orm.Map
     idx_node_logs_by_node: orm.SetMap
     idx_worker_logs_by_worker: orm.SetMap
+
+
+class CryptosignKeySchema(DeclaredSchema):
+    """Principals' WAMP-cryptosign public keys: slots 47 and 148, in the range of MrealmSchema's principals.
+
+    A schema of its own, like the change feed: it is created when first attached for writing, and
+    read-only opens of a database written before it existed never need it (such a database has no keys).
+    """
+
+    # Keyed by the public key itself: a key belongs to one principal (as in Crossbar's static
+    # "authorized_keys"), and a client that sends only its key is found with one read.
+    cryptosign_keys = stored(47, CryptosignKey, index("idx_cryptosign_keys_by_principal", 148, "principal_oid"),
+                             key="pubkey")
+
+    idx_cryptosign_keys_by_principal: orm.SetMap

@@ -61,7 +61,7 @@ def default_config(*, host: str = "127.0.0.1", port: int = 8080, realm: str = "r
                 "endpoint": {"type": "tcp", "interface": host, "port": port},
                 "cookie": {"name": "cbtid", "max_age": 7 * 86400, "http_strict": True,
                            "store": {"type": STORE_TYPE, "path": db}},
-                "auth": {"ticket": authenticator, "wampcra": authenticator, "cookie": {}},
+                "auth": {"ticket": authenticator, "wampcra": authenticator, "cryptosign": authenticator, "cookie": {}},
             }],
             "components": [{
                 "type": "class",

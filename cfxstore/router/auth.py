@@ -1,4 +1,4 @@
-"""Crossbar "function" authenticator for WAMP-Ticket, WAMP-CRA, WAMP-SCRAM and TLS on cfxstore credentials.
+"""Crossbar "function" authenticator for WAMP-Ticket, WAMP-CRA, WAMP-SCRAM, WAMP-cryptosign and TLS on cfxstore credentials.
 
 Node config (one transport's "auth" item)::
 
@@ -22,8 +22,10 @@ argon2 pool is full, so load tells no principal's hash apart from another's.
 
 Generated tickets are checked in the reactor thread (microseconds); argon2id
 tickets in a bounded pool of their own. Unknown WAMP-CRA authids get a decoy
-or WAMP-SCRAM challenge that looks like a real one. A challenged attempt
-(WAMP-CRA, WAMP-SCRAM) begins when its answer arrives, not at the HELLO: a
+or WAMP-SCRAM challenge that looks like a real one; cryptosign clients whose
+key is unknown, revoked or outside its validity window a challenge for a key
+nobody holds (cryptosign.py). A challenged attempt
+(WAMP-CRA, WAMP-SCRAM, WAMP-cryptosign) begins when its answer arrives, not at the HELLO: a
 challenge nobody answers holds nothing, so no one can delay another client's
 login by leaving challenges unanswered.
 """
@@ -39,10 +41,11 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 import txaio
 
+from cfxstore.credentials.cryptosign import CryptosignKeyring
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
 from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
-from cfxstore.router import scram, tls
+from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.clientaddr import ClientKeys
 from cfxstore.router.services import node_services
@@ -62,7 +65,7 @@ BUSY = "the router is busy checking other logins; retry later"
 UNAVAILABLE = "authentication is unavailable; retry later"
 WRONG_CERTIFICATE = "invalid authid or client certificate"
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
-METHODS = ("ticket", "wampcra", "scram", "tls")
+METHODS = ("ticket", "wampcra", "scram", "cryptosign", "tls")
 
 # A check: returns what the login is accepted with (or a Deferred of it), None for wrong credentials.
 Check = Callable[[], Any]
@@ -83,6 +86,7 @@ class Authenticator:
         self.clients = ClientKeys(config.throttle.trusted_proxies, config.throttle.ipv6_prefix)
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
+        self._keyring = CryptosignKeyring(credentials.db)
         self.throttle.on_settle = self._settled
 
     def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Any:
@@ -91,10 +95,11 @@ class Authenticator:
             raise ApplicationError(ApplicationError.NO_SUCH_REALM, "no realm requested")
         if method not in METHODS:
             raise ApplicationError(FAILED, f"cfxstore authenticator does not handle authmethod {method!r}")
-        # A client certificate names its principal; the other methods need the authid.
-        if method == "tls" and authid is not None and not isinstance(authid, str):
+        # A client certificate names its principal, and a cryptosign client may name itself by its
+        # public key alone; the other methods need the authid.
+        if method in ("tls", "cryptosign") and authid is not None and not isinstance(authid, str):
             raise ApplicationError(FAILED, "an authid must be a string")
-        if method != "tls" and (not isinstance(authid, str) or not authid):
+        if method not in ("tls", "cryptosign") and (not isinstance(authid, str) or not authid):
             raise ApplicationError(FAILED, "an authid is required")
         client = self.clients.key(details.get("transport"))
         if method == "ticket":
@@ -105,6 +110,11 @@ class Authenticator:
             return self.attempt(realm, tls.throttle_key(authid, details), client,
                                 lambda: _principal(tls.principal_of(self._credentials, realm, authid, details,
                                                                     self._cn_issuers)), WRONG_CERTIFICATE)
+        if method == "cryptosign":
+            pubkey = cryptosign.pubkey_of(details)
+            return self._challenge(realm, cryptosign.throttle_key(authid, pubkey), client, cryptosign.DENIED,
+                                   lambda: cryptosign.principal_for(self._keyring, self._config.wampcra.decoy_role,
+                                                                    realm, authid, pubkey))
         if method == "scram":
             return self._challenge(realm, authid, client, scram.DENIED,
                                    lambda: scram.principal_for(self._credentials, self._config.scram, realm, authid))

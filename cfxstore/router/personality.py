@@ -39,7 +39,7 @@ from cfxstore.node.config import (  # noqa: E402
 )
 from cfxstore.node.errors import RouterConfigError  # noqa: E402
 from cfxstore.node.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
-from cfxstore.router import logfilter, scram, strictmatch, tls, wampcra  # noqa: E402
+from cfxstore.router import cryptosign, logfilter, scram, strictmatch, tls, wampcra  # noqa: E402
 from cfxstore.router.realmstore import CfxRealmStore  # noqa: E402
 from cfxstore.router.revoke import allowed_roles  # noqa: E402
 from cfxstore.router.transport import (  # noqa: E402
@@ -52,6 +52,7 @@ from cfxstore.router.transport import (  # noqa: E402
 wampcra.install()
 scram.install()
 tls.install()
+cryptosign.install()
 logfilter.install()  # the controller and every worker import this module
 
 

@@ -6,6 +6,8 @@ import itertools
 import secrets
 from typing import Any
 
+from nacl.signing import SigningKey
+
 from cfxstore.management import Management
 
 _n = itertools.count()
@@ -54,6 +56,9 @@ def fields(mgmt: Management, kind: str, **overrides: Any) -> dict[str, Any]:
         p = mgmt.principals.get(principal)
         base = {"principal_oid": principal, "authmethod": "ticket", "realm": p.realm, "authid": p.authid,
                 "authconfig": {"hash": "$argon2id$stand-in"}}
+    elif kind == "cryptosign_key":
+        base = {"principal_oid": ref("principal_oid", "principal"),
+                "pubkey": SigningKey.generate().verify_key.encode().hex()}
     elif kind == "router_workergroup":
         base = {"cluster_oid": ref("cluster_oid", "routercluster"), "name": _u("wg")}
     elif kind == "webservice":

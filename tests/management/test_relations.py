@@ -160,3 +160,19 @@ def test_a_role_or_realm_a_principal_links_to_cannot_be_renamed(mgmt, kind, link
     coll.update(record.oid, description="other fields may change")
     mgmt.principals.update(p.oid, **{link: None})
     assert coll.update(record.oid, name="renamed").name == "renamed"
+
+
+# -- a principal's logins end when one of its cryptosign keys is revoked --------------------
+
+@proves("cryptosign_key", "cookie")
+def test_a_revoked_key_ends_its_principals_logins_and_no_one_elses(mgmt, cookies, alice):
+    from nacl.signing import SigningKey
+
+    keys = [SigningKey.generate().verify_key.encode().hex() for _ in range(2)]
+    for key in keys:
+        mgmt.principals.add_key(alice.oid, key)
+    bob = mgmt.principals.create(realm="realm1", authid="bob", role="user")
+    mgmt.principals.add_key(bob.oid, SigningKey.generate().verify_key.encode().hex())
+    mine, bobs = login(cookies, "alice", "realm1"), login(cookies, "bob", "realm1")
+    mgmt.principals.revoke_key(alice.oid, keys[0])
+    assert cookies.lookup(mine) is None and cookies.lookup(bobs).authid == "bob"

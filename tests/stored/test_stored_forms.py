@@ -50,6 +50,8 @@ PINNED: dict[tuple[str, str], str] = {
     ('principals', 'sparse'): '4c403cf8e0b2536d',
     ('credentials', 'full'): '4d5fb8cca1578e1a',
     ('credentials', 'sparse'): 'ae7ee348a4cd6825',
+    ('cryptosign_keys', 'full'): '04e6ef00ae05e705',
+    ('cryptosign_keys', 'sparse'): '7a0cefed8dec909e',
     ('routerclusters', 'full'): 'd1f6717b02a03dfc',
     ('routerclusters', 'sparse'): '1417349fb0d659a7',
     ('routercluster_node_memberships', 'full'): '5958a45be1845492',
