@@ -210,7 +210,7 @@ class CredentialService(Service):
 
     def get_scram(self, realm: str, authid: str) -> tuple[Principal, dict[str, Any]] | None:
         """The principal and its SCRAM credential (stored form), or None."""
-        return self._with_principal("scram", realm, authid)
+        return self.stored_credential("scram", realm, authid)
 
     def scram_decoy(self, realm: str, authid: str, **options: Any) -> dict[str, Any]:
         """A SCRAM credential for an authid without one: same salt on every probe, and no password matches."""
@@ -241,7 +241,8 @@ class CredentialService(Service):
 
     # --- internals ---
 
-    def _with_principal(self, method: str, realm: str, authid: str) -> tuple[Principal, dict[str, Any]] | None:
+    def stored_credential(self, method: str, realm: str, authid: str) -> tuple[Principal, dict[str, Any]] | None:
+        """The principal and its ``method`` credential in the stored form, or None."""
         if not (_fits(realm, MAX_REALM_BYTES) and _fits(authid, MAX_AUTHID_BYTES)):
             return None
         with self.db.begin() as txn:

@@ -4,7 +4,8 @@ Each record is read with cfxdb's own class (``parse`` of the stored CBOR),
 mapped field by field onto the cfxstore entity and validated; a record that
 does not validate is skipped with the reason. Secrets are not stored as
 read: activation codes become their SHA-256, principal tickets argon2id
-hashes and WAMP-CRA secrets PBKDF2-derived keys (CredentialService).
+hashes and WAMP-CRA secrets PBKDF2-derived keys (CredentialService); SCRAM
+credentials, derived keys already, are checked and kept.
 Credentials are imported per method by the functions in CREDENTIAL_IMPORTS.
 Records go in through the import ledger (import_ledger.py), so a re-run
 imports only what is new and a kill followed by a re-run ends like one run.
@@ -401,7 +402,7 @@ class SkipCredential(Exception):
 
 # How one credential method is imported: ``import_x(mgmt, txn, principal, fields)`` stores the credential
 # for the principal through the principals' owner in txn and returns what changed on the way in (the
-# summary's "changed" note), or raises SkipCredential. ``fields`` are the method's settings wherever
+# summary's "changed" note; empty when it is stored as read), or raises SkipCredential. ``fields`` are the method's settings wherever
 # cfxdb holds them (see _credential_fields).
 CredentialImport = Callable[[Management, Any, m.Principal, dict[str, Any]], str]
 
@@ -427,7 +428,14 @@ def _import_wampcra(mgmt: Management, txn: Any, principal: m.Principal, fields: 
     return "WAMP-CRA key derived" if options["salt"] else "WAMP-CRA key derived with a new salt"
 
 
-CREDENTIAL_IMPORTS: dict[str, CredentialImport] = {"ticket": _import_ticket, "wampcra": _import_wampcra}
+def _import_scram(mgmt: Management, txn: Any, principal: m.Principal, fields: dict[str, Any]) -> str:
+    # Crossbar FX stores the derived keys, never the password: they are checked and kept as they are.
+    mgmt.principals.set_credential(principal.oid, "scram", {k: v for k, v in fields.items() if v is not None}, txn)
+    return ""
+
+
+CREDENTIAL_IMPORTS: dict[str, CredentialImport] = {"ticket": _import_ticket, "wampcra": _import_wampcra,
+                                                   "scram": _import_scram}
 
 
 def _credential_fields(o: Any) -> dict[str, Any]:
@@ -482,7 +490,8 @@ def _credentials(source: CfxdbSource, db: orm.Database, mgmt: Management, ledger
             continue
         crashpoint.reached("fx-secret-set")
         result.imported += 1
-        result.change(change)
+        if change:
+            result.change(change)
     return result
 
 

@@ -35,6 +35,7 @@ from cfxstore.node.config import STORE_TYPE, resolve_path
 from cfxstore.node.history_rules import rules_of
 from cfxstore.node.nodeconfig import AUTHENTICATOR, config_path
 from cfxstore.node.process import running_pid
+from cfxstore.router.adopt_stored import STORED_METHODS, stored_config
 # The same walk over router workers and WebSocket transports the node tools use (they yield the config's dicts).
 from cfxstore.node.nodeconfig import _routers as routers
 from cfxstore.node.nodeconfig import _websocket_configs as websocket_configs
@@ -57,11 +58,12 @@ class StaticPrincipal:
     realm: str
     authid: str
     role: str
-    method: str            # "ticket" or "wampcra"
-    secret: str
+    method: str            # "ticket", "wampcra", "scram" or "tls"
+    secret: str = ""
     salt: str | None = None
     iterations: int | None = None
     keylen: int | None = None
+    config: dict[str, Any] | None = None   # scram, tls: the credential as stored (adopt_stored.py)
 
 
 @dataclasses.dataclass
@@ -95,13 +97,22 @@ def _secret(value: Any, where: str) -> str:
 
 def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], where: str
                        ) -> list[StaticPrincipal]:
-    found = []
-    # Crossbar's static sections: ticket "principals" with "ticket", WAMP-CRA "users" with "secret".
-    section, field = ("principals", "ticket") if method == "ticket" else ("users", "secret")
+    found: list[StaticPrincipal] = []
+    # Crossbar's static sections: ticket "principals" with "ticket", WAMP-CRA "users" with "secret",
+    # SCRAM and TLS "principals" with their stored credential.
+    section, field = ("users", "secret") if method == "wampcra" else ("principals", "ticket")
     for authid, p in (item.get(section) or {}).items():
         pwhere = f"{where}.auth.{method}.{section}[{authid!r}]"
         if not isinstance(p, Mapping) or not isinstance(p.get("role"), str):
             raise AdoptError(f"{pwhere} has no role; cfxstore principals need one: add it and run again")
+        if method in STORED_METHODS:
+            try:
+                config = stored_config(method, p, pwhere)
+            except ValueError as exc:
+                raise AdoptError(str(exc)) from None
+            found.extend(StaticPrincipal(realm=realm, authid=authid, role=p["role"], method=method, config=config)
+                         for realm in realms)
+            continue
         secret = _secret(p.get(field), f"{pwhere}.{field}")
         salt = p.get("salt")
         # A static principal may join every realm of its router worker.
@@ -144,14 +155,15 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                 auth = ws.get("auth")
                 if not isinstance(auth, dict):
                     continue
-                for method in ("ticket", "wampcra"):
+                for method in ("ticket", "wampcra", *STORED_METHODS):
                     item = auth.get(method)
                     if isinstance(item, dict) and item.get("type") == "static":
                         principals = _static_principals(method, item, realms, where)
                         result.principals.extend(principals)
                         auth[method] = authenticator  # one object: every method shares one config
+                        how = "as stored" if method in STORED_METHODS else "hashed"
                         result.changes.append(f"{where}: {len({p.authid for p in principals})} static {method} "
-                                              f"principal(s) -> credential store (hashed); function authenticator")
+                                              f"principal(s) -> credential store ({how}); function authenticator")
     _decoys_like(authenticator["config"], [p for p in result.principals if p.method == "wampcra"])
     return result
 
@@ -205,7 +217,11 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
             raise AdoptError(f"principal {p.authid!r} on realm {p.realm!r} already exists in the store "
                              f"with role {existing.role!r}, the config says {p.role!r}")
         # Unchanged secrets are left alone: setting one again would end the principal's logins.
-        if p.method == "ticket":
+        if p.config is not None:
+            current = service.stored_credential(p.method, p.realm, p.authid)
+            if current is None or current[1] != p.config:
+                mgmt.principals.set_credential(existing.oid, p.method, p.config)
+        elif p.method == "ticket":
             if service.verify_ticket(p.realm, p.authid, p.secret) is None:
                 mgmt.principals.set_secret(existing.oid, "ticket", p.secret)
         else:
