@@ -18,7 +18,8 @@ counted, and every failure, whichever method failed and whatever the hash
 cost, is answered exactly ``deny_delay`` after the attempt began with one
 message per method. A check that has not finished by then is answered "the
 router is busy" (not counted), as is every failed ticket attempt while the
-argon2 pool is full, so load tells no principal's hash apart from another's.
+argon2 pool, or the client's share of it, is full, so load tells no
+principal's hash apart from another's.
 
 Generated tickets are checked in the reactor thread (microseconds); argon2id
 tickets in a bounded pool of their own. Unknown WAMP-CRA authids get a decoy
@@ -87,7 +88,7 @@ class Authenticator:
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
         self._keyring = CryptosignKeyring(credentials.db)
-        self.throttle.on_settle = self._settled
+        self.throttle.on_settle = self.pool.on_done = self._settled
 
     def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Any:
         method = details.get("authmethod")
@@ -103,9 +104,7 @@ class Authenticator:
             raise ApplicationError(FAILED, "an authid is required")
         client = self.clients.key(details.get("transport"))
         if method == "ticket":
-            ticket = details.get("ticket")
-            return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket),
-                                WRONG_TICKET)
+            return self._ticket(realm, authid, client, details.get("ticket"), self._reactor.seconds())
         if method == "tls":
             return self.attempt(realm, tls.throttle_key(authid, details), client,
                                 lambda: _principal(tls.principal_of(self._credentials, realm, authid, details,
@@ -138,7 +137,8 @@ class Authenticator:
             if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
                 return self.deny(started, str(exc))
             # Only too many attempts of this client in flight (parallel logins of one account): wait for one.
-            return self._hold().addCallback(lambda _: self.attempt(realm, authid, client, check, wrong))
+            # It keeps its start, so its answer comes when it would have without the wait.
+            return self._hold().addCallback(lambda _: self.attempt(realm, authid, client, check, wrong, started))
         try:
             result = check()
         except Exception as exc:
@@ -224,14 +224,23 @@ class Authenticator:
 
     # --- WAMP-Ticket ---
 
-    def _check_ticket(self, realm: str, authid: str, ticket: Any) -> Any:
+    def _ticket(self, realm: str, authid: str, client: str | None, ticket: Any, started: float) -> Any:
+        if self.pool.full(client) and not self.pool.full() and len(self._held) < self._config.throttle.max_waiting:
+            # This client's share of the argon2 pool is taken by its own checks: wait for one to end (any
+            # ticket attempt of it, whichever authid, so that waiting tells nothing about the principal).
+            return self._hold().addCallback(lambda _: self._ticket(realm, authid, client, ticket, started))
+        return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket, client),
+                            WRONG_TICKET, started)
+
+    def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None) -> Any:
         started = self._reactor.seconds()
-        busy = self.pool.full  # while the pool is full, every failed ticket attempt is answered alike
+        # While the pool (or this client's share of it) is full, every failed ticket attempt is answered alike.
+        busy = self.pool.full(client)
         verifier = self._credentials.ticket_verifier(realm, authid) if isinstance(ticket, str) else None
         if verifier is not None and verifier.slow:
             if busy:
                 raise PoolBusy("the argon2 pool is full")
-            return self._in_time(self.pool.run(verifier, ticket), started).addCallback(_principal)
+            return self._in_time(self.pool.run(verifier, ticket, owner=client), started).addCallback(_principal)
         principal = None if verifier is None else verifier(ticket)
         if principal is None and busy:
             raise PoolBusy("the argon2 pool is full")

@@ -22,6 +22,7 @@ from cfxstore.router.auth import Authenticator
 from cfxstore.router.throttle import LoginThrottle
 from cfxstore.router.verifypool import VerifyPool
 from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
+from router_harness import wait_for
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
 REALM = "realm1"
@@ -343,3 +344,26 @@ def test_while_the_argon2_pool_is_full_every_failed_ticket_is_answered_alike(rea
         gate.set()
     records = auth.throttle.authids._records
     assert all(r.failures == 0 for r in records.values()) and records    # none of the refusals counted
+
+
+def test_one_client_never_takes_every_argon2_thread(reactor_thread, creds):
+    add(creds, "chosen", "chosen password")
+    auth = make_auth(creds, max_verifying=2, max_waiting=10)
+    gate = threading.Event()
+    reactor_thread.call(lambda: auth.pool.run(gate.wait, 30, owner="10.0.0.1") and None)   # its one share
+    try:
+        own = []
+
+        def start_own():
+            d = defer.maybeDeferred(auth, REALM, "chosen", details(ticket="chosen password"))
+            d.addBoth(own.append)
+        reactor_thread.call(start_own)
+        # Another client's check starts at once, in the thread the first client cannot take ...
+        other = outcomes(reactor_thread, [(auth, REALM, "chosen", details(ticket="chosen password",
+                                                                         peer="tcp4:10.0.0.2:1"))])[0]
+        assert other["authid"] == "chosen"
+        assert own == []                                    # ... while the first client's own login waits
+    finally:
+        gate.set()
+    wait_for(lambda: own, 30, "the held login to finish")
+    assert own[0]["authid"] == "chosen"
