@@ -23,6 +23,10 @@ class UriRule:
     match: str = "exact"
     limit: int | None = None
 
+    def keeps(self, default: int) -> int:
+        """How many events the rule's history keeps: its own limit, else the store's ``default``."""
+        return self.limit or default
+
 
 def uri_matches(uri: str, pattern: str, match: str) -> bool:
     """True if ``uri`` matches ``pattern`` under "exact", "prefix" or "wildcard".

@@ -3,13 +3,17 @@
 Deliveries are the high-volume part: each is one key
 (subscription, timestamp, receiver, publication) with an empty value, and
 reading them back joins each delivery with its stored publication.
+
+Event history is bounded twice: store-wide retention (``purge``: age, and
+deliveries per subscription) and each "event-history" rule's limit
+(``trim``: the newest events of the rule's history, as reads return them).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import orm
 
@@ -20,6 +24,7 @@ from cfxstore.timeutil import now_ns
 from cfxstore.transport import scrub_transport
 
 from .entities import Event, Publication, Run, Session
+from .rules import UriRule, history_id, matching
 from .schema import RealmStore
 
 _UINT64_MAX = 2**64 - 1
@@ -343,3 +348,46 @@ class SessionHistory(Service):
             if len(kept) == keep_last:
                 by_count = list(select(txn, prefix=(sub,), to_key=kept[-1], return_values=False))
         return by_age if len(by_age) >= len(by_count) else by_count
+
+    # -- a rule's limit --------------------------------------------------------
+
+    def trim(self, txn: Any, rule: UriRule, keep: int, rules: Sequence[UriRule] = ()) -> int:
+        """Keep only the newest ``keep`` events of rule's history, inside the caller's write transaction;
+        returns how many records were deleted.
+
+        Events rank as reads return them: one per publication, by its newest delivery. Every delivery of
+        an older one is deleted, and its publication unless another of ``rules`` still keeps it: rules
+        whose patterns both match a topic share its publications, each keeping its delivery to receiver
+        0 stamped with the publication's time (as the router and the import record them).
+        """
+        hid = history_id(rule)
+        kept: set[int] = set()
+        doomed = []
+        for key in self._deliveries.select(txn, prefix=(hid,), reverse=True, return_values=False):
+            if key[3] in kept:
+                continue
+            if len(kept) < keep:
+                kept.add(key[3])
+            else:
+                doomed.append(key)
+        for key in doomed:
+            self._deliveries.delete(txn, key)
+        deleted = len(doomed)
+        for pid in {key[3] for key in doomed}:
+            publication = self._publications[txn, pid]
+            if publication is not None and not self._kept_by_another(txn, publication, hid, rules):
+                deleted += self._publications.delete(txn, pid)
+        return deleted
+
+    def _kept_by_another(self, txn: Any, publication: Publication, hid: int, rules: Sequence[UriRule]) -> bool:
+        others = {history_id(r) for r in matching(rules, publication.topic)} - {hid}
+        return any(self._deliveries[txn, (other, publication.timestamp, 0, publication.publication_id)] is not None
+                   for other in others)
+
+    def apply_limits(self, rules: Sequence[UriRule], default: int) -> int:
+        """Trim every rule's history to its limit (``default`` for a rule without one) in one
+        transaction, run again on conflicts like ``purge``; returns how many records were deleted."""
+        if isinstance(default, bool) or not isinstance(default, int) or default < 1:
+            raise InvalidArgument(f"default: expected an int >= 1, got {default!r}")
+        return self.transact(lambda txn: sum(self.trim(txn, rule, rule.keeps(default), rules) for rule in rules),
+                             PURGE_RETRIES)

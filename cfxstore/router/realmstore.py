@@ -22,6 +22,12 @@ subscription (receiver 0, so history exists even when nobody was subscribed)
 and each delivery once per receiver. Reading history returns each publication
 once, newest first, in the format of Crossbar's memory store plus
 "subscription".
+
+As in Crossbar, a rule's "limit" (else the store's) is how many events its
+history keeps: after every quarter of the limit recorded here, the rule's
+history is trimmed to it in a staged write, and every retention interval every
+rule's is (what several nodes recording the same rule leave above the limit,
+or a lowered limit). Reads never return more than the limit meanwhile.
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ from orm.engine.pgurl import shown
 
 log = make_logger()
 STORE = "history store"  # how errors name it (availability.py)
+# A rule's history is trimmed after every 1/TRIM_EVERY of its limit recorded. A trim reads the whole
+# history (every delivery's key), so this trades that work per event (about 5 key reads per delivery)
+# against how far the history may grow above its limit meanwhile (a quarter).
+TRIM_EVERY = 4
 
 
 def _node_dir(factory: Any) -> str:
@@ -96,6 +106,9 @@ class CfxRealmStore:
         self._subscription_map: Any = None
         # Crossbar's subscription id -> (stable history id, rule)
         self._tracked: dict[int, tuple[int, UriRule]] = {}
+        # Events recorded per history id since this process last staged a trim of it.
+        self._untrimmed: dict[int, int] = {}
+        self._trim = each(self._trim_rule)
         self._retention: task.LoopingCall | None = None
         self._running = False
         log.info("cfxstore realm store active (database {path})", path=shown(path))
@@ -113,7 +126,7 @@ class CfxRealmStore:
             raise RuntimeError("cfxstore realm store is already running")
         self._running = True
         retention = self._config.retention
-        if retention.max_age is not None or retention.keep_last is not None:
+        if retention.max_age is not None or retention.keep_last is not None or self._config.event_history:
             self._retention = task.LoopingCall(self._purge)
             self._retention.start(retention.interval, now=False)
 
@@ -130,12 +143,18 @@ class CfxRealmStore:
         self._writer.flush()
 
     def _purge(self) -> Any:
-        retention = self._config.retention
+        """Retention, then every rule's limit."""
+        config, retention = self._config, self._config.retention
         older_than = None if retention.max_age is None else now_ns() - int(retention.max_age * NS_PER_SECOND)
 
         def purge() -> int:
             with self._writer.lock:
-                return self._history.purge(older_than=older_than, keep_last=retention.keep_last)
+                deleted = 0
+                if older_than is not None or retention.keep_last is not None:
+                    deleted += self._history.purge(older_than=older_than, keep_last=retention.keep_last)
+                if config.event_history:
+                    deleted += self._history.apply_limits(config.event_history, config.limit)
+                return deleted
 
         d = threads.deferToThread(purge)
         d.addErrback(lambda f: log.failure("cfxstore: applying event retention failed", failure=f))
@@ -218,6 +237,18 @@ class CfxRealmStore:
                 tracked = self._tracked.get(observation.id)
                 if tracked is not None:
                     append(put, (tracked[0], now, 0, publication_id))
+                    self._recorded(*tracked)
+
+    def _recorded(self, hid: int, rule: UriRule) -> None:
+        """Count an event of rule's history; stage a trim after every quarter of its limit."""
+        n = self._untrimmed.get(hid, 0) + 1
+        if n >= max(1, rule.keeps(self._config.limit) // TRIM_EVERY):
+            self._writer.append(self._trim, rule)
+            n = 0
+        self._untrimmed[hid] = n
+
+    def _trim_rule(self, txn: Any, rule: UriRule) -> None:
+        self._history.trim(txn, rule, rule.keeps(self._config.limit), self._config.event_history)
 
     def store_event_history(self, publication_id: int, subscription_id: int, receiver: Any) -> None:
         """Called for every delivery while the realm has a store: keep it lean."""
@@ -247,7 +278,7 @@ class CfxRealmStore:
         return self._read(lambda: self._distinct(lambda n: fetch(hid, n), cap, subscription_id))
 
     def _cap(self, rule: UriRule, limit: int | None) -> int:
-        cap = rule.limit or self._config.limit
+        cap = rule.keeps(self._config.limit)
         return cap if limit is None else max(0, min(cap, limit))
 
     def _distinct(self, fetch: Any, cap: int, subscription_id: int) -> list[dict[str, Any]]:

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 
 import pytest
 from argon2 import PasswordHasher, Type
 from autobahn.wamp.types import PublishOptions, SubscribeOptions
+from twisted.internet import defer
 
 import pg
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
+from cfxstore.realmstore.rules import UriRule, history_id
+from cfxstore.realmstore.service import SessionHistory
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
 PASSWORD = "n0t-in-any-log"
 HISTORY = "com.example."  # the event-history rule `router init` writes (prefix match)
+# A rule of its own limit inside HISTORY's: the publications stay (HISTORY keeps them), its deliveries go.
+LIMITED = UriRule("com.example.limited.", "prefix", limit=4)
+
+
+def _with_limited_rule(config: dict) -> None:
+    store = config["workers"][0]["realms"][0]["store"]
+    store["event-history"].append(dataclasses.asdict(LIMITED))
+    store["retention"]["interval"] = 1  # every rule's limit is applied every second, too
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +54,7 @@ def cluster(tmp_path_factory, reactor_thread, pg_url):
         result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
         assert result.returncode == 0, result.stderr
         edit_config(cbdir, pg.on_postgres(pg_url))
+        edit_config(cbdir, _with_limited_rule)
         node = RouterProcess(cbdir, [port])
         node.port = port
         nodes.append(node)
@@ -199,3 +212,36 @@ def test_either_node_returns_the_events_both_nodes_recorded(reactor_thread, clus
         assert {e["subscription"] for e in events} == {sub.id} and {e["realm"] for e in events} == {REALM}
         assert {e["authid"] for e in events} == {user[0]}
         reactor_thread.call(leave, reader)
+
+
+def test_nodes_recording_one_rule_at_once_leave_it_its_limit_of_events(reactor_thread, cluster, user, pg_url):
+    topic = f"{LIMITED.uri}{uuid.uuid4().hex[:8]}"
+    publishers = [_ticket(reactor_thread, node, user).session for node in cluster]
+    # Both nodes record the rule at once: no publication waits for another.
+    reactor_thread.call(lambda: defer.gatherResults(
+        [p.publish(topic, i, options=PublishOptions(acknowledge=True)) for i in range(15) for p in publishers]))
+    readers = []
+    for node in cluster:
+        reader = _ticket(reactor_thread, node, user).session
+        subs = [reactor_thread.call(reader.subscribe, lambda *a, **kw: None, uri, options=SubscribeOptions(
+            match="prefix")) for uri in (LIMITED.uri, HISTORY)]
+        readers.append((reader, *subs))
+
+    def agreed():
+        """The newest four of the topic, as HISTORY (which keeps all 30) orders them, read from both nodes'
+        LIMITED subscriptions and held in the database, nothing more."""
+        reads = []
+        for reader, limited, broad in readers:
+            everything = reactor_thread.call(reader.call, "wamp.subscription.get_events", broad.id, 1000)
+            newest = [e["publication"] for e in everything if e["topic"] == topic]
+            assert len(newest) == 30
+            limited_read = reactor_thread.call(reader.call, "wamp.subscription.get_events", limited.id, 100)
+            reads.append(([e["publication"] for e in limited_read], newest[:4]))
+        with open_database(pg_url) as db:
+            history = SessionHistory(db)
+            held = list(dict.fromkeys(e.publication_id for e in history.events(history_id(LIMITED))))
+        return reads[0][0] == reads[0][1] == reads[1][0] == reads[1][1] == held
+
+    wait_for(agreed, 15, "both nodes and the database to agree on the rule's last four events", interval=0.2)
+    for session in publishers + [r[0] for r in readers]:
+        reactor_thread.call(leave, session)

@@ -6,6 +6,7 @@ test); every test uses its own authids so tests do not depend on each other.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 import uuid
@@ -19,11 +20,16 @@ from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
+from cfxstore.realmstore.rules import UriRule, history_id
+from cfxstore.realmstore.service import SessionHistory
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
 HISTORY_TOPIC = "com.example.history"
+# Event-history rules with a limit of their own, on topics no other rule matches.
+LIMITED = UriRule("org.example.limited", "exact", limit=3)
+SWEPT = UriRule("org.example.swept", "exact", limit=20)
 SHORT_MAX_AGE = 2
 
 
@@ -38,6 +44,8 @@ def router(tmp_path_factory, reactor_thread):
         worker = config["workers"][0]
         store = worker["realms"][0]["store"]
         store["event-history"].append({"uri": HISTORY_TOPIC, "match": "exact"})
+        store["event-history"] += [dataclasses.asdict(rule) for rule in (LIMITED, SWEPT)]
+        store["retention"]["interval"] = 1  # every rule's limit is applied every second, too
         # The realm store alone would flush only on demand; it shares the cookie stores' writer,
         # whose shorter flush_ms wins (the restart test checks that history survives a clean stop).
         store["buffer-flush"] = 60000
@@ -343,6 +351,42 @@ def test_event_history_of_a_configured_topic(reactor_thread, router, user):
     assert events[0]["authid"] == user[0]
     for session in (publisher, subscriber):
         reactor_thread.call(leave, session)
+
+
+def _stored(node_db, rule):
+    """Publication ids of rule's history in the database, newest first, and those of its topic."""
+    history = SessionHistory(node_db)
+    in_history = list(dict.fromkeys(e.publication_id for e in history.events(history_id(rule))))
+    return in_history, [p.publication_id for p in history.publications_by_topic(rule.uri)]
+
+
+def test_a_rules_history_keeps_its_limit_of_events(reactor_thread, router, node_db, user):
+    publisher = ticket_login(reactor_thread, router.port, *user).session
+    subscriber = ticket_login(reactor_thread, router.port, *user).session
+    received = []
+    sub = reactor_thread.call(subscriber.subscribe, lambda *a, **kw: received.append(a), LIMITED.uri)
+    sent = [reactor_thread.call(publisher.publish, LIMITED.uri, i, options=PublishOptions(acknowledge=True)).id
+            for i in range(2 * LIMITED.limit + 1)]
+    wait_for(lambda: len(received) == len(sent), 5, "the events to arrive")
+    events = reactor_thread.call(subscriber.call, "wamp.subscription.get_events", sub.id, 100)
+    assert [e["args"] for e in events] == [[6], [5], [4]]
+    # The history holds those three and nothing older: deliveries and publications alike (the read
+    # above committed everything the router had staged).
+    assert _stored(node_db, LIMITED) == (sent[:-4:-1], sent[:-4:-1])
+    for session in (publisher, subscriber):
+        reactor_thread.call(leave, session)
+
+
+def test_what_a_rule_holds_above_its_limit_goes_at_the_next_retention_run(reactor_thread, router, node_db, user):
+    # A rule is trimmed after every quarter of its limit recorded (here every fifth event): the 21st
+    # stays until the retention run (every second here) applies every rule's limit.
+    publisher = ticket_login(reactor_thread, router.port, *user).session
+    sent = [reactor_thread.call(publisher.publish, SWEPT.uri, i, options=PublishOptions(acknowledge=True)).id
+            for i in range(SWEPT.limit + 1)]
+    kept = sent[:0:-1]
+    wait_for(lambda: _stored(node_db, SWEPT) == (kept, kept), 10, "the rule's history to be its last 20 events",
+             interval=0.1)
+    reactor_thread.call(leave, publisher)
 
 
 def test_untracked_topic_has_no_history(reactor_thread, router, user):
