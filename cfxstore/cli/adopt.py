@@ -28,6 +28,10 @@ def adopt(cbdir: str, short_cookie_life: int, as_json: bool) -> None:
     cfxstore. Imported cookies whose values carry under 128 bits live at
     most --short-cookie-life seconds. Safe to run again: a converted node is
     left as it is.
+
+    Converted transports share one credential store, so a config whose
+    transports list different static principals (or one authid with two
+    tickets or roles) is refused, naming each conflict, and left unchanged.
     """
     report = run(os.path.abspath(cbdir), short_cookie_life)
     imported = {name: r.__dict__ for name, r in report.imported.items()}

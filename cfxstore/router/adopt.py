@@ -124,10 +124,58 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
     return found
 
 
+@dataclasses.dataclass
+class _Listener:
+    """A WebSocket service's logins by one method once converted: the store's principals of its realms."""
+
+    where: str
+    method: str
+    realms: list[str]
+    own: list[StaticPrincipal]   # those its stock config lists (none for one already on the store)
+
+
+def _scope_problems(listeners: list[_Listener]) -> list[str]:
+    """Why writing every listener's static principals into the one store they would share is refused.
+
+    Crossbar calls one function authenticator per worker, whatever the transport (it caches it by
+    its "create" name), so a converted listener accepts every stored principal of its realms: a
+    principal only one listener listed must not become a login on another, and two secrets or
+    roles for one authid must not end as whichever was written last.
+    """
+    problems: list[str] = []
+    given: dict[tuple[str, str, str], tuple[str, StaticPrincipal]] = {}
+    roles: dict[tuple[str, str], tuple[str, StaticPrincipal]] = {}
+    for listener in listeners:
+        for p in listener.own:
+            first = given.setdefault((p.realm, p.authid, p.method), (listener.where, p))
+            if first[1] != p:
+                what = ("roles" if first[1].role != p.role else
+                        {"ticket": "tickets", "wampcra": "secrets"}.get(p.method, "credentials"))
+                problems.append(f"{p.method} principal {p.authid!r} (realm {p.realm!r}): {first[0]} and "
+                                f"{listener.where} give it different {what}")
+            other = roles.setdefault((p.realm, p.authid), (listener.where, p))
+            if other[1].role != p.role and other[1].method != p.method:
+                problems.append(f"principal {p.authid!r} (realm {p.realm!r}): {other[0]} gives it role "
+                                f"{other[1].role!r} for {other[1].method}, {listener.where} role {p.role!r} "
+                                f"for {p.method}")
+    for listener in listeners:
+        own = {(p.realm, p.authid) for p in listener.own}
+        widened = sorted({(realm, authid, where)
+                          for (realm, authid, method), (where, _) in given.items()
+                          if method == listener.method and realm in listener.realms and (realm, authid) not in own})
+        problems += [f"{listener.method} principal {authid!r} (realm {realm!r}) of {where} could then log in on "
+                     f"{listener.where} too, which does not list it" for realm, authid, where in widened]
+    return list(dict.fromkeys(problems))
+
+
 def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
-    """The conversion of a stock node config (the input is not changed)."""
+    """The conversion of a stock node config (the input is not changed).
+
+    AdoptError when the static principals of the transports differ (see _scope_problems).
+    """
     new = copy.deepcopy(dict(config))
     result = Plan(new, [], [], [], [])
+    listeners: list[_Listener] = []
     authenticator: dict[str, Any] = {"type": "function", "create": AUTHENTICATOR, "config": {"path": DB_PATH}}
     for w, worker in enumerate(routers(new)):
         realms = [r["name"] for r in worker.get("realms") or [] if isinstance(r.get("name"), str)]
@@ -141,8 +189,9 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                 result.changes.append(f"realm {realm.get('name')!r}: {store['type']} realm store -> cfxstore "
                                       f"({len(store.get('event-history') or [])} event-history rule(s) kept)")
         for t, transport in enumerate(worker.get("transports") or []):
-            for ws in websocket_configs(transport):
-                where = f"workers[{w}].transports[{t}]"
+            services = list(websocket_configs(transport))
+            for i, ws in enumerate(services):
+                where = f"workers[{w}].transports[{t}]" + (f" (WebSocket service {i + 1})" if len(services) > 1 else "")
                 cookie = ws.get("cookie")
                 store = cookie.get("store") if isinstance(cookie, dict) else None
                 if isinstance(cookie, dict) and isinstance(store, dict) and store.get("type") in _STOCK_COOKIE_STORES:
@@ -157,13 +206,24 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                     continue
                 for method in ("ticket", "wampcra", *STORED_METHODS):
                     item = auth.get(method)
+                    if isinstance(item, dict) and item.get("create") == AUTHENTICATOR:
+                        listeners.append(_Listener(where, method, realms, []))  # already on the store
                     if isinstance(item, dict) and item.get("type") == "static":
                         principals = _static_principals(method, item, realms, where)
-                        result.principals.extend(principals)
+                        listeners.append(_Listener(where, method, realms, principals))
+                        result.principals += [p for p in principals if p not in result.principals]
                         auth[method] = authenticator  # one object: every method shares one config
                         how = "as stored" if method in STORED_METHODS else "hashed"
                         result.changes.append(f"{where}: {len({p.authid for p in principals})} static {method} "
                                               f"principal(s) -> credential store ({how}); function authenticator")
+    problems = _scope_problems(listeners)
+    if problems:
+        raise AdoptError("the transports' static principals differ, and converted transports share one "
+                         "credential store, so adopting would let principals log in where the stock node "
+                         "refuses them:\n" + "\n".join(f"  - {p}" for p in problems) +
+                         "\ngive every transport (and WebSocket service) the same static principals, or run "
+                         "the listeners that need others as a node of their own, and run again; nothing was "
+                         "changed")
     _decoys_like(authenticator["config"], [p for p in result.principals if p.method == "wampcra"])
     return result
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from router_harness import RouterProcess, port_open, run_cli, wait_for
+from router_harness import RouterProcess, port_open, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 from cfxstore.cookies.service import CookieService
@@ -255,3 +255,64 @@ def test_a_reimport_never_revives_a_revoked_cookie_and_adopt_is_idempotent(adopt
     rerun = run_cli("router", "adopt", "--cbdir", str(cbdir))
     assert rerun.returncode == 0 and "nothing to do" in rerun.stdout
     assert (cbdir / "config.json").read_text() == config
+
+
+def _two_listeners(public: int, internal: int, internal_principals: dict) -> dict:
+    """A stock node listening on a public port (alice) and an internal one (its own principals)."""
+    config = stock_config(public)
+    worker = config["workers"][0]
+    worker["realms"][0].pop("store")
+    template = worker["transports"][0]
+    template.pop("cookie")
+    template["auth"] = {"ticket": {"type": "static", "principals": {"alice": {"ticket": TICKETS["alice"],
+                                                                              "role": "user"}}}}
+    inner = json.loads(json.dumps(template))
+    inner["endpoint"]["port"] = internal
+    inner["auth"]["ticket"]["principals"] = internal_principals
+    worker["transports"].append(inner)
+    return config
+
+
+def _joins(rt, port: int, authid: str, ticket: str) -> bool:
+    try:
+        done = rt.call(login, port, authid=authid, authmethods=["ticket"], ticket=ticket)
+    except Denied:
+        return False
+    rt.call(leave, done.session)
+    return True
+
+
+def test_adopt_never_lets_a_principal_of_one_listener_log_in_on_another(tmp_path, reactor_thread):
+    from router_harness import free_port
+
+    rt = reactor_thread
+    public, internal = free_port(), free_port()
+    cbdir = tmp_path / ".crossbar"
+    cbdir.mkdir()
+    ops = {"ticket": "ops-internal-ticket", "role": "user"}
+    principals = {"alice": {"ticket": TICKETS["alice"], "role": "user"}, "ops": ops}
+    text = json.dumps(_two_listeners(public, internal, principals), indent=2)
+    (cbdir / "config.json").write_text(text)
+    node = StockNode(cbdir, public)
+    try:
+        wait_for(lambda: port_open(internal), 30, "the internal listener")
+        # What stock Crossbar does: ops logs in on the internal listener only; alice on both.
+        assert _joins(rt, internal, "ops", ops["ticket"]) and not _joins(rt, public, "ops", ops["ticket"])
+        assert _joins(rt, public, "alice", TICKETS["alice"]) and _joins(rt, internal, "alice", TICKETS["alice"])
+    finally:
+        node.stop()
+
+    refused = run_cli("router", "adopt", "--cbdir", str(cbdir), timeout=120)
+    assert refused.returncode == 1, refused.stdout
+    assert ("ticket principal 'ops' (realm 'realm1') of workers[0].transports[1] could then log in on "
+            "workers[0].transports[0] too") in refused.stderr and "nothing was changed" in refused.stderr
+    assert (cbdir / "config.json").read_text() == text
+    assert not list(cbdir.glob("config.json.stock-*")) and not (cbdir / "cfxstore-db").exists()
+
+    # Listeners that list the same principals share the store as they shared the principals.
+    (cbdir / "config.json").write_text(json.dumps(_two_listeners(public, internal, {"alice": principals["alice"]})))
+    adopted = run_cli("router", "adopt", "--cbdir", str(cbdir), timeout=120)
+    assert adopted.returncode == 0, adopted.stderr
+    with running(RouterProcess(cbdir, [public, internal])):
+        assert _joins(rt, public, "alice", TICKETS["alice"]) and _joins(rt, internal, "alice", TICKETS["alice"])
+        assert not _joins(rt, public, "ops", ops["ticket"]) and not _joins(rt, internal, "ops", ops["ticket"])
