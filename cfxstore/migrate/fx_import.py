@@ -5,7 +5,8 @@ mapped field by field onto the cfxstore entity and validated; a record that
 does not validate is skipped with the reason. Secrets are not stored as
 read: activation codes become their SHA-256, principal tickets argon2id
 hashes and WAMP-CRA secrets PBKDF2-derived keys (CredentialService); SCRAM
-credentials, derived keys already, are checked and kept.
+credentials, derived keys already, are checked and kept; cryptosign
+``authorized_keys`` become one key record each.
 Credentials are imported per method by the functions in CREDENTIAL_IMPORTS.
 Records go in through the import ledger (import_ledger.py), so a re-run
 imports only what is new and a kill followed by a re-run ends like one run.
@@ -31,6 +32,7 @@ import cbor2
 
 import orm
 from cfxstore.entity import Entity
+from cfxstore.errors import AlreadyExists, InvalidArgument
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
@@ -434,8 +436,22 @@ def _import_scram(mgmt: Management, txn: Any, principal: m.Principal, fields: di
     return ""
 
 
+def _import_cryptosign(mgmt: Management, txn: Any, principal: m.Principal, fields: dict[str, Any]) -> str:
+    keys = fields.get("authorized_keys")
+    if not isinstance(keys, list) or not keys:
+        raise SkipCredential("cryptosign credential without authorized_keys")
+    for pubkey in keys:
+        try:
+            mgmt.principals.add_key(principal.oid, pubkey, txn=txn)
+        except AlreadyExists as exc:  # the same key twice, or held by another principal: a key names one
+            raise SkipCredential(f"cryptosign key refused: {str(exc).partition(';')[0][:120]}") from None
+        except InvalidArgument:
+            raise SkipCredential("cryptosign credential with a malformed key in authorized_keys") from None
+    return "cryptosign authorized_keys stored as one key record each"
+
+
 CREDENTIAL_IMPORTS: dict[str, CredentialImport] = {"ticket": _import_ticket, "wampcra": _import_wampcra,
-                                                   "scram": _import_scram}
+                                                   "scram": _import_scram, "cryptosign": _import_cryptosign}
 
 
 def _credential_fields(o: Any) -> dict[str, Any]:
