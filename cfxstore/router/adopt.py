@@ -27,7 +27,9 @@ from autobahn.wamp.auth import derive_key
 
 from orm import atomic, crashpoint
 
+from cfxstore.errors import AlreadyExists, InvalidArgument
 from cfxstore.management import Management
+from cfxstore.management.cryptosign_keys import parse_pubkey
 from cfxstore.migrate.access import open_or_create
 from cfxstore.migrate.cfxdb_import import SHORT_COOKIE_LIFE, check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import MaintenanceError
@@ -58,12 +60,13 @@ class StaticPrincipal:
     realm: str
     authid: str
     role: str
-    method: str            # "ticket", "wampcra", "scram" or "tls"
+    method: str            # "ticket", "wampcra", "scram", "tls" or "cryptosign"
     secret: str = ""
     salt: str | None = None
     iterations: int | None = None
     keylen: int | None = None
     config: dict[str, Any] | None = None   # scram, tls: the credential as stored (adopt_stored.py)
+    pubkeys: tuple[str, ...] = ()   # cryptosign's authorized_keys
 
 
 @dataclasses.dataclass
@@ -99,7 +102,7 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
                        ) -> list[StaticPrincipal]:
     found: list[StaticPrincipal] = []
     # Crossbar's static sections: ticket "principals" with "ticket", WAMP-CRA "users" with "secret",
-    # SCRAM and TLS "principals" with their stored credential.
+    # SCRAM and TLS "principals" with their stored credential, cryptosign "principals" with "authorized_keys".
     section, field = ("users", "secret") if method == "wampcra" else ("principals", "ticket")
     for authid, p in (item.get(section) or {}).items():
         pwhere = f"{where}.auth.{method}.{section}[{authid!r}]"
@@ -112,6 +115,9 @@ def _static_principals(method: str, item: Mapping[str, Any], realms: list[str], 
                 raise AdoptError(str(exc)) from None
             found.extend(StaticPrincipal(realm=realm, authid=authid, role=p["role"], method=method, config=config)
                          for realm in realms)
+            continue
+        if method == "cryptosign":
+            found.append(_static_keys(p, realms, pwhere, authid))
             continue
         secret = _secret(p.get(field), f"{pwhere}.{field}")
         salt = p.get("salt")
@@ -204,16 +210,19 @@ def plan(config: Mapping[str, Any], cbdir: str) -> Plan:
                 auth = ws.get("auth")
                 if not isinstance(auth, dict):
                     continue
-                for method in ("ticket", "wampcra", *STORED_METHODS):
+                for method in ("ticket", "wampcra", *STORED_METHODS, "cryptosign"):
                     item = auth.get(method)
                     if isinstance(item, dict) and item.get("create") == AUTHENTICATOR:
                         listeners.append(_Listener(where, method, realms, []))  # already on the store
-                    if isinstance(item, dict) and item.get("type") == "static":
+                    # A static cryptosign item with "trustroots" instead of principals is left as it is.
+                    if isinstance(item, dict) and item.get("type") == "static" and (
+                            method != "cryptosign" or "principals" in item):
                         principals = _static_principals(method, item, realms, where)
                         listeners.append(_Listener(where, method, realms, principals))
                         result.principals += [p for p in principals if p not in result.principals]
                         auth[method] = authenticator  # one object: every method shares one config
-                        how = "as stored" if method in STORED_METHODS else "hashed"
+                        how = {"cryptosign": "public keys"}.get(method, "as stored" if method in STORED_METHODS
+                                                                else "hashed")
                         result.changes.append(f"{where}: {len({p.authid for p in principals})} static {method} "
                                               f"principal(s) -> credential store ({how}); function authenticator")
     problems = _scope_problems(listeners)
@@ -265,6 +274,27 @@ def _backup(cbdir: str, text: str) -> str:
     return path
 
 
+def _static_keys(p: Mapping[str, Any], realms: list[str], where: str, authid: str) -> StaticPrincipal:
+    """A static cryptosign principal: its realm (Crossbar lets one without a realm join any) and keys."""
+    realm = p.get("realm")
+    if not isinstance(realm, str):
+        if len(realms) != 1:
+            raise AdoptError(f"{where} names no realm and its router worker has {len(realms)}; a key belongs to "
+                             "one cfxstore principal: give it a realm and run again")
+        realm = realms[0]
+    keys = p.get("authorized_keys")
+    if not isinstance(keys, list) or not keys:
+        raise AdoptError(f"{where}.authorized_keys is missing or empty")
+    pubkeys = []
+    for i, key in enumerate(keys):
+        try:
+            pubkeys.append(parse_pubkey(key, f"{where}.authorized_keys[{i}]"))
+        except InvalidArgument as exc:
+            raise AdoptError(str(exc)) from None
+    return StaticPrincipal(realm=realm, authid=authid, role=p["role"], method="cryptosign", secret="",
+                           pubkeys=tuple(pubkeys))
+
+
 def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
     mgmt = Management(db)
     service = mgmt.credentials
@@ -281,6 +311,8 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
             current = service.stored_credential(p.method, p.realm, p.authid)
             if current is None or current[1] != p.config:
                 mgmt.principals.set_credential(existing.oid, p.method, p.config)
+        elif p.method == "cryptosign":
+            _add_keys(mgmt, existing, p)
         elif p.method == "ticket":
             if service.verify_ticket(p.realm, p.authid, p.secret) is None:
                 mgmt.principals.set_secret(existing.oid, "ticket", p.secret)
@@ -291,6 +323,16 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
                                            keylen=p.keylen if p.keylen else 32)
         done.append(f"{p.method} principal {p.authid!r} (role {p.role!r}) on realm {p.realm!r}")
     return done
+
+
+def _add_keys(mgmt: Management, principal: Any, p: StaticPrincipal) -> None:
+    held = {k.pubkey for k in mgmt.principals.keys(principal.oid)}
+    for key in p.pubkeys:
+        if key not in held:
+            try:
+                mgmt.principals.add_key(principal.oid, key)
+            except AlreadyExists as exc:
+                raise AdoptError(f"principal {p.authid!r} on realm {p.realm!r}: {exc}") from None
 
 
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
