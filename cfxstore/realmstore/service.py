@@ -385,9 +385,13 @@ class SessionHistory(Service):
                    for other in others)
 
     def apply_limits(self, rules: Sequence[UriRule], default: int) -> int:
-        """Trim every rule's history to its limit (``default`` for a rule without one) in one
-        transaction, run again on conflicts like ``purge``; returns how many records were deleted."""
+        """Trim every rule's history to its limit (``default`` for a rule without one); returns how many
+        records were deleted. Each rule is trimmed in a transaction of its own, run again on conflicts
+        like ``purge``: a short one, so that writers to other rules' histories do not make it lose."""
         if isinstance(default, bool) or not isinstance(default, int) or default < 1:
             raise InvalidArgument(f"default: expected an int >= 1, got {default!r}")
-        return self.transact(lambda txn: sum(self.trim(txn, rule, rule.keeps(default), rules) for rule in rules),
-                             PURGE_RETRIES)
+        deleted = 0
+        for rule in rules:
+            keep = rule.keeps(default)
+            deleted += self.transact(lambda txn: self.trim(txn, rule, keep, rules), PURGE_RETRIES)
+        return deleted
