@@ -36,18 +36,25 @@ class CryptosignClient(Client):
         self.join(self.config.realm, authmethods=["cryptosign"], authid=self._authid, authextra=self._auth.authextra)
 
     def onChallenge(self, challenge: Any) -> Any:
+        if self.config.extra == "ignore channel binding":  # signs the bare challenge although binding was asked
+            return self._auth._privkey.sign_challenge(challenge, channel_id=None, channel_id_type=None)
         return self._auth.on_challenge(self, challenge)
 
 
 @defer.inlineCallbacks
 def cryptosign_login(port: int, privkey: str, *, authid: str | None = None, realm: str = "realm1",
-                     send_pubkey: bool = True, channel_binding: str | None = None, tls: Any = None):
-    """Join with the Ed25519 key ``privkey`` (hex seed); ``tls``: a client TLS context factory."""
+                     send_pubkey: bool = True, channel_binding: str | None = None, tls: Any = None,
+                     unbound_signature: bool = False):
+    """Join with the Ed25519 key ``privkey`` (hex seed); ``tls``: a client TLS context factory.
+
+    ``unbound_signature``: ask for ``channel_binding`` but sign the challenge as if none had been asked for.
+    """
     authextra: dict[str, Any] = {"channel_binding": channel_binding} if channel_binding else {}
     auth = AuthCryptoSign(privkey=privkey, authextra=authextra)
     if not send_pubkey:
         auth.authextra.pop("pubkey")
-    session = CryptosignClient(ComponentConfig(realm), auth, authid)
+    session = CryptosignClient(ComponentConfig(realm, extra="ignore channel binding" if unbound_signature else None),
+                               auth, authid)
     scheme = "wss" if tls is not None else "ws"
     factory = WampWebSocketClientFactory(lambda: session, url=f"{scheme}://127.0.0.1:{port}/")
     endpoint = (SSL4ClientEndpoint(reactor, "127.0.0.1", port, tls, timeout=10) if tls is not None
