@@ -229,11 +229,10 @@ class Authenticator:
             # This client's share of the argon2 pool is taken by its own checks: wait for one to end (any
             # ticket attempt of it, whichever authid, so that waiting tells nothing about the principal).
             return self._hold().addCallback(lambda _: self._ticket(realm, authid, client, ticket, started))
-        return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket, client),
+        return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket, client, started),
                             WRONG_TICKET, started)
 
-    def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None) -> Any:
-        started = self._reactor.seconds()
+    def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None, started: float) -> Any:
         # While the pool (or this client's share of it) is full, every failed ticket attempt is answered alike.
         busy = self.pool.full(client)
         verifier = self._credentials.ticket_verifier(realm, authid) if isinstance(ticket, str) else None

@@ -328,6 +328,12 @@ def test_every_failure_is_answered_at_the_fixed_delay_whatever_made_it(creds):
                                                   lambda: auth._in_time(late, clock.seconds()), "wrong")) == \
         (0.5, "the router is busy checking other logins; retry later")
     assert auth.throttle.authids._records[(REALM, "c")].failures == 0    # not counted
+    # An attempt held back behind its client's own attempt keeps its start: answered when it would have been.
+    first_check: defer.Deferred = defer.Deferred()
+    clock.callLater(0.25, first_check.callback, None)
+    defer.maybeDeferred(auth.attempt, REALM, "d", "10.0.0.3", lambda: first_check, "wrong").addErrback(lambda _: None)
+    held = answered_at(clock, defer.maybeDeferred(auth.attempt, REALM, "d", "10.0.0.3", lambda: None, "wrong"))
+    assert held[0] == 0.5 and "too many failed attempts" in held[1]    # the first failure locked "d"
 
 
 def test_while_the_argon2_pool_is_full_every_failed_ticket_is_answered_alike(reactor_thread, creds):
