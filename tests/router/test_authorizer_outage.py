@@ -31,6 +31,8 @@ from test_cluster_outage import pg_url, proxy  # noqa: F401 - fixtures: a privat
 URL_TIMEOUT = 60
 ANSWER_WITHIN = 15
 UNREACHABLE = "database unreachable, refusing what needs it"
+# Ignored by a connection without a client key; there to prove no log line shows it.
+SSL_PASSWORD = "n0t-in-any-log-either"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
 
     def configure(config: dict) -> None:
         add_authorizer(config, realm="realm1", roles=["app"])
-        pg.on_postgres(f"{proxy.url()}&timeout={URL_TIMEOUT}")(config)
+        pg.on_postgres(f"{proxy.url()}&timeout={URL_TIMEOUT}&sslpassword={SSL_PASSWORD}")(config)
 
     edit_config(cbdir, configure)
     n = RouterProcess(cbdir, [port])
@@ -54,6 +56,7 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
     with running(n):
         wait_for(lambda: "cfxstore authorizer" in n.log(), 30, "the authorizer to register")
         yield n
+    assert PASSWORD not in n.log() and SSL_PASSWORD not in n.log() and "&sslpassword=" in n.log()
 
 
 @pytest.fixture
@@ -95,7 +98,7 @@ def test_an_outage_fails_authorization_closed_at_once_without_showing_the_url(re
         text = " ".join(map(str, error.args))
         assert error.error == ApplicationError.AUTHORIZATION_FAILED
         assert STORE_UNAVAILABLE in text and f"the {STORE} is unavailable; retry later" in text
-        for part in ("postgres", PASSWORD, schema, str(proxy.port), "127.0.0.1"):
+        for part in ("postgres", PASSWORD, SSL_PASSWORD, schema, str(proxy.port), "127.0.0.1"):
             assert part not in text, text
     # Back by itself once the database answers.
     wait_for(lambda: _register(rt, app_session, f"com.app.after{uuid.uuid4().hex[:6]}") is None, 30,

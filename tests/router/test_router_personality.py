@@ -26,6 +26,15 @@ def test_default_config_is_valid():
     check(default_config())
 
 
+def test_router_workers_honour_the_strict_match_realm_option():
+    from cfxstore.router.strictmatch import StrictRouterController
+
+    assert Personality.native_workers["router"]["worker_class"] is StrictRouterController
+    config = default_config()
+    worker(config)["realms"][0]["options"]["strict_match"] = False
+    check(config)
+
+
 def test_crossbar_store_types_still_work():
     config = default_config()
     worker(config)["transports"][0]["cookie"]["store"] = {"type": "memory"}
@@ -40,6 +49,7 @@ def test_crossbar_store_types_still_work():
     (lambda w: w["transports"][0]["auth"]["ticket"]["config"].update(throttle={"free_failures": -1}),
      "auth.ticket.config.throttle.free_failures"),
     (lambda w: w["components"][0]["extra"].update(allowed_roles=[]), "components[].extra.allowed_roles"),
+    (lambda w: w["realms"][0]["options"].update(strict_match="yes"), "realms[realm1].options.strict_match"),
 ])
 def test_bad_items_fail_the_check_naming_the_key(edit, key):
     config = default_config()
