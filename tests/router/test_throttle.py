@@ -267,12 +267,12 @@ def test_a_success_is_accepted_after_flooding_evicted_its_record():
 
 def test_attempts_in_flight_hold_back_only_their_own_source():
     throttle = FailureThrottle(Limits(free_failures=3), clock=Clock())
-    admitted = [throttle.begin("alice", "10.6.6.6") for _ in range(3)]
+    for _ in range(3):                                     # an attacker's guesses, still being checked
+        throttle.begin("alice", "10.6.6.6")
     with pytest.raises(Throttled, match="in progress"):
         throttle.begin("alice", "10.6.6.6")
     mine = throttle.begin("alice", "10.0.0.1")            # another client is not held back
     assert throttle.end(mine, success=True) is True
-    assert len(admitted) == 3
 
 
 def test_check_refuses_only_a_lockout_and_counts_nothing():
