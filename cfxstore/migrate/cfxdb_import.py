@@ -31,6 +31,7 @@ from orm import crashpoint
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService, guessable
+from cfxstore.credentials.service import CredentialService
 from cfxstore.realmstore.entities import Publication, Session
 from cfxstore.realmstore.rules import UriRule, history_id, matching
 from cfxstore.realmstore.service import SessionHistory
@@ -169,12 +170,20 @@ def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[byte
 SHORT_COOKIE_LIFE = 86400
 
 
-def _cookie_put(store: CookieService, ledger: Ledger, now: int, short_life: int
+def _cookie_put(store: CookieService, ledger: Ledger, now: int, short_life: int, credentials: CredentialService
                 ) -> Callable[[Any, TableResult], Callable[[Any], bool] | None]:
     def convert(c: Any, result: TableResult) -> Callable[[Any], bool] | None:
         value = c.value
         if not value or c.oid is None:
             result.skip("no value or id")
+            return None
+        if not c.authid:
+            result.skip("anonymous (no login): never stored")
+            return None
+        # A login the store's principal no longer allows: its role there differs.
+        principal = credentials.get_principal(c.authrealm, c.authid) if c.authrealm else None
+        if principal is not None and principal.role != c.authrole:
+            result.skip("its principal's role in the store differs")
             return None
         created = _ns(c.created) or now
         max_age = c.max_age or DEFAULT_MAX_AGE
@@ -219,7 +228,7 @@ def import_cookies(path: str, db: orm.Database, on_row: RowCallback | None = Non
         source.require(COOKIES, kind="cookie store")
         store = CookieService(db)
         return _walk(source, COOKIES, "cookies", cfxdb.cookiestore.Cookie.cast, db,
-                     _cookie_put(store, Ledger(db), now_ns(), short_life), on_row)
+                     _cookie_put(store, Ledger(db), now_ns(), short_life, CredentialService(db)), on_row)
 
 
 # -- realm store ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from store_factories import MAXSIZE, populate, snapshot
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
+from cfxstore.management import Management
 from cfxstore.migrate import cfxdb_source
 from cfxstore.migrate.cfxdb_import import check_sources, import_cookies, import_realmstore
 from cfxstore.migrate.errors import ImportSourceError
@@ -34,12 +35,28 @@ def import_all(crossbar, dest):
 def test_imported_cookies_log_in_with_their_raw_values(crossbar, db_path):
     _, cookies, _, _ = crossbar
     result, _ = import_all(crossbar, db_path)
-    assert (result.read, result.imported, result.skipped) == (7, 5, {"expired": 2})
+    assert (result.read, result.imported) == (7, 3)
+    assert result.skipped == {"expired": 1, "anonymous (no login): never stored": 3}
     with CookieService.open(db_path) as service:
         for made in cookies:
             cookie = service.lookup(made["value"])
-            assert cookie is not None and cookie.oid == made["oid"] and cookie.authid == made["authid"]
+            if made["authid"] is None:
+                assert cookie is None  # a stock anonymous cookie is not a login: never stored
+            else:
+                assert cookie is not None and cookie.oid == made["oid"] and cookie.authid == made["authid"]
         assert service.lookup("not-a-cookie") is None
+
+
+def test_a_cookie_whose_principal_has_another_role_now_is_not_imported(tmp_path, db_path):
+    source = str(tmp_path / "cookies")
+    made = build_cookie_store(source, 3)  # user0 and user2 logged in, role "user"
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        Management(db).principals.create(realm="realm1", authid="user0", role="admin")
+        result = import_cookies(source, db)
+    assert result.imported == 1 and result.skipped["its principal's role in the store differs"] == 1
+    with CookieService.open(db_path) as service:
+        assert service.lookup(made[0]["value"]) is None
+        assert service.lookup(made[2]["value"]).authid == "user2"
 
 
 @pytest.mark.parametrize("lib_version", ["0.9", "1.0"])
@@ -47,9 +64,9 @@ def test_both_lmdb_formats_crossbar_wrote_are_read(tmp_path, db_path, lib_versio
     source = str(tmp_path / "cookies")
     made = build_cookie_store(source, 2, lib_version=lib_version)
     with open_database(db_path, maxsize=MAXSIZE) as db:
-        assert import_cookies(source, db).imported == 2
+        assert import_cookies(source, db).imported == 1  # the other one is anonymous
     with CookieService.open(db_path) as service:
-        assert all(service.lookup(c["value"]) is not None for c in made)
+        assert all(service.lookup(c["value"]) is not None for c in made if c["authid"])
 
 
 def test_raw_cookie_values_are_not_stored(crossbar, db_path):
@@ -102,7 +119,7 @@ def test_running_the_import_again_duplicates_nothing(crossbar, db_path):
     import_all(crossbar, db_path)
     first = snapshot(db_path)
     cookies, realm = import_all(crossbar, db_path)
-    assert cookies.imported == 0 and cookies.skipped["imported before"] == 5
+    assert cookies.imported == 0 and cookies.skipped["imported before"] == 3
     assert realm["sessions"].imported == 0 and realm["events"].skipped == {"imported before": 6}
     assert snapshot(db_path) == first
 
@@ -118,10 +135,11 @@ def test_a_rerun_imports_new_records_and_never_revives_a_revoked_cookie(tmp_path
     later = build_cookie_store(source, 2)  # the stock node went on issuing cookies
     with open_database(db_path, maxsize=MAXSIZE) as db:
         result = import_cookies(source, db)
-    assert (result.imported, result.skipped) == (2, {"imported before": 3})
+    assert (result.imported, result.skipped) == (1, {"imported before": 2,
+                                                     "anonymous (no login): never stored": 2})
     with CookieService.open(db_path) as service:
         assert service.lookup(first[0]["value"]) is None
-        assert all(service.lookup(c["value"]) is not None for c in first[1:] + later)
+        assert all(service.lookup(c["value"]) is not None for c in first[1:] + later if c["authid"])
 
 
 def test_events_are_stored_under_the_history_rule_the_router_reads(crossbar, db_path):

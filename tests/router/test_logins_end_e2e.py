@@ -238,3 +238,21 @@ def test_an_authids_logins_are_listed_per_device_and_one_is_revoked(reactor_thre
     rt.call(lambda: laptop.session.left, timeout=CLOSE_DEADLINE)
     again = run_cli("cookies", "revoke", "--id", by_agent["LaptopBrowser"]["id"], "--db", str(router.cbdir / DB))
     assert again.returncode == 1 and "no cookie" in again.stderr
+
+
+def test_router_adopt_giving_a_principal_a_new_secret_ends_its_logins(reactor_thread, router, mgmt, user, tmp_path):
+    principal, ticket = user
+    first, second = logged_in(reactor_thread, router, mgmt, principal, ticket)
+    # A stopped stock node whose adopted store is this router's database, with a new ticket for the principal.
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    (stock / DB).symlink_to(router.cbdir / DB)
+    auth = {"ticket": {"type": "static", "principals": {principal.authid: {"ticket": "stock-ticket", "role": "user"}}}}
+    (stock / "config.json").write_text(json.dumps({
+        "version": 2, "controller": {},
+        "workers": [{"type": "router", "realms": [{"name": REALM, "roles": [{"name": "user", "permissions": []}]}],
+                     "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "port": free_port()},
+                                     "auth": auth}]}]}))
+    out = run_cli("router", "adopt", "--cbdir", str(stock), timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert_logins_ended(reactor_thread, router, first, second)
