@@ -252,7 +252,8 @@ def test_short_cookie_values_get_a_bounded_life_and_the_import_says_so(tmp_path,
     source = str(tmp_path / "cookies")
     year = 365 * 86400
     short, exact, long_ = "Ab3dE6", "x" * 21, "y" * 22          # 36 and 126 bits; 132 bits
-    build_cookie_store(source, 3, values=[short, exact, long_], max_age=year)
+    # Logged in at the even places (the odd, anonymous ones are not imported).
+    build_cookie_store(source, 5, values=[short, "z" * 30, exact, "w" * 30, long_], max_age=year)
     with open_database(db_path, maxsize=MAXSIZE) as db:
         before = time.time_ns()
         result = import_cookies(source, db, short_life=3600)
