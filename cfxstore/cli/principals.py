@@ -229,6 +229,30 @@ def list_(db: str | None, realm: str | None, as_json: bool) -> None:
     note(f"{len(rows)} principal(s)")
 
 
+@principals.command("remove-secret")
+@click.argument("authid")
+@db_option
+@_realm_option
+@click.option("--method", type=click.Choice(["ticket", "wampcra", "scram", "tls"]), required=True,
+              help="Which secret (credential) to remove.")
+@json_option
+@handle_errors
+@_credential_errors
+def remove_secret(authid: str, db: str | None, realm: str, method: str, as_json: bool) -> None:
+    """Remove one secret of AUTHID (its logins end; it can no longer log in that way)."""
+    _require_usable(db)
+    with _management(db) as mgmt:
+        principal = _principal(mgmt, realm, authid)
+        if principal is None:
+            raise click.ClickException(f"no principal {authid!r} on realm {realm!r}")
+        if not mgmt.principals.remove_secret(principal.oid, method):
+            raise click.ClickException(f"{authid!r} on realm {realm!r} has no {method} secret")
+    if as_json:
+        emit_json({"realm": realm, "authid": authid, "method": method, "removed": True})
+    else:
+        click.echo(f"removed the {method} secret of {authid!r} on realm {realm!r}")
+
+
 @principals.command()
 @click.argument("authid")
 @db_option

@@ -299,6 +299,17 @@ class CredentialService(Service):
             cred.validate()
         self._schema.credentials[txn, cred.oid] = cred
 
+    def delete_credential(self, txn: Any, realm: str, authid: str, authmethod: str) -> bool:
+        """Delete the principal's credential of authmethod in the write transaction txn; False if it had none.
+
+        Called by the principals' owner only, which ends the principal's logins with it.
+        """
+        cred = self._credential(txn, authmethod, realm, authid)
+        if cred is None:
+            return False
+        self._schema.credentials.delete(txn, cred.oid)
+        return True
+
     def _certificate_free(self, txn: Any, principal: Principal, config: dict[str, Any]) -> None:
         ((kind, value),) = config.items()
         holder = self._schema.credentials.get_by_index(txn, _BY_CERTIFICATE, (principal.realm, f"{kind}:{value}"))

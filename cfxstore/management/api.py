@@ -18,7 +18,7 @@ routercluster_node, webcluster, webcluster_node):
 
 and principal.create(fields, ticket=, wampcra=, scram=, tls=),
 principal.set_secret(key, method, secret), principal.set_credential(key,
-method, config), principal.credentials(key), the cryptosign key procedures
+method, config), principal.remove_secret(key, method), principal.credentials(key), the cryptosign key procedures
 of key_api.py (principal.keys, principal.add_key, principal.revoke_key); session.get(session_id),
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
 limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid),
@@ -122,12 +122,17 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
         principals.set_credential(key, method, config)
         return stored(key, method)
 
+    def remove_secret(key: Any, method: str) -> dict:
+        removed = principals.remove_secret(key, method)
+        principal = cast(Principal, principals.get(key))
+        return {"principal": str(principal.oid), "authmethod": method, "removed": removed}
+
     def credentials(key: Any) -> list:
         return [{**c, "created": ns_to_iso(c["created"]), "modified": ns_to_iso(c["modified"])}
                 for c in principals.credentials(key)]
 
     return {"principal.create": create, "principal.set_secret": set_secret, "principal.set_credential": set_credential,
-            "principal.credentials": credentials}
+            "principal.remove_secret": remove_secret, "principal.credentials": credentials}
 
 
 def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -> dict[str, Callable[..., Any]]:

@@ -29,6 +29,7 @@ __all__ = ["PrincipalCollection", "SECRET_METHODS", "STORED_METHODS"]
 SECRET_METHODS = ("ticket", "wampcra", "scram")
 #: Methods whose credential is given in its stored form (set_credential): SCRAM derived elsewhere, TLS matches.
 STORED_METHODS = ("scram", "tls")
+_REMOVABLE = tuple(dict.fromkeys(SECRET_METHODS + STORED_METHODS))
 
 
 class PrincipalCollection(CryptosignKeys, Collection):
@@ -73,6 +74,20 @@ class PrincipalCollection(CryptosignKeys, Collection):
             return principal
 
         self._m.write(txn, run)
+
+    def remove_secret(self, key: Any, method: str, txn: Any = None) -> bool:
+        """Delete the principal's secret (credential) of method, ending its logins; False if it had none."""
+        if method not in _REMOVABLE:
+            raise InvalidArgument(f"method: expected one of {', '.join(_REMOVABLE)}, got {method!r}")
+
+        def run(t: Any) -> bool:
+            principal = cast(Principal, self.get(key, t))
+            if not self._m.credentials.delete_credential(t, principal.realm, principal.authid, method):
+                return False
+            self._m.changed(t, self.kind, "updated", principal, principal)  # its logins end (relations.py)
+            return True
+
+        return self._m.write(txn, run)
 
     def _config(self, method: str, secret: Any, options: dict[str, Any]) -> dict[str, Any]:
         """The stored form of a secret, computed before any transaction is opened."""

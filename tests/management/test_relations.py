@@ -56,6 +56,7 @@ CHANGES = {
     "renamed": lambda m, p: m.principals.update(p.oid, authid="alicia"),
     "new ticket": lambda m, p: m.principals.set_secret(p.oid, "ticket", "alices-ticket-2"),
     "new WAMP-CRA secret": lambda m, p: m.principals.set_secret(p.oid, "wampcra", "alices-secret", iterations=10),
+    "ticket removed": lambda m, p: m.principals.remove_secret(p.oid, "ticket"),
 }
 
 
@@ -176,3 +177,12 @@ def test_a_revoked_key_ends_its_principals_logins_and_no_one_elses(mgmt, cookies
     mine, bobs = login(cookies, "alice", "realm1"), login(cookies, "bob", "realm1")
     mgmt.principals.revoke_key(alice.oid, keys[0])
     assert cookies.lookup(mine) is None and cookies.lookup(bobs).authid == "bob"
+
+
+def test_removing_a_secret_it_does_not_have_changes_nothing(mgmt, cookies, alice):
+    value = login(cookies, "alice", "realm1")
+    assert not mgmt.principals.remove_secret(alice.oid, "wampcra")
+    assert cookies.lookup(value).authid == "alice"
+    assert [c["authmethod"] for c in mgmt.principals.credentials(alice.oid)] == ["ticket"]
+    with pytest.raises(InvalidArgument):
+        mgmt.principals.remove_secret(alice.oid, "password")

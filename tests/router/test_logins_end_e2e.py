@@ -99,6 +99,7 @@ SERVICE_CHANGES = {
     "deleted": lambda m, p: m.principals.delete(p.oid),
     "new ticket": lambda m, p: m.principals.set_secret(p.oid, "ticket", "a-new-ticket"),
     "new WAMP-CRA secret": lambda m, p: m.principals.set_secret(p.oid, "wampcra", "a-secret", iterations=10),
+    "ticket removed": lambda m, p: m.principals.remove_secret(p.oid, "ticket"),
 }
 
 
@@ -116,6 +117,8 @@ CLI_CHANGES = {
     "principals passwd": lambda db, authid: run_cli("principals", "passwd", authid, "--db", db,
                                                     "--password-stdin", input="another-ticket\n"),
     "principals remove": lambda db, authid: run_cli("principals", "remove", authid, "--db", db, "--yes"),
+    "principals remove-secret": lambda db, authid: run_cli("principals", "remove-secret", authid, "--db", db,
+                                                           "--method", "ticket"),
     "cookies revoke": lambda db, authid: run_cli("cookies", "revoke", "--authid", authid, "--db", db, "--yes"),
 }
 
@@ -132,6 +135,7 @@ API_CHANGES = {
     "principal.update": lambda call, p: call("principal.update", str(p.oid), {"role": "admin"}),
     "principal.set_secret": lambda call, p: call("principal.set_secret", str(p.oid), "ticket", "api-ticket"),
     "principal.delete": lambda call, p: call("principal.delete", str(p.oid)),
+    "principal.remove_secret": lambda call, p: call("principal.remove_secret", str(p.oid), "ticket"),
 }
 
 
