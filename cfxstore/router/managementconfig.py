@@ -35,7 +35,8 @@ def add_management(config: dict[str, Any], *, realm: str = "mgmt", db: str = DEF
     roles = [{"name": r, "permissions": [_permission("", _ALL, disclose=True)]} for r in admin_roles]
     # The component registers the API and publishes changes; readers of the events subscribe.
     roles.append({"name": SERVICE_ROLE, "permissions": [_permission(prefix, {"register": True, "publish": True})]})
-    router.setdefault("realms", []).append({"name": realm, "roles": roles})
+    # Strict matching, as on the realm router init writes (router.md, "Strict matching").
+    router.setdefault("realms", []).append({"name": realm, "options": {"strict_match": True}, "roles": roles})
     router.setdefault("components", []).append({
         "type": "class", "classname": MANAGEMENT_COMPONENT, "realm": realm, "role": SERVICE_ROLE,
         "extra": {"path": db, "prefix": prefix, "admin_roles": admin_roles},
