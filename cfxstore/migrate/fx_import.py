@@ -450,8 +450,20 @@ def _import_cryptosign(mgmt: Management, txn: Any, principal: m.Principal, field
     return "cryptosign authorized_keys stored as one key record each"
 
 
+def _import_tls(mgmt: Management, txn: Any, principal: m.Principal, fields: dict[str, Any]) -> str:
+    # Crossbar FX defines no fields for TLS credentials; a match is taken as a stock node config names it.
+    match = {k: fields[k] for k in ("sha256", "sha1", "cn") if fields.get(k) is not None}
+    if not match and fields.get("certificate-sha1") is not None:
+        match = {"sha1": fields["certificate-sha1"]}
+    if not match:
+        raise SkipCredential("tls credential without a certificate to match (Crossbar FX stores none)")
+    mgmt.principals.set_credential(principal.oid, "tls", match, txn)
+    return ""
+
+
 CREDENTIAL_IMPORTS: dict[str, CredentialImport] = {"ticket": _import_ticket, "wampcra": _import_wampcra,
-                                                   "scram": _import_scram, "cryptosign": _import_cryptosign}
+                                                   "scram": _import_scram, "cryptosign": _import_cryptosign,
+                                                   "tls": _import_tls}
 
 
 def _credential_fields(o: Any) -> dict[str, Any]:

@@ -70,9 +70,11 @@ def load_issuers(paths: tuple[str, ...], cbdir: str) -> tuple[dict[str, str], ..
         full = resolve_path(path, cbdir)
         try:
             with open(full, "rb") as f:
-                subjects.append(tls.pem_subject(f.read(), f"tls.cn_issuers: {full}"))
+                subjects.append(tls.pem_subject(f.read(), full))
         except OSError as exc:
             raise RouterConfigError("auth.config.tls.cn_issuers", f"cannot read {full}: {exc.strerror}") from None
+        except ValueError as exc:  # not a PEM certificate
+            raise RouterConfigError("auth.config.tls.cn_issuers", str(exc)) from None
     return tuple(subjects)
 
 

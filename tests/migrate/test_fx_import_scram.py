@@ -1,4 +1,4 @@
-"""WAMP-SCRAM credentials of a Crossbar FX management realm (written through cfxdb) imported as they are."""
+"""WAMP-SCRAM and TLS credentials of a Crossbar FX management realm (written through cfxdb) imported as they are."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_scram_credentials_cfxstore_cannot_use_are_skipped_with_the_reason(tmp_p
     assert result.imported == 1
     reasons = " | ".join(result.skipped)
     assert "stored-key" in reasons and "kdf" in reasons
+
+
+def test_tls_credentials_are_imported_when_they_name_a_certificate_and_skipped_with_the_reason_otherwise(
+        tmp_path, db_path):
+    path = str(tmp_path / "mrealm")
+    # What Crossbar FX's API takes for TLS today: the method alone. A stock config's match is understood.
+    build_fx_mrealm(path, {"bare": ("tls", {}, "api"),
+                           "device": ("tls", {"certificate-sha1": ":".join(["0F"] * 20)}, "api")})
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        result = import_mrealm(path, db)["credentials"]
+        found = CredentialService(db).tls_principal("app1", ["sha1:" + "0f" * 20])
+    assert (result.read, result.imported) == (2, 1)
+    assert result.skipped == {"tls credential without a certificate to match (Crossbar FX stores none)": 1}
+    assert found.authid == "device"

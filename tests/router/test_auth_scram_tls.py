@@ -109,5 +109,11 @@ def test_cn_counts_only_under_a_configured_issuer(reactor_thread, creds, princip
 
 
 def test_a_missing_cn_issuer_file_is_a_config_error(creds, tmp_path):
-    with pytest.raises(RouterConfigError, match="cn_issuers"):
+    with pytest.raises(RouterConfigError, match="cn_issuers.*cannot read"):
         make_auth(creds, cbdir=tmp_path, cn_issuers=["missing.crt"])
+
+
+def test_a_cn_issuer_file_that_is_no_certificate_is_a_config_error(creds, tmp_path):
+    (tmp_path / "junk.crt").write_text("junk")
+    with pytest.raises(RouterConfigError, match="cn_issuers.*junk.crt: not a PEM certificate"):
+        make_auth(creds, cbdir=tmp_path, cn_issuers=["junk.crt"])
