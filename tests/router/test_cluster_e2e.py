@@ -246,3 +246,35 @@ def test_nodes_recording_one_rule_at_once_leave_it_its_limit_of_events(reactor_t
     wait_for(agreed, 15, "both nodes and the database to agree on the rule's last four events", interval=0.2)
     for session in publishers + [r[0] for r in readers]:
         reactor_thread.call(leave, session)
+
+
+def _committed(pg_url, cookie) -> None:
+    from cfxstore.cookies.service import CookieService
+    value = cookie.partition("=")[2]
+    with open_database(pg_url) as db:
+        stored = CookieService(db)
+        wait_for(lambda: getattr(stored.lookup(value), "authid", None), 10, "the login to be committed")
+
+
+def test_a_principals_role_change_closes_its_cookies_connections_on_every_node(reactor_thread, cluster, user,
+                                                                               pg_url):
+    a, b = cluster
+    first, second = _cookie_on_both(reactor_thread, a, b, user)
+    _committed(pg_url, first.cookie)
+    with open_database(pg_url) as db:
+        mgmt = Management(db)
+        mgmt.principals.update(mgmt.credentials.get_principal(REALM, user[0]).oid, role="admin")
+    reactor_thread.call(lambda: second.session.left, timeout=10)  # heard by NOTIFY
+    reactor_thread.call(lambda: first.session.left, timeout=10)
+    assert _refused(reactor_thread, a.port, first.cookie) and _refused(reactor_thread, b.port, first.cookie)
+
+
+def test_a_kill_with_the_logout_reason_on_one_node_closes_the_cookies_connection_on_the_other(
+        reactor_thread, cluster, user, admin):
+    a, b = cluster
+    first, second = _cookie_on_both(reactor_thread, a, b, user)
+    killer = _ticket(reactor_thread, a, admin)
+    reactor_thread.call(killer.session.call, "wamp.session.kill", first.details.session, reason="wamp.close.logout")
+    reactor_thread.call(lambda: second.session.left, timeout=10)
+    assert _refused(reactor_thread, b.port, first.cookie)
+    reactor_thread.call(leave, killer.session)
