@@ -78,8 +78,10 @@ def peer_keys(peer_cert: Any, cn_issuers: tuple[dict[str, str], ...] = ()) -> li
         except InvalidArgument:
             continue
     subject, issuer = peer_cert.get("subject"), peer_cert.get("issuer")
-    if cn_issuers and isinstance(subject, dict) and isinstance(subject.get("cn"), str) and issuer in cn_issuers:
-        found.append(f"cn:{subject['cn']}")
+    cn = subject.get("cn") if isinstance(subject, dict) else None
+    # A CN no credential can hold is not looked up (its key could exceed what an index holds).
+    if cn_issuers and isinstance(cn, str) and 0 < len(cn) <= _MAX_CN and issuer in cn_issuers:
+        found.append(f"cn:{cn}")
     return found
 
 

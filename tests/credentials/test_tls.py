@@ -48,6 +48,13 @@ def test_peer_keys_of_a_certificate_as_crossbar_describes_it():
     assert not any(k.startswith("cn:") for k in tls.peer_keys(details, (tls.pem_subject(stranger.cert_pem),)))
 
 
+def test_a_common_name_no_credential_can_hold_is_not_looked_up():
+    ca = issue("Test CA", ca=True)
+    details = peer_certificate_details(issue("sensor", ca).cert)
+    details["subject"]["cn"] = "x" * 1000  # as a certificate outside X.509's bounds could carry it
+    assert not any(k.startswith("cn:") for k in tls.peer_keys(details, (tls.pem_subject(ca.cert_pem),)))
+
+
 def test_pem_fingerprint_is_the_sha256_crossbar_reports():
     client = issue("sensor-17")
     assert tls.pem_fingerprint(client.cert_pem) == client.sha256
