@@ -136,6 +136,13 @@ class CookieService(Service):
         for cookie in cookies:
             self._cookies[txn, cookie.oid] = cookie
 
+    def update(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
+        """Store new versions of stored cookies in txn, leaving out those deleted meanwhile (a change of
+        their principal in another process): a deleted cookie never comes back."""
+        for cookie in cookies:
+            if self._cookies[txn, cookie.oid] is not None:
+                self._cookies[txn, cookie.oid] = cookie
+
     def lookup(self, value: str) -> Cookie | None:
         """The live cookie with this raw value; None if unknown or expired."""
         h = self.hash_value(value)

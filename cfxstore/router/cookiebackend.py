@@ -180,7 +180,7 @@ class CookieBackend:
             if issued:
                 self._issued[value_hash] = cookie  # still this connection's, anonymous
             raise RefusedCookie(str(exc)) from None
-        self._stage(updated)
+        self._stage(updated, stored=not issued)
         return True
 
     def used(self, cookie: Cookie, context: dict[str, Any] | None) -> None:
@@ -192,11 +192,16 @@ class CookieBackend:
         except ValueError as exc:
             log.warn("cfxstore: the device of a cookie login not noted: {error}", error=str(exc)[:300])
             return
-        self._stage(updated)
+        self._stage(updated, stored=True)
 
-    def _stage(self, cookie: Cookie) -> None:
-        """Stage a cookie (anonymous ones are made here from checked settings: always storable)."""
-        self.writer.stage(self.service.put, cookie, cookie.value_hash)
+    def _stage(self, cookie: Cookie, stored: bool = False) -> None:
+        """Stage a cookie: a new login, or (stored) a new version of a cookie read from the database,
+        which is written only if the database still has it. A version staged over a new login
+        that is not committed yet is a new login too."""
+        value_hash = cookie.value_hash
+        earlier = self.writer.staged(value_hash)
+        new = not stored or (earlier is not None and earlier[0] == self.service.put)
+        self.writer.stage(self.service.put if new else self.service.update, cookie, value_hash)
         # Write-through: this process wrote it, so it may serve it from memory.
         if self._cache_ttl > 0 and self._cache_size > 0:
             self._remember(cookie.value_hash, cookie)
@@ -237,6 +242,7 @@ class CookieBackend:
     def refuse(self, value_hash: bytes) -> None:
         """Refuse this cookie from now on in this process (it is deleted, or its deletion is pending)."""
         self._cache.pop(value_hash, None)
+        self.writer.discard(value_hash)  # a staged login on it must not bring it back
         refused = self._refused
         refused[value_hash] = None
         if len(refused) > REFUSED_KEPT:

@@ -150,10 +150,19 @@ class WriteBehind:
 
     def pending(self, key: Hashable) -> Any:
         """The arg of the staged, not yet committed write with this key, else None."""
+        item = self.staged(key)
+        return None if item is None else item[1]
+
+    def staged(self, key: Hashable) -> tuple[Apply, Any] | None:
+        """(apply, arg) of the staged, not yet committed write with this key, else None."""
         item = self._pending.keyed.get(key)
         if item is None and self._inflight is not None:
             item = self._inflight.keyed.get(key)
-        return None if item is None else item[1]
+        return item
+
+    def discard(self, key: Hashable) -> None:
+        """Drop the staged write with this key, unless a thread is writing it already."""
+        self._pending.keyed.pop(key, None)
 
     def _flush_in_thread(self) -> None:
         self._call = None

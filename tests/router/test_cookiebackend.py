@@ -264,3 +264,26 @@ def test_a_logout_the_database_refuses_is_refused_in_every_process_at_once(tmp_p
         assert CookieService(readonly).lookup(value) is not None
         assert len(store.backend.writer) == 1
         stop()
+
+
+def test_a_cookie_deleted_elsewhere_while_a_new_version_is_staged_stays_deleted(service, monkeypatch):
+    store = make_store(service, FakeReactor())
+    value, _ = store.create()
+    assert store.setAuth(value, "alice", "user", "ticket", None, "realm1")
+    store.backend.flush()
+    monkeypatch.setattr(cookiebackend, "LAST_LOGIN_EVERY", 0)
+    assert store.getAuth(value)[0] == "alice"            # notes the device's login: staged
+    assert store.setAuth(value, "alice", "admin", "ticket", None, "realm1")  # a refreshed role: staged
+    service.revoke_authid("alice")                       # another process, not heard of yet
+    store.backend.flush()
+    assert service.lookup(value) is None
+
+
+def test_a_new_login_stays_new_when_a_version_is_staged_over_it(service, monkeypatch):
+    store = make_store(service, FakeReactor())
+    value, _ = store.create()
+    assert store.setAuth(value, "alice", "user", "ticket", None, "realm1")   # staged, not committed
+    monkeypatch.setattr(cookiebackend, "LAST_LOGIN_EVERY", 0)
+    assert store.setAuth(value, "alice", "admin", "ticket", None, "realm1")
+    store.backend.flush()
+    assert service.lookup(value).authrole == "admin"
