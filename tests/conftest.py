@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -11,6 +14,12 @@ import orm
 # per-example deadline and no "generation is slow" health check.
 settings.register_profile("cfxstore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("cfxstore")
+
+# The suite starts a few hundred Python processes (CLI runs, routers, killed writers), each importing
+# cfxstore: let them compile each module once and reuse it, even where the environment asks Python
+# not to write bytecode (PYTHONDONTWRITEBYTECODE). Set here, before pytest-xdist starts its workers.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture

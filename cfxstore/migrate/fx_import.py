@@ -32,7 +32,7 @@ import cbor2
 
 import orm
 from cfxstore.entity import Entity
-from cfxstore.errors import AlreadyExists, InvalidArgument
+from cfxstore.errors import AlreadyExists, Error, InvalidArgument
 from cfxstore.globalschema import entities as g
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.management import Management
@@ -398,7 +398,7 @@ def import_mrealm(path: str, db: orm.Database) -> dict[str, TableResult]:
     return results
 
 
-class SkipCredential(Exception):
+class SkipCredential(Error):
     """A credential that is not imported; the message is the reason the summary counts."""
 
 

@@ -23,7 +23,7 @@ import os
 import tempfile
 from typing import Any, Mapping
 
-from autobahn.wamp.auth import derive_key
+from cfxstore.credentials.hashing import wampcra_key
 
 from orm import atomic, crashpoint
 
@@ -47,7 +47,7 @@ DB_PATH = "cfxstore-db"
 _REALM_STORE_KEPT = ("event-history", "call-queue", "limit", "max-buffer", "buffer-flush")
 _STOCK_COOKIE_STORES = ("memory", "file", "database")
 _STOCK_REALM_STORES = ("memory", "cfxdb")
-# Stock WAMP-CRA defaults for a salted secret (autobahn.wamp.auth.derive_key).
+# Stock WAMP-CRA defaults for a salted secret (as autobahn derives it).
 _CRA_ITERATIONS, _CRA_KEYLEN = 1000, 32
 
 
@@ -338,7 +338,7 @@ def _add_keys(mgmt: Management, principal: Any, p: StaticPrincipal) -> None:
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
     if p.salt is None or stored.get("salt") != p.salt:
         return False
-    key = derive_key(p.secret, p.salt, p.iterations, p.keylen).decode("ascii")
+    key = wampcra_key(p.secret, p.salt, p.iterations, p.keylen)
     return bool(stored.get("secret") == key and stored.get("iterations") == p.iterations)
 
 

@@ -142,4 +142,7 @@ SAMPLES: list[tuple[str, type, dict[str, Any], dict[str, Any]]] = [
 LATER_FORMS: list[tuple[str, str, type, dict[str, Any]]] = [
     ("cookies", "with device", Cookie,
      dict(SAMPLES[0][2], last_login=T1, peer="tcp4:192.0.2.7:50000", user_agent="Browser/1.0")),
+    ("credentials", "tls", m.Credential,
+     dict(oid=oid(17), principal_oid=oid(15), authmethod="tls", realm="realm1", authid="alice",
+          authconfig={"sha256": "5e" * 32}, created=T0, modified=T0)),
 ]

@@ -50,6 +50,7 @@ PINNED: dict[tuple[str, str], str] = {
     ('principals', 'sparse'): '4c403cf8e0b2536d',
     ('credentials', 'full'): '4d5fb8cca1578e1a',
     ('credentials', 'sparse'): 'ae7ee348a4cd6825',
+    ('credentials', 'tls'): 'ef6d05db99972b29',
     ('cryptosign_keys', 'full'): '04e6ef00ae05e705',
     ('cryptosign_keys', 'sparse'): '7a0cefed8dec909e',
     ('routerclusters', 'full'): 'd1f6717b02a03dfc',
@@ -80,11 +81,18 @@ def _primary_key(record):
     raise AssertionError(f"no primary key for {record!r}")
 
 
+# Indexes added after these pins: a record such an index does not cover stores nothing for it, so the
+# pins of the records made before it existed stay as they were.
+LATER_INDEXES = {"idx_credentials_by_certificate"}
+
+
 def stored_bytes(table_name: str, record) -> list[bytes]:
     table = declared(table_owners()[table_name]).tables()[table_name]
     out = [table._kenc(_primary_key(record)), table._enc(record)]
     for index in getattr(table, "indexes", {}).values():
         key = index.key_fn(record)
+        if key is None and index.name in LATER_INDEXES:
+            continue
         out.append(index.name.encode() + b"=" + (b"-" if key is None else index._ienc(key)))
     return out
 
