@@ -336,7 +336,7 @@ def _add_keys(mgmt: Management, principal: Any, p: StaticPrincipal) -> None:
 
 
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:
-    if p.salt is None or stored.get("salt") != p.salt:
+    if p.salt is None or p.iterations is None or p.keylen is None or stored.get("salt") != p.salt:
         return False
     key = wampcra_key(p.secret, p.salt, p.iterations, p.keylen)
     return bool(stored.get("secret") == key and stored.get("iterations") == p.iterations)
