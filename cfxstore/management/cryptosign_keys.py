@@ -86,7 +86,6 @@ class CryptosignKeys:
         """Add public key ``pubkey`` (hex) to the principal ``key``; labels are unique among its unrevoked keys."""
         checked = _build(pubkey=parse_pubkey(pubkey), label=label, not_before=not_before, not_after=not_after)
         keys = self._m.collection(_KIND)
-        self._m.schema_of(keys.kind)  # attached (on a new database: created) before the transaction
 
         def run(t: Any) -> CryptosignKey:
             principal = cast(Principal, self.get(key, t))
@@ -108,7 +107,6 @@ class CryptosignKeys:
         if not isinstance(which, str) or not which:
             raise InvalidArgument("key: expected a public key (hex) or a label")
         keys = self._m.collection(_KIND)
-        self._m.schema_of(keys.kind)  # attached before the transaction
 
         def run(t: Any) -> CryptosignKey:
             principal = cast(Principal, self.get(key, t))
@@ -130,7 +128,6 @@ class CryptosignKeys:
                 return []
             found = list(_all(self._m.collection(_KIND), t, principal))
         return sorted(found, key=lambda k: (k.created, k.pubkey))
-
 
     def keys_summary(self, key: Any, txn: Any = None) -> list[dict[str, Any]]:
         """[{"authmethod": "cryptosign", "created", "modified"}] if the principal has keys, as credentials() lists."""
