@@ -21,10 +21,8 @@ import dataclasses
 import uuid
 from typing import Any, Callable, Iterator, cast
 
-# PyNaCl comes with Autobahn (its cryptosign needs it).
-from nacl.bindings import crypto_core_ed25519_is_valid_point
-
 import orm
+from cfxstore.credentials.ed25519 import is_public_key
 from cfxstore.errors import AlreadyExists, InvalidArgument, NotFound
 from cfxstore.management.owner import Owner
 from cfxstore.mrealm.entities import CryptosignKey, Principal
@@ -54,7 +52,7 @@ def parse_pubkey(value: Any, field: str = "pubkey") -> str:
                               "give the public key (64 hex characters)")
     if len(raw) != 32:
         raise InvalidArgument(f"{field}: expected 64 hex characters (32 bytes), got {len(text)} characters")
-    if not crypto_core_ed25519_is_valid_point(raw):
+    if not is_public_key(raw):
         raise InvalidArgument(f"{field}: {_short(text)} is not an Ed25519 public key (is it a private key seed?)")
     return text.lower()
 

@@ -109,7 +109,7 @@ def test_a_private_key_seed_given_as_public_key_is_mostly_refused(mgmt, alice):
         except InvalidArgument as exc:
             assert "is not an Ed25519 public key" in str(exc)
             refused += 1
-    assert refused >= 10  # about nine seeds in ten are not points on the curve
+    assert refused >= 10  # about fifteen seeds in sixteen are not points of the prime-order group
 
 
 def test_duplicates_unknown_principals_and_bad_windows_are_refused(mgmt, alice, db):
