@@ -284,3 +284,25 @@ def burst_authids(rt, router, authids):
             return d.addCallbacks(lambda result: "ok", lambda f: getattr(f.value, "message", repr(f.value)))
         return defer.gatherResults([one(a) for a in authids])
     return rt.call(run, timeout=120)
+
+
+@pytest.mark.parametrize("method", ["ticket", "wampcra"])
+def test_a_secret_changed_on_a_running_node_takes_effect_at_once(reactor_thread, router, principals, method):
+    """The authenticator reads the store at every HELLO: no restart, no cache to wait out."""
+    authid = new_authid(method)
+    principal = principals.create(realm=REALM, authid=authid, role="user")
+    principals.set_secret(principal.oid, method, "first secret", **({"iterations": 1000} if method == "wampcra" else {}))
+
+    def attempt(secret):
+        return reactor_thread.call(login, router.port, authmethods=[method], authid=authid,
+                                   **({"ticket": secret} if method == "ticket" else {"secret": secret}))
+
+    first = attempt("first secret")
+    assert first.details.authid == authid
+    reactor_thread.call(leave, first.session)
+    principals.set_secret(principal.oid, method, "second secret", **({"iterations": 1000} if method == "wampcra" else {}))
+    with pytest.raises(Denied):
+        attempt("first secret")
+    second = attempt("second secret")
+    assert second.details.authid == authid
+    reactor_thread.call(leave, second.session)
