@@ -141,7 +141,7 @@ def _show_generated(ticket: str | None, as_json: bool) -> None:
 @scram_options
 @certificate_options
 @click.option("--pubkey", default=None, metavar="HEX",
-              help="With --method cryptosign: the principal's Ed25519 public key (64 hex characters).")
+              help="cryptosign: the principal's Ed25519 public key (64 hex characters).")
 @key_options
 @click.option("--no-secret", is_flag=True, help="Create the principal without a secret (set one with passwd).")
 @click.option("--create", is_flag=True, help="Create the database if there is none at the path.")
