@@ -436,3 +436,29 @@ def parse_auth(config: Mapping[str, Any] | None, key: str = "auth.config") -> Au
         ),
         tls=TlsConfig(cn_issuers=tuple(issuers)),
     )
+
+
+# --- Web transport path services: health check and metrics ---
+
+HEALTH_SERVICE = "cfxstore-health"
+METRICS_SERVICE = "cfxstore-metrics"
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthConfig:
+    """When the health path answers 503: a write-behind queue or lag past these (and any database down)."""
+
+    max_queue: int = 50_000
+    max_lag: float = 5.0
+
+
+def parse_monitoring(service: Mapping[str, Any], key: str) -> HealthConfig | None:
+    """Validate a "cfxstore-health" (its HealthConfig) or "cfxstore-metrics" (None) path service."""
+    service = _mapping(key, service)
+    if service.get("type") == METRICS_SERVICE:
+        _known(key, service, ("type", "id"))
+        return None
+    _known(key, service, ("type", "id", "max_queue", "max_lag"))
+    d = HealthConfig()
+    return HealthConfig(max_queue=_int(_join(key, "max_queue"), service.get("max_queue", d.max_queue), 1),
+                        max_lag=_number(_join(key, "max_lag"), service.get("max_lag", d.max_lag)))

@@ -52,6 +52,7 @@ from cfxstore.errors import Error
 from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
 from cfxstore.registry import Slot, registry
+from cfxstore.router import metrics
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import now_ns
@@ -106,7 +107,9 @@ class CookieBackend:
             return None
         cached = self._cache.get(value_hash)
         cookie: Cookie | None
-        if cached is not None and monotonic() - cached[1] < self._cache_ttl:
+        fresh = cached is not None and monotonic() - cached[1] < self._cache_ttl
+        metrics.cookie_cache(fresh)
+        if cached is not None and fresh:
             cookie = cached[0]
         else:
             cookie = self.writer.pending(value_hash)

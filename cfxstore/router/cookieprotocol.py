@@ -31,6 +31,7 @@ from typing import Any
 from autobahn.wamp import message
 from crossbar.router.protocol import WampWebSocketServerProtocol
 
+from cfxstore.router import metrics
 from cfxstore.router.availability import STORE_UNAVAILABLE
 
 LOGOUT = "wamp.close.logout"
@@ -71,6 +72,7 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
                 messages = []  # Crossbar reports it below
             if any(isinstance(m, message.Hello) and "cookie" in (m.authmethods or ()) for m in messages):
                 self.send(message.Abort(STORE_UNAVAILABLE, why))
+                metrics.login("cookie", "unavailable")
                 self.sendClose(1000, "store unavailable")
                 return
         super().onMessage(payload, isBinary)

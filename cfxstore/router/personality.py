@@ -11,7 +11,9 @@ subclass:
   config, revocation component) when the node config is checked, so bad config stops the node at
   startup with a message naming the key;
 * signs WAMP-CRA challenges with the derived keys cfxstore stores;
-* runs router workers that honour a realm's ``strict_match`` option (strictmatch.py);
+* runs router workers that honour a realm's ``strict_match`` option (strictmatch.py) and count
+  every login (loginmetrics.py);
+* serves the "cfxstore-health" and "cfxstore-metrics" paths of Web transports (monitorweb.py);
 * keeps cookie values, tickets and Authorization headers out of the logs
   (logfilter.py).
 """
@@ -31,15 +33,20 @@ from crossbar.common import checkconfig  # noqa: E402
 from crossbar.common.checkconfig import InvalidConfigException  # noqa: E402
 
 from cfxstore.node.config import (  # noqa: E402
+    HEALTH_SERVICE,
+    METRICS_SERVICE,
     STORE_TYPE,
     is_cfxstore_cookie,
     parse_auth,
     parse_cookie,
+    parse_monitoring,
     parse_realm_store,
 )
 from cfxstore.node.errors import RouterConfigError  # noqa: E402
 from cfxstore.node.nodeconfig import AUTHENTICATOR, REVOCATION_COMPONENT  # noqa: E402
 from cfxstore.router import cryptosign, logfilter, scram, strictmatch, tls, wampcra  # noqa: E402
+from cfxstore.router.loginmetrics import CountingRouterController  # noqa: E402
+from cfxstore.router.monitorweb import HealthService, MetricsService  # noqa: E402
 from cfxstore.router.realmstore import CfxRealmStore  # noqa: E402
 from cfxstore.router.revoke import allowed_roles  # noqa: E402
 from cfxstore.router.transport import (  # noqa: E402
@@ -109,6 +116,18 @@ def check_router_component(personality: Any, component: Any, ignore: list[str] =
             raise _invalid(e) from None
 
 
+def check_web_path_service(personality: Any, path: str, config: Any, nested: bool,
+                           ignore: list[str] = []) -> None:  # noqa: B006
+    """Crossbar's Web path service check, plus cfxstore's health and metrics paths (named by their path)."""
+    if isinstance(config, Mapping) and config.get("type") in (HEALTH_SERVICE, METRICS_SERVICE):
+        try:
+            parse_monitoring(config, f"paths.{path}")
+        except RouterConfigError as e:
+            raise _invalid(e) from None
+        return
+    checkconfig.check_web_path_service(personality, path, config, nested, ignore)
+
+
 class Personality(crossbar_personality.Personality):
     """Crossbar's standalone personality with cfxstore persistence."""
 
@@ -117,12 +136,13 @@ class Personality(crossbar_personality.Personality):
     REALM_STORES = {**crossbar_personality.Personality.REALM_STORES, STORE_TYPE: CfxRealmStore}
 
     WEB_SERVICE_FACTORIES = {**crossbar_personality.Personality.WEB_SERVICE_FACTORIES,
-                             "websocket": CfxWebSocketService}
+                             "websocket": CfxWebSocketService,
+                             HEALTH_SERVICE: HealthService, METRICS_SERVICE: MetricsService}
 
-    # Router workers whose realms may ask for strict matching (strictmatch.py).
+    # Router workers whose realms may ask for strict matching (strictmatch.py) and that count logins.
     native_workers = {**crossbar_personality.Personality.native_workers,
                       "router": {**crossbar_personality.Personality.native_workers["router"],
-                                 "worker_class": strictmatch.StrictRouterController}}
+                                 "worker_class": CountingRouterController}}
 
     create_router_transport = create_router_transport
     RouterTransport = CfxRouterTransport
@@ -132,3 +152,4 @@ class Personality(crossbar_personality.Personality):
     check_transport_auth = check_transport_auth
     check_router_realm = check_router_realm
     check_router_component = check_router_component
+    check_web_path_service = check_web_path_service

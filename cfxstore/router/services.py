@@ -51,6 +51,11 @@ class NodeServices:
             return self._writer
 
     @property
+    def current_writer(self) -> WriteBehind | None:
+        """The write-behind, if a store made one."""
+        return self._writer
+
+    @property
     def cookies(self) -> CookieService:
         return self._get("cookies", CookieService)
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from time import monotonic
 from typing import Any, Callable, Hashable
 
 from twisted.logger import Logger
@@ -78,9 +79,10 @@ def _runs(items: Any) -> list[tuple[Apply, list[Any]]]:
 class _Batch:
     """Staged writes: keyed ones (a later write replaces an earlier one) and the rest, in order."""
 
-    __slots__ = ("keyed", "items", "written", "retry")
+    __slots__ = ("keyed", "items", "written", "retry", "since")
 
     def __init__(self) -> None:
+        self.since: float | None = None  # monotonic time of its oldest write (lag())
         self.keyed: dict[Hashable, tuple[Apply, Any]] = {}
         self.items: list[tuple[Apply, Any]] = []
         self.written = False
@@ -122,11 +124,18 @@ class WriteBehind:
     def __len__(self) -> int:
         return len(self._pending) + (len(self._inflight) if self._inflight else 0)
 
+    def lag(self) -> float:
+        """Seconds the oldest write not yet committed is past its planned flush (0 if none is)."""
+        oldest = min((b.since for b in (self._pending, self._inflight) if b is not None and len(b) and b.since),
+                     default=None)
+        return 0.0 if oldest is None else max(0.0, monotonic() - oldest - self.delay)
+
     # -- staging (reactor thread) -------------------------------------------------
 
     def append(self, apply: Apply, arg: Any) -> None:
         """Acknowledge the write of ``arg`` by ``apply`` (committed in staging order)."""
         items = self._pending.items
+        self._pending.since = self._pending.since or monotonic()
         items.append((apply, arg))
         if len(items) >= self.max_items and self.availability.up:
             self.flush()
@@ -136,6 +145,7 @@ class WriteBehind:
     def stage(self, apply: Apply, arg: Any, key: Hashable) -> None:
         """Acknowledge the write of ``arg`` by ``apply``; a later write with the same key replaces it."""
         keyed = self._pending.keyed
+        self._pending.since = self._pending.since or monotonic()
         keyed[key] = (apply, arg)
         if len(keyed) >= self.max_items and self.availability.up:
             self.flush()
@@ -188,6 +198,8 @@ class WriteBehind:
         """Put back what failed for want of a writable database (newer staged writes win)."""
         retry, batch.retry = batch.retry, []
         pending = self._pending
+        if retry:
+            pending.since = min(pending.since or monotonic(), batch.since or monotonic())
         pending.items[:0] = [(apply, arg) for key, apply, arg in retry if key is None]
         for key, apply, arg in retry:
             if key is not None:

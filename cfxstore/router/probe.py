@@ -1,0 +1,66 @@
+"""A thread that begins and ends a read transaction on each database of this process every few seconds.
+
+It measures the database round trip for the metrics and, on a quiet node,
+notices an outage that no login or write has met yet: a probe that fails
+because the database cannot be reached marks it down (availability.py), as
+any other failed transaction would. It never runs on the reactor thread, and
+skips a database already marked down (availability's own probe watches for
+its return).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from time import monotonic
+from typing import Any
+
+from cfxstore.registry import Slot, registry
+from cfxstore.router.availability import availability
+from cfxstore.router.services import NODES
+
+#: Seconds between two probes of a database.
+PROBE_SECONDS = 5.0
+
+
+
+class Prober:
+    """The probe thread of this process and the round trips it measured."""
+
+    def __init__(self) -> None:
+        self.round_trips: dict[int, float] = {}  # id(db) -> seconds of its last probe
+        threading.Thread(target=self._run, name="cfxstore database probe", daemon=True).start()
+
+    def probe(self, db: Any) -> None:
+        """Probe db once, on the calling thread (never the reactor's)."""
+        state = availability(db)
+        if db.closed or not state.up:
+            return
+        began = monotonic()
+        try:
+            with db.begin():
+                pass
+        except Exception as exc:
+            state.lost(exc)
+            return
+        self.round_trips[id(db)] = monotonic() - began
+
+    def _run(self) -> None:
+        while True:
+            for node in registry.all(NODES):
+                self.probe(node.db)
+            time.sleep(PROBE_SECONDS)
+
+
+PROBER: Slot[Prober] = Slot("database prober")
+
+
+def start() -> Prober:
+    """Probe every database of this process from now on (one daemon thread per process)."""
+    return registry.get(PROBER, PROBER, Prober)
+
+
+def last_round_trip(db: Any) -> float | None:
+    """Seconds the last probe of db took (None before its first, or without a probe)."""
+    probers = registry.all(PROBER)
+    return probers[0].round_trips.get(id(db)) if probers else None
