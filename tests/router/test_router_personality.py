@@ -29,7 +29,7 @@ def test_default_config_is_valid():
 def test_router_workers_honour_the_strict_match_realm_option():
     from cfxstore.router.strictmatch import StrictRouterController
 
-    assert Personality.native_workers["router"]["worker_class"] is StrictRouterController
+    assert issubclass(Personality.native_workers["router"]["worker_class"], StrictRouterController)
     config = default_config()
     worker(config)["realms"][0]["options"]["strict_match"] = False
     check(config)
