@@ -14,7 +14,7 @@ logins serves its metrics on a Web transport of its own (docs/router.md,
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 from prometheus_client import REGISTRY, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily

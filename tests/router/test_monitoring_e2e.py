@@ -32,6 +32,10 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
         pg.on_postgres(proxy.url())(config)
         worker = config["workers"][0]
         ws = worker["transports"][0]
+        # A principal's first failed login locks it for minutes: its next attempt is a throttle refusal.
+        for method in ws["auth"].values():  # one config for all methods (Crossbar keeps the first it meets)
+            if "config" in method:
+                method["config"]["throttle"] = {"free_failures": 0, "base_delay": 300, "max_delay": 300}
         worker["transports"][0] = {
             "type": "web", "endpoint": ws["endpoint"],
             "paths": {"ws": {"type": "websocket", "cookie": ws["cookie"], "auth": ws["auth"]},
@@ -114,3 +118,16 @@ def test_metrics_count_ticket_and_cookie_logins_by_outcome(reactor_thread, node,
              30, "a probe of the database")
     for result in (first, again):
         reactor_thread.call(leave, result.session)
+
+
+def test_metrics_count_a_throttle_refusal(reactor_thread, node, pg_url):
+    authid, ticket = _principal(pg_url, "user")
+    before = _samples(node)
+    for _ in range(2):
+        with pytest.raises(Denied):
+            _login(reactor_thread, node, authmethods=["ticket"], authid=authid, ticket=ticket + "x")
+    after = _samples(node)
+    assert _logins(after, "ticket", "failure") == _logins(before, "ticket", "failure") + 1
+    assert _logins(after, "ticket", "throttled") == _logins(before, "ticket", "throttled") + 1
+    refusals = ("cfxstore_throttle_refusals_total", (("method", "ticket"),))
+    assert after[refusals] == before.get(refusals, 0.0) + 1
