@@ -42,25 +42,33 @@ def proxy(pg_url):
     p.close()
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory, reactor_thread, pg_url, proxy):
+def proxied_node(tmp_path_factory, pg_url, proxy, configure):
+    """For a module fixture: a running node of the default config on pg_url through proxy, edited by configure."""
     open_database(pg_url).close()
     cbdir = tmp_path_factory.mktemp("node")
     port = free_port()
     assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
 
-    def configure(config: dict) -> None:
+    def edit(config: dict) -> None:
         pg.on_postgres(proxy.url())(config)
-        worker = config["workers"][0]
-        worker["transports"][0]["cookie"]["store"]["flush_ms"] = BUFFERED_MS
-        worker["realms"][0]["store"]["buffer-flush"] = BUFFERED_MS
+        configure(config)
 
-    edit_config(cbdir, configure)
+    edit_config(cbdir, edit)
     n = RouterProcess(cbdir, [port])
     n.port = port
     with running(n):
         yield n
     assert PASSWORD not in n.log()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, reactor_thread, pg_url, proxy):
+    def configure(config: dict) -> None:
+        worker = config["workers"][0]
+        worker["transports"][0]["cookie"]["store"]["flush_ms"] = BUFFERED_MS
+        worker["realms"][0]["store"]["buffer-flush"] = BUFFERED_MS
+
+    yield from proxied_node(tmp_path_factory, pg_url, proxy, configure)
 
 
 @pytest.fixture

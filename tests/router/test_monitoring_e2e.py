@@ -13,28 +13,20 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import pg
-from cfxstore.database import open_database
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import wait_for
 from router_wampclient import Denied, leave, login
 from test_cluster_e2e import PASSWORD, _principal
-from test_cluster_outage import pg_url, proxy  # noqa: F401 (fixtures: a private schema behind a proxy)
+from test_cluster_outage import pg_url, proxied_node, proxy  # noqa: F401 (fixtures: a private schema behind a proxy)
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, reactor_thread, pg_url, proxy):
-    open_database(pg_url).close()
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
     def configure(config: dict) -> None:
-        pg.on_postgres(proxy.url())(config)
         worker = config["workers"][0]
         ws = worker["transports"][0]
-        # A principal's first failed login locks it for minutes: its next attempt is a throttle refusal.
         for method in ws["auth"].values():  # one config for all methods (Crossbar keeps the first it meets)
             if "config" in method:
+                # A principal's first failed login locks it for minutes: its next attempt is a throttle refusal.
                 method["config"]["throttle"] = {"free_failures": 0, "base_delay": 300, "max_delay": 300}
         worker["transports"][0] = {
             "type": "web", "endpoint": ws["endpoint"],
@@ -43,12 +35,7 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
                       "metrics": {"type": "cfxstore-metrics"}},
         }
 
-    edit_config(cbdir, configure)
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
-        yield n
-    assert PASSWORD not in n.log()
+    yield from proxied_node(tmp_path_factory, pg_url, proxy, configure)
 
 
 def _get(node, path: str) -> tuple[int, bytes]:
