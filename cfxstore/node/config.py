@@ -446,10 +446,12 @@ METRICS_SERVICE = "cfxstore-metrics"
 
 @dataclasses.dataclass(frozen=True)
 class HealthConfig:
-    """When the health path answers 503: a write-behind queue or lag past these (and any database down)."""
+    """When the health path answers 503: a write-behind queue or lag past these, a database probe
+    unanswered for longer than max_wait, or any database down."""
 
     max_queue: int = 50_000
     max_lag: float = 5.0
+    max_wait: float = 3.0
 
 
 def parse_monitoring(service: Mapping[str, Any], key: str) -> HealthConfig | None:
@@ -458,7 +460,8 @@ def parse_monitoring(service: Mapping[str, Any], key: str) -> HealthConfig | Non
     if service.get("type") == METRICS_SERVICE:
         _known(key, service, ("type", "id"))
         return None
-    _known(key, service, ("type", "id", "max_queue", "max_lag"))
+    _known(key, service, ("type", "id", "max_queue", "max_lag", "max_wait"))
     d = HealthConfig()
     return HealthConfig(max_queue=_int(_join(key, "max_queue"), service.get("max_queue", d.max_queue), 1),
-                        max_lag=_number(_join(key, "max_lag"), service.get("max_lag", d.max_lag)))
+                        max_lag=_number(_join(key, "max_lag"), service.get("max_lag", d.max_lag)),
+                        max_wait=_number(_join(key, "max_wait"), service.get("max_wait", d.max_wait), 0.1))

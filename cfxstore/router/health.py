@@ -1,8 +1,9 @@
 """Whether this router worker can serve logins now: the verdict of the health path (monitorweb.py).
 
-Healthy while every database the process uses answers (availability.py) and
-every write-behind keeps up: at most ``max_queue`` writes waiting and none
-more than ``max_lag`` seconds past its planned flush. The verdict is read from
+Healthy while every database the process uses answers (availability.py: not
+marked down; probe.py: no probe waiting longer than ``max_wait`` seconds for
+its answer) and every write-behind keeps up: at most ``max_queue`` writes
+waiting and none more than ``max_lag`` seconds past its planned flush. The verdict is read from
 state the process keeps in memory; nothing here waits for a database.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from cfxstore.node.config import HealthConfig
 from cfxstore.registry import registry
 from cfxstore.router.availability import availability
+from cfxstore.router.probe import unanswered
 from cfxstore.router.services import NODES
 from orm.engine.pgurl import is_url
 
@@ -34,8 +36,11 @@ def health(config: HealthConfig) -> tuple[int, dict[str, Any]]:
     if not found:
         reasons.append("no cfxstore database opened yet")
     for name, db, writer in found:
+        waited = unanswered(db)
         if not availability(db).up:
             reasons.append(f"{name}: database unreachable")
+        elif waited > config.max_wait:
+            reasons.append(f"{name}: database not answering for {waited:.1f} s")
         if writer is None:
             continue
         if len(writer) > config.max_queue:

@@ -4,6 +4,9 @@ The node's database URL points at the proxy. ``cut()`` closes every proxied
 connection (both ends see the connection drop, as when a server or a network
 path fails) and, until ``restore()``, closes each new connection at once:
 the node loses its database without the shared PostgreSQL server stopping.
+``stall()`` keeps every connection open but forwards nothing until
+``restore()`` (as when a network path drops packets): no error comes, answers
+just do not.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class PgProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._open = True
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._closed = False
         self.accepted = 0  # connections forwarded (not counting those refused while cut)
         threading.Thread(target=self._accept, name="pgproxy", daemon=True).start()
@@ -44,9 +49,14 @@ class PgProxy:
         for s in sockets:
             _close(s)
 
+    def stall(self) -> None:
+        """Forward nothing, on any connection, until restore() (what was held back is sent then)."""
+        self._flowing.clear()
+
     def restore(self) -> None:
         with self._lock:
             self._open = True
+        self._flowing.set()
 
     def close(self) -> None:
         self._closed = True
@@ -83,6 +93,9 @@ class PgProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                while not self._flowing.wait(0.5):
+                    if self._closed:
+                        return
                 dst.sendall(data)
         except OSError:
             pass

@@ -100,6 +100,7 @@ def test_monitoring_defaults():
     ({"type": "cfxstore-health", "max_queue": 0}, "paths.h.max_queue"),
     ({"type": "cfxstore-health", "max_queue": 1.5}, "paths.h.max_queue"),
     ({"type": "cfxstore-health", "colour": 1}, "paths.h.colour"),
+    ({"type": "cfxstore-health", "max_wait": 0}, "paths.h.max_wait"),
     ({"type": "cfxstore-metrics", "max_lag": 5}, "paths.h.max_lag"),
 ])
 def test_bad_monitoring_config_names_the_key(service, key):

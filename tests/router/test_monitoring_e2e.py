@@ -31,7 +31,7 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
         worker["transports"][0] = {
             "type": "web", "endpoint": ws["endpoint"],
             "paths": {"ws": {"type": "websocket", "cookie": ws["cookie"], "auth": ws["auth"]},
-                      "health": {"type": "cfxstore-health", "max_lag": 5},
+                      "health": {"type": "cfxstore-health", "max_lag": 5, "max_wait": 1},
                       "metrics": {"type": "cfxstore-metrics"}},
         }
 
@@ -80,6 +80,19 @@ def test_health_is_ok_while_the_database_answers_and_unavailable_while_it_is_cut
         proxy.restore()
     wait_for(lambda: _health(node)[0] == 200, 30, "the health path to be ok again", interval=0.1)
     assert _samples(node)[("cfxstore_database_up", (("database", "postgresql0"),))] == 1.0
+
+
+def test_health_is_unavailable_while_the_database_does_not_answer_at_all(node, proxy):
+    assert _health(node) == (200, {"status": "ok"})
+    proxy.stall()  # no error, no answer: only the probe waiting for its answer tells
+    try:
+        status, body = wait_for(lambda: (lambda h: h if h[0] == 503 else None)(_health(node)), 30,
+                                "the health path to say the database does not answer", interval=0.1)
+        assert any(" database not answering for " in reason or reason.endswith("database unreachable")
+                   for reason in body["reasons"]), body
+    finally:
+        proxy.restore()
+    wait_for(lambda: _health(node)[0] == 200, 30, "the health path to be ok again", interval=0.1)
 
 
 def test_metrics_count_ticket_and_cookie_logins_by_outcome(reactor_thread, node, pg_url):
