@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from cfxstore.node.config import DatabaseConfig, HealthConfig, parse_monitoring
 from cfxstore.node.errors import RouterConfigError
 from cfxstore.node.nodeconfig import default_config
-from cfxstore.router import metrics
+from cfxstore.router import metrics, probe
 from cfxstore.router.auth import BUSY, UNAVAILABLE, WRONG_TICKET
 from cfxstore.router.availability import STORE_UNAVAILABLE, StoreUnavailable
 from cfxstore.router.health import databases, health
@@ -65,6 +65,16 @@ def test_metrics_show_each_database_by_kind_never_by_path(writer, tmp_path):
     assert f'cfxstore_database_up{{database="{name}"}} 1.0' in text
     assert str(tmp_path) not in text
     w.flush()
+
+
+def test_a_probe_measures_a_round_trip_and_is_not_left_waiting(writer):
+    name, w = writer
+    assert probe.unanswered(w.db) == 0.0
+    probe.start().probe(w.db)
+    assert probe.last_round_trip(w.db) is not None and probe.last_round_trip(w.db) >= 0.0
+    assert probe.unanswered(w.db) == 0.0
+    text = metrics.exposition().decode()
+    assert f'cfxstore_database_round_trip_seconds{{database="{name}"}}' in text
 
 
 @pytest.mark.parametrize("answer, expected", [
