@@ -16,6 +16,7 @@ from cfxstore.cli.render import describe
 # does not first load the router layer (Crossbar, Twisted): a command starts in a third of the time.
 GROUPS = {
     "router": "cfxstore.cli.router:router",
+    "audit": "cfxstore.cli.audit:audit",
     "db": "cfxstore.cli.db:db",
     "cookies": "cfxstore.cli.cookies:cookies",
     "sessions": "cfxstore.cli.sessions:sessions",

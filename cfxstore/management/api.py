@@ -23,7 +23,8 @@ of key_api.py (principal.keys, principal.add_key, principal.revoke_key); session
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
 limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid),
 cookie.by_authid(authid, limit=) (an authid's logins, one per device) and
-cookie.revoke(cookie_id) (one of them).
+cookie.revoke(cookie_id) (one of them), and audit.list(authid=, kind=, since=, until=, limit=) of
+audit_api.py (security events).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any, Callable, cast
 
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import CookieService
+from cfxstore.management.audit_api import audit_procedures
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.key_api import key_procedures
 from cfxstore.management.service import Management
@@ -62,6 +64,7 @@ def procedures(mgmt: Management, *, revoke: Callable[[str], Any] | None = None) 
             procs.update(_record_procedures(name, coll))
     procs.update(_principal_procedures(mgmt))
     procs.update(key_procedures(mgmt.principals))
+    procs.update(audit_procedures(lambda: mgmt.audit))
     procs.update(_history_procedures(mgmt, revoke))
     return procs
 

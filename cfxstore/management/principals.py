@@ -70,7 +70,7 @@ class PrincipalCollection(CryptosignKeys, Collection):
             principal = cast(Principal, self.get(key, t))
             self._m.credentials.put_credential(t, principal.realm, principal.authid, method, config)
             # The record is unchanged; its secrets are not (so its logins end: relations.py).
-            self._m.changed(t, self.kind, "updated", principal, principal)
+            self._m.changed(t, self.kind, "updated", principal, principal, method=method)
             return principal
 
         self._m.write(txn, run)

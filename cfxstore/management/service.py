@@ -18,11 +18,12 @@ import contextlib
 from typing import Any, Callable, Iterator, TypeVar
 
 import orm
+from cfxstore.audit.service import AuditLog
 from cfxstore.entity import Entity
 from cfxstore.globalschema.schema import GlobalSchema
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
-from cfxstore.management import feed, generation, relations
+from cfxstore.management import audit, feed, generation, relations
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.kinds import KINDS, Kind, Ref
 from cfxstore.management.principals import PrincipalCollection
@@ -58,6 +59,7 @@ class Management(Service):
                     pass
         # Read-only: nothing to append (and the table may not exist yet in an older database).
         self._changes = None if db.readonly else feed.changes_table(db)
+        self._audit: AuditLog | None = None if db.readonly else AuditLog(db)
         self._credentials = credentials
         self._cookies: CookieService | None = None
         self._listeners: list[Listener] = []
@@ -132,11 +134,20 @@ class Management(Service):
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def changed(self, txn: Any, kind: Kind, op: str, record: Entity, old: Entity | None = None) -> None:
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log, in which imports and adoptions record themselves too."""
+        if self._audit is None:
+            self._audit = AuditLog(self.db)
+        return self._audit
+
+    def changed(self, txn: Any, kind: Kind, op: str, record: Entity, old: Entity | None = None, *,
+                method: str | None = None) -> None:
         """Record a change made in txn: what it implies for other records (relations.py), the
-        authorization generation, the change feed, then listeners after commit.
+        authorization generation, the change feed, the audit log, then listeners after commit.
 
         ``old``: the record before an update (a deleted record is ``record`` itself).
+        ``method``: the kind of secret set, when a principal's secrets changed and the record did not.
         """
         if op == "deleted":
             relations.run(self, txn, kind.name, op, relations.AFTER, record, None)
@@ -147,6 +158,11 @@ class Management(Service):
         # Credentials hold derived secrets: never in the feed. A read-only database has no feed to write.
         if kind.in_feed and self._changes is not None:
             feed.append(self.db, self._changes, txn, kind.name, op, to_wire(record))
+        if self._audit is not None:
+            event = audit.event_for(kind.name, op, record, old, method,
+                                    lambda oid: self.principals.table[txn, oid])
+            if event is not None:
+                self._audit.record(txn, event)
         if self._listeners:
             txn.on_commit(lambda: self.notify(kind.name, op, record))
 

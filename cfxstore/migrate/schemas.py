@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 import orm
+from cfxstore.audit.schema import AuditSchema
 from cfxstore.cookies.schema import CookieStore
 from cfxstore.fields import declared_fields
 from cfxstore.globalschema.schema import GlobalSchema
@@ -24,7 +25,8 @@ __all__ = ["KNOWN_SCHEMAS", "declared", "table_owners", "undumped_tables", "secr
 
 #: Every schema, in slot order of its first table (the order the docs list them in).
 KNOWN_SCHEMAS: tuple[type[DeclaredSchema], ...] = (
-    CookieStore, RealmStore, GlobalSchema, MrealmSchema, CryptosignKeySchema, ChangeFeedSchema, ImportLedger,
+    CookieStore, RealmStore, GlobalSchema, MrealmSchema, CryptosignKeySchema, ChangeFeedSchema, AuditSchema,
+    ImportLedger,
 )
 
 

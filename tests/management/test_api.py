@@ -142,3 +142,28 @@ def test_event_and_publication_queries_return_wire_records(mgmt):
     pubs = procs["publication.by_topic"]("com.example.t")
     assert [p["args"] for p in pubs] == [[1, "a"]]
     json.dumps(events), json.dumps(pubs)
+
+
+def test_audit_list_shows_principal_changes_made_through_the_procedures(mgmt):
+    procs = procedures(mgmt)
+    role = procs["role.create"]({"name": "auditor"})
+    principal = procs["principal.create"]({"realm": "realm1", "authid": "mallory", "role": "auditor"},
+                                          ticket="s3cret-of-mallory")
+    procs["principal.update"](principal["oid"], {"role": "auditor", "label": "x"})
+
+    events = procs["audit.list"](authid="mallory")
+    json.dumps(events)
+    assert [(e["kind"], e["action"]) for e in events] == [("principal", "created"), ("principal", "updated")]
+    assert events[1]["detail"]["before"]["label"] is None and events[1]["detail"]["record"]["label"] == "x"
+    assert "s3cret" not in json.dumps(procs["audit.list"]())
+    assert [e["action"] for e in procs["audit.list"](kind="role")] == ["created"]
+    assert procs["audit.list"](kind=["role"], since=events[0]["at"]) == []
+    assert procs["audit.list"](kind="role", until=events[0]["at"])[0]["detail"]["record"]["name"] == role["name"]
+    assert len(procs["audit.list"](limit=1)) == 1
+
+
+@pytest.mark.parametrize("call", [dict(kind="coffee"), dict(kind=[1]), dict(limit=0), dict(limit=1001),
+                                  dict(since="yesterday"), dict(authid="")])
+def test_audit_list_refuses_bad_arguments(mgmt, call):
+    with pytest.raises(InvalidArgument):
+        procedures(mgmt)["audit.list"](**call)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from cfxstore.audit.entities import AuditEvent
 from cfxstore.cookies.entities import Cookie
 from cfxstore.globalschema import entities as g
 from cfxstore.mrealm import entities as m
@@ -94,6 +95,10 @@ SAMPLES: list[tuple[str, type, dict[str, Any], dict[str, Any]]] = [
           authconfig={"hash": "$argon2id$..."}, created=T0, modified=T1),
      dict(oid=oid(16), principal_oid=oid(15), authmethod="wampcra", realm="realm1", authid="alice", created=T0,
           modified=T0)),
+    ("audit_events", AuditEvent,
+     dict(at=T0, oid=oid(40), kind="login", action="attempt", realm="realm1", authid="alice", method="ticket",
+          outcome="failure", reason="invalid authid or ticket", peer="192.0.2.1", detail={"count": 1}),
+     dict(at=T0, oid=oid(41), kind="import", action="cfxdb")),
     ("cryptosign_keys", m.CryptosignKey,
      dict(pubkey="3b" * 32, principal_oid=oid(15), label="laptop", not_before=T0, not_after=T1, revoked=T1,
           created=T0),

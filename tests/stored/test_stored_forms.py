@@ -51,6 +51,8 @@ PINNED: dict[tuple[str, str], str] = {
     ('credentials', 'full'): '4d5fb8cca1578e1a',
     ('credentials', 'sparse'): 'ae7ee348a4cd6825',
     ('credentials', 'tls'): 'ef6d05db99972b29',
+    ('audit_events', 'full'): 'a7c303320468e939',
+    ('audit_events', 'sparse'): 'f3ab754eec05290c',
     ('cryptosign_keys', 'full'): '04e6ef00ae05e705',
     ('cryptosign_keys', 'sparse'): '7a0cefed8dec909e',
     ('routerclusters', 'full'): 'd1f6717b02a03dfc',
