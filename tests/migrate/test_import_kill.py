@@ -102,6 +102,12 @@ def feed_by_meaning(tables):
     return [(e["kind"], e["op"], e["record"].get("realm"), e["record"].get("authid")) for _, e in entries]
 
 
+def audit_by_meaning(tables):
+    """The audit log as (kind, action, realm, authid) per event: its keys carry per-run ids and times."""
+    tables.pop("idx_audit_events_by_authid", None)
+    return [(e["kind"], e["action"], e.get("realm"), e.get("authid")) for _, e in tables.pop("audit_events", [])]
+
+
 def adopted_state(cbdir):
     """The config, the backups, every imported table, the principal changes published, and the principals
     with the logins they allow."""
@@ -111,6 +117,7 @@ def adopted_state(cbdir):
     for name in CREDENTIAL_TABLES:
         tables.pop(name, None)
     tables["changes"] = feed_by_meaning(tables)
+    tables["audit_events"] = audit_by_meaning(tables)
     with open_database(db, readonly=True) as database:
         service = CredentialService(database)
         principals = [(p.realm, p.authid, p.role) for p in service.list_principals()]
