@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from cfxstore.entity import Entity
-from cfxstore.fields import field, name_field, time
+from cfxstore.fields import field, time
 from cfxstore.timeutil import now_ns
 
 __all__ = ["AuditEvent", "KINDS", "OUTCOMES"]
@@ -28,7 +28,7 @@ class AuditEvent(Entity):
     kind: str = field(choices=KINDS)
     #: What happened, in the kind's words: "created", "updated", "deleted", "attempt", "logout", ...
     action: str = field(max_chars=64)
-    realm: str | None = name_field(default=None)
+    realm: str | None = field(default=None, max_bytes=255)
     authid: str | None = field(default=None, max_bytes=255)
     #: The authentication method of a login or a credential change.
     method: str | None = field(default=None, max_chars=32)

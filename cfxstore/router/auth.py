@@ -37,6 +37,7 @@ import os
 from typing import Any, Callable
 
 from autobahn.wamp.exception import ApplicationError
+from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
@@ -49,6 +50,7 @@ from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.clientaddr import ClientKeys
+from cfxstore.router.loginaudit import DELAY, MAX_ITEMS, LoginAudit
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
@@ -68,6 +70,8 @@ WRONG_CERTIFICATE = "invalid authid or client certificate"
 _CRA_KEYS = ("secret", "salt", "iterations", "keylen", "role", "authid", "realm")
 METHODS = ("ticket", "wampcra", "scram", "cryptosign", "tls")
 
+#: An attempt as the audit log names it: (realm, authid, method, client address).
+Who = tuple[str, str, str | None, str | None]
 # A check: returns what the login is accepted with (or a Deferred of it), None for wrong credentials.
 Check = Callable[[], Any]
 
@@ -76,7 +80,9 @@ class Authenticator:
     """``authenticate(realm, authid, details)`` as Crossbar's function authenticators are called."""
 
     def __init__(self, credentials: CredentialService, config: AuthConfig, reactor: Any,
-                 throttle: LoginThrottle | None = None, pool: VerifyPool | None = None, cbdir: str = ".") -> None:
+                 throttle: LoginThrottle | None = None, pool: VerifyPool | None = None, cbdir: str = ".",
+                 audit: LoginAudit | None = None) -> None:
+        """``audit``: where the outcome of every attempt and each lockout is recorded (None: nowhere)."""
         self._credentials = credentials
         self._config = config
         self._cn_issuers = tls.load_issuers(config.tls.cn_issuers, cbdir)
@@ -88,6 +94,7 @@ class Authenticator:
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
         self._keyring = CryptosignKeyring(credentials.db)
+        self._audit = audit
         self.throttle.on_settle = self.pool.on_done = self._settled
 
     def __call__(self, realm: str, authid: str, details: dict[str, Any]) -> Any:
@@ -108,57 +115,69 @@ class Authenticator:
         if method == "tls":
             return self.attempt(realm, tls.throttle_key(authid, details), client,
                                 lambda: _principal(tls.principal_of(self._credentials, realm, authid, details,
-                                                                    self._cn_issuers)), WRONG_CERTIFICATE)
+                                                                    self._cn_issuers)), WRONG_CERTIFICATE, method=method)
         if method == "cryptosign":
             pubkey = cryptosign.pubkey_of(details)
-            return self._challenge(realm, cryptosign.throttle_key(authid, pubkey), client, cryptosign.DENIED,
+            return self._challenge(method, realm, cryptosign.throttle_key(authid, pubkey), client, cryptosign.DENIED,
                                    lambda: cryptosign.principal_for(self._keyring, self._config.wampcra.decoy_role,
                                                                     realm, authid, pubkey))
         if method == "scram":
-            return self._challenge(realm, authid, client, scram.DENIED,
+            return self._challenge(method, realm, authid, client, scram.DENIED,
                                    lambda: scram.principal_for(self._credentials, self._config.scram, realm, authid))
-        return self._challenge(realm, authid, client, WRONG_SIGNATURE, lambda: self._cra_principal(realm, authid))
+        return self._challenge(method, realm, authid, client, WRONG_SIGNATURE,
+                               lambda: self._cra_principal(realm, authid))
 
     # --- the one path every attempt takes ---
 
     def attempt(self, realm: str, authid: str, client: str | None, check: Check, wrong: str,
-                started: float | None = None) -> Any:
+                started: float | None = None, *, method: str | None = None) -> Any:
         """Admit, check, count and answer one login attempt; a failure raises (or errbacks) ApplicationError.
 
         ``check`` runs only once the attempt is admitted; ``wrong`` is the
         message for wrong credentials. Every refusal is answered
-        ``deny_delay`` after ``started`` (by default: now).
+        ``deny_delay`` after ``started`` (by default: now). ``method`` names it in the audit log.
         """
         started = self._reactor.seconds() if started is None else started
+        who = (realm, authid, method, client)
         try:
             self._availability.check(STORE)
             attempts = self.throttle.begin(realm, authid, client)
+        except StoreUnavailable:
+            self._login(who, "failure", UNAVAILABLE)
+            raise
         except Throttled as exc:
             if exc.locked or len(self._held) >= self._config.throttle.max_waiting:
-                return self.deny(started, str(exc))
+                return self._refuse(who, started, str(exc))
             # Only too many attempts of this client in flight (parallel logins of one account): wait for one.
             # It keeps its start, so its answer comes when it would have without the wait.
-            return self._hold().addCallback(lambda _: self.attempt(realm, authid, client, check, wrong, started))
+            return self._hold().addCallback(
+                lambda _: self.attempt(realm, authid, client, check, wrong, started, method=method))
         try:
             result = check()
         except Exception as exc:
-            return self._failed(attempts, started, exc)
+            return self._failed(who, attempts, started, exc)
         if isinstance(result, Deferred):
-            return result.addCallbacks(lambda value: self._settle(attempts, started, value, wrong),
-                                       lambda failure: self._failed(attempts, started, failure.value))
-        return self._settle(attempts, started, result, wrong)
+            return result.addCallbacks(lambda value: self._settle(who, attempts, started, value, wrong),
+                                       lambda failure: self._failed(who, attempts, started, failure.value))
+        return self._settle(who, attempts, started, result, wrong)
 
-    def _settle(self, attempts: Any, started: float, accepted: Any, wrong: str) -> Any:
+    def _settle(self, who: Who, attempts: Any, started: float, accepted: Any, wrong: str) -> Any:
         live = self.throttle.end(attempts, accepted is not None)
         if accepted is not None and live:
+            self._login(who, "success", accepted=accepted)
             return accepted
+        self._login(who, "failure", wrong)
+        if self._audit is not None:  # after the failure that began them
+            realm, authid, method, client = who
+            self._audit.lockouts(realm, authid, method, client, attempts)
         return self.deny(started, wrong)
 
-    def _failed(self, attempts: Any, started: float, exc: BaseException) -> Any:
+    def _failed(self, who: Who, attempts: Any, started: float, exc: BaseException) -> Any:
         """A check that could not say yes or no: counted neither way."""
         self.throttle.cancel(attempts)
         if isinstance(exc, PoolBusy):
-            return self.deny(started, BUSY)
+            return self._refuse(who, started, BUSY)
+        self._login(who, "failure", UNAVAILABLE)
         if isinstance(exc, StoreUnavailable):
             raise exc
         if self._availability.lost(exc):
@@ -166,6 +185,16 @@ class Authenticator:
         # The type only: an exception's text may quote what the client sent.
         log.error("cfxstore authenticator: credential check failed: {kind}", kind=type(exc).__name__)
         return self.deny(started, UNAVAILABLE)
+
+    def _refuse(self, who: Who, started: float, message: str) -> Deferred:
+        """deny(), recorded in the audit log with its message as the reason."""
+        self._login(who, "failure", message)
+        return self.deny(started, message)
+
+    def _login(self, who: Who, outcome: str, reason: str | None = None, accepted: Any = None) -> None:
+        if self._audit is not None:
+            realm, authid, method, client = who
+            self._audit.login(realm, authid, method, client, outcome, reason, accepted)
 
     def deny(self, started: float, message: str) -> Deferred:
         """A refusal, answered ``deny_delay`` after ``started`` whatever made it."""
@@ -230,7 +259,7 @@ class Authenticator:
             # ticket attempt of it, whichever authid, so that waiting tells nothing about the principal).
             return self._hold().addCallback(lambda _: self._ticket(realm, authid, client, ticket, started))
         return self.attempt(realm, authid, client, lambda: self._check_ticket(realm, authid, ticket, client, started),
-                            WRONG_TICKET, started)
+                            WRONG_TICKET, started, method="ticket")
 
     def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None, started: float) -> Any:
         # While the pool (or this client's share of it) is full, every failed ticket attempt is answered alike.
@@ -247,7 +276,7 @@ class Authenticator:
 
     # --- challenged methods: WAMP-CRA, WAMP-SCRAM ---
 
-    def _challenge(self, realm: str, authid: str, client: str | None, wrong: str,
+    def _challenge(self, method: str, realm: str, authid: str, client: str | None, wrong: str,
                    lookup: Callable[[], dict[str, Any]]) -> Any:
         """What Crossbar needs to challenge authid; the attempt itself is made when the answer arrives."""
         issued = self.throttle.clock()
@@ -256,7 +285,7 @@ class Authenticator:
             self.throttle.check(realm, authid, client)
             principal = lookup()
         except Throttled as exc:
-            return self.deny(self._reactor.seconds(), str(exc))
+            return self._refuse((realm, authid, method, client), self._reactor.seconds(), str(exc))
         except StoreUnavailable:
             raise
         except Exception as exc:  # a database failure: never let the engine's exception reach the client
@@ -269,7 +298,7 @@ class Authenticator:
         def answered(ok: bool) -> Any:
             # An answer after attempt_timeout is refused like a wrong one: a challenge does not live forever.
             fresh = self.throttle.clock() - issued <= timeout
-            return self.attempt(realm, authid, client, lambda: True if ok and fresh else None, wrong)
+            return self.attempt(realm, authid, client, lambda: True if ok and fresh else None, wrong, method=method)
 
         principal[OUTCOME_HOOK] = answered
         return principal
@@ -305,9 +334,11 @@ def create_authenticator(config: dict[str, Any] | None, controller: Any = None) 
     parsed = parse_auth(config)
     # Crossbar workers run in the node directory, so relative paths resolve against it.
     path = resolve_path(parsed.database.path, os.getcwd())
-    db = node_services(path, parsed.database).db
+    node = node_services(path, parsed.database)
     a = parsed.argon2
-    credentials = CredentialService(db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
+    credentials = CredentialService(node.db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
                                     wampcra_iterations=parsed.wampcra.iterations)
+    audit = LoginAudit(node.audit, node.writer(delay=DELAY, max_items=MAX_ITEMS, reactor=reactor,
+                                               defer_to_thread=threads.deferToThread))
     log.info("cfxstore authenticator active (database {path})", path=shown(path))
-    return Authenticator(credentials, parsed, reactor, cbdir=os.getcwd())
+    return Authenticator(credentials, parsed, reactor, cbdir=os.getcwd(), audit=audit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from cfxstore.audit.service import AuditLog
 from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
@@ -66,6 +67,10 @@ class NodeServices:
     @property
     def credentials(self) -> CredentialService:
         return self._get("credentials", CredentialService)
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._get("audit", AuditLog)
 
 
 NODES: Slot[NodeServices] = Slot("node services")

@@ -66,12 +66,14 @@ class Throttled(Error):
 class Attempt:
     """One admitted attempt; hand it back to end() or cancel()."""
 
-    __slots__ = ("key", "ident", "started")
+    __slots__ = ("key", "ident", "started", "locked_for")
 
     def __init__(self, key: Hashable, ident: int, started: float) -> None:
         self.key = key
         self.ident = ident
         self.started = started
+        #: Seconds of the lockout this attempt's failure began (None: it began none), for the audit log.
+        self.locked_for: float | None = None
 
 
 class _Record:
@@ -141,6 +143,7 @@ class FailureThrottle:
         if excess > 0:
             delay = min(self._limits.base_delay * 2 ** (excess - 1), self._limits.max_delay)
             record.locked_until = max(record.locked_until, now + delay)
+            attempt.locked_for = delay
         record.last = now
         return live
 

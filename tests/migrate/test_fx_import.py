@@ -349,7 +349,7 @@ def test_the_table_ids_match_cfxdb():
 @pytest.mark.parametrize("point", ["fx-record-committed", "fx-secret-set"])
 def test_a_killed_fx_import_rerun_ends_like_one_run(fx, tmp_path, point):
     from test_atomic_kill import run_cli
-    from test_import_kill import CREDENTIAL_TABLES, feed_by_meaning
+    from test_import_kill import CREDENTIAL_TABLES, audit_by_meaning, feed_by_meaning
 
     g, _, m, _ = fx
 
@@ -357,6 +357,7 @@ def test_a_killed_fx_import_rerun_ends_like_one_run(fx, tmp_path, point):
         tables = snapshot(path)
         counts = {name: len(tables.pop(name, [])) for name in CREDENTIAL_TABLES}
         tables["changes"] = feed_by_meaning(tables)
+        tables["audit_events"] = audit_by_meaning(tables)
         with open_database(path, readonly=True) as db:
             service = CredentialService(db)
             logins = (service.verify_ticket("app1", "dave", "dave-fx-ticket") is not None,

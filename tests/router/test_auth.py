@@ -373,3 +373,47 @@ def test_one_client_never_takes_every_argon2_thread(reactor_thread, creds):
         gate.set()
     wait_for(lambda: own, 30, "the held login to finish")
     assert own[0]["authid"] == "chosen"
+
+
+def test_every_outcome_and_lockout_is_staged_for_the_audit_log_without_the_secret(reactor_thread, creds):
+    from cfxstore.audit.service import AuditLog
+    from cfxstore.router.loginaudit import LoginAudit
+    from cfxstore.router.writebehind import WriteBehind
+
+    add(creds, "alice", "correct horse")
+    log = AuditLog(creds.db)
+    writer = WriteBehind(creds.db, delay=0.01, max_items=1000)  # no reactor: each staged write commits at once
+    auth = make_auth(creds, free_failures=2, base_delay=300.0)
+    auth._audit = LoginAudit(log, writer)
+    calls = [(auth, REALM, "alice", details(ticket=t)) for t in ("correct horse", "wrong one", "wrong two",
+                                                                 "correct horse")]
+    results = [outcomes(reactor_thread, [call])[0] for call in calls]
+    assert isinstance(results[0], dict) and results[1:3] == ["invalid authid or ticket"] * 2
+    assert "too many failed attempts" in results[3]
+
+    events = log.list(authid="alice", kinds=["login", "lockout"])
+    assert [(e.kind, e.outcome, e.reason) for e in events] == [
+        ("login", "success", None),
+        ("login", "failure", "invalid authid or ticket"),
+        ("login", "failure", "invalid authid or ticket"),
+        ("lockout", None, None),
+        ("login", "failure", results[3]),
+    ]
+    assert events[0].detail == {"role": "user"} and {e.method for e in events} == {"ticket"}
+    assert events[3].action == "authid locked" and events[3].detail == {"seconds": 300.0}
+    assert {e.peer for e in events} == {"10.0.0.1"}
+    assert "horse" not in repr(events) and "wrong" not in repr([e.detail for e in events])
+
+
+def test_an_attempt_with_an_oversized_or_odd_authid_is_recorded_cut_to_what_an_event_holds(reactor_thread, creds):
+    from cfxstore.audit.service import AuditLog
+    from cfxstore.router.loginaudit import LoginAudit
+    from cfxstore.router.writebehind import WriteBehind
+
+    log = AuditLog(creds.db)
+    auth = make_auth(creds)
+    auth._audit = LoginAudit(log, WriteBehind(creds.db, delay=0.01, max_items=1000))
+    authid = "ä" * 1000 + "\ud800"
+    assert outcomes(reactor_thread, [(auth, "a realm\n", authid, details(ticket="x"))]) == ["invalid authid or ticket"]
+    [event] = log.list(kinds=["login"])
+    assert event.authid == "ä" * 127 and event.realm == "a realm\n" and event.outcome == "failure"
