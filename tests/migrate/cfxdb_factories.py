@@ -175,8 +175,8 @@ def fx_credential(authmethod: str, settings: dict[str, Any], form: str) -> Any:
     return Credential.parse({"authmethod": authmethod, "authconfig": settings})
 
 
-def build_fx_mrealm(path: str, credentials: dict[str, tuple[str, dict[str, Any], str]] | None = None
-                    ) -> dict[str, Any]:
+def build_fx_mrealm(path: str, credentials: dict[str, tuple[str, dict[str, Any], str]] | None = None,
+                    *, arealm: str = "app1", role: str = "frontend") -> dict[str, Any]:
     """A Crossbar FX management-realm database written through cfxdb's MrealmSchema.
 
     One principal per entry of credentials (default FX_CREDENTIALS), each with its credential, keyed and
@@ -190,9 +190,9 @@ def build_fx_mrealm(path: str, credentials: dict[str, tuple[str, dict[str, Any],
         schema = MrealmSchema.attach(db)
         now = np.datetime64(time.time_ns(), "ns")  # these cfxdb classes keep numpy times
         with db.begin(write=True) as txn:
-            arealm = ApplicationRealm(oid=uuid.uuid4(), name="app1", status=1, changed=now)
+            arealm = ApplicationRealm(oid=uuid.uuid4(), name=arealm, status=1, changed=now)
             schema.arealms[txn, arealm.oid] = arealm
-            role = Role(oid=uuid.uuid4(), name="frontend", created=now)
+            role = Role(oid=uuid.uuid4(), name=role, created=now)
             schema.roles[txn, role.oid] = role
             perm = Permission(oid=uuid.uuid4(), role_oid=role.oid, uri="com.example.", match=2, allow_call=True,
                               allow_subscribe=True, created=now)
@@ -208,5 +208,23 @@ def build_fx_mrealm(path: str, credentials: dict[str, tuple[str, dict[str, Any],
                 schema.credentials[txn, c.oid] = c
                 principals[authid] = settings
         return {"arealm": arealm, "role": role, "permission": perm, "principals": principals}
+    finally:
+        db.__exit__(None, None, None)
+
+
+def add_fx_credential(path: str, authid: str, authmethod: str, settings: dict[str, Any], form: str = "api") -> None:
+    """One more credential for the principal ``authid`` of an FX management-realm database, as FX adds it."""
+    from cfxdb.mrealmschema import MrealmSchema
+
+    db = zlmdb.Database(dbpath=path, maxsize=2**26)
+    try:
+        schema = MrealmSchema.attach(db)
+        with db.begin(write=True) as txn:
+            principal = next(p for p in schema.principals.select(txn, return_keys=False) if p.authid == authid)
+            arealm = schema.arealms[txn, principal.arealm_oid]
+            c = fx_credential(authmethod, settings, form)
+            c.oid, c.realm, c.authid, c.principal_oid = uuid.uuid4(), arealm.name, authid, principal.oid
+            c.created = np.datetime64(time.time_ns(), "ns")
+            schema.credentials[txn, c.oid] = c
     finally:
         db.__exit__(None, None, None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -24,6 +26,9 @@ from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_management
 from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "migrate"))  # the cfxdb data factories
+from cfxdb_factories import add_fx_credential, build_fx_mrealm  # noqa: E402
 
 P = "cfxstore.mgmt."
 DB = "cfxstore-db"
@@ -260,3 +265,23 @@ def test_router_adopt_giving_a_principal_a_new_secret_ends_its_logins(reactor_th
     out = run_cli("router", "adopt", "--cbdir", str(stock), timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert_logins_ended(reactor_thread, router, first, second)
+
+
+def test_a_ticket_imported_from_crossbar_fx_for_a_logged_in_principal_ends_its_logins(reactor_thread, router, mgmt,
+                                                                                     tmp_path):
+    """`migrate import-cfxdb --fx` writes principals through their owner too: a credential Crossbar FX added
+    for a principal imported before replaces its ticket, ends its logins and the new ticket logs in."""
+    authid = f"fx-{uuid.uuid4().hex[:8]}"
+    fx = str(tmp_path / "fx-mrealm")
+    build_fx_mrealm(fx, {authid: ("ticket", {"secret": "first-fx-ticket"}, "api")}, arealm=REALM, role="user")
+    imported = run_cli("migrate", "import-cfxdb", "--fx", fx, str(router.cbdir / DB))
+    assert imported.returncode == 0, imported.stderr
+    principal = mgmt.principals.get_by((REALM, authid))
+    first, second = logged_in(reactor_thread, router, mgmt, principal, "first-fx-ticket")
+    add_fx_credential(fx, authid, "ticket", {"secret": "second-fx-ticket"})
+    imported = run_cli("migrate", "import-cfxdb", "--fx", fx, str(router.cbdir / DB))
+    assert imported.returncode == 0, imported.stderr
+    assert_logins_ended(reactor_thread, router, first, second)
+    again = reactor_thread.call(login, router.port, authmethods=["ticket"], authid=authid, ticket="second-fx-ticket")
+    assert again.details.authid == authid
+    reactor_thread.call(leave, again.session)
