@@ -16,6 +16,8 @@ from typing import Any
 import orm
 from orm.keys import random_uuid
 
+from cfxstore.audit.entities import AuditEvent
+from cfxstore.audit.service import AuditLog
 from cfxstore.errors import InvalidArgument, WrongType
 from cfxstore.service import Service, attached
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
@@ -78,6 +80,7 @@ class CookieService(Service):
         self.default_max_age = _seconds("default_max_age", default_max_age)
         self.schema = attached(CookieStore, db)
         self._cookies = self.schema.cookies
+        self._audit: AuditLog | None = None
 
     @staticmethod
     def hash_value(value: str) -> bytes:
@@ -201,14 +204,16 @@ class CookieService(Service):
             if cookie is not None:
                 self._cookies.delete(txn, cookie.oid)
                 found.append(cookie)
+                self._record(txn, cookie, "logout", "logout")
         announce_deleted(self.db, txn, [c.value_hash for c in found])
         return found
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid (expired ones too); returns their value hashes."""
-        return self.transact(lambda txn: self.end_logins(txn, authid))
+        return self.transact(lambda txn: self.end_logins(txn, authid, reason="revoked"))
 
-    def end_logins(self, txn: orm.Transaction, authid: str, realm: str | None = None) -> list[bytes]:
+    def end_logins(self, txn: orm.Transaction, authid: str, realm: str | None = None,
+                   reason: str = "principal changed") -> list[bytes]:
         """Delete in txn the cookies authid logged in with (on realm only, if given), telling the
         other nodes; returns their value hashes. The owner of principals calls it whenever a
         principal changes, so no cookie outlives the principal it names."""
@@ -218,6 +223,7 @@ class CookieService(Service):
             if cookie is not None and (realm is None or cookie.authrealm == realm):
                 hashes.append(cookie.value_hash)
                 self._cookies.delete(txn, oid)
+                self._record(txn, cookie, "logins ended", reason)
         announce_deleted(self.db, txn, hashes)
         return hashes
 
@@ -231,10 +237,20 @@ class CookieService(Service):
             cookie = table[txn, oid]
             if cookie is not None:
                 table.delete(txn, oid)
+                self._record(txn, cookie, "device revoked", "revoked")
                 announce_deleted(self.db, txn, [cookie.value_hash])
             return cookie
 
         return self.transact(write)
+
+    def _record(self, txn: orm.Transaction, cookie: Cookie, action: str, reason: str) -> None:
+        """An audit event for a login ended in txn (a logout, or a revocation), naming the cookie by its id only."""
+        if self._audit is None:
+            self._audit = AuditLog(self.db)  # attached at the first deletion: read-only users never need it
+        kind = "logout" if action == "logout" else "revocation"
+        self._audit.record(txn, AuditEvent(kind=kind, action=action, realm=cookie.authrealm, authid=cookie.authid,
+                                           method=cookie.authmethod, reason=reason,
+                                           detail={"cookie": str(cookie.oid)}))
 
     def purge_expired(self, now: int | None = None) -> int:
         """Delete every cookie whose expiry is at or before now (int ns); returns how many."""

@@ -108,3 +108,51 @@ def test_an_event_rolls_back_with_the_change_it_records(engine_db):
 def _written_long_ago(log, txn, event):
     """Store event as a writer did before it expired (record() would trim it at once)."""
     log.schema.audit_events[txn, event.key] = event
+
+
+def test_logouts_and_revocations_are_audited_in_the_transaction_of_the_deletion(engine_db):
+    from cfxstore.cookies.service import CookieService
+
+    cookies = CookieService(engine_db)
+    made = []
+    for authid in ("alice", "alice", "bob"):
+        cookie = CookieService.login(cookies.new()[1], authid=authid, authrole="user", authmethod="ticket",
+                                     authextra=None, authrealm="realm1")
+        cookies.transact(lambda txn: cookies.put(txn, [cookie]))
+        made.append(cookie)
+    cookies.transact(lambda txn: cookies.delete_hashes(txn, [made[0].value_hash]))
+    cookies.revoke(made[2].oid)
+    cookies.revoke_authid("alice")
+
+    events = AuditLog(engine_db).list()
+    assert [(e.kind, e.action, e.authid, e.reason) for e in events] == [
+        ("logout", "logout", "alice", "logout"),
+        ("revocation", "device revoked", "bob", "revoked"),
+        ("revocation", "logins ended", "alice", "revoked")]
+    assert [e.detail["cookie"] for e in events] == [str(made[0].oid), str(made[2].oid), str(made[1].oid)]
+    assert {e.method for e in events} == {"ticket"} and {e.realm for e in events} == {"realm1"}
+
+    def fail(txn):
+        cookies.end_logins(txn, "nobody-else")
+        cookies.delete_hashes(txn, [made[1].value_hash])
+        raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        cookies.transact(fail)
+    assert len(AuditLog(engine_db).list()) == 3
+
+
+def test_a_principal_change_that_ends_logins_records_the_revocation(engine_db):
+    from cfxstore.cookies.service import CookieService
+
+    mgmt = Management(engine_db)
+    p = mgmt.principals.create(realm="realm1", authid="carol", role="user", ticket="s3cret-of-carol")
+    cookies = CookieService(engine_db)
+    cookie = CookieService.login(cookies.new()[1], authid="carol", authrole="user", authmethod="ticket",
+                                 authextra=None, authrealm="realm1")
+    cookies.transact(lambda txn: cookies.put(txn, [cookie]))
+    mgmt.principals.update(p.oid, role="admin")
+    events = AuditLog(engine_db).list(authid="carol")
+    assert [(e.kind, e.action, e.reason) for e in events] == [
+        ("principal", "created", None), ("revocation", "logins ended", "principal changed"),
+        ("principal", "updated", None)]
