@@ -32,6 +32,15 @@ class Entity:
             setattr(cls, "_names", names)
         return names
 
+    @classmethod
+    def _later(cls) -> frozenset[str]:
+        """Names of the fields left out of the stored form while None (declared ``later``)."""
+        names: frozenset[str] | None = cls.__dict__.get("_later_names")
+        if names is None:
+            names = frozenset(n for n, d in declared_fields(cls).items() if d.spec.later)
+            setattr(cls, "_later_names", names)
+        return names
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -62,8 +71,11 @@ class Entity:
     def marshal(self) -> dict[str, Any]:
         """The stored form: known fields plus the unknown keys read earlier."""
         data = dict(self._unknown) if self._unknown else {}
+        later = self._later()
         for name in self._fields():
-            data[name] = getattr(self, name)
+            value = getattr(self, name)
+            if value is not None or name not in later:
+                data[name] = value
         return data
 
     @classmethod

@@ -87,6 +87,9 @@ class Spec:
     #: the field's name in the wire form, when it differs.
     wire: str | None = None
     ref: Reference | None = None
+    #: added after its kind was first stored: left out of the stored form while None, so the
+    #: records written before it (and those that never set it) keep their stored bytes.
+    later: bool = False
 
 
 def field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,

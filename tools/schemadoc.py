@@ -155,6 +155,8 @@ def _rules(d: Declared) -> str:
         rules.append("secret")
     if d.wire_name != d.name:
         rules.append(f"wire name `{d.wire_name}`")
+    if spec.later:
+        rules.append("not stored while unset")
     return "; ".join(rules)
 
 

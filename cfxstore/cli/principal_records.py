@@ -1,4 +1,4 @@
-"""``cfxstore principals show|update``: a principal's record, its links and kinds of secret."""
+"""``cfxstore principals show|update|disable|enable``: a principal's record, its links and kinds of secret."""
 
 from __future__ import annotations
 
@@ -54,3 +54,27 @@ def update(authid: str, db: str | None, realm: str, role: str | None, extra: str
             raise click.UsageError("nothing to change: give --role or --extra")
         principal = m.principals.update(principal.oid, **changes)
     report(as_json, f"updated {authid!r} on realm {realm!r}", principal)
+
+
+def _switch(disable: bool, summary: str, done: str, unchanged: str) -> click.Command:
+    """``principals disable`` or ``principals enable``: one change through the principals' owner."""
+    @click.command("disable" if disable else "enable", help=summary)
+    @click.argument("authid")
+    @db_option
+    @_realm_option
+    @json_option
+    @management_errors
+    def command(authid: str, db: str | None, realm: str, as_json: bool) -> None:
+        with management(db, write=True) as m:
+            before = m.principals.get_by((realm, authid))
+            principal = (m.principals.disable if disable else m.principals.enable)(before.oid)
+        changed = (before.disabled is None) == disable
+        report(as_json, f"{authid!r} on realm {realm!r} {done if changed else unchanged}", principal)
+
+    return command
+
+
+disable = _switch(True, "Disable AUTHID: its logins end, and it cannot log in (by any method) until enabled.",
+                  "disabled; its logins ended", "was already disabled")
+enable = _switch(False, "Enable a disabled AUTHID: it logs in again with the secrets it has.",
+                 "enabled", "was not disabled")

@@ -206,7 +206,8 @@ def _add_with_key(authid: str, db: str | None, realm: str, role: str, pubkey: st
 @json_option
 @handle_errors
 def list_(db: str | None, realm: str | None, as_json: bool) -> None:
-    """Principals by realm and authid, with the kinds of secret they have (never the secrets)."""
+    """Principals by realm and authid, with the kinds of secret they have (never the secrets) and when
+    they were disabled."""
     rows: list[dict[str, Any]] = []
     if _has_tables(db):
         with _service(db, readonly=True) as service:
@@ -219,13 +220,13 @@ def list_(db: str | None, realm: str | None, as_json: bool) -> None:
                     rows.append({"realm": p.realm, "authid": p.authid, "role": p.role, "extra": p.extra,
                                  "methods": sorted([c.authmethod for c in creds if c is not None]
                                                    + (["cryptosign"] if p.oid in keyed else [])),
-                                 "created": p.created})
+                                 "created": p.created, "disabled": p.disabled})
     if as_json:
         emit_json(rows)
         return
-    table(["realm", "authid", "role", "secrets", "created"],
-          [(r["realm"], r["authid"], r["role"], ", ".join(r["methods"]) or "(none)", fmt_time(r["created"]))
-           for r in rows])
+    table(["realm", "authid", "role", "secrets", "created", "disabled"],
+          [(r["realm"], r["authid"], r["role"], ", ".join(r["methods"]) or "(none)", fmt_time(r["created"]),
+            fmt_time(r["disabled"])) for r in rows])
     note(f"{len(rows)} principal(s)")
 
 
@@ -309,9 +310,11 @@ def remove(authid: str, db: str | None, realm: str, yes: bool, as_json: bool) ->
         click.echo(f"removed {authid!r} from realm {realm!r}")
 
 
-from cfxstore.cli.principal_records import show, update  # noqa: E402  (the commands live in their own file)
+from cfxstore.cli.principal_records import disable, enable, show, update  # noqa: E402  (in their own file)
 
 principals.add_command(show)
 principals.add_command(update)
+principals.add_command(disable)
+principals.add_command(enable)
 principals.add_command(certificate)
 principals.add_command(keys)

@@ -18,7 +18,8 @@ routercluster_node, webcluster, webcluster_node):
 
 and principal.create(fields, ticket=, wampcra=, scram=, tls=),
 principal.set_secret(key, method, secret), principal.set_credential(key,
-method, config), principal.remove_secret(key, method), principal.credentials(key), the cryptosign key procedures
+method, config), principal.remove_secret(key, method), principal.credentials(key),
+principal.disable(key) and principal.enable(key), the cryptosign key procedures
 of key_api.py (principal.keys, principal.add_key, principal.revoke_key); session.get(session_id),
 session.by_authid(authid, limit=), event.by_subscription(subscription_id,
 limit=), publication.by_topic(topic, limit=), cookie.revoke_by_authid(authid),
@@ -134,8 +135,15 @@ def _principal_procedures(mgmt: Management) -> dict[str, Callable[..., Any]]:
         return [{**c, "created": ns_to_iso(c["created"]), "modified": ns_to_iso(c["modified"])}
                 for c in principals.credentials(key)]
 
+    def disable(key: Any) -> dict:
+        return to_wire(principals.disable(key))
+
+    def enable(key: Any) -> dict:
+        return to_wire(principals.enable(key))
+
     return {"principal.create": create, "principal.set_secret": set_secret, "principal.set_credential": set_credential,
-            "principal.remove_secret": remove_secret, "principal.credentials": credentials}
+            "principal.remove_secret": remove_secret, "principal.credentials": credentials,
+            "principal.disable": disable, "principal.enable": enable}
 
 
 def _history_procedures(mgmt: Management, revoke: Callable[[str], Any] | None) -> dict[str, Callable[..., Any]]:

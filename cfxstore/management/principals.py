@@ -5,6 +5,8 @@ CredentialService.put_credential: every way to add, change or remove a
 principal or one of its secrets (the CLI, the management API, ``router
 adopt``, the cfxdb import) comes here, so the relations a principal starts
 (relations.py: its logins end, its credentials follow its name) always hold.
+Disabling a principal is such a change: its logins end, and the router refuses
+its logins (cfxstore/router/auth.py) until it is enabled.
 
 A secret is hashed (or its key derived) before any transaction begins, then the principal and
 its credentials are written together: in the caller's transaction when one is given, else in
@@ -23,6 +25,7 @@ from cfxstore.management.cryptosign_keys import CryptosignKeys
 from cfxstore.management.errors import InvalidArgument
 from cfxstore.management.store import Collection
 from cfxstore.mrealm.entities import Credential, Principal
+from cfxstore.timeutil import now_ns
 
 __all__ = ["PrincipalCollection", "SECRET_METHODS", "STORED_METHODS"]
 
@@ -86,6 +89,24 @@ class PrincipalCollection(CryptosignKeys, Collection):
                 return False
             self._m.changed(t, self.kind, "updated", principal, principal)  # its logins end (relations.py)
             return True
+
+        return self._m.write(txn, run)
+
+    def disable(self, key: Any, txn: Any = None) -> Principal:
+        """Disable the principal: its logins end (relations.py) and every login of it is refused like a
+        wrong secret until it is enabled. A disabled principal stays as it is (and keeps when it was disabled)."""
+        return self._disabled(key, txn, True)
+
+    def enable(self, key: Any, txn: Any = None) -> Principal:
+        """Let a disabled principal log in again, with the secrets it has."""
+        return self._disabled(key, txn, False)
+
+    def _disabled(self, key: Any, txn: Any, disabled: bool) -> Principal:
+        def run(t: Any) -> Principal:
+            principal = cast(Principal, self.get(key, t))
+            if (principal.disabled is not None) == disabled:
+                return principal
+            return cast(Principal, self.update(principal.oid, t, disabled=now_ns() if disabled else None))
 
         return self._m.write(txn, run)
 

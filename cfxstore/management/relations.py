@@ -91,7 +91,7 @@ _CHANGED = frozenset({"updated", "deleted"})
 
 RELATIONS: tuple[Relation, ...] = (
     Relation("principal", "cookie", "a principal's logins end (its cookies are deleted, and router nodes "
-             "close their connections) when it is deleted or changed or its secrets change",
+             "close their connections) when it is deleted, changed or disabled or its secrets change",
              _CHANGED, AFTER, _end_logins),
     Relation("cryptosign_key", "cookie", "a principal's logins end when one of its cryptosign keys is revoked",
              frozenset({"updated"}), AFTER, _key_ends_logins),

@@ -103,7 +103,8 @@ def is_uuid_field(cls: type[Entity], name: str) -> bool:
 def to_wire(record: Entity) -> dict[str, Any]:
     """The record's stored fields (and unknown keys) in wire form."""
     form = _form(type(record))
-    data = record.marshal()
+    # Every field travels, the ones the stored form leaves out while unset too.
+    data = {**dict.fromkeys(record._later()), **record.marshal()}
     for name, conv in form.conversions.items():
         value = data.get(name)
         if value is None:

@@ -122,6 +122,8 @@ class Principal(Described):
     role_oid: uuid.UUID | None = field(default=None, ref=Reference("role", REFUSE))
     created: int = time(default_factory=now_ns)
     modified: int = time(default_factory=now_ns)
+    #: When it was disabled; a disabled principal's logins are refused like wrong secrets.
+    disabled: int | None = time(default=None, later=True)
 
 
 @dataclasses.dataclass(kw_only=True)

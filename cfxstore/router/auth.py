@@ -29,6 +29,12 @@ nobody holds (cryptosign.py). A challenged attempt
 (WAMP-CRA, WAMP-SCRAM, WAMP-cryptosign) begins when its answer arrives, not at the HELLO: a
 challenge nobody answers holds nothing, so no one can delay another client's
 login by leaving challenges unanswered.
+
+A disabled principal is challenged as before (its real salt, its real key)
+and its proven secret is then refused like a wrong one (``_principal``):
+nothing tells a disabled principal from a wrong secret. A challenged
+principal is read again when its answer arrives, so one disabled (or
+removed) meanwhile is refused too.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import txaio
 from cfxstore.credentials.cryptosign import CryptosignKeyring
 from cfxstore.credentials.hashing import owasp_argon2id
 from cfxstore.credentials.service import CredentialService
+from cfxstore.mrealm.entities import Principal
 from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
@@ -269,10 +276,10 @@ class Authenticator:
             if busy:
                 raise PoolBusy("the argon2 pool is full")
             return self._in_time(self.pool.run(verifier, ticket, owner=client), started).addCallback(_principal)
-        principal = None if verifier is None else verifier(ticket)
-        if principal is None and busy:
+        answer = _principal(None if verifier is None else verifier(ticket))
+        if answer is None and busy:
             raise PoolBusy("the argon2 pool is full")
-        return _principal(principal)
+        return answer
 
     # --- challenged methods: WAMP-CRA, WAMP-SCRAM ---
 
@@ -298,10 +305,15 @@ class Authenticator:
         def answered(ok: bool) -> Any:
             # An answer after attempt_timeout is refused like a wrong one: a challenge does not live forever.
             fresh = self.throttle.clock() - issued <= timeout
-            return self.attempt(realm, authid, client, lambda: True if ok and fresh else None, wrong, method=method)
+            return self.attempt(realm, authid, client, lambda: True if ok and fresh and self._current(principal)
+                                else None, wrong, method=method)
 
         principal[OUTCOME_HOOK] = answered
         return principal
+
+    def _current(self, challenged: dict[str, Any]) -> bool:
+        """Whether a challenged principal whose secret was proven may log in, as its record stands now."""
+        return _principal(self._credentials.get_principal(challenged["realm"], challenged["authid"])) is not None
 
     def _cra_principal(self, realm: str, authid: str) -> dict[str, Any]:
         cra = self._credentials.get_wampcra(realm, authid)
@@ -316,11 +328,15 @@ class Authenticator:
         return principal
 
 
-def _principal(principal: Any) -> dict[str, Any] | None:
-    """The authenticator's answer for a ticket's principal (None stays None)."""
-    if principal is None:
+def _principal(principal: Principal | None) -> dict[str, Any] | None:
+    """The authenticator's answer for the principal whose secret was proven: None if there is none or it is disabled.
+
+    Every method's success comes through here, so a disabled principal is refused like a wrong secret:
+    the same message, the same fixed delay, counted as a failure.
+    """
+    if principal is None or principal.disabled is not None:
         return None
-    result = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
+    result: dict[str, Any] = {"realm": principal.realm, "authid": principal.authid, "role": principal.role}
     if principal.extra is not None:
         result["extra"] = principal.extra
     return result

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cfxstore.cookies.service import CookieService
 from cfxstore.credentials.service import CredentialService
+from cfxstore.database import open_database
 
 
 def verify(path, authid, ticket, realm="realm1"):
@@ -103,3 +105,37 @@ def test_realms_keep_principals_apart(run, db, realm):
     run("principals", "add", "zed", "--db", path, "--realm", realm, "--role", "r", "--password-stdin", input="pw\n")
     assert [p["authid"] for p in run.json("principals", "list", "--db", path, "--realm", realm)
             if p["authid"] == "zed"] == ["zed"]
+
+
+def test_disable_ends_the_logins_and_enable_undoes_it(run, db):
+    path, _ = db
+    with open_database(path) as database:
+        cookies = CookieService(database)
+        value, _ = cookies.create()
+        assert cookies.set_auth(value, "alice", "admin", "ticket", None, "realm1")
+    out = run("principals", "disable", "alice", "--db", path)
+    assert out.exit_code == 0 and "'alice' on realm 'realm1' disabled; its logins ended" in out.stdout, out.output
+    with open_database(path) as database:
+        assert CookieService(database).lookup(value) is None
+    shown = run.json("principals", "show", "alice", "--db", path)
+    assert shown["disabled"].endswith("Z") and shown["secrets"] == ["ticket"]
+    assert "disabled" in run("principals", "show", "alice", "--db", path).stdout
+    listed = run.json("principals", "list", "--db", path)
+    assert [(p["authid"], isinstance(p["disabled"], int)) for p in listed] == [("alice", True)]
+    assert shown["disabled"][:19] in run("principals", "list", "--db", path).stdout
+    again = run.json("principals", "disable", "alice", "--db", path)
+    assert again["disabled"] == shown["disabled"]                     # still the time it was first disabled
+    assert "was already disabled" in run("principals", "disable", "alice", "--db", path).stdout
+    out = run("principals", "enable", "alice", "--db", path)
+    assert out.exit_code == 0 and "'alice' on realm 'realm1' enabled" in out.stdout
+    assert run.json("principals", "show", "alice", "--db", path)["disabled"] is None
+    assert run.json("principals", "list", "--db", path)[0]["disabled"] is None
+    assert verify(path, "alice", "alice-secret")                      # its secret stayed
+    assert "was not disabled" in run("principals", "enable", "alice", "--db", path).stdout
+
+
+@pytest.mark.parametrize("command", ["disable", "enable"])
+def test_disable_and_enable_name_an_unknown_principal(run, db, command):
+    path, _ = db
+    out = run("principals", command, "nobody", "--db", path)
+    assert out.exit_code == 1 and "nobody" in out.stderr and "Traceback" not in out.output

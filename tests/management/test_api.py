@@ -99,6 +99,21 @@ def test_principal_scram_and_tls_credentials(mgmt):
     assert procs["principal.set_secret"](p["oid"], "scram", "pw-2")["authmethod"] == "scram"
 
 
+def test_principal_disable_and_enable(mgmt):
+    procs = procedures(mgmt)
+    p = procs["principal.create"]({"realm": "r1", "authid": "a1", "role": "user"}, ticket="t-1")
+    assert p["disabled"] is None                        # every field travels, unset ones too
+    disabled = procs["principal.disable"](p["oid"])
+    assert disabled["disabled"].endswith("Z") and disabled["oid"] == p["oid"]
+    assert procs["principal.get"](p["oid"])["disabled"] == disabled["disabled"]
+    assert procs["principal.disable"](p["oid"])["disabled"] == disabled["disabled"]   # kept, not renewed
+    assert procs["principal.enable"](p["oid"])["disabled"] is None
+    assert procs["principal.get"](p["oid"])["disabled"] is None
+    assert mgmt.credentials.verify_ticket("r1", "a1", "t-1") is not None
+    with pytest.raises(NotFound):
+        procs["principal.disable"](str(uuid.uuid4()))
+
+
 @pytest.mark.parametrize("method, config, field", [
     ("tls", {"sha256": "abc"}, "tls: sha256: "),
     ("tls", {"cn": "a", "sha1": "ab" * 20}, "tls: expected exactly one"),

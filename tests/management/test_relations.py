@@ -57,6 +57,7 @@ CHANGES = {
     "new ticket": lambda m, p: m.principals.set_secret(p.oid, "ticket", "alices-ticket-2"),
     "new WAMP-CRA secret": lambda m, p: m.principals.set_secret(p.oid, "wampcra", "alices-secret", iterations=10),
     "ticket removed": lambda m, p: m.principals.remove_secret(p.oid, "ticket"),
+    "disabled": lambda m, p: m.principals.disable(p.oid),
 }
 
 

@@ -150,4 +150,6 @@ LATER_FORMS: list[tuple[str, str, type, dict[str, Any]]] = [
     ("credentials", "tls", m.Credential,
      dict(oid=oid(17), principal_oid=oid(15), authmethod="tls", realm="realm1", authid="alice",
           authconfig={"sha256": "5e" * 32}, created=T0, modified=T0)),
+    ("principals", "disabled", m.Principal,
+     dict(oid=oid(15), realm="realm1", authid="alice", role="user", created=T0, modified=T1, disabled=T1)),
 ]

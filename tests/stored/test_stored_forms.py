@@ -48,6 +48,7 @@ PINNED: dict[tuple[str, str], str] = {
     ('arealm_role_associations', 'sparse'): '7e29520596472a8e',
     ('principals', 'full'): '4344b7455fcc34d3',
     ('principals', 'sparse'): '4c403cf8e0b2536d',
+    ('principals', 'disabled'): '4b1df977a0cd952b',
     ('credentials', 'full'): '4d5fb8cca1578e1a',
     ('credentials', 'sparse'): 'ae7ee348a4cd6825',
     ('credentials', 'tls'): 'ef6d05db99972b29',
