@@ -4,8 +4,9 @@ One real router process (LMDB) runs the management API. Each test logs a
 fresh principal in with its ticket (which sets a cookie) and again with that
 cookie on a second connection, changes the principal through one path - the
 services from another process, the CLI, the management API inside the router,
-``cookies revoke`` - and shows that both connections are closed by the router
-and the cookie is refused from then on.
+``cookies revoke``, disabling it - and shows that both connections are closed
+by the router and the cookie is refused from then on. A disabled principal's
+ticket is refused like a wrong one until the principal is enabled.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ SERVICE_CHANGES = {
     "new ticket": lambda m, p: m.principals.set_secret(p.oid, "ticket", "a-new-ticket"),
     "new WAMP-CRA secret": lambda m, p: m.principals.set_secret(p.oid, "wampcra", "a-secret", iterations=10),
     "ticket removed": lambda m, p: m.principals.remove_secret(p.oid, "ticket"),
+    "disabled": lambda m, p: m.principals.disable(p.oid),
 }
 
 
@@ -125,6 +127,7 @@ CLI_CHANGES = {
     "principals remove-secret": lambda db, authid: run_cli("principals", "remove-secret", authid, "--db", db,
                                                            "--method", "ticket"),
     "cookies revoke": lambda db, authid: run_cli("cookies", "revoke", "--authid", authid, "--db", db, "--yes"),
+    "principals disable": lambda db, authid: run_cli("principals", "disable", authid, "--db", db),
 }
 
 
@@ -141,6 +144,7 @@ API_CHANGES = {
     "principal.set_secret": lambda call, p: call("principal.set_secret", str(p.oid), "ticket", "api-ticket"),
     "principal.delete": lambda call, p: call("principal.delete", str(p.oid)),
     "principal.remove_secret": lambda call, p: call("principal.remove_secret", str(p.oid), "ticket"),
+    "principal.disable": lambda call, p: call("principal.disable", str(p.oid)),
 }
 
 
@@ -150,6 +154,35 @@ def test_a_change_through_the_management_api_ends_the_logins(reactor_thread, rou
     first, second = logged_in(reactor_thread, router, mgmt, *user)
     API_CHANGES[procedure](lambda proc, *args: reactor_thread.call(admin.call, P + proc, *args), user[0])
     assert_logins_ended(reactor_thread, router, first, second)
+
+
+def ticket_login(rt, router, authid, ticket):
+    """The login's authid, or the router's refusal message."""
+    try:
+        connection = rt.call(login, router.port, authmethods=["ticket"], authid=authid, ticket=ticket)
+    except Denied as denied:
+        return denied.message
+    rt.call(leave, connection.session)
+    return connection.details.authid
+
+
+def test_a_disabled_principal_is_refused_like_a_wrong_ticket_until_enabled(reactor_thread, router, mgmt, admin,
+                                                                           user):
+    principal, ticket = user
+    db = str(router.cbdir / DB)
+    wrong = ticket_login(reactor_thread, router, principal.authid, "a wrong ticket")
+    assert wrong == "invalid authid or ticket"
+    out = run_cli("principals", "disable", principal.authid, "--db", db)
+    assert out.returncode == 0, out.stderr
+    assert ticket_login(reactor_thread, router, principal.authid, ticket) == wrong
+    reactor_thread.call(admin.call, P + "principal.enable", str(principal.oid))
+    assert ticket_login(reactor_thread, router, principal.authid, ticket) == principal.authid
+    # Disabled through the management API, enabled with the CLI.
+    assert reactor_thread.call(admin.call, P + "principal.disable", str(principal.oid))["disabled"]
+    assert ticket_login(reactor_thread, router, principal.authid, ticket) == wrong
+    out = run_cli("principals", "enable", principal.authid, "--db", db)
+    assert out.returncode == 0, out.stderr
+    assert ticket_login(reactor_thread, router, principal.authid, ticket) == principal.authid
 
 
 def test_an_unrelated_principal_keeps_its_logins(reactor_thread, router, mgmt, user):
