@@ -63,6 +63,9 @@ class KeyCodec(abc.ABC):
     name: str
     expected: str
     fixed_size: int | None = None
+    #: (struct format character, bias) of a part that is one big-endian unsigned integer less a bias,
+    #: so that a tuple made only of such parts decodes with one struct call.
+    unsigned_part: tuple[str, int] | None = None
 
     @abc.abstractmethod
     def encode(self, value: Any) -> bytes:
@@ -304,6 +307,7 @@ class _UintKey(KeyCodec):
         self._unpack_from = self._struct.unpack_from
         self._max = (1 << bits) - 1
         self.fixed_size = self._struct.size
+        self.unsigned_part = (fmt[-1], 0)
         self.name = f"uint{bits}"
         self.expected = f"int in 0..2**{bits}-1"
 
@@ -416,6 +420,7 @@ class _TimestampKey(KeyCodec):
     name = "timestamp"
     expected = "int ns|datetime|datetime64"
     fixed_size = 8
+    unsigned_part = ("Q", _NS_BIAS)
 
     _struct = struct.Struct(">Q")
 
@@ -466,6 +471,10 @@ class Tuple(KeyCodec):
         self._head_dec = tuple(p.decode_nested for p in self.parts[:-1])
         self._last_dec = self.parts[-1].decode
         self._all_dec = tuple(p.decode_nested for p in self.parts)
+        # Tuples of unsigned integers and timestamps (history and delivery keys) decode in one call.
+        unsigned = [p.unsigned_part for p in self.parts]
+        self._unpack_all = None if None in unsigned else struct.Struct(">" + "".join(u[0] for u in unsigned)).unpack
+        self._biases = None if None in unsigned or not any(u[1] for u in unsigned) else tuple(u[1] for u in unsigned)
 
     def _check(self, value: Any) -> None:
         if value.__class__ is not tuple and not isinstance(value, (tuple, list)):
@@ -497,6 +506,15 @@ class Tuple(KeyCodec):
         return self._encode(self._nested, value)
 
     def decode(self, data: Data) -> tuple:
+        if self._unpack_all is not None:
+            try:
+                values = self._unpack_all(data)
+            except struct.error:
+                pass  # the part by part decode below names what is wrong
+            else:
+                if self._biases is None:
+                    return values
+                return tuple([v - b for v, b in zip(values, self._biases)])
         if data.__class__ is not bytes:
             data = bytes(data)
         out = []

@@ -157,18 +157,24 @@ class _Session:
         self._realm = "realm1"
 
 
-def _realm_stores(tmp: str, sync: bool) -> tuple[Any, Any]:
+def _realm_stores(tmp: str, sync: bool) -> tuple[Any, Any, Any]:
+    """Crossbar's memory store, cfxstore's with the same never-reached limit, and cfxstore's at its default."""
     from crossbar.router.realmstore import RealmStoreMemory
 
     from cfxstore.router.realmstore import CfxRealmStore
 
     history = [{"uri": "com.example.topic", "match": "exact"}]
     # A limit above the number of deliveries: Crossbar's memory store raises KeyError when it
-    # purges a publication that was delivered to several receivers.
+    # purges a publication that was delivered to several receivers. cfxstore gets the same limit, so
+    # both keep everything; the third store keeps its default limit and trims its history as it goes.
+    unbounded = [{**rule, "limit": 10**9} for rule in history]
     memory = RealmStoreMemory(None, None, {"type": "memory", "event-history": history, "limit": 10**9})
-    cfx = CfxRealmStore(None, None, {"type": "cfxstore", "path": os.path.join(tmp, "realm"), "sync": sync,
-                                     "event-history": history}, reactor=_NoReactor())
-    return memory, cfx
+
+    def cfx(name: str, rules: list[dict[str, Any]]) -> Any:
+        return CfxRealmStore(None, None, {"type": "cfxstore", "path": os.path.join(tmp, name), "sync": sync,
+                                          "event-history": rules}, reactor=_NoReactor())
+
+    return memory, cfx("realm", unbounded), cfx("trimmed", history)
 
 
 def bench_deliveries(store: Any, publications: int, receivers: int) -> float:
@@ -234,11 +240,14 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()  # the cookie runs leave many objects behind; keep GC pauses out of the next run
             print(f"\n## realm store: {args.publications} publications x {args.receivers} receivers, "
                   f"LMDB sync={'on' if sync else 'off'}")
-            memory, cfx = _realm_stores(tmp, sync)
+            memory, cfx, trimmed = _realm_stores(tmp, sync)
             mem_rate = bench_deliveries(memory, args.publications, args.receivers)
             cfx_rate = bench_deliveries(cfx, args.publications, args.receivers)
-            print(f"crossbar memory store (RAM only): {mem_rate:>12,.0f} deliveries/s")
-            print(f"cfxstore (LMDB, committed):       {cfx_rate:>12,.0f} deliveries/s  ({cfx_rate / mem_rate:.2f}x)")
+            trim_rate = bench_deliveries(trimmed, args.publications, args.receivers)
+            print(f"crossbar memory store (RAM only):   {mem_rate:>12,.0f} deliveries/s")
+            print(f"cfxstore (LMDB, committed):         {cfx_rate:>12,.0f} deliveries/s  ({cfx_rate / mem_rate:.2f}x)")
+            print(f"cfxstore, default limit (trimming): {trim_rate:>12,.0f} deliveries/s  "
+                  f"({trim_rate / mem_rate:.2f}x)")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
