@@ -472,9 +472,10 @@ class Tuple(KeyCodec):
         self._last_dec = self.parts[-1].decode
         self._all_dec = tuple(p.decode_nested for p in self.parts)
         # Tuples of unsigned integers and timestamps (history and delivery keys) decode in one call.
-        unsigned = [p.unsigned_part for p in self.parts]
-        self._unpack_all = None if None in unsigned else struct.Struct(">" + "".join(u[0] for u in unsigned)).unpack
-        self._biases = None if None in unsigned or not any(u[1] for u in unsigned) else tuple(u[1] for u in unsigned)
+        unsigned = [p.unsigned_part for p in self.parts if p.unsigned_part is not None]
+        whole = len(unsigned) == self._n
+        self._unpack_all = struct.Struct(">" + "".join(u[0] for u in unsigned)).unpack if whole else None
+        self._biases = tuple(u[1] for u in unsigned) if whole and any(u[1] for u in unsigned) else None
 
     def _check(self, value: Any) -> None:
         if value.__class__ is not tuple and not isinstance(value, (tuple, list)):
