@@ -62,6 +62,11 @@ log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 #: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
 REFUSED_KEPT = 100_000
+#: Most writes a database's write-behind holds while the database is unreachable: a login that would
+#: stage one more is refused (StoreUnavailable), so an outage cannot exhaust the node's memory.
+OUTAGE_STAGED_MAX = 10_000
+#: Seconds between two log lines about logins refused for that bound.
+OUTAGE_LOG_EVERY = 10.0
 #: A login with a cookie notes its device's last login when the noted one is older than this (ns).
 LAST_LOGIN_EVERY = 60 * 1_000_000_000
 
@@ -94,6 +99,9 @@ class CookieBackend:
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         # (a dict used as an ordered set: the latest connection last)
         self._protos: dict[bytes, dict[Any, None]] = {}
+        self.outage_max = OUTAGE_STAGED_MAX
+        self.outage_refused = 0  # logins refused for the bound, in this process's life
+        self._outage_logged = -OUTAGE_LOG_EVERY
 
     # -- reads -----------------------------------------------------------------
 
@@ -162,6 +170,8 @@ class CookieBackend:
         """
         if authid is None:
             return False
+        if self.writer.staged(value_hash) is None:
+            self._admit()
         cookie = self._issued.pop(value_hash, None)
         issued = cookie is not None
         if cookie is None:
@@ -190,12 +200,31 @@ class CookieBackend:
         """Note a login with this cookie on its device (staged), at most once per ``LAST_LOGIN_EVERY``."""
         if cookie.last_login is not None and now_ns() - cookie.last_login < LAST_LOGIN_EVERY:
             return
+        if self._full() and self.writer.staged(cookie.value_hash) is None:
+            return  # the login itself costs no memory; only its note is left out
         try:
             updated = self.service.used(cookie, context)
         except ValueError as exc:
             log.warn("cfxstore: the device of a cookie login not noted: {error}", error=str(exc)[:300])
             return
         self._stage(updated, stored=True)
+
+    def _full(self) -> bool:
+        """True while the database is unreachable and the write-behind holds ``outage_max`` writes."""
+        return not self.writer.availability.up and len(self.writer) >= self.outage_max
+
+    def _admit(self) -> None:
+        """StoreUnavailable (counted, logged once per interval) if a new staged write would pass the bound."""
+        if not self._full():
+            return
+        self.outage_refused += 1
+        metrics.outage_refusal()
+        now = monotonic()
+        if now - self._outage_logged >= OUTAGE_LOG_EVERY:
+            self._outage_logged = now
+            log.warn("cfxstore: database unreachable with {n} writes staged; refusing new logins until it answers "
+                     "({refused} refused so far)", n=len(self.writer), refused=self.outage_refused)
+        raise StoreUnavailable(STORE)
 
     def _stage(self, cookie: Cookie, stored: bool = False) -> None:
         """Stage a cookie: a new login, or (stored) a new version of a cookie read from the database,
@@ -234,6 +263,8 @@ class CookieBackend:
             if not isinstance(exc, StoreUnavailable):
                 log.error("cfxstore: a logout could not delete its cookie now ({error}); it is refused and "
                           "deleted with the staged writes", error=f"{type(exc).__name__}: {exc}"[:300])
+            if value_hash in self._refused:
+                return live  # its deletion is staged already: a repeated logout adds nothing
             self.refuse(value_hash)
             try:
                 refuse_now(self.service.db, [value_hash])

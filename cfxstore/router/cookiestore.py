@@ -141,9 +141,11 @@ class CfxCookieStore:
         try:
             return self._backend.set_auth(value_hash, authid, authrole, authmethod, authextra, authrealm,
                                           self._device(value_hash))
-        except (RefusedCookie, StoreUnavailable) as exc:
+        except StoreUnavailable:
+            return False  # an outage's bound: counted and logged once per interval by the backend
+        except RefusedCookie as exc:
             log.warn("cfxstore: login of {authid} not remembered on its cookie: {error}",
-                     authid=repr(authid)[:80], error=getattr(exc, "text", str(exc))[:300])
+                     authid=repr(authid)[:80], error=str(exc)[:300])
             return False
 
     def _device(self, value_hash: bytes) -> dict[str, Any] | None:

@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping, NoReturn
 
 from autobahn.twisted import install_reactor
 
-from cfxstore.errors import NotFound
+from cfxstore.database import exists
+from cfxstore.errors import AlreadyExists, NotFound
 from cfxstore.management import Management
 from cfxstore.migrate.access import open_existing
 from cfxstore.node import nodeconfig
@@ -124,8 +125,9 @@ def realm_without_principals(cbdir: str) -> str | None:
     if not paths or not realms:
         return None
     name = realms[0].get("name")
-    # A database not created yet has no principals (and this check must not create it).
-    if any(os.path.exists(path) and _credentials(path).list_principals(name) for path in paths):
+    # A database not created yet has no principals (and this check must not create it). A PostgreSQL
+    # URL is asked whether its schema exists: a path test would find no file and create "admin" each start.
+    if any(exists(path) and _credentials(path).list_principals(name) for path in paths):
         return None
     return name
 
@@ -138,7 +140,10 @@ def first_principal(cbdir: str, name: str) -> str:
     if nodeconfig.ADMIN_ROLE not in roles:
         return (f"cfxstore: realm {name!r} has no principals yet; add one with\n"
                 f"    cfxstore router add-principal --cbdir {cbdir} --realm {name} --role ROLE AUTHID")
-    ticket = add_principal(cbdir, realm=name, authid="admin", role=nodeconfig.ADMIN_ROLE)
+    try:
+        ticket = add_principal(cbdir, realm=name, authid="admin", role=nodeconfig.ADMIN_ROLE)
+    except AlreadyExists:  # another node sharing the database created it since this one looked
+        return f"cfxstore: principal 'admin' on realm '{name}' was created by another node; its ticket is shown there"
     url = websocket_url(config)
     return box([
         f"cfxstore: created principal 'admin' (role '{nodeconfig.ADMIN_ROLE}') on realm '{name}'.",

@@ -24,7 +24,7 @@ from cfxstore.router.availability import availability
 from cfxstore.router.health import databases
 from cfxstore.router.probe import last_round_trip
 
-__all__ = ["LOGINS", "THROTTLED", "COOKIE_CACHE", "METHODS", "OUTCOMES", "login", "cookie_cache", "exposition"]
+__all__ = ["LOGINS", "THROTTLED", "COOKIE_CACHE", "OUTAGE_REFUSALS", "outage_refusal", "METHODS", "OUTCOMES", "login", "cookie_cache", "exposition"]
 
 #: Label values of "method": what a client may name is bounded to these (anything else is "other").
 METHODS = ("anonymous", "cookie", "ticket", "wampcra", "scram", "cryptosign", "tls", "trusted", "other")
@@ -37,6 +37,9 @@ THROTTLED = Counter("cfxstore_throttle_refusals", "Login attempts refused by the
 COOKIE_CACHE = Counter("cfxstore_cookie_cache_lookups", "Cookie lookups answered from memory (hit) or read "
                        "from the database (miss)", ["result"])
 
+OUTAGE_REFUSALS = Counter("cfxstore_outage_refusals", "Logins not remembered on their cookie because the "
+                          "database is unreachable and the write-behind holds its most writes")
+
 
 def login(method: str | None, outcome: str) -> None:
     """Count one login attempt's final answer."""
@@ -44,6 +47,10 @@ def login(method: str | None, outcome: str) -> None:
     LOGINS.labels(method, outcome).inc()
     if outcome == "throttled":
         THROTTLED.labels(method).inc()
+
+
+def outage_refusal() -> None:
+    OUTAGE_REFUSALS.inc()
 
 
 def cookie_cache(hit: bool) -> None:

@@ -137,7 +137,8 @@ def parse(url: str) -> PgUrl:
     shown = redact(url)
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        for host in parts.netloc.rpartition("@")[2].split(","):  # libpq's host1:port1,host2:port2 form too
+            urlsplit(f"//{host}").port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise DatabaseError(f"bad PostgreSQL URL {shown}: {exc}") from None
     if parts.scheme.lower() not in SCHEMES:

@@ -86,8 +86,9 @@ class PostgresEngine:
         try:
             try:
                 self._pool.open(wait=True, timeout=parsed.timeout)
-            except PoolTimeout as exc:
-                raise self.error(exc, "opening the database", retryable=False) from None
+            except PoolTimeout:
+                raise DatabaseError(f"opening the database: PostgreSQL at {self.path} is unreachable: "
+                                    f"{self._refusal(parsed.timeout)}", retryable=False) from None
             self._prepare_schema()
         except BaseException:
             self._pool.close()
@@ -109,6 +110,24 @@ class PostgresEngine:
         message = pgurl.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self._url)
         lost = isinstance(exc, psycopg.OperationalError)
         return DatabaseError(f"{doing} on {self.path} failed: {message}", retryable=retryable and lost)
+
+    def _refusal(self, timeout: float) -> str:
+        """Why connecting fails, in libpq's words on one line (the pool keeps its attempts' errors to itself).
+
+        A multi-host URL's attempt fails with a line per server; servers that are all
+        read-only (standbys, none promoted) under ``target_session_attrs=read-write`` are named as such.
+        """
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=max(1, int(timeout)), autocommit=True).close()
+        except psycopg.Error as exc:
+            lines = [line.strip().removeprefix("connection failed: ") for line in str(exc).splitlines()]
+            lines = [line for line in lines if line.startswith("connection to")]
+            reasons = [line.rpartition(" failed: ")[2] for line in lines]
+            text = pgurl.scrub("; ".join(lines) or str(exc).strip().replace("\n", " "), self._url)
+            if reasons and all("read-only" in r or "standby" in r for r in reasons):
+                text += " (every server listed is read-only: promote a standby or list the primary)"
+            return text
+        return "no connection within the timeout"
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 
 import pytest
+from twisted.logger import globalLogPublisher
 
 import pg
+from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
+from cfxstore.node.config import CookieConfig, DatabaseConfig
+from cfxstore.router import metrics
+from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.availability import Availability, StoreUnavailable, availability
 from cfxstore.router.writebehind import WriteBehind, each
@@ -120,3 +125,48 @@ def test_a_batch_that_conflicts_with_another_writer_is_run_again_not_kept_as_unw
         assert len(attempts) >= 2 and len(writer) == 0 and not writer.refused
         with db.begin() as txn:
             assert mine[txn, 1] == 101  # run again on the competing writer's result
+
+
+def test_an_outage_stages_at_most_its_bound_and_refuses_logins_beyond_it_counted_and_logged_once(
+        proxied, proxy, pg_url):
+    service = CookieService(proxied)
+    backend = CookieBackend(service, CookieConfig(database=DatabaseConfig(path=pg_url)))  # no reactor: flushed at once
+    backend.outage_max = 3
+    cookies = [backend.create(name="cbtid", max_age=3600, nbytes=16) for _ in range(5)]
+    logged_in = cookies[0][1].value_hash
+    assert backend.set_auth(logged_in, "alice", "user", "ticket", None, "realm1")
+    proxy.cut()
+    with pytest.raises(StoreUnavailable):
+        backend.lookup(b"\0" * 32)  # the first read that meets the outage marks it down
+    events: list = []
+    globalLogPublisher.addObserver(events.append)
+    refused_before = metrics.OUTAGE_REFUSALS._value.get()
+    try:
+        for _, cookie in cookies[1:4]:
+            assert backend.set_auth(cookie.value_hash, "bob", "user", "ticket", None, "realm1")
+        assert len(backend.writer) == 3
+        for _, cookie in cookies[4:]:
+            for _ in range(2):
+                with pytest.raises(StoreUnavailable) as refused:
+                    backend.set_auth(cookie.value_hash, "carol", "user", "ticket", None, "realm1")
+                assert refused.value.error == "cfxstore.error.store_unavailable"
+        # A login of a cookie already staged replaces its write: no growth, not refused.
+        assert backend.set_auth(cookies[1][1].value_hash, "bob", "admin", "ticket", None, "realm1")
+        # Logouts during the outage: each cookie's deletion is staged once, however often it is logged out.
+        for _ in range(3):
+            backend.delete(cookies[0][0])
+        assert len(backend.writer) == 4
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert backend.outage_refused == 2 and metrics.OUTAGE_REFUSALS._value.get() - refused_before == 2
+    assert sum("refusing new logins" in str(e.get("log_format")) for e in events) == 1
+    proxy.restore()
+    wait_for(lambda: backend.writer.availability.up, 30, "the database to answer again", interval=0.1)
+    backend.flush()
+    assert len(backend.writer) == 0
+    with open_database(pg_url) as db:
+        stored = CookieService(db)
+        assert stored.lookup(cookies[0][0]) is None  # the logout's deletion was committed
+        assert [stored.lookup(value).authid for value, _ in cookies[1:4]] == ["bob"] * 3
+        assert stored.lookup(cookies[1][0]).authrole == "admin"
+        assert stored.lookup(cookies[4][0]) is None  # a refused login binds nothing: the cookie stays anonymous

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from router_harness import RouterProcess, free_port, run_cli, running, wait_for
+import pg
+import pytest
+from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import leave, login
+
+from cfxstore.database import exists
+from cfxstore.router.launcher import first_principal, realm_without_principals
 
 
 def test_first_start_shows_the_ticket_after_listening_and_it_logs_in(tmp_path, reactor_thread):
@@ -33,3 +38,25 @@ def test_first_start_shows_the_ticket_after_listening_and_it_logs_in(tmp_path, r
         session = reactor_thread.call(login, port, authmethods=["ticket"], authid="admin", ticket=ticket)
         reactor_thread.call(leave, session.session)
     assert node.log().count("ticket is shown only this once") == 1
+
+
+@pytest.fixture
+def pg_url():
+    yield from pg.private_url()
+
+
+def test_a_postgresql_node_creates_the_first_admin_once_per_database(tmp_path, pg_url):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for cbdir in (first, second):  # two nodes sharing one database
+        assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(free_port())).returncode == 0
+        edit_config(cbdir, pg.on_postgres(pg_url))
+    # A database not created yet has no principals, and asking does not create it.
+    assert realm_without_principals(str(first)) == "realm1"
+    assert not exists(pg_url)
+    assert "ticket is shown only this once" in first_principal(str(first), "realm1")
+    # Every later start, of this node or another on the same database, finds it and creates nothing.
+    assert realm_without_principals(str(first)) is None
+    assert realm_without_principals(str(second)) is None
+    # Two nodes that both found the database empty: the second to create says so in one line.
+    message = first_principal(str(second), "realm1")
+    assert message.count("\n") == 0 and "created by another node" in message
