@@ -141,6 +141,9 @@ def test_a_replica_that_never_promotes_leaves_the_node_refusing_clearly_until_it
         reactor_thread, pair, schema, node):
     user = _principal(pair.url(schema), "user")
     joined = _ticket(reactor_thread, node, user)
+    # Committed first: a login still staged at the cut would log in from memory (docs/clusters.md).
+    primary_only = pair.url(schema, hosts=[pair.primary])
+    wait_for(lambda: _stored(primary_only, [joined.cookie])[joined.cookie], 15, "the login to commit")
     pair.stop_primary()  # and no promotion: only a read-only server is left
     wait_for(lambda: UNREACHABLE in node.log(), 15, "the node to notice")
     refused = wait_for(lambda: (lambda r: r if isinstance(r, Denied) else None)(
