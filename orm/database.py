@@ -14,6 +14,7 @@ import cbor2
 from . import atomic, crashpoint
 from .catalog import CATALOG_TABLE, META_TABLE, Catalog, check_batch, entry_for, table_name
 from .engine import ENGINES, Engine, EngineTransaction, Subscription, open_engine
+from .engine.hooks import reactor_guard
 from .engine.lmdb import database_exists
 from .engine.pgurl import is_url, redact
 from .errors import (Conflict, DatabaseClosed, DatabaseError, DatabaseNotFound, Error, InvalidArgument, ReadOnlyError,
@@ -214,14 +215,20 @@ class Database:
 
     # -- transactions ----------------------------------------------------------
 
-    def begin(self, write: bool = False) -> Transaction:
-        """A transaction; use ``with db.begin(write=True) as txn:`` (commit on success, abort on error)."""
+    def begin(self, write: bool = False, single: bool = False) -> Transaction:
+        """A transaction; use ``with db.begin(write=True) as txn:`` (commit on success, abort on error).
+
+        ``single=True``: a reader making one read (one lookup), which on PostgreSQL
+        then costs one round trip, no BEGIN/COMMIT: that read is its own snapshot.
+        """
         shared = self._shared
         if shared is None:
             raise DatabaseClosed(f"database {self.path} is closed")
         if write and self.readonly:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
-        return shared.engine.begin(write)
+        if reactor_guard.thread == threading.get_ident():
+            reactor_guard.check(self.path, is_url(self.path))
+        return shared.engine.begin(write, single)
 
     def transact(self, fn: Callable[[Transaction], T], retries: int = 3, *, conflicts_only: bool = False) -> T:
         """fn(txn) in a write transaction, committed; the whole of it runs again on a retryable error.

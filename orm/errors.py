@@ -67,6 +67,10 @@ class TransactionError(Error):
     """A transaction was used after it ended, or nested where it cannot be."""
 
 
+class ReactorBlocked(Error):
+    """A database call on an event loop's thread, from a site the process's guard refuses there."""
+
+
 class KeyTooLong(Error, ValueError):
     """An encoded key exceeds what the engine can store."""
 
@@ -102,6 +106,6 @@ class NullIndexKey(IndexRuleError, ValueError):
 __all__ = [
     "Error", "OrmError", "InvalidArgument", "WrongType", "KeyNotFound",
     "DatabaseError", "DatabaseNotFound", "DatabaseClosed", "ReadOnlyError", "MapFull", "Conflict",
-    "TransactionError", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
+    "TransactionError", "ReactorBlocked", "KeyTooLong", "ValueCodecError", "SchemaError", "SchemaMismatch",
     "SlotConflict", "IndexRuleError", "UniqueViolation", "NullIndexKey",
 ]

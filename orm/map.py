@@ -296,17 +296,20 @@ class Map(Table):
     def get_by_index(self, txn: Any, name: str, index_key: Any) -> Any:
         """The first record with index_key in index name, or None."""
         idx = self.indexes.get(name) or self.index(name)
-        if idx.unique:  # the lookup hot path: two gets, no key decoding, few frames
+        through = getattr(txn, "get_through", None)  # one round trip on a client-server engine
+        if idx.unique:  # the lookup hot path: two gets (or one get_through), no key decoding, few frames
             try:
                 ikb = idx._ienc(index_key)
             except Exception:
                 ikb = idx.encode_key(index_key)  # raises the error naming the index
-            kb = txn.get(idx.table._h, ikb)
+            if through is not None:
+                data = through(idx.table._h, ikb, self._h)
+            else:
+                kb = txn.get(idx.table._h, ikb)
+                data = None if kb is None else txn.get(self._h, kb)
         else:
             kb = next(iter(idx.primary_keys(txn, index_key, limit=1, raw=True)), None)
-        if kb is None:
-            return None
-        data = txn.get(self._h, kb)
+            data = None if kb is None else txn.get(self._h, kb)
         if data is None:
             return None
         marker = self._marker

@@ -1,9 +1,9 @@
 """Whether a node's PostgreSQL database answers, so the router fails fast while it does not.
 
-Cookie lookups, credential checks and history reads run on the reactor
-thread. While the database is unreachable each of them would wait for a
-connection for the URL's ``timeout`` and stall every connection of the
-worker meanwhile. The first failure that shows the database is gone (a
+Credential checks, history reads and cookie deletions run on the reactor
+thread (a cold cookie lookup on PostgreSQL runs in a thread, and waits the
+same). While the database is unreachable each of them would wait for a
+connection for the URL's ``timeout``, stalling the worker or the login. The first failure that shows the database is gone (a
 plain ``DatabaseError``: unreachable, connection lost, commit outcome
 unknown - not a conflict) marks it down; from then on ``check()`` raises
 ``StoreUnavailable`` at once, and a probe thread begins a transaction every
@@ -60,6 +60,11 @@ class Availability:
         self._lock = threading.Lock()
         self._down = False
         self._stopped = threading.Event()
+
+    @property
+    def remote(self) -> bool:
+        """True for a database across the network (PostgreSQL): each call is a round trip."""
+        return self._remote
 
     @property
     def up(self) -> bool:

@@ -63,6 +63,8 @@ def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> 
             reactor.callFromThread(forget_cookie, backend, value_hash)
 
         def lost(exc: orm.DatabaseError) -> None:
+            # Deletions announced while not listening are missed: the cache must not outlive them.
+            reactor.callFromThread(backend.forget_cached)
             backend.writer.availability.lost(exc)
 
         stops.append(db.listen(CHANNEL, heard, on_error=lost).stop)

@@ -28,21 +28,32 @@ Durability policy:
   (cfxstore/cookies/announce.py ``refuse_now``) and deleted with the staged
   writes when the database takes them.
 
-Reads see a short-lived cache first (``cache_ttl`` seconds; a deletion made by
-another process, e.g. the CLI, is heard at once through cfxstore/router/cluster.py,
-and its cookie refused), then staged writes, then the database. While a PostgreSQL database is
-unreachable, reads and deletions that need it raise StoreUnavailable at once
-(availability.py); staged writes wait for it.
+Reads see a cache first, then staged writes, then the database (one lookup:
+one round trip on PostgreSQL). A deletion made by another process, e.g. the
+CLI, is heard at once through cfxstore/router/cluster.py and its cookie
+refused. On LMDB the cache keeps a cookie ``cache_ttl`` seconds (other
+processes' changes are read again after it); on PostgreSQL, where every
+deletion is pushed to every node, it keeps a cookie until it is deleted or
+the listening connection is lost (then the whole cache is dropped, since
+notifications may have been missed), so a node reads a live cookie once
+while it lives there. While a PostgreSQL database is unreachable, reads and
+deletions that need it raise StoreUnavailable at once (availability.py);
+staged writes wait for it.
 
 Threading: every method runs on the reactor thread except ``purge_expired``;
-the write-behind serialises database writes with its thread.
+the write-behind serialises database writes with its thread. On PostgreSQL a
+handshake's cold lookup is first read in a bounded pool of threads
+(``prefetch``), so the reactor never waits for the database to find a
+cookie; an LMDB read takes microseconds and stays on the reactor.
 """
 
 from __future__ import annotations
 
+import math
 from time import monotonic
 from typing import Any, Callable
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from cfxstore.cookies.announce import refuse_now
@@ -54,6 +65,7 @@ from cfxstore.plaindata import require_plain
 from cfxstore.registry import Slot, registry
 from cfxstore.router import metrics
 from cfxstore.router.availability import StoreUnavailable
+from cfxstore.router.verifypool import PoolBusy, VerifyPool
 from cfxstore.router.writebehind import WriteBehind
 from cfxstore.timeutil import now_ns
 
@@ -69,6 +81,9 @@ OUTAGE_STAGED_MAX = 10_000
 OUTAGE_LOG_EVERY = 10.0
 #: A login with a cookie notes its device's last login when the noted one is older than this (ns).
 LAST_LOGIN_EVERY = 60 * 1_000_000_000
+#: Threads reading cookies off the reactor (PostgreSQL), and lookups that may wait for one beyond them.
+READ_THREADS = 4
+READ_WAITING = 1_000
 
 
 class RefusedCookie(Error, ValueError):
@@ -83,12 +98,19 @@ class CookieBackend:
         self.service = service
         self._schema = service.schema
         self._table = service.schema.cookies
-        self._cache_ttl = config.cache_ttl
-        self._cache_size = config.cache_size
         if writer is None:
             writer = WriteBehind(service.db, delay=config.flush_ms / 1000.0, max_items=config.max_pending,
                                  reactor=reactor, defer_to_thread=defer_to_thread)
         self.writer = writer
+        remote = writer.availability.remote
+        # PostgreSQL pushes every deletion (cluster.py): a cookie stays cached until one says otherwise.
+        self._cache_ttl = math.inf if remote else config.cache_ttl
+        self._cache_size = config.cache_size
+        # Cold lookups read off the reactor: only where a read is a network round trip.
+        self._reads = VerifyPool(reactor, READ_THREADS, READ_WAITING, name="cfxstore-cookie-reads") \
+            if remote and reactor is not None else None
+        # value hash -> what a prefetch read (a cookie, None, or the error), until its handshake is done
+        self._fetched: dict[bytes, Any] = {}
         # value hash -> (cookie, monotonic time it was read from the database)
         self._cache: dict[bytes, tuple[Cookie, float]] = {}
         # Value hashes refused whatever the database says: logged out here while the deletion could
@@ -113,6 +135,9 @@ class CookieBackend:
         """
         if value_hash in self._refused:
             return None
+        issued = self._issued.get(value_hash)
+        if issued is not None:  # anonymous, in memory only: the database has never had it
+            return issued if issued.expires > now_ns() else None
         cached = self._cache.get(value_hash)
         cookie: Cookie | None
         fresh = cached is not None and monotonic() - cached[1] < self._cache_ttl
@@ -127,17 +152,61 @@ class CookieBackend:
             return None
         return cookie
 
-    def _read(self, value_hash: bytes) -> Cookie | None:
+    def _get(self, value_hash: bytes) -> Cookie | None:
+        """The stored cookie (a single read: one round trip on PostgreSQL); StoreUnavailable while it is down."""
         def read() -> Cookie | None:
-            with self.service.db.begin() as txn:
+            with self.service.db.begin(single=True) as txn:
                 return self._schema.cookies.get_by_index(txn, "idx_cookies_by_value", value_hash)
 
-        cookie = self.writer.availability.call(STORE, read)
+        return self.writer.availability.call(STORE, read)
+
+    def _read(self, value_hash: bytes) -> Cookie | None:
+        if value_hash in self._fetched:
+            cookie = self._fetched[value_hash]
+            if isinstance(cookie, Exception):
+                raise cookie
+        else:
+            cookie = self._get(value_hash)
         if cookie is None:
             self._cache.pop(value_hash, None)
         elif self._cache_ttl > 0 and self._cache_size > 0:
             self._remember(value_hash, cookie)
         return cookie
+
+    def prefetch(self, value_hash: bytes) -> Deferred | None:
+        """Read a cookie the reactor would have to wait for, in the read threads; None if none is needed.
+
+        What the Deferred's read found (the cookie, None or its error) answers
+        this cookie's lookups until ``fetched`` is called.
+        """
+        if (self._reads is None or value_hash in self._refused or value_hash in self._issued
+                or value_hash in self._cache or self.writer.pending(value_hash) is not None):
+            return None
+
+        def read() -> Any:
+            try:
+                return self._get(value_hash)
+            except Exception as exc:  # handed to the lookups on the reactor, which raise it there
+                return exc
+
+        def done(result: Any) -> None:
+            self._fetched[value_hash] = result
+
+        try:
+            d = self._reads.run(read)
+        except PoolBusy:
+            self.writer.availability.check(STORE)
+            done(StoreUnavailable(STORE))
+            return succeed(None)
+        return d.addCallback(done)
+
+    def fetched(self, value_hash: bytes) -> None:
+        """The handshake that prefetched this cookie is done with it."""
+        self._fetched.pop(value_hash, None)
+
+    def forget_cached(self) -> None:
+        """Drop every cached cookie (deletions may have been missed: they are read again)."""
+        self._cache.clear()
 
     def _remember(self, value_hash: bytes, cookie: Cookie) -> None:
         cache = self._cache
@@ -325,9 +394,10 @@ class CookieBackend:
 BACKENDS: Slot[CookieBackend] = Slot("cookie backend")
 
 
-def cookie_backend(path: str, service: CookieService, config: CookieConfig, writer: WriteBehind) -> CookieBackend:
+def cookie_backend(path: str, service: CookieService, config: CookieConfig, writer: WriteBehind,
+                   reactor: Any = None) -> CookieBackend:
     """The backend for the database at ``path`` (first caller's cache settings win)."""
-    return registry.get(BACKENDS, path, lambda: CookieBackend(service, config, writer=writer))
+    return registry.get(BACKENDS, path, lambda: CookieBackend(service, config, reactor=reactor, writer=writer))
 
 
 def all_backends() -> list[CookieBackend]:

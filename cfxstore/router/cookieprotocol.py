@@ -1,4 +1,9 @@
-"""Crossbar's WAMP-over-WebSocket server protocol, with three cookie additions.
+"""Crossbar's WAMP-over-WebSocket server protocol, with four cookie additions.
+
+Reading the cookie off the reactor: on PostgreSQL a cookie that is not in
+memory is read in the cookie store's threads before Crossbar's handshake
+code runs (onConnect returns a Deferred, which autobahn waits for), so
+every other connection of the worker goes on meanwhile.
 
 Logout by the router: Crossbar deletes a cookie when its client leaves with
 ``wamp.close.logout``, but not when the router ends the session with that
@@ -29,7 +34,10 @@ from __future__ import annotations
 from typing import Any
 
 from autobahn.wamp import message
+from autobahn.websocket.types import ConnectionDeny
 from crossbar.router.protocol import WampWebSocketServerProtocol
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 
 from cfxstore.router import metrics
 from cfxstore.router.availability import STORE_UNAVAILABLE
@@ -41,6 +49,7 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
     """A WAMP WebSocket connection of a transport with a cfxstore cookie store."""
 
     _unavailable: str | None = None
+    _lost = False
 
     def onConnect(self, request: Any) -> Any:
         store = self.factory._cookiestore
@@ -49,14 +58,31 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
         if store.guesses.locked(client):
             # Not looked up at all: the connection gets a fresh cookie, as if it had presented none.
             request.headers = {k: v for k, v in request.headers.items() if k != "cookie"}
-            client = None
-        result = super().onConnect(request)
-        if client is not None and store.unknown(presented):
-            store.guesses.missed(client)
-        unavailable = getattr(store, "unavailable", None)
-        if unavailable is not None and self._cbtid:
-            self._unavailable = unavailable(self._cbtid)
-        return result
+            presented = client = None
+        read = store.prefetch(presented) if presented else None
+        if read is None:
+            return self._connect(request, store, presented, client)
+        # The cookie is read off the reactor; the handshake goes on once it is known (autobahn waits).
+        return read.addCallback(lambda _: self._connect(request, store, presented, client))
+
+    def _connect(self, request: Any, store: Any, presented: str | None, client: Any) -> Any:
+        try:
+            if self._lost:
+                raise ConnectionDeny(ConnectionDeny.SERVICE_UNAVAILABLE, "the connection was closed")
+            result = super().onConnect(request)
+            if client is not None and store.unknown(presented):
+                store.guesses.missed(client)
+            unavailable = getattr(store, "unavailable", None)
+            if unavailable is not None and self._cbtid:
+                self._unavailable = unavailable(self._cbtid)
+            return result
+        finally:
+            if presented:
+                store.fetched(presented)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._lost = True  # a handshake still waiting for its cookie read must not register the connection
+        super().connectionLost(reason)
 
     def send(self, msg: message.Message) -> None:
         if isinstance(msg, message.Goodbye) and msg.reason == LOGOUT and self._cbtid:

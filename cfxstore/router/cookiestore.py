@@ -95,6 +95,14 @@ class CfxCookieStore:
             self._failed = None
         return cookie
 
+    def prefetch(self, cbtid: str) -> Any:
+        """A Deferred reading this cookie off the reactor when a lookup would wait for the database, else None."""
+        return self._backend.prefetch(self._hash(cbtid))
+
+    def fetched(self, cbtid: str) -> None:
+        """The handshake that prefetched cbtid is done with it."""
+        self._backend.fetched(self._hash(cbtid))
+
     def unavailable(self, cbtid: str) -> str | None:
         """Why the latest lookup of cbtid could not be answered (the store is unreachable), else None."""
         return self._failed[1] if self._failed is not None and self._failed[0] == cbtid else None

@@ -30,6 +30,7 @@ from cfxstore.router.cluster import follow_deletions
 from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
 from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore
+from cfxstore.router.reactorguard import guard_reactor
 from cfxstore.router.services import node_services
 from orm.engine.pgurl import shown
 
@@ -43,6 +44,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
     from twisted.internet import reactor
 
+    guard_reactor()
     config = parse_cookie(cookie)
     logfilter.add_cookie_name(config.name)
     if config.length_warning:
@@ -51,7 +53,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     node = node_services(path, config.database)
     writer = node.writer(delay=config.flush_ms / 1000.0, max_items=config.max_pending, reactor=reactor,
                          defer_to_thread=threads.deferToThread)
-    backend = cookie_backend(path, node.cookies, config, writer)
+    backend = cookie_backend(path, node.cookies, config, writer, reactor)
 
     def maintain() -> CookieBackend:
         _start_maintenance(backend, config.purge_on_startup, config.purge_interval)

@@ -1,4 +1,4 @@
-"""A bounded pool for slow credential checks (argon2id), apart from the reactor's own threads.
+"""A bounded pool for slow work off the reactor (argon2id checks, cookie reads), apart from its own threads.
 
 At most ``size`` checks run at once, in threads of their own, so argon2id can
 neither block the reactor nor take the thread pool that database work and
@@ -26,14 +26,14 @@ class PoolBusy(Error):
 
 
 class VerifyPool:
-    def __init__(self, reactor: Any, size: int, max_waiting: int) -> None:
+    def __init__(self, reactor: Any, size: int, max_waiting: int, name: str = "cfxstore-verify") -> None:
         self._reactor = reactor
         self._limit = size + max_waiting
         self._per_owner = max(1, size - 1)
         self._pending = 0
         self._owners: dict[Hashable, int] = {}
         self.on_done: Callable[[], None] = lambda: None  # told whenever a check ends (a share frees up)
-        self._pool = ThreadPool(minthreads=0, maxthreads=size, name="cfxstore-verify")
+        self._pool = ThreadPool(minthreads=0, maxthreads=size, name=name)
         reactor.callWhenRunning(self._pool.start)
         reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
 

@@ -96,8 +96,12 @@ class Engine(Protocol):
     #: Whether notifications reach listeners in other processes (False: they reach no one).
     notifies_other_processes: bool
 
-    def begin(self, write: bool) -> EngineTransaction:
-        """A transaction; one writer at a time (a second writer waits), readers never wait."""
+    def begin(self, write: bool, single: bool = False) -> EngineTransaction:
+        """A transaction; one writer at a time (a second writer waits), readers never wait.
+
+        ``single``: a reader that makes one read. An engine whose snapshot costs a
+        round trip may skip taking one: that read is then its own snapshot.
+        """
     def open_table(self, name: str, create: bool, txn: Any = None) -> Handle | None:
         """The table's handle, creating it if asked (None if absent); inside txn (one this engine began) if given."""
     def info(self) -> dict[str, Any]:

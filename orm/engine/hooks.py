@@ -1,11 +1,12 @@
-"""What the engines share: commit/abort callbacks, the context manager, and the silence of the
-engines that deliver no notifications."""
+"""What the engines share: commit/abort callbacks, the context manager, the silence of the
+engines that deliver no notifications, and the guard of an event loop's thread."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
-from ..errors import ReadOnlyError, TransactionError
+from ..errors import ReactorBlocked, ReadOnlyError, TransactionError
 
 
 def check_new_writer(engine: Any) -> None:
@@ -58,3 +59,51 @@ class TransactionHooks:
         if callbacks:
             for fn in callbacks:
                 fn()
+
+
+class ReactorGuard:
+    """Names (and for the sites it is told to, refuses) database calls made on one thread.
+
+    An event loop's thread must not wait for a database: every connection of
+    the process would wait with it. A process that runs one installs the
+    guard with its loop's thread; ``Database.begin`` then calls ``check``
+    there. Each calling site, named by the innermost frame of ``package``
+    (``module:qualname``), is reported once; a site starting with one of the
+    ``forbidden`` names raises ReactorBlocked before any database work, on a
+    database that ``blocks`` (a client-server one: a local file read takes
+    microseconds and may stay on the loop).
+    """
+
+    def __init__(self) -> None:
+        self.thread: int | None = None
+        self._package = ""
+        self._forbidden: tuple[str, ...] = ()
+        self._report: Callable[[str], None] = lambda site: None
+        self._seen: set[str] = set()
+
+    def install(self, thread: int, package: str, forbidden: tuple[str, ...], report: Callable[[str], None]) -> None:
+        self.thread, self._package, self._forbidden, self._report = thread, package + ".", forbidden, report
+        self._seen = set()
+
+    def site(self) -> str:
+        """The innermost calling frame of the package, as module:qualname."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith(self._package):
+                return f"{module}:{frame.f_code.co_qualname}"
+            frame = frame.f_back  # type: ignore[assignment]
+        return "(outside " + self._package.rstrip(".") + ")"
+
+    def check(self, path: str, blocks: bool) -> None:
+        """Called on the guarded thread before a database call on the database at path."""
+        where = self.site()
+        if where not in self._seen:
+            self._seen.add(where)
+            self._report(where)
+        if blocks and where.startswith(self._forbidden):
+            raise ReactorBlocked(f"database {path} called on the event loop's thread from {where}")
+
+
+#: The process's one guard (installed by a process that runs an event loop, if it asks for it).
+reactor_guard = ReactorGuard()

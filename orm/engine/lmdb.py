@@ -309,7 +309,7 @@ class LmdbEngine:
 
     # -- transactions ----------------------------------------------------------
 
-    def begin(self, write: bool) -> "LmdbTransaction":
+    def begin(self, write: bool, single: bool = False) -> "LmdbTransaction":
         try:
             st = self._local.s
         except AttributeError:

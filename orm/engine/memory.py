@@ -82,7 +82,7 @@ class MemoryEngine:
         """Nothing is ever delivered: the memory engine has no notifications (see notifies_other_processes)."""
         return NoDelivery()
 
-    def begin(self, write: bool) -> "MemoryTransaction":
+    def begin(self, write: bool, single: bool = False) -> "MemoryTransaction":
         store = self._store
         if write:
             check_new_writer(self)

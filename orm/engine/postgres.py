@@ -15,7 +15,10 @@ engine raises ``orm.Conflict`` (retryable): ``Database.transact`` runs it
 again, so nothing is silently lost.
 
 Costs: ``get``/``put``/``insert``/``delete`` are one statement (one round
-trip) each; ``iterate`` reads in ordered pages (keyset pagination on the
+trip) each; ``get_through`` (a record through a unique index, what
+``Map.get_by_index`` reads) is one statement too; a reader begun with
+``single=True`` sends no BEGIN/COMMIT (each statement is its own snapshot),
+so a single lookup costs one round trip; ``iterate`` reads in ordered pages (keyset pagination on the
 primary key, 64 rows first, growing to 4096), so a scan streams and never
 holds the whole range; ``count`` is ``count(*)`` over the table's part of
 the primary key index: it reads every key of that table (an index scan, no
@@ -164,9 +167,12 @@ class PostgresEngine:
 
     # -- transactions --------------------------------------------------------------
 
-    def begin(self, write: bool) -> "PostgresTransaction":
+    def begin(self, write: bool, single: bool = False) -> "PostgresTransaction":
         if write:
             check_new_writer(self)
+        if single and not write:
+            # No snapshot to take: the connection is in autocommit, so the one read is its own snapshot.
+            return PostgresTransaction(self, self._getconn(), write, reconnects=self._pool.max_size)
         conn = self._connect(_BEGIN_WRITE if write else _BEGIN_READ)
         txn = PostgresTransaction(self, conn, write)
         if write:
@@ -182,10 +188,7 @@ class PostgresEngine:
         back succeeds instead of every pooled connection failing once.
         """
         for _ in range(self._pool.max_size + 1):
-            try:
-                conn = self._pool.getconn()
-            except PoolTimeout as exc:
-                raise self.error(exc, "beginning a transaction") from None
+            conn = self._getconn()
             try:
                 # One round trip that also takes the snapshot now, as LMDB's begin does
                 # (PostgreSQL would otherwise take it at the first read).
@@ -198,6 +201,12 @@ class PostgresEngine:
                 self._pool.putconn(conn)
                 raise self.error(exc, "beginning a transaction") from None
         raise self.error(lost, "beginning a transaction") from None
+
+    def _getconn(self) -> psycopg.Connection:
+        try:
+            return self._pool.getconn()
+        except PoolTimeout as exc:
+            raise self.error(exc, "beginning a transaction") from None
 
     def thread_write_txn(self) -> "PostgresTransaction | None":
         return getattr(self._local, "writer", None)
@@ -285,6 +294,9 @@ class _Statements:
         kv, tables = f'"{schema}".kv', f'"{schema}".tables'
         self.kv = kv
         self.get = f"SELECT value FROM {kv} WHERE tab = %s AND key = %s"
+        # A unique index entry's value is its record's primary key.
+        self.get_through = (f"SELECT r.value FROM {kv} i JOIN {kv} r ON r.tab = %s AND r.key = i.value "
+                            "WHERE i.tab = %s AND i.key = %s")
         self.put = (f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) "
                     "ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
         self.insert = f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) ON CONFLICT (tab, key) DO NOTHING"
@@ -316,8 +328,11 @@ class _Statements:
 class PostgresTransaction(TransactionHooks):
     """One transaction on one pooled connection."""
 
-    def __init__(self, engine: PostgresEngine, conn: psycopg.Connection, write: bool) -> None:
+    def __init__(self, engine: PostgresEngine, conn: psycopg.Connection, write: bool, reconnects: int = 0) -> None:
         self._engine = engine
+        # Single reads only (no BEGIN that would have found it): another connection is tried when the
+        # pooled one turns out to be dropped (a restart, a failover), before anything was read.
+        self._reconnects = reconnects
         self._conn = conn
         self._cur = conn.cursor(binary=True)
         self._sql = engine._sql
@@ -343,11 +358,20 @@ class PostgresTransaction(TransactionHooks):
         self._usable(doing)
         if self._pending:
             self._flush()
-        try:
-            return self._cur.execute(sql, params)
-        except psycopg.Error as exc:
-            self._failed = self._engine.error(exc, doing)
-            raise self._failed from None
+        while True:
+            try:
+                return self._cur.execute(sql, params)
+            except psycopg.OperationalError as exc:
+                if not self._reconnects:
+                    self._failed = self._engine.error(exc, doing)
+                    raise self._failed from None
+                self._reconnects -= 1
+                self._engine._pool.putconn(self._conn)  # the pool checks it and discards it if broken
+                self._conn = self._engine._getconn()
+                self._cur = self._conn.cursor(binary=True)
+            except psycopg.Error as exc:
+                self._failed = self._engine.error(exc, doing)
+                raise self._failed from None
 
     def _flush(self) -> None:
         """Send the pending puts (one upsert; the last value of a key wins, as with single puts)."""
@@ -384,6 +408,12 @@ class PostgresTransaction(TransactionHooks):
     def get(self, h: str, key: bytes) -> bytes | None:
         _check_key(key)
         row = self._one(self._sql.get, (h, key), f"reading table {h!r}")
+        return None if row is None else row[0]
+
+    def get_through(self, index: str, index_key: bytes, h: str) -> bytes | None:
+        """The value in table h whose key is the value of index_key in unique index table ``index``."""
+        _check_key(index_key)
+        row = self._one(self._sql.get_through, (h, index, index_key), f"reading table {h!r} through {index!r}")
         return None if row is None else row[0]
 
     def count(self, h: str) -> int:

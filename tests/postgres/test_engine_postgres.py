@@ -136,3 +136,23 @@ def test_puts_sent_together_read_back_as_single_puts_would(pg_url, monkeypatch):
         txn.commit()
         with pytest.raises(orm.TransactionError):
             s.counters[txn, 1] = 1  # refused at once, not when a later statement would send it
+
+
+def test_a_single_read_is_one_statement_outside_any_transaction_and_sees_the_latest_commit(pg_url):
+    from psycopg.pq import TransactionStatus
+
+    with orm.Database(pg_url) as db:
+        s = Counters.attach(db)
+        with db.begin(write=True) as txn:
+            s.counters[txn, 1] = 7
+        with db.begin() as snapshot:  # an ordinary reader keeps its snapshot and its BEGIN open
+            assert snapshot._conn.info.transaction_status == TransactionStatus.INTRANS
+            with db.begin(single=True) as txn:
+                assert s.counters[txn, 1] == 7
+                # No BEGIN was sent: nothing to COMMIT either, the read was the one round trip.
+                assert txn._conn.info.transaction_status == TransactionStatus.IDLE
+            with db.begin(write=True) as txn:
+                s.counters[txn, 1] = 8
+            with db.begin(single=True) as txn:
+                assert s.counters[txn, 1] == 8  # its own snapshot, taken by the statement
+            assert s.counters[snapshot, 1] == 7

@@ -6,13 +6,18 @@ path fails) and, until ``restore()``, closes each new connection at once:
 the node loses its database without the shared PostgreSQL server stopping.
 ``stall()`` keeps every connection open but forwards nothing until
 ``restore()`` (as when a network path drops packets): no error comes, answers
-just do not.
+just do not. ``latency`` (seconds of round-trip time, settable at any
+moment) holds every forwarded chunk back half of it in each direction, as a
+database on another machine would: chunks keep their order and the
+connection's throughput is not limited by it.
 """
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -32,6 +37,8 @@ class PgProxy:
         self._flowing.set()
         self._closed = False
         self.accepted = 0  # connections forwarded (not counting those refused while cut)
+        self.latency = 0.0  # round-trip time added, in seconds
+        self.held: list[bytes] = []  # every chunk held back by stall()
         threading.Thread(target=self._accept, name="pgproxy", daemon=True).start()
 
     def url(self) -> str:
@@ -91,11 +98,27 @@ class PgProxy:
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        later: queue.SimpleQueue = queue.SimpleQueue()  # (when due, chunk) of this direction; None ends it
+        threading.Thread(target=self._deliver, args=(later, src, dst), daemon=True).start()
         try:
             while data := src.recv(65536):
+                if not self._flowing.is_set():
+                    self.held.append(data)
                 while not self._flowing.wait(0.5):
                     if self._closed:
-                        return
+                        raise OSError("proxy closed")
+                later.put((time.monotonic() + self.latency / 2, data))
+        except OSError:
+            pass
+        later.put(None)
+
+    def _deliver(self, later: queue.SimpleQueue, src: socket.socket, dst: socket.socket) -> None:
+        """Send each chunk when it is due, in order; when src has ended, close both ends."""
+        try:
+            while (item := later.get()) is not None:
+                due, data = item
+                if (wait := due - time.monotonic()) > 0:
+                    time.sleep(wait)
                 dst.sendall(data)
         except OSError:
             pass

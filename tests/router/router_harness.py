@@ -27,6 +27,9 @@ from ports import free_port  # noqa: F401 (the router tests import it from here)
 
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
+#: Sites that must never call a PostgreSQL database on a router's reactor thread; every router here runs
+#: with the guard (cfxstore/router/reactorguard.py), which also logs each site that does so on any database.
+REACTOR_FORBIDDEN = ("cfxstore.router.cookiebackend:CookieBackend._get",)
 START_TIMEOUT = 60.0
 
 
@@ -131,7 +134,8 @@ class RouterProcess:
             self.proc = subprocess.Popen([*CFXSTORE, "router", "start", "--cbdir", str(self.cbdir),
                                           "--loglevel", self.loglevel],
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                              "CFXSTORE_REACTOR_GUARD": ",".join(REACTOR_FORBIDDEN)})
 
         def ready() -> bool:
             if self.proc.poll() is not None:

@@ -287,3 +287,78 @@ def test_a_new_login_stays_new_when_a_version_is_staged_over_it(service, monkeyp
     assert store.setAuth(value, "alice", "admin", "ticket", None, "realm1")
     store.backend.flush()
     assert service.lookup(value).authrole == "admin"
+
+
+@pytest.fixture
+def pg_service():
+    import pg
+    from cfxstore.database import open_database
+
+    for url in pg.private_url():
+        db = open_database(url)
+        try:
+            yield CookieService(db)
+        finally:
+            db.close()
+
+
+def _stored_login(service, authid: str) -> str:
+    value, cookie = service.new()
+    cookie = service.login(cookie, authid=authid, authrole="user", authmethod="ticket", authextra=None,
+                           authrealm="realm1")
+    service.transact(lambda txn: service.put(txn, [cookie]))
+    return value
+
+
+@pytest.fixture
+def guarded(reactor_thread):
+    """The guard installed on the test reactor's thread, refusing the cookie read there; removed afterwards."""
+    from orm.engine.hooks import reactor_guard
+
+    sites: list[str] = []
+    reactor_guard.install(reactor_thread.thread.ident, "cfxstore",
+                          ("cfxstore.router.cookiebackend:CookieBackend._get",), sites.append)
+    try:
+        yield sites
+    finally:
+        reactor_guard.thread = None
+
+
+def test_on_postgres_a_cold_cookie_is_read_off_the_reactor_once_and_kept_until_deleted(
+        reactor_thread, guarded, pg_service):
+    value = _stored_login(pg_service, "alice")
+    rt = reactor_thread.reactor
+    config = CookieConfig(database=DatabaseConfig(path=pg_service.db.path), cache_ttl=0.001)
+    store = reactor_thread.call(lambda: CfxCookieStore(CookieBackend(pg_service, config, rt, in_thread), config))
+    # On the reactor a lookup that would wait for the database fails under the guard ...
+    with pytest.raises(orm.ReactorBlocked, match="CookieBackend._get"):
+        reactor_thread.call(store.getAuth, value)
+    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read"]
+
+    # ... the handshake reads it first in the store's threads, then every lookup is answered from memory.
+    def handshake(value: str):
+        d = store.prefetch(value)
+        assert d is not None
+        return d.addCallback(lambda _: (store.exists(value), store.getAuth(value), store.fetched(value)))
+
+    exists, auth, _ = reactor_thread.call(handshake, value)
+    assert exists and auth[:3] == ("alice", "user", "cookie")
+    # Kept well past cache_ttl (a PostgreSQL node hears every deletion): no second read, none on the reactor.
+    assert reactor_thread.call(store.prefetch, value) is None
+    assert reactor_thread.call(store.getAuth, value)[0] == "alice"
+    # An unknown value is read off the reactor too, and found to be no cookie.
+    assert reactor_thread.call(lambda: handshake("x" * 32))[:2] == (False, (None,) * 5)
+    # A deletion heard (cluster.py) refuses it at once, without a read.
+    reactor_thread.call(store.backend.refuse, CookieService.hash_value(value))
+    assert reactor_thread.call(store.prefetch, value) is None
+    assert reactor_thread.call(store.getAuth, value) == (None,) * 5
+
+
+def test_on_lmdb_a_cookie_lookup_stays_on_the_reactor(reactor_thread, guarded, service):
+    value = _stored_login(service, "bob")
+    config = CookieConfig(database=DatabaseConfig(path=str(service.db.path)))
+    store = reactor_thread.call(lambda: CfxCookieStore(
+        CookieBackend(service, config, reactor_thread.reactor, in_thread), config))
+    assert reactor_thread.call(store.prefetch, value) is None  # a local read takes microseconds: inline
+    assert reactor_thread.call(store.getAuth, value)[0] == "bob"
+    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read"]  # named, not refused

@@ -1,0 +1,33 @@
+"""The reactor guard: a router process that is asked to names each database call on its reactor thread.
+
+Set ``CFXSTORE_REACTOR_GUARD`` in a router's environment (the router tests
+do) and every site that calls the database on the reactor thread is logged
+once, as ``database call on the reactor thread from <module:qualname>``;
+the variable's comma-separated ``module:qualname`` prefixes name the sites
+that must never do so on PostgreSQL, whose calls then fail (orm
+``ReactorBlocked``) instead of stalling every connection of the worker.
+LMDB calls are only named: a local read takes microseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from twisted.logger import Logger
+
+from orm.engine.hooks import reactor_guard
+
+ENV = "CFXSTORE_REACTOR_GUARD"
+REPORT = "database call on the reactor thread from"
+log = Logger()
+
+
+def guard_reactor() -> None:
+    """Install the guard on this thread (the reactor's) if the environment asks for it; once per process."""
+    forbidden = os.environ.get(ENV)
+    if forbidden is None or reactor_guard.thread is not None:
+        return
+    reactor_guard.install(threading.get_ident(), "cfxstore",
+                          tuple(site.strip() for site in forbidden.split(",") if site.strip()),
+                          lambda site: log.info("cfxstore: " + REPORT + " {site}", site=site))

@@ -1,0 +1,116 @@
+"""A cold cookie login waiting on a slow PostgreSQL never holds up the rest of the worker.
+
+The node reaches PostgreSQL through the test's proxy (pgproxy.py). The
+router runs with the reactor guard (router_harness.REACTOR_FORBIDDEN): the
+cookie read on the reactor thread would fail, and every database call made
+there is named in the node's log.
+"""
+
+from __future__ import annotations
+
+import pytest
+from twisted.internet import defer
+
+import pg
+from cfxstore.cookies.service import CookieService
+from cfxstore.database import open_database
+from cfxstore.router.reactorguard import REPORT
+from router_harness import REACTOR_FORBIDDEN, RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_wampclient import leave, login
+from test_cluster_e2e import _principal
+from test_cluster_outage import pg_url, proxy  # noqa: F401 (the same fixtures: a private schema, a proxy to it)
+
+PROCEDURE = "com.example.bystander"
+
+
+def _node(tmp_path_factory, path: str):
+    cbdir = tmp_path_factory.mktemp("node")
+    port = free_port()
+    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
+    edit_config(cbdir, pg.on_postgres(path))
+    n = RouterProcess(cbdir, [port])
+    n.port = port
+    with running(n):
+        yield n
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, pg_url, proxy):
+    open_database(pg_url).close()
+    yield from _node(tmp_path_factory, proxy.url())
+
+
+def _cold_cookie(url: str, authid: str) -> str:
+    """A logged-in cookie the node has never seen (stored by its owner service, as another node would)."""
+    with open_database(url) as db:
+        service = CookieService(db)
+        value, cookie = service.new()
+        cookie = service.login(cookie, authid=authid, authrole="user", authmethod="ticket", authextra=None,
+                               authrealm="realm1")
+        service.transact(lambda txn: service.put(txn, [cookie]))
+    return f"cbtid={value}"
+
+
+def _reactor_sites(node) -> list[str]:
+    return [line.split(REPORT, 1)[1].strip() for line in node.log().splitlines() if REPORT in line]
+
+
+def test_a_bystanders_rpc_is_answered_while_a_cold_cookie_login_waits_for_the_database(
+        reactor_thread, node, proxy, pg_url):
+    rt = reactor_thread
+    user = _principal(pg_url, "user")
+    bystander = rt.call(login, node.port, authmethods=["ticket"], authid=user[0], ticket=user[1]).session
+    rt.call(bystander.register, lambda n: n + 1, PROCEDURE)
+    assert rt.call(bystander.call, PROCEDURE, 1) == 2  # authorized once, before the database slows down
+    cookie = _cold_cookie(pg_url, user[0])
+    key = CookieService.hash_value(cookie.partition("=")[2])
+    waiting: dict = {}
+    proxy.stall()
+    try:
+        rt.call(lambda: waiting.update(login=login(node.port, authmethods=["cookie"], cookie=cookie)))
+        # The node has asked the database for this cookie, and gets no answer while the proxy holds it.
+        wait_for(lambda: any(key in chunk for chunk in proxy.held), 30, "the node to ask for the cookie")
+        assert rt.call(bystander.call, PROCEDURE, 41) == 42
+        assert not waiting["login"].called
+    finally:
+        proxy.restore()
+    joined = rt.call(lambda: waiting["login"])
+    assert joined.details.authid == user[0] and joined.details.authmethod == "cookie"
+    rt.call(leave, joined.session)
+    rt.call(leave, bystander)
+    assert not any(site.startswith(REACTOR_FORBIDDEN) for site in _reactor_sites(node))
+
+
+def test_at_a_network_distance_cold_cookie_logins_and_a_bystanders_calls_all_succeed(reactor_thread, node, proxy, pg_url):
+    """At a real network distance, cold cookie logins and a bystander's calls interleave and all succeed."""
+    rt = reactor_thread
+    user = _principal(pg_url, "user")
+    bystander = rt.call(login, node.port, authmethods=["ticket"], authid=user[0], ticket=user[1]).session
+    rt.call(bystander.register, lambda n: n + 1, PROCEDURE + ".latency")
+    cookies = [_cold_cookie(pg_url, user[0]) for _ in range(8)]
+    proxy.latency = 0.02
+    try:
+        def both():
+            logins = [login(node.port, authmethods=["cookie"], cookie=c) for c in cookies]
+            calls = [bystander.call(PROCEDURE + ".latency", n) for n in range(8)]
+            return defer.gatherResults(logins + calls, consumeErrors=True)
+
+        results = rt.call(both, timeout=60)
+    finally:
+        proxy.latency = 0.0
+    assert [j.details.authid for j in results[:8]] == [user[0]] * 8
+    assert results[8:] == list(range(1, 9))
+    for j in results[:8]:
+        rt.call(leave, j.session)
+    rt.call(leave, bystander)
+
+
+def test_on_lmdb_a_cold_cookie_is_read_on_the_reactor_and_the_guard_names_it(reactor_thread, tmp_path_factory):
+    """A local read takes microseconds: it stays inline; the guard names it and lets it run."""
+    rt = reactor_thread
+    for n in _node(tmp_path_factory, "cfxstore-db"):
+        cookie = _cold_cookie(str(n.cbdir / "cfxstore-db"), "admin")
+        joined = rt.call(login, n.port, authmethods=["cookie"], cookie=cookie)
+        assert joined.details.authid == "admin" and joined.details.authmethod == "cookie"
+        rt.call(leave, joined.session)
+        assert "cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read" in _reactor_sites(n)
