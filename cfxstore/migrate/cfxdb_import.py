@@ -29,6 +29,8 @@ from typing import Any, Callable
 import orm
 from orm import crashpoint
 
+from cfxstore.audit.entities import AuditEvent
+from cfxstore.audit.service import AuditLog
 from cfxstore.cookies.entities import Cookie
 from cfxstore.cookies.service import DEFAULT_MAX_AGE, CookieService, guessable
 from cfxstore.credentials.service import CredentialService
@@ -118,10 +120,13 @@ def _plain(value: Any) -> Any:
 
 
 class _Writer:
-    """Batches puts into write transactions of BATCH records."""
+    """Batches puts into write transactions of BATCH records; each batch that imports anything records
+    an import event in the audit log, in its transaction."""
 
-    def __init__(self, db: orm.Database) -> None:
+    def __init__(self, db: orm.Database, name: str) -> None:
         self.db = db
+        self.name = name
+        self._audit = AuditLog(db)
         self._pending: list[Callable[[Any], bool]] = []
 
     def add(self, put: Callable[[Any], bool]) -> None:
@@ -134,9 +139,11 @@ class _Writer:
         if not self._pending:
             return
         with self.db.begin(write=True) as txn:
-            for put in self._pending:
-                if put(txn):
-                    result.imported += 1
+            imported = sum(1 for put in self._pending if put(txn))
+            if imported:
+                self._audit.record(txn, AuditEvent(kind="import", action="cfxdb import",
+                                                   detail={"table": self.name, "records": imported}))
+            result.imported += imported
         self._pending = []
         crashpoint.reached("import-batch-committed")
 
@@ -146,7 +153,7 @@ def _walk(source: CfxdbSource, table: uuid.UUID, name: str, cast: Callable[[byte
           on_row: RowCallback | None) -> TableResult:
     result = TableResult()
     total = source.count(table)
-    writer = _Writer(db)
+    writer = _Writer(db, name)
     for raw in source.values(table):
         result.read += 1
         try:

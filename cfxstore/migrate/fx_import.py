@@ -31,6 +31,8 @@ from typing import Any, Callable
 import cbor2
 
 import orm
+from cfxstore.audit.entities import AuditEvent
+from cfxstore.audit.service import AuditLog
 from cfxstore.entity import Entity
 from cfxstore.errors import AlreadyExists, Error, InvalidArgument
 from cfxstore.globalschema import entities as g
@@ -166,8 +168,14 @@ class _Kind:
         self.flatbuffers = flatbuffers
 
 
+#: The imported tables that grant access: each record imported records an import event in its transaction.
+AUDITED = frozenset({"users", "user roles", "application realms", "roles", "permissions", "role associations",
+                     "principals"})
+
+
 def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) -> TableResult:
     result = TableResult()
+    audit = AuditLog(db)
     cls = kind.cfxdb_class()
     for key, raw in source.items(kind.table):
         result.read += 1
@@ -181,6 +189,9 @@ def _walk(source: CfxdbSource, db: orm.Database, kind: _Kind, ledger: Ledger) ->
                 if kind.put(txn, obj, key, result):
                     ledger.enter(txn, lkey)
                     result.imported += 1
+                    if kind.name in AUDITED:
+                        audit.record(txn, AuditEvent(kind="import", action="fx import",
+                                                     detail={"table": kind.name, "source key": key.hex()}))
             crashpoint.reached("fx-record-committed")
         except Exception as exc:  # a record cfxdb itself refuses to parse, or one that does not validate
             result.skip(f"invalid ({type(exc).__name__}: {str(exc)[:80]})")

@@ -23,6 +23,7 @@ import os
 import tempfile
 from typing import Any, Mapping
 
+from cfxstore.audit.entities import AuditEvent
 from cfxstore.credentials.hashing import wampcra_key
 
 from orm import atomic, crashpoint
@@ -301,6 +302,7 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
     done = []
     for p in principals:
         existing = service.get_principal(p.realm, p.authid)
+        changed = existing is None
         if existing is None:
             existing = mgmt.principals.create(realm=p.realm, authid=p.authid, role=p.role)
         elif existing.role != p.role:
@@ -311,28 +313,39 @@ def _write_principals(db: Any, principals: list[StaticPrincipal]) -> list[str]:
             current = service.stored_credential(p.method, p.realm, p.authid)
             if current is None or current[1] != p.config:
                 mgmt.principals.set_credential(existing.oid, p.method, p.config)
+                changed = True
         elif p.method == "cryptosign":
-            _add_keys(mgmt, existing, p)
+            changed = _add_keys(mgmt, existing, p) or changed
         elif p.method == "ticket":
             if service.verify_ticket(p.realm, p.authid, p.secret) is None:
                 mgmt.principals.set_secret(existing.oid, "ticket", p.secret)
+                changed = True
         else:
             stored = service.get_wampcra(p.realm, p.authid)
             if stored is None or not _same_cra(stored, p):
                 mgmt.principals.set_secret(existing.oid, "wampcra", p.secret, salt=p.salt, iterations=p.iterations,
                                            keylen=p.keylen if p.keylen else 32)
+                changed = True
+        if changed:  # after the principal's own (audited) writes; a re-run that changes nothing adds nothing
+            event = AuditEvent(kind="adoption", action="principal adopted", realm=p.realm, authid=p.authid,
+                               method=p.method, detail={"role": p.role})
+            mgmt.transact(lambda txn: mgmt.audit.record(txn, event))
         done.append(f"{p.method} principal {p.authid!r} (role {p.role!r}) on realm {p.realm!r}")
     return done
 
 
-def _add_keys(mgmt: Management, principal: Any, p: StaticPrincipal) -> None:
+def _add_keys(mgmt: Management, principal: Any, p: StaticPrincipal) -> bool:
+    """Add the keys the principal does not hold yet; whether it had to."""
     held = {k.pubkey for k in mgmt.principals.keys(principal.oid)}
+    added = False
     for key in p.pubkeys:
         if key not in held:
             try:
                 mgmt.principals.add_key(principal.oid, key)
             except AlreadyExists as exc:
                 raise AdoptError(f"principal {p.authid!r} on realm {p.realm!r}: {exc}") from None
+            added = True
+    return added
 
 
 def _same_cra(stored: Mapping[str, Any], p: StaticPrincipal) -> bool:

@@ -132,3 +132,25 @@ def test_listeners_with_the_same_principals_are_adopted_into_one_store(tmp_path)
         service = CredentialService(db)
         assert service.verify_ticket("realm1", "alice", "a") is not None
         assert service.verify_ticket("realm1", "ops", "o") is not None
+
+
+def test_adoption_and_its_import_are_in_the_audit_log_and_a_rerun_that_changes_nothing_adds_nothing(node):
+    from cfxstore.audit.service import AuditLog
+
+    cbdir, _ = node
+    adopt_stock(cbdir, TICKET)
+
+    def events():
+        with open_database(str(cbdir / DB_PATH), readonly=True) as db:
+            return [(e.kind, e.action, e.authid, e.method, (e.detail or {}).get("table"))
+                    for e in AuditLog(db).list(kinds=["adoption", "import", "principal"])]
+
+    first = events()
+    assert first[:3] == [("principal", "created", "user0", None, None),
+                         ("principal", "credential set", "user0", "ticket", None),
+                         ("adoption", "principal adopted", "user0", "ticket", None)]
+    assert [e[:2] for e in first[3:]] == [("import", "cfxdb import")] and first[3][4].startswith("cookies")
+    adopt_stock(cbdir, TICKET)
+    assert events() == first
+    with open_database(str(cbdir / DB_PATH), readonly=True) as db:
+        assert TICKET.encode() not in repr([e.marshal() for e in AuditLog(db).list()]).encode()

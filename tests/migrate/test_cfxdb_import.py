@@ -263,3 +263,17 @@ def test_short_cookie_values_get_a_bounded_life_and_the_import_says_so(tmp_path,
             cookie = service.lookup(value)                          # still logs in ...
             assert cookie is not None and cookie.expires <= before + 3601 * 10**9   # ... for an hour at most
         assert service.lookup(long_).expires > before + (year - 60) * 10**9        # 128+ bits: as it was
+
+
+def test_each_batch_imported_is_an_import_event_in_its_transaction_and_a_rerun_adds_none(crossbar, db_path):
+    from cfxstore.audit.service import AuditLog
+
+    cookies, realm = import_all(crossbar, db_path)
+    with open_database(db_path, readonly=True) as db:
+        events = AuditLog(db).list(kinds=["import"])
+    imported = {"cookies": cookies.imported, **{name: r.imported for name, r in realm.items()}}
+    assert all(imported.values())
+    assert {e.detail["table"]: e.detail["records"] for e in events} == imported
+    import_all(crossbar, db_path)  # imports nothing new
+    with open_database(db_path, readonly=True) as db:
+        assert AuditLog(db).list(kinds=["import"]) == events
