@@ -42,6 +42,8 @@ class LoginAudit:
         # One bound method, so that consecutive events are one run of the batch (writebehind._runs).
         self._apply = log.record_many
         self._writer = writer
+        #: Events dropped during an outage (see _stage).
+        self.dropped = 0
 
     def login(self, realm: str, authid: str | None, method: str | None, peer: str | None, outcome: str,
               reason: str | None = None, accepted: Any = None) -> None:
@@ -58,7 +60,12 @@ class LoginAudit:
                             peer=peer, detail={"seconds": attempt.locked_for})
 
     def _stage(self, *, realm: str, authid: str | None, **fields: Any) -> None:
-        """Stage an event; a login is answered whatever recording it does."""
+        """Stage an event; a login is answered whatever recording it does. While the database is unreachable
+        and the write-behind already holds MAX_ITEMS writes, events are dropped and counted instead: attempts
+        made during an outage must not grow memory without bound or take the room staged logins need."""
+        if not self._writer.availability.up and len(self._writer) >= MAX_ITEMS:
+            self.dropped += 1
+            return
         try:
             event = AuditEvent(realm=_clip(realm), authid=_clip(authid), **fields)
             self._log.check(event)

@@ -417,3 +417,21 @@ def test_an_attempt_with_an_oversized_or_odd_authid_is_recorded_cut_to_what_an_e
     assert outcomes(reactor_thread, [(auth, "a realm\n", authid, details(ticket="x"))]) == ["invalid authid or ticket"]
     [event] = log.list(kinds=["login"])
     assert event.authid == "ä" * 127 and event.realm == "a realm\n" and event.outcome == "failure"
+
+
+def test_during_an_outage_login_events_are_dropped_and_counted_past_the_bound(creds, monkeypatch):
+    from cfxstore.audit.service import AuditLog
+    from cfxstore.router import loginaudit
+    from cfxstore.router.writebehind import WriteBehind
+
+    monkeypatch.setattr(loginaudit, "MAX_ITEMS", 2)
+    log = AuditLog(creds.db)
+    writer = WriteBehind(creds.db, delay=0.01, max_items=1000)
+    audit = loginaudit.LoginAudit(log, writer)
+    monkeypatch.setattr(writer.availability, "_down", True)  # as an unreachable PostgreSQL server leaves it
+    for _ in range(5):
+        audit.login(REALM, "alice", "ticket", "10.0.0.1", "failure", "authentication is unavailable; retry later")
+    assert len(writer) == 2 and audit.dropped == 3
+    monkeypatch.setattr(writer.availability, "_down", False)
+    writer.flush()
+    assert len(log.list(authid="alice", kinds=["login"])) == 2
