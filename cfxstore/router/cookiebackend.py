@@ -21,12 +21,13 @@ Durability policy:
   index, an authextra the codec cannot encode) is refused when it is made:
   that login is not remembered on the cookie, is logged, and nothing else is
   held up.
-* deleting (logout, revocation, purge) is written through before returning,
-  so a deleted cookie can never come back. A logout whose deletion fails
-  (the database unreachable, full, or conflicting past the retries) is the
-  exception: the cookie is refused at once by every process that can be told
-  (cfxstore/cookies/announce.py ``refuse_now``) and deleted with the staged
-  writes when the database takes them.
+* deleting (revocation, purge, and a logout on LMDB) is written through
+  before returning, so a deleted cookie can never come back. A logout on
+  PostgreSQL, and one whose deletion fails on LMDB (the database full, or
+  conflicting past the retries), is refused at once in this process (and on
+  LMDB by every process that can be told: cfxstore/cookies/announce.py
+  ``refuse_now``) and deleted with the staged writes, whose commit tells the
+  other nodes: the reactor never waits for a round trip to log out.
 
 Reads see a cache first, then staged writes, then the database (one lookup:
 one round trip on PostgreSQL). A deletion made by another process, e.g. the
@@ -317,30 +318,43 @@ class CookieBackend:
         """Delete one cookie (logout); True if it existed and was live (or cannot be told now).
 
         Never raises (Crossbar calls it from a session's onLeave): whatever the
-        deletion meets, the cookie is refused at once here and in every
-        process that can be told, and deleted once the database takes it.
+        deletion meets, the cookie is refused at once here and deleted once the
+        database takes it. On LMDB it is written through at once. On PostgreSQL
+        the reactor does not wait for it: it is staged with the other writes,
+        whose commit (within ``flush_ms``) tells the other processes and nodes.
         """
         value_hash = _hash(value)
-        try:
-            live = self.lookup(value_hash) is not None
-        except Exception:
-            live = True
-        self._cache.pop(value_hash, None)
-        try:
-            self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
-        except Exception as exc:
-            if not isinstance(exc, StoreUnavailable):
-                log.error("cfxstore: a logout could not delete its cookie now ({error}); it is refused and "
-                          "deleted with the staged writes", error=f"{type(exc).__name__}: {exc}"[:300])
-            if value_hash in self._refused:
-                return live  # its deletion is staged already: a repeated logout adds nothing
-            self.refuse(value_hash)
+        live = self._live_here(value_hash)
+        if self._reads is None:
+            self._cache.pop(value_hash, None)
+            try:
+                self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
+                return live
+            except Exception as exc:
+                if not isinstance(exc, StoreUnavailable):
+                    log.error("cfxstore: a logout could not delete its cookie now ({error}); it is refused and "
+                              "deleted with the staged writes", error=f"{type(exc).__name__}: {exc}"[:300])
+        if value_hash in self._refused:
+            return live  # its deletion is staged already: a repeated logout adds nothing
+        self.refuse(value_hash)
+        if self._reads is None:  # the other processes on this machine read the deletion file
             try:
                 refuse_now(self.service.db, [value_hash])
             except Exception:
                 log.failure("cfxstore: telling the other processes to refuse a logged-out cookie failed")
-            self.writer.append(self.service.delete_hashes, value_hash)
+        self.writer.append(self.service.delete_hashes, value_hash)
         return live
+
+    def _live_here(self, value_hash: bytes) -> bool:
+        """Whether the cookie is live, as far as this process tells without a round trip (True if it cannot)."""
+        if self._reads is not None and not (value_hash in self._cache or value_hash in self._refused
+                                            or value_hash in self._issued
+                                            or self.writer.pending(value_hash) is not None):
+            return True
+        try:
+            return self.lookup(value_hash) is not None
+        except Exception:
+            return True
 
     def refuse(self, value_hash: bytes) -> None:
         """Refuse this cookie from now on in this process (it is deleted, or its deletion is pending)."""

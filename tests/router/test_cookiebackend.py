@@ -362,3 +362,18 @@ def test_on_lmdb_a_cookie_lookup_stays_on_the_reactor(reactor_thread, guarded, s
     assert reactor_thread.call(store.prefetch, value) is None  # a local read takes microseconds: inline
     assert reactor_thread.call(store.getAuth, value)[0] == "bob"
     assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read"]  # named, not refused
+
+
+def test_on_postgres_a_logout_refuses_the_cookie_at_once_and_the_reactor_never_waits_for_its_deletion(
+        reactor_thread, guarded, pg_service):
+    value = _stored_login(pg_service, "carol")
+    config = CookieConfig(database=DatabaseConfig(path=pg_service.db.path))
+    store = reactor_thread.call(lambda: CfxCookieStore(
+        CookieBackend(pg_service, config, reactor_thread.reactor, in_thread), config))
+    # A logout of a cookie this process has not read: live as far as it can tell, refused at once.
+    assert reactor_thread.call(store.delAuth, value) is True
+    assert guarded == []  # no database call on the reactor: nothing read, nothing written there
+    assert reactor_thread.call(store.getAuth, value) == (None,) * 5
+    assert pg_service.lookup(value) is not None  # staged: committed with the next batch
+    store.backend.flush()
+    assert pg_service.lookup(value) is None
