@@ -371,3 +371,19 @@ def test_a_killed_fx_import_rerun_ends_like_one_run(fx, tmp_path, point):
     done = run_cli(*args, target)
     assert done.returncode == 0, done.stderr
     assert state(target) == state(reference)
+
+
+def test_every_access_granting_record_imported_is_an_import_event_in_its_transaction(fx, db_path):
+    from cfxstore.audit.service import AuditLog
+    from cfxstore.migrate.fx_import import AUDITED
+
+    g, _, m, _ = fx
+    with open_database(db_path, maxsize=MAXSIZE) as db:
+        results = {**import_global(g, db), **import_mrealm(m, db)}
+        events = AuditLog(db).list(kinds=["import"], limit=1000)
+    counted: dict[str, int] = {}
+    for e in events:
+        assert e.action == "fx import" and e.detail["source key"]
+        counted[e.detail["table"]] = counted.get(e.detail["table"], 0) + 1
+    assert counted == {name: r.imported for name, r in results.items() if name in AUDITED and r.imported}
+    assert "principals" in counted and "node logs" not in counted
