@@ -111,10 +111,15 @@ def test_a_failover_to_the_promoted_replica_serves_logins_within_5s_and_loses_no
         wait_for(lambda: len(during) >= 3, 30, "logins while the primary still serves")
         cut.set()
         pair.stop_primary()
-        pair.promote()
-        # Within 5 s of the promotion: a cookie login (read from the new primary, the cache long
-        # expired for the first cookie) and a ticket login (the credentials read there too).
+        # Until the promotion no server takes writes: the first cookie (long out of the cache) is refused.
         first = next(iter(acknowledged))
+        refused = wait_for(lambda: (lambda r: r if isinstance(r, Denied) else None)(
+            _attempt(reactor_thread, node, authmethods=["cookie"], cookie=first)), 15,
+            "the cookie login to be refused without a writable server", interval=0.1)
+        assert _store_unavailable(refused, "cookie store"), refused
+        pair.promote()
+        # Within 5 s of the promotion: that cookie login (read from the new primary) and a ticket
+        # login (the credentials read there too).
         again = wait_for(lambda: (lambda r: None if isinstance(r, Denied) else r)(
             _attempt(reactor_thread, node, authmethods=["cookie"], cookie=first)),
             FAILOVER_SECONDS, "a cookie login after the promotion", interval=0.1)
