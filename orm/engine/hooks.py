@@ -68,7 +68,8 @@ class ReactorGuard:
     the process would wait with it. A process that runs one installs the
     guard with its loop's thread; ``Database.begin`` then calls ``check``
     there. Each calling site, named by the innermost frame of ``package``
-    (``module:qualname``), is reported once; a site starting with one of the
+    (``module:qualname``) and the outermost one (where the path entered the
+    package), is reported once; a site starting with one of the
     ``forbidden`` names raises ReactorBlocked before any database work, on a
     database that ``blocks`` (a client-server one: a local file read takes
     microseconds and may stay on the loop).
@@ -85,22 +86,26 @@ class ReactorGuard:
         self.thread, self._package, self._forbidden, self._report = thread, package + ".", forbidden, report
         self._seen = set()
 
-    def site(self) -> str:
-        """The innermost calling frame of the package, as module:qualname."""
+    def site(self) -> tuple[str, str]:
+        """The innermost and the outermost calling frames of the package, as module:qualname."""
+        frames = []
         frame = sys._getframe(1)
         while frame is not None:
             module = frame.f_globals.get("__name__", "")
             if module.startswith(self._package):
-                return f"{module}:{frame.f_code.co_qualname}"
+                frames.append(f"{module}:{frame.f_code.co_qualname}")
             frame = frame.f_back  # type: ignore[assignment]
-        return "(outside " + self._package.rstrip(".") + ")"
+        if not frames:
+            frames.append("(outside " + self._package.rstrip(".") + ")")
+        return frames[0], frames[-1]
 
     def check(self, path: str, blocks: bool) -> None:
         """Called on the guarded thread before a database call on the database at path."""
-        where = self.site()
-        if where not in self._seen:
-            self._seen.add(where)
-            self._report(where)
+        where, entry = self.site()
+        named = where if entry == where else f"{where} (entered at {entry})"
+        if named not in self._seen:
+            self._seen.add(named)
+            self._report(named)
         if blocks and where.startswith(self._forbidden):
             raise ReactorBlocked(f"database {path} called on the event loop's thread from {where}")
 

@@ -113,4 +113,6 @@ def test_on_lmdb_a_cold_cookie_is_read_on_the_reactor_and_the_guard_names_it(rea
         joined = rt.call(login, n.port, authmethods=["cookie"], cookie=cookie)
         assert joined.details.authid == "admin" and joined.details.authmethod == "cookie"
         rt.call(leave, joined.session)
-        assert "cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read" in _reactor_sites(n)
+        read = ("cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read "
+                "(entered at cfxstore.router.cookieprotocol:CookieAwareServerProtocol.onConnect)")
+        assert read in _reactor_sites(n)

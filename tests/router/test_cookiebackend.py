@@ -333,7 +333,8 @@ def test_on_postgres_a_cold_cookie_is_read_off_the_reactor_once_and_kept_until_d
     # On the reactor a lookup that would wait for the database fails under the guard ...
     with pytest.raises(orm.ReactorBlocked, match="CookieBackend._get"):
         reactor_thread.call(store.getAuth, value)
-    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read"]
+    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read "
+                       "(entered at cfxstore.router.cookiestore:CfxCookieStore.getAuth)"]
 
     # ... the handshake reads it first in the store's threads, then every lookup is answered from memory.
     def handshake(value: str):
@@ -361,7 +362,8 @@ def test_on_lmdb_a_cookie_lookup_stays_on_the_reactor(reactor_thread, guarded, s
         CookieBackend(service, config, reactor_thread.reactor, in_thread), config))
     assert reactor_thread.call(store.prefetch, value) is None  # a local read takes microseconds: inline
     assert reactor_thread.call(store.getAuth, value)[0] == "bob"
-    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read"]  # named, not refused
+    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read "
+                       "(entered at cfxstore.router.cookiestore:CfxCookieStore.getAuth)"]  # named, not refused
 
 
 def test_on_postgres_a_logout_refuses_the_cookie_at_once_and_the_reactor_never_waits_for_its_deletion(
