@@ -41,6 +41,7 @@ from twisted.python.failure import Failure
 
 from cfxstore.router import metrics
 from cfxstore.router.availability import STORE_UNAVAILABLE
+from cfxstore.router.shutdown import stopping
 
 LOGOUT = "wamp.close.logout"
 
@@ -52,6 +53,9 @@ class CookieAwareServerProtocol(WampWebSocketServerProtocol):
     _lost = False
 
     def onConnect(self, request: Any) -> Any:
+        if stopping():
+            # What is acknowledged now is committed before the worker goes: accept nothing new.
+            raise ConnectionDeny(ConnectionDeny.SERVICE_UNAVAILABLE, "the router is stopping")
         store = self.factory._cookiestore
         presented = store.parse(request.headers)
         client = store.guesses.client(presented, self.peer, request.headers)

@@ -86,11 +86,18 @@ class NodeRun:
             self._unreachable = True
             log.warn("cfxstore: heartbeat skipped until the database answers: {err}", err=str(failure.value))
 
-    def close(self) -> int:
-        """Clean stop: commit what is staged, then mark the run's joined sessions as left now."""
+    def close(self) -> Any:
+        """Clean stop: commit what is staged, then mark the run's joined sessions as left now,
+        off the reactor thread (a Deferred firing with how many were closed)."""
         if self._beat is not None and self._beat.running:
             self._beat.stop()
-        return self._writer.run(lambda: self._history.end_run(self.id))
+        d = self._writer.drain()
+        d.addCallback(lambda _: threads.deferToThread(self._end_run))
+        return d
+
+    def _end_run(self) -> int:
+        with self._writer.lock:  # after the writes staged before it
+            return self._history.end_run(self.id)
 
 
 RUNS: Slot[NodeRun] = Slot("node run")

@@ -41,12 +41,12 @@ class NodeServices:
             return service
 
     def writer(self, *, delay: float, max_items: int, reactor: Any, defer_to_thread: Any) -> WriteBehind:
-        """The one write-behind of this database in this process (flushed at shutdown)."""
+        """The one write-behind of this database in this process (drained at shutdown)."""
         with self._lock:
             if self._writer is None:
                 self._writer = WriteBehind(self.db, delay=delay, max_items=max_items, reactor=reactor,
                                            defer_to_thread=defer_to_thread)
-                on_shutdown(self._writer.flush, reactor)
+                on_shutdown(self._writer.drain, reactor)
             else:
                 self._writer.tune(delay=delay, max_items=max_items)
             return self._writer

@@ -26,10 +26,15 @@ nothing is attempted and nothing is dropped:
 every staged write waits in memory, past ``max_items`` (backpressure would
 only stall the router), and is committed once the database answers again.
 
-Each batch is written exactly once, under ``lock``, by whichever thread gets
-there first; so a synchronous flush also covers a batch a thread has been
-handed but not yet written. Staging, ``pending`` and the completion of a
-batch run on one thread (the reactor's).
+Order: at most one batch is in flight. The next one is handed to a thread
+only when the one before has committed (or was put back), so batches commit
+in the order their writes were staged, however long one takes; writes
+staged meanwhile wait and go together in the next batch. Each batch is
+written exactly once, under ``lock``, by whichever thread gets there first;
+so a synchronous flush also covers a batch a thread has been handed but not
+yet written. Staging, ``pending`` and the completion of a batch run on one
+thread (the reactor's). ``drain()`` is the clean stop: it commits everything
+staged, batch after batch in threads, and fires once nothing is left.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import threading
 from time import monotonic
 from typing import Any, Callable, Hashable
 
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 from twisted.logger import Logger
 
 from cfxstore.router.availability import availability
@@ -108,6 +114,8 @@ class WriteBehind:
         self.lock = threading.Lock()
         self._pending = _Batch()
         self._inflight: _Batch | None = None
+        self._waiters: list[Deferred] = []  # fired with the in-flight batch when it is done
+        self._draining = False
         self._call: Any = None
         # (what, error) of the latest writes set aside: never written, logged once.
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
@@ -176,8 +184,12 @@ class WriteBehind:
 
     def _flush_in_thread(self) -> None:
         self._call = None
-        if not len(self._pending):
-            return
+        if self._inflight is not None or not len(self._pending):
+            return  # one batch in flight at a time: when it is done, it plans the next
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the staged writes to a thread as the one batch in flight."""
         batch, self._pending = self._pending, _Batch()
         self._inflight = batch
         assert self._defer_to_thread is not None, "flushes are scheduled only for a writer given a reactor"
@@ -186,13 +198,56 @@ class WriteBehind:
         def done(result: Any) -> Any:
             if self._inflight is batch:
                 self._inflight = None
+            kept = len(batch.retry)
             self._requeue(batch)
-            if len(self._pending) and self._call is None:
-                self._call = self._reactor.callLater(self.delay, self._flush_in_thread)
+            if len(self._pending) and self._call is None and not self._draining:
+                # Writes staged while this batch was written are due already, or soon.
+                due = self.delay - (monotonic() - (self._pending.since or monotonic()))
+                self._call = self._reactor.callLater(max(0.0, due), self._flush_in_thread)
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.callback(kept)
             return result
 
         d.addBoth(done)
         d.addErrback(lambda f: log.failure("cfxstore: writing a batch failed", failure=f))
+
+    def _idle(self) -> Deferred:
+        """Fires with how many writes the in-flight batch put back, once it is done."""
+        waiter: Deferred = Deferred()
+        self._waiters.append(waiter)
+        return waiter
+
+    def drain(self) -> Deferred:
+        """Clean stop: commit everything staged, one batch after another off the reactor thread, and
+        fire once nothing is left (writes staged meanwhile included). Stops early, logging what is
+        left, when a batch cannot be committed (the database is down or refuses writes)."""
+        if self._reactor is None or self._defer_to_thread is None:
+            self.flush()
+            return succeed(None)
+        return self._drain()
+
+    @inlineCallbacks
+    def _drain(self) -> Any:
+        self._draining = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        try:
+            while True:
+                if self._inflight is not None:
+                    yield self._idle()
+                    continue
+                if not len(self._pending):
+                    return
+                self._hand_over()
+                kept = yield self._idle()
+                if kept:
+                    log.error("cfxstore: stopping with {n} staged writes not committed: the database did not "
+                              "take them", n=len(self))
+                    return
+        finally:
+            self._draining = False
 
     def _requeue(self, batch: _Batch) -> None:
         """Put back what failed for want of a writable database (newer staged writes win)."""

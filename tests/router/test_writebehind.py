@@ -206,3 +206,65 @@ def test_cookie_and_realm_stores_of_a_database_share_one_writer(tmp_path):
     second = node.writer(delay=0.1, max_items=5000, reactor=reactor, defer_to_thread=in_thread)
     assert first is second and (first.delay, first.max_items) == (0.1, 1000)
     node.db.close()
+
+
+def threaded(db):
+    """A writer whose batches go to 'threads' the test runs (the latest first: the worst case)."""
+    reactor, handed = FakeReactor(), []
+
+    def to_thread(fn, *args):
+        d = Deferred()
+        handed.append((fn, args, d))
+        return d
+
+    def finish_all() -> None:
+        while handed:
+            fn, args, d = handed.pop()
+            try:
+                d.callback(fn(*args))
+            except Exception as exc:  # what a thread's Deferred carries
+                d.errback(exc)
+            reactor.run()
+
+    return WriteBehind(db, delay=0.05, max_items=100, reactor=reactor, defer_to_thread=to_thread), reactor, finish_all
+
+
+def test_batches_that_outlast_the_flush_delay_commit_in_staging_order(db, table):
+    writer, reactor, finish_all = threaded(db)
+    committed = []
+
+    def log_round(txn, n):
+        committed.append(n)
+        table[txn, f"log{n}"] = n
+
+    for n in range(5):  # the flush is due five times while the first batch is still being written
+        writer.stage(put(table), ("cookie", n), "cookie")
+        writer.append(each(log_round), n)
+        reactor.run()
+    finish_all()
+    assert committed == [0, 1, 2, 3, 4]
+    assert stored(db, table)["cookie"] == 4 and len(writer) == 0
+
+
+def test_drain_commits_everything_staged_before_and_during_it_then_fires(db, table):
+    writer, reactor, finish_all = threaded(db)
+    writer.append(put(table), ("a", 1))
+    reactor.run()  # in flight
+    writer.append(put(table), ("b", 2))
+    done = writer.drain()
+    writer.stage(put(table), ("c", 3), "c")  # acknowledged while the worker stops
+    assert not done.called
+    finish_all()
+    assert done.called and stored(db, table) == {"a": 1, "b": 2, "c": 3} and len(writer) == 0
+
+
+def test_drain_gives_up_when_the_database_does_not_take_the_writes(db, table):
+    writer, reactor, finish_all = threaded(db)
+
+    def refused(txn, kv):
+        raise orm.DatabaseError("disk full")
+
+    writer.append(each(refused), ("a", 1))
+    done = writer.drain()
+    finish_all()
+    assert done.called and len(writer) == 1
