@@ -11,7 +11,7 @@ The first staged write schedules a flush ``delay`` seconds later; when
 ``max_items`` of one kind are pending the staging thread commits them itself
 (backpressure: the router slows down instead of the buffer growing without
 bound). ``flush()`` commits everything on the calling thread, e.g. before a
-read, a deletion or at shutdown.
+read or a deletion.
 
 Failure isolation: stores refuse what can never be written where it is made
 (``Map.check_put``), so a batch normally commits whole. If one still fails,
