@@ -114,7 +114,7 @@ class WriteBehind:
         self.lock = threading.Lock()
         self._pending = _Batch()
         self._inflight: _Batch | None = None
-        self._waiters: list[Deferred] = []  # fired with the in-flight batch when it is done
+        self._waiters: list[Deferred] = []  # fired, with how many writes it put back, when the in-flight batch is done
         self._draining = False
         self._call: Any = None
         # (what, error) of the latest writes set aside: never written, logged once.
