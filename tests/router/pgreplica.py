@@ -73,12 +73,16 @@ class ReplicaPair:
         shutil.chown(self.root, USER)
         self.primary = Server(self, "primary")
         self.replica = Server(self, "replica")
-        self.run("initdb", "-D", str(self.primary.data), "-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync")
-        self.primary.start()
-        # -R writes the replica's standby.signal and primary_conninfo; -X stream copies the WAL it needs.
-        self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", USER,
-                 "-D", str(self.replica.data), "-R", "-X", "stream", "--no-sync")
-        self.replica.start()
+        try:
+            self.run("initdb", "-D", str(self.primary.data), "-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync")
+            self.primary.start()
+            # -R writes the replica's standby.signal and primary_conninfo; -X stream copies the WAL it needs.
+            self.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", USER,
+                     "-D", str(self.replica.data), "-R", "-X", "stream", "--no-sync")
+            self.replica.start()
+        except BaseException:
+            self.close()  # no server left running behind a failed setup
+            raise
 
     def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = [str(BIN / tool), *args]
@@ -104,5 +108,6 @@ class ReplicaPair:
 
     def close(self) -> None:
         for server in (self.replica, self.primary):
-            server.stop("immediate")
+            if (server.data / "postmaster.pid").exists():
+                server.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
