@@ -57,7 +57,7 @@ from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.clientaddr import ClientKeys
-from cfxstore.router.loginaudit import DELAY, MAX_ITEMS, LoginAudit
+from cfxstore.router.loginaudit import MAX_ITEMS, LoginAudit
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
@@ -354,7 +354,7 @@ def create_authenticator(config: dict[str, Any] | None, controller: Any = None) 
     a = parsed.argon2
     credentials = CredentialService(node.db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
                                     wampcra_iterations=parsed.wampcra.iterations)
-    audit = LoginAudit(node.audit, node.writer(delay=DELAY, max_items=MAX_ITEMS, reactor=reactor,
+    audit = LoginAudit(node.audit, node.writer(delay=None, max_items=MAX_ITEMS, reactor=reactor,
                                                defer_to_thread=threads.deferToThread))
     log.info("cfxstore authenticator active (database {path})", path=shown(path))
     return Authenticator(credentials, parsed, reactor, cbdir=os.getcwd(), audit=audit)

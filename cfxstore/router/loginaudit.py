@@ -18,10 +18,10 @@ from cfxstore.audit.entities import AuditEvent
 from cfxstore.audit.service import AuditLog
 from cfxstore.router.writebehind import WriteBehind
 
-__all__ = ["LoginAudit", "DELAY", "MAX_ITEMS"]
+__all__ = ["LoginAudit", "MAX_ITEMS"]
 
 #: When the authenticator is the first to use its database's write-behind: the cookie store's defaults.
-DELAY, MAX_ITEMS = 0.02, 10_000
+MAX_ITEMS = 10_000
 #: UTF-8 bytes kept of a realm or authid a client sent (an event's bound).
 MAX_NAME_BYTES = 255
 log = Logger()

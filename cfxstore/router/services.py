@@ -40,8 +40,11 @@ class NodeServices:
                 service = self._services[name] = build(self.db)
             return service
 
-    def writer(self, *, delay: float, max_items: int, reactor: Any, defer_to_thread: Any) -> WriteBehind:
-        """The one write-behind of this database in this process (drained at shutdown)."""
+    def writer(self, *, delay: float | None, max_items: int, reactor: Any, defer_to_thread: Any) -> WriteBehind:
+        """The one write-behind of this database in this process (drained at shutdown).
+
+        ``delay`` None: the caller (the login audit) rides with the batches the node's stores time.
+        """
         with self._lock:
             if self._writer is None:
                 self._writer = WriteBehind(self.db, delay=delay, max_items=max_items, reactor=reactor,

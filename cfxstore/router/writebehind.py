@@ -56,6 +56,8 @@ Apply = Callable[[Any, list[Any]], Any]
 # Failures of the database rather than of one write: worth retrying later.
 _RETRYABLE = (DatabaseError, TransactionError, OSError, MemoryError)
 REFUSED_KEPT = 100
+#: Seconds a batch waits before it commits until a store says otherwise (a cookie store's default flush_ms).
+DEFAULT_DELAY = 0.02
 #: Times a batch that conflicts with another writer is run again before its writes are tried one by one.
 CONFLICT_RETRIES = 10
 
@@ -104,10 +106,12 @@ class _Batch:
 class WriteBehind:
     """Stage writes for one database; commit them in batches off the staging thread."""
 
-    def __init__(self, db: Any, *, delay: float, max_items: int, reactor: Any = None,
+    def __init__(self, db: Any, *, delay: float | None, max_items: int, reactor: Any = None,
                  defer_to_thread: Callable[..., Any] | None = None) -> None:
         self.db = db
-        self.delay = delay
+        # None: no store has said how long to wait yet; the first one that does decides.
+        self.delay = DEFAULT_DELAY if delay is None else delay
+        self._delay_chosen = delay is not None
         self.max_items = max_items
         self._reactor = reactor
         self._defer_to_thread = defer_to_thread
@@ -121,12 +125,15 @@ class WriteBehind:
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
         self.availability = availability(db)
 
-    def tune(self, *, delay: float, max_items: int) -> None:
-        """Share the writer with another store: the shorter delay and smaller bound win."""
-        if delay < self.delay and self._call is not None and self._call.active():
-            self._call.cancel()  # a flush planned with the longer delay comes sooner
-            self._call = self._reactor.callLater(delay, self._flush_in_thread)
-        self.delay = min(self.delay, delay)
+    def tune(self, *, delay: float | None, max_items: int) -> None:
+        """Share the writer with another store: the shorter delay and smaller bound win (a delay of None,
+        or the default the writer began with, has no say against a store's own)."""
+        if delay is not None:
+            chosen = min(self.delay, delay) if self._delay_chosen else delay
+            if chosen < self.delay and self._call is not None and self._call.active():
+                self._call.cancel()  # a flush planned with the longer delay comes sooner
+                self._call = self._reactor.callLater(chosen, self._flush_in_thread)
+            self.delay, self._delay_chosen = chosen, True
         self.max_items = min(self.max_items, max_items)
 
     def __len__(self) -> int:

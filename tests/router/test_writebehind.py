@@ -208,6 +208,19 @@ def test_cookie_and_realm_stores_of_a_database_share_one_writer(tmp_path):
     node.db.close()
 
 
+@pytest.mark.parametrize("audit_first", [True, False])
+def test_the_login_audit_joins_the_writer_without_changing_when_it_commits(tmp_path, audit_first):
+    """The login audit names no delay: a node's flush_ms (here a long one) stays what the stores set."""
+    node = NodeServices(str(tmp_path / "db"), DatabaseConfig(path=str(tmp_path / "db")))
+    reactor = FakeReactor()
+    reactor.addSystemEventTrigger = lambda *a: None
+    joins = [lambda: node.writer(delay=None, max_items=10_000, reactor=reactor, defer_to_thread=in_thread),
+             lambda: node.writer(delay=60.0, max_items=1000, reactor=reactor, defer_to_thread=in_thread)]
+    writers = [join() for join in (joins if audit_first else joins[::-1])]
+    assert writers[0] is writers[1] and (writers[0].delay, writers[0].max_items) == (60.0, 1000)
+    node.db.close()
+
+
 def threaded(db):
     """A writer whose batches go to 'threads' the test runs (the latest first: the worst case)."""
     reactor, handed = FakeReactor(), []
