@@ -322,7 +322,7 @@ def test_cfxdb_classes_store_the_bytes_stock_crossbar_stores(tmp_path):
     """cfxdb's own Publication (build(self, builder), cast(buf)) in an orm table, against zlmdb's file."""
     import struct
 
-    import lmdb
+    import zlmdb.lmdb as lmdb  # the binding Crossbar writes with, as cfxstore's import reads its files
     import zlmdb
     from cfxdb.realmstore import Publication
     from cfxdb.realmstore import RealmStore as CfxRealmStore
