@@ -61,7 +61,8 @@ from cfxstore.router.loginaudit import MAX_ITEMS, LoginAudit
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
-from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
+from cfxstore.router.outcome import OUTCOME_HOOK
+from cfxstore.router.wampcra import DERIVED_FLAG
 from orm.engine.pgurl import shown
 
 txaio.use_twisted()  # this module is Twisted code; importing it outside Crossbar must work too

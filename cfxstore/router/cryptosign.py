@@ -4,7 +4,7 @@ Crossbar's cryptosign asks the function authenticator for a principal and
 its ``pubkey``, sends the client a random challenge (XORed with the TLS
 channel id when the client asked for ``tls-unique`` channel binding) and
 checks the Ed25519 signature itself, telling nobody how it went. Principals
-from cfxstore carry a hook (OUTCOME_HOOK, as for WAMP-CRA and SCRAM); for
+from cfxstore carry a hook (outcome.py, as for WAMP-CRA and SCRAM); for
 them this subclass checks the signature against the same expected message
 without raising on malformed input and hands the outcome to the
 authenticator (auth.py: counted by the throttle, a denial answered at the
@@ -20,16 +20,15 @@ import binascii
 import hmac
 from typing import Any, Callable
 
-from autobahn.wamp.types import Accept, Deny
+from autobahn.wamp.types import Accept
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey
-from twisted.internet.defer import Deferred
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.cryptosign import PendingAuthCryptosign
 
 from cfxstore.credentials.cryptosign import CryptosignKeyring
-from cfxstore.router.wampcra import OUTCOME_HOOK, settle
+from cfxstore.router.outcome import ReportsOutcome
 
 __all__ = ["PendingAuthCryptosignStored", "install", "principal_for", "pubkey_of", "throttle_key",
            "DECOY_PUBKEY", "DENIED"]
@@ -41,22 +40,11 @@ DENIED = "WAMP-cryptosign signature is invalid"
 _SIGNED_LENGTH = 96  # a 64-byte Ed25519 signature followed by the 32 bytes signed
 
 
-class PendingAuthCryptosignStored(PendingAuthCryptosign):
+class PendingAuthCryptosignStored(ReportsOutcome, PendingAuthCryptosign):
     """Crossbar's pending cryptosign, reporting outcomes of cfxstore principals to the throttle."""
 
-    _outcome: Callable[[bool], Any] | None = None
-
-    def _assign_principal(self, principal: Any) -> Any:
-        if isinstance(principal, dict):
-            self._outcome = principal.pop(OUTCOME_HOOK, None)
-        return super()._assign_principal(principal)
-
-    # Crossbar's hint names Accept | Deny, but its router awaits whatever authenticate returns.
-    def authenticate(self, signature: str) -> Accept | Deny | Deferred:  # type: ignore[override]
-        outcome, self._outcome = self._outcome, None
-        if outcome is None:
-            return super().authenticate(signature)
-        return settle(outcome, self._signed(signature), self._accept)
+    def _verify(self, signature: Any) -> tuple[bool, Callable[[], Accept]]:
+        return self._signed(signature), self._accept
 
     def _signed(self, signature: Any) -> bool:
         """Whether signature is the client key's signature over the expected message (channel binding included)."""

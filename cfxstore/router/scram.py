@@ -17,16 +17,15 @@ import hashlib
 import hmac
 from typing import Any, Callable
 
-from autobahn.wamp.types import Accept, Deny
+from autobahn.wamp.types import Accept
 from passlib.utils import saslprep  # type: ignore[import-untyped]  # comes with Crossbar, untyped
-from twisted.internet.defer import Deferred
 
 import crossbar.router.auth as crossbar_auth
 from crossbar.router.auth.scram import PendingAuthScram
 
 from cfxstore.credentials.service import CredentialService
 from cfxstore.node.config import ScramConfig
-from cfxstore.router.wampcra import OUTCOME_HOOK, settle
+from cfxstore.router.outcome import ReportsOutcome
 
 DENIED = "SCRAM authentication failed"
 
@@ -38,10 +37,8 @@ def _proof(signature: Any) -> bytes | None:
         return None
 
 
-class PendingAuthScramStored(PendingAuthScram):
+class PendingAuthScramStored(ReportsOutcome, PendingAuthScram):
     """Crossbar's pending WAMP-SCRAM, reporting to the throttle."""
-
-    _outcome: Callable[[bool], Any] | None = None
     # Set by Crossbar's SCRAM from the HELLO and the principal, before authenticate is called.
     _authid: str
     _client_nonce: bytes
@@ -51,16 +48,7 @@ class PendingAuthScramStored(PendingAuthScram):
     _stored_key: bytes
     _server_key: bytes
 
-    def _assign_principal(self, principal: Any) -> Any:
-        if isinstance(principal, dict):
-            self._outcome = principal.pop(OUTCOME_HOOK, None)
-        return super()._assign_principal(principal)
-
-    # Crossbar's hint names Accept | Deny, but its router awaits whatever authenticate returns.
-    def authenticate(self, signature: str) -> Accept | Deny | Deferred:  # type: ignore[override]
-        outcome, self._outcome = self._outcome, None
-        if outcome is None:
-            return super().authenticate(signature)
+    def _verify(self, signature: Any) -> tuple[bool, Callable[[], Accept]]:
         try:
             auth_message = self._auth_message().encode("utf-8")
         except ValueError:  # an authid SASLprep refuses (Crossbar's own SCRAM would raise here)
@@ -79,7 +67,7 @@ class PendingAuthScramStored(PendingAuthScram):
                                "scram_server_signature": base64.b64encode(server_signature).decode("ascii")}
             return self._accept()
 
-        return settle(outcome, ok, accept)
+        return ok, accept
 
     def _auth_message(self) -> str:
         """RFC 5802's AuthMessage, as Crossbar's SCRAM and Autobahn's client build it (no channel binding)."""

@@ -21,7 +21,8 @@ from cfxstore.node.config import AuthConfig, DatabaseConfig, ThrottleConfig, Wam
 from cfxstore.router.auth import Authenticator
 from cfxstore.router.throttle import LoginThrottle
 from cfxstore.router.verifypool import VerifyPool
-from cfxstore.router.wampcra import DERIVED_FLAG, OUTCOME_HOOK
+from cfxstore.router.outcome import OUTCOME_HOOK
+from cfxstore.router.wampcra import DERIVED_FLAG
 from router_harness import wait_for
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)

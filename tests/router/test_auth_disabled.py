@@ -16,7 +16,7 @@ from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.node.config import AuthConfig, DatabaseConfig, ScramConfig, ThrottleConfig, WampcraConfig
 from cfxstore.router.auth import BUSY, Authenticator
-from cfxstore.router.wampcra import OUTCOME_HOOK
+from cfxstore.router.outcome import OUTCOME_HOOK
 from test_auth import CHEAP, ClockReactor, answered_at, details
 from test_auth_scram_tls import scram_details, tls_details
 from tlscerts import issue

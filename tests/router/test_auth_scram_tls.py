@@ -12,7 +12,7 @@ from cfxstore.management import Management
 from cfxstore.node.config import AuthConfig, DatabaseConfig, ScramConfig, ThrottleConfig, TlsConfig
 from cfxstore.node.errors import RouterConfigError
 from cfxstore.router.auth import Authenticator
-from cfxstore.router.wampcra import OUTCOME_HOOK
+from cfxstore.router.outcome import OUTCOME_HOOK
 from test_auth import outcomes
 from tlscerts import issue
 
