@@ -119,6 +119,7 @@ class RouterProcess:
     def __init__(self, cbdir: Path, ports: list[int], loglevel: str = "info") -> None:
         self.cbdir = cbdir
         self.ports = ports
+        self.port = ports[0]  # the WebSocket transport's, for nodes made by init_node
         self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -196,3 +197,22 @@ def edit_config(cbdir: Path, edit: Callable[[dict], None]) -> None:
     config = json.loads(path.read_text())
     edit(config)
     path.write_text(json.dumps(config, indent=2))
+
+
+def init_node(cbdir: Path, *edits: Callable[[dict], None]) -> RouterProcess:
+    """A node made by ``router init`` on a free port, its config changed by each edit in turn; not started."""
+    port = free_port()
+    result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
+    assert result.returncode == 0, result.stderr
+    for edit in edits:
+        edit_config(cbdir, edit)
+    return RouterProcess(cbdir, [port])
+
+
+def throttled(throttle: dict, methods: tuple[str, ...] = ("ticket", "wampcra")) -> Callable[[dict], None]:
+    """A config edit that gives these authentication methods of the node's transport this throttle."""
+    def edit(config: dict) -> None:
+        auth = config["workers"][0]["transports"][0]["auth"]
+        for method in methods:
+            auth[method]["config"]["throttle"] = throttle
+    return edit

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, run_cli, running, throttled, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
@@ -19,19 +19,7 @@ THROTTLE = {"free_failures": 2, "base_delay": 600.0, "max_delay": 600.0, "deny_d
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("auditnode")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        auth = config["workers"][0]["transports"][0]["auth"]
-        for method in ("ticket", "wampcra"):
-            auth[method]["config"]["throttle"] = THROTTLE
-
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("auditnode"), throttled(THROTTLE))) as node:
         yield node
 
 

@@ -17,7 +17,7 @@ from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.realmstore.rules import UriRule, history_id
 from cfxstore.realmstore.service import SessionHistory
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
@@ -50,14 +50,7 @@ def cluster(tmp_path_factory, reactor_thread, pg_url):
     nodes = []
     for name in ("a", "b"):
         cbdir = tmp_path_factory.mktemp(f"node-{name}")
-        port = free_port()
-        result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
-        assert result.returncode == 0, result.stderr
-        edit_config(cbdir, pg.on_postgres(pg_url))
-        edit_config(cbdir, _with_limited_rule)
-        node = RouterProcess(cbdir, [port])
-        node.port = port
-        nodes.append(node)
+        nodes.append(init_node(cbdir, pg.on_postgres(pg_url), _with_limited_rule))
     with running(nodes[0]), running(nodes[1]):
         yield nodes
 

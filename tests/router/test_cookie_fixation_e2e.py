@@ -15,7 +15,7 @@ import pytest
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.management import Management
-from router_harness import RouterProcess, free_port, run_cli, running, wait_for
+from router_harness import init_node, running, wait_for
 from router_harness import websocket_handshake as handshake
 from router_wampclient import Denied, leave, login
 
@@ -24,12 +24,7 @@ DB = "cfxstore-db"
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("node"))) as node:
         yield node
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from router_harness import init_node, running
 from router_wampclient import Denied, leave, login
 
 SHORT = "Ab3dE6"                               # a stock value of the shortest length Crossbar allowed
@@ -23,18 +23,11 @@ ATTACKER, USER = "127.0.0.5", "127.0.0.6"
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("guessnode")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
     def configure(config: dict) -> None:
         config["workers"][0]["transports"][0]["cookie"]["store"]["guess_free_failures"] = 3
 
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
-        db = open_database(str(cbdir / "cfxstore-db"))
+    with running(init_node(tmp_path_factory.mktemp("guessnode"), configure)) as node:
+        db = open_database(str(node.cbdir / "cfxstore-db"))
         try:
             service = CookieService(db)
             _, cookie = service.new(max_age=3600)

@@ -13,7 +13,7 @@ from cfxstore.management import Management
 from cfxstore.router.cryptosign import DENIED
 from cfxstore.timeutil import now_ns
 from cryptosign_client import cryptosign_login, new_key
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, run_cli, running, throttled, wait_for
 from router_wampclient import Denied, leave
 
 REALM = "realm1"
@@ -23,17 +23,7 @@ HOUR = 3600 * 10**9
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("cryptosignnode")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        config["workers"][0]["transports"][0]["auth"]["cryptosign"]["config"]["throttle"] = THROTTLE
-
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("cryptosignnode"), throttled(THROTTLE, ("cryptosign",)))) as node:
         yield node
 
 

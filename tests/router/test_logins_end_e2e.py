@@ -25,7 +25,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import free_port, init_node, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "migrate"))  # the cfxdb data factories
@@ -40,14 +40,7 @@ CLOSE_DEADLINE = 10
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
-    assert result.returncode == 0, result.stderr
-    edit_config(cbdir, lambda config: add_management(config, db=DB))
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("node"), lambda config: add_management(config, db=DB))) as node:
         wait_for(lambda: "cfxstore management API ready" in node.log(), 30, "the management API to register")
         yield node
 

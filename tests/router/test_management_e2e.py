@@ -17,7 +17,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_authorizer, add_management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, run_cli, running, wait_for
 from authz_probe import denied
 from router_wampclient import leave, login
 
@@ -27,11 +27,6 @@ DB = "cfxstore-db"
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    result = run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port))
-    assert result.returncode == 0, result.stderr
-
     def configure(config: dict) -> None:
         add_management(config, db=DB)
         # A role that may call the API's URIs but is not an admin role of the component.
@@ -42,10 +37,7 @@ def router(tmp_path_factory, reactor_thread):
             "disclose": {"caller": True, "publisher": False}, "cache": True}]})
         add_authorizer(config, realm="realm1", roles=["app"], db=DB)
 
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("node"), configure)) as node:
         wait_for(lambda: "cfxstore management API ready" in node.log()
                  and "cfxstore authorizer" in node.log(), 30, "the components to register")
         yield node

@@ -17,7 +17,7 @@ from cfxstore.credentials.hashing import FAST_TAG
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from router_harness import init_node, run_cli, running, throttled
 from router_wampclient import AsciiJsonSerializer, Client, Denied, leave, login
 
 REALM = "realm1"
@@ -29,19 +29,7 @@ THROTTLE = {"free_failures": 3, "base_delay": 3.0, "attempt_timeout": 300.0, "de
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("authnode")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        auth = config["workers"][0]["transports"][0]["auth"]
-        for method in ("ticket", "wampcra"):
-            auth[method]["config"]["throttle"] = THROTTLE
-
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("authnode"), throttled(THROTTLE))) as node:
         yield node
 
 

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher, Type
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from router_harness import free_port, init_node, running, throttled
 from router_wampclient import Denied, leave, login
 
 REALM = "realm1"
@@ -30,19 +30,7 @@ ATTACKER, USER, OTHER = "127.0.0.5", "127.0.0.6", "127.0.0.7"
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("proxynode")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        auth = config["workers"][0]["transports"][0]["auth"]
-        for method in ("ticket", "wampcra"):
-            auth[method]["config"]["throttle"] = THROTTLE
-
-    edit_config(cbdir, configure)
-    node = RouterProcess(cbdir, [port])
-    node.port = port
-    with running(node):
+    with running(init_node(tmp_path_factory.mktemp("proxynode"), throttled(THROTTLE))) as node:
         yield node
 
 
