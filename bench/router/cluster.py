@@ -59,8 +59,8 @@ def _on_postgres(config: Any, url: str) -> None:
             _on_postgres(item, url)
 
 
-def cluster_node(tmp: str, name: str, url: str) -> tuple[_Node, int]:
-    """A fresh node whose stores all live at ``url``; returns it and its port."""
+def node_dir(tmp: str, name: str, url: str) -> tuple[str, int]:
+    """A fresh node directory in tmp whose stores all live at ``url``; returns it and the node's port."""
     cbdir, port = os.path.join(tmp, name), _free_port()
     _cfx(["router", "init", "--cbdir", cbdir, "--port", str(port)])
     path = os.path.join(cbdir, "config.json")
@@ -69,6 +69,12 @@ def cluster_node(tmp: str, name: str, url: str) -> tuple[_Node, int]:
     _on_postgres(config, url)
     with open(path, "w") as f:
         json.dump(config, f)
+    return cbdir, port
+
+
+def cluster_node(tmp: str, name: str, url: str) -> tuple[_Node, int]:
+    """A fresh node whose stores all live at ``url``; returns it and its port."""
+    cbdir, port = node_dir(tmp, name, url)
     return _Node([sys.executable, "-m", "cfxstore.cli.main", "router", "start", "--cbdir", cbdir], cbdir, port), port
 
 
