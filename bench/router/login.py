@@ -127,12 +127,16 @@ def _auth_only(cbdir: str) -> None:
 
 
 def cfxstore_node(tmp: str, env: dict[str, str] | None = None, auth_only: bool = False,
-                  name: str = "cfxstore") -> tuple[_Node, int, dict[str, str]]:
-    """A fresh cfxstore node; returns it, its port and tickets by authid (generated and chosen)."""
+                  name: str = "cfxstore", configure: Callable[[str], None] | None = None
+                  ) -> tuple[_Node, int, dict[str, str]]:
+    """A fresh cfxstore node; returns it, its port and tickets by authid (generated and chosen).
+    ``configure(cbdir)`` may change the node's config before it starts."""
     cbdir, port = os.path.join(tmp, name), _free_port()
     _cfx(["router", "init", "--cbdir", cbdir, "--port", str(port)], env)
     if auth_only:
         _auth_only(cbdir)
+    if configure is not None:
+        configure(cbdir)
     tickets: dict[str, str] = {}
     out = _cfx(["router", "add-principal", "--cbdir", cbdir, "--role", "user", "generated"], env)
     tickets["generated"] = out.rsplit(":", 1)[1].strip()
@@ -143,11 +147,13 @@ def cfxstore_node(tmp: str, env: dict[str, str] | None = None, auth_only: bool =
     return node, port, tickets
 
 
-def crossbar_node(tmp: str, ticket: str, function: bool = False) -> tuple[_Node, int]:
+def crossbar_node(tmp: str, ticket: str, function: bool = False,
+                  store: dict[str, Any] | None = None) -> tuple[_Node, int]:
     """Stock Crossbar (its own personality) with one realm and a principal "generated" with ``ticket``.
 
     The principal is static, or with ``function`` comes from cfxstore's function authenticator (which
     isolates the cost of Crossbar's function-authenticator path from the rest of a cfxstore node).
+    ``store`` is the realm's store config (none by default).
     """
     cbdir, port = os.path.join(tmp, "crossbar-function" if function else "crossbar"), _free_port()
     os.makedirs(cbdir)
@@ -173,6 +179,8 @@ def crossbar_node(tmp: str, ticket: str, function: bool = False) -> tuple[_Node,
         "transports": [{"type": "websocket", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": port},
                         "auth": {"ticket": auth}}],
     }]}
+    if store is not None:
+        config["workers"][0]["realms"][0]["store"] = store
     with open(os.path.join(cbdir, "config.json"), "w") as f:
         json.dump(config, f)
     crossbar = os.path.join(os.path.dirname(sys.executable), "crossbar")
