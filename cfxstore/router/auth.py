@@ -21,6 +21,8 @@ router is busy" (not counted), as is every failed ticket attempt while the
 argon2 pool, or the client's share of it, is full, so load tells no
 principal's hash apart from another's.
 
+Credentials are read off the reactor thread on PostgreSQL (dbcalls.py: a
+round trip must not hold up the worker's other connections), inline on LMDB.
 Generated tickets are checked in the reactor thread (microseconds); argon2id
 tickets in a bounded pool of their own. Unknown WAMP-CRA authids get a decoy
 or WAMP-SCRAM challenge that looks like a real one; cryptosign clients whose
@@ -57,6 +59,8 @@ from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.clientaddr import ClientKeys
+from cfxstore.router.dbcalls import database_calls, then
+from cfxstore.router.reactorguard import guard_reactor
 from cfxstore.router.loginaudit import MAX_ITEMS, LoginAudit
 from cfxstore.router.services import node_services
 from cfxstore.router.throttle import LoginThrottle, Throttled
@@ -89,8 +93,9 @@ class Authenticator:
 
     def __init__(self, credentials: CredentialService, config: AuthConfig, reactor: Any,
                  throttle: LoginThrottle | None = None, pool: VerifyPool | None = None, cbdir: str = ".",
-                 audit: LoginAudit | None = None) -> None:
-        """``audit``: where the outcome of every attempt and each lockout is recorded (None: nowhere)."""
+                 audit: LoginAudit | None = None, keyring: CryptosignKeyring | None = None) -> None:
+        """``audit``: where the outcome of every attempt and each lockout is recorded (None: nowhere);
+        ``keyring``: the cryptosign keys (by default: opened here, on the credentials' database)."""
         self._credentials = credentials
         self._config = config
         self._cn_issuers = tls.load_issuers(config.tls.cn_issuers, cbdir)
@@ -101,7 +106,9 @@ class Authenticator:
         self.clients = ClientKeys(config.throttle.trusted_proxies, config.throttle.ipv6_prefix)
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
-        self._keyring = CryptosignKeyring(credentials.db)
+        # Credential reads: off the reactor on PostgreSQL (a Deferred), inline on LMDB.
+        self._calls = database_calls(credentials.db, reactor)
+        self._keyring = keyring if keyring is not None else CryptosignKeyring(credentials.db)
         self._audit = audit
         self.throttle.on_settle = self.pool.on_done = self._settled
 
@@ -122,8 +129,9 @@ class Authenticator:
             return self._ticket(realm, authid, client, details.get("ticket"), self._reactor.seconds())
         if method == "tls":
             return self.attempt(realm, tls.throttle_key(authid, details), client,
-                                lambda: _principal(tls.principal_of(self._credentials, realm, authid, details,
-                                                                    self._cn_issuers)), WRONG_CERTIFICATE, method=method)
+                                lambda: then(self._read(tls.principal_of, self._credentials, realm, authid, details,
+                                                        self._cn_issuers), _principal),
+                                WRONG_CERTIFICATE, method=method)
         if method == "cryptosign":
             pubkey = cryptosign.pubkey_of(details)
             return self._challenge(method, realm, cryptosign.throttle_key(authid, pubkey), client, cryptosign.DENIED,
@@ -272,7 +280,10 @@ class Authenticator:
     def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None, started: float) -> Any:
         # While the pool (or this client's share of it) is full, every failed ticket attempt is answered alike.
         busy = self.pool.full(client)
-        verifier = self._credentials.ticket_verifier(realm, authid) if isinstance(ticket, str) else None
+        found = self._read(self._credentials.ticket_verifier, realm, authid) if isinstance(ticket, str) else None
+        return then(found, self._verify_ticket, ticket, client, started, busy)
+
+    def _verify_ticket(self, verifier: Any, ticket: Any, client: str | None, started: float, busy: bool) -> Any:
         if verifier is not None and verifier.slow:
             if busy:
                 raise PoolBusy("the argon2 pool is full")
@@ -281,6 +292,10 @@ class Authenticator:
         if answer is None and busy:
             raise PoolBusy("the argon2 pool is full")
         return answer
+
+    def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) reading credentials: a Deferred on PostgreSQL (read in the database's pool), else its result."""
+        return self._calls.call(STORE, fn, *args)
 
     # --- challenged methods: WAMP-CRA, WAMP-SCRAM ---
 
@@ -291,30 +306,45 @@ class Authenticator:
         try:
             self._availability.check(STORE)
             self.throttle.check(realm, authid, client)
-            principal = lookup()
+            found = self._read(lookup)
         except Throttled as exc:
             return self._refuse((realm, authid, method, client), self._reactor.seconds(), str(exc))
-        except StoreUnavailable:
-            raise
-        except Exception as exc:  # a database failure: never let the engine's exception reach the client
-            if self._availability.lost(exc):
-                raise StoreUnavailable(STORE) from None
-            log.error("cfxstore authenticator: credential lookup failed: {kind}", kind=type(exc).__name__)
-            return self.deny(self._reactor.seconds(), UNAVAILABLE)
+        except Exception as exc:
+            return self._lookup_failed(exc)
+        if isinstance(found, Deferred):
+            return found.addCallbacks(self._challenged, lambda failure: self._lookup_failed(failure.value),
+                                      (realm, authid, client, method, wrong, issued))
+        return self._challenged(found, realm, authid, client, method, wrong, issued)
+
+    def _lookup_failed(self, exc: BaseException) -> Any:
+        """A challenge's lookup that could not answer: never let the engine's exception reach the client."""
+        if isinstance(exc, StoreUnavailable):
+            raise exc
+        if isinstance(exc, PoolBusy):
+            return self.deny(self._reactor.seconds(), BUSY)
+        if self._availability.lost(exc):
+            raise StoreUnavailable(STORE) from None
+        log.error("cfxstore authenticator: credential lookup failed: {kind}", kind=type(exc).__name__)
+        return self.deny(self._reactor.seconds(), UNAVAILABLE)
+
+    def _challenged(self, principal: dict[str, Any], realm: str, authid: str, client: str | None, method: str,
+                    wrong: str, issued: float) -> dict[str, Any]:
         timeout = self._config.throttle.attempt_timeout
 
         def answered(ok: bool) -> Any:
             # An answer after attempt_timeout is refused like a wrong one: a challenge does not live forever.
             fresh = self.throttle.clock() - issued <= timeout
-            return self.attempt(realm, authid, client, lambda: True if ok and fresh and self._current(principal)
-                                else None, wrong, method=method)
+            return self.attempt(realm, authid, client, lambda: then(self._current(principal), _accepted)
+                                if ok and fresh else None, wrong, method=method)
 
         principal[OUTCOME_HOOK] = answered
         return principal
 
-    def _current(self, challenged: dict[str, Any]) -> bool:
-        """Whether a challenged principal whose secret was proven may log in, as its record stands now."""
-        return _principal(self._credentials.get_principal(challenged["realm"], challenged["authid"])) is not None
+    def _current(self, challenged: dict[str, Any]) -> Any:
+        """Whether a challenged principal whose secret was proven may log in, as its record stands now
+        (a Deferred of it on PostgreSQL)."""
+        return then(self._read(self._credentials.get_principal, challenged["realm"], challenged["authid"]),
+                    lambda principal: _principal(principal) is not None)
 
     def _cra_principal(self, realm: str, authid: str) -> dict[str, Any]:
         cra = self._credentials.get_wampcra(realm, authid)
@@ -327,6 +357,11 @@ class Authenticator:
             principal["extra"] = cra["extra"]
         principal[DERIVED_FLAG] = True
         return principal
+
+
+def _accepted(current: bool) -> bool | None:
+    """A proven secret's check: True to accept, None (wrong credentials) if its principal may not log in now."""
+    return True if current else None
 
 
 def _principal(principal: Principal | None) -> dict[str, Any] | None:
@@ -343,19 +378,54 @@ def _principal(principal: Principal | None) -> dict[str, Any] | None:
     return result
 
 
-def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Authenticator:
-    """Factory named in the node config; ``config`` is the authenticator's "config" item."""
+#: Authenticators by database path, and the attempts waiting while one is made (Crossbar may ask again
+#: before the first is made: every HELLO of a worker must share one throttle).
+_MADE: dict[str, Authenticator] = {}
+_MAKING: dict[str, list[Deferred]] = {}
+
+
+def create_authenticator(config: dict[str, Any] | None, controller: Any = None) -> Any:
+    """Factory named in the node config; ``config`` is the authenticator's "config" item.
+
+    Opening the database and attaching its schemas is done in a thread (round
+    trips on PostgreSQL): the result is a Deferred, which Crossbar waits for.
+    """
     # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
     from twisted.internet import reactor
 
+    guard_reactor()
     parsed = parse_auth(config)
     # Crossbar workers run in the node directory, so relative paths resolve against it.
-    path = resolve_path(parsed.database.path, os.getcwd())
-    node = node_services(path, parsed.database)
-    a = parsed.argon2
-    credentials = CredentialService(node.db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
-                                    wampcra_iterations=parsed.wampcra.iterations)
-    audit = LoginAudit(node.audit, node.writer(delay=None, max_items=MAX_ITEMS, reactor=reactor,
-                                               defer_to_thread=threads.deferToThread))
-    log.info("cfxstore authenticator active (database {path})", path=shown(path))
-    return Authenticator(credentials, parsed, reactor, cbdir=os.getcwd(), audit=audit)
+    cbdir = os.getcwd()
+    path = resolve_path(parsed.database.path, cbdir)
+    if path in _MADE:
+        return _MADE[path]
+    waiter: Deferred = Deferred()
+    if path in _MAKING:
+        _MAKING[path].append(waiter)
+        return waiter
+    _MAKING[path] = [waiter]
+
+    def open_services() -> tuple[Any, CredentialService, Any, CryptosignKeyring]:
+        node = node_services(path, parsed.database)
+        a = parsed.argon2
+        credentials = CredentialService(node.db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
+                                        wampcra_iterations=parsed.wampcra.iterations)
+        return node, credentials, node.audit, CryptosignKeyring(node.db)
+
+    def made(opened: tuple[Any, CredentialService, Any, CryptosignKeyring]) -> None:
+        node, credentials, audit_log, keyring = opened
+        audit = LoginAudit(audit_log, node.writer(delay=None, max_items=MAX_ITEMS, reactor=reactor,
+                                                  defer_to_thread=threads.deferToThread))
+        log.info("cfxstore authenticator active (database {path})", path=shown(path))
+        authenticator = _MADE[path] = Authenticator(credentials, parsed, reactor, cbdir=cbdir, audit=audit,
+                                                    keyring=keyring)
+        for d in _MAKING.pop(path):
+            d.callback(authenticator)
+
+    def failed(failure: Failure) -> None:
+        for d in _MAKING.pop(path):
+            d.errback(failure)
+
+    threads.deferToThread(open_services).addCallbacks(made, failed)
+    return waiter

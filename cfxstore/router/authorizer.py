@@ -65,7 +65,8 @@ class StoreAuthorizerComponent(ApplicationSession):
         # The stored application realm is the joined one unless "store_realm" maps it.
         # Kept apart from ApplicationSession._realm, the realm the session joined.
         self._stored_realm: str = config.store_realm or details.realm
-        self._authz = authorizer_for(config.path)
+        # Attaching the schema is a round trip or more on PostgreSQL: in a thread, not on the reactor.
+        self._authz = yield threads.deferToThread(authorizer_for, config.path)
         yield self.register(self.authorize, config.procedure)
         self.log.info("cfxstore authorizer {proc} ready on realm {realm}", proc=config.procedure, realm=details.realm)
 

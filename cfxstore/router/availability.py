@@ -1,9 +1,9 @@
 """Whether a node's PostgreSQL database answers, so the router fails fast while it does not.
 
-Credential checks, history reads and cookie deletions run on the reactor
-thread (a cold cookie lookup on PostgreSQL runs in a thread, and waits the
-same). While the database is unreachable each of them would wait for a
-connection for the URL's ``timeout``, stalling the worker or the login. The first failure that shows the database is gone (a
+Credential checks, history reads, revocations and cold cookie lookups on
+PostgreSQL run in threads (dbcalls.py), which keeps the reactor serving, but
+while the database is unreachable each of them would still wait for a
+connection for the URL's ``timeout``, stalling the login or the caller. The first failure that shows the database is gone (a
 plain ``DatabaseError``: unreachable, connection lost, commit outcome
 unknown - not a conflict) marks it down; from then on ``check()`` raises
 ``StoreUnavailable`` at once, and a probe thread begins a transaction every

@@ -366,12 +366,23 @@ class CookieBackend:
             del refused[next(iter(refused))]
 
     def revoke_authid(self, authid: str) -> list[bytes]:
-        """Delete every cookie of authid; returns their value hashes."""
+        """Delete every cookie of authid now, on this thread; returns their value hashes. A router
+        revokes off the reactor instead (revoke.py: the staged writes, then ``delete_authid``)."""
         hashes = self.writer.availability.call(
             STORE, lambda: self.writer.run(lambda: self.service.revoke_authid(authid)))
-        for value_hash in hashes:
-            self._cache.pop(value_hash, None)
+        self.revoked(hashes)
         return hashes
+
+    def delete_authid(self, authid: str) -> list[bytes]:
+        """Delete every cookie of authid, on any thread, after the batch being written; their value hashes.
+        Call it once the writes staged before the revocation are committed, and ``revoked`` with the result."""
+        with self.writer.lock:
+            return self.service.revoke_authid(authid)
+
+    def revoked(self, value_hashes: list[bytes]) -> None:
+        """Forget the cached copies of deleted cookies (reactor thread)."""
+        for value_hash in value_hashes:
+            self._cache.pop(value_hash, None)
 
     def purge_expired(self) -> int:
         """Delete expired cookies (safe on any thread: staged cookies are never expired)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from typing import Any
 
 from twisted.internet import task, threads
@@ -53,18 +54,35 @@ class NodeRun:
         self._reactor = reactor
         self._beat: task.LoopingCall | None = None
         self._unreachable = False
+        self._begin_lock = threading.Lock()
+        self._begun = False
 
     def start(self) -> None:
-        """Close the sessions of dead runs, register this run and start its heartbeat."""
-        now, host = now_ns(), socket.gethostname()
-        closed = 0
-        for run in self._history.runs():
-            if is_dead(run, now, host):
-                closed += self._history.end_run(run.run, max(run.alive, run.started), approximate=True)
-        if closed:
-            log.warn("cfxstore: closed {n} sessions of a router run that did not stop cleanly "
-                     "(leave time approximate: its last heartbeat)", n=closed)
-        self._history.start_run(Run(run=self.id, host=host, pid=os.getpid(), started=now, alive=now))
+        """Close the sessions of dead runs, register this run and start its heartbeat (on the reactor thread)."""
+        self.begin()
+        self.beat()
+
+    def begin(self) -> None:
+        """Close the sessions of dead runs and register this run: the database work of ``start``, on any
+        thread (a realm store on PostgreSQL does it off the reactor), once however many stores ask."""
+        with self._begin_lock:
+            if self._begun:
+                return
+            now, host = now_ns(), socket.gethostname()
+            closed = 0
+            for run in self._history.runs():
+                if is_dead(run, now, host):
+                    closed += self._history.end_run(run.run, max(run.alive, run.started), approximate=True)
+            if closed:
+                log.warn("cfxstore: closed {n} sessions of a router run that did not stop cleanly "
+                         "(leave time approximate: its last heartbeat)", n=closed)
+            self._history.start_run(Run(run=self.id, host=host, pid=os.getpid(), started=now, alive=now))
+            self._begun = True
+
+    def beat(self) -> None:
+        """Start the heartbeat and the clean close (on the reactor thread, after ``begin``; once)."""
+        if self._beat is not None:
+            return
         self._beat = task.LoopingCall(self._heartbeat)
         self._beat.start(HEARTBEAT_SECONDS, now=False)
         on_shutdown(self.close, self._reactor, phase="close")
@@ -104,10 +122,5 @@ RUNS: Slot[NodeRun] = Slot("node run")
 
 
 def node_run(path: str, history: SessionHistory, writer: WriteBehind, reactor: Any) -> NodeRun:
-    """The started run of this process on the database at path."""
-    def start() -> NodeRun:
-        run = NodeRun(history, writer, reactor)
-        run.start()
-        return run
-
-    return registry.get(RUNS, path, start)
+    """The run of this process on the database at path (not started: ``start``, or ``begin`` then ``beat``)."""
+    return registry.get(RUNS, path, lambda: NodeRun(history, writer, reactor))

@@ -4,9 +4,11 @@ Set ``CFXSTORE_REACTOR_GUARD`` in a router's environment (the router tests
 do) and every site that calls the database on the reactor thread is logged
 once, as ``database call on the reactor thread from <module:qualname>``;
 the variable's comma-separated ``module:qualname`` prefixes name the sites
-that must never do so on PostgreSQL, whose calls then fail (orm
-``ReactorBlocked``) instead of stalling every connection of the worker.
-LMDB calls are only named: a local read takes microseconds.
+that must never do so on PostgreSQL (``*``: every site), whose calls then
+fail (orm ``ReactorBlocked``) instead of stalling every connection of the
+worker; a prefix written ``!module:qualname`` exempts every call with a
+frame it names on the stack. LMDB calls are only named: a local read
+takes microseconds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def guard_reactor() -> None:
     forbidden = os.environ.get(ENV)
     if forbidden is None or reactor_guard.thread is not None:
         return
-    reactor_guard.install(threading.get_ident(), "cfxstore",
-                          tuple(site.strip() for site in forbidden.split(",") if site.strip()),
-                          lambda site: log.info("cfxstore: " + REPORT + " {site}", site=site))
+    sites = [site.strip() for site in forbidden.split(",") if site.strip()]
+    reactor_guard.install(threading.get_ident(), "cfxstore", tuple(s for s in sites if not s.startswith("!")),
+                          lambda site: log.info("cfxstore: " + REPORT + " {site}", site=site),
+                          allowed=tuple(s[1:] for s in sites if s.startswith("!")))

@@ -2,8 +2,13 @@
 
 Writes (sessions joining and leaving, publications, deliveries) are staged on
 the database's one write-behind (writebehind.py, shared with the cookie
-stores) and committed in batches off the reactor thread; reads commit it
-first, so they see everything the router has acknowledged. A record that
+stores) and committed in batches off the reactor thread; a read waits for
+the writes staged before it to commit (still off the reactor), so it sees
+everything the router has acknowledged, and then reads: in a bounded pool of
+threads on PostgreSQL (dbcalls.py), inline on LMDB. Reads answer Deferreds,
+which Crossbar's meta API (``wamp.session.get``,
+``wamp.subscription.get_events``) hands to the caller. On PostgreSQL the
+store opens the database in ``start()``, in a thread. A record that
 could never be stored (a topic or authid too long for its index, a payload the
 codec cannot encode) is refused when it arrives: logged, and that event or
 session is not recorded; nothing else is held up.
@@ -35,7 +40,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import task, threads
+from twisted.internet.defer import Deferred
 from txaio import make_logger  # type: ignore[attr-defined]  # txaio defines it once a framework is chosen
 
 from crossbar.interfaces import IRealmStore
@@ -45,12 +52,15 @@ from cfxstore.node.config import RealmStoreConfig, parse_realm_store, resolve_pa
 from cfxstore.realmstore.entities import Event, Session
 from cfxstore.realmstore.rules import UriRule, history_id
 from cfxstore.router.callqueue import CallQueue
+from cfxstore.router.committed import committed
+from cfxstore.router.dbcalls import DatabaseCalls, database_calls
 from cfxstore.router.noderun import NodeRun, node_run
+from cfxstore.router.reactorguard import guard_reactor
 from cfxstore.router.services import node_services
 from cfxstore.router.transportinfo import stored_transport
 from cfxstore.router.writebehind import each
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
-from orm.engine.pgurl import shown
+from orm.engine.pgurl import is_url, shown
 
 log = make_logger()
 STORE = "history store"  # how errors name it (availability.py)
@@ -90,19 +100,16 @@ class CfxRealmStore:
         self._config: RealmStoreConfig = parse_realm_store(config)
         # A store serves one realm; Crossbar does not pass its name, sessions and publishers carry it.
         self._realm: str | None = None
-        path = resolve_path(self._config.database.path, _node_dir(factory))
-        node = node_services(path, self._config.database)
-        self._history = history = node.history
+        self._path = resolve_path(self._config.database.path, _node_dir(factory))
         self._reactor = reactor
-        self._writer = writer = node.writer(
-            delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
-            reactor=reactor, defer_to_thread=defer_to_thread or threads.deferToThread)
-        self._put_session, self._leave = each(history.put_session), each(history.leave)
-        self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
-        self._run: NodeRun | None = node_run(path, history, writer, reactor) if self._config.session_history else None
+        self._defer_to_thread = defer_to_thread or threads.deferToThread
+        self._history: Any = None
+        self._writer: Any = None
+        self._run: NodeRun | None = None
+        self._calls: DatabaseCalls | None = None
         # WAMP session ids recorded as joined by this store and not yet left.
         self._joined: set[int] = set()
-        self._calls = CallQueue(self._config.call_queue, self._config.limit)
+        self._calls_queue = CallQueue(self._config.call_queue, self._config.limit)
         self._subscription_map: Any = None
         # Crossbar's subscription id -> (stable history id, rule)
         self._tracked: dict[int, tuple[int, UriRule]] = {}
@@ -111,7 +118,29 @@ class CfxRealmStore:
         self._trim = each(self._trim_rule)
         self._retention: task.LoopingCall | None = None
         self._running = False
-        log.info("cfxstore realm store active (database {path})", path=shown(path))
+        if not is_url(self._path):
+            # A local file opens in microseconds: the store is usable at once (tools use it without start()).
+            self._opened(self._open())
+            if self._run is not None:
+                self._run.start()
+
+    def _open(self) -> Any:
+        """The database and its history service (round trips on PostgreSQL: then called in a thread)."""
+        node = node_services(self._path, self._config.database)
+        node.history  # attaches the schema
+        return node
+
+    def _opened(self, node: Any) -> None:
+        """The store's writer and run on the opened database (reactor thread)."""
+        self._history = history = node.history
+        self._writer = writer = node.writer(
+            delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
+            reactor=self._reactor, defer_to_thread=self._defer_to_thread)
+        self._put_session, self._leave = each(history.put_session), each(history.leave)
+        self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
+        if self._config.session_history:
+            self._run = node_run(self._path, history, writer, self._reactor)
+        log.info("cfxstore realm store active (database {path})", path=shown(self._path))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -121,10 +150,28 @@ class CfxRealmStore:
     def is_running(self) -> bool:
         return self._running
 
-    def start(self) -> None:
+    def start(self) -> Any:
+        """Start retention; on PostgreSQL first open the database and register the run in a thread (a Deferred:
+        Crossbar waits for it before the realm's sessions join)."""
         if self._running:
             raise RuntimeError("cfxstore realm store is already running")
         self._running = True
+        guard_reactor()
+        if self._history is not None:
+            self._retain()
+            return None
+        d = threads.deferToThread(self._open)
+        d.addCallback(self._opened)
+        d.addCallback(lambda _: None if self._run is None else threads.deferToThread(self._run.begin))
+        d.addCallback(lambda _: self._begun())
+        return d
+
+    def _begun(self) -> None:
+        if self._run is not None:
+            self._run.beat()
+        self._retain()
+
+    def _retain(self) -> None:
         retention = self._config.retention
         if retention.max_age is not None or retention.keep_last is not None or self._config.event_history:
             self._retention = task.LoopingCall(self._purge)
@@ -187,21 +234,30 @@ class CfxRealmStore:
             self._joined.discard(sid)
             self._writer.append(self._leave, (sid, now_ns()))
 
-    def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> dict[str, Any] | None:
-        session = self._read(lambda: self._history.get_session(session_id, joined_at))
-        return None if session is None else _session_info(session)
+    def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> Deferred:
+        """A Deferred of the stored session's details; NO_SUCH_SESSION (as Crossbar's meta API answers)
+        if there is none."""
+        def found(session: Session | None) -> dict[str, Any]:
+            if session is None:
+                raise ApplicationError(ApplicationError.NO_SUCH_SESSION,
+                                       f"no session with ID {session_id} exists on this router")
+            return _session_info(session)
+        return self._read(lambda: self._history.get_session(session_id, joined_at)).addCallback(found)
 
-    def get_sessions_by_authid(self, authid: str) -> list[tuple[int, int]] | None:
-        sessions = self._read(lambda: self._history.sessions_by_authid(authid))
-        return [(s.session_id, s.joined_at) for s in sessions] or None
+    def get_sessions_by_authid(self, authid: str) -> Deferred:
+        """A Deferred of the (session id, joined at) of authid's stored sessions, None if there are none."""
+        return self._read(lambda: self._history.sessions_by_authid(authid)).addCallback(
+            lambda sessions: [(s.session_id, s.joined_at) for s in sessions] or None)
 
-    def _read(self, fn: Callable[[], Any]) -> Any:
-        """fn() once everything staged is committed (reads see every acknowledged write);
-        StoreUnavailable at once while the database is unreachable."""
-        def read() -> Any:
-            self._writer.flush()
-            return fn()
-        return self._writer.availability.call(STORE, read)
+    def _read(self, fn: Callable[[], Any]) -> Deferred:
+        """fn() once everything staged before now is committed (reads see every acknowledged write):
+        off the reactor on PostgreSQL, an LMDB read inline. StoreUnavailable at once while the database
+        is unreachable."""
+        self._writer.availability.check(STORE)
+        if self._calls is None:
+            self._calls = database_calls(self._writer.db, self._reactor)
+        calls = self._calls
+        return committed(self._writer, self._reactor).addCallback(lambda _: calls.deferred(STORE, fn))
 
     def _realm_name(self) -> str:
         return self._realm or "unknown"
@@ -258,18 +314,18 @@ class CfxRealmStore:
             if receiver_id:
                 self._writer.append(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
 
-    def get_events(self, subscription_id: int, limit: int | None = None) -> list[dict[str, Any]] | None:
-        """The newest events of a tracked subscription (None: not tracked)."""
+    def get_events(self, subscription_id: int, limit: int | None = None) -> Deferred | None:
+        """A Deferred of the newest events of a tracked subscription (None: not tracked)."""
         return self._query(subscription_id, limit, lambda hid, n: self._history.events(hid, limit=n))
 
     def get_event_history(self, subscription_id: int, from_ts: int, until_ts: int, reverse: bool | None = None,
-                          limit: int | None = None) -> list[dict[str, Any]] | None:
+                          limit: int | None = None) -> Deferred | None:
         return self._query(subscription_id, limit, lambda hid, n: self._history.event_history(
             hid, from_ts, until_ts, reverse=bool(reverse), limit=n))
 
     def _query(self, subscription_id: int, limit: int | None,
-               fetch: Callable[[int, int], list[Any]]) -> list[dict[str, Any]] | None:
-        """History of a tracked subscription through fetch(history id, count); None if untracked."""
+               fetch: Callable[[int, int], list[Any]]) -> Deferred | None:
+        """A Deferred of the history of a tracked subscription through fetch(history id, count); None if untracked."""
         tracked = self._tracked.get(subscription_id)
         if tracked is None:
             return None
@@ -308,13 +364,13 @@ class CfxRealmStore:
     # -- call queue ------------------------------------------------------------
 
     def maybe_queue_call(self, session: Any, call: Any, registration: Any, authorization: Any) -> bool:
-        return self._calls.maybe_queue(session, call, registration, authorization)
+        return self._calls_queue.maybe_queue(session, call, registration, authorization)
 
     def get_queued_call(self, registration: Any) -> Any:
-        return self._calls.peek(registration)
+        return self._calls_queue.peek(registration)
 
     def pop_queued_call(self, registration: Any) -> Any:
-        return self._calls.pop(registration)
+        return self._calls_queue.pop(registration)
 
 
 def _one_per_publication(events: Iterable[Event], cap: int) -> list[Event]:

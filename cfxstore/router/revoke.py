@@ -21,26 +21,50 @@ from typing import Any
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, FirstError, gatherResults, inlineCallbacks
 
 from cfxstore.node.errors import RouterConfigError
-from cfxstore.router.cookiebackend import all_backends
+from cfxstore.router.committed import committed
+from cfxstore.router.cookiebackend import STORE, CookieBackend, all_backends
+from cfxstore.router.dbcalls import database_calls
 
 PROCEDURE = "cfxstore.cookie.revoke_by_authid"
 CLOSE_CODE = 1000
 CLOSE_REASON = "cookie revoked"
 
 
-def revoke_authid(authid: str) -> dict[str, Any]:
-    """Delete the cookies of authid in this process's databases and close their connections."""
-    cookies = closed = 0
-    for backend in all_backends():
-        for value_hash in backend.revoke_authid(authid):
-            cookies += 1
-            for proto in backend.protos(value_hash):
-                proto.sendClose(CLOSE_CODE, CLOSE_REASON)
-                closed += 1
-    return {"authid": authid, "cookies_deleted": cookies, "connections_closed": closed}
+def revoke_authid(authid: str) -> Deferred:
+    """Delete the cookies of authid in this process's databases and close their connections (a Deferred
+    of the counts). The writes staged before it commit first and the deletions are made in threads, off
+    the reactor (committed.py, dbcalls.py); StoreUnavailable at once while a database is unreachable."""
+    # The reactor Crossbar installed: imported earlier, this would install Twisted's default one.
+    from twisted.internet import reactor
+
+    backends = all_backends()
+    for backend in backends:
+        backend.writer.availability.check(STORE)
+
+    def revoke(backend: CookieBackend) -> Deferred:
+        calls = database_calls(backend.service.db, reactor)
+        d = committed(backend.writer, reactor)
+        d.addCallback(lambda _: calls.deferred(STORE, backend.delete_authid, authid, write=True))
+        d.addCallback(lambda hashes: (backend, hashes))
+        return d
+
+    def close(revoked: list[tuple[CookieBackend, list[bytes]]]) -> dict[str, Any]:
+        cookies = closed = 0
+        for backend, hashes in revoked:
+            backend.revoked(hashes)
+            for value_hash in hashes:
+                cookies += 1
+                for proto in backend.protos(value_hash):
+                    proto.sendClose(CLOSE_CODE, CLOSE_REASON)
+                    closed += 1
+        return {"authid": authid, "cookies_deleted": cookies, "connections_closed": closed}
+
+    d = gatherResults([revoke(backend) for backend in backends], consumeErrors=True)
+    d.addErrback(lambda failure: failure.value.subFailure if failure.check(FirstError) else failure)
+    return d.addCallback(close)
 
 
 def allowed_roles(extra: Any) -> frozenset[str]:
@@ -68,7 +92,7 @@ class CookieRevocation(ApplicationSession):
         procedure = (extra or {}).get("procedure", PROCEDURE)
         yield self.register(self.revoke_by_authid, procedure, options=RegisterOptions(details_arg="details"))
 
-    def revoke_by_authid(self, authid: str, details: Any = None) -> dict[str, Any]:
+    def revoke_by_authid(self, authid: str, details: Any = None) -> Deferred:
         role = getattr(details, "caller_authrole", None)
         if role is None:
             raise ApplicationError(ApplicationError.NOT_AUTHORIZED,

@@ -7,6 +7,11 @@ stores. Each place is wrapped here: Crossbar builds the factory from a copy of
 the config whose cfxstore store is swapped for a memory store, then the
 factory's cookie store is replaced by a cfxstore one and the factory gets its
 original config back.
+
+Opening a cookie database and attaching its schema is a round trip or more
+on PostgreSQL: it is done in a thread before Crossbar builds the factories
+(``_open_cookie_databases``), so the reactor goes on serving the worker's
+other transports meanwhile; building the store afterwards reads nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from crossbar.webservice.websocket import RouterWebServiceWebSocket
 from crossbar.worker.transport import RouterTransport, RouterWebTransport
 
 from cfxstore.node.config import is_cfxstore_cookie, parse_cookie, resolve_path
+from cfxstore.node.errors import RouterConfigError
 from cfxstore.registry import Slot, registry
 from cfxstore.router import logfilter
 from cfxstore.router.cluster import follow_deletions
@@ -63,6 +69,37 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     registry.get(MAINTAINED, path, maintain)
     log.info("cfxstore cookie store active (database {path})", path=shown(path))
     return CfxCookieStore(backend, config)
+
+
+def _cookie_configs(config: Any) -> list[Mapping[str, Any]]:
+    """Every cfxstore "cookie" item in a transport's config (its websocket maps and Web paths included)."""
+    found: list[Mapping[str, Any]] = []
+    if isinstance(config, Mapping):
+        if is_cfxstore_cookie(config.get("cookie")):
+            found.append(config["cookie"])
+        for value in config.values():
+            found.extend(_cookie_configs(value))
+    elif isinstance(config, list):
+        for value in config:
+            found.extend(_cookie_configs(value))
+    return found
+
+
+def _open_cookie_databases(config: Mapping[str, Any], cbdir: str | None) -> Any:
+    """Open the transport's cookie databases and attach their schema in a thread (a Deferred), or None if
+    it has none. A config error is left for make_cookie_store to report, as it always has."""
+    def open_all() -> None:
+        for cookie in cookies:
+            parsed = parse_cookie(cookie)
+            node_services(resolve_path(parsed.database.path, cbdir), parsed.database).cookies
+
+    cookies = _cookie_configs(config)
+    if not cookies:
+        return None
+    guard_reactor()
+    d = threads.deferToThread(open_all)
+    d.addErrback(lambda f: None if f.check(RouterConfigError) else f)
+    return d
 
 
 def _start_maintenance(backend: CookieBackend, purge_on_startup: bool, purge_interval: float) -> None:
@@ -114,6 +151,7 @@ class _CookieAwareFactoryMixin(_MixinBase):
     @inlineCallbacks
     def _create_factory(self, create_paths: bool = False, ignore: list[str] = []):  # noqa: B006 (Crossbar's signature)
         original = self._config
+        yield _open_cookie_databases(original, self._cbdir)
         if original["type"] == "websocket":
             stand_in = _stand_in(original)
         elif original["type"] == "universal":

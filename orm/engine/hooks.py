@@ -69,25 +69,33 @@ class ReactorGuard:
     guard with its loop's thread; ``Database.begin`` then calls ``check``
     there. Each calling site, named by the innermost frame of ``package``
     (``module:qualname``) and the outermost one (where the path entered the
-    package), is reported once; a site starting with one of the
-    ``forbidden`` names raises ReactorBlocked before any database work, on a
-    database that ``blocks`` (a client-server one: a local file read takes
-    microseconds and may stay on the loop).
+    package), is reported once. On a database that ``blocks`` (a
+    client-server one: a local file read takes microseconds and may stay on
+    the loop) a site is refused with ReactorBlocked, before any database
+    work, when its innermost frame starts with one of the ``forbidden`` names
+    (``"*"``: every site) and none of its frames starts with one of the
+    ``allowed`` names.
     """
 
     def __init__(self) -> None:
         self.thread: int | None = None
         self._package = ""
         self._forbidden: tuple[str, ...] = ()
+        self._every = False
+        self._allowed: tuple[str, ...] = ()
         self._report: Callable[[str], None] = lambda site: None
         self._seen: set[str] = set()
 
-    def install(self, thread: int, package: str, forbidden: tuple[str, ...], report: Callable[[str], None]) -> None:
-        self.thread, self._package, self._forbidden, self._report = thread, package + ".", forbidden, report
+    def install(self, thread: int, package: str, forbidden: tuple[str, ...], report: Callable[[str], None],
+                allowed: tuple[str, ...] = ()) -> None:
+        self.thread, self._package, self._report = thread, package + ".", report
+        self._every = "*" in forbidden
+        self._forbidden = tuple(site for site in forbidden if site != "*")
+        self._allowed = allowed
         self._seen = set()
 
-    def site(self) -> tuple[str, str]:
-        """The innermost and the outermost calling frames of the package, as module:qualname."""
+    def frames(self) -> list[str]:
+        """The calling frames of the package, innermost first, as module:qualname."""
         frames = []
         frame = sys._getframe(1)
         while frame is not None:
@@ -95,19 +103,24 @@ class ReactorGuard:
             if module.startswith(self._package):
                 frames.append(f"{module}:{frame.f_code.co_qualname}")
             frame = frame.f_back  # type: ignore[assignment]
-        if not frames:
-            frames.append("(outside " + self._package.rstrip(".") + ")")
-        return frames[0], frames[-1]
+        return frames or ["(outside " + self._package.rstrip(".") + ")"]
+
+    def forbids(self, frames: list[str]) -> bool:
+        """Whether a call from these frames (innermost first) is refused on a database that blocks."""
+        if self._allowed and any(frame.startswith(self._allowed) for frame in frames):
+            return False
+        return self._every or frames[0].startswith(self._forbidden)
 
     def check(self, path: str, blocks: bool) -> None:
         """Called on the guarded thread before a database call on the database at path."""
-        where, entry = self.site()
+        frames = self.frames()
+        where, entry = frames[0], frames[-1]
         named = where if entry == where else f"{where} (entered at {entry})"
         if named not in self._seen:
             self._seen.add(named)
             self._report(named)
-        if blocks and where.startswith(self._forbidden):
-            raise ReactorBlocked(f"database {path} called on the event loop's thread from {where}")
+        if blocks and self.forbids(frames):
+            raise ReactorBlocked(f"database {path} called on the event loop's thread from {named}")
 
 
 #: The process's one guard (installed by a process that runs an event loop, if it asks for it).

@@ -23,14 +23,31 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from orm.engine.hooks import ReactorGuard
 from ports import free_port  # noqa: F401 (the router tests import it from here)
 
 CFXSTORE = [sys.executable, "-m", "cfxstore.cli.main"]
 READY = "configured and ready"
-#: Sites that must never call a PostgreSQL database on a router's reactor thread; every router here runs
-#: with the guard (cfxstore/router/reactorguard.py), which also logs each site that does so on any database.
-REACTOR_FORBIDDEN = ("cfxstore.router.cookiebackend:CookieBackend._get",)
+#: Every router here runs with the guard (cfxstore/router/reactorguard.py): on PostgreSQL no site may call
+#: the database on a router's reactor thread; on any database each site that does so is named in the log.
+REACTOR_FORBIDDEN = ("*",)
+#: The calls still let through on PostgreSQL (any frame of theirs): the management API's component
+#: (its schema, procedures and change feed).
+REACTOR_ALLOWED: tuple[str, ...] = ("cfxstore.router.management:",)
 START_TIMEOUT = 60.0
+
+
+def reactor_guard_env() -> str:
+    return ",".join(REACTOR_FORBIDDEN + tuple("!" + site for site in REACTOR_ALLOWED))
+
+
+def reactor_forbidden(site: str) -> bool:
+    """Whether a site the guard named (``where`` or ``where (entered at entry)``) is refused on PostgreSQL
+    (the frames between are not named: a call let through by one of them counts as refused here)."""
+    guard = ReactorGuard()
+    guard.install(0, "cfxstore", REACTOR_FORBIDDEN, lambda named: None, REACTOR_ALLOWED)
+    where, _, entry = site.partition(" (entered at ")
+    return guard.forbids([where, entry.removesuffix(")") or where])
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -136,7 +153,7 @@ class RouterProcess:
                                           "--loglevel", self.loglevel],
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                              "CFXSTORE_REACTOR_GUARD": ",".join(REACTOR_FORBIDDEN)})
+                                              "CFXSTORE_REACTOR_GUARD": reactor_guard_env()})
 
         def ready() -> bool:
             if self.proc.poll() is not None:

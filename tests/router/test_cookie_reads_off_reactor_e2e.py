@@ -1,8 +1,8 @@
 """A cold cookie login waiting on a slow PostgreSQL never holds up the rest of the worker.
 
 The node reaches PostgreSQL through the test's proxy (pgproxy.py). The
-router runs with the reactor guard (router_harness.REACTOR_FORBIDDEN): the
-cookie read on the reactor thread would fail, and every database call made
+router runs with the reactor guard (router_harness.REACTOR_FORBIDDEN): any
+database call on the reactor thread would fail, and every database call made
 there is named in the node's log.
 """
 
@@ -15,7 +15,7 @@ import pg
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.router.reactorguard import REPORT
-from router_harness import REACTOR_FORBIDDEN, RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import RouterProcess, reactor_forbidden, edit_config, free_port, run_cli, running, wait_for
 from router_wampclient import leave, login
 from test_cluster_e2e import _principal
 from test_cluster_outage import pg_url, proxy  # noqa: F401 (the same fixtures: a private schema, a proxy to it)
@@ -81,7 +81,7 @@ def test_a_bystanders_rpc_is_answered_while_a_cold_cookie_login_waits_for_the_da
     assert joined.details.authid == user[0] and joined.details.authmethod == "cookie"
     rt.call(leave, joined.session)
     rt.call(leave, bystander)
-    assert not any(site.startswith(REACTOR_FORBIDDEN) for site in _reactor_sites(node))
+    assert not any(reactor_forbidden(site) for site in _reactor_sites(node))
 
 
 def test_at_a_network_distance_cold_cookie_logins_and_a_bystanders_calls_all_succeed(reactor_thread, node, proxy, pg_url):
