@@ -212,6 +212,58 @@ class Map(Table):
             raise
         return len(undo)
 
+    def write_known(self, txn: Any, changes: Iterable[tuple[Any, Any, Any]], *,
+                    guard: Callable[[Any], tuple[Map, Any, Any] | None] | None = None,
+                    existing: bool = False) -> None:
+        """Store records whose stored version the caller knows, without reading anything.
+
+        ``changes`` are (key, old, new): old is the stored record (None: the key
+        is new), and only the index entries that differ between the two are
+        written. Unique index keys are not checked for clashes: for keys that
+        cannot clash (random ones, or ones the caller owns). Each change is
+        written whole or not at all: not if ``guard(new)`` gives (table, key,
+        bound) and that table holds at key a value whose bytes sort at or after
+        bound's (for a codec that sorts as its values do: uint64), nor, with
+        ``existing``, if the record is not stored (deleted meanwhile). On an
+        engine that defers writes (PostgreSQL) the checks run where the rows
+        are written, so a batch of changes costs no round trip of its own.
+        """
+        group = getattr(txn, "put_group", None)
+        h = self._h
+        for key, old, new in changes:
+            kb, vb = self._encode_item(key, new)
+            rows: list[tuple[Any, bytes, bytes | None]] = [(h, kb, vb)]
+            for idx in self._idx:
+                entry = idx.entry_key(new, check=True)
+                before = None if old is None else idx.entry_key(old)
+                if entry == before:
+                    continue
+                if entry is not None:
+                    idx.check_size(entry, kb)
+                if before is not None:
+                    rows.append((idx.table._h, before if idx.unique else before + kb, None))
+                if entry is not None:
+                    rows.append((idx.table._h, entry, kb) if idx.unique else (idx.table._h, entry + kb, b""))
+            check = guard(new) if guard is not None else None
+            where = None
+            if check is not None:
+                table, gkey, bound = check
+                where = (table._h, table._encode_key(gkey), table._encode_item(gkey, bound)[1])
+            if group is not None:
+                group(rows, guard=where, exists=(h, kb) if existing else None)
+                continue
+            if where is not None:
+                held = txn.get(where[0], where[1])
+                if held is not None and held >= where[2]:
+                    continue
+            if existing and txn.get(h, kb) is None:
+                continue
+            for th, rk, rv in rows:
+                if rv is None:
+                    txn.delete(th, rk)
+                else:
+                    txn.put(th, rk, rv)
+
     def delete(self, txn: Any, key: Any) -> bool:
         """Remove key (and its index entries); False if it was not there."""
         kb = self._encode_key(key)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import orm
 
-from cfxstore.tables import DeclaredSchema, index, stored, unique
+from cfxstore.tables import DeclaredSchema, index, plain_table, stored, unique
 
 from .entities import Cookie
 
@@ -28,6 +28,8 @@ class CookieStore(DeclaredSchema):
         # Ordered by expiry so purging reads only the expired range.
         index("idx_cookies_by_expiry", 102, "expires"),
     )
+    # authid -> when its logins were last ended (int ns): a login staged before then is never stored.
+    logins_ended = plain_table(2, key="str", value="uint64")
     idx_cookies_by_value: orm.Map
     idx_cookies_by_authid: orm.SetMap
     idx_cookies_by_expiry: orm.SetMap

@@ -35,6 +35,9 @@ _CUT = {"peer": MAX_PEER_CHARS, "user_agent": MAX_USER_AGENT_CHARS}
 _BY_VALUE = "idx_cookies_by_value"
 _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
+#: A login made less than this before its authid's logins were ended (ns) is not stored either:
+#: it covers the clocks of two nodes differing and the moment between checking a login and recording it.
+ENDED_MARGIN = 2 * NS_PER_SECOND
 
 
 def guessable(value: str) -> bool:
@@ -135,16 +138,26 @@ class CookieService(Service):
         return cookie.with_auth(modified=now, last_login=now, **_context(context))
 
     def put(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
-        """Store cookies made by ``new`` / ``login`` in the write transaction txn."""
-        for cookie in cookies:
-            self._cookies[txn, cookie.oid] = cookie
+        """Store new cookies made by ``new`` / ``login`` (not stored before) in the write transaction txn.
+
+        A login is left out if its authid's logins were ended (``end_logins``, on
+        any node) after it, or less than ``ENDED_MARGIN`` before it: a login staged
+        before its principal changed never outlives the change. No reads: the check
+        and the writes go to the database together (one round trip for a batch on
+        PostgreSQL), and a concurrent ``end_logins`` conflicts with them.
+        """
+        self._cookies.write_known(txn, ((c.oid, None, c) for c in cookies), guard=self._ended_guard)
+
+    def _ended_guard(self, cookie: Cookie) -> tuple[orm.Map, str, int] | None:
+        if cookie.authid is None:
+            return None
+        return self.schema.logins_ended, cookie.authid, max(0, (cookie.last_login or cookie.modified) - ENDED_MARGIN)
 
     def update(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
         """Store new versions of stored cookies in txn, leaving out those deleted meanwhile (a change of
-        their principal in another process): a deleted cookie never comes back."""
-        for cookie in cookies:
-            if self._cookies[txn, cookie.oid] is not None:
-                self._cookies[txn, cookie.oid] = cookie
+        their principal in another process): a deleted cookie never comes back. A new version keeps
+        the indexed fields (value hash, authid, expiry) of the stored one; no reads, as with ``put``."""
+        self._cookies.write_known(txn, ((c.oid, c, c) for c in cookies), existing=True)
 
     def lookup(self, value: str) -> Cookie | None:
         """The live cookie with this raw value; None if unknown or expired."""
@@ -183,8 +196,9 @@ class CookieService(Service):
             cookie = self._cookies.get_by_index(txn, _BY_VALUE, h)
             if cookie is None or cookie.expires <= now_ns():
                 return False
-            self.put(txn, [self.login(cookie, authid=authid, authrole=authrole, authmethod=authmethod,
-                                      authextra=authextra, authrealm=authrealm, context=context)])
+            self._cookies[txn, cookie.oid] = self.login(cookie, authid=authid, authrole=authrole,
+                                                        authmethod=authmethod, authextra=authextra,
+                                                        authrealm=authrealm, context=context)
             return True
 
         return self.transact(write)
@@ -217,6 +231,8 @@ class CookieService(Service):
         """Delete in txn the cookies authid logged in with (on realm only, if given), telling the
         other nodes; returns their value hashes. The owner of principals calls it whenever a
         principal changes, so no cookie outlives the principal it names."""
+        # Logins of authid not committed yet (staged on any node) are not stored after this (see put).
+        self.schema.logins_ended[txn, authid] = now_ns()
         hashes = []
         for oid in list(self._cookies.keys_by_index(txn, _BY_AUTHID, authid)):
             cookie = self._cookies[txn, oid]

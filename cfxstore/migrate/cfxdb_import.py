@@ -215,7 +215,7 @@ def _cookie_put(store: CookieService, ledger: Ledger, now: int, short_life: int,
 
         def write(txn: Any) -> bool:
             try:
-                store.put(txn, [cookie])
+                store.schema.cookies[txn, cookie.oid] = cookie  # checked: the value may be taken
             except orm.UniqueViolation:  # another cookie already has this value
                 result.skip("value already used by another cookie")
                 return False

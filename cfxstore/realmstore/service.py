@@ -74,6 +74,17 @@ class SessionHistory(Service):
         """Store a session inside the caller's write transaction."""
         self._sessions[txn, session.oid] = session
 
+    def put_joined(self, txn: Any, sessions: list[Session]) -> None:
+        """Store new sessions (from ``new_session``, joined now: no other record has their session id
+        and join time) inside the caller's write transaction, reading nothing."""
+        self._sessions.write_known(txn, ((s.oid, None, s) for s in sessions))
+
+    def put_left(self, txn: Any, left: list[tuple[Session, int]]) -> None:
+        """Record that sessions left, inside the caller's write transaction: ``left`` holds (the session
+        as stored by ``put_session``, left_at). Reads nothing; a session deleted meanwhile stays deleted."""
+        self._sessions.write_known(txn, ((s.oid, s, dataclasses.replace(s, left_at=max(at, s.joined_at)))
+                                         for s, at in left), existing=True)
+
     def session_left(self, session_id: int, left_at: int | None = None) -> Session | None:
         """Record that the latest session with session_id left; None if there is none.
 

@@ -11,7 +11,10 @@ which Crossbar's meta API (``wamp.session.get``,
 store opens the database in ``start()``, in a thread. A record that
 could never be stored (a topic or authid too long for its index, a payload the
 codec cannot encode) is refused when it arrives: logged, and that event or
-session is not recorded; nothing else is held up.
+session is not recorded; nothing else is held up. While the database is
+unreachable at most ``outage_max`` writes wait (writebehind.py ``admit``):
+history records beyond are left out, counted and logged once per interval (a
+session whose leave was left out is closed by the run's end, end_run).
 
 Session history: each session is recorded once (the realm's service agent
 not at all) with the id of this process's run (noderun.py); a clean stop
@@ -107,8 +110,9 @@ class CfxRealmStore:
         self._writer: Any = None
         self._run: NodeRun | None = None
         self._calls: DatabaseCalls | None = None
-        # WAMP session ids recorded as joined by this store and not yet left.
-        self._joined: set[int] = set()
+        # Sessions recorded as joined by this store and not yet left, by WAMP session id (a leave
+        # writes the record it knows, reading nothing).
+        self._joined: dict[int, Session] = {}
         self._calls_queue = CallQueue(self._config.call_queue, self._config.limit)
         self._subscription_map: Any = None
         # Crossbar's subscription id -> (stable history id, rule)
@@ -136,7 +140,7 @@ class CfxRealmStore:
         self._writer = writer = node.writer(
             delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
             reactor=self._reactor, defer_to_thread=self._defer_to_thread)
-        self._put_session, self._leave = each(history.put_session), each(history.leave)
+        self._put_session, self._put_left = history.put_joined, history.put_left
         self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
         if self._config.session_history:
             self._run = node_run(self._path, history, writer, self._reactor)
@@ -225,14 +229,14 @@ class CfxRealmStore:
         except ValueError as exc:
             log.warn("cfxstore: session {sid} not recorded: {error}", sid=sid, error=str(exc)[:300])
             return
-        self._joined.add(sid)
-        self._writer.append(self._put_session, record)
+        if self._writer.admit("session joined"):
+            self._joined[sid] = record
+            self._writer.append(self._put_session, record)
 
     def store_session_left(self, session: Any, details: Any) -> None:
-        sid = _session_id(session)
-        if sid in self._joined:
-            self._joined.discard(sid)
-            self._writer.append(self._leave, (sid, now_ns()))
+        record = self._joined.pop(_session_id(session), None)
+        if record is not None and self._writer.admit("session left"):
+            self._writer.append(self._put_left, (record, now_ns()))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> Deferred:
         """A Deferred of the stored session's details; NO_SUCH_SESSION (as Crossbar's meta API answers)
@@ -286,6 +290,8 @@ class CfxRealmStore:
         except ValueError as exc:
             log.warn("cfxstore: publication {pid} not recorded: {error}", pid=publication_id, error=str(exc)[:300])
             return
+        if not self._writer.admit("event"):
+            return
         append, put = self._writer.append, self._put_deliveries
         append(self._put_publication, publication)
         if self._subscription_map is not None:
@@ -311,7 +317,7 @@ class CfxRealmStore:
         tracked = self._tracked.get(subscription_id)
         if tracked is not None:
             receiver_id = getattr(receiver, "_session_id", None)
-            if receiver_id:
+            if receiver_id and self._writer.admit("delivery"):
                 self._writer.append(self._put_deliveries, (tracked[0], now_ns(), receiver_id, publication_id))
 
     def get_events(self, subscription_id: int, limit: int | None = None) -> Deferred | None:

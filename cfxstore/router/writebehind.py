@@ -8,9 +8,10 @@ by a thread. ``append(apply, arg)`` writes are committed in staging order;
 does the writes of a run of consecutive args with the same apply (a run of
 deliveries is one ``put_many``); ``each(put)`` makes one from ``put(txn, arg)``.
 The first staged write schedules a flush ``delay`` seconds later; when
-``max_items`` of one kind are pending the staging thread commits them itself
-(backpressure: the router slows down instead of the buffer growing without
-bound). ``flush()`` commits everything on the calling thread, e.g. before a
+``max_items`` of one kind are pending they are handed to a thread at once,
+without waiting for the delay (never committed on the staging thread: the
+reactor does not wait for the database), or as soon as the batch in flight
+is done. ``flush()`` commits everything on the calling thread, e.g. before a
 read or a deletion.
 
 Failure isolation: stores refuse what can never be written where it is made
@@ -22,9 +23,12 @@ is kept and retried with the next batch. A batch that conflicts with another
 writer (another node on the same PostgreSQL database) is not failing: it runs
 again, whole, after a pause (``CONFLICT_RETRIES`` times) before anything is
 isolated. While a PostgreSQL database is unreachable (availability.py)
-nothing is attempted and nothing is dropped:
-every staged write waits in memory, past ``max_items`` (backpressure would
-only stall the router), and is committed once the database answers again.
+nothing is attempted: staged writes wait in memory, past ``max_items``, and
+are committed once the database answers again. ``admit(what)`` bounds them:
+while the database is unreachable and ``outage_max`` writes wait, it says no
+(counted in ``outage_dropped`` by kind, logged once per ``OUTAGE_LOG_EVERY``),
+and the store leaves that write out (the cookie stores refuse the login,
+cookiebackend.py; the realm stores drop the history record).
 
 Order: at most one batch is in flight. The next one is handed to a thread
 only when the one before has committed (or was put back), so batches commit
@@ -60,6 +64,10 @@ REFUSED_KEPT = 100
 DEFAULT_DELAY = 0.02
 #: Times a batch that conflicts with another writer is run again before its writes are tried one by one.
 CONFLICT_RETRIES = 10
+#: Most writes kept while the database is unreachable (admit); the cookie stores use the same bound.
+OUTAGE_STAGED_MAX = 10_000
+#: Seconds between two log lines about writes left out for that bound.
+OUTAGE_LOG_EVERY = 10.0
 
 
 def each(put: Callable[[Any, Any], Any]) -> Apply:
@@ -124,6 +132,10 @@ class WriteBehind:
         # (what, error) of the latest writes set aside: never written, logged once.
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
         self.availability = availability(db)
+        self.outage_max = OUTAGE_STAGED_MAX
+        #: Writes left out by admit() while the database was unreachable, by what they were.
+        self.outage_dropped: collections.Counter[str] = collections.Counter()
+        self._outage_logged = -OUTAGE_LOG_EVERY
 
     def tune(self, *, delay: float | None, max_items: int) -> None:
         """Share the writer with another store: the shorter delay and smaller bound win (a delay of None,
@@ -153,7 +165,7 @@ class WriteBehind:
         self._pending.since = self._pending.since or monotonic()
         items.append((apply, arg))
         if len(items) >= self.max_items and self.availability.up:
-            self.flush()
+            self._full()
         elif self._call is None:
             self._schedule()
 
@@ -163,9 +175,33 @@ class WriteBehind:
         self._pending.since = self._pending.since or monotonic()
         keyed[key] = (apply, arg)
         if len(keyed) >= self.max_items and self.availability.up:
-            self.flush()
+            self._full()
         elif self._call is None:
             self._schedule()
+
+    def _full(self) -> None:
+        """Backpressure: hand the staged writes to a thread now (or once the batch in flight is done)."""
+        if self._reactor is None:
+            self.flush()  # tools without a reactor commit on their own thread
+            return
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        if not self._draining:
+            self._flush_in_thread()
+
+    def admit(self, what: str) -> bool:
+        """Whether one more write may be staged: False while the database is unreachable and
+        ``outage_max`` writes wait (counted, and logged once per OUTAGE_LOG_EVERY)."""
+        if self.availability.up or len(self) < self.outage_max:
+            return True
+        self.outage_dropped[what] += 1
+        now = monotonic()
+        if now - self._outage_logged >= OUTAGE_LOG_EVERY:
+            self._outage_logged = now
+            log.warn("cfxstore: database unreachable with {n} writes staged; leaving out new ones until it "
+                     "answers ({dropped} so far)", n=len(self), dropped=dict(self.outage_dropped))
+        return False
 
     def _schedule(self) -> None:
         if self._reactor is None:
@@ -210,6 +246,8 @@ class WriteBehind:
             if len(self._pending) and self._call is None and not self._draining:
                 # Writes staged while this batch was written are due already, or soon.
                 due = self.delay - (monotonic() - (self._pending.since or monotonic()))
+                if len(self._pending.items) >= self.max_items or len(self._pending.keyed) >= self.max_items:
+                    due = 0.0  # backpressure: full already
                 self._call = self._reactor.callLater(max(0.0, due), self._flush_in_thread)
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:

@@ -81,6 +81,10 @@ class PostgresEngine:
         self._sql = _Statements(parsed.schema)
         # reconnect_timeout: a reconnection gives up after `timeout` (the pool's backoff doubles its wait each
         # time, up to minutes after a long outage); the next request starts a fresh one at once.
+        #: Statements sent and round trips made by this engine's transactions (what a batch costs).
+        self.statements = 0
+        self.round_trips = 0
+        self._tally_lock = threading.Lock()
         self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
                                     timeout=parsed.timeout, reconnect_timeout=parsed.timeout, open=False,
                                     name=f"orm:{parsed.schema}",
@@ -172,12 +176,14 @@ class PostgresEngine:
             check_new_writer(self)
         if single and not write:
             # No snapshot to take: the connection is in autocommit, so the one read is its own snapshot.
-            return PostgresTransaction(self, self._getconn(), write, reconnects=self._pool.max_size)
-        conn = self._connect(_BEGIN_WRITE if write else _BEGIN_READ)
-        txn = PostgresTransaction(self, conn, write)
+            return PostgresTransaction(self, self._getconn(), write, reconnects=self._pool.max_size, single=True)
         if write:
+            # BEGIN waits for the first statement or the commit and goes with it: a transaction that only
+            # writes (a write-behind batch) is one round trip, BEGIN to COMMIT.
+            txn = PostgresTransaction(self, self._getconn(), write, reconnects=self._pool.max_size, begun=False)
             self._local.writer = txn
-        return txn
+            return txn
+        return PostgresTransaction(self, self._connect(_BEGIN_READ), write)
 
     def _connect(self, begin: bytes) -> psycopg.Connection:
         """A pooled connection with a transaction begun on it.
@@ -193,6 +199,7 @@ class PostgresEngine:
                 # One round trip that also takes the snapshot now, as LMDB's begin does
                 # (PostgreSQL would otherwise take it at the first read).
                 conn.execute(begin)
+                self.tally(1)
                 return conn
             except psycopg.OperationalError as exc:
                 self._pool.putconn(conn)
@@ -201,6 +208,11 @@ class PostgresEngine:
                 self._pool.putconn(conn)
                 raise self.error(exc, "beginning a transaction") from None
         raise self.error(lost, "beginning a transaction") from None
+
+    def tally(self, statements: int, round_trips: int = 1) -> None:
+        with self._tally_lock:
+            self.statements += statements
+            self.round_trips += round_trips
 
     def _getconn(self) -> psycopg.Connection:
         try:
@@ -305,6 +317,21 @@ class _Statements:
         self.delete = f"DELETE FROM {kv} WHERE tab = %s AND key = %s"
         self.put_many = (f"INSERT INTO {kv} (tab, key, value) SELECT * FROM unnest(%s::text[], %s::bytea[], "
                          "%s::bytea[]) ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
+        self.discard_many = (f"DELETE FROM {kv} d USING unnest(%s::text[], %s::bytea[]) AS r(tab, key) "
+                             "WHERE d.tab = r.tab AND d.key = r.key")
+        # Groups of puts and deletions, each applied whole unless its guard row holds a value at or
+        # above its bound (bytewise) and, if it names one, only while its record row exists.
+        self.put_groups = (
+            f"WITH c AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::bytea[], %s::bytea[], %s::text[], "
+            "%s::bytea[]) AS c(g, gtab, gkey, gmin, etab, ekey)), "
+            f"ok AS (SELECT c.g FROM c WHERE (c.gtab IS NULL OR NOT EXISTS (SELECT 1 FROM {kv} m "
+            "WHERE m.tab = c.gtab AND m.key = c.gkey AND m.value >= c.gmin)) "
+            f"AND (c.etab IS NULL OR EXISTS (SELECT 1 FROM {kv} e WHERE e.tab = c.etab AND e.key = c.ekey))), "
+            "r AS (SELECT r.* FROM unnest(%s::int[], %s::text[], %s::bytea[], %s::bytea[]) AS r(g, tab, key, value) "
+            "JOIN ok USING (g)), "
+            f"gone AS (DELETE FROM {kv} d USING r WHERE r.value IS NULL AND d.tab = r.tab AND d.key = r.key) "
+            f"INSERT INTO {kv} (tab, key, value) SELECT tab, key, value FROM r WHERE value IS NOT NULL "
+            "ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
         self.count = f"SELECT count(*) FROM {kv} WHERE tab = %s"
         self.drop = f"DELETE FROM {kv} WHERE tab = %s"
         self.table_exists = f"SELECT 1 FROM {tables} WHERE name = %s"
@@ -326,23 +353,36 @@ class _Statements:
 
 
 class PostgresTransaction(TransactionHooks):
-    """One transaction on one pooled connection."""
+    """One transaction on one pooled connection.
 
-    def __init__(self, engine: PostgresEngine, conn: psycopg.Connection, write: bool, reconnects: int = 0) -> None:
+    Writes that need no answer (``put``, ``put_many``, ``discard``, ``put_group``) wait in
+    the client and go to the server as a few multi-row statements, pipelined with the next
+    statement that needs an answer, or with the COMMIT (and a writer's BEGIN, which also
+    waits for its first statement): a writer that only writes costs one round trip.
+    """
+
+    def __init__(self, engine: PostgresEngine, conn: psycopg.Connection, write: bool, reconnects: int = 0,
+                 begun: bool = True, single: bool = False) -> None:
         self._engine = engine
-        # Single reads only (no BEGIN that would have found it): another connection is tried when the
-        # pooled one turns out to be dropped (a restart, a failover), before anything was read.
+        # Before anything was sent (a single read, or a writer not begun yet) another connection is
+        # tried when the pooled one turns out to be dropped (a restart, a failover).
         self._reconnects = reconnects
         self._conn = conn
         self._cur = conn.cursor(binary=True)
         self._sql = engine._sql
         self.write = write
+        self._begun = begun
+        self._single = single  # no transaction: every statement is its own
         self._done = False
         self._failed: Error | None = None
         self._writes = 0  # bumped by every write, so an iteration knows its page went stale
-        # Puts wait here and go to the server as one statement just before the next statement or
-        # the commit: what the transaction reads is unchanged, and N puts cost one round trip.
-        self._pending: dict[tuple[str, bytes], bytes] = {}
+        # Puts (bytes) and deletions (None) wait here: what the transaction reads is unchanged.
+        self._pending: dict[tuple[str, bytes], bytes | None] = {}
+        # put_group's groups waiting: (rows, guard, exists), and the keys they write.
+        self._groups: list[tuple[list[tuple[str, bytes, bytes | None]], Any, Any]] = []
+        self._group_keys: set[tuple[str, bytes]] = set()
+        # Statements made of waiting writes, in order, sent with the next one that needs an answer.
+        self._queued: list[tuple[str, tuple]] = []
 
     # -- statements ----------------------------------------------------------------
 
@@ -356,13 +396,25 @@ class PostgresTransaction(TransactionHooks):
 
     def _run(self, sql: str, params: tuple, doing: str) -> psycopg.Cursor:
         self._usable(doing)
-        if self._pending:
-            self._flush()
+        self._queue_writes()
+        return self._send([*self._queued, (sql, params)], doing)
+
+    def _send(self, statements: list[tuple[str, tuple]], doing: str) -> psycopg.Cursor:
+        """Send statements (after BEGIN if not begun) in one round trip; the cursor of the last one."""
+        self._queued = []
         while True:
             try:
-                return self._cur.execute(sql, params)
+                if self._begun and len(statements) == 1:
+                    cur = self._cur.execute(*statements[0])
+                else:
+                    cur = self._pipeline(statements)
+                self._engine.tally(len(statements) + (not self._begun))
+                self._begun = True
+                return cur
             except psycopg.OperationalError as exc:
-                if not self._reconnects:
+                # Nothing was begun before: the statements (deferred writes, which may be sent again,
+                # or one read) meet a connection the server dropped while it was pooled.
+                if not self._reconnects or (self._begun and not self._single):
                     self._failed = self._engine.error(exc, doing)
                     raise self._failed from None
                 self._reconnects -= 1
@@ -373,12 +425,64 @@ class PostgresTransaction(TransactionHooks):
                 self._failed = self._engine.error(exc, doing)
                 raise self._failed from None
 
-    def _flush(self) -> None:
-        """Send the pending puts (one upsert; the last value of a key wins, as with single puts)."""
+    def _pipeline(self, statements: list[tuple[str, tuple]]) -> psycopg.Cursor:
+        conn, cur = self._conn, self._cur
+        with conn.pipeline():
+            if not self._begun:
+                cur.execute(_BEGIN_WRITE if self.write else _BEGIN_READ)
+            for sql, params in statements:
+                cur = conn.cursor(binary=True)
+                cur.execute(sql, params)
+        return cur
+
+    def _queue_writes(self) -> None:
+        """Turn the waiting writes into statements (queued, in the order they were made)."""
+        if self._pending:
+            self._queue_pending()
+        if self._groups:
+            self._queue_groups()
+
+    def _queue_pending(self) -> None:
+        """Puts as one upsert (the last value of a key wins, as with single puts), deletions as one delete."""
         pending, self._pending = self._pending, {}
-        tables = sorted({h for h, _ in pending})
-        self._run(self._sql.put_many, ([h for h, _ in pending], [k for _, k in pending], list(pending.values())),
-                  f"writing table{'s' if len(tables) > 1 else ''} {', '.join(map(repr, tables))}")
+        puts = [(h, k, v) for (h, k), v in pending.items() if v is not None]
+        gone = [(h, k) for (h, k), v in pending.items() if v is None]
+        if puts:
+            self._queued.append((self._sql.put_many, ([h for h, _, _ in puts], [k for _, k, _ in puts],
+                                                      [v for _, _, v in puts])))
+        if gone:
+            self._queued.append((self._sql.discard_many, ([h for h, _ in gone], [k for _, k in gone])))
+
+    def _queue_groups(self) -> None:
+        groups, self._groups, self._group_keys = self._groups, [], set()
+        cg: list[int] = []
+        gtab: list[str | None] = []
+        gkey: list[bytes | None] = []
+        gmin: list[bytes | None] = []
+        etab: list[str | None] = []
+        ekey: list[bytes | None] = []
+        rg: list[int] = []
+        rtab: list[str] = []
+        rkey: list[bytes] = []
+        rval: list[bytes | None] = []
+        for g, (rows, guard, exists) in enumerate(groups):
+            cg.append(g)
+            gtab.append(guard[0] if guard else None)
+            gkey.append(guard[1] if guard else None)
+            gmin.append(guard[2] if guard else None)
+            etab.append(exists[0] if exists else None)
+            ekey.append(exists[1] if exists else None)
+            for h, k, v in rows:
+                rg.append(g)
+                rtab.append(h)
+                rkey.append(k)
+                rval.append(v)
+        self._queued.append((self._sql.put_groups, (cg, gtab, gkey, gmin, etab, ekey, rg, rtab, rkey, rval)))
+
+    def _flush_if_large(self) -> None:
+        if len(self._pending) + len(self._group_keys) >= _FLUSH_AT:
+            self._queue_writes()
+            self._send(self._queued, "writing")
 
     def _one(self, sql: str, params: tuple, doing: str) -> Any:
         cur = self._run(sql, params, doing)
@@ -450,9 +554,35 @@ class PostgresTransaction(TransactionHooks):
 
     def put(self, h: str, key: bytes, value: bytes) -> None:
         self._writable(key, value)
+        if self._groups:
+            self._queue_groups()  # a later write of the same key must land after them
         self._pending[(h, key)] = value
-        if len(self._pending) >= _FLUSH_AT:
-            self._flush()
+        self._flush_if_large()
+
+    def discard(self, h: str, key: bytes) -> None:
+        """Delete key if it is there, without telling whether it was (costs no round trip of its own)."""
+        self._writable(key)
+        if self._groups:
+            self._queue_groups()
+        self._pending[(h, key)] = None
+        self._flush_if_large()
+
+    def put_group(self, rows: list[tuple[str, bytes, bytes | None]],
+                  guard: tuple[str, bytes, bytes] | None = None, exists: tuple[str, bytes] | None = None) -> None:
+        """Write rows (table, key, value; value None deletes) together, costing no round trip of its own:
+        none of them if table guard[0] holds at key guard[1] a value bytewise >= guard[2], nor if
+        exists names a (table, key) that is not there. Checked when the rows are written, in this
+        transaction: a concurrent writer of the guard or of that row conflicts with it."""
+        for h, k, v in rows:
+            self._writable(k, b"" if v is None else v)
+        if self._pending:
+            self._queue_pending()
+        keys = {(h, k) for h, k, _ in rows}
+        if keys & self._group_keys:
+            self._queue_groups()  # one statement writes a key once
+        self._groups.append((rows, guard, exists))
+        self._group_keys |= keys
+        self._flush_if_large()
 
     def insert(self, h: str, key: bytes, value: bytes) -> bool:
         self._writable(key, value)
@@ -470,10 +600,12 @@ class PostgresTransaction(TransactionHooks):
     def put_many(self, h: str, pairs: list[tuple[bytes, bytes]]) -> None:
         for key, value in pairs:
             self._writable(key, value)
+        if self._groups:
+            self._queue_groups()
         for key, value in pairs:
             self._pending[(h, key)] = value
             if len(self._pending) >= _FLUSH_AT:
-                self._flush()
+                self._flush_if_large()
 
     def drop(self, h: str) -> int:
         if not self.write:
@@ -491,18 +623,21 @@ class PostgresTransaction(TransactionHooks):
     def commit(self) -> None:
         if self._done:
             raise TransactionError("transaction already ended")
-        if self._pending:
-            try:
-                self._flush()
-            except Error:
-                self._finish(self._on_abort, rollback=True)
-                raise
+        self._queue_writes()
+        if not self._queued and not self._begun:
+            self._finish(self._on_commit, rollback=False)  # nothing was written: nothing to send
+            return
+        if self._failed is not None and not self.write:
+            self._finish(self._on_commit, rollback=True)  # a reader's failed statement changed nothing
+            return
         try:
-            self._conn.commit()
-        except psycopg.Error as exc:
-            # A conflict found at commit wrote nothing; a connection lost during
-            # commit leaves the outcome unknown, so it is not retryable.
-            failed = self._engine.error(exc, "committing", retryable=False)
+            self._usable("committing")
+            # The waiting writes and COMMIT in one round trip (with BEGIN if nothing was sent yet).
+            self._send([*self._queued, ("COMMIT", ())], "committing")
+        except Error as exc:
+            # A conflict found at commit wrote nothing; a connection lost during commit leaves
+            # the outcome unknown (unless nothing had been sent: deferred writes only, sent again).
+            failed = exc if isinstance(exc, Conflict) else type(exc)(str(exc), retryable=False)
             self._finish(self._on_abort, rollback=True)
             raise failed from None
         self._finish(self._on_commit, rollback=False)
@@ -514,7 +649,7 @@ class PostgresTransaction(TransactionHooks):
 
     def _finish(self, callbacks: list[Callable[[], None]] | None, rollback: bool) -> None:
         self._done = True
-        self._pending = {}
+        self._pending, self._groups, self._queued = {}, [], []
         if rollback:
             try:
                 self._conn.rollback()

@@ -119,4 +119,4 @@ def test_deleting_a_cookie_removes_all_its_index_entries(db, store):
     with db.begin(write=True) as txn:
         del store.cookies[txn, cookie.oid]
     with db.begin() as txn:
-        assert [t.count(txn) for t in store.tables().values()] == [0, 0, 0, 0]
+        assert [t.count(txn) for t in store.tables().values()] == [0, 0, 0, 0, 0]

@@ -107,4 +107,6 @@ def snapshot(path: str | os.PathLike[str]) -> dict[str, list[tuple[Any, Any]]]:
             out["__meta__"] = [(VERSION_KEY, db.get_meta(txn, VERSION_KEY)),
                                (HISTORY_KEY, db.get_meta(txn, HISTORY_KEY))]
             out["__catalog__"] = sorted(catalog.items())
+        if "logins_ended" in out:  # when logins were ended is the time of the run that ended them
+            out["logins_ended"] = [(authid, None) for authid, _ in out["logins_ended"]]
         return out

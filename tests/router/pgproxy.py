@@ -37,6 +37,7 @@ class PgProxy:
         self._flowing.set()
         self._closed = False
         self.accepted = 0  # connections forwarded (not counting those refused while cut)
+        self.turns = 0  # client chunks sent after an answer (or first) on their connection: round trips
         self.latency = 0.0  # round-trip time added, in seconds
         self.held: list[bytes] = []  # every chunk held back by stall()
         threading.Thread(target=self._accept, name="pgproxy", daemon=True).start()
@@ -94,14 +95,19 @@ class PgProxy:
                     continue
                 self._sockets.update((client, server))
                 self.accepted += 1
+            last = [server]  # which end spoke last on this connection
             for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+                threading.Thread(target=self._pump, args=(src, dst, src is client, last), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, asks: bool = False, last: list | None = None) -> None:
         later: queue.SimpleQueue = queue.SimpleQueue()  # (when due, chunk) of this direction; None ends it
         threading.Thread(target=self._deliver, args=(later, src, dst), daemon=True).start()
         try:
             while data := src.recv(65536):
+                if last is not None and last[0] is not src:
+                    last[0] = src
+                    if asks:
+                        self.turns += 1
                 if not self._flowing.is_set():
                     self.held.append(data)
                 while not self._flowing.wait(0.5):

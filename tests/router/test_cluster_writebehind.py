@@ -93,6 +93,12 @@ def test_conflicts_and_local_databases_never_close_the_gate(proxied, tmp_path):
         assert not gate.lost(DatabaseError("disk trouble")) and gate.up
 
 
+def _waiting_for_a_lock(url):
+    import psycopg
+    with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] > 0
+
+
 def test_a_batch_that_conflicts_with_another_writer_is_run_again_not_kept_as_unwritable(pg_url):
     import threading
 
@@ -118,7 +124,7 @@ def test_a_batch_that_conflicts_with_another_writer_is_run_again_not_kept_as_unw
         assert theirs[competing, 1] == 100  # sent: the row is now locked by this open transaction
         flushing = threading.Thread(target=writer.append, args=(bump, None))
         flushing.start()  # reads the row, then waits for the competing writer's lock on it
-        wait_for(lambda: attempts, 10, "the batch to start")
+        wait_for(lambda: attempts and _waiting_for_a_lock(pg_url), 10, "the batch to wait for the row's lock")
         competing.commit()  # the batch's update now conflicts (SERIALIZABLE): it must run again
         flushing.join(30)
         assert not flushing.is_alive()

@@ -106,12 +106,15 @@ def test_a_run_of_writes_with_the_same_apply_is_one_call(db, table):
     assert calls == [3, 1] and len(stored(db, table)) == 5
 
 
-def test_a_full_buffer_is_written_at_once(db, table):
+def test_a_full_buffer_is_handed_to_a_thread_at_once_never_written_on_the_staging_thread(db, table):
     writer, reactor, handed = make(db, max_items=3)
     for i in range(3):
         writer.append(put(table), (str(i), i))
+    assert stored(db, table) == {} and len(handed) == 1   # no flush delay waited for, nothing written here
+    assert not [call for call in reactor.calls if call.live]
+    fn, args = handed[0]
+    fn(*args)
     assert stored(db, table) == {"0": 0, "1": 1, "2": 2}
-    assert len(writer) == 0
 
 
 def test_a_write_that_can_never_be_stored_is_set_aside_and_the_others_are_committed(db, table):

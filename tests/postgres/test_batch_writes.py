@@ -1,0 +1,88 @@
+"""A write-behind batch on PostgreSQL: one round trip, and never a login its principal's change ended."""
+
+from __future__ import annotations
+
+import threading
+
+import orm
+import pytest
+
+from cfxstore.cookies.service import CookieService
+from cfxstore.realmstore.service import SessionHistory
+
+
+def _engine(db: orm.Database):
+    return db._live().engine
+
+
+def _login(cookies: CookieService, authid: str):
+    _, cookie = cookies.new()
+    return cookies.login(cookie, authid=authid, authrole="user", authmethod="ticket", authextra=None,
+                         authrealm="realm1")
+
+
+def test_a_batch_of_logins_sessions_and_leaves_is_one_round_trip(pg_url):
+    with CookieService.open(pg_url) as cookies:
+        history = SessionHistory(cookies.db)
+        engine = _engine(cookies.db)
+        logins = [_login(cookies, f"user{i}") for i in range(20)]
+        joined = [history.new_session(session_id=100 + i, realm="realm1", authid=f"user{i}", authrole="user",
+                                      authmethod="ticket", run="run1") for i in range(20)]
+        cookies.transact(lambda txn: history.put_joined(txn, joined))
+        before = engine.statements, engine.round_trips
+
+        def batch(txn):
+            cookies.put(txn, logins[:10])
+            cookies.update(txn, [cookies.used(c) for c in logins[10:]])  # not stored: left out
+            history.put_joined(txn, [history.new_session(session_id=200, realm="realm1", authid="x",
+                                                         authrole="user", authmethod="ticket", run="run1")])
+            history.put_left(txn, [(s, s.joined_at + 5) for s in joined])
+
+        cookies.transact(batch)
+        assert engine.round_trips - before[1] == 1
+        assert engine.statements - before[0] <= 5  # BEGIN, a few multi-row statements, COMMIT
+        for c in logins[:10]:
+            assert cookies.cookies_by_authid(c.authid)[0].oid == c.oid
+        assert all(not cookies.cookies_by_authid(c.authid) for c in logins[10:])
+        assert all(history.get_session(s.session_id).left_at == s.joined_at + 5 for s in joined)
+        with cookies.db.begin() as txn:
+            assert history.schema.sessions.check_indexes(txn) == []
+            assert cookies.schema.cookies.check_indexes(txn) == []
+
+
+def test_a_login_staged_before_its_logins_were_ended_is_never_stored(pg_url):
+    # Two handles on one schema: two router nodes. A's batch was made before B ended alice's logins.
+    with CookieService.open(pg_url) as a, CookieService.open(pg_url.replace("?", "?application_name=b&")) as b:
+        staged = _login(a, "alice")
+        other = _login(a, "bob")
+        b.revoke_authid("alice")
+        a.transact(lambda txn: a.put(txn, [staged, other]))
+        assert a.cookies_by_authid("alice") == [] and len(a.cookies_by_authid("bob")) == 1
+
+
+@pytest.mark.parametrize("commits_first", ["login", "revocation"])
+def test_a_login_batch_racing_a_revocation_on_another_node_leaves_no_cookie(pg_url, commits_first):
+    with CookieService.open(pg_url) as a, CookieService.open(pg_url.replace("?", "?application_name=b&")) as b:
+        a.transact(lambda txn: a.put(txn, [_login(a, "alice")]))  # a login from before
+        staged = _login(a, "alice")
+        batch = a.db.begin(write=True)
+        a.put(batch, [staged])
+        batch.get(a.schema.cookies._h, b"x")  # the batch's statements are on the server, not committed
+        revoked = threading.Event()
+
+        def revoke():
+            b.revoke_authid("alice")  # runs again on a conflict, like every node's revocation
+            revoked.set()
+
+        if commits_first == "login":
+            batch.commit()
+            revoke()
+        else:
+            thread = threading.Thread(target=revoke)
+            thread.start()
+            assert revoked.wait(30)
+            with pytest.raises(orm.Conflict):
+                batch.commit()
+            thread.join(30)
+            a.transact(lambda txn: a.put(txn, [staged]))  # the write-behind runs the batch again
+        assert a.cookies_by_authid("alice") == [] and b.cookies_by_authid("alice") == []
