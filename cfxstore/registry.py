@@ -32,21 +32,35 @@ class Registry:
     """Per-process objects by slot and key, each built once."""
 
     def __init__(self) -> None:
-        # Reentrant: building one object may get another (a cookie backend needs the node's database).
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._objects: dict[Slot[Any], dict[Hashable, Any]] = {}
+        # (slot, key) -> the lock its builder holds. One lock per object, not one for the registry: building
+        # may open a database (round trips on PostgreSQL, in a thread), and the reactor getting another,
+        # already built object meanwhile must not wait for it. Reentrant: building one object may get
+        # another (a cookie backend needs the node's database).
+        self._building: dict[tuple[Slot[Any], Hashable], threading.RLock] = {}
 
     def get(self, slot: Slot[T], key: Hashable, build: Callable[[], T]) -> T:
         """The slot's object for key, built by build() the first time (once, even when threads race)."""
         with self._lock:
             objects = self._objects.setdefault(slot, {})
-            if key not in objects:
-                objects[key] = build()
-            found: T = objects[key]
-            return found
+            if key in objects:
+                found: T = objects[key]
+                return found
+            building = self._building.setdefault((slot, key), threading.RLock())
+        with building:
+            with self._lock:
+                if key in objects:
+                    found = objects[key]
+                    return found
+            made = build()
+            with self._lock:
+                objects[key] = made
+                self._building.pop((slot, key), None)
+            return made
 
     def all(self, slot: Slot[T]) -> list[T]:
-        """Every object of slot, in the order they were built."""
+        """Every object of slot, in the order their building ended."""
         with self._lock:
             return list(self._objects.get(slot, {}).values())
 

@@ -45,3 +45,26 @@ def test_building_one_object_may_get_another():
     registry = Registry()
     counts = registry.get(COUNTS, "/db", lambda: {"names": len(registry.get(NAMES, "/db", list))})
     assert counts == {"names": 0} and registry.all(NAMES) == [[]]
+
+
+def test_getting_a_built_object_does_not_wait_for_another_being_built():
+    """Building may open a database (round trips): another slot or key is served meanwhile."""
+    registry, entered, release = Registry(), threading.Event(), threading.Event()
+    ready = registry.get(COUNTS, "/db/ready", dict)
+
+    def slow() -> list[str]:
+        entered.set()
+        release.wait(10)
+        return []
+
+    builder = threading.Thread(target=registry.get, args=(NAMES, "/db/slow", slow))
+    builder.start()
+    try:
+        assert entered.wait(10)
+        assert registry.get(COUNTS, "/db/ready", dict) is ready
+        assert registry.get(NAMES, "/db/other", list) == []
+        assert builder.is_alive() and not release.is_set()  # served while the other was still being built
+    finally:
+        release.set()
+        builder.join(10)
+    assert registry.get(NAMES, "/db/slow", list) == []

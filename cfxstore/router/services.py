@@ -30,15 +30,12 @@ class NodeServices:
         self.path = path
         self.db = open_database(path, maxsize=config.maxsize, sync=config.sync)
         self._lock = threading.Lock()
-        self._services: dict[str, Any] = {}
         self._writer: WriteBehind | None = None
 
     def _get(self, name: str, build: Any) -> Any:
-        with self._lock:
-            service = self._services.get(name)
-            if service is None:
-                service = self._services[name] = build(self.db)
-            return service
+        # Through the registry, which builds each one under a lock of its own: attaching a schema (round
+        # trips on PostgreSQL, in a thread) never holds up the reactor getting another one or the writer.
+        return registry.get(SERVICES, (self, name), lambda: build(self.db))
 
     def writer(self, *, delay: float | None, max_items: int, reactor: Any, defer_to_thread: Any) -> WriteBehind:
         """The one write-behind of this database in this process (drained at shutdown).
@@ -77,6 +74,7 @@ class NodeServices:
 
 
 NODES: Slot[NodeServices] = Slot("node services")
+SERVICES: Slot[Any] = Slot("node service")
 
 
 def node_services(path: str, config: DatabaseConfig) -> NodeServices:
