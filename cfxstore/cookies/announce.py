@@ -7,7 +7,8 @@ commits (never if it aborts):
   backends), on every engine;
 * on PostgreSQL to the other processes and nodes, by a notification on the
   ``cookie-deleted`` channel carrying the value hash (cfxstore/router/cluster.py
-  listens);
+  listens); ``announce_logins_ended`` names an authid there instead, for the
+  logins of it that nodes have staged and not committed;
 * on LMDB to the other processes of the machine, through the database's
   deletion file (deletionlog.py), which router processes poll.
 
@@ -29,6 +30,9 @@ CHANNEL = "cookie-deleted"
 Listener = Callable[[list[bytes]], None]
 #: The in-process listeners of each database path.
 LISTENERS: Slot[list[Listener]] = Slot("cookie deletion listeners")
+ENDED_LISTENERS: Slot[list[Callable[[str], None]]] = Slot("ended login listeners")
+#: A notification on CHANNEL naming an authid whose logins ended, not a value hash (which is hex).
+ENDED_PREFIX = "authid:"
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +56,20 @@ def announce_deleted(db: orm.Database, txn: orm.Transaction, value_hashes: Itera
     for value_hash in hashes:
         txn.notify(CHANNEL, value_hash.hex())
     txn.on_commit(lambda: _deliver(db, hashes))
+
+
+def on_logins_ended(db: orm.Database, listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call listener(authid) after each ``announce_logins_ended`` of db in this process; returns the remover."""
+    listeners = registry.get(ENDED_LISTENERS, db.path, list)
+    listeners.append(listener)
+    return lambda: listeners.remove(listener) if listener in listeners else None
+
+
+def announce_logins_ended(db: orm.Database, txn: orm.Transaction, authid: str) -> None:
+    """Tell every process, when txn commits, that authid's logins ended: a login of it that a node has
+    staged and not committed yet is dropped there (its cookie is never written: CookieService.put)."""
+    txn.notify(CHANNEL, ENDED_PREFIX + authid)
+    txn.on_commit(lambda: [listener(authid) for listener in list(registry.get(ENDED_LISTENERS, db.path, list))])
 
 
 def refuse_now(db: orm.Database, value_hashes: list[bytes]) -> None:

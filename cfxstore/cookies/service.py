@@ -23,7 +23,7 @@ from cfxstore.service import Service, attached
 from cfxstore.timeutil import NS_PER_SECOND, now_ns
 from cfxstore.transport import scrub_transport
 
-from .announce import announce_deleted
+from .announce import announce_deleted, announce_logins_ended
 from .entities import MAX_PEER_CHARS, MAX_USER_AGENT_CHARS, Cookie
 from .schema import CookieStore
 
@@ -233,6 +233,7 @@ class CookieService(Service):
         principal changes, so no cookie outlives the principal it names."""
         # Logins of authid not committed yet (staged on any node) are not stored after this (see put).
         self.schema.logins_ended[txn, authid] = now_ns()
+        announce_logins_ended(self.db, txn, authid)
         hashes = []
         for oid in list(self._cookies.keys_by_index(txn, _BY_AUTHID, authid)):
             cookie = self._cookies[txn, oid]

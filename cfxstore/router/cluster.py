@@ -8,6 +8,10 @@ database by LISTEN (pushed by the server), from other processes of an LMDB
 database by polling its deletion file every ``POLL_INTERVAL`` seconds - and,
 on the reactor thread, refuses those cookies from then on and closes the
 connections that presented them: the same close a local revocation makes.
+When an authid's logins end, the cookies of it this process only holds in
+memory (cached, or staged and not committed) are refused and closed the same
+way: their writes are dropped here, and CookieService.put leaves out any that
+reach the database anyway.
 The listening connection dropping, or failing to open again, is also how a
 node first notices that a PostgreSQL database is gone (availability.py).
 """
@@ -21,7 +25,7 @@ from twisted.logger import Logger
 
 import orm
 from cfxstore.cookies import deletionlog
-from cfxstore.cookies.announce import CHANNEL, on_deleted
+from cfxstore.cookies.announce import CHANNEL, ENDED_PREFIX, on_deleted, on_logins_ended
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.revoke import CLOSE_CODE, CLOSE_REASON
 
@@ -52,9 +56,16 @@ def follow_deletions(backend: CookieBackend, db: orm.Database, reactor: Any) -> 
     marks the database down at once, where otherwise the next request would
     wait for a pooled connection for the URL's ``timeout``, stalling the reactor.
     """
-    stops = [on_deleted(db, lambda hashes: reactor.callFromThread(_forget_all, backend, hashes))]
+    def ended(authid: str) -> None:
+        _forget_all(backend, backend.logins_ended(authid))
+
+    stops = [on_deleted(db, lambda hashes: reactor.callFromThread(_forget_all, backend, hashes)),
+             on_logins_ended(db, lambda authid: reactor.callFromThread(ended, authid))]
     if db.notifies_other_processes:
         def heard(payload: str) -> None:
+            if payload.startswith(ENDED_PREFIX):
+                reactor.callFromThread(ended, payload[len(ENDED_PREFIX):])
+                return
             try:
                 value_hash = bytes.fromhex(payload)
             except ValueError:

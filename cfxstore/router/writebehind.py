@@ -221,6 +221,11 @@ class WriteBehind:
             item = self._inflight.keyed.get(key)
         return item
 
+    def staged_keyed(self) -> list[tuple[Hashable, Any]]:
+        """(key, arg) of every staged keyed write not yet committed."""
+        batches = [b for b in (self._inflight, self._pending) if b is not None]
+        return [(key, arg) for b in batches for key, (_, arg) in b.keyed.items()]
+
     def discard(self, key: Hashable) -> None:
         """Drop the staged write with this key, unless a thread is writing it already."""
         self._pending.keyed.pop(key, None)

@@ -176,3 +176,49 @@ def test_an_outage_stages_at_most_its_bound_and_refuses_logins_beyond_it_counted
         assert [stored.lookup(value).authid for value, _ in cookies[1:4]] == ["bob"] * 3
         assert stored.lookup(cookies[1][0]).authrole == "admin"
         assert stored.lookup(cookies[4][0]) is None  # a refused login binds nothing: the cookie stays anonymous
+
+
+def test_history_writes_past_the_outage_bound_are_left_out_counted_and_logged_once(proxied, proxy, pg_url):
+    import txaio
+    txaio.use_twisted()
+    from types import SimpleNamespace
+
+    from cfxstore.router.realmstore import CfxRealmStore
+    from test_cookiebackend import FakeReactor
+
+    class Reactor(FakeReactor):
+        """Nothing planned ever runs: the staged writes stay staged."""
+
+        def addSystemEventTrigger(self, *args, **kwargs):  # noqa: N802
+            pass
+
+    store = CfxRealmStore(None, SimpleNamespace(), {"type": "cfxstore", "path": proxy.url() + "&timeout=2"},
+                          reactor=Reactor(), defer_to_thread=lambda fn, *a: None)
+    if store._history is None:
+        store._opened(store._open())
+    if store._run is None:
+        pytest.skip("session history is off in the default realm store config")
+    writer = store._writer
+    writer.outage_max = 3
+    proxy.cut()
+    with pytest.raises(StoreUnavailable):
+        writer.availability.call("history store", lambda: writer.db.begin().__enter__())
+    assert not writer.availability.up
+    events: list = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        for sid in range(1, 7):
+            details = SimpleNamespace(session=sid, realm="realm1", authid="alice", authrole="user",
+                                      authmethod="ticket", authprovider="static", authextra=None, transport=None)
+            store.store_session_joined(SimpleNamespace(), details)
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert len(writer) == 3 and writer.outage_dropped["session joined"] == 3
+    assert sum("leaving out new ones" in str(e.get("log_format")) for e in events) == 1
+    assert set(store._joined) == {1, 2, 3}  # the ones left out are not taken for joined
+    proxy.restore()
+    wait_for(lambda: writer.availability.up, 30, "the database to answer again", interval=0.1)
+    writer.flush()
+    with open_database(pg_url) as db:
+        history = SessionHistory(db)
+        assert [s.session_id for s in history.sessions_by_authid("alice")] == [3, 2, 1]
