@@ -234,7 +234,8 @@ class CfxRealmStore:
             self._writer.append(self._put_session, record)
 
     def store_session_left(self, session: Any, details: Any) -> None:
-        record = self._joined.pop(_session_id(session), None)
+        sid = _session_id(session)
+        record = self._joined.pop(sid, None) if sid is not None else None
         if record is not None and self._writer.admit("session left"):
             self._writer.append(self._put_left, (record, now_ns()))
 
