@@ -83,6 +83,8 @@ OUTAGE_STAGED_MAX = 10_000
 OUTAGE_LOG_EVERY = 10.0
 #: A login with a cookie notes its device's last login when the noted one is older than this (ns).
 LAST_LOGIN_EVERY = 60 * 1_000_000_000
+#: A time every expiry is before: purging cookies expired by then deletes them all.
+PURGE_ALL = 2**62
 #: Threads reading cookies off the reactor (PostgreSQL), and lookups that may wait for one beyond them.
 READ_THREADS = 4
 READ_WAITING = 1_000
@@ -410,7 +412,7 @@ class CookieBackend:
     def purge_all(self) -> int:
         """Delete every stored cookie (Crossbar's purge_on_startup)."""
         self._cache.clear()
-        return self.writer.run(lambda: self.service.purge_expired(now=2**62))  # every expiry is before this
+        return self.writer.run(lambda: self.service.purge_expired(now=PURGE_ALL))
 
     # -- live connections ----------------------------------------------------------
 

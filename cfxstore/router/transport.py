@@ -10,12 +10,14 @@ original config back.
 
 Opening a cookie database and attaching its schema is a round trip or more
 on PostgreSQL: it is done in a thread before Crossbar builds the factories
-(``_open_cookie_databases``), so the reactor goes on serving the worker's
-other transports meanwhile; building the store afterwards reads nothing.
+(``_open_cookie_databases``), as is ``purge_on_startup``, so the reactor
+goes on serving the worker's other transports meanwhile; building the store
+afterwards reads nothing.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Mapping
 
 from autobahn.twisted.resource import WebSocketResource
@@ -33,7 +35,7 @@ from cfxstore.node.errors import RouterConfigError
 from cfxstore.registry import Slot, registry
 from cfxstore.router import logfilter
 from cfxstore.router.cluster import follow_deletions
-from cfxstore.router.cookiebackend import CookieBackend, cookie_backend
+from cfxstore.router.cookiebackend import PURGE_ALL, CookieBackend, cookie_backend
 from cfxstore.router.cookieprotocol import CookieAwareServerProtocol
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.router.reactorguard import guard_reactor
@@ -43,6 +45,8 @@ from orm.engine.pgurl import shown
 log = make_logger()
 #: The cookie backends whose maintenance (purging, following deletions made elsewhere) runs.
 MAINTAINED: Slot[CookieBackend] = Slot("maintained cookie backend")
+#: How many cookies purge_on_startup deleted, per database path (once per process).
+PURGED: Slot[int] = Slot("cookies purged on startup")
 
 
 def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookieStore:
@@ -62,7 +66,7 @@ def make_cookie_store(cookie: Mapping[str, Any], cbdir: str | None) -> CfxCookie
     backend = cookie_backend(path, node.cookies, config, writer, reactor)
 
     def maintain() -> CookieBackend:
-        _start_maintenance(backend, config.purge_on_startup, config.purge_interval)
+        _start_maintenance(backend, path if config.purge_on_startup else None, config.purge_interval)
         follow_deletions(backend, node.db, reactor)
         return backend
 
@@ -91,7 +95,11 @@ def _open_cookie_databases(config: Mapping[str, Any], cbdir: str | None) -> Any:
     def open_all() -> None:
         for cookie in cookies:
             parsed = parse_cookie(cookie)
-            node_services(resolve_path(parsed.database.path, cbdir), parsed.database).cookies
+            path = resolve_path(parsed.database.path, cbdir)
+            service = node_services(path, parsed.database).cookies
+            if parsed.purge_on_startup:
+                # Before the path's first store exists, so nothing of it is staged or cached yet.
+                registry.get(PURGED, path, partial(service.purge_expired, now=PURGE_ALL))
 
     cookies = _cookie_configs(config)
     if not cookies:
@@ -102,9 +110,11 @@ def _open_cookie_databases(config: Mapping[str, Any], cbdir: str | None) -> Any:
     return d
 
 
-def _start_maintenance(backend: CookieBackend, purge_on_startup: bool, purge_interval: float) -> None:
-    if purge_on_startup:
-        log.warn("cfxstore: purge_on_startup is set: deleted {n} stored cookies", n=backend.purge_all())
+def _start_maintenance(backend: CookieBackend, purge_path: str | None, purge_interval: float) -> None:
+    """``purge_path``: the path whose cookies purge_on_startup deleted (in the opening thread), else None."""
+    if purge_path is not None:
+        log.warn("cfxstore: purge_on_startup is set: deleted {n} stored cookies",
+                 n=registry.get(PURGED, purge_path, backend.purge_all))
     if purge_interval > 0:
         def purge() -> Any:
             d = threads.deferToThread(backend.purge_expired)

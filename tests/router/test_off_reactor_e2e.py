@@ -20,7 +20,8 @@ from autobahn.wamp.types import SubscribeOptions
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
-from router_harness import reactor_forbidden, wait_for
+import pg
+from router_harness import init_node, reactor_forbidden, running, wait_for
 from router_wampclient import leave, login
 from test_cluster_e2e import HISTORY, _principal
 from test_cluster_outage import BUFFERED_MS, pg_url, proxied_node, proxy  # noqa: F401 (its fixtures too)
@@ -150,3 +151,48 @@ def test_a_bystanders_call_is_answered_while_a_revocation_deletes_cookies(
     with open_database(pg_url) as db:
         assert CookieService(db).lookup(cookie.partition("=")[2]) is None
     rt.call(leave, caller)
+
+
+@pytest.fixture
+def own_pg():
+    yield from pg.private_url()
+
+
+def test_purge_on_startup_deletes_the_stored_cookies_off_the_reactor(tmp_path, own_pg):
+    """The purge runs while the transport's database is opened, in a thread: on PostgreSQL on the reactor
+    it would fail there (the guard) and the node would not start."""
+    open_database(own_pg).close()
+    value = _cold_cookie(own_pg, "admin").partition("=")[2]
+
+    def purge(config: dict) -> None:
+        config["workers"][0]["transports"][0]["cookie"]["store"]["purge_on_startup"] = True
+
+    n = init_node(tmp_path / "node", pg.on_postgres(own_pg), purge)
+    with running(n):
+        wait_for(lambda: "purge_on_startup is set: deleted 1 stored cookies" in n.log(), 30, "the purge")
+        assert not any(reactor_forbidden(site) for site in _reactor_sites(n))
+    with open_database(own_pg) as db:
+        assert CookieService(db).lookup(value) is None
+
+
+def test_on_lmdb_a_revocation_and_the_commit_before_a_history_read_run_off_the_reactor(
+        reactor_thread, tmp_path):
+    """LMDB reads stay inline; a write may wait for another process's write lock: never on the reactor."""
+    rt = reactor_thread
+    n = init_node(tmp_path / "node")
+    with running(n):
+        port = n.ports[0]
+        db = str(n.cbdir / "cfxstore-db")
+        user = _principal(db, "user")
+        staff = _principal(db, "admin")
+        caller = rt.call(login, port, authmethods=["ticket"], authid=staff[0], ticket=staff[1]).session
+        _cold_cookie(db, user[0])
+        _unknown_session(rt, caller)
+        result = rt.call(caller.call, "cfxstore.cookie.revoke_by_authid", user[0])
+        assert result["cookies_deleted"] == 1
+        rt.call(leave, caller)
+        sites = _reactor_sites(n)
+    assert not [site for site in sites if "revoke" in site or "WriteBehind" in site]
+    # Reads stay inline, and are named: the credential, the session asked for.
+    assert any("CredentialService.ticket_verifier" in site for site in sites)
+    assert any("SessionHistory.get_session" in site for site in sites)
