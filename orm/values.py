@@ -13,7 +13,6 @@ import uuid
 from typing import Any, Callable
 
 import cbor2
-import flatbuffers
 
 from .core import Decoder as FastDecoder
 from .entity import TYPED_OBJECT_MARK, cbor_default, cbor_tag_hook
@@ -162,6 +161,10 @@ def flatbuffers_marshal(build: Callable[..., Any]) -> Callable[[Any], Any]:
     """
     if not _takes_builder(build):
         return build
+
+    # Imported here: the flatbuffers package imports numpy whenever it is installed (a tenth of a
+    # second), and only tables with FlatBuffers values need it.
+    import flatbuffers
 
     def marshal(obj: Any) -> bytes:
         builder = flatbuffers.Builder(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import Any
@@ -10,10 +9,10 @@ from typing import Any
 import click
 
 from cfxstore import __version__
+from cfxstore.cli.lazy import LazyGroup
 from cfxstore.cli.render import describe
 
-# Each command group is imported when it is run (or listed by --help), so that `cfxstore db ...`
-# does not first load the router layer (Crossbar, Twisted): a command starts in a third of the time.
+# Each command group is imported when it is run (or listed by --help): lazy.py.
 GROUPS = {
     "router": "cfxstore.cli.router:router",
     "audit": "cfxstore.cli.audit:audit",
@@ -29,17 +28,8 @@ GROUPS = {
 }
 
 
-class _Commands(click.Group):
+class _Commands(LazyGroup):
     """The command group; every error that reaches it becomes a one-line "Error:" (exit status 1)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *GROUPS})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in GROUPS and name not in self.commands:
-            module, _, attr = GROUPS[name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -57,7 +47,7 @@ class _Commands(click.Group):
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 
-@click.group(cls=_Commands)
+@click.group(cls=_Commands, lazy=GROUPS)
 @click.version_option(__version__, prog_name="cfxstore")
 def cli() -> None:
     """Durable storage for WAMP routers."""

@@ -7,11 +7,13 @@ import sys
 
 import click
 
+from cfxstore.cli.lazy import LazyGroup
+
 _CBDIR = click.option("--cbdir", default=".crossbar", show_default=True, type=click.Path(file_okay=False),
                       help="Node directory.")
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"adopt": "cfxstore.cli.adopt:adopt"})
 def router() -> None:
     """Crossbar router with cfxstore cookies, authentication and history."""
 
@@ -123,9 +125,6 @@ def revoke(cbdir: str, authid: str) -> None:
     click.echo(f"deleted {count} cookie(s) of {authid!r}")
 
 
-from cfxstore.cli.adopt import adopt  # noqa: E402  (the command lives in its own file)
 from cfxstore.router.launcher import add_principal as add, check_node, check_role, init_node, revoke as revoke_cookies, start as start_node
 from cfxstore.router.managementconfig import extend_node_config
 from cfxstore.node.process import running_pid, stop_node
-
-router.add_command(adopt)
