@@ -3,7 +3,9 @@
 ``procedures(mgmt)`` maps procedure names (without the URI prefix) to
 functions. Each validates its arguments, calls the service, and returns
 wire-form records (wire.py); refusals raise ManagementError subclasses,
-whose ``uri`` is the WAMP error they become.
+whose ``uri`` is the WAMP error they become. Each waits for the database
+(and some hash secrets): a component on an event loop runs them in a pool,
+as cfxstore/router/management.py does with cfxstore.nonblocking.
 
 Per record kind (user, organization, organization_role, mrealm, mrealm_role,
 node, arealm, role, permission, arealm_role, principal, routercluster,
@@ -44,10 +46,7 @@ from cfxstore.management.wire import from_wire, ns_to_iso, to_wire
 from cfxstore.mrealm.entities import Principal
 from cfxstore.realmstore.service import SessionHistory
 
-__all__ = ["procedures", "device", "SLOW", "CHANGE_TOPIC"]
-
-#: Procedures that hash secrets: run them off the event loop.
-SLOW = frozenset({"principal.create", "principal.set_secret"})
+__all__ = ["procedures", "device", "CHANGE_TOPIC"]
 
 #: Topic (without prefix) a change is published on: <kind>.on_created / on_updated / on_deleted.
 CHANGE_TOPIC = "{kind}.on_{op}"

@@ -31,9 +31,8 @@ READY = "configured and ready"
 #: Every router here runs with the guard (cfxstore/router/reactorguard.py): on PostgreSQL no site may call
 #: the database on a router's reactor thread; on any database each site that does so is named in the log.
 REACTOR_FORBIDDEN = ("*",)
-#: The calls still let through on PostgreSQL (any frame of theirs): the management API's component
-#: (its schema, procedures and change feed).
-REACTOR_ALLOWED: tuple[str, ...] = ("cfxstore.router.management:",)
+#: The calls still let through on PostgreSQL (any frame of theirs): none.
+REACTOR_ALLOWED: tuple[str, ...] = ()
 START_TIMEOUT = 60.0
 
 

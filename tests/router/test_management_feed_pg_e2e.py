@@ -22,12 +22,17 @@ def pg_url():
     yield from pg.private_url()
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory, reactor_thread, pg_url):
-    with open_database(pg_url) as db:
+def add_operator(url: str) -> None:
+    """The management realm's admin "ops" (ticket TICKET), stored in the database at url."""
+    with open_database(url) as db:
         creds = CredentialService(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1,
                                                             type=Type.ID))
         Management(db, credentials=creds).principals.create(realm="mgmt", authid="ops", role="admin", ticket=TICKET)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, reactor_thread, pg_url):
+    add_operator(pg_url)
     cbdir = tmp_path_factory.mktemp("node")
     port = free_port()
     assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
