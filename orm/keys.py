@@ -453,6 +453,9 @@ class _TimestampKey(KeyCodec):
 # ---------------------------------------------------------------------- tuples
 
 
+_JUST_INT = {int}
+
+
 class Tuple(KeyCodec):
     """Composite key: parts compare lexicographically, like Python tuples."""
 
@@ -474,7 +477,9 @@ class Tuple(KeyCodec):
         # Tuples of unsigned integers and timestamps (history and delivery keys) decode in one call.
         unsigned = [p.unsigned_part for p in self.parts if p.unsigned_part is not None]
         whole = len(unsigned) == self._n
-        self._unpack_all = struct.Struct(">" + "".join(u[0] for u in unsigned)).unpack if whole else None
+        whole_struct = struct.Struct(">" + "".join(u[0] for u in unsigned)) if whole else None
+        self._unpack_all = whole_struct.unpack if whole_struct else None
+        self._pack_all = whole_struct.pack if whole_struct else None
         self._biases = tuple(u[1] for u in unsigned) if whole and any(u[1] for u in unsigned) else None
 
     def _check(self, value: Any) -> None:
@@ -501,6 +506,16 @@ class Tuple(KeyCodec):
                 raise type(e)(f"tuple key part {i}: {e}") from e
 
     def encode(self, value: Any) -> bytes:
+        # Tuples of plain ints for unsigned and timestamp parts (delivery keys) pack in one call; anything
+        # else, or a value out of range (struct.error), takes the part by part path, which names the part.
+        if self._pack_all is not None and value.__class__ is tuple and len(value) == self._n \
+                and {*map(type, value)} == _JUST_INT:
+            try:
+                if self._biases is None:
+                    return self._pack_all(*value)
+                return self._pack_all(*[v + b for v, b in zip(value, self._biases)])
+            except struct.error:
+                pass
         return self._encode(self._final, value)
 
     def encode_nested(self, value: Any) -> bytes:

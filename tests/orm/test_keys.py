@@ -421,6 +421,25 @@ def test_tuple_arity_and_type() -> None:
     assert Tuple(STR_KEY, UUID_KEY).fixed_size is None
 
 
+_INTS = Tuple("uint64", "timestamp", "uint32", "uint8")
+
+
+@settings(max_examples=300)
+@given(st.tuples(st.integers(-2, 2**64), st.integers(-2**63 - 1, 2**63), st.integers(-1, 2**32),
+                 st.one_of(st.integers(-1, 256), st.booleans())))
+def test_an_integer_tuple_packs_in_one_call_exactly_as_part_by_part(value) -> None:
+    """The one-call pack of unsigned and timestamp parts gives the part by part bytes, and refuses what it refuses
+    (out of range, bool) with the error naming the part."""
+    try:
+        expected = b"".join(p.encode(v) for p, v in zip(_INTS.parts, value))
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc), match="part"):
+            _INTS.encode(value)
+    else:
+        assert _INTS.encode(value) == expected
+        assert _INTS.decode(expected) == value
+
+
 def test_key_codec_resolution() -> None:
     assert key_codec("uuid") is UUID_KEY
     assert key_codec(STR_KEY) is STR_KEY
