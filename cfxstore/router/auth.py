@@ -287,6 +287,11 @@ class Authenticator:
         if verifier is not None and verifier.slow:
             if busy:
                 raise PoolBusy("the argon2 pool is full")
+            if self.pool.full(client) and not self.pool.full() and len(self._held) < self._config.throttle.max_waiting:
+                # Another attempt of this client took its share while this one's credential was read (off
+                # the reactor): wait for it, as _ticket does before the read.
+                return self._hold().addCallback(
+                    lambda _: self._verify_ticket(verifier, ticket, client, started, False))
             return self._in_time(self.pool.run(verifier, ticket, owner=client), started).addCallback(_principal)
         answer = _principal(None if verifier is None else verifier(ticket))
         if answer is None and busy:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import SubscribeOptions
+from twisted.internet import defer
 
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
@@ -196,3 +197,20 @@ def test_on_lmdb_a_revocation_and_the_commit_before_a_history_read_run_off_the_r
     # Reads stay inline, and are named: the credential, the session asked for.
     assert any("CredentialService.ticket_verifier" in site for site in sites)
     assert any("SessionHistory.get_session" in site for site in sites)
+
+
+def test_parallel_ticket_logins_of_one_client_all_succeed_while_their_credentials_are_read_off_the_reactor(
+        reactor_thread, node, pg_url):  # noqa: F811
+    """A client's share of the argon2 pool, taken while another of its logins read its credential in a thread,
+    makes that login wait for it, as before the read, not answer "busy"."""
+    rt = reactor_thread
+    users = [_principal(pg_url, "user") for _ in range(3)]
+
+    def all_at_once() -> Any:
+        return defer.gatherResults([login(node.port, authmethods=["ticket"], authid=u[0], ticket=u[1])
+                                    for u in users], consumeErrors=True)
+
+    joined = rt.call(all_at_once, timeout=60)
+    assert [j.details.authid for j in joined] == [u[0] for u in users]
+    for j in joined:
+        rt.call(leave, j.session)
