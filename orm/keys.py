@@ -513,7 +513,7 @@ class Tuple(KeyCodec):
             try:
                 if self._biases is None:
                     return self._pack_all(*value)
-                return self._pack_all(*[v + b for v, b in zip(value, self._biases)])
+                return self._pack_all(*map(operator.add, value, self._biases))
             except struct.error:
                 pass
         return self._encode(self._final, value)
@@ -530,7 +530,7 @@ class Tuple(KeyCodec):
             else:
                 if self._biases is None:
                     return values
-                return tuple([v - b for v, b in zip(values, self._biases)])
+                return tuple(map(operator.sub, values, self._biases))
         if data.__class__ is not bytes:
             data = bytes(data)
         out = []
