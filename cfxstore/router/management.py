@@ -16,6 +16,9 @@ the component follows the database's change feed (cfxstore/management/feed.py),
 woken by commits in its own process, by PostgreSQL notifications where the
 database has them, and by a check of the stored sequence every FOLLOW_INTERVAL
 seconds (PG_FOLLOW_INTERVAL on PostgreSQL, where it only covers lost notifications).
+Opening the database, every procedure and every read of the feed run in the
+process's management pool (cfxstore.nonblocking), never on the reactor: a
+database that stalls holds up only the calls that wait for it.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class ManagementComponent(ApplicationSession):
         self._feed = deferred.wrap((yield deferred.run(self._pool, feed.ChangeFeed, self._mgmt.db)), self._pool)
         self._position = yield self._feed.last()
         self._reading = self._again = False
+        if not self.is_attached():  # left while the feed was read: nothing to follow
+            return
 
         def wake(*_: Any) -> None:  # from any thread: commits and notifications arrive on others
             reactor.callFromThread(self._publish_new)
