@@ -3,12 +3,12 @@
     python -m bench.router.writer [--batches 40] [--size 50] [--rtt 0,7] [URL]
 
 Each batch is what a router's write-behind commits for ``size`` logins: as
-many new cookies bound, cookies noted as used (their device's last login),
-sessions joined, and sessions of the batch before leaving, in one transaction
+many new cookies bound, sessions joined, and the batch before's cookies noted
+as used (their device's last login) and its sessions leaving, in one transaction
 through the stores' write functions. The database is reached through the test
 latency proxy (tests/router/pgproxy.py) with the given round-trip times in ms;
 round trips are the proxy's count of requests sent after an answer, statements
-the engine's count where it keeps one. The schema ``bench_writer`` is created
+its count of the queries and executes in them. The schema ``bench_writer`` is created
 and dropped. It runs against whatever cfxstore is importable, so the same file
 measures an older checkout (PYTHONPATH) for a before/after figure.
 """
@@ -50,12 +50,11 @@ def run(url: str, rtt_ms: float, batches: int, size: int) -> dict[str, float]:
     sep = "&" if "?" in url else "?"
     cookies = CookieService.open(f"{proxy.url()}{sep}schema={SCHEMA}")
     history = SessionHistory(cookies.db)
-    engine = cookies.db._live().engine
     joined_now = getattr(history, "put_joined", None)
     left_now = getattr(history, "put_left", None)
     sid = iter(range(1, 10**9))
 
-    def make() -> tuple[list, list, list]:
+    def make() -> tuple[list, list]:
         logins = []
         for i in range(size):
             _, cookie = cookies.new()
@@ -63,7 +62,7 @@ def run(url: str, rtt_ms: float, batches: int, size: int) -> dict[str, float]:
                                         authextra=None, authrealm="realm1"))
         sessions = [history.new_session(session_id=next(sid), realm="realm1", authid=f"user{i}",
                                         authrole="user", authmethod="ticket", run="bench") for i in range(size)]
-        return logins, [cookies.used(c) for c in logins], sessions
+        return logins, sessions
 
     def commit(logins: list, used: list, sessions: list, leaving: list) -> None:
         def batch(txn: Any) -> None:
@@ -80,21 +79,20 @@ def run(url: str, rtt_ms: float, batches: int, size: int) -> dict[str, float]:
         cookies.db.transact(batch, 10, conflicts_only=True)
 
     try:
-        first = make()
-        commit(first[0], [], first[2], [])  # warm: tables opened, connection made
-        previous = first[2]
+        bound, joined = make()
+        commit(bound, [], joined, [])  # warm: tables opened, connection made
         work = [make() for _ in range(batches)]
         proxy.latency = rtt_ms / 1000.0
-        turns, statements = proxy.turns, getattr(engine, "statements", None)
+        turns, statements = proxy.turns, proxy.statements
         start = time.perf_counter()
-        for logins, used, sessions in work:
-            commit(logins, used, sessions, previous)
-            previous = sessions
+        for logins, sessions in work:
+            # The batch before's cookies are used (their device noted) and its sessions leave.
+            commit(logins, [cookies.used(c) for c in bound], sessions, joined)
+            bound, joined = logins, sessions
         elapsed = time.perf_counter() - start
         out = {"rtt_ms": rtt_ms, "commits_s": batches / elapsed, "logins_s": batches * size / elapsed,
-               "round_trips_per_batch": (proxy.turns - turns) / batches}
-        if statements is not None:
-            out["statements_per_batch"] = (engine.statements - statements) / batches
+               "round_trips_per_batch": (proxy.turns - turns) / batches,
+               "statements_per_batch": (proxy.statements - statements) / batches}
         return out
     finally:
         cookies.close()
@@ -111,9 +109,9 @@ def main() -> None:
     args = parser.parse_args()
     for rtt in (float(x) for x in args.rtt.split(",")):
         r = run(args.url, rtt, args.batches, args.size)
-        extra = f", {r['statements_per_batch']:.1f} statements" if "statements_per_batch" in r else ""
         print(f"rtt {rtt:g} ms: {r['commits_s']:.1f} batches/s ({r['logins_s']:.0f} logins/s), "
-              f"{r['round_trips_per_batch']:.1f} round trips per batch of {args.size} logins{extra}")
+              f"{r['round_trips_per_batch']:.1f} round trips and {r['statements_per_batch']:.1f} statements "
+              f"per batch of {args.size} logins")
 
 
 if __name__ == "__main__":

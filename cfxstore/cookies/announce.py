@@ -60,7 +60,7 @@ def announce_deleted(db: orm.Database, txn: orm.Transaction, value_hashes: Itera
 
 def on_logins_ended(db: orm.Database, listener: Callable[[str], None]) -> Callable[[], None]:
     """Call listener(authid) after each ``announce_logins_ended`` of db in this process; returns the remover."""
-    listeners = registry.get(ENDED_LISTENERS, db.path, list)
+    listeners = _ended_listeners(db)
     listeners.append(listener)
     return lambda: listeners.remove(listener) if listener in listeners else None
 
@@ -69,7 +69,16 @@ def announce_logins_ended(db: orm.Database, txn: orm.Transaction, authid: str) -
     """Tell every process, when txn commits, that authid's logins ended: a login of it that a node has
     staged and not committed yet is dropped there (its cookie is never written: CookieService.put)."""
     txn.notify(CHANNEL, ENDED_PREFIX + authid)
-    txn.on_commit(lambda: [listener(authid) for listener in list(registry.get(ENDED_LISTENERS, db.path, list))])
+
+    def deliver() -> None:
+        for listener in list(_ended_listeners(db)):
+            listener(authid)
+
+    txn.on_commit(deliver)
+
+
+def _ended_listeners(db: orm.Database) -> list[Callable[[str], None]]:
+    return registry.get(ENDED_LISTENERS, db.path, list)
 
 
 def refuse_now(db: orm.Database, value_hashes: list[bytes]) -> None:

@@ -378,7 +378,8 @@ class CookieBackend:
         self._ended = {a: t for a, t in self._ended.items() if now - t < _ENDED_MARGIN_S}
         self._ended[authid] = now
         held = {h for h, (cookie, _) in self._cache.items() if cookie.authid == authid}
-        held.update(h for h, cookie in self.writer.staged_keyed() if getattr(cookie, "authid", None) == authid)
+        held.update(h for h, cookie in self.writer.staged_keyed()
+                    if isinstance(h, bytes) and getattr(cookie, "authid", None) == authid)
         return list(held)
 
     def _just_ended(self, authid: str) -> bool:

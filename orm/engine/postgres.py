@@ -25,6 +25,15 @@ the primary key index: it reads every key of that table (an index scan, no
 values), O(n) - there is no counter row, because one would make every pair
 of concurrent writers to a table conflict.
 
+Writes that need no answer (``put``, ``put_many``, ``discard``, ``put_group``)
+wait in the client and go as multi-row statements with the next statement or
+the COMMIT; a writer's BEGIN waits too, so a transaction that only writes is
+one round trip. ``statements`` and ``round_trips`` count what was sent.
+
+Deadlines: every round trip gets the URL's ``timeout``; one without an answer
+by then (a path that drops packets) is ended by shutting its socket down and
+fails as a lost connection (_Deadlines).
+
 Every connection sets ``application_name`` to ``cfxstore:<schema>:<pid>@<host>``
 (then the URL's own application_name, if any; see pgurl.application_name), so
 ``pg_stat_activity`` tells which processes on which hosts use a schema.
@@ -34,8 +43,13 @@ Errors never carry the URL's password (see pgurl.redact / scrub).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 import secrets
+import socket
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import psycopg
@@ -85,6 +99,7 @@ class PostgresEngine:
         self.statements = 0
         self.round_trips = 0
         self._tally_lock = threading.Lock()
+        self.deadlines = _Deadlines(parsed.timeout)
         self._pool = ConnectionPool(parsed.conninfo, min_size=parsed.pool_min, max_size=parsed.pool_max,
                                     timeout=parsed.timeout, reconnect_timeout=parsed.timeout, open=False,
                                     name=f"orm:{parsed.schema}",
@@ -198,12 +213,15 @@ class PostgresEngine:
             try:
                 # One round trip that also takes the snapshot now, as LMDB's begin does
                 # (PostgreSQL would otherwise take it at the first read).
-                conn.execute(begin)
+                with self.deadlines.watch(conn) as expired:
+                    conn.execute(begin)
                 self.tally(1)
                 return conn
             except psycopg.OperationalError as exc:
                 self._pool.putconn(conn)
                 lost = exc
+                if expired[0]:
+                    break  # no answer within the timeout: the path to the server is gone, not this connection
             except psycopg.Error as exc:
                 self._pool.putconn(conn)
                 raise self.error(exc, "beginning a transaction") from None
@@ -297,6 +315,66 @@ class PostgresEngine:
                         wtxn.put_many(handle, batch)
             finally:
                 out.close()
+
+
+class _Deadlines:
+    """Ends a round trip that outlasts the URL's ``timeout``: its socket is shut down, so the waiting thread
+    gets a lost connection at once (a path that drops packets gives no error of its own, and TCP would
+    wait for many minutes). One thread per engine, started at the first round trip."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[float, int, list[bool]]] = {}  # token -> (deadline, socket fd, [expired])
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watch(self, conn: psycopg.Connection) -> Iterator[list[bool]]:
+        """Watch one round trip on conn; yields [expired], True once its deadline ended it."""
+        expired = [False]
+        try:
+            fd = conn.pgconn.socket
+        except psycopg.Error:
+            yield expired  # already broken: the call fails by itself
+            return
+        token = next(self._tokens)
+        with self._cond:
+            self._due[token] = (time.monotonic() + self.seconds, fd, expired)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="orm postgres deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        try:
+            yield expired
+        finally:
+            with self._cond:
+                self._due.pop(token, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for token, (due, fd, expired) in list(self._due.items()):
+                    if due <= now:
+                        del self._due[token]
+                        expired[0] = True
+                        _shut(fd)  # under the lock: the call has not returned, so fd is still its socket
+                soonest = min((due for due, _, _ in self._due.values()), default=None)
+                self._cond.wait(None if soonest is None else max(0.0, soonest - now))
+
+
+def _shut(fd: int) -> None:
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 class _Statements:
@@ -404,17 +482,18 @@ class PostgresTransaction(TransactionHooks):
         self._queued = []
         while True:
             try:
-                if self._begun and len(statements) == 1:
-                    cur = self._cur.execute(*statements[0])
-                else:
-                    cur = self._pipeline(statements)
+                with self._engine.deadlines.watch(self._conn) as expired:
+                    if self._begun and len(statements) == 1:
+                        cur = self._cur.execute(*statements[0])
+                    else:
+                        cur = self._pipeline(statements)
                 self._engine.tally(len(statements) + (not self._begun))
                 self._begun = True
                 return cur
             except psycopg.OperationalError as exc:
                 # Nothing was begun before: the statements (deferred writes, which may be sent again,
                 # or one read) meet a connection the server dropped while it was pooled.
-                if not self._reconnects or (self._begun and not self._single):
+                if not self._reconnects or (self._begun and not self._single) or expired[0]:
                     self._failed = self._engine.error(exc, doing)
                     raise self._failed from None
                 self._reconnects -= 1
@@ -652,7 +731,8 @@ class PostgresTransaction(TransactionHooks):
         self._pending, self._groups, self._queued = {}, [], []
         if rollback:
             try:
-                self._conn.rollback()
+                with self._engine.deadlines.watch(self._conn):
+                    self._conn.rollback()
             except psycopg.Error:
                 pass  # a broken connection: the server already rolled back; the pool discards it
         self._engine._release(self)

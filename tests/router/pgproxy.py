@@ -6,7 +6,9 @@ path fails) and, until ``restore()``, closes each new connection at once:
 the node loses its database without the shared PostgreSQL server stopping.
 ``stall()`` keeps every connection open but forwards nothing until
 ``restore()`` (as when a network path drops packets): no error comes, answers
-just do not. ``latency`` (seconds of round-trip time, settable at any
+just do not. ``blackhole()`` goes further: what is sent is dropped (nothing is
+kept to deliver later) and a new connection is accepted but never reaches the
+server, until ``restore()`` closes it. ``latency`` (seconds of round-trip time, settable at any
 moment) holds every forwarded chunk back half of it in each direction, as a
 database on another machine would: chunks keep their order and the
 connection's throughput is not limited by it.
@@ -35,9 +37,12 @@ class PgProxy:
         self._open = True
         self._flowing = threading.Event()
         self._flowing.set()
+        self._dropping = False
+        self._unanswered: list[socket.socket] = []  # connections accepted while black-holed
         self._closed = False
         self.accepted = 0  # connections forwarded (not counting those refused while cut)
         self.turns = 0  # client chunks sent after an answer (or first) on their connection: round trips
+        self.statements = 0  # statements the clients ran: simple queries and extended-protocol executes
         self.latency = 0.0  # round-trip time added, in seconds
         self.held: list[bytes] = []  # every chunk held back by stall()
         threading.Thread(target=self._accept, name="pgproxy", daemon=True).start()
@@ -61,9 +66,18 @@ class PgProxy:
         """Forward nothing, on any connection, until restore() (what was held back is sent then)."""
         self._flowing.clear()
 
+    def blackhole(self) -> None:
+        """Drop everything sent, on any connection, and answer no new one, until restore()."""
+        self._dropping = True
+        self._flowing.clear()
+
     def restore(self) -> None:
         with self._lock:
             self._open = True
+            self._dropping = False
+            unanswered, self._unanswered = self._unanswered, []
+        for s in unanswered:
+            _close(s)
         self._flowing.set()
 
     def close(self) -> None:
@@ -79,6 +93,9 @@ class PgProxy:
                 return
             with self._lock:
                 forward = self._open
+                if self._dropping:
+                    self._unanswered.append(client)  # open, silent: as a path that drops packets
+                    continue
             if not forward:
                 _close(client)
                 continue
@@ -101,6 +118,7 @@ class PgProxy:
 
     def _pump(self, src: socket.socket, dst: socket.socket, asks: bool = False, last: list | None = None) -> None:
         later: queue.SimpleQueue = queue.SimpleQueue()  # (when due, chunk) of this direction; None ends it
+        messages = _Messages() if asks else None
         threading.Thread(target=self._deliver, args=(later, src, dst), daemon=True).start()
         try:
             while data := src.recv(65536):
@@ -108,11 +126,17 @@ class PgProxy:
                     last[0] = src
                     if asks:
                         self.turns += 1
+                if messages is not None:
+                    self.statements += messages.statements(data)
+                if self._dropping:
+                    continue
                 if not self._flowing.is_set():
                     self.held.append(data)
                 while not self._flowing.wait(0.5):
                     if self._closed:
                         raise OSError("proxy closed")
+                if self._dropping:
+                    continue  # black-holed while it waited
                 later.put((time.monotonic() + self.latency / 2, data))
         except OSError:
             pass
@@ -132,6 +156,40 @@ class PgProxy:
             self._sockets.difference_update((src, dst))
         _close(src)
         _close(dst)
+
+
+class _Messages:
+    """Reads a client's side of the PostgreSQL protocol to count the statements it runs."""
+
+    _UNTYPED = (80877103, 80877104, 196608)  # SSL and GSS encryption requests, the startup message
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._started = False
+
+    def statements(self, data: bytes) -> int:
+        """How many statements (a simple Query, or an Execute) the complete messages in data add."""
+        self._buffer += data
+        n, buf = 0, self._buffer
+        while True:
+            if not self._started:
+                if len(buf) < 8:
+                    break
+                size, code = int.from_bytes(buf[:4], "big"), int.from_bytes(buf[4:8], "big")
+                if len(buf) < size:
+                    break
+                self._started = code == 196608
+                buf = buf[size:]
+                continue
+            if len(buf) < 5:
+                break
+            size = int.from_bytes(buf[1:5], "big")
+            if len(buf) < size + 1:
+                break
+            n += buf[:1] in (b"Q", b"E")
+            buf = buf[size + 1:]
+        self._buffer = buf
+        return n
 
 
 def _close(s: socket.socket) -> None:
