@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 
+from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.errors import AlreadyExists, InvalidArgument, NotFound
 from cfxstore.management import Management
 from cfxstore.management.feed import ChangeFeed
 from cfxstore.nonblocking import PoolFull, ServicePool, awaitable
+from cfxstore.realmstore.service import SessionHistory
 from cfxstore.service import Service
 from nonblocking_holds import wait_for
 
@@ -161,3 +163,22 @@ def test_methods_and_properties_run_in_the_pool_and_plain_values_and_private_nam
         assert probe.threads and all(t.startswith("test-pool") for t in probe.threads)
     finally:
         db.close()
+
+
+def test_the_cookie_and_history_services_are_wrapped_the_same_way(database, pool):
+    cookies, history = CookieService(database), SessionHistory(database)
+
+    async def main() -> None:
+        nb_cookies, nb_history = awaitable.wrap(cookies, pool), awaitable.wrap(history, pool)
+        value, cookie = await nb_cookies.new()
+        cookie = await nb_cookies.login(cookie, authid="ann", authrole="user", authmethod="ticket",
+                                        authextra=None, authrealm="realm1")  # a static method, in the pool too
+        await nb_cookies.transact(lambda txn: cookies.put(txn, [cookie]))
+        assert (await nb_cookies.lookup(value)).authid == "ann"
+        assert await nb_cookies.revoke_authid("ann") == [cookie.value_hash]
+        assert await nb_cookies.lookup(value) is None
+        await nb_history.session_joined(session_id=7, realm="realm1", authid="ann", authrole="user",
+                                        authmethod="ticket")
+        assert [s.session_id for s in await nb_history.sessions_by_authid("ann")] == [7]
+
+    asyncio.run(main())
