@@ -7,9 +7,9 @@ the writes staged before it to commit (still off the reactor), so it sees
 everything the router has acknowledged, and then reads: in a bounded pool of
 threads on PostgreSQL (dbcalls.py), inline on LMDB. Reads answer Deferreds,
 which Crossbar's meta API (``wamp.session.get``,
-``wamp.subscription.get_events``) hands to the caller. On PostgreSQL the
-store opens the database in ``start()``, in a thread. A record that
-could never be stored (a topic or authid too long for its index, a payload the
+``wamp.subscription.get_events``) hands to the caller. ``start()``
+registers the node's run in a thread (on PostgreSQL after opening the
+database there). A record that could never be stored (a topic or authid too long for its index, a payload the
 codec cannot encode) is refused when it arrives: logged, and that event or
 session is not recorded; nothing else is held up. While the database is
 unreachable at most ``outage_max`` writes wait (writebehind.py ``admit``):
@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import task, threads
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from txaio import make_logger  # type: ignore[attr-defined]  # txaio defines it once a framework is chosen
 
 from crossbar.interfaces import IRealmStore
@@ -125,8 +125,6 @@ class CfxRealmStore:
         if not is_url(self._path):
             # A local file opens in microseconds: the store is usable at once (tools use it without start()).
             self._opened(self._open())
-            if self._run is not None:
-                self._run.start()
 
     def _open(self) -> Any:
         """The database and its history service (round trips on PostgreSQL: then called in a thread)."""
@@ -154,18 +152,19 @@ class CfxRealmStore:
     def is_running(self) -> bool:
         return self._running
 
-    def start(self) -> Any:
-        """Start retention; on PostgreSQL first open the database and register the run in a thread (a Deferred:
-        Crossbar waits for it before the realm's sessions join)."""
+    def start(self) -> Deferred:
+        """Register the node's run and start retention (a Deferred: Crossbar waits for it before the realm's
+        sessions join). The run's writes are made in a thread: on LMDB they may wait for another process's
+        write lock; on PostgreSQL the database is opened there first."""
         if self._running:
             raise RuntimeError("cfxstore realm store is already running")
         self._running = True
         guard_reactor()
         if self._history is not None:
-            self._retain()
-            return None
-        d = threads.deferToThread(self._open)
-        d.addCallback(self._opened)
+            d: Deferred = succeed(None)
+        else:
+            d = threads.deferToThread(self._open)
+            d.addCallback(self._opened)
         d.addCallback(lambda _: None if self._run is None else threads.deferToThread(self._run.begin))
         d.addCallback(lambda _: self._begun())
         return d
