@@ -67,7 +67,9 @@ from cfxstore.registry import Slot, registry
 from cfxstore.router import metrics
 from cfxstore.router.availability import StoreUnavailable
 from cfxstore.router.verifypool import PoolBusy, VerifyPool
-from cfxstore.router.writebehind import WriteBehind
+# OUTAGE_STAGED_MAX: a login that would stage one more write while the database is unreachable is refused
+# (StoreUnavailable), so an outage cannot exhaust the node's memory; logged once per OUTAGE_LOG_EVERY.
+from cfxstore.router.writebehind import OUTAGE_LOG_EVERY, OUTAGE_STAGED_MAX, WriteBehind
 from cfxstore.timeutil import now_ns
 
 _hash = CookieService.hash_value
@@ -76,11 +78,6 @@ log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 #: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
 REFUSED_KEPT = 100_000
-#: Most writes a database's write-behind holds while the database is unreachable: a login that would
-#: stage one more is refused (StoreUnavailable), so an outage cannot exhaust the node's memory.
-OUTAGE_STAGED_MAX = 10_000
-#: Seconds between two log lines about logins refused for that bound.
-OUTAGE_LOG_EVERY = 10.0
 #: A login with a cookie notes its device's last login when the noted one is older than this (ns).
 LAST_LOGIN_EVERY = 60 * 1_000_000_000
 #: A time every expiry is before: purging cookies expired by then deletes them all.

@@ -198,3 +198,31 @@ def test_index_table_must_match_the_primary_key():
         users.attach_index("y", orm.MapStringUuid(3), lambda u: u, unique=False)
     with pytest.raises(orm.SchemaError, match="unknown|no index"):
         users.index("nope")
+
+
+class Guarded(S):
+    def attach(self, db):
+        super().attach(db)
+        self.ended = orm.Map(103, key="str", value="uint64")
+
+
+def test_write_known_keeps_every_index_without_reading_and_honours_its_guard_and_existing(db):
+    s = Guarded.attach(db)
+    ann, bob, cid = new_user("ann@x", "red", "ann"), new_user("bob@x", "blue"), new_user("cid@x", "red")
+    with db.begin(write=True) as txn:
+        s.ended[txn, "blue"] = 10
+        s.users.write_known(txn, [(u.oid, None, u) for u in (ann, bob, cid)],
+                            guard=lambda u: (s.ended, u.team, 5) if u.team == "blue" else None)  # bob: left out
+    moved = User(ann.oid, "ann@y", None, "ann")
+    gone = User(bob.oid, "bob@y", "red")  # never stored: existing leaves it out
+    with db.begin(write=True) as txn:
+        s.users.write_known(txn, [(ann.oid, ann, moved), (bob.oid, bob, gone)], existing=True)
+        s.users.write_known(txn, [(cid.oid, cid, User(cid.oid, "cid@x", "green"))],
+                            guard=lambda u: (s.ended, "blue", 11))  # the guard holds 10 < 11: written
+    with db.begin() as txn:
+        assert s.users[txn, bob.oid] is None and s.users[txn, ann.oid] == moved
+        assert s.users.get_by_index(txn, "by_email", "ann@y") == moved
+        assert s.users.get_by_index(txn, "by_email", "ann@x") is None
+        assert s.users.keys_by_index(txn, "by_team", "red") == []
+        assert s.users.keys_by_index(txn, "by_team", "green") == [cid.oid]
+        assert s.users.check_indexes(txn) == []
