@@ -703,8 +703,8 @@ class PostgresTransaction(TransactionHooks):
         if self._done:
             raise TransactionError("transaction already ended")
         self._queue_writes()
-        if not self._queued and not self._begun:
-            self._finish(self._on_commit, rollback=False)  # nothing was written: nothing to send
+        if not self._queued and (not self._begun or self._single):
+            self._finish(self._on_commit, rollback=False)  # nothing written, or no transaction: nothing to send
             return
         if self._failed is not None and not self.write:
             self._finish(self._on_commit, rollback=True)  # a reader's failed statement changed nothing

@@ -86,3 +86,15 @@ def test_a_login_batch_racing_a_revocation_on_another_node_leaves_no_cookie(pg_u
             thread.join(30)
             a.transact(lambda txn: a.put(txn, [staged]))  # the write-behind runs the batch again
         assert a.cookies_by_authid("alice") == [] and b.cookies_by_authid("alice") == []
+
+
+def test_a_single_read_is_one_round_trip_and_a_writer_that_wrote_nothing_sends_nothing(pg_url):
+    with CookieService.open(pg_url) as cookies:
+        engine = _engine(cookies.db)
+        before = engine.statements, engine.round_trips
+        with cookies.db.begin(single=True) as txn:  # a node's cookie read: one lookup through the value index
+            assert cookies.schema.cookies.get_by_index(txn, "idx_cookies_by_value", bytes(32)) is None
+        assert (engine.statements - before[0], engine.round_trips - before[1]) == (1, 1)
+        with cookies.db.begin(write=True):
+            pass
+        assert (engine.statements - before[0], engine.round_trips - before[1]) == (1, 1)
