@@ -35,9 +35,6 @@ _CUT = {"peer": MAX_PEER_CHARS, "user_agent": MAX_USER_AGENT_CHARS}
 _BY_VALUE = "idx_cookies_by_value"
 _BY_AUTHID = "idx_cookies_by_authid"
 _NS_MAX = 2**63 - 1  # timestamps are int64 nanoseconds
-#: A login made less than this before its authid's logins were ended (ns) is not stored either:
-#: it covers the clocks of two nodes differing and the moment between checking a login and recording it.
-ENDED_MARGIN = 2 * NS_PER_SECOND
 
 
 def guessable(value: str) -> bool:
@@ -141,17 +138,19 @@ class CookieService(Service):
         """Store new cookies made by ``new`` / ``login`` (not stored before) in the write transaction txn.
 
         A login is left out if its authid's logins were ended (``end_logins``, on
-        any node) after it, or less than ``ENDED_MARGIN`` before it: a login staged
-        before its principal changed never outlives the change. No reads: the check
-        and the writes go to the database together (one round trip for a batch on
-        PostgreSQL), and a concurrent ``end_logins`` conflicts with them.
+        any node) at or after it: a login staged before its principal changed never
+        outlives the change. No reads: the check and the writes go to the database
+        together (one round trip for a batch on PostgreSQL), and a concurrent
+        ``end_logins`` conflicts with them. (A node whose clock runs ahead may stamp
+        such a login after the change: it hears of the change and deletes the
+        cookies of that authid it holds, cookiebackend.py ``logins_ended``.)
         """
         self._cookies.write_known(txn, ((c.oid, None, c) for c in cookies), guard=self._ended_guard)
 
     def _ended_guard(self, cookie: Cookie) -> tuple[orm.Map, str, int] | None:
         if cookie.authid is None:
             return None
-        return self.schema.logins_ended, cookie.authid, max(0, (cookie.last_login or cookie.modified) - ENDED_MARGIN)
+        return self.schema.logins_ended, cookie.authid, cookie.last_login or cookie.modified
 
     def update(self, txn: orm.Transaction, cookies: list[Cookie]) -> None:
         """Store new versions of stored cookies in txn, leaving out those deleted meanwhile (a change of

@@ -59,7 +59,7 @@ from twisted.logger import Logger
 
 from cfxstore.cookies.announce import refuse_now
 from cfxstore.cookies.entities import Cookie
-from cfxstore.cookies.service import ENDED_MARGIN, CookieService
+from cfxstore.cookies.service import CookieService
 from cfxstore.errors import Error
 from cfxstore.node.config import CookieConfig
 from cfxstore.plaindata import require_plain
@@ -73,7 +73,6 @@ from cfxstore.router.writebehind import OUTAGE_LOG_EVERY, OUTAGE_STAGED_MAX, Wri
 from cfxstore.timeutil import now_ns
 
 _hash = CookieService.hash_value
-_ENDED_MARGIN_S = ENDED_MARGIN / 1e9
 log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 #: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
@@ -122,8 +121,6 @@ class CookieBackend:
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         # (a dict used as an ordered set: the latest connection last)
         self._protos: dict[bytes, dict[Any, None]] = {}
-        # authid -> monotonic time its logins were heard to end (kept ENDED_MARGIN).
-        self._ended: dict[str, float] = {}
         self.outage_max = OUTAGE_STAGED_MAX
         self.outage_refused = 0  # logins refused for the bound, in this process's life
         self._outage_logged = -OUTAGE_LOG_EVERY
@@ -240,7 +237,7 @@ class CookieBackend:
         never becomes someone else's login. RefusedCookie (nothing staged) if
         the login could never be stored. ``context``: the device (peer, user_agent).
         """
-        if authid is None or self._just_ended(authid):
+        if authid is None:
             return False
         if self.writer.staged(value_hash) is None:
             self._admit()
@@ -368,20 +365,16 @@ class CookieBackend:
             del refused[next(iter(refused))]
 
     def logins_ended(self, authid: str) -> list[bytes]:
-        """authid's logins were ended (on any node): the value hashes of its cookies this process holds
-        in memory (cached or staged), to refuse; a login of it recorded within ENDED_MARGIN from now on
-        was checked before the change and is not remembered either."""
-        now = monotonic()
-        self._ended = {a: t for a, t in self._ended.items() if now - t < _ENDED_MARGIN_S}
-        self._ended[authid] = now
+        """authid's logins were ended (on any node): refuse the cookies of it this process holds in memory
+        (cached, or staged and not committed) and delete them with the staged writes (one this node committed
+        after the change, stamped by a clock running ahead, goes too); their value hashes, to close."""
         held = {h for h, (cookie, _) in self._cache.items() if cookie.authid == authid}
         held.update(h for h, cookie in self.writer.staged_keyed()
                     if isinstance(h, bytes) and getattr(cookie, "authid", None) == authid)
+        for value_hash in held:
+            self.refuse(value_hash)
+            self.writer.append(self.service.delete_hashes, value_hash)
         return list(held)
-
-    def _just_ended(self, authid: str) -> bool:
-        ended = self._ended.get(authid)
-        return ended is not None and monotonic() - ended < _ENDED_MARGIN_S
 
     def revoke_authid(self, authid: str) -> list[bytes]:
         """Delete every cookie of authid now, on this thread; returns their value hashes. A router
