@@ -1,6 +1,6 @@
 """Cookie logins on a router node whose PostgreSQL server is at a network distance, against an LMDB node.
 
-    python -m bench.router.distance [--n 1500] [--clients 16] [--rtts 0,3,7] [--rounds 3] [--postgres URL]
+    python -m bench.router.distance [--n 300] [--clients 16] [--rtts 0,3,7] [--rounds 3] [--postgres URL]
 
 Two real ``cfxstore router start`` nodes with the default node config
 (cookie store, session history, cfxstore authenticator), run one at a
@@ -33,6 +33,10 @@ every cookie again: "warm". Per phase:
 * PostgreSQL statements per login (BEGIN and COMMIT included), counted by
   the proxy;
 * proxy CPU per login, for the record: counted in neither.
+
+Besides, in each round: the PostgreSQL CPU and the time of the node's cold
+read alone, the one statement it sends for a cookie it has not seen, sent
+for every cookie from this process (no node, no proxy).
 
 Every figure is the best of ``--rounds`` (highest rate, lowest time), each
 figure on its own; ratios are to the LMDB node's best in the same run. Last,
@@ -70,6 +74,7 @@ SCHEMA = "bench_distance"
 COOKIE_AUTHID = "cookie-user"
 BYSTANDER = "bystander"
 PHASES = ("cold", "warm")
+ATTEMPT_TIMEOUT = 30.0
 #: PostgreSQL server CPU per cold cookie login, cold logins/s at 3 ms vs LMDB, bystander p99 at 7 ms vs LMDB.
 TARGETS = {"pg_cpu_cold_ms": 0.3, "cold_rate_ratio_3ms": 0.8, "p99_ratio_7ms": 2.0}
 
@@ -121,6 +126,32 @@ def lmdb_txnid(path: str) -> int:
         f.seek(first[0])
         second = _meta(f.read(152))
     return max(first[2], second[2] if second else 0)
+
+
+def read_cost(url: str, cookies: list[str], watch: Any) -> tuple[float, float]:
+    """(PostgreSQL CPU ms, ms of wall time) per cookie read made as a node makes a cold one (one statement,
+    no BEGIN, cfxstore/router/cookiebackend.py), for every cookie once, from this process alone."""
+    from cfxstore.cookies.service import CookieService
+    from cfxstore.database import open_database
+
+    hashes = [CookieService.hash_value(c.split("=", 1)[1]) for c in cookies]
+    with open_database(url) as db:
+        table = CookieService(db).schema.cookies
+
+        def read(value_hash: bytes) -> Any:
+            with db.begin(single=True) as txn:
+                return table.get_by_index(txn, "idx_cookies_by_value", value_hash)
+
+        read(hashes[0])
+        rows = watch.execute("SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
+                             (f"%:{SCHEMA}:{os.getpid()}@%",)).fetchall()
+        before = {pid: _cpu(pid) for (pid,) in rows}
+        started = time.perf_counter()
+        if any(read(h) is None for h in hashes):
+            raise RuntimeError("a seeded cookie was not found")
+        seconds = time.perf_counter() - started
+        server = sum(_cpu(pid) - cpu for pid, cpu in before.items())
+    return 1000 * server / len(hashes), 1000 * seconds / len(hashes)
 
 
 def _cpu(pid: int) -> float:
@@ -201,6 +232,8 @@ class Bystander(LineChild):
 @defer.inlineCallbacks
 def use_all(port: int, cookies: list[str], clients: int) -> Iterator[Any]:
     """Log in with every cookie once, ``clients`` at a time; fires with (ok, outcomes that were not ok, seconds)."""
+    from twisted.internet import reactor
+
     failed: list[str] = []
     ok = 0
 
@@ -208,7 +241,12 @@ def use_all(port: int, cookies: list[str], clients: int) -> Iterator[Any]:
     def client(share: list[str]) -> Iterator[Any]:
         nonlocal ok
         for cookie in share:
-            outcome = str((yield _attempt(port, None, None, cookie=cookie)))
+            attempt = _attempt(port, None, None, cookie=cookie)
+            attempt.addTimeout(ATTEMPT_TIMEOUT, reactor)  # a connection lost mid-handshake answers nothing
+            try:
+                outcome = str((yield attempt))
+            except defer.TimeoutError:
+                outcome = "no answer"
             if outcome == "ok":
                 ok += 1
             else:
@@ -234,6 +272,8 @@ def measure(setup: Setup, args: argparse.Namespace) -> Iterator[Any]:
             calls = bystander.report()
             # The phase's writes, committed after its logins as well, are part of its cost.
             settle = yield threads.deferToThread(setup.settle)
+            if setup.node.proc.poll() is not None:
+                raise RuntimeError(f"{setup.label}: the node ended; log: {setup.node.log()[-2000:]}")
             after = setup.snapshot()
             logins = max(ok, 1)
             server = sum(t - before["server"].get(pid, 0.0) for pid, t in after["server"].items())
@@ -368,13 +408,17 @@ def bench(reactor: Any, args: argparse.Namespace) -> Iterator[Any]:
               + ", ".join(f"{label}: {ms:.2f} ms" for label, ms in rtts.items()))
 
         runs: dict[str, list[dict]] = {s.label: [] for s in setups}
+        reads: list[tuple[float, float]] = []
         for round_no in range(args.rounds):  # taking turns, so that a busy moment of the machine hits every one
+            reads.append(read_cost(direct, cookies, watch))
             for setup in setups:
                 figures = yield measure(setup, args)
                 runs[setup.label].append(figures)
-                print(f"round {round_no + 1} {setup.label}: " + ", ".join(
-                    f"{p} {figures[p]['rate']:.1f}/s p99 {figures[p]['p99']:.1f} ms" for p in PHASES), flush=True)
+                print(f"round {round_no + 1} {setup.label}: {json.dumps(figures)}", flush=True)
         report({label: best_of(r) for label, r in runs.items()}, rtts)
+        print(f"\nthe cold cookie read alone (the node's statement, sent from this process with no node running, "
+              f"no proxy): PostgreSQL CPU {min(r[0] for r in reads):.3f} ms per read, "
+              f"{min(r[1] for r in reads):.3f} ms per read one after another")
         watch.close()
     finally:
         for setup in setups:
@@ -402,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="figures are the best of this many rounds")
-    parser.add_argument("--n", type=int, default=1500, help="cookies, each used once per phase (default 1500)")
+    parser.add_argument("--n", type=int, default=300, help="cookies, each used once per phase (default 300)")
     parser.add_argument("--rtts", type=_rtts, default=[0.0, 3.0, 7.0],
                         help="round-trip times in ms the proxy adds, separated by commas (default 0,3,7)")
     parser.add_argument("--pause-ms", type=float, default=5.0,
