@@ -70,13 +70,16 @@ from cfxstore.router.verifypool import PoolBusy, VerifyPool
 # OUTAGE_STAGED_MAX: a login that would stage one more write while the database is unreachable is refused
 # (StoreUnavailable), so an outage cannot exhaust the node's memory; logged once per OUTAGE_LOG_EVERY.
 from cfxstore.router.writebehind import OUTAGE_LOG_EVERY, OUTAGE_STAGED_MAX, WriteBehind
-from cfxstore.timeutil import now_ns
+from cfxstore.timeutil import NS_PER_SECOND, now_ns
 
 _hash = CookieService.hash_value
 log = Logger()
 STORE = "cookie store"  # how errors name it (availability.py)
 #: Cookies deleted elsewhere or whose deletion is pending, refused by this process (oldest forgotten first).
 REFUSED_KEPT = 100_000
+#: How long (ns) the time this process heard that an authid's logins were ended is kept: longer than a
+#: login takes from its WebSocket handshake to its cookie being bound (argon2 waits included).
+ENDED_HEARD_KEPT = 300 * NS_PER_SECOND
 #: A login with a cookie notes its device's last login when the noted one is older than this (ns).
 LAST_LOGIN_EVERY = 60 * 1_000_000_000
 #: A time every expiry is before: purging cookies expired by then deletes them all.
@@ -118,6 +121,8 @@ class CookieBackend:
         self._refused: dict[bytes, None] = {}
         # Anonymous cookies handed out on open connections (never stored), by value hash.
         self._issued: dict[bytes, Cookie] = {}
+        # authid -> when (this process's clock) it heard that authid's logins were ended, oldest first
+        self._ended_heard: dict[str, int] = {}
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         # (a dict used as an ordered set: the latest connection last)
         self._protos: dict[bytes, dict[Any, None]] = {}
@@ -243,6 +248,11 @@ class CookieBackend:
             self._admit()
         cookie = self._issued.pop(value_hash, None)
         issued = cookie is not None
+        if cookie is not None and self._ended_heard.get(authid, -1) >= cookie.created:
+            # Its connection opened before this process heard the logins were ended, so the credential may
+            # have been checked before the change: not bound (it stays anonymous; a new login binds).
+            self._issued[value_hash] = cookie
+            return False
         if cookie is None:
             cookie = self.lookup(value_hash)
             if cookie is None or (cookie.authid, cookie.authrealm) != (authid, authrealm):
@@ -368,6 +378,12 @@ class CookieBackend:
         """authid's logins were ended (on any node): refuse the cookies of it this process holds in memory
         (cached, or staged and not committed) and delete them with the staged writes (one this node committed
         after the change, stamped by a clock running ahead, goes too); their value hashes, to close."""
+        now = now_ns()
+        heard = self._ended_heard
+        heard.pop(authid, None)
+        heard[authid] = now
+        while heard and next(iter(heard.values())) < now - ENDED_HEARD_KEPT:
+            del heard[next(iter(heard))]
         held = {h for h, (cookie, _) in self._cache.items() if cookie.authid == authid}
         held.update(h for h, cookie in self.writer.staged_keyed()
                     if isinstance(h, bytes) and getattr(cookie, "authid", None) == authid)

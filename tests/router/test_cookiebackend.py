@@ -93,6 +93,21 @@ def test_a_login_binds_only_a_cookie_issued_here_and_never_rebinds_another_login
     assert service.lookup(planted).authid is None
 
 
+def test_a_cookie_issued_before_its_logins_were_ended_is_not_bound_one_issued_after_is(service):
+    """A login whose connection opened before this process heard that its authid's logins ended may have had
+    its credential checked before the change: its cookie stays anonymous. A connection opened after binds."""
+    reactor = FakeReactor()
+    store = make_store(service, reactor)
+    before, _ = store.create()
+    store.backend.logins_ended("alice")
+    after, _ = store.create()
+    assert not store.setAuth(before, "alice", "user", "ticket", None, "realm1")
+    assert store.setAuth(before, "bob", "user", "ticket", None, "realm1")  # only alice's logins ended
+    assert store.setAuth(after, "alice", "user", "ticket", None, "realm1")
+    reactor.run()
+    assert service.lookup(after).authid == "alice" and service.lookup(before).authid == "bob"
+
+
 def test_an_issued_cookie_is_forgotten_when_its_connection_closes_without_a_login(service):
     store = make_store(service, FakeReactor())
     value, _ = store.create()
