@@ -133,7 +133,8 @@ def test_a_failover_to_the_promoted_replica_serves_logins_within_5s_and_loses_no
         stop.set()
         thread.join(30)
     # Refusals during the cut, if any, said why.
-    assert all(_store_unavailable(r, "credential store") for r in during if isinstance(r, Denied)), during
+    denied = [r for r in during if isinstance(r, Denied)]
+    assert all(_store_unavailable(r, "credential store") for r in denied), denied
     # Every login acknowledged before the cut is on the new primary: committed ones were replicated,
     # staged ones were committed there by the write-behind.
     new_primary = pair.url(schema, hosts=[pair.replica])
