@@ -232,3 +232,12 @@ def throttled(throttle: dict, methods: tuple[str, ...] = ("ticket", "wampcra")) 
         for method in methods:
             auth[method]["config"]["throttle"] = throttle
     return edit
+
+
+def buffered(ms: int) -> Callable[[dict], None]:
+    """A config edit that makes the node commit staged cookie and history writes every ``ms`` milliseconds."""
+    def edit(config: dict) -> None:
+        worker = config["workers"][0]
+        worker["transports"][0]["cookie"]["store"]["flush_ms"] = ms
+        worker["realms"][0]["store"]["buffer-flush"] = ms
+    return edit

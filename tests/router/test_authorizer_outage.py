@@ -21,7 +21,7 @@ from cfxstore.management import Management
 from cfxstore.router.authorizer import STORE
 from cfxstore.router.availability import STORE_UNAVAILABLE
 from cfxstore.router.managementconfig import add_authorizer
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, running, wait_for
 from router_wampclient import leave, login
 from test_cluster_e2e import PASSWORD, _principal
 from test_management_e2e import _app_role
@@ -42,18 +42,10 @@ def node(tmp_path_factory, reactor_thread, pg_url, proxy):
         role = _app_role(mgmt)
         mgmt.permissions.create(role_oid=role.oid, uri="com.app.", match="prefix", allow_register=True,
                                 allow_call=True, allow_publish=True, allow_subscribe=True)
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        add_authorizer(config, realm="realm1", roles=["app"])
-        pg.on_postgres(f"{proxy.url()}&timeout={URL_TIMEOUT}&sslpassword={SSL_PASSWORD}")(config)
-
-    edit_config(cbdir, configure)
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
+    url = f"{proxy.url()}&timeout={URL_TIMEOUT}&sslpassword={SSL_PASSWORD}"
+    with running(init_node(tmp_path_factory.mktemp("node"),
+                           lambda config: add_authorizer(config, realm="realm1", roles=["app"]),
+                           pg.on_postgres(url))) as n:
         wait_for(lambda: "cfxstore authorizer" in n.log(), 30, "the authorizer to register")
         yield n
     assert PASSWORD not in n.log() and SSL_PASSWORD not in n.log() and "&sslpassword=" in n.log()

@@ -26,7 +26,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.realmstore.service import SessionHistory
-from router_harness import init_node, running, wait_for
+from router_harness import buffered, init_node, running, wait_for
 from router_wampclient import Denied, leave, login
 from test_cluster_e2e import _refused
 
@@ -37,12 +37,6 @@ FLUSH_MS = 1500
 @pytest.fixture
 def pg_url():
     yield from pg.private_url()
-
-
-def _buffered(config: dict) -> None:
-    worker = config["workers"][0]
-    worker["transports"][0]["cookie"]["store"]["flush_ms"] = FLUSH_MS
-    worker["realms"][0]["store"]["buffer-flush"] = FLUSH_MS
 
 
 def _management(db) -> Management:
@@ -70,7 +64,7 @@ def test_logins_staged_on_one_node_never_outlive_their_principal_deleted_meanwhi
     authid, ticket = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
     with open_database(pg_url) as db:
         principal = _management(db).principals.create(realm=REALM, authid=authid, role="user", ticket=ticket)
-    a = init_node(tmp_path / "a", pg.on_postgres(pg_url), _buffered)
+    a = init_node(tmp_path / "a", pg.on_postgres(pg_url), buffered(FLUSH_MS))
     b = init_node(tmp_path / "b", pg.on_postgres(pg_url))
     with running(a), running(b):
         started, deleted = threading.Event(), threading.Event()

@@ -22,7 +22,7 @@ from cfxstore.database import open_database
 from cfxstore.realmstore.service import SessionHistory
 from cfxstore.router.availability import STORE_UNAVAILABLE
 from pgproxy import PgProxy
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, running, wait_for
 from router_wampclient import Denied, leave, login
 from test_cluster_e2e import PASSWORD, _principal
 
@@ -45,18 +45,7 @@ def proxy(pg_url):
 def proxied_node(tmp_path_factory, pg_url, proxy, configure):
     """For a module fixture: a running node of the default config on pg_url through proxy, edited by configure."""
     open_database(pg_url).close()
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def edit(config: dict) -> None:
-        pg.on_postgres(proxy.url())(config)
-        configure(config)
-
-    edit_config(cbdir, edit)
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
+    with running(init_node(tmp_path_factory.mktemp("node"), pg.on_postgres(proxy.url()), configure)) as n:
         yield n
     assert PASSWORD not in n.log()
 

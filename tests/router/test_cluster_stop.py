@@ -18,7 +18,7 @@ import pg
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from pgproxy import PgProxy
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running
+from router_harness import buffered, init_node, run_cli, running
 from router_wampclient import Denied, login
 from test_cluster_e2e import PASSWORD, _principal
 
@@ -30,12 +30,6 @@ AT_ONCE = 8
 @pytest.fixture
 def pg_url():
     yield from pg.private_url()
-
-
-def _buffered(config: dict) -> None:
-    worker = config["workers"][0]
-    worker["transports"][0]["cookie"]["store"]["flush_ms"] = BUFFERED_MS
-    worker["realms"][0]["store"]["buffer-flush"] = BUFFERED_MS
 
 
 def _stored(pg_url: str, cookies: list[str], user: tuple[str, str]) -> list[str]:
@@ -76,13 +70,9 @@ def test_a_clean_stop_commits_every_acknowledged_login(tmp_path, reactor_thread,
     proxy = PgProxy(pg_url.replace("://postgres@", f"://postgres:{PASSWORD}@"))
     proxy.latency = rtt
     try:
-        port = free_port()
-        assert run_cli("router", "init", "--cbdir", str(tmp_path), "--port", str(port)).returncode == 0
-        edit_config(tmp_path, pg.on_postgres(proxy.url()))
-        edit_config(tmp_path, _buffered)
-        node = RouterProcess(tmp_path, [port])
+        node = init_node(tmp_path, pg.on_postgres(proxy.url()), buffered(BUFFERED_MS))
         with running(node):
-            cookies = reactor_thread.call(_logins, port, user, LOGINS, AT_ONCE, timeout=600)
+            cookies = reactor_thread.call(_logins, node.port, user, LOGINS, AT_ONCE, timeout=600)
             stopped = run_cli("router", "stop", "--cbdir", str(tmp_path), timeout=120)
             assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     finally:

@@ -15,7 +15,7 @@ import pg
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import open_database
 from cfxstore.router.reactorguard import REPORT
-from router_harness import RouterProcess, reactor_forbidden, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, reactor_forbidden, running, wait_for
 from router_wampclient import leave, login
 from test_cluster_e2e import _principal
 from test_cluster_outage import pg_url, proxy  # noqa: F401 (the same fixtures: a private schema, a proxy to it)
@@ -24,13 +24,7 @@ PROCEDURE = "com.example.bystander"
 
 
 def _node(tmp_path_factory, path: str):
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-    edit_config(cbdir, pg.on_postgres(path))
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
+    with running(init_node(tmp_path_factory.mktemp("node"), pg.on_postgres(path))) as n:
         yield n
 
 

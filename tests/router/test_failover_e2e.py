@@ -21,7 +21,7 @@ import pg
 from cfxstore.cookies.service import CookieService
 from cfxstore.database import exists, open_database
 from pgreplica import ReplicaPair, missing
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import edit_config, free_port, init_node, run_cli, running, wait_for
 from router_wampclient import Denied, leave, login
 from test_cluster_e2e import _principal
 from test_cluster_outage import _store_unavailable
@@ -49,13 +49,7 @@ def schema():
 def node(tmp_path, pair, schema):
     url = pair.url(schema)
     open_database(url).close()
-    cbdir = tmp_path / "node"
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-    edit_config(cbdir, pg.on_postgres(url))
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
+    with running(init_node(tmp_path / "node", pg.on_postgres(url))) as n:
         yield n
 
 

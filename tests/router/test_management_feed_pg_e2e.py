@@ -10,7 +10,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_management
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, running, wait_for
 from router_wampclient import leave, login
 
 P = "cfxstore.mgmt."
@@ -33,18 +33,7 @@ def add_operator(url: str) -> None:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, reactor_thread, pg_url):
     add_operator(pg_url)
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
-    def configure(config: dict) -> None:
-        add_management(config)
-        pg.on_postgres(pg_url)(config)
-
-    edit_config(cbdir, configure)
-    router = RouterProcess(cbdir, [port])
-    router.port = port
-    with running(router):
+    with running(init_node(tmp_path_factory.mktemp("node"), add_management, pg.on_postgres(pg_url))) as router:
         wait_for(lambda: "cfxstore management API ready" in router.log(), 30, "the management API")
         yield router
 

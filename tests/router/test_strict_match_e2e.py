@@ -21,7 +21,7 @@ from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.router.managementconfig import add_authorizer
-from router_harness import RouterProcess, edit_config, free_port, run_cli, running, wait_for
+from router_harness import init_node, running, wait_for
 from router_wampclient import leave, login
 from test_management_e2e import _app_role
 
@@ -32,10 +32,6 @@ _ids = itertools.count()
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, reactor_thread):
-    cbdir = tmp_path_factory.mktemp("node")
-    port = free_port()
-    assert run_cli("router", "init", "--cbdir", str(cbdir), "--port", str(port)).returncode == 0
-
     def configure(config: dict) -> None:
         router = config["workers"][0]
         realm1 = router["realms"][0]
@@ -50,10 +46,7 @@ def node(tmp_path_factory, reactor_thread):
         router["realms"].append(loose)
         add_authorizer(config, realm="realm1", roles=["app"])
 
-    edit_config(cbdir, configure)
-    n = RouterProcess(cbdir, [port])
-    n.port = port
-    with running(n):
+    with running(init_node(tmp_path_factory.mktemp("node"), configure)) as n:
         wait_for(lambda: "cfxstore authorizer" in n.log(), 30, "the authorizer to register")
         yield n
 
