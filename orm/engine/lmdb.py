@@ -58,6 +58,10 @@ def address_space_for(size: int) -> bool:
     return True
 
 
+#: Opens retried while other processes keep growing the map under them.
+OPEN_ATTEMPTS = 20
+
+
 class LmdbEngine:
     """One LMDB environment plus the bookkeeping that keeps resizing safe."""
 
@@ -74,12 +78,19 @@ class LmdbEngine:
         # Every open creates lock.mdb, so without one no other process has the database open: a read-only
         # open then goes without the lock file rather than create one (read-only must leave no trace).
         lock = not readonly or os.path.exists(os.path.join(path, "lock.mdb"))
-        try:
-            self._env = lmdb.open(path, map_size=size, max_dbs=max_tables + 2, readonly=readonly, sync=sync,
-                                  metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=lock,
-                                  max_readers=max_readers)
-        except lmdb.Error as exc:
-            raise DatabaseError(f"cannot open database {path}: {exc}") from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._env = lmdb.open(path, map_size=size, max_dbs=max_tables + 2, readonly=readonly, sync=sync,
+                                      metasync=sync, create=not readonly, subdir=True, mode=0o600, lock=lock,
+                                      max_readers=max_readers)
+                break
+            except lmdb.MapResizedError as exc:
+                # Another process grew the map between the open reading its size and the open's first
+                # transaction: opening again reads the new size.
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise DatabaseError(f"cannot open database {path}: {exc}") from None
+            except lmdb.Error as exc:
+                raise DatabaseError(f"cannot open database {path}: {exc}") from None
         self.max_key_size: int = self._env.max_key_size()
         self._cond = threading.Condition()
         self._states: "weakref.WeakSet[_ThreadState]" = weakref.WeakSet()  # one per thread
