@@ -27,7 +27,6 @@ import orm
 from cfxstore.cookies import deletionlog
 from cfxstore.cookies.announce import CHANNEL, ENDED_PREFIX, on_deleted, on_logins_ended
 from cfxstore.router.cookiebackend import CookieBackend
-from cfxstore.router.revoke import CLOSE_CODE, CLOSE_REASON
 
 log = Logger()
 #: Seconds between two looks at an LMDB database's deletion file (a stat; a short read when it grew).
@@ -37,10 +36,7 @@ POLL_INTERVAL = 0.1
 def forget_cookie(backend: CookieBackend, value_hash: bytes) -> int:
     """Refuse a cookie deleted elsewhere and close its connections here; returns how many."""
     backend.refuse(value_hash)
-    protos = backend.protos(value_hash)
-    for proto in protos:
-        proto.sendClose(CLOSE_CODE, CLOSE_REASON)
-    return len(protos)
+    return backend.close_connections(value_hash)
 
 
 def _forget_all(backend: CookieBackend, value_hashes: Iterable[bytes]) -> None:

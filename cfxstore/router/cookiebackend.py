@@ -87,6 +87,11 @@ PURGE_ALL = 2**62
 #: Threads reading cookies off the reactor (PostgreSQL), and lookups that may wait for one beyond them.
 READ_THREADS = 4
 READ_WAITING = 1_000
+#: How connections closed for a deleted cookie are told why (a normal WebSocket close).
+CLOSE_CODE = 1000
+CLOSE_REASON = "cookie revoked"
+#: Deleted cookies whose closed connections are remembered, so that every closer counts them.
+CLOSED_KEPT = 1_024
 
 
 class RefusedCookie(Error, ValueError):
@@ -126,6 +131,8 @@ class CookieBackend:
         # value hash -> connections (Crossbar protocol objects) that presented or got the cookie
         # (a dict used as an ordered set: the latest connection last)
         self._protos: dict[bytes, dict[Any, None]] = {}
+        # value hash of a deleted cookie -> ids of the connections closed for it, oldest cookie first
+        self._closed: dict[bytes, set[int]] = {}
         self.outage_max = OUTAGE_STAGED_MAX
         self.outage_refused = 0  # logins refused for the bound, in this process's life
         self._outage_logged = -OUTAGE_LOG_EVERY
@@ -441,6 +448,19 @@ class CookieBackend:
 
     def protos(self, value_hash: bytes) -> list[Any]:
         return list(self._protos.get(value_hash, ()))
+
+    def close_connections(self, value_hash: bytes) -> int:
+        """Close the connections that used a deleted cookie (reactor thread); how many were closed for it.
+        Those an earlier call closed count too: a revocation's own announcement may close them first,
+        and a connection is forgotten once its close completes."""
+        closed = self._closed.pop(value_hash, set())
+        for proto in self.protos(value_hash):
+            proto.sendClose(CLOSE_CODE, CLOSE_REASON)
+            closed.add(id(proto))
+        self._closed[value_hash] = closed
+        while len(self._closed) > CLOSED_KEPT:
+            del self._closed[next(iter(self._closed))]
+        return len(closed)
 
 
 BACKENDS: Slot[CookieBackend] = Slot("cookie backend")

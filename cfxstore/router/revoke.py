@@ -29,8 +29,6 @@ from cfxstore.router.cookiebackend import STORE, CookieBackend, all_backends
 from cfxstore.router.dbcalls import database_calls
 
 PROCEDURE = "cfxstore.cookie.revoke_by_authid"
-CLOSE_CODE = 1000
-CLOSE_REASON = "cookie revoked"
 
 
 def revoke_authid(authid: str) -> Deferred:
@@ -57,9 +55,7 @@ def revoke_authid(authid: str) -> Deferred:
             backend.revoked(hashes)
             for value_hash in hashes:
                 cookies += 1
-                for proto in backend.protos(value_hash):
-                    proto.sendClose(CLOSE_CODE, CLOSE_REASON)
-                    closed += 1
+                closed += backend.close_connections(value_hash)
         return {"authid": authid, "cookies_deleted": cookies, "connections_closed": closed}
 
     d = gatherResults([revoke(backend) for backend in backends], consumeErrors=True)

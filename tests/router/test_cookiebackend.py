@@ -119,8 +119,16 @@ def test_an_issued_cookie_is_forgotten_when_its_connection_closes_without_a_logi
 
 
 class Connection:
+    """What the backend reads of a WebSocket connection, recording the closes it is sent."""
+
     peer = "tcp4:192.0.2.7:50000"
     http_headers = {"user-agent": "Browser/1.0 " + "x" * 600}
+
+    def __init__(self) -> None:
+        self.closes: list[tuple[int, str]] = []
+
+    def sendClose(self, code: int, reason: str) -> None:  # noqa: N802
+        self.closes.append((code, reason))
 
 
 def test_a_login_records_its_device_and_a_cookie_login_its_time(service, monkeypatch):
@@ -394,3 +402,26 @@ def test_on_postgres_a_logout_refuses_the_cookie_at_once_and_the_reactor_never_w
     assert pg_service.lookup(value) is not None  # staged: committed with the next batch
     store.backend.flush()
     assert pg_service.lookup(value) is None
+
+
+def test_closing_a_deleted_cookies_connections_counts_those_an_earlier_close_finished(service):
+    # A revocation's own announcement closes the connections first; their closes may complete (and the
+    # connections be forgotten) before the revocation counts what it closed.
+    store = make_store(service, FakeReactor())
+    value, _ = store.create()
+    first, second = Connection(), Connection()
+    store.addProto(value, first)
+    store.addProto(value, second)
+    value_hash = CookieService.hash_value(value)
+    backend = store.backend
+    assert backend.close_connections(value_hash) == 2
+    store.dropProto(value, first)
+    store.dropProto(value, second)
+    assert backend.protos(value_hash) == []
+    assert backend.close_connections(value_hash) == 2
+    assert first.closes == second.closes == [(cookiebackend.CLOSE_CODE, cookiebackend.CLOSE_REASON)]
+    late = Connection()
+    store.addProto(value, late)
+    assert backend.close_connections(value_hash) == 3
+    assert late.closes == [(cookiebackend.CLOSE_CODE, cookiebackend.CLOSE_REASON)]
+    assert backend.close_connections(CookieService.hash_value("never-issued")) == 0
