@@ -31,7 +31,9 @@ def _node(tmp_path_factory, path: str):
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, pg_url, proxy):
     open_database(pg_url).close()
-    yield from _node(tmp_path_factory, proxy.url())
+    # Connections kept open: a read that needed a new one while the proxy stalls would never be sent
+    # (its handshake is held too), and the test could not see the node ask for the cookie.
+    yield from _node(tmp_path_factory, proxy.url() + "&pool_min=4")
 
 
 def _cold_cookie(url: str, authid: str) -> str:
