@@ -180,13 +180,15 @@ class CfxRealmStore:
             self._retention = task.LoopingCall(self._purge)
             self._retention.start(retention.interval, now=False)
 
-    def stop(self) -> None:
+    def stop(self) -> Deferred:
+        """Stop retention and commit everything staged, off the reactor thread: a Deferred that fires once
+        it is committed (at once for a store made without a reactor, which commits on the calling thread)."""
         if not self._running:
             raise RuntimeError("cfxstore realm store is not running")
         self._running = False
         if self._retention is not None and self._retention.running:
             self._retention.stop()
-        self._writer.flush()
+        return self._writer.drain()
 
     def flush(self) -> None:
         """Commit everything staged now (on this thread)."""

@@ -222,3 +222,28 @@ def test_history_writes_past_the_outage_bound_are_left_out_counted_and_logged_on
     with open_database(pg_url) as db:
         history = SessionHistory(db)
         assert [s.session_id for s in history.sessions_by_authid("alice")] == [3, 2, 1]
+
+
+def test_stopping_a_realm_store_commits_what_is_staged_off_the_reactor(reactor_thread, pg_url, proxy):
+    from types import SimpleNamespace
+
+    from cfxstore.router.realmstore import CfxRealmStore
+
+    rt = reactor_thread
+    store = CfxRealmStore(None, SimpleNamespace(), {"type": "cfxstore", "path": proxy.url() + "&timeout=30",
+                                                    "buffer-flush": 60000}, reactor=rt.reactor)
+    rt.call(store.start)
+    details = SimpleNamespace(session=77, realm="realm1", authid="stopper", authrole="user", authmethod="ticket",
+                              authprovider="static", authextra=None, transport=None)
+    rt.call(store.store_session_joined, SimpleNamespace(), details)
+    stopped: dict = {}
+    proxy.stall()  # the commit waits for the database; the reactor must not
+    try:
+        rt.call(lambda: stopped.update(d=store.stop()))
+        assert rt.call(lambda: "answered", timeout=5) == "answered"
+        assert not stopped["d"].called
+    finally:
+        proxy.restore()
+    wait_for(lambda: stopped["d"].called, 30, "the stop to commit", interval=0.05)
+    with open_database(pg_url) as db:
+        assert [s.session_id for s in SessionHistory(db).sessions_by_authid("stopper")] == [77]
