@@ -740,13 +740,20 @@ class PostgresTransaction(TransactionHooks):
 
 
 
+#: Seconds at most that a listening connection stays silent before it asks the server for an answer.
+PROBE_EVERY = 5.0
+
+
 class Listener:
     """A thread holding its own connection in LISTEN; PostgreSQL pushes each notification to it.
 
     Delivery is by the server (LISTEN/NOTIFY), not by polling tables. A lost
     connection is reopened (every second until it answers); notifications
     sent meanwhile are missed, so a user of it must fall back on re-reading
-    (cookie lookups do: the cache lives at most cache_ttl). ``ready`` is set
+    (a router drops its cached cookies on each error). A connection
+    silent for ``PROBE_EVERY`` seconds (or the URL's timeout, if shorter) is
+    asked for an answer, which must come within the timeout: a path that
+    drops packets is noticed within twice that. ``ready`` is set
     while the connection listens; on_error, from this thread, hears of the
     connection lost and of every reconnect that fails, each as a plain
     DatabaseError (the database is unreachable).
@@ -760,6 +767,7 @@ class Listener:
         self._on_error = on_error
         self._stop = threading.Event()
         self.ready = threading.Event()
+        self._probe_every = min(PROBE_EVERY, engine.deadlines.seconds)
         self._thread = threading.Thread(target=self._run, name=f"listen {self._channel}", daemon=True)
         self._thread.start()
 
@@ -771,16 +779,28 @@ class Listener:
                                      application_name=self._engine.application_name) as conn:
                     conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel)))
                     self.ready.set()
+                    heard = time.monotonic()
                     while not self._stop.is_set():
                         # The timeout only lets the thread see a stop request; delivery is pushed.
                         for note in conn.notifies(timeout=1.0):
+                            heard = time.monotonic()
                             if not note.payload.startswith(own):
                                 self._callback(note.payload.split(" ", 1)[-1])
+                        if time.monotonic() - heard >= self._probe_every:
+                            self._probe(conn)
+                            heard = time.monotonic()
             except psycopg.Error as exc:
                 self.ready.clear()
                 if self._on_error is not None and not self._stop.is_set():
                     self._on_error(DatabaseError(f"listening on {self._engine.path} failed: {exc}"))
                 self._stop.wait(1.0)
+
+    def _probe(self, conn: psycopg.Connection) -> None:
+        """Ask the server for an answer within the URL's timeout. A path that drops packets gives an idle
+        connection no error (and TCP keepalives are answered by whatever relays the connection): without
+        asking, the listener would not know the database is gone until the next request waited for it."""
+        with self._engine.deadlines.watch(conn):
+            conn.execute("SELECT 1")
 
     def stop(self) -> None:
         self._stop.set()

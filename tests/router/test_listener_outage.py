@@ -37,3 +37,24 @@ def test_the_listener_reports_a_lost_connection_and_every_failed_reconnect(pg_ur
                 listener.stop()
     finally:
         proxy.close()
+
+
+def test_an_idle_listener_notices_a_path_that_drops_packets(pg_url):
+    orm.Database(pg_url).close()
+    proxy = PgProxy(pg_url)
+    errors: queue.Queue[BaseException] = queue.Queue()
+    try:
+        with orm.Database(proxy.url() + "&timeout=2") as db:
+            listener = db.listen("changes", lambda payload: None, on_error=errors.put)
+            try:
+                assert listener.ready.wait(10), "the listener did not start listening"
+                proxy.blackhole()  # no error, no answer: only asking tells
+                # Silent for at most the timeout, then asked; the answer is due within the timeout.
+                lost = errors.get(timeout=15)
+                assert type(lost) is orm.DatabaseError and not listener.ready.is_set()
+                proxy.restore()
+                assert listener.ready.wait(20), "the listener did not listen again after the outage"
+            finally:
+                listener.stop()
+    finally:
+        proxy.close()
