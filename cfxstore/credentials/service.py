@@ -254,6 +254,11 @@ class CredentialService(Service):
         return hmac.new(self._decoy_secret(), f"{method}\x00{realm}\x00{authid}".encode("utf-8", "surrogatepass"),
                         hashlib.sha256).digest()
 
+    def load_decoy_key(self) -> None:
+        """Read (or create, once per database) the key decoy challenges derive from, now: the first login
+        of an unknown authid would otherwise write it (a router calls this off its reactor at start)."""
+        self._decoy_secret()
+
     def _decoy_secret(self) -> bytes:
         if self._decoy_key is None:
             def write(txn: orm.Transaction) -> bytes:

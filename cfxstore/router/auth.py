@@ -416,6 +416,7 @@ def create_authenticator(config: dict[str, Any] | None, controller: Any = None) 
         a = parsed.argon2
         credentials = CredentialService(node.db, hasher=owasp_argon2id(a.memory_kib, a.time_cost, a.parallelism),
                                         wampcra_iterations=parsed.wampcra.iterations)
+        credentials.load_decoy_key()  # here, in a thread: never written by a login on the reactor
         return node, credentials, node.audit, CryptosignKeyring(node.db)
 
     def made(opened: tuple[Any, CredentialService, Any, CryptosignKeyring]) -> None:

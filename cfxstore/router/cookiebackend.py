@@ -333,23 +333,16 @@ class CookieBackend:
     def delete(self, value: str) -> bool:
         """Delete one cookie (logout); True if it existed and was live (or cannot be told now).
 
-        Never raises (Crossbar calls it from a session's onLeave): whatever the
-        deletion meets, the cookie is refused at once here and deleted once the
-        database takes it. On LMDB it is written through at once. On PostgreSQL
-        the reactor does not wait for it: it is staged with the other writes,
-        whose commit (within ``flush_ms``) tells the other processes and nodes.
+        Never raises (Crossbar calls it from a session's onLeave), and the
+        reactor never waits for the deletion: the cookie is refused at once
+        here (and, on LMDB, by the other processes through the deletion file),
+        and its deletion is staged after the writes staged before it and
+        committed at once, off the reactor, whatever ``flush_ms`` says. A
+        database that does not take it keeps it staged; the commit tells the
+        other processes and nodes.
         """
         value_hash = _hash(value)
         live = self._live_here(value_hash)
-        if self._reads is None:
-            self._cache.pop(value_hash, None)
-            try:
-                self.writer.availability.call(STORE, lambda: self.writer.run(lambda: self.service.clear_auth(value)))
-                return live
-            except Exception as exc:
-                if not isinstance(exc, StoreUnavailable):
-                    log.error("cfxstore: a logout could not delete its cookie now ({error}); it is refused and "
-                              "deleted with the staged writes", error=f"{type(exc).__name__}: {exc}"[:300])
         if value_hash in self._refused:
             return live  # its deletion is staged already: a repeated logout adds nothing
         self.refuse(value_hash)
@@ -359,6 +352,7 @@ class CookieBackend:
             except Exception:
                 log.failure("cfxstore: telling the other processes to refuse a logged-out cookie failed")
         self.writer.append(self.service.delete_hashes, value_hash)
+        self.writer.commit_soon()
         return live
 
     def _live_here(self, value_hash: bytes) -> bool:

@@ -128,6 +128,7 @@ class WriteBehind:
         self._inflight: _Batch | None = None
         self._waiters: list[Deferred] = []  # fired, with how many writes it put back, when the in-flight batch is done
         self._draining = False
+        self._urgent = False  # a staged write must not wait for the delay (commit_soon)
         self._call: Any = None
         # (what, error) of the latest writes set aside: never written, logged once.
         self.refused: collections.deque[tuple[str, str]] = collections.deque(maxlen=REFUSED_KEPT)
@@ -190,6 +191,14 @@ class WriteBehind:
         if not self._draining:
             self._flush_in_thread()
 
+    def commit_soon(self) -> None:
+        """Commit what is staged now rather than after the delay, still off the reactor thread and after
+        the batch in flight (a logout: its deletion should not wait, nor be lost by a crash meanwhile)."""
+        if not self.availability.up:
+            return  # committed once the database answers, like everything staged
+        self._urgent = True
+        self._full()
+
     def admit(self, what: str) -> bool:
         """Whether one more write may be staged: False while the database is unreachable and
         ``outage_max`` writes wait (counted, and logged once per OUTAGE_LOG_EVERY)."""
@@ -240,6 +249,7 @@ class WriteBehind:
         """Give the staged writes to a thread as the one batch in flight."""
         batch, self._pending = self._pending, _Batch()
         self._inflight = batch
+        self._urgent = False
         assert self._defer_to_thread is not None, "flushes are scheduled only for a writer given a reactor"
         d = self._defer_to_thread(self._write, batch)
 
@@ -251,8 +261,9 @@ class WriteBehind:
             if len(self._pending) and self._call is None and not self._draining:
                 # Writes staged while this batch was written are due already, or soon.
                 due = self.delay - (monotonic() - (self._pending.since or monotonic()))
-                if len(self._pending.items) >= self.max_items or len(self._pending.keyed) >= self.max_items:
-                    due = 0.0  # backpressure: full already
+                if self._urgent or len(self._pending.items) >= self.max_items \
+                        or len(self._pending.keyed) >= self.max_items:
+                    due = 0.0  # asked for at once, or backpressure: full already
                 self._call = self._reactor.callLater(max(0.0, due), self._flush_in_thread)
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:

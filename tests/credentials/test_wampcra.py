@@ -87,3 +87,16 @@ def test_ticket_only_principal_has_no_wampcra(svc, principals, alice):
     ("secret", "salt", 1000, 32), ("pässwörd ✓", "saltz", 10, 16), ("x" * 200, "s" * 64, 3, 64)])
 def test_the_stored_key_is_the_one_autobahn_clients_derive(secret, salt, iterations, keylen):
     assert wampcra_key(secret, salt, iterations, keylen) == derive_key(secret, salt, iterations, keylen).decode("ascii")
+
+
+def test_a_loaded_decoy_key_makes_decoy_challenges_write_nothing(db, svc):
+    from cfxstore.credentials.service import CredentialService
+
+    svc.load_decoy_key()                       # what a router does in a thread when it starts
+    written = db.stats()["last_txnid"]
+    fresh = CredentialService(db)              # another worker on the same database
+    fresh.load_decoy_key()                     # read, not written again
+    first = fresh.wampcra_decoy("realm1", "ghost", role="user")
+    assert fresh.scram_decoy("realm1", "ghost")["salt"]
+    assert db.stats()["last_txnid"] == written  # no login of an unknown authid writes
+    assert svc.wampcra_decoy("realm1", "ghost", role="user")["salt"] == first["salt"]

@@ -14,6 +14,7 @@ from cfxstore.node.config import CookieConfig, DatabaseConfig
 from cfxstore.router.cookiebackend import CookieBackend
 from cfxstore.router.cookiestore import CfxCookieStore
 from cfxstore.timeutil import NS_PER_SECOND
+from router_harness import wait_for
 
 
 class FakeReactor:
@@ -242,18 +243,36 @@ def test_logout_while_a_batch_is_being_written_by_the_thread(service):
     reactor = FakeReactor()
     handed: list = []
     config = CookieConfig(database=DatabaseConfig(path=str(service.db.path)))
-    backend = CookieBackend(service, config, reactor, lambda fn, *a: handed.append((fn, a)) or Deferred())
+    backend = CookieBackend(service, config, reactor, lambda fn, *a: handed.append((fn, a, Deferred())) or handed[-1][2])
     store = CfxCookieStore(backend, config)
     value, _ = store.create()
     store.setAuth(value, "alice", "user", "ticket", None, "realm1")
     reactor.run()                                # the batch is handed to the thread, not yet written
-    assert handed and store.exists(value)
-    assert store.delAuth(value)                  # commits the handed batch itself, then deletes
+    assert len(handed) == 1 and store.exists(value)
+    assert store.delAuth(value)                  # refused at once; its deletion waits for the batch in flight
     assert not store.exists(value)
-    assert not service.exists(value)
-    fn, args = handed[0]
-    fn(*args)                                    # the thread's late write must not resurrect it
-    assert not service.exists(value)
+    assert len(handed) == 1
+    fn, args, done = handed[0]
+    fn(*args)                                    # the thread writes the login ...
+    assert service.exists(value)
+    done.callback(None)                          # ... and when it is done the deletion goes at once
+    reactor.run()
+    assert len(handed) == 2
+    fn, args, done = handed[1]
+    fn(*args)
+    done.callback(None)
+    assert not service.exists(value)             # the earlier login did not resurrect it
+
+
+def test_a_logout_does_not_wait_for_flush_ms(service):
+    reactor = FakeReactor()
+    store = make_store(service, reactor, flush_ms=60_000)
+    value, _ = store.create()
+    store.setAuth(value, "alice", "user", "ticket", None, "realm1")
+    assert not service.exists(value)             # a login waits for flush_ms ...
+    assert store.delAuth(value)
+    assert not service.exists(value) and not store.exists(value)
+    assert service.lookup(value) is None and len(store.backend.writer) == 0  # ... a logout commits both now
 
 
 def test_purge_on_startup_deletes_every_cookie(service):
@@ -389,19 +408,24 @@ def test_on_lmdb_a_cookie_lookup_stays_on_the_reactor(reactor_thread, guarded, s
                        "(entered at cfxstore.router.cookiestore:CfxCookieStore.getAuth)"]  # named, not refused
 
 
-def test_on_postgres_a_logout_refuses_the_cookie_at_once_and_the_reactor_never_waits_for_its_deletion(
-        reactor_thread, guarded, pg_service):
-    value = _stored_login(pg_service, "carol")
-    config = CookieConfig(database=DatabaseConfig(path=pg_service.db.path))
+@pytest.mark.parametrize("engine", ["lmdb", "postgres"])
+def test_a_logout_refuses_the_cookie_at_once_and_its_deletion_is_committed_off_the_reactor(
+        reactor_thread, guarded, engine, request):
+    from twisted.internet import threads
+
+    service = request.getfixturevalue("service" if engine == "lmdb" else "pg_service")
+    value = _stored_login(service, "carol")
+    config = CookieConfig(database=DatabaseConfig(path=str(service.db.path)), flush_ms=60_000)
     store = reactor_thread.call(lambda: CfxCookieStore(
-        CookieBackend(pg_service, config, reactor_thread.reactor, in_thread), config))
-    # A logout of a cookie this process has not read: live as far as it can tell, refused at once.
+        CookieBackend(service, config, reactor_thread.reactor, threads.deferToThread), config))
     assert reactor_thread.call(store.delAuth, value) is True
-    assert guarded == []  # no database call on the reactor: nothing read, nothing written there
+    # Nothing written on the reactor; on PostgreSQL nothing read there either (a cookie this process
+    # has not read is live as far as it can tell); on LMDB the read is inline and named.
+    reads = ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read "
+             "(entered at cfxstore.router.cookiestore:CfxCookieStore.delAuth)"]
+    assert guarded == ([] if engine == "postgres" else reads)
     assert reactor_thread.call(store.getAuth, value) == (None,) * 5
-    assert pg_service.lookup(value) is not None  # staged: committed with the next batch
-    store.backend.flush()
-    assert pg_service.lookup(value) is None
+    wait_for(lambda: service.lookup(value) is None, 10, "the deletion to be committed", interval=0.02)
 
 
 def test_closing_a_deleted_cookies_connections_counts_those_an_earlier_close_finished(service):
