@@ -449,3 +449,21 @@ def test_closing_a_deleted_cookies_connections_counts_those_an_earlier_close_fin
     assert backend.close_connections(value_hash) == 3
     assert late.closes == [(cookiebackend.CLOSE_CODE, cookiebackend.CLOSE_REASON)]
     assert backend.close_connections(CookieService.hash_value("never-issued")) == 0
+
+
+def test_on_lmdb_the_guard_fails_a_write_on_the_reactor_and_names_a_read(service):
+    # A local write may wait for another process's write lock: refused like a round trip. A read is named.
+    import threading
+
+    from orm.engine.hooks import reactor_guard
+
+    named: list[str] = []
+    reactor_guard.install(threading.get_ident(), "cfxstore", ("*",), named.append)
+    try:
+        assert service.lookup("no-such-cookie") is None
+        with pytest.raises(orm.ReactorBlocked, match="CookieService"):
+            service.revoke_authid("alice")
+    finally:
+        reactor_guard.thread = None
+    assert named == ["cfxstore.cookies.service:CookieService.lookup",
+                     "cfxstore.service:Service.transact (entered at cfxstore.cookies.service:CookieService.revoke_authid)"]
