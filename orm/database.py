@@ -227,8 +227,7 @@ class Database:
         if write and self.readonly:
             raise ReadOnlyError(f"database {self.path} was opened read-only")
         if reactor_guard.thread == threading.get_ident():
-            # A round trip blocks; so does a local write, which may wait for another process's write lock.
-            reactor_guard.check(self.path, write or is_url(self.path))
+            reactor_guard.check(self.path)
         return shared.engine.begin(write, single)
 
     def transact(self, fn: Callable[[Transaction], T], retries: int = 3, *, conflicts_only: bool = False) -> T:

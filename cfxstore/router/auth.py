@@ -21,8 +21,8 @@ router is busy" (not counted), as is every failed ticket attempt while the
 argon2 pool, or the client's share of it, is full, so load tells no
 principal's hash apart from another's.
 
-Credentials are read off the reactor thread on PostgreSQL (dbcalls.py: a
-round trip must not hold up the worker's other connections), inline on LMDB.
+Credentials are read off the reactor thread (dbcalls.py: a round trip, or
+a disk read, must not hold up the worker's other connections).
 Generated tickets are checked in the reactor thread (microseconds); argon2id
 tickets in a bounded pool of their own. Unknown WAMP-CRA authids get a decoy
 or WAMP-SCRAM challenge that looks like a real one; cryptosign clients whose
@@ -59,7 +59,7 @@ from cfxstore.node.config import AuthConfig, parse_auth, resolve_path
 from cfxstore.router import cryptosign, scram, tls
 from cfxstore.router.availability import StoreUnavailable, availability
 from cfxstore.router.clientaddr import ClientKeys
-from cfxstore.router.dbcalls import database_calls, then
+from cfxstore.router.dbcalls import DatabaseCalls, database_calls, then
 from cfxstore.router.reactorguard import guard_reactor
 from cfxstore.router.loginaudit import MAX_ITEMS, LoginAudit
 from cfxstore.router.services import node_services
@@ -93,9 +93,11 @@ class Authenticator:
 
     def __init__(self, credentials: CredentialService, config: AuthConfig, reactor: Any,
                  throttle: LoginThrottle | None = None, pool: VerifyPool | None = None, cbdir: str = ".",
-                 audit: LoginAudit | None = None, keyring: CryptosignKeyring | None = None) -> None:
+                 audit: LoginAudit | None = None, keyring: CryptosignKeyring | None = None,
+                 calls: DatabaseCalls | None = None) -> None:
         """``audit``: where the outcome of every attempt and each lockout is recorded (None: nowhere);
-        ``keyring``: the cryptosign keys (by default: opened here, on the credentials' database)."""
+        ``keyring``: the cryptosign keys (by default: opened here, on the credentials' database);
+        ``calls``: where credentials are read (by default the database's pool, off the reactor)."""
         self._credentials = credentials
         self._config = config
         self._cn_issuers = tls.load_issuers(config.tls.cn_issuers, cbdir)
@@ -106,8 +108,8 @@ class Authenticator:
         self.clients = ClientKeys(config.throttle.trusted_proxies, config.throttle.ipv6_prefix)
         self._held: dict[Deferred, Any] = {}
         self._availability = availability(credentials.db)
-        # Credential reads: off the reactor on PostgreSQL (a Deferred), inline on LMDB.
-        self._calls = database_calls(credentials.db, reactor)
+        # Credential reads: off the reactor (a Deferred), on either engine.
+        self._calls = calls if calls is not None else database_calls(credentials.db, reactor)
         self._keyring = keyring if keyring is not None else CryptosignKeyring(credentials.db)
         self._audit = audit
         self.throttle.on_settle = self.pool.on_done = self._settled
@@ -285,13 +287,13 @@ class Authenticator:
 
     def _verify_ticket(self, verifier: Any, ticket: Any, client: str | None, started: float, busy: bool) -> Any:
         if verifier is not None and verifier.slow:
-            if busy:
+            if self.pool.full(client):
+                if not self.pool.full() and len(self._held) < self._config.throttle.max_waiting:
+                    # Another attempt of this client took its share while this one's credential was read
+                    # (off the reactor): wait for it, as _ticket does before the read.
+                    return self._hold().addCallback(
+                        lambda _: self._verify_ticket(verifier, ticket, client, started, False))
                 raise PoolBusy("the argon2 pool is full")
-            if self.pool.full(client) and not self.pool.full() and len(self._held) < self._config.throttle.max_waiting:
-                # Another attempt of this client took its share while this one's credential was read (off
-                # the reactor): wait for it, as _ticket does before the read.
-                return self._hold().addCallback(
-                    lambda _: self._verify_ticket(verifier, ticket, client, started, False))
             return self._in_time(self.pool.run(verifier, ticket, owner=client), started).addCallback(_principal)
         answer = _principal(None if verifier is None else verifier(ticket))
         if answer is None and busy:
@@ -299,7 +301,7 @@ class Authenticator:
         return answer
 
     def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """fn(*args) reading credentials: a Deferred on PostgreSQL (read in the database's pool), else its result."""
+        """A Deferred of fn(*args) reading credentials, read in the database's pool (never on the reactor)."""
         return self._calls.call(STORE, fn, *args)
 
     # --- challenged methods: WAMP-CRA, WAMP-SCRAM ---

@@ -14,7 +14,7 @@ has no invalidation), the component caches instead and drops its cache when
 roles or permissions change - so changes apply to sessions already joined.
 
 A cached answer is given on the reactor; one that needs the database is read
-in a thread when the database is PostgreSQL, and refused at once while the
+in a thread, and refused at once while the
 database is known to be unreachable. Crossbar sends the text of a failed
 authorization to the client, so every failure is answered with a fixed,
 generic error: a client never sees the database's URL or error text (the
@@ -31,7 +31,6 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
-from orm.engine.pgurl import is_url
 
 from cfxstore.management.authorizer import StoreAuthorizer
 from cfxstore.management.errors import ManagementError
@@ -87,9 +86,7 @@ class StoreAuthorizerComponent(ApplicationSession):
         db = self._authz.db
         gate = availability(db)
         gate.check(STORE)  # fails closed at once while the database is known to be down
-        if is_url(db.path):  # a remote database is never waited on on the reactor
-            return threads.deferToThread(self._decide, question)
-        return self._decide(question)
+        return threads.deferToThread(self._decide, question)  # the database is never waited on on the reactor
 
     def _decide(self, question: tuple[str, str, Any, Any, Any]) -> dict[str, Any]:
         try:

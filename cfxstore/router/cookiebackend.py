@@ -42,10 +42,10 @@ deletions that need it raise StoreUnavailable at once (availability.py);
 staged writes wait for it.
 
 Threading: every method runs on the reactor thread except ``purge_expired``;
-the write-behind serialises database writes with its thread. On PostgreSQL a
+the write-behind serialises database writes with its thread. In a router a
 handshake's cold lookup is first read in a bounded pool of threads
 (``prefetch``), so the reactor never waits for the database to find a
-cookie; an LMDB read takes microseconds and stays on the reactor.
+cookie (a round trip on PostgreSQL, the disk on LMDB).
 """
 
 from __future__ import annotations
@@ -102,7 +102,10 @@ class CookieBackend:
     """Cookies of one database as seen by one router worker process."""
 
     def __init__(self, service: CookieService, config: CookieConfig, reactor: Any = None,
-                 defer_to_thread: Callable[..., Any] | None = None, writer: WriteBehind | None = None) -> None:
+                 defer_to_thread: Callable[..., Any] | None = None, writer: WriteBehind | None = None,
+                 reads_off_reactor: bool | None = None) -> None:
+        """``reads_off_reactor``: cold lookups are read in threads during the handshake (``prefetch``) and
+        never on the calling thread (by default only on PostgreSQL; a router asks for it on every engine)."""
         self.service = service
         self._schema = service.schema
         self._table = service.schema.cookies
@@ -114,9 +117,11 @@ class CookieBackend:
         # PostgreSQL pushes every deletion (cluster.py): a cookie stays cached until one says otherwise.
         self._cache_ttl = math.inf if remote else config.cache_ttl
         self._cache_size = config.cache_size
-        # Cold lookups read off the reactor: only where a read is a network round trip.
+        # Cold lookups read off the reactor (a round trip on PostgreSQL, the disk on LMDB).
+        if reads_off_reactor is None:
+            reads_off_reactor = remote
         self._reads = VerifyPool(reactor, READ_THREADS, READ_WAITING, name="cfxstore-cookie-reads") \
-            if remote and reactor is not None else None
+            if reads_off_reactor and reactor is not None else None
         # value hash -> what a prefetch read (a cookie, None, or the error), until its handshake is done
         self._fetched: dict[bytes, Any] = {}
         # value hash -> (cookie, monotonic time it was read from the database)
@@ -143,7 +148,11 @@ class CookieBackend:
         """The live cookie with this value hash, or None (unknown or expired).
 
         A fresh cache entry comes first: staging a cookie also caches it, so
-        the cache never holds an older version than the staged writes.
+        the cache never holds an older version than the staged writes. Where
+        reads are made off the reactor, the handshake reads a cookie whose
+        entry is stale (``prefetch``), and a later lookup on its connection
+        (a login, a logout) takes the entry as it was read then rather than
+        read on the reactor.
         """
         if value_hash in self._refused:
             return None
@@ -159,7 +168,10 @@ class CookieBackend:
         else:
             cookie = self.writer.pending(value_hash)
             if cookie is None:
-                cookie = self._read(value_hash)
+                if cached is not None and self._reads is not None and value_hash not in self._fetched:
+                    cookie = cached[0]
+                else:
+                    cookie = self._read(value_hash)
         if cookie is None or cookie.expires <= now_ns():
             return None
         return cookie
@@ -181,7 +193,7 @@ class CookieBackend:
             cookie = self._get(value_hash)
         if cookie is None:
             self._cache.pop(value_hash, None)
-        elif self._cache_ttl > 0 and self._cache_size > 0:
+        elif (self._cache_ttl > 0 or self._reads is not None) and self._cache_size > 0:
             self._remember(value_hash, cookie)
         return cookie
 
@@ -191,8 +203,10 @@ class CookieBackend:
         What the Deferred's read found (the cookie, None or its error) answers
         this cookie's lookups until ``fetched`` is called.
         """
+        cached = self._cache.get(value_hash)
         if (self._reads is None or value_hash in self._refused or value_hash in self._issued
-                or value_hash in self._cache or self.writer.pending(value_hash) is not None):
+                or (cached is not None and monotonic() - cached[1] < self._cache_ttl)
+                or self.writer.pending(value_hash) is not None):
             return None
 
         def read() -> Any:
@@ -346,7 +360,7 @@ class CookieBackend:
         if value_hash in self._refused:
             return live  # its deletion is staged already: a repeated logout adds nothing
         self.refuse(value_hash)
-        if self._reads is None:  # the other processes on this machine read the deletion file
+        if not self.writer.availability.remote:  # the other processes on this machine read the deletion file
             try:
                 refuse_now(self.service.db, [value_hash])
             except Exception:
@@ -463,7 +477,8 @@ BACKENDS: Slot[CookieBackend] = Slot("cookie backend")
 def cookie_backend(path: str, service: CookieService, config: CookieConfig, writer: WriteBehind,
                    reactor: Any = None) -> CookieBackend:
     """The backend for the database at ``path`` (first caller's cache settings win)."""
-    return registry.get(BACKENDS, path, lambda: CookieBackend(service, config, reactor=reactor, writer=writer))
+    return registry.get(BACKENDS, path, lambda: CookieBackend(service, config, reactor=reactor, writer=writer,
+                                                              reads_off_reactor=reactor is not None))
 
 
 def all_backends() -> list[CookieBackend]:

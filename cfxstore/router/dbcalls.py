@@ -1,10 +1,10 @@
 """Database calls a router makes off the reactor thread: one bounded pool of threads per database and process.
 
-On PostgreSQL every call is a network round trip: credential reads, history
-reads, revocations and attaching the schema run in the pool, and the
-reactor goes on serving every other connection meanwhile. On LMDB a read
-takes microseconds and runs inline; a write (``write=True``) may wait for
-another process's write lock, so it runs in the pool too. While the database
+On PostgreSQL every call is a network round trip, and on LMDB a write may
+wait for another process's write lock (and a read for the disk): credential
+reads, history reads, revocations and attaching the schema run in the pool
+on either engine, and the reactor goes on serving every other connection
+meanwhile. While the database
 is known to be unreachable a call raises StoreUnavailable at once, before any
 thread is asked (availability.py); an outage a call meets marks it down.
 Beyond ``WAITING`` calls waiting for a thread, a call is refused at once
@@ -29,31 +29,28 @@ WAITING = 1_000
 class DatabaseCalls:
     """Runs one database's calls where they do not hold up the reactor."""
 
-    def __init__(self, db: Any, reactor: Any) -> None:
+    def __init__(self, db: Any, reactor: Any, *, inline: bool = False) -> None:
+        """``inline``: every call runs on the calling thread, for code driven by a test clock instead of a
+        running reactor (a router never asks for it)."""
         self.availability: Availability = availability(db)
-        self._pool = VerifyPool(reactor, THREADS, WAITING, name="cfxstore-db-calls")
+        self._pool = None if inline else VerifyPool(reactor, THREADS, WAITING, name="cfxstore-db-calls")
 
-    @property
-    def remote(self) -> bool:
-        """True where every call is a round trip (PostgreSQL): each one is a Deferred."""
-        return self.availability.remote
-
-    def call(self, store: str, fn: Callable[..., Any], *args: Any, write: bool = False) -> Any:
-        """fn(*args): its result, inline for an LMDB read; else a Deferred of it from the pool.
+    def call(self, store: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """A Deferred of fn(*args), called in the pool (its result, for an ``inline`` one).
 
         StoreUnavailable (naming ``store``) at once while the database is down,
         or in the Deferred when fn meets an outage; PoolBusy at once when the
         pool's queue is full.
         """
         self.availability.check(store)
-        if not (self.remote or write):
+        if self._pool is None:
             return self.availability.call(store, lambda: fn(*args))
         return self._pool.run(self.availability.call, store, lambda: fn(*args))
 
-    def deferred(self, store: str, fn: Callable[..., Any], *args: Any, write: bool = False) -> Deferred:
+    def deferred(self, store: str, fn: Callable[..., Any], *args: Any) -> Deferred:
         """``call`` as a Deferred always, a full pool refused as StoreUnavailable (for WAMP procedures)."""
         try:
-            result = self.call(store, fn, *args, write=write)
+            result = self.call(store, fn, *args)
         except PoolBusy:
             raise StoreUnavailable(store) from None
         return result if isinstance(result, Deferred) else succeed(result)

@@ -4,12 +4,11 @@ Set ``CFXSTORE_REACTOR_GUARD`` in a router's environment (the router tests
 do) and every site that calls the database on the reactor thread is logged
 once, as ``database call on the reactor thread from <module:qualname>``;
 the variable's comma-separated ``module:qualname`` prefixes name the sites
-that must never block (``*``: every site), whose calls then fail (orm
+that must never do so (``*``: every site), whose calls then fail (orm
 ``ReactorBlocked``) instead of stalling every connection of the worker; a
 prefix written ``!module:qualname`` exempts every call with a frame it names
-on the stack. A call blocks when it is a round trip (PostgreSQL) or a write
-(on LMDB it may wait for another process's write lock). A local read is
-only named: it takes microseconds.
+on the stack. Every engine counts: a round trip waits for the network, an
+LMDB write for another process's write lock, an LMDB read for the disk.
 """
 
 from __future__ import annotations

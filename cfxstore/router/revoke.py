@@ -45,7 +45,7 @@ def revoke_authid(authid: str) -> Deferred:
     def revoke(backend: CookieBackend) -> Deferred:
         calls = database_calls(backend.service.db, reactor)
         d = committed(backend.writer, reactor)
-        d.addCallback(lambda _: calls.deferred(STORE, backend.delete_authid, authid, write=True))
+        d.addCallback(lambda _: calls.deferred(STORE, backend.delete_authid, authid))
         d.addCallback(lambda hashes: (backend, hashes))
         return d
 

@@ -69,12 +69,12 @@ class ReactorGuard:
     guard with its loop's thread; ``Database.begin`` then calls ``check``
     there. Each calling site, named by the innermost frame of ``package``
     (``module:qualname``) and the outermost one (where the path entered the
-    package), is reported once. On a database that ``blocks`` (a
-    client-server one: a local file read takes microseconds and may stay on
-    the loop) a site is refused with ReactorBlocked, before any database
-    work, when its innermost frame starts with one of the ``forbidden`` names
-    (``"*"``: every site) and none of its frames starts with one of the
-    ``allowed`` names.
+    package), is reported once, and refused with ReactorBlocked, before any
+    database work, when its innermost frame starts with one of the
+    ``forbidden`` names (``"*"``: every site) and none of its frames starts
+    with one of the ``allowed`` names. Every engine counts: a round trip
+    waits for the network, a local write for another process's write lock,
+    a local read for the disk.
     """
 
     def __init__(self) -> None:
@@ -106,12 +106,12 @@ class ReactorGuard:
         return frames or ["(outside " + self._package.rstrip(".") + ")"]
 
     def forbids(self, frames: list[str]) -> bool:
-        """Whether a call from these frames (innermost first) is refused on a database that blocks."""
+        """Whether a call from these frames (innermost first) is refused."""
         if self._allowed and any(frame.startswith(self._allowed) for frame in frames):
             return False
         return self._every or frames[0].startswith(self._forbidden)
 
-    def check(self, path: str, blocks: bool) -> None:
+    def check(self, path: str) -> None:
         """Called on the guarded thread before a database call on the database at path."""
         frames = self.frames()
         where, entry = frames[0], frames[-1]
@@ -119,7 +119,7 @@ class ReactorGuard:
         if named not in self._seen:
             self._seen.add(named)
             self._report(named)
-        if blocks and self.forbids(frames):
+        if self.forbids(frames):
             raise ReactorBlocked(f"database {path} called on the event loop's thread from {named}")
 
 

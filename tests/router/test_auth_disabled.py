@@ -16,6 +16,7 @@ from cfxstore.database import open_database
 from cfxstore.management import Management
 from cfxstore.node.config import AuthConfig, DatabaseConfig, ScramConfig, ThrottleConfig, WampcraConfig
 from cfxstore.router.auth import BUSY, Authenticator
+from cfxstore.router.dbcalls import DatabaseCalls
 from cfxstore.router.outcome import OUTCOME_HOOK
 from test_auth import CHEAP, ClockReactor, answered_at, details
 from test_auth_scram_tls import scram_details, tls_details
@@ -58,7 +59,10 @@ def make_auth(creds, clock=None, **throttle) -> Authenticator:
                         scram=ScramConfig(decoy_role="member"),
                         throttle=ThrottleConfig(**{"deny_delay": 0.0, "free_failures": 10,
                                                    "peer_free_failures": None, **throttle}))
-    return Authenticator(creds, config, clock if clock is not None else reactor)
+    if clock is None:
+        return Authenticator(creds, config, reactor)
+    # Driven by the clock, not a running reactor: credentials are read on the calling thread.
+    return Authenticator(creds, config, clock, calls=DatabaseCalls(creds.db, clock, inline=True))
 
 
 def hello(auth, method):
@@ -81,8 +85,8 @@ def start(auth, method, right, challenge=None) -> defer.Deferred:
         return defer.maybeDeferred(auth, REALM, authid, details(ticket="a chosen ticket" if right else "wrong"))
     if method == "tls":
         return defer.maybeDeferred(auth, REALM, authid, tls_details(CLIENT if right else STRANGER))
-    challenge = hello(auth, method) if challenge is None else challenge
-    return defer.maybeDeferred(challenge[OUTCOME_HOOK], right)
+    d = defer.maybeDeferred(hello, auth, method) if challenge is None else defer.succeed(challenge)
+    return d.addCallback(lambda challenged: challenged[OUTCOME_HOOK](right))
 
 
 def attempt(rt, auth, method, right, challenge=None):

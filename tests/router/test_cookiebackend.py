@@ -397,15 +397,15 @@ def test_on_postgres_a_cold_cookie_is_read_off_the_reactor_once_and_kept_until_d
     assert reactor_thread.call(store.getAuth, value) == (None,) * 5
 
 
-def test_on_lmdb_a_cookie_lookup_stays_on_the_reactor(reactor_thread, guarded, service):
+def test_a_router_reads_a_cold_cookie_off_the_reactor_on_lmdb_too(reactor_thread, guarded, service):
     value = _stored_login(service, "bob")
     config = CookieConfig(database=DatabaseConfig(path=str(service.db.path)))
     store = reactor_thread.call(lambda: CfxCookieStore(
-        CookieBackend(service, config, reactor_thread.reactor, in_thread), config))
-    assert reactor_thread.call(store.prefetch, value) is None  # a local read takes microseconds: inline
-    assert reactor_thread.call(store.getAuth, value)[0] == "bob"
-    assert guarded == ["cfxstore.router.cookiebackend:CookieBackend._get.<locals>.read "
-                       "(entered at cfxstore.router.cookiestore:CfxCookieStore.getAuth)"]  # named, not refused
+        CookieBackend(service, config, reactor_thread.reactor, in_thread, reads_off_reactor=True), config))
+    assert reactor_thread.call(store.prefetch, value) is None   # the read done, in a thread
+    assert reactor_thread.call(lambda: store.getAuth(value)[0]) == "bob"
+    reactor_thread.call(store.fetched, value)
+    assert guarded == []
 
 
 @pytest.mark.parametrize("engine", ["lmdb", "postgres"])
@@ -451,8 +451,8 @@ def test_closing_a_deleted_cookies_connections_counts_those_an_earlier_close_fin
     assert backend.close_connections(CookieService.hash_value("never-issued")) == 0
 
 
-def test_on_lmdb_the_guard_fails_a_write_on_the_reactor_and_names_a_read(service):
-    # A local write may wait for another process's write lock: refused like a round trip. A read is named.
+def test_on_lmdb_the_guard_fails_reads_and_writes_on_the_reactor(service):
+    # A local write may wait for another process's write lock, a local read for the disk: both refused.
     import threading
 
     from orm.engine.hooks import reactor_guard
@@ -460,7 +460,8 @@ def test_on_lmdb_the_guard_fails_a_write_on_the_reactor_and_names_a_read(service
     named: list[str] = []
     reactor_guard.install(threading.get_ident(), "cfxstore", ("*",), named.append)
     try:
-        assert service.lookup("no-such-cookie") is None
+        with pytest.raises(orm.ReactorBlocked, match="CookieService.lookup"):
+            service.lookup("no-such-cookie")
         with pytest.raises(orm.ReactorBlocked, match="CookieService"):
             service.revoke_authid("alice")
     finally:
