@@ -218,8 +218,8 @@ class Map(Table):
         """Store records whose stored version the caller knows, without reading anything.
 
         ``changes`` are (key, old, new): old is the stored record (None: the key
-        is new), and only the index entries that differ between the two are
-        written. Unique index keys are not checked for clashes: for keys that
+        is new), new None deletes it, and only the index entries that differ
+        between the two are written. Unique index keys are not checked for clashes: for keys that
         cannot clash (random ones, or ones the caller owns). Each change is
         written whole or not at all: not if ``guard(new)`` gives (table, key,
         bound) and that table holds at key a value whose bytes sort at or after
@@ -231,10 +231,14 @@ class Map(Table):
         group = getattr(txn, "put_group", None)
         h = self._h
         for key, old, new in changes:
-            kb, vb = self._encode_item(key, new)
-            rows: list[tuple[Any, bytes, bytes | None]] = [(h, kb, vb)]
+            if new is None:
+                kb = self._encode_key(key)
+                rows: list[tuple[Any, bytes, bytes | None]] = [(h, kb, None)]
+            else:
+                kb, vb = self._encode_item(key, new)
+                rows = [(h, kb, vb)]
             for idx in self._idx:
-                entry = idx.entry_key(new, check=True)
+                entry = None if new is None else idx.entry_key(new, check=True)
                 before = None if old is None else idx.entry_key(old)
                 if entry == before:
                     continue
@@ -244,7 +248,7 @@ class Map(Table):
                     rows.append((idx.table._h, before if idx.unique else before + kb, None))
                 if entry is not None:
                     rows.append((idx.table._h, entry, kb) if idx.unique else (idx.table._h, entry + kb, b""))
-            check = guard(new) if guard is not None else None
+            check = guard(new) if guard is not None and new is not None else None
             where = None
             if check is not None:
                 table, gkey, bound = check
@@ -366,6 +370,21 @@ class Map(Table):
             return None
         marker = self._marker
         return self._dec_slow(data) if marker and marker in data else self._dec(data)
+
+    def get_many_by_index(self, txn: Any, name: str, index_keys: Iterable[Any]) -> list[Any]:
+        """The records with these keys in the unique index name (those found, in no particular order):
+        one round trip on a client-server engine, however many keys."""
+        idx = self.index(name)
+        if not idx.unique:
+            raise SchemaError(f"{idx.describe()}: get_many_by_index needs a unique index")
+        keys = list(dict.fromkeys(idx.encode_key(k) for k in index_keys))  # each record once
+        through = getattr(txn, "get_many_through", None)
+        if through is not None:
+            found = through(idx.table._h, keys, self._h) if keys else []
+        else:
+            found = [data for data in (txn.get(self._h, kb) for kb in (txn.get(idx.table._h, ik) for ik in keys)
+                                       if kb is not None) if data is not None]
+        return [self.decode_value(data) for data in found]
 
     def rebuild_index(self, txn: Any, name: str) -> int:
         """Recompute index name from the table; returns the number of entries written."""

@@ -16,7 +16,8 @@ again, so nothing is silently lost.
 
 Costs: ``get``/``put``/``insert``/``delete`` are one statement (one round
 trip) each; ``get_through`` (a record through a unique index, what
-``Map.get_by_index`` reads) is one statement too; a reader begun with
+``Map.get_by_index`` reads) is one statement too, and so is
+``get_many_through`` for any number of them; a reader begun with
 ``single=True`` sends no BEGIN/COMMIT (each statement is its own snapshot),
 so a single lookup costs one round trip; ``iterate`` reads in ordered pages (keyset pagination on the
 primary key, 64 rows first, growing to 4096), so a scan streams and never
@@ -387,6 +388,8 @@ class _Statements:
         # A unique index entry's value is its record's primary key.
         self.get_through = (f"SELECT r.value FROM {kv} i JOIN {kv} r ON r.tab = %s AND r.key = i.value "
                             "WHERE i.tab = %s AND i.key = %s")
+        self.get_many_through = (f"SELECT r.value FROM {kv} i JOIN {kv} r ON r.tab = %s AND r.key = i.value "
+                                 "WHERE i.tab = %s AND i.key = ANY(%s::bytea[])")
         self.put = (f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) "
                     "ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
         self.insert = f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) ON CONFLICT (tab, key) DO NOTHING"
@@ -599,6 +602,14 @@ class PostgresTransaction(TransactionHooks):
         row = self._one(self._sql.get_through, (h, index, index_key), f"reading table {h!r} through {index!r}")
         return None if row is None else row[0]
 
+    def get_many_through(self, index: str, index_keys: list[bytes], h: str) -> list[bytes]:
+        """get_through for many index keys in one statement: the values found, in no particular order."""
+        for key in index_keys:
+            _check_key(key)
+        rows = self._all(self._sql.get_many_through, (h, index, list(index_keys)),
+                         f"reading table {h!r} through {index!r}")
+        return [row[0] for row in rows]
+
     def count(self, h: str) -> int:
         return self._one(self._sql.count, (h,), f"counting table {h!r}")[0]
 
@@ -693,9 +704,12 @@ class PostgresTransaction(TransactionHooks):
         return self._run(self._sql.drop, (h,), f"emptying table {h!r}").rowcount
 
     def notify(self, channel: str, payload: str) -> None:
-        """Send payload on channel to every listener of this database, when (and only if) this commits."""
+        """Send payload on channel to every listener of this database, when (and only if) this commits.
+        It needs no answer: it goes, after the writes made before it, with the next statement or the COMMIT."""
+        self._usable("notifying")
         engine = self._engine
-        self._run(self._sql.notify, (engine.channel(channel), f"{engine.origin} {payload}"), "notifying")
+        self._queue_writes()
+        self._queued.append((self._sql.notify, (engine.channel(channel), f"{engine.origin} {payload}")))
 
     # -- ending ----------------------------------------------------------------------
 

@@ -226,3 +226,22 @@ def test_write_known_keeps_every_index_without_reading_and_honours_its_guard_and
         assert s.users.keys_by_index(txn, "by_team", "red") == []
         assert s.users.keys_by_index(txn, "by_team", "green") == [cid.oid]
         assert s.users.check_indexes(txn) == []
+
+
+def test_records_found_through_a_unique_index_in_one_go_are_deleted_with_their_entries_by_write_known(db, s):
+    users = [new_user(f"u{i}@x", "red" if i % 2 else "blue", f"n{i}") for i in range(6)]
+    with db.begin(write=True) as txn:
+        for u in users:
+            s.users[txn, u.oid] = u
+    with db.begin(write=True) as txn:
+        found = s.users.get_many_by_index(txn, "by_email", ["u1@x", "u4@x", "nobody@x", "u1@x"])
+        assert sorted(u.oid for u in found) == sorted([users[1].oid, users[4].oid])
+        assert s.users.get_many_by_index(txn, "by_email", []) == []
+        with pytest.raises(orm.SchemaError, match="unique"):
+            s.users.get_many_by_index(txn, "by_team", ["red"])
+        s.users.write_known(txn, [(u.oid, u, None) for u in found])
+    with db.begin() as txn:
+        assert sorted(s.users.keys_by_index(txn, "by_team", "blue")) == sorted(users[i].oid for i in (0, 2))
+        assert s.users.get_by_index(txn, "by_email", "u4@x") is None and s.users[txn, users[1].oid] is None
+        assert s.users.get_by_index(txn, "by_nick", "n1") is None
+        assert s.users.check_indexes(txn) == []

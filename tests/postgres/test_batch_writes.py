@@ -7,6 +7,8 @@ import threading
 import orm
 import pytest
 
+from cfxstore.audit.entities import AuditEvent
+from cfxstore.audit.service import AuditLog
 from cfxstore.cookies.service import CookieService
 from cfxstore.realmstore.service import SessionHistory
 
@@ -21,14 +23,21 @@ def _login(cookies: CookieService, authid: str):
                          authrealm="realm1")
 
 
-def test_a_batch_of_logins_sessions_and_leaves_is_one_round_trip(pg_url):
+def _audit(authid: str) -> AuditEvent:
+    return AuditEvent(kind="login", action="success", realm="realm1", authid=authid, method="ticket", detail={})
+
+
+def test_a_batch_of_logins_sessions_leaves_and_login_audits_is_one_round_trip(pg_url):
     with CookieService.open(pg_url) as cookies:
         history = SessionHistory(cookies.db)
+        audit = AuditLog(cookies.db)
         engine = _engine(cookies.db)
         logins = [_login(cookies, f"user{i}") for i in range(20)]
         joined = [history.new_session(session_id=100 + i, realm="realm1", authid=f"user{i}", authrole="user",
                                       authmethod="ticket", run="run1") for i in range(20)]
         cookies.transact(lambda txn: history.put_joined(txn, joined))
+        # The log's first event trims it (as every PURGE_EVERY-th does): not part of a batch measured here.
+        cookies.transact(lambda txn: audit.record_many(txn, [_audit("first")]))
         before = engine.statements, engine.round_trips
 
         def batch(txn):
@@ -37,16 +46,38 @@ def test_a_batch_of_logins_sessions_and_leaves_is_one_round_trip(pg_url):
             history.put_joined(txn, [history.new_session(session_id=200, realm="realm1", authid="x",
                                                          authrole="user", authmethod="ticket", run="run1")])
             history.put_left(txn, [(s, s.joined_at + 5) for s in joined])
+            audit.record_many(txn, [_audit(c.authid) for c in logins[:10]])
 
         cookies.transact(batch)
         assert engine.round_trips - before[1] == 1
         assert engine.statements - before[0] <= 5  # BEGIN, a few multi-row statements, COMMIT
+        assert sorted(e.authid for e in audit.list()) == sorted(["first"] + [c.authid for c in logins[:10]])
         for c in logins[:10]:
             assert cookies.cookies_by_authid(c.authid)[0].oid == c.oid
         assert all(not cookies.cookies_by_authid(c.authid) for c in logins[10:])
         assert all(history.get_session(s.session_id).left_at == s.joined_at + 5 for s in joined)
         with cookies.db.begin() as txn:
             assert history.schema.sessions.check_indexes(txn) == []
+            assert cookies.schema.cookies.check_indexes(txn) == []
+            assert audit.schema.audit_events.check_indexes(txn) == []
+
+
+def test_a_batch_of_logouts_reads_once_whatever_its_size(pg_url):
+    with CookieService.open(pg_url) as cookies:
+        engine = _engine(cookies.db)
+        logins = [_login(cookies, f"user{i % 3}") for i in range(13)]
+        cookies.transact(lambda txn: cookies.put(txn, logins))
+        # The first logout attaches the audit log and trims it (as every PURGE_EVERY-th event does).
+        cookies.transact(lambda txn: cookies.delete_hashes(txn, [logins.pop().value_hash]))
+        gone = [c.value_hash for c in logins[:10]] + [bytes(32)]  # one unknown: nothing to delete
+        before = engine.round_trips
+        deleted = cookies.transact(lambda txn: cookies.delete_hashes(txn, gone))
+        assert engine.round_trips - before == 2  # the cookies read in one statement; the rest with the COMMIT
+        assert sorted(c.oid for c in deleted) == sorted(c.oid for c in logins[:10])
+        with cookies.db.begin() as txn:
+            left = [c.oid for c in logins if cookies.schema.cookies.get_by_index(txn, "idx_cookies_by_value",
+                                                                                c.value_hash) is not None]
+            assert left == [c.oid for c in logins[10:]]
             assert cookies.schema.cookies.check_indexes(txn) == []
 
 
