@@ -3,8 +3,9 @@
     python -m bench.router.writer [--batches 40] [--size 50] [--rtt 0,7] [URL]
 
 Each batch is what a router's write-behind commits for ``size`` logins: as
-many new cookies bound, sessions joined, and the batch before's cookies noted
-as used (their device's last login) and its sessions leaving, in one transaction
+many new cookies bound, sessions joined and login audit events, and the batch
+before's cookies noted as used (their device's last login) and its sessions
+leaving, in one transaction
 through the stores' write functions. The database is reached through the test
 latency proxy (tests/router/pgproxy.py) with the given round-trip times in ms;
 round trips are the proxy's count of requests sent after an answer, statements
@@ -24,6 +25,8 @@ from typing import Any
 
 import psycopg
 
+from cfxstore.audit.entities import AuditEvent
+from cfxstore.audit.service import AuditLog
 from cfxstore.cookies.service import CookieService
 from cfxstore.realmstore.service import SessionHistory
 
@@ -50,6 +53,7 @@ def run(url: str, rtt_ms: float, batches: int, size: int) -> dict[str, float]:
     sep = "&" if "?" in url else "?"
     cookies = CookieService.open(f"{proxy.url()}{sep}schema={SCHEMA}")
     history = SessionHistory(cookies.db)
+    audit = AuditLog(cookies.db)
     joined_now = getattr(history, "put_joined", None)
     left_now = getattr(history, "put_left", None)
     sid = iter(range(1, 10**9))
@@ -68,6 +72,8 @@ def run(url: str, rtt_ms: float, batches: int, size: int) -> dict[str, float]:
         def batch(txn: Any) -> None:
             cookies.put(txn, logins)
             cookies.update(txn, used)
+            audit.record_many(txn, [AuditEvent(kind="login", action="success", realm="realm1", authid=c.authid,
+                                               method="ticket", detail={}) for c in logins])
             if joined_now is not None:
                 joined_now(txn, sessions)
                 left_now(txn, [(s, s.joined_at + 1) for s in leaving])
