@@ -371,6 +371,17 @@ class Map(Table):
         marker = self._marker
         return self._dec_slow(data) if marker and marker in data else self._dec(data)
 
+    def get_many(self, txn: Any, keys: Iterable[Any]) -> dict[Any, Any]:
+        """The stored records of these keys, by key (those found): one round trip on a client-server engine,
+        however many keys."""
+        wanted = {self._encode_key(key): key for key in keys}
+        many = getattr(txn, "get_many", None)
+        if many is not None:
+            found = many(self._h, list(wanted)) if wanted else []
+        else:
+            found = [(kb, data) for kb, data in ((kb, txn.get(self._h, kb)) for kb in wanted) if data is not None]
+        return {wanted[kb]: self.decode_value(data) for kb, data in found}
+
     def get_many_by_index(self, txn: Any, name: str, index_keys: Iterable[Any]) -> list[Any]:
         """The records with these keys in the unique index name (those found, in no particular order):
         one round trip on a client-server engine, however many keys."""

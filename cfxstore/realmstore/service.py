@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import orm
 
@@ -196,7 +196,21 @@ class SessionHistory(Service):
 
     def put_publication(self, txn: Any, publication: Publication) -> None:
         """Store a publication inside the caller's write transaction."""
-        self._publications[txn, publication.publication_id] = publication
+        self.put_publications(txn, [publication])
+
+    def put_publications(self, txn: Any, publications: list[Publication]) -> None:
+        """Store publications inside the caller's write transaction. The ones already stored under their ids
+        (ids are random: another run's, rarely) are read in one go, so that their index entries are replaced
+        too: a batch of publications costs one read, not one per publication."""
+        latest = self._publications.get_many(txn, (p.publication_id for p in publications))
+
+        def changes() -> Iterator[tuple[int, Publication | None, Publication]]:
+            for publication in publications:
+                pid = publication.publication_id
+                yield pid, latest.get(pid), publication
+                latest[pid] = publication
+
+        self._publications.write_known(txn, changes())
 
     def put_deliveries(self, txn: Any, keys: list[tuple[int, int, int, int]]) -> None:
         """Store deliveries (subscription, timestamp, receiver, publication) inside the caller's transaction."""

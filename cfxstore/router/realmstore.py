@@ -139,7 +139,7 @@ class CfxRealmStore:
             delay=self._config.buffer_flush_ms / 1000.0, max_items=self._config.max_buffer,
             reactor=self._reactor, defer_to_thread=self._defer_to_thread)
         self._put_session, self._put_left = history.put_joined, history.put_left
-        self._put_publication, self._put_deliveries = each(history.put_publication), history.put_deliveries
+        self._put_publications, self._put_deliveries = history.put_publications, history.put_deliveries
         if self._config.session_history:
             self._run = node_run(self._path, history, writer, self._reactor)
         log.info("cfxstore realm store active (database {path})", path=shown(self._path))
@@ -295,7 +295,8 @@ class CfxRealmStore:
         if not self._writer.admit("event"):
             return
         append, put = self._writer.append, self._put_deliveries
-        append(self._put_publication, publication)
+        # Keyed: the batch's publications are written first, together (one read for all of them).
+        self._writer.stage(self._put_publications, publication, ("publication", publication_id))
         if self._subscription_map is not None:
             for observation in self._subscription_map.match_observations(publish.topic):
                 tracked = self._tracked.get(observation.id)

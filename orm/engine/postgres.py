@@ -16,8 +16,8 @@ again, so nothing is silently lost.
 
 Costs: ``get``/``put``/``insert``/``delete`` are one statement (one round
 trip) each; ``get_through`` (a record through a unique index, what
-``Map.get_by_index`` reads) is one statement too, and so is
-``get_many_through`` for any number of them; a reader begun with
+``Map.get_by_index`` reads) is one statement too, and so are ``get_many``
+and ``get_many_through`` for any number of keys; a reader begun with
 ``single=True`` sends no BEGIN/COMMIT (each statement is its own snapshot),
 so a single lookup costs one round trip; ``iterate`` reads in ordered pages (keyset pagination on the
 primary key, 64 rows first, growing to 4096), so a scan streams and never
@@ -388,6 +388,7 @@ class _Statements:
         # A unique index entry's value is its record's primary key.
         self.get_through = (f"SELECT r.value FROM {kv} i JOIN {kv} r ON r.tab = %s AND r.key = i.value "
                             "WHERE i.tab = %s AND i.key = %s")
+        self.get_many = f"SELECT key, value FROM {kv} WHERE tab = %s AND key = ANY(%s::bytea[])"
         self.get_many_through = (f"SELECT r.value FROM {kv} i JOIN {kv} r ON r.tab = %s AND r.key = i.value "
                                  "WHERE i.tab = %s AND i.key = ANY(%s::bytea[])")
         self.put = (f"INSERT INTO {kv} (tab, key, value) VALUES (%s, %s, %s) "
@@ -601,6 +602,12 @@ class PostgresTransaction(TransactionHooks):
         _check_key(index_key)
         row = self._one(self._sql.get_through, (h, index, index_key), f"reading table {h!r} through {index!r}")
         return None if row is None else row[0]
+
+    def get_many(self, h: str, keys: list[bytes]) -> list[tuple[bytes, bytes]]:
+        """(key, value) of those of keys that table h holds, in one statement, in no particular order."""
+        for key in keys:
+            _check_key(key)
+        return [(k, v) for k, v in self._all(self._sql.get_many, (h, list(keys)), f"reading table {h!r}")]
 
     def get_many_through(self, index: str, index_keys: list[bytes], h: str) -> list[bytes]:
         """get_through for many index keys in one statement: the values found, in no particular order."""

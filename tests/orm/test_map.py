@@ -36,6 +36,15 @@ def test_missing_key_reads_none(db, s):
         assert (txn, "nope") not in s.items
 
 
+def test_get_many_reads_the_records_found_by_their_keys(db, s):
+    fill(db, s.items, ["a", "b", "c"])
+    fill(db, s.before, ["b"])  # another table's key is not this one's
+    with db.begin() as txn:
+        assert s.items.get_many(txn, ["c", "nope", "a", "a"]) == {"c": {"k": "c"}, "a": {"k": "a"}}
+        assert s.before.get_many(txn, ["a", "b"]) == {"b": {"k": "b"}}
+        assert s.items.get_many(txn, []) == {}
+
+
 def test_put_get_contains_delete(db, s):
     with db.begin(write=True) as txn:
         s.items[txn, "a"] = [1, 2]

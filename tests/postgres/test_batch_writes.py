@@ -62,6 +62,26 @@ def test_a_batch_of_logins_sessions_leaves_and_login_audits_is_one_round_trip(pg
             assert audit.schema.audit_events.check_indexes(txn) == []
 
 
+def test_a_batch_of_publications_and_their_deliveries_reads_once_whatever_its_size(pg_url):
+    with CookieService.open(pg_url) as cookies:
+        history = SessionHistory(cookies.db)
+        engine = _engine(cookies.db)
+        publications = [history.new_publication(publication_id=1000 + i, topic="com.example.t", args=[i],
+                                                 timestamp=100 + i) for i in range(30)]
+        history.transact(lambda txn: history.put_publications(txn, publications[:1]))  # tables opened
+        before = engine.round_trips
+
+        def batch(txn):
+            history.put_publications(txn, publications)  # the first one again: replaced
+            history.put_deliveries(txn, [(7, p.timestamp, 5, p.publication_id) for p in publications])
+
+        history.transact(batch)
+        assert engine.round_trips - before == 2  # the ids read in one statement; the rest with the COMMIT
+        with cookies.db.begin() as txn:
+            assert history.schema.publications.check_indexes(txn) == []
+            assert history.schema.publications.count(txn) == 30
+
+
 def test_a_batch_of_logouts_reads_once_whatever_its_size(pg_url):
     with CookieService.open(pg_url) as cookies:
         engine = _engine(cookies.db)

@@ -106,6 +106,26 @@ def test_publication_indexes_follow_a_changed_record(db, store):
         assert list(store.idx_publications_by_timestamp.select(txn)) == [(200, 9)]
 
 
+def test_publications_stored_together_replace_those_with_their_ids_index_entries_and_all(db):
+    from cfxstore.realmstore.service import SessionHistory
+
+    history = SessionHistory(db)
+    store = history.schema
+    history.transact(lambda txn: history.put_publications(txn, [
+        Publication(publication_id=9, topic="a", timestamp=100), Publication(publication_id=10, topic="c",
+                                                                             timestamp=150)]))
+    # An id seen before (another run's), one new, and one twice in the same batch: the last one wins.
+    history.transact(lambda txn: history.put_publications(txn, [
+        Publication(publication_id=9, topic="b", timestamp=200), Publication(publication_id=11, topic="d",
+                                                                             timestamp=300),
+        Publication(publication_id=11, topic="e", timestamp=310)]))
+    with db.begin() as txn:
+        assert list(store.idx_publications_by_topic.select(txn)) == [(("b", 200), 9), (("c", 150), 10),
+                                                                     (("e", 310), 11)]
+        assert list(store.idx_publications_by_timestamp.select(txn)) == [(150, 10), (200, 9), (310, 11)]
+        assert store.publications.check_indexes(txn) == []
+
+
 def test_simultaneous_deliveries_to_different_receivers_are_all_kept(db, store):
     with db.begin(write=True) as txn:
         for receiver in (1, 2, 3):
