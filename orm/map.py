@@ -393,9 +393,9 @@ class Map(Table):
         if through is not None:
             found = through(idx.table._h, keys, self._h) if keys else []
         else:
-            found = [data for data in (txn.get(self._h, kb) for kb in (txn.get(idx.table._h, ik) for ik in keys)
-                                       if kb is not None) if data is not None]
-        return [self.decode_value(data) for data in found]
+            owners = (txn.get(idx.table._h, ik) for ik in keys)
+            found = [txn.get(self._h, kb) for kb in owners if kb is not None]
+        return [self.decode_value(data) for data in found if data is not None]
 
     def rebuild_index(self, txn: Any, name: str) -> int:
         """Recompute index name from the table; returns the number of entries written."""

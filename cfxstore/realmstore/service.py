@@ -231,8 +231,7 @@ class SessionHistory(Service):
         keys = list(deliveries)
 
         def write(txn: Any) -> None:
-            for publication in records:
-                self.put_publication(txn, publication)
+            self.put_publications(txn, records)
             self.put_deliveries(txn, keys)
 
         self.transact(write)

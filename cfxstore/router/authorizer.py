@@ -31,7 +31,6 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import Logger
 
-
 from cfxstore.management.authorizer import StoreAuthorizer
 from cfxstore.management.errors import ManagementError
 from cfxstore.registry import Slot, registry

@@ -607,7 +607,7 @@ class PostgresTransaction(TransactionHooks):
         """(key, value) of those of keys that table h holds, in one statement, in no particular order."""
         for key in keys:
             _check_key(key)
-        return [(k, v) for k, v in self._all(self._sql.get_many, (h, list(keys)), f"reading table {h!r}")]
+        return self._all(self._sql.get_many, (h, list(keys)), f"reading table {h!r}")
 
     def get_many_through(self, index: str, index_keys: list[bytes], h: str) -> list[bytes]:
         """get_through for many index keys in one statement: the values found, in no particular order."""
