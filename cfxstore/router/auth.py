@@ -19,7 +19,8 @@ cost, is answered exactly ``deny_delay`` after the attempt began with one
 message per method. A check that has not finished by then is answered "the
 router is busy" (not counted), as is every failed ticket attempt while the
 argon2 pool, or the client's share of it, is full, so load tells no
-principal's hash apart from another's.
+principal's hash apart from another's. A credential read that ran late
+moves the answer time of the attempt's refusals alike (``_verify_read``).
 
 Credentials are read off the reactor thread (dbcalls.py: a round trip, or
 a disk read, must not hold up the worker's other connections).
@@ -46,7 +47,7 @@ from typing import Any, Callable
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import threads
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 import txaio
@@ -282,8 +283,31 @@ class Authenticator:
     def _check_ticket(self, realm: str, authid: str, ticket: Any, client: str | None, started: float) -> Any:
         # While the pool (or this client's share of it) is full, every failed ticket attempt is answered alike.
         busy = self.pool.full(client)
-        found = self._read(self._credentials.ticket_verifier, realm, authid) if isinstance(ticket, str) else None
-        return then(found, self._verify_ticket, ticket, client, started, busy)
+        if not isinstance(ticket, str):
+            return self._verify_ticket(None, ticket, client, started, busy)
+        found = self._read(self._credentials.ticket_verifier, realm, authid)
+        return then(found, self._verify_read, ticket, client, started, busy)
+
+    def _verify_read(self, verifier: Any, ticket: Any, client: str | None, started: float, busy: bool) -> Any:
+        """_verify_ticket, with the answer time moved when the credential read ran late.
+
+        A read that took more than half of ``deny_delay`` (a database far away, or failing over) would
+        leave the hash no time before the answer: "busy" for a known principal, "wrong ticket" for an
+        unknown one. Instead the check gets half of ``deny_delay`` after the read, and every refusal of
+        this attempt waits for the moved answer time, so it still tells no principal from another.
+        """
+        delay = self._config.throttle.deny_delay
+        moved = max(started, self._reactor.seconds() - delay / 2)
+        if moved == started:
+            return self._verify_ticket(verifier, ticket, client, started, busy)
+
+        def refusals_wait(result: Any) -> Any:
+            if result is not None and not isinstance(result, Failure):
+                return result
+            wait = max(0.0, moved + delay - self._reactor.seconds())
+            return deferLater(self._reactor, wait, lambda: result)
+
+        return maybeDeferred(self._verify_ticket, verifier, ticket, client, moved, busy).addBoth(refusals_wait)
 
     def _verify_ticket(self, verifier: Any, ticket: Any, client: str | None, started: float, busy: bool) -> Any:
         if verifier is not None and verifier.slow:

@@ -42,13 +42,14 @@ def creds(db):
     return CredentialService(db, hasher=CHEAP, wampcra_iterations=1000)
 
 
-def make_auth(creds, clock=None, inline_reads=False, **throttle) -> Authenticator:
+def make_auth(creds, clock=None, inline_reads=False, calls=None, **throttle) -> Authenticator:
     """``inline_reads``: credentials read on the reactor thread, so that a burst reaches the argon2 pool in
     one turn of the reactor (a router reads them in threads: the pool then sees them as their reads end)."""
     config = AuthConfig(database=DatabaseConfig(), throttle=ThrottleConfig(**{"deny_delay": 0.0, **throttle}),
                         wampcra=WampcraConfig(iterations=1000))
     limiter = LoginThrottle(config.throttle, clock) if clock is not None else None
-    calls = DatabaseCalls(creds.db, reactor, inline=True) if inline_reads else None
+    if inline_reads:
+        calls = DatabaseCalls(creds.db, reactor, inline=True)
     return Authenticator(creds, config, reactor, throttle=limiter, calls=calls,
                          pool=VerifyPool(reactor, config.throttle.max_verifying, config.throttle.max_waiting))
 
@@ -340,6 +341,53 @@ def test_every_failure_is_answered_at_the_fixed_delay_whatever_made_it(creds):
     defer.maybeDeferred(auth.attempt, REALM, "d", "10.0.0.3", lambda: first_check, "wrong").addErrback(lambda _: None)
     held = answered_at(clock, defer.maybeDeferred(auth.attempt, REALM, "d", "10.0.0.3", lambda: None, "wrong"))
     assert held[0] == 0.5 and "too many failed attempts" in held[1]    # the first failure locked "d"
+
+
+class LateReads(DatabaseCalls):
+    """Credential reads answered ``after`` seconds later (a database far away, or failing over)."""
+
+    def __init__(self, db, reactor, after: float, inline: bool) -> None:
+        super().__init__(db, reactor, inline=inline)
+        self._reactor, self.after = reactor, after
+
+    def call(self, store, fn, *args):
+        result = super().call(store, fn, *args)
+        late: defer.Deferred = defer.Deferred()
+        self._reactor.callLater(self.after, lambda: defer.maybeDeferred(lambda: result).chainDeferred(late))
+        return late
+
+
+def test_a_late_credential_read_moves_the_answer_time_of_every_refusal_alike(creds):
+    ticket = add_generated(creds, "gen")
+    clock = ClockReactor()
+    config = AuthConfig(database=DatabaseConfig(), throttle=ThrottleConfig(deny_delay=0.5, peer_free_failures=None))
+    calls = LateReads(creds.db, clock, 0.25, inline=True)
+    auth = Authenticator(creds, config, clock, calls=calls)
+
+    def ticket_login(authid, value):
+        return answered_at(clock, defer.maybeDeferred(auth, REALM, authid, details(ticket=value)))
+
+    # Read within half the delay: refusals at the delay, as ever.
+    assert ticket_login("gen", "wrong") == (0.5, "invalid authid or ticket")
+    assert ticket_login("nobody", "wrong") == (0.5, "invalid authid or ticket")
+    # Read later than that: the check keeps half the delay after the read, and both refusals wait alike.
+    calls.after = 0.375
+    assert ticket_login("gen", "wrong") == (0.625, "invalid authid or ticket")
+    assert ticket_login("nobody", "wrong") == (0.625, "invalid authid or ticket")
+    # A success is answered as soon as it is checked.
+    assert ticket_login("gen", ticket) == (0.375, "ok")
+
+
+def test_an_argon2_ticket_read_late_is_still_checked_not_answered_busy(reactor_thread, creds):
+    add(creds, "chosen", "chosen password")
+    # The reads end after the answer time: the argon2 check still gets half the delay.
+    auth = make_auth(creds, calls=LateReads(creds.db, reactor, 0.6, inline=False), deny_delay=0.5)
+    started = time.monotonic()
+    results = outcomes(reactor_thread, [(auth, REALM, "chosen", details(ticket="chosen password")),
+                                        (auth, REALM, "chosen", details(ticket="wrong", peer="tcp4:10.0.0.2:1"))])
+    assert results[0]["authid"] == "chosen"
+    assert results[1] == "invalid authid or ticket"
+    assert time.monotonic() - started >= 0.6 + 0.25
 
 
 def test_while_the_argon2_pool_is_full_every_failed_ticket_is_answered_alike(reactor_thread, creds):
