@@ -9,12 +9,12 @@ rerunning the command succeeds.
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import time
 
+import clichildren
 import pytest
 from cfxdb_factories import build_cookie_store
 from store_factories import populate, snapshot, version_of
@@ -27,42 +27,28 @@ from cfxstore.migrate.check import check
 from cfxstore.schemaversion import SCHEMA_VERSION
 
 DEADLINE = 60
-# Runs the CLI in a child that says READY once imported, so outside kills land in the work itself.
-CHILD = r'''
-import sys
-from cfxstore.cli.main import cli
-print("READY", flush=True)
-cli(sys.argv[1:])
-'''
 CREATE_POINTS = ["create-stamped", "publish-synced", "publish-renamed"]
 
 
 def run_cli(*args, crash_at=None):
-    env = {**os.environ, "ORM_CRASH_AT": crash_at or ""}
-    return subprocess.run([sys.executable, "-m", "cfxstore.cli.main", *args], capture_output=True, text=True,
-                          timeout=DEADLINE, env=env, input="")
+    """The command to its end, in a process forked with the CLI imported (clichildren.py)."""
+    return clichildren.run(list(args), env={**os.environ, "ORM_CRASH_AT": crash_at or ""}, input="",
+                           timeout=DEADLINE)
 
 
-def start_child(tmp_path, args):
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+def start_child(args):
+    return clichildren.start(args)
 
 
-def kill_after_ready(proc, delay):
-    """Wait (with a deadline) for READY, then SIGKILL the child delay seconds later, unless it is done."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    assert sel.select(timeout=DEADLINE), "the child never got ready"
-    assert proc.stdout.readline().strip() == "READY"
+def kill_after_ready(child, delay):
+    """Wait (with a deadline) until the child starts the command, then SIGKILL it delay seconds later,
+    unless it is done."""
+    assert child.ready.wait(DEADLINE), "the child never got ready"
     try:
-        proc.wait(timeout=delay)  # the chosen kill instant; an early finish is fine too
+        child.wait(delay)  # the chosen kill instant; an early finish is fine too
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=DEADLINE)
-    proc.stdout.close()
-    return proc.returncode
+        child.kill()
+    return child.wait(DEADLINE)
 
 
 def final_names(parent):
@@ -161,7 +147,7 @@ def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(t
     for i in range(4):
         target = str(tmp_path / f"db{i}")
         args = creating_commands(target, dump_file, cookie_store)[command]
-        code = kill_after_ready(start_child(tmp_path, args), delay=0.008 * i)
+        code = kill_after_ready(start_child(args), delay=0.008 * i)
         outcomes.add(code)
         assert code in (0, -signal.SIGKILL)
         assert_absent_or_complete(target)
@@ -250,7 +236,7 @@ def test_a_backup_killed_at_spread_instants_is_absent_or_whole(tmp_path, big_db)
     outcomes = set()
     for i in range(8):
         dest = str(tmp_path / f"copy{i}")
-        code = kill_after_ready(start_child(tmp_path, ["db", "backup", big_db, dest]), delay=0.01 * i)
+        code = kill_after_ready(start_child(["db", "backup", big_db, dest]), delay=0.01 * i)
         outcomes.add(code)
         if os.path.exists(dest):
             assert snapshot(dest) == expected

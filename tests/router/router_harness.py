@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import clichildren
 from orm.engine.hooks import ReactorGuard
 from ports import free_port  # noqa: F401 (the router tests import it from here)
 
@@ -98,7 +99,8 @@ def websocket_handshake(port: int, cookie: str | None = None, path: str = "",
 
 
 def run_cli(*args: str, timeout: float = 60.0, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CFXSTORE, *args], capture_output=True, text=True, timeout=timeout, input=input)
+    """A ``cfxstore`` command to its end, in a process forked with the CLI imported (tests/clichildren.py)."""
+    return clichildren.run(list(args), input=input, timeout=timeout)
 
 
 class ReactorThread:
