@@ -82,8 +82,12 @@ class SessionHistory(Service):
     def put_left(self, txn: Any, left: list[tuple[Session, int]]) -> None:
         """Record that sessions left, inside the caller's write transaction: ``left`` holds (the session
         as stored by ``put_session``, left_at). Reads nothing; a session deleted meanwhile stays deleted."""
-        self._sessions.write_known(txn, ((s.oid, s, dataclasses.replace(s, left_at=max(at, s.joined_at)))
-                                         for s, at in left), existing=True)
+        self._sessions.write_known(txn, ((s.oid, s, self.left(s, at)) for s, at in left), existing=True)
+
+    @staticmethod
+    def left(session: Session, at: int) -> Session:
+        """session as it is once it left at ``at`` (never before it joined), not stored yet."""
+        return dataclasses.replace(session, left_at=max(at, session.joined_at))
 
     def session_left(self, session_id: int, left_at: int | None = None) -> Session | None:
         """Record that the latest session with session_id left; None if there is none.

@@ -17,7 +17,9 @@ history records beyond are left out, counted and logged once per interval (a
 session whose leave was left out is closed by the run's end, end_run).
 
 Session history: each session is recorded once (the realm's service agent
-not at all) with the id of this process's run (noderun.py); a clean stop
+not at all) with the id of this process's run (noderun.py), and written once
+if it leaves before its join is committed (a short session: its record as
+it ended, instead of a join and then a leave); a clean stop
 marks the sessions still joined as left at the stop time, and the next start
 after a crash closes them at the crashed run's last heartbeat, marked
 approximate.
@@ -232,13 +234,18 @@ class CfxRealmStore:
             return
         if self._writer.admit("session joined"):
             self._joined[sid] = record
-            self._writer.append(self._put_session, record)
+            self._writer.stage(self._put_session, record, ("session", record.oid))
 
     def store_session_left(self, session: Any, details: Any) -> None:
         sid = _session_id(session)
         record = self._joined.pop(sid, None) if sid is not None else None
-        if record is not None and self._writer.admit("session left"):
-            self._writer.append(self._put_left, (record, now_ns()))
+        if record is None:
+            return
+        at = now_ns()
+        # A session that leaves before its join is committed is written once, as it ended.
+        if not self._writer.restage(("session", record.oid), self._put_session, self._history.left(record, at)):
+            if self._writer.admit("session left"):
+                self._writer.append(self._put_left, (record, at))
 
     def get_session_by_session_id(self, session_id: int, joined_at: int | None = None) -> Deferred:
         """A Deferred of the stored session's details; NO_SUCH_SESSION (as Crossbar's meta API answers)

@@ -235,6 +235,13 @@ class WriteBehind:
         batches = [b for b in (self._inflight, self._pending) if b is not None]
         return [(key, arg) for b in batches for key, (_, arg) in b.keyed.items()]
 
+    def restage(self, key: Hashable, apply: Apply, arg: Any) -> bool:
+        """Replace the staged write with this key if no thread has taken it yet (True); else False."""
+        if key not in self._pending.keyed:
+            return False
+        self._pending.keyed[key] = (apply, arg)
+        return True
+
     def discard(self, key: Hashable) -> None:
         """Drop the staged write with this key, unless a thread is writing it already."""
         self._pending.keyed.pop(key, None)

@@ -284,3 +284,44 @@ def test_drain_gives_up_when_the_database_does_not_take_the_writes(db, table):
     done = writer.drain()
     finish_all()
     assert done.called and len(writer) == 1
+
+
+def test_a_session_that_leaves_before_its_join_is_committed_is_written_once_as_it_ended(tmp_path):
+    import txaio
+    from types import SimpleNamespace
+
+    txaio.use_twisted()
+    from cfxstore.router.realmstore import CfxRealmStore
+
+    class Reactor(FakeReactor):
+        def addSystemEventTrigger(self, *args, **kwargs):  # noqa: N802
+            pass
+
+    store = CfxRealmStore(None, SimpleNamespace(), {"type": "cfxstore", "path": str(tmp_path / "db")},
+                          reactor=Reactor(), defer_to_thread=lambda fn, *a: Deferred())
+    writer, history = store._writer, store._history
+    written: list = []
+    store._put_session = lambda txn, sessions: (written.append(("joined", len(sessions))),
+                                                history.put_joined(txn, sessions))
+    store._put_left = lambda txn, left: (written.append(("left", len(left))), history.put_left(txn, left))
+
+    def session(sid):
+        return SimpleNamespace(_session_details=SimpleNamespace(session=sid))
+
+    for sid in (1, 2):
+        store.store_session_joined(session(sid), SimpleNamespace(
+            session=sid, realm="realm1", authid=f"user{sid}", authrole="user", authmethod="ticket",
+            authprovider="static", authextra=None, transport=None))
+    store.store_session_left(session(1), None)
+    assert len(writer) == 2  # session 1's join became its one write
+    writer.flush()
+    assert written == [("joined", 2)]
+    # A leave after its join was committed updates the stored record.
+    store.store_session_left(session(2), None)
+    writer.flush()
+    assert written == [("joined", 2), ("left", 1)]
+    for sid in (1, 2):
+        stored = history.get_session(sid)
+        assert stored.left_at is not None and stored.left_at >= stored.joined_at
+    with store._history.db.begin() as txn:
+        assert history.schema.sessions.check_indexes(txn) == []
