@@ -399,6 +399,10 @@ class _Statements:
         self.delete = f"DELETE FROM {kv} WHERE tab = %s AND key = %s"
         self.put_many = (f"INSERT INTO {kv} (tab, key, value) SELECT * FROM unnest(%s::text[], %s::bytea[], "
                          "%s::bytea[]) ON CONFLICT (tab, key) DO UPDATE SET value = EXCLUDED.value")
+        # Rows rewritten only where they are stored (a record whose indexes are unchanged, written over
+        # the version its writer read): an UPDATE, cheaper for the server than a group's statement.
+        self.update_many = (f"UPDATE {kv} k SET value = r.value FROM unnest(%s::text[], %s::bytea[], "
+                            "%s::bytea[]) AS r(tab, key, value) WHERE k.tab = r.tab AND k.key = r.key")
         self.discard_many = (f"DELETE FROM {kv} d USING unnest(%s::text[], %s::bytea[]) AS r(tab, key) "
                              "WHERE d.tab = r.tab AND d.key = r.key")
         # Groups of puts and deletions, each applied whole unless its guard row holds a value at or
@@ -434,6 +438,12 @@ class _Statements:
         return sql
 
 
+def _rewrite(group: tuple[list[tuple[str, bytes, bytes | None]], Any, Any]) -> bool:
+    """Whether a put_group is one row written only if that row is stored (and nothing else checked)."""
+    rows, guard, exists = group
+    return guard is None and len(rows) == 1 and rows[0][2] is not None and exists == rows[0][:2]
+
+
 class PostgresTransaction(TransactionHooks):
     """One transaction on one pooled connection.
 
@@ -460,9 +470,12 @@ class PostgresTransaction(TransactionHooks):
         self._writes = 0  # bumped by every write, so an iteration knows its page went stale
         # Puts (bytes) and deletions (None) wait here: what the transaction reads is unchanged.
         self._pending: dict[tuple[str, bytes], bytes | None] = {}
-        # put_group's groups waiting: (rows, guard, exists), and the keys they write.
+        # put_group's groups waiting: (rows, guard, exists), the keys they write, and every key they write
+        # or check. Plain writes and groups that touch no key of each other wait side by side (one
+        # statement each at the end, whatever their interleaving); one that does sends the other first.
         self._groups: list[tuple[list[tuple[str, bytes, bytes | None]], Any, Any]] = []
         self._group_keys: set[tuple[str, bytes]] = set()
+        self._group_touch: set[tuple[str, bytes]] = set()
         # Statements made of waiting writes, in order, sent with the next one that needs an answer.
         self._queued: list[tuple[str, tuple]] = []
 
@@ -537,7 +550,17 @@ class PostgresTransaction(TransactionHooks):
             self._queued.append((self._sql.discard_many, ([h for h, _ in gone], [k for _, k in gone])))
 
     def _queue_groups(self) -> None:
-        groups, self._groups, self._group_keys = self._groups, [], set()
+        groups, self._groups, self._group_keys, self._group_touch = self._groups, [], set(), set()
+        # A group that only rewrites its own stored row goes in one UPDATE, unless another group checks that
+        # row (the groups' statement checks every guard against the rows as they were before it).
+        checked = {g[1][:2] for g in groups if g[1]} | {g[2] for g in groups if g[2] and not _rewrite(g)}
+        updates = [g[0][0] for g in groups if _rewrite(g) and g[2] not in checked]
+        if updates:
+            self._queued.append((self._sql.update_many, ([h for h, _, _ in updates], [k for _, k, _ in updates],
+                                                         [v for _, _, v in updates])))
+            groups = [g for g in groups if not (_rewrite(g) and g[2] not in checked)]
+        if not groups:
+            return
         cg: list[int] = []
         gtab: list[str | None] = []
         gkey: list[bytes | None] = []
@@ -651,18 +674,20 @@ class PostgresTransaction(TransactionHooks):
 
     def put(self, h: str, key: bytes, value: bytes) -> None:
         self._writable(key, value)
-        if self._groups:
-            self._queue_groups()  # a later write of the same key must land after them
+        self._after_groups(h, key)
         self._pending[(h, key)] = value
         self._flush_if_large()
 
     def discard(self, h: str, key: bytes) -> None:
         """Delete key if it is there, without telling whether it was (costs no round trip of its own)."""
         self._writable(key)
-        if self._groups:
-            self._queue_groups()
+        self._after_groups(h, key)
         self._pending[(h, key)] = None
         self._flush_if_large()
+
+    def _after_groups(self, h: str, key: bytes) -> None:
+        if (h, key) in self._group_touch:
+            self._queue_groups()  # a later write of a key a group writes or checks must land after it
 
     def put_group(self, rows: list[tuple[str, bytes, bytes | None]],
                   guard: tuple[str, bytes, bytes] | None = None, exists: tuple[str, bytes] | None = None) -> None:
@@ -670,15 +695,29 @@ class PostgresTransaction(TransactionHooks):
         none of them if table guard[0] holds at key guard[1] a value bytewise >= guard[2], nor if
         exists names a (table, key) that is not there. Checked when the rows are written, in this
         transaction: a concurrent writer of the guard or of that row conflicts with it."""
+        if guard is None and exists is None:
+            # Unconditional: plain writes, which the server applies for half the CPU of a group's statement.
+            for h, k, v in rows:
+                if v is None:
+                    self.discard(h, k)
+                else:
+                    self.put(h, k, v)
+            return
         for h, k, v in rows:
             self._writable(k, b"" if v is None else v)
-        if self._pending:
-            self._queue_pending()
         keys = {(h, k) for h, k, _ in rows}
-        if keys & self._group_keys:
-            self._queue_groups()  # one statement writes a key once
+        touch = keys | {(guard[0], guard[1])} if guard else set(keys)
+        if exists:
+            touch.add(exists)
+        if not touch.isdisjoint(self._pending):
+            self._queue_pending()
+        if not touch.isdisjoint(self._group_keys):
+            # One statement writes a key once, and checks what the rows were before it: a group that
+            # writes or checks a key an earlier group writes goes in the next statement.
+            self._queue_groups()
         self._groups.append((rows, guard, exists))
         self._group_keys |= keys
+        self._group_touch |= touch
         self._flush_if_large()
 
     def insert(self, h: str, key: bytes, value: bytes) -> bool:
@@ -697,7 +736,7 @@ class PostgresTransaction(TransactionHooks):
     def put_many(self, h: str, pairs: list[tuple[bytes, bytes]]) -> None:
         for key, value in pairs:
             self._writable(key, value)
-        if self._groups:
+        if self._group_touch and not self._group_touch.isdisjoint((h, key) for key, _ in pairs):
             self._queue_groups()
         for key, value in pairs:
             self._pending[(h, key)] = value

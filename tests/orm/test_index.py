@@ -245,3 +245,34 @@ def test_records_found_through_a_unique_index_in_one_go_are_deleted_with_their_e
         assert s.users.get_by_index(txn, "by_email", "u4@x") is None and s.users[txn, users[1].oid] is None
         assert s.users.get_by_index(txn, "by_nick", "n1") is None
         assert s.users.check_indexes(txn) == []
+
+
+def test_write_known_and_plain_writes_apply_in_the_order_they_were_made(db):
+    # On PostgreSQL the writes wait in the client and go as a few statements at the commit: whatever
+    # goes together, each guard and existence check sees what the writes made before it left.
+    s = Guarded.attach(db)
+    ann, bob, cid, dan, eve = (new_user(f"{n}@x", "red", n) for n in ("ann", "bob", "cid", "dan", "eve"))
+    with db.begin(write=True) as txn:
+        s.users[txn, ann.oid] = ann
+        s.users[txn, eve.oid] = eve
+    with db.begin(write=True) as txn:
+        s.users.write_known(txn, [(bob.oid, None, bob)], guard=lambda u: (s.ended, "blue", 5))  # none: written
+        s.ended[txn, "blue"] = 10  # after the check above
+        s.ended[txn, "red"] = 10  # before the check below
+        s.users.write_known(txn, [(cid.oid, None, cid)], guard=lambda u: (s.ended, "red", 5))  # left out
+        s.ended.write_known(txn, [("green", None, 10)], guard=lambda v: (s.ended, "absent", 1))  # written
+        s.users.write_known(txn, [(dan.oid, None, dan)], guard=lambda u: (s.ended, "green", 5))  # left out
+        # Rewrites of stored records whose indexes stay: one deleted before (left out), one not.
+        del s.users[txn, eve.oid]
+        renamed = User(ann.oid, "ann@x", "red", "ann")
+        s.users.write_known(txn, [(eve.oid, eve, eve), (ann.oid, ann, renamed)], existing=True)
+        fay = new_user("fay@x", "red", "fay")
+        s.users.write_known(txn, [(fay.oid, None, fay)], guard=lambda u: (s.ended, "red", 11))  # 10: written
+        s.ended.write_known(txn, [("blue", 10, 11), ("nope", 1, 2), ("red", 10, 12)], existing=True)
+        s.users.write_known(txn, [(eve.oid, None, eve)], guard=lambda u: (s.ended, "blue", 11))  # left out
+    with db.begin() as txn:
+        assert s.ended[txn, "blue"] == 11 and s.ended[txn, "nope"] is None and s.ended[txn, "red"] == 12
+        assert s.users[txn, fay.oid] == fay
+        assert s.users[txn, bob.oid] == bob and s.users[txn, ann.oid] == renamed
+        assert s.users[txn, cid.oid] is None and s.users[txn, dan.oid] is None and s.users[txn, eve.oid] is None
+        assert s.users.check_indexes(txn) == []
