@@ -553,14 +553,21 @@ class PostgresTransaction(TransactionHooks):
         groups, self._groups, self._group_keys, self._group_touch = self._groups, [], set(), set()
         # A group that only rewrites its own stored row goes in one UPDATE, unless another group checks that
         # row (the groups' statement checks every guard against the rows as they were before it).
-        checked = {g[1][:2] for g in groups if g[1]} | {g[2] for g in groups if g[2] and not _rewrite(g)}
-        updates = [g[0][0] for g in groups if _rewrite(g) and g[2] not in checked]
+        rewrites = [_rewrite(g) for g in groups]
+        checked = {g[1][:2] for g in groups if g[1]} | {g[2] for g, r in zip(groups, rewrites) if g[2] and not r}
+        updates: list[tuple[str, bytes, bytes | None]] = []
+        rest: list[tuple[list[tuple[str, bytes, bytes | None]], Any, Any]] = []
+        for group, rewrite in zip(groups, rewrites):
+            if rewrite and group[2] not in checked:
+                updates.append(group[0][0])
+            else:
+                rest.append(group)
         if updates:
             self._queued.append((self._sql.update_many, ([h for h, _, _ in updates], [k for _, k, _ in updates],
                                                          [v for _, _, v in updates])))
-            groups = [g for g in groups if not (_rewrite(g) and g[2] not in checked)]
-        if not groups:
+        if not rest:
             return
+        groups = rest
         cg: list[int] = []
         gtab: list[str | None] = []
         gkey: list[bytes | None] = []
@@ -736,8 +743,8 @@ class PostgresTransaction(TransactionHooks):
     def put_many(self, h: str, pairs: list[tuple[bytes, bytes]]) -> None:
         for key, value in pairs:
             self._writable(key, value)
-        if self._group_touch and not self._group_touch.isdisjoint((h, key) for key, _ in pairs):
-            self._queue_groups()
+        for key, _ in pairs:
+            self._after_groups(h, key)
         for key, value in pairs:
             self._pending[(h, key)] = value
             if len(self._pending) >= _FLUSH_AT:

@@ -36,13 +36,10 @@ def run_cli(*args, crash_at=None):
                            timeout=DEADLINE)
 
 
-def start_child(args):
-    return clichildren.start(args)
-
-
-def kill_after_ready(child, delay):
-    """Wait (with a deadline) until the child starts the command, then SIGKILL it delay seconds later,
-    unless it is done."""
+def kill_after_ready(args, delay):
+    """Start the command; once it starts its work (with a deadline), SIGKILL it delay seconds later, unless it
+    is done. Its exit status."""
+    child = clichildren.start(args)
     assert child.ready.wait(DEADLINE), "the child never got ready"
     try:
         child.wait(delay)  # the chosen kill instant; an early finish is fine too
@@ -147,7 +144,7 @@ def test_creation_killed_at_spread_instants_leaves_nothing_or_a_whole_database(t
     for i in range(4):
         target = str(tmp_path / f"db{i}")
         args = creating_commands(target, dump_file, cookie_store)[command]
-        code = kill_after_ready(start_child(args), delay=0.008 * i)
+        code = kill_after_ready(args, delay=0.008 * i)
         outcomes.add(code)
         assert code in (0, -signal.SIGKILL)
         assert_absent_or_complete(target)
@@ -236,7 +233,7 @@ def test_a_backup_killed_at_spread_instants_is_absent_or_whole(tmp_path, big_db)
     outcomes = set()
     for i in range(8):
         dest = str(tmp_path / f"copy{i}")
-        code = kill_after_ready(start_child(["db", "backup", big_db, dest]), delay=0.01 * i)
+        code = kill_after_ready(["db", "backup", big_db, dest], delay=0.01 * i)
         outcomes.add(code)
         if os.path.exists(dest):
             assert snapshot(dest) == expected

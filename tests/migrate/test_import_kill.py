@@ -14,7 +14,7 @@ import shutil
 import pytest
 from cfxdb_factories import build_cookie_store, build_realm_store
 from store_factories import snapshot
-from test_atomic_kill import kill_after_ready, run_cli, start_child
+from test_atomic_kill import kill_after_ready, run_cli
 
 from cfxstore.credentials.service import CredentialService
 from cfxstore.database import open_database
@@ -76,7 +76,7 @@ def test_import_killed_after_a_batch_then_rerun_matches_an_uninterrupted_run(sou
 def test_import_killed_at_any_instant_then_rerun_matches_an_uninterrupted_run(sources, import_reference, tmp_path,
                                                                               delay):
     target = str(tmp_path / "db")
-    kill_after_ready(start_child(import_args(sources, target)), delay)
+    kill_after_ready(import_args(sources, target), delay)
     done = run_cli(*import_args(sources, target))
     assert done.returncode == 0, done.stderr
     assert comparable(target) == import_reference
@@ -164,7 +164,7 @@ def test_adopt_killed_at_a_point_then_rerun_matches_an_uninterrupted_run(sources
 def test_adopt_killed_at_any_instant_then_rerun_matches_an_uninterrupted_run(sources, adopt_reference, tmp_path,
                                                                              delay):
     cbdir = node_copy(sources, tmp_path)
-    kill_after_ready(start_child(["router", "adopt", "--cbdir", str(cbdir)]), delay)
+    kill_after_ready(["router", "adopt", "--cbdir", str(cbdir)], delay)
     done = run_cli("router", "adopt", "--cbdir", str(cbdir))
     assert done.returncode == 0, done.stderr
     assert adopted_state(cbdir) == adopt_reference
